@@ -1,0 +1,115 @@
+// Domain errors. Nothing here knows about HTTP frameworks: the single error
+// handler in src/http/problem.ts turns these into RFC 9457 problem+json.
+
+export interface FieldError {
+  path: string
+  message: string
+}
+
+export abstract class MyntrixError extends Error {
+  abstract readonly status: number
+  abstract readonly type: string
+  readonly errors?: FieldError[]
+
+  constructor(message: string, options?: { cause?: unknown; errors?: FieldError[] }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause })
+    this.name = new.target.name
+    if (options?.errors) this.errors = options.errors
+  }
+
+  get title(): string {
+    return this.type
+      .split('-')
+      .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
+      .join(' ')
+  }
+}
+
+/** 400: the request is malformed or fails validation. */
+export class ValidationError extends MyntrixError {
+  readonly status = 400
+  readonly type = 'validation-error'
+  constructor(message: string, errors?: FieldError[]) {
+    super(message, { errors })
+  }
+}
+
+/** 401: no or bad credentials. */
+export class UnauthorizedError extends MyntrixError {
+  readonly status = 401
+  readonly type = 'unauthorized'
+}
+
+/** 403: authenticated, but the role does not allow this. */
+export class ForbiddenError extends MyntrixError {
+  readonly status = 403
+  readonly type = 'forbidden'
+}
+
+/** 404: unknown id, or another owner's resource (never reveal it exists). */
+export class NotFoundError extends MyntrixError {
+  readonly status = 404
+  readonly type = 'not-found'
+  constructor(kind: string, id: string) {
+    super(`${kind} ${id} not found`)
+  }
+}
+
+/** 409: the resource is in the wrong state for this request. */
+export class ConflictError extends MyntrixError {
+  readonly status = 409
+  readonly type = 'conflict'
+}
+
+/** 413: the body is larger than allowed. */
+export class PayloadTooLargeError extends MyntrixError {
+  readonly status = 413
+  readonly type = 'payload-too-large'
+}
+
+/** 422: well-formed, but cannot be carried out in the current state. */
+export class UnprocessableError extends MyntrixError {
+  readonly status = 422
+  readonly type = 'unprocessable'
+}
+
+/** 429: too many attempts. */
+export class TooManyRequestsError extends MyntrixError {
+  readonly status = 429
+  readonly type = 'too-many-requests'
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message)
+  }
+}
+
+/** 502: an upstream (device, broker) failed in a way the client cannot fix. */
+export class UpstreamError extends MyntrixError {
+  readonly status = 502
+  readonly type = 'upstream-error'
+}
+
+/** 503: a dependency (database) is unavailable. */
+export class UnavailableError extends MyntrixError {
+  readonly status = 503
+  readonly type = 'unavailable'
+}
+
+/** 504: a device or upstream gave no answer in time. */
+export class TimeoutError extends MyntrixError {
+  readonly status = 504
+  readonly type = 'timeout'
+}
+
+/** Thrown at start-up for a bad setting; main.ts prints it as one line and exits. */
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`)
+    this.name = 'ConfigError'
+  }
+}

@@ -1,0 +1,64 @@
+// In-process event bus. Events are named `area.fact` (device.status,
+// agent.exited, job.updated). It is the seam where a cluster-wide bus
+// (PostgreSQL LISTEN/NOTIFY, MQTT) would plug in later.
+
+import { EventEmitter } from 'node:events'
+
+export interface EventMap {
+  'agent.status': { agentId: string; ownerId: string; status: string; health: number; pid: number | null }
+  'agent.log': { agentId: string; stream: 'stdout' | 'stderr'; line: string; ts: string }
+  'agent.deleted': { agentId: string; ownerId: string }
+  'device.status': { deviceId: string; ownerId: string; status: string; lastSeen: string | null; lastError?: string | null }
+  'device.telemetry': { deviceId: string; ownerId: string; ts: string; readings: Record<string, unknown> }
+  'device.log': { deviceId: string; ts: string; direction: 'in' | 'out' | 'info'; line: string }
+  'device.deleted': { deviceId: string; ownerId: string }
+  'job.updated': { job: JobEventPayload }
+  'task.run': { runId: string; taskId: string; status: string }
+  'task.changed': { taskId: string }
+}
+
+/** The public job shape, as the jobs area emits it. */
+export interface JobEventPayload {
+  id: string
+  name: string
+  type: string
+  status: string
+  progress: number
+  ownerId: string | null
+  details: Record<string, unknown> | null
+  createdAt: string
+  updatedAt: string
+}
+
+export type EventName = keyof EventMap
+export type Listener<K extends EventName> = (payload: EventMap[K]) => void
+
+export class EventBus {
+  private readonly emitter = new EventEmitter()
+
+  constructor() {
+    // Many WebSocket clients may each subscribe; the default 10 would warn.
+    this.emitter.setMaxListeners(0)
+  }
+
+  emit<K extends EventName>(name: K, payload: EventMap[K]): void {
+    this.emitter.emit(name, payload)
+  }
+
+  /** Subscribe; returns the function that unsubscribes (call it in stop()). */
+  on<K extends EventName>(name: K, listener: Listener<K>): () => void {
+    const wrapped = (payload: EventMap[K]) => {
+      try {
+        listener(payload)
+      } catch {
+        // A faulty listener must not break the emitter or other listeners.
+      }
+    }
+    this.emitter.on(name, wrapped)
+    return () => this.emitter.off(name, wrapped)
+  }
+
+  listenerCount(name: EventName): number {
+    return this.emitter.listenerCount(name)
+  }
+}
