@@ -1,0 +1,77 @@
+// Orphan recovery. After the server was killed with SIGKILL its agents keep running
+// (they are in their own process groups). The next server finds them from the
+// recorded pid and start time and ends them before starting the agents afresh.
+//
+// A pid alone is not enough: after a while the kernel hands the same number to an
+// unrelated process. /proc/<pid>/stat field 22 (start time in clock ticks after boot)
+// together with the boot id names exactly one process.
+
+import { groupMembers, isGroupAlive, readBootId, readProcStat } from './proc.js'
+import type { ProcessIdentity } from './runtimes/types.js'
+
+export type OrphanVerdict =
+  /** The recorded leader still runs: same pid, same start time, same boot. */
+  | 'leader-alive'
+  /** The leader is gone but members of its group (started after it) remain. */
+  | 'group-alive'
+  /** Nothing of it is left. */
+  | 'gone'
+  /** The pid now belongs to another process (or another boot): not ours to touch. */
+  | 'reused'
+  /** No start time was recorded, so ownership cannot be proven: leave it alone. */
+  | 'unverifiable'
+
+export function inspectOrphan(record: ProcessIdentity, currentBootId = readBootId()): OrphanVerdict {
+  if (record.bootId && currentBootId && record.bootId !== currentBootId) return 'gone'
+  if (record.startTicks === null) return 'unverifiable'
+  const leader = readProcStat(record.pid)
+  if (leader) {
+    if (leader.startTicks !== record.startTicks) return 'reused'
+    return leader.state === 'Z' && groupMembers(record.pid).length === 0 ? 'gone' : 'leader-alive'
+  }
+  // The kernel does not reuse a number while it is still some group's id, so group
+  // members that started after the recorded leader are the old agent's descendants.
+  const members = groupMembers(record.pid).filter((m) => m.startTicks >= (record.startTicks as number))
+  return members.length > 0 ? 'group-alive' : 'gone'
+}
+
+export interface OrphanResult {
+  verdict: OrphanVerdict
+  /** True when signals were sent to the group. */
+  ended: boolean
+  /** True when SIGTERM was not enough within timeoutMs. */
+  killed: boolean
+}
+
+/** Ends the recorded process group if it still belongs to the agent: SIGTERM, then
+ * SIGKILL after `timeoutMs`. Safe to call for a record whose process is long gone. */
+export async function endOrphan(
+  record: ProcessIdentity,
+  timeoutMs: number,
+  pollMs = 20,
+): Promise<OrphanResult> {
+  const verdict = inspectOrphan(record)
+  if (verdict !== 'leader-alive' && verdict !== 'group-alive') return { verdict, ended: false, killed: false }
+  const pgid = record.pid
+  const send = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-pgid, sig)
+    } catch {
+      // already gone
+    }
+  }
+  send('SIGTERM')
+  const deadline = Date.now() + timeoutMs
+  let killed = false
+  // These processes are not our children, so no exit event exists: poll.
+  while (isGroupAlive(pgid)) {
+    if (!killed && Date.now() >= deadline) {
+      killed = true
+      send('SIGKILL')
+    } else if (killed) {
+      send('SIGKILL')
+    }
+    await new Promise((r) => setTimeout(r, pollMs))
+  }
+  return { verdict, ended: true, killed }
+}

@@ -1,0 +1,597 @@
+// The supervisor runs agents as processes and keeps them to their restart policy.
+// It knows nothing about the database or HTTP: the service feeds it configurations
+// and persists what it reports through onEvent().
+//
+// Each agent has an operation chain: start, stop, restart and crash handling run one
+// after another, so a stop that arrives while a crash is being handled cannot race
+// it into a second process.
+
+import { resolve } from 'node:path'
+import { UnavailableError, ValidationError } from '../../errors.js'
+import { type BackoffOptions, DEFAULT_BACKOFF, RestartWindow, restartDelayMs } from './backoff.js'
+import { heartbeatResult, httpCheck, isHeartbeatLine } from './checks.js'
+import { normalizeAgentConfig, type SupervisedConfig, validateAgentConfig } from './config.js'
+import { buildAgentEnv, safeBaseEnv } from './env.js'
+import { AgentNoCommandError, AgentSpawnError } from './errors.js'
+import { type CheckResult, computeHealth, type HealthDetails } from './health.js'
+import { type LogEntry, LogRing } from './log-buffer.js'
+import { DEFAULT_LOG_FILE_OPTIONS, type LogFileOptions, RotatingLogFile, removeLogFiles } from './log-file.js'
+import { ProcessRuntime } from './runtimes/process.js'
+import type {
+  AgentRuntime,
+  ExitInfo,
+  OutputStream,
+  ProcessIdentity,
+  RuntimeProcess,
+} from './runtimes/types.js'
+
+export const AGENT_STATUSES = ['stopped', 'starting', 'running', 'stopping', 'restarting', 'error'] as const
+export type AgentStatus = (typeof AGENT_STATUSES)[number]
+
+/** What the supervisor knows about one agent right now. */
+export interface AgentFacts {
+  agentId: string
+  status: AgentStatus
+  /** Why the agent is in this status (exit code, crash loop, spawn failure), or null. */
+  reason: string | null
+  pid: number | null
+  /** pid + start time + boot id of the running process: record it for orphan recovery. */
+  process: ProcessIdentity | null
+  startedAt: Date | null
+  /** Restarts (automatic and requested) since this supervisor first started the agent. */
+  restarts: number
+  lastExit: ExitInfo | null
+  /** CPU of the whole process tree, % of one core, over the last sample interval. */
+  cpuPercent: number | null
+  /** Resident memory of the whole process tree. */
+  memoryBytes: number | null
+  processCount: number | null
+  health: number
+  healthDetails: HealthDetails
+}
+
+export type SupervisorEvent =
+  | { type: 'status'; agentId: string; facts: AgentFacts }
+  | { type: 'health'; agentId: string; facts: AgentFacts }
+  | { type: 'log'; agentId: string; entry: LogEntry }
+  | { type: 'exit'; agentId: string; exit: ExitInfo; expected: boolean }
+
+export interface SupervisorOptions {
+  /** Directory for the per-agent log files. */
+  logDir: string
+  runtime?: AgentRuntime
+  /** A relative `cwd` is resolved against this (default: the server's cwd). */
+  baseDir?: string
+  /** The safe base environment (default: PATH, HOME, LANG, TZ of the server). */
+  baseEnv?: Record<string, string>
+  /** How often liveness, CPU, memory and heartbeats are sampled (default 2000). */
+  sampleIntervalMs?: number
+  /** Lines kept in memory per agent (default 1000). */
+  logBufferLines?: number
+  /** Log file rotation, or false for no files. */
+  logFile?: Partial<LogFileOptions> | false
+  backoff?: Partial<BackoffOptions>
+  random?: () => number
+}
+
+const AGENT_ID = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$/
+
+class AgentEntry {
+  status: AgentStatus = 'stopped'
+  reason: string | null = null
+  proc: RuntimeProcess | null = null
+  /** Set while the supervisor itself ends `proc`, so its exit is not a crash. */
+  expectExit = false
+  startedAt: Date | null = null
+  restarts = 0
+  lastExit: ExitInfo | null = null
+  readonly window = new RestartWindow()
+  /** Crashes in a row without a stable run in between; drives the backoff. */
+  consecutive = 0
+  restartTimer: NodeJS.Timeout | null = null
+  checkTimer: NodeJS.Timeout | null = null
+  checkInFlight = false
+  checkAbort: AbortController | null = null
+  check: CheckResult | null = null
+  lastBeatAt: number | null = null
+  cpuPercent: number | null = null
+  memoryBytes: number | null = null
+  processCount: number | null = null
+  prevCpu: { ms: number; at: number } | null = null
+  health = 0
+  healthKey = ''
+  chain: Promise<void> = Promise.resolve()
+
+  constructor(
+    readonly id: string,
+    public config: SupervisedConfig,
+    readonly ring: LogRing,
+    readonly file: RotatingLogFile | null,
+  ) {}
+}
+
+export class Supervisor {
+  private readonly entries = new Map<string, AgentEntry>()
+  private readonly listeners = new Set<(event: SupervisorEvent) => void>()
+  private readonly runtime: AgentRuntime
+  private readonly baseEnv: Record<string, string>
+  private readonly backoff: BackoffOptions
+  private readonly sampleIntervalMs: number
+  private readonly random: () => number
+  private sampler: NodeJS.Timeout | null = null
+  private closed = false
+
+  constructor(private readonly options: SupervisorOptions) {
+    this.runtime = options.runtime ?? new ProcessRuntime()
+    this.baseEnv = options.baseEnv ?? safeBaseEnv()
+    this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff }
+    this.sampleIntervalMs = options.sampleIntervalMs ?? 2000
+    this.random = options.random ?? Math.random
+  }
+
+  /** Subscribe to status, health, log and exit events; returns the unsubscribe function. */
+  onEvent(listener: (event: SupervisorEvent) => void): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+
+  /**
+   * Starts the agent with `configuration` (validated here). Idempotent: an agent that
+   * is already running keeps its process (the new configuration applies from its next
+   * start). Rejects with ValidationError, AgentNoCommandError or AgentSpawnError.
+   */
+  async start(agentId: string, configuration: unknown): Promise<AgentFacts> {
+    const config = this.parse(agentId, configuration)
+    if (!config.argv) throw new AgentNoCommandError(agentId)
+    const entry = this.entry(agentId, config)
+    return this.enqueue(entry, async () => {
+      entry.config = config
+      if (entry.proc) return this.facts(entry)
+      this.clearRestartTimer(entry)
+      entry.window.clear()
+      entry.consecutive = 0
+      await this.spawn(entry)
+      return this.facts(entry)
+    })
+  }
+
+  /** SIGTERM to the group, SIGKILL after stopTimeoutMs. Idempotent; unknown ids answer `stopped`. */
+  async stop(agentId: string): Promise<AgentFacts> {
+    const entry = this.entries.get(agentId)
+    if (!entry) return this.idleFacts(agentId)
+    return this.enqueue(entry, async () => {
+      this.clearRestartTimer(entry)
+      let reason: string | null = null
+      if (entry.proc) {
+        setStatusQuiet(entry, 'stopping', null)
+        this.emitStatus(entry)
+        const result = await this.endProcess(entry)
+        if (result.killed) {
+          reason = `did not exit within ${entry.config.stopTimeoutMs} ms of SIGTERM; killed with SIGKILL`
+        }
+      }
+      this.setStatus(entry, 'stopped', reason)
+      return this.facts(entry)
+    })
+  }
+
+  /**
+   * Stops the agent if it runs, then starts a new process. `configuration`, when
+   * given, replaces the stored one. An agent this supervisor has never seen needs it.
+   */
+  async restart(agentId: string, configuration?: unknown): Promise<AgentFacts> {
+    const known = this.entries.get(agentId)
+    if (!known && configuration === undefined) {
+      throw new ValidationError(`agent ${agentId} has never been started here: a configuration is required`)
+    }
+    const config = configuration === undefined ? known!.config : this.parse(agentId, configuration)
+    if (!config.argv) throw new AgentNoCommandError(agentId)
+    const entry = this.entry(agentId, config)
+    return this.enqueue(entry, async () => {
+      entry.config = config
+      this.clearRestartTimer(entry)
+      const wasRunning = entry.proc !== null
+      if (entry.proc) {
+        setStatusQuiet(entry, 'restarting', 'restart requested')
+        this.emitStatus(entry)
+        await this.endProcess(entry)
+      }
+      if (wasRunning) entry.restarts++
+      await this.spawn(entry)
+      return this.facts(entry)
+    })
+  }
+
+  /** Live facts; an agent this supervisor does not know is `stopped`. */
+  status(agentId: string): AgentFacts {
+    const entry = this.entries.get(agentId)
+    return entry ? this.facts(entry) : this.idleFacts(agentId)
+  }
+
+  /** Facts of every agent this supervisor knows. */
+  list(): AgentFacts[] {
+    return [...this.entries.values()].map((e) => this.facts(e))
+  }
+
+  /** The newest `tail` lines (default all kept), oldest first. */
+  logs(agentId: string, tail?: number): LogEntry[] {
+    return this.entries.get(agentId)?.ring.tail(tail) ?? []
+  }
+
+  /** Stops the agent and forgets it; with `deleteLogs` its log files go too. */
+  async remove(agentId: string, options: { deleteLogs?: boolean } = {}): Promise<void> {
+    const entry = this.entries.get(agentId)
+    if (entry) {
+      await this.stop(agentId)
+      await entry.file?.close()
+      if (this.entries.get(agentId) === entry) this.entries.delete(agentId)
+    }
+    if (options.deleteLogs && this.options.logFile !== false) {
+      assertAgentId(agentId)
+      await removeLogFiles(this.options.logDir, agentId)
+    }
+  }
+
+  /** Stops every agent (in parallel) and the sampler. Idempotent; start() fails afterwards. */
+  async stopAll(): Promise<void> {
+    this.closed = true
+    await Promise.all([...this.entries.keys()].map((id) => this.stop(id)))
+    this.stopSamplerIfIdle()
+    await Promise.all([...this.entries.values()].map((e) => e.file?.close()))
+  }
+
+  /** Resolves when every log line received so far is in its file (tests, shutdown). */
+  async flushLogs(agentId?: string): Promise<void> {
+    const entries = agentId ? [this.entries.get(agentId)] : [...this.entries.values()]
+    await Promise.all(entries.map((e) => e?.file?.flush()))
+  }
+
+  // ---- internals -------------------------------------------------------------
+
+  private parse(agentId: string, configuration: unknown): SupervisedConfig {
+    assertAgentId(agentId)
+    if (this.closed) throw new UnavailableError('the agent supervisor is shutting down')
+    const errors = validateAgentConfig(configuration)
+    if (errors.length > 0) throw new ValidationError('invalid agent configuration', errors)
+    return normalizeAgentConfig(configuration)
+  }
+
+  private entry(agentId: string, config: SupervisedConfig): AgentEntry {
+    let entry = this.entries.get(agentId)
+    if (!entry) {
+      const file =
+        this.options.logFile === false
+          ? null
+          : new RotatingLogFile(this.options.logDir, agentId, {
+              ...DEFAULT_LOG_FILE_OPTIONS,
+              ...this.options.logFile,
+            })
+      entry = new AgentEntry(agentId, config, new LogRing(this.options.logBufferLines ?? 1000), file)
+      this.entries.set(agentId, entry)
+    }
+    return entry
+  }
+
+  private enqueue<T>(entry: AgentEntry, fn: () => Promise<T>): Promise<T> {
+    const run = entry.chain.then(fn, fn)
+    entry.chain = run.then(
+      () => {},
+      () => {},
+    )
+    return run
+  }
+
+  private async spawn(entry: AgentEntry): Promise<void> {
+    const { config } = entry
+    if (!config.argv) throw new AgentNoCommandError(entry.id)
+    this.setStatus(entry, 'starting', null)
+    let proc: RuntimeProcess
+    try {
+      proc = await this.runtime.spawn({
+        argv: config.argv,
+        cwd: resolve(this.options.baseDir ?? process.cwd(), config.cwd ?? '.'),
+        env: buildAgentEnv(entry.id, config, this.baseEnv),
+      })
+    } catch (err) {
+      const message = (err as Error).message
+      this.setStatus(entry, 'error', message)
+      throw new AgentSpawnError(entry.id, message, err)
+    }
+    entry.proc = proc
+    entry.expectExit = false
+    entry.startedAt = new Date()
+    entry.prevCpu = null
+    entry.cpuPercent = null
+    entry.memoryBytes = null
+    entry.processCount = null
+    entry.lastBeatAt = null
+    entry.check = config.healthCheck ? { ok: null, detail: 'waiting for the first result' } : null
+    proc.onLine((stream, line) => this.onLine(entry, proc, stream, line))
+    proc.exited.then((exit) => {
+      if (entry.proc === proc && !entry.expectExit) {
+        this.enqueue(entry, () => this.handleCrash(entry, proc, exit)).catch(() => {})
+      }
+    })
+    this.setStatus(entry, 'running', null)
+    this.startChecks(entry, proc)
+    this.ensureSampler()
+  }
+
+  /** Ends the current process on purpose (stop, restart, memory limit). */
+  private async endProcess(entry: AgentEntry) {
+    const proc = entry.proc!
+    entry.expectExit = true
+    this.stopChecks(entry)
+    const result = await proc.stop(entry.config.stopTimeoutMs)
+    entry.lastExit = result.exit
+    entry.proc = null
+    entry.expectExit = false
+    this.emit({ type: 'exit', agentId: entry.id, exit: result.exit, expected: true })
+    return result
+  }
+
+  private async handleCrash(entry: AgentEntry, proc: RuntimeProcess, exit: ExitInfo): Promise<void> {
+    if (entry.proc !== proc) return
+    entry.lastExit = exit
+    this.stopChecks(entry)
+    this.emit({ type: 'exit', agentId: entry.id, exit, expected: false })
+    // The main process is gone; end whatever it left behind in its group.
+    await proc.stop(entry.config.stopTimeoutMs)
+    entry.proc = null
+    const failed = exit.code !== 0 || exit.signal !== null
+    const why = describeExit(exit)
+    const policy = entry.config.restartPolicy
+    if (policy === 'never' || (policy === 'on-failure' && !failed)) {
+      this.setStatus(entry, failed ? 'error' : 'stopped', why)
+      return
+    }
+    this.scheduleRestart(entry, why, exit.at.getTime())
+  }
+
+  private scheduleRestart(entry: AgentEntry, why: string, endedAt: number): void {
+    const { maxRestarts, restartWindowMs } = entry.config
+    if (entry.startedAt && endedAt - entry.startedAt.getTime() >= this.backoff.stableMs) entry.consecutive = 0
+    if (!entry.window.tryRecord(Date.now(), maxRestarts, restartWindowMs)) {
+      this.setStatus(
+        entry,
+        'error',
+        `crash loop: more than ${maxRestarts} restarts within ${restartWindowMs} ms; last: ${why}`,
+      )
+      return
+    }
+    entry.consecutive++
+    const delayMs = restartDelayMs(entry.consecutive, this.backoff, this.random)
+    this.setStatus(entry, 'restarting', `${why}; restarting in ${delayMs} ms`)
+    entry.restartTimer = setTimeout(() => {
+      entry.restartTimer = null
+      this.enqueue(entry, async () => {
+        if (entry.status !== 'restarting' || entry.proc || this.closed) return
+        entry.restarts++
+        await this.spawn(entry)
+      }).catch(() => {
+        // spawn() already put the agent in `error` with the reason.
+      })
+    }, delayMs)
+  }
+
+  private clearRestartTimer(entry: AgentEntry): void {
+    if (entry.restartTimer) clearTimeout(entry.restartTimer)
+    entry.restartTimer = null
+  }
+
+  private onLine(entry: AgentEntry, proc: RuntimeProcess, stream: OutputStream, line: string): void {
+    if (stream === 'stdout' && isHeartbeatLine(line)) {
+      if (entry.proc !== proc) return
+      entry.lastBeatAt = Date.now()
+      if (entry.config.healthCheck?.type === 'heartbeat') this.refreshHeartbeat(entry)
+      return
+    }
+    const logged = entry.ring.push(stream, line)
+    entry.file?.write(`${logged.ts.toISOString()} ${stream} ${line}`)
+    this.emit({ type: 'log', agentId: entry.id, entry: logged })
+  }
+
+  private refreshHeartbeat(entry: AgentEntry): void {
+    const hc = entry.config.healthCheck
+    if (hc?.type !== 'heartbeat' || !entry.startedAt) return
+    entry.check = heartbeatResult(entry.lastBeatAt, entry.startedAt.getTime(), Date.now(), hc.timeoutMs)
+    this.updateHealth(entry)
+  }
+
+  private startChecks(entry: AgentEntry, proc: RuntimeProcess): void {
+    const hc = entry.config.healthCheck
+    if (hc?.type !== 'http') return
+    const abort = new AbortController()
+    entry.checkAbort = abort
+    entry.checkTimer = setInterval(() => {
+      if (entry.checkInFlight || entry.proc !== proc) return
+      entry.checkInFlight = true
+      httpCheck(hc.url, hc.timeoutMs, abort.signal).then((result) => {
+        entry.checkInFlight = false
+        if (entry.proc !== proc || entry.status !== 'running') return
+        entry.check = result
+        this.updateHealth(entry)
+      })
+    }, hc.intervalMs)
+  }
+
+  private stopChecks(entry: AgentEntry): void {
+    if (entry.checkTimer) clearInterval(entry.checkTimer)
+    entry.checkTimer = null
+    entry.checkAbort?.abort()
+    entry.checkAbort = null
+  }
+
+  private ensureSampler(): void {
+    if (this.sampler || this.closed) return
+    this.sampler = setInterval(() => this.sample(), this.sampleIntervalMs)
+  }
+
+  private stopSamplerIfIdle(): void {
+    if (!this.sampler) return
+    for (const e of this.entries.values()) if (e.proc && !this.closed) return
+    clearInterval(this.sampler)
+    this.sampler = null
+  }
+
+  private sample(): void {
+    const live = [...this.entries.values()].filter((e) => e.proc && e.status === 'running')
+    if (live.length === 0) {
+      this.stopSamplerIfIdle()
+      return
+    }
+    const usage = this.runtime.usage(live.map((e) => e.proc!))
+    const now = Date.now()
+    for (const entry of live) {
+      const u = usage.get(entry.proc!)
+      if (u) {
+        const prev = entry.prevCpu ?? { ms: 0, at: entry.startedAt!.getTime() }
+        const elapsed = now - prev.at
+        if (elapsed > 0) entry.cpuPercent = Math.max(0, ((u.cpuTimeMs - prev.ms) / elapsed) * 100)
+        entry.prevCpu = { ms: u.cpuTimeMs, at: now }
+        entry.memoryBytes = u.memoryBytes
+        entry.processCount = u.processCount
+        const limit = entry.config.maxMemoryMb
+        if (limit !== null && u.memoryBytes > limit * 1024 * 1024) this.restartForMemory(entry, u.memoryBytes)
+      }
+      if (entry.config.healthCheck?.type === 'heartbeat') this.refreshHeartbeat(entry)
+      else this.updateHealth(entry)
+    }
+  }
+
+  private restartForMemory(entry: AgentEntry, memoryBytes: number): void {
+    const proc = entry.proc
+    const limit = entry.config.maxMemoryMb!
+    const why = `memory ${(memoryBytes / 1048576).toFixed(1)} MB exceeded maxMemoryMb ${limit}`
+    // Mark the exit as ours now, so the exit the stop causes is not also taken for a crash.
+    entry.expectExit = true
+    this.enqueue(entry, async () => {
+      if (entry.proc !== proc || !proc) return
+      setStatusQuiet(entry, 'restarting', why)
+      this.emitStatus(entry)
+      await this.endProcess(entry)
+      this.scheduleRestart(entry, why, Date.now())
+    }).catch(() => {})
+  }
+
+  private setStatus(entry: AgentEntry, status: AgentStatus, reason: string | null): void {
+    const changed = entry.status !== status || entry.reason !== reason
+    setStatusQuiet(entry, status, reason)
+    if (changed) this.emitStatus(entry)
+    else this.updateHealth(entry)
+  }
+
+  private emitStatus(entry: AgentEntry): void {
+    if (entry.status !== 'running') {
+      entry.cpuPercent = null
+      entry.memoryBytes = null
+      entry.processCount = null
+    }
+    const facts = this.facts(entry)
+    entry.health = facts.health
+    entry.healthKey = healthKey(facts)
+    this.emit({ type: 'status', agentId: entry.id, facts })
+    this.stopSamplerIfIdle()
+  }
+
+  /** Recomputes health and emits a `health` event when the score or a part changed. */
+  private updateHealth(entry: AgentEntry): void {
+    const facts = this.facts(entry)
+    const key = healthKey(facts)
+    if (key === entry.healthKey) return
+    entry.health = facts.health
+    entry.healthKey = key
+    this.emit({ type: 'health', agentId: entry.id, facts })
+  }
+
+  private facts(entry: AgentEntry): AgentFacts {
+    const running = entry.status === 'running' && entry.proc !== null
+    const { health, details } = computeHealth({
+      alive: running,
+      recentRestarts: entry.window.count(Date.now(), entry.config.restartWindowMs),
+      check: entry.config.healthCheck ? (running ? entry.check : null) : null,
+      memoryBytes: running ? entry.memoryBytes : null,
+      maxMemoryMb: entry.config.maxMemoryMb,
+      cpuPercent: running ? entry.cpuPercent : null,
+    })
+    return {
+      agentId: entry.id,
+      status: entry.status,
+      reason: entry.reason,
+      pid: entry.proc?.identity.pid ?? null,
+      process: entry.proc ? { ...entry.proc.identity } : null,
+      startedAt: entry.proc ? entry.startedAt : null,
+      restarts: entry.restarts,
+      lastExit: entry.lastExit,
+      cpuPercent: running ? round1(entry.cpuPercent) : null,
+      memoryBytes: running ? entry.memoryBytes : null,
+      processCount: running ? entry.processCount : null,
+      health,
+      healthDetails: details,
+    }
+  }
+
+  private idleFacts(agentId: string): AgentFacts {
+    const { health, details } = computeHealth({
+      alive: false,
+      recentRestarts: 0,
+      check: null,
+      memoryBytes: null,
+      maxMemoryMb: null,
+      cpuPercent: null,
+    })
+    return {
+      agentId,
+      status: 'stopped',
+      reason: null,
+      pid: null,
+      process: null,
+      startedAt: null,
+      restarts: 0,
+      lastExit: null,
+      cpuPercent: null,
+      memoryBytes: null,
+      processCount: null,
+      health,
+      healthDetails: details,
+    }
+  }
+
+  private emit(event: SupervisorEvent): void {
+    for (const l of this.listeners) {
+      try {
+        l(event)
+      } catch {
+        // A faulty listener must not break supervision.
+      }
+    }
+  }
+}
+
+function setStatusQuiet(entry: AgentEntry, status: AgentStatus, reason: string | null): void {
+  entry.status = status
+  entry.reason = reason
+}
+
+function healthKey(f: AgentFacts): string {
+  const d = f.healthDetails
+  return `${f.health}|${d.liveness.score}|${d.check.score}|${d.recentRestarts.score}|${d.memory.score}|${d.cpu.score}`
+}
+
+function round1(v: number | null): number | null {
+  return v === null ? null : Math.round(v * 10) / 10
+}
+
+export function describeExit(exit: Pick<ExitInfo, 'code' | 'signal'>): string {
+  if (exit.signal) return `killed by ${exit.signal}`
+  return `exited with code ${exit.code}`
+}
+
+function assertAgentId(agentId: string): void {
+  // The id names a log file: keep it a plain file name.
+  if (!AGENT_ID.test(agentId) || agentId === '.' || agentId === '..') {
+    throw new ValidationError(`invalid agent id ${JSON.stringify(agentId)}`, [
+      { path: '/id', message: 'agent id must be 1-128 characters of A-Z a-z 0-9 _ . -' },
+    ])
+  }
+}
