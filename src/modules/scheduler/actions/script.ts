@@ -1,0 +1,210 @@
+// `script`: runs a program on the server. Admin-only (the service checks the
+// role). The child gets its own process group so that a timeout or cancel
+// kills everything it started, not only the shell on top.
+
+import { spawn } from 'node:child_process'
+import { stat } from 'node:fs/promises'
+import { Checker } from './check.js'
+import { buildScriptEnv } from './env.js'
+import {
+  type Action,
+  type ActionContext,
+  type ActionOutcome,
+  ActionTimeout,
+  abortFlags,
+  abortMessage,
+} from './types.js'
+
+export interface ScriptPayload {
+  /** argv array, or one string run by /bin/sh when `shell` is true. */
+  command: string[] | string
+  shell?: boolean
+  cwd?: string
+  env?: Record<string, string>
+  timeoutMs?: number
+  /** Wait between SIGTERM and SIGKILL to the group (default 2000). */
+  killGraceMs?: number
+  /** Exit codes that count as success (default [0]). */
+  okExitCodes?: number[]
+}
+
+const KEYS = ['command', 'shell', 'cwd', 'env', 'timeoutMs', 'killGraceMs', 'okExitCodes'] as const
+const DAY_MS = 86_400_000
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
+/** After the main process exits, how long stdout/stderr may stay open before we stop reading. */
+const DRAIN_MS = 1000
+
+function validate(payload: unknown) {
+  const c = new Checker()
+  const obj = c.object(payload, KEYS)
+  if (!obj) return { ok: false as const, errors: c.errors }
+  const shell = c.boolean(obj, 'shell') ?? false
+  const command = obj.command
+  if (command === undefined) c.add('command', 'is required: an argv array such as ["ls", "-l"]')
+  else if (typeof command === 'string') {
+    if (!shell) {
+      c.add('command', 'a string runs only with shell: true; pass an argv array such as ["ls", "-l"] instead')
+    } else if (command.trim() === '') c.add('command', 'must not be empty')
+  } else if (Array.isArray(command)) {
+    if (shell) c.add('command', 'with shell: true, command must be one string for /bin/sh -c')
+    if (command.length === 0) c.add('command', 'must not be empty')
+    command.forEach((arg, i) => {
+      if (typeof arg !== 'string') c.errors.push({ path: `command[${i}]`, message: 'must be a string' })
+      else if (i === 0 && arg.trim() === '')
+        c.errors.push({ path: 'command[0]', message: 'must name a program' })
+      else if (arg.includes('\0')) c.errors.push({ path: `command[${i}]`, message: 'must not contain NUL' })
+    })
+  } else c.add('command', 'must be an argv array of strings, or a string with shell: true')
+  const cwd = c.string(obj, 'cwd')
+  if (cwd !== undefined && !cwd.startsWith('/')) c.add('cwd', `must be an absolute path, got "${cwd}"`)
+  c.stringMap(obj, 'env', ENV_NAME, 'letters, digits and _ (not starting with a digit)')
+  c.integer(obj, 'timeoutMs', 1, DAY_MS)
+  c.integer(obj, 'killGraceMs', 0, 60_000)
+  const codes = obj.okExitCodes
+  if (codes !== undefined) {
+    if (!Array.isArray(codes) || codes.length === 0)
+      c.add('okExitCodes', 'must be a non-empty array of exit codes')
+    else
+      codes.forEach((code, i) => {
+        if (!Number.isInteger(code) || (code as number) < 0 || (code as number) > 255) {
+          c.errors.push({
+            path: `okExitCodes[${i}]`,
+            message: `must be an exit code 0-255, got ${String(code)}`,
+          })
+        }
+      })
+  }
+  return c.errors.length > 0
+    ? { ok: false as const, errors: c.errors }
+    : { ok: true as const, value: obj as unknown as ScriptPayload }
+}
+
+/** Splits a stream into lines for the log; stderr lines get a prefix. */
+function lineWriter(ctx: ActionContext, prefix: string) {
+  let partial = ''
+  return {
+    push(chunk: string) {
+      const text = partial + chunk
+      const lines = text.split('\n')
+      partial = lines.pop() ?? ''
+      for (const line of lines) ctx.log.line(prefix + line)
+    },
+    flush() {
+      if (partial !== '') ctx.log.line(prefix + partial)
+      partial = ''
+    },
+  }
+}
+
+function killGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal)
+  } catch {
+    // ESRCH: the group is already gone.
+  }
+}
+
+async function run(payload: ScriptPayload, ctx: ActionContext): Promise<ActionOutcome> {
+  const shell = payload.shell === true
+  const argv = shell ? ['/bin/sh', '-c', payload.command as string] : (payload.command as string[])
+  const okCodes = payload.okExitCodes ?? [0]
+  const graceMs = payload.killGraceMs ?? 2000
+  if (ctx.signal.aborted) {
+    return { ok: false, error: abortMessage(ctx.signal), ...abortFlags(ctx.signal) }
+  }
+  if (payload.cwd) {
+    const info = await stat(payload.cwd).catch(() => undefined)
+    if (!info?.isDirectory()) {
+      const error = `cwd ${payload.cwd} is not a directory`
+      ctx.log.line(error)
+      return { ok: false, error }
+    }
+  }
+  const own = new AbortController()
+  const timer =
+    payload.timeoutMs === undefined
+      ? undefined
+      : setTimeout(() => own.abort(new ActionTimeout(payload.timeoutMs as number)), payload.timeoutMs)
+  const signal = AbortSignal.any([ctx.signal, own.signal])
+  ctx.log.line(
+    `$ ${shell ? payload.command : argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : JSON.stringify(a))).join(' ')}`,
+  )
+
+  const child = spawn(argv[0], argv.slice(1), {
+    cwd: payload.cwd,
+    env: buildScriptEnv(payload.env, { taskId: ctx.taskId, runId: ctx.runId }),
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const out = lineWriter(ctx, '')
+  const err = lineWriter(ctx, '[stderr] ')
+  child.stdout.setEncoding('utf8').on('data', (s: string) => out.push(s))
+  child.stderr.setEncoding('utf8').on('data', (s: string) => err.push(s))
+
+  let killTimer: NodeJS.Timeout | undefined
+  const onAbort = () => {
+    if (child.pid === undefined) return
+    killGroup(child.pid, 'SIGTERM')
+    killTimer = setTimeout(() => killGroup(child.pid as number, 'SIGKILL'), graceMs)
+  }
+  signal.addEventListener('abort', onAbort, { once: true })
+
+  try {
+    const exit = await new Promise<
+      { code: number | null; signal: NodeJS.Signals | null } | { spawnError: Error }
+    >((resolve) => {
+      child.once('error', (e) => resolve({ spawnError: e }))
+      child.once('exit', (code, sig) => resolve({ code, signal: sig }))
+    })
+    if ('spawnError' in exit) {
+      const error = `could not start ${argv[0]}: ${exit.spawnError.message}`
+      ctx.log.line(error)
+      return { ok: false, error }
+    }
+    // The run ends with its main process; whatever it left in its group goes too.
+    if (child.pid !== undefined) killGroup(child.pid, 'SIGKILL')
+    await drain(child)
+    out.flush()
+    err.flush()
+    if (signal.aborted) {
+      const flags = abortFlags(signal)
+      const error = `${flags.timedOut ? 'timed out' : 'canceled'}: process group killed (${exit.signal ?? `exit code ${exit.code}`})`
+      ctx.log.line(error)
+      return { ok: false, error, timedOut: flags.timedOut, canceled: flags.canceled }
+    }
+    if (exit.code === null) {
+      const error = `killed by ${exit.signal}`
+      ctx.log.line(error)
+      return { ok: false, error }
+    }
+    const ok = okCodes.includes(exit.code)
+    ctx.log.line(`exit code ${exit.code}`)
+    return ok ? { ok } : { ok, error: `exit code ${exit.code}` }
+  } finally {
+    signal.removeEventListener('abort', onAbort)
+    clearTimeout(timer)
+    clearTimeout(killTimer)
+  }
+}
+
+/** Waits for stdout/stderr to close; a grandchild that escaped the group may hold them, so not forever. */
+function drain(child: ReturnType<typeof spawn>): Promise<void> {
+  if (child.stdout?.closed !== false && child.stderr?.closed !== false) return Promise.resolve()
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      child.stdout?.destroy()
+      child.stderr?.destroy()
+      resolve()
+    }, DRAIN_MS)
+    child.once('close', () => {
+      clearTimeout(timer)
+      resolve()
+    })
+  })
+}
+
+export const scriptAction: Action<ScriptPayload> = {
+  type: 'script',
+  validate,
+  run,
+}

@@ -1,0 +1,120 @@
+// Task actions: one small module per action type behind one interface, and a
+// registry (index.ts). A new action is one file plus one registry entry.
+
+import type { FieldError } from '../../../errors.js'
+import type { LogSink } from './log-sink.js'
+
+export const ACTION_TYPES = ['agent', 'script', 'api', 'device', 'workflow'] as const
+export type ActionType = (typeof ACTION_TYPES)[number]
+
+/** Who a run acts for; services check ownership against it (null: the system, all resources). */
+export interface Actor {
+  ownerId: string | null
+  role?: string
+}
+
+export interface ControlOptions {
+  actor: Actor
+  signal: AbortSignal
+}
+
+/** What the `agent` action needs from the agents area (implemented there, passed in). */
+export interface AgentControl {
+  start(agentId: string, opts: ControlOptions): Promise<void>
+  stop(agentId: string, opts: ControlOptions): Promise<void>
+  restart(agentId: string, opts: ControlOptions): Promise<void>
+  /** Starts the agent and resolves when its process exits; aborting `signal` stops it. */
+  runToCompletion(
+    agentId: string,
+    opts: ControlOptions & { onLog?: (line: string) => void },
+  ): Promise<{ exitCode: number | null; signal: string | null }>
+}
+
+/** What the `device` action needs from the devices area (implemented there, passed in). */
+export interface DeviceControl {
+  /** Sends one command and resolves with the device's reply lines. */
+  command(deviceId: string, command: string, opts: ControlOptions): Promise<{ reply: string[] }>
+  /** Streams a stored file to the device; resolves when the device has taken all of it. */
+  sendFile(
+    deviceId: string,
+    fileId: string,
+    opts: ControlOptions & { onProgress?: (percent: number) => void },
+  ): Promise<{ linesSent?: number }>
+}
+
+/** Services and settings actions may use; anything absent makes that action fail with a clear log line. */
+export interface ActionServices {
+  agents?: AgentControl
+  devices?: DeviceControl
+  /** Host names the `api` action may call (MYNTRIX_API_ACTION_ALLOW); undefined or empty: any host. */
+  apiAllowHosts?: readonly string[]
+}
+
+export interface ActionContext {
+  /** Aborted on timeout (reason `{ timedOut: true }`) or cancel; every action must honour it. */
+  signal: AbortSignal
+  log: LogSink
+  actor: Actor
+  services: ActionServices
+  taskId?: string
+  runId?: string
+}
+
+export interface ActionOutcome {
+  ok: boolean
+  /** One line on why it failed (also written to the log). */
+  error?: string
+  timedOut?: boolean
+  canceled?: boolean
+}
+
+/** The result of run(): the outcome plus the captured log text. */
+export interface ActionResult extends ActionOutcome {
+  logs: string
+  logTruncated: boolean
+}
+
+export type Validation<P> = { ok: true; value: P } | { ok: false; errors: FieldError[] }
+
+export interface Action<P = unknown> {
+  readonly type: ActionType
+  /** Checks a payload; error paths are relative to the payload (`argv[0]`). */
+  validate(payload: unknown, registry: ActionRegistry): Validation<P>
+  /** Runs a validated payload. Must not throw for an ordinary failure: return `{ ok: false }`. */
+  run(payload: P, ctx: ActionContext, registry: ActionRegistry): Promise<ActionOutcome>
+}
+
+export interface ActionRegistry {
+  get(type: string): Action | undefined
+  types(): readonly ActionType[]
+}
+
+/** The reason the engine aborts a run with when its timeout expires. */
+export class ActionTimeout extends Error {
+  readonly timedOut = true
+  constructor(readonly timeoutMs: number) {
+    super(`timed out after ${timeoutMs} ms`)
+    this.name = 'ActionTimeout'
+  }
+}
+
+/** The reason the engine aborts a run with when a user cancels it or the task is edited/deleted. */
+export class ActionCanceled extends Error {
+  readonly canceled = true
+  constructor(why = 'canceled') {
+    super(why)
+    this.name = 'ActionCanceled'
+  }
+}
+
+/** How a signal was aborted, as outcome flags. */
+export function abortFlags(signal: AbortSignal): { timedOut?: true; canceled?: true } {
+  const reason = signal.reason as { timedOut?: boolean; name?: string } | undefined
+  return reason?.timedOut || reason?.name === 'TimeoutError' ? { timedOut: true } : { canceled: true }
+}
+
+/** The abort reason's message, for the log. */
+export function abortMessage(signal: AbortSignal): string {
+  const reason = signal.reason as { message?: string } | undefined
+  return reason?.message ?? (abortFlags(signal).timedOut ? 'timed out' : 'canceled')
+}
