@@ -8,7 +8,13 @@ export interface EventMap {
   'agent.status': { agentId: string; ownerId: string; status: string; health: number; pid: number | null }
   'agent.log': { agentId: string; stream: 'stdout' | 'stderr'; line: string; ts: string }
   'agent.deleted': { agentId: string; ownerId: string }
-  'device.status': { deviceId: string; ownerId: string; status: string; lastSeen: string | null; lastError?: string | null }
+  'device.status': {
+    deviceId: string
+    ownerId: string
+    status: string
+    lastSeen: string | null
+    lastError?: string | null
+  }
   'device.telemetry': { deviceId: string; ownerId: string; ts: string; readings: Record<string, unknown> }
   'device.log': { deviceId: string; ts: string; direction: 'in' | 'out' | 'info'; line: string }
   'device.deleted': { deviceId: string; ownerId: string }

@@ -1,0 +1,153 @@
+// buildApp(deps): the whole app without listening, for main.ts and tests.
+// Runs migrations, ensures the first admin, builds every area, registers
+// routes, and starts the areas. app.close() stops them in reverse order; the
+// database belongs to the caller and is not closed here.
+
+import formbody from '@fastify/formbody'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import websocket from '@fastify/websocket'
+import Fastify, { type FastifyServerOptions } from 'fastify'
+import { AuditLog } from './auth/audit.js'
+import { authRoutes } from './auth/routes.js'
+import { loadOrCreateJwtSecret } from './auth/secret.js'
+import { AuthService } from './auth/service.js'
+import type { Config } from './config.js'
+import { type DatabaseHandle, migrate } from './db/index.js'
+import { EventBus } from './events/bus.js'
+import { installAuthHook } from './http/auth-hook.js'
+import { installCors } from './http/cors.js'
+import { installProblemHandlers } from './http/problem.js'
+import { systemRoutes } from './http/system-routes.js'
+import type { Logger } from './logger.js'
+import type { AppInstance, Area, AreaContext } from './modules/area.js'
+import { createJobsArea } from './modules/jobs/index.js'
+
+export interface AppDeps {
+  config: Config
+  database: DatabaseHandle
+  /** Fastify/pino logger options; tests pass false. Defaults from config.logLevel. */
+  logger?: FastifyServerOptions['logger']
+}
+
+export interface MyntrixHandle {
+  context: AreaContext
+  areas: Area[]
+  /** The password generated for the first admin, when this start created it. */
+  generatedAdminPassword?: string
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    myntrix: MyntrixHandle
+  }
+}
+
+/** Query-string credentials must not reach the logs. */
+function redactUrl(url: string): string {
+  return url.replace(/([?&]token=)[^&]*/g, '$1[REDACTED]')
+}
+
+export async function buildApp(deps: AppDeps): Promise<AppInstance> {
+  const { config, database } = deps
+  const app = Fastify({
+    logger: deps.logger ?? {
+      level: config.logLevel,
+      redact: { paths: ['req.headers.authorization', 'req.headers.cookie'], censor: '[REDACTED]' },
+      serializers: {
+        req: (req: { method: string; url: string; ip?: string; headers: Record<string, unknown> }) => ({
+          method: req.method,
+          url: redactUrl(req.url),
+          remoteAddress: req.ip,
+          headers: { authorization: req.headers.authorization, 'user-agent': req.headers['user-agent'] },
+        }),
+      },
+    },
+    ajv: {
+      customOptions: { allErrors: true, coerceTypes: 'array', removeAdditional: true, useDefaults: true },
+    },
+    bodyLimit: 10 * 1024 * 1024,
+    forceCloseConnections: true,
+    return503OnClosing: true,
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  const logger = app.log as unknown as Logger
+  await migrate(database)
+
+  const jwtSecret = loadOrCreateJwtSecret(config.dataDir, config.jwtSecret)
+  const auth = new AuthService({
+    db: database.db,
+    jwtSecret,
+    jwtTtlSeconds: config.jwtTtlSeconds,
+    loginMaxAttempts: config.loginMaxAttempts,
+    loginWindowSeconds: config.loginWindowSeconds,
+  })
+  const admin = await auth.ensureAdmin(config.adminPassword)
+  if (admin.generatedPassword) {
+    logger.warn(
+      { username: 'admin' },
+      `first start: created user "admin" with generated password ${admin.generatedPassword} (shown once; change it with PUT /api/auth/users/{id})`,
+    )
+  } else if (admin.created) {
+    logger.info({ username: 'admin' }, 'first start: created user "admin" with MYNTRIX_ADMIN_PASSWORD')
+  }
+  const audit = new AuditLog(database.db, (err) => logger.error({ err }, 'audit log write failed'))
+
+  const context: AreaContext = {
+    config,
+    db: database.db,
+    dbEngine: database.engine,
+    bus: new EventBus(),
+    logger,
+    auth,
+  }
+
+  // ---- areas, in dependency order; each line below is one area ----
+  const areas: Area[] = []
+  const jobs = createJobsArea(context)
+  areas.push(jobs)
+
+  app.decorate('myntrix', { context, areas, generatedAdminPassword: admin.generatedPassword })
+
+  installProblemHandlers(app)
+  installCors(app, config.corsOrigin)
+  installAuthHook(app, { auth, audit, publicPaths: config.metricsPublic ? ['/metrics'] : [] })
+
+  await app.register(formbody)
+  await app.register(websocket, { options: { maxPayload: 1024 * 1024 } })
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Myntrix API',
+        version: '0.1.0',
+        description:
+          'Control plane for the Myntrix dashboard. Authenticate with POST /api/auth/token, then send Authorization: Bearer <token>.',
+      },
+      components: {
+        securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT or myx_ API key' } },
+      },
+      security: [{ bearer: [] }],
+    },
+  })
+  await app.register(swaggerUi, { routePrefix: '/docs' })
+
+  await systemRoutes(app, { database })
+  await authRoutes(app, { auth, audit })
+  for (const area of areas) await area.routes?.(app)
+
+  app.addHook('onClose', async () => {
+    for (const area of [...areas].reverse()) {
+      try {
+        await area.stop?.()
+      } catch (err) {
+        logger.error({ err, area: area.name }, 'area failed to stop cleanly')
+      }
+    }
+  })
+
+  await app.ready()
+  for (const area of areas) await area.start?.()
+  return app
+}

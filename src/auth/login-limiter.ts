@@ -1,0 +1,56 @@
+// Counts failed logins per username+address and per address; past the limit
+// within the window, further attempts answer 429 until the oldest failure ages out.
+
+import { TooManyRequestsError } from '../errors.js'
+
+export class LoginLimiter {
+  private readonly failures = new Map<string, number[]>()
+
+  constructor(
+    private readonly maxAttempts: number,
+    private readonly windowMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  private keys(username: string, ip: string): string[] {
+    // The per-address key has a higher ceiling so one host cannot spray usernames.
+    return [`u:${username.toLowerCase()}|${ip}`, `ip:${ip}`]
+  }
+
+  private recent(key: string): number[] {
+    const cutoff = this.now() - this.windowMs
+    const list = (this.failures.get(key) ?? []).filter((t) => t > cutoff)
+    if (list.length === 0) this.failures.delete(key)
+    else this.failures.set(key, list)
+    return list
+  }
+
+  /** Throws 429 when the caller is over the limit. */
+  check(username: string, ip: string): void {
+    const [userKey, ipKey] = this.keys(username, ip)
+    const limits: [string, number][] = [
+      [userKey, this.maxAttempts],
+      [ipKey, this.maxAttempts * 4],
+    ]
+    for (const [key, limit] of limits) {
+      const list = this.recent(key)
+      if (list.length >= limit) {
+        const retryAfterMs = list[0] + this.windowMs - this.now()
+        const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000))
+        throw new TooManyRequestsError(`too many failed logins; try again in ${seconds} s`, seconds)
+      }
+    }
+  }
+
+  fail(username: string, ip: string): void {
+    for (const key of this.keys(username, ip)) {
+      const list = this.recent(key)
+      list.push(this.now())
+      this.failures.set(key, list)
+    }
+  }
+
+  succeed(username: string, ip: string): void {
+    this.failures.delete(this.keys(username, ip)[0])
+  }
+}

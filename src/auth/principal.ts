@@ -1,0 +1,58 @@
+// Who is calling, and the reusable access rules every area applies:
+// role checks and owner scoping. Domain code takes a Principal, never a request.
+
+import { ForbiddenError, NotFoundError } from '../errors.js'
+
+export const ROLES = ['admin', 'operator', 'viewer'] as const
+export type Role = (typeof ROLES)[number]
+
+export interface Principal {
+  id: string
+  username: string
+  role: Role
+  /** 'token' for a JWT, 'api-key' for a myx_ key. */
+  via: 'token' | 'api-key'
+}
+
+const RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 }
+
+export function hasRole(principal: Principal, least: Role): boolean {
+  return RANK[principal.role] >= RANK[least]
+}
+
+/** Throws 403 unless the caller has at least `least`. */
+export function assertRole(principal: Principal, least: Role, action = 'do this'): void {
+  if (!hasRole(principal, least)) {
+    throw new ForbiddenError(`role ${principal.role} may not ${action}; it needs ${least} or higher`)
+  }
+}
+
+/**
+ * The owner filter a repository applies to lists and lookups: null means
+ * "everything" (admins), otherwise only rows whose owner_id is the caller.
+ */
+export function ownerScope(principal: Principal): string | null {
+  return principal.role === 'admin' ? null : principal.id
+}
+
+/** Another owner's resource answers 404, so its existence is not revealed. */
+export function assertOwns(
+  principal: Principal,
+  resource: { ownerId: string | null },
+  kind: string,
+  id: string,
+): void {
+  if (principal.role !== 'admin' && resource.ownerId !== principal.id) throw new NotFoundError(kind, id)
+}
+
+/** Fetch-then-check in one step for services: 404 for missing and for foreign rows. */
+export function visibleOr404<T extends { ownerId: string | null }>(
+  principal: Principal,
+  resource: T | undefined | null,
+  kind: string,
+  id: string,
+): T {
+  if (!resource) throw new NotFoundError(kind, id)
+  assertOwns(principal, resource, kind, id)
+  return resource
+}

@@ -1,0 +1,248 @@
+import multipart from '@fastify/multipart'
+import { Type } from '@sinclair/typebox'
+import { principalOf, requireRole } from '../http/auth-hook.js'
+import { ListQuery, listReply, pageOf } from '../http/list.js'
+import type { AppInstance } from '../modules/area.js'
+import type { AuditLog } from './audit.js'
+import { ROLES } from './principal.js'
+import type { AuthService } from './service.js'
+
+const Role = Type.Union(
+  ROLES.map((r) => Type.Literal(r)),
+  { description: 'admin | operator | viewer' },
+)
+
+const User = Type.Object({
+  id: Type.String(),
+  username: Type.String(),
+  role: Role,
+  disabled: Type.Boolean(),
+  createdAt: Type.String({ format: 'date-time' }),
+  updatedAt: Type.String({ format: 'date-time' }),
+})
+
+const ApiKey = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  prefix: Type.String({ description: 'the public start of the key, to recognise it' }),
+  userId: Type.String(),
+  createdAt: Type.String(),
+  lastUsedAt: Type.Union([Type.String(), Type.Null()]),
+  expiresAt: Type.Union([Type.String(), Type.Null()]),
+  revokedAt: Type.Union([Type.String(), Type.Null()]),
+})
+
+const TokenBody = Type.Object(
+  {
+    username: Type.String({ minLength: 1, maxLength: 200 }),
+    password: Type.String({ minLength: 1, maxLength: 1000 }),
+    grant_type: Type.Optional(Type.String()),
+    scope: Type.Optional(Type.String()),
+  },
+  { additionalProperties: true },
+)
+
+const TokenResponse = Type.Object({
+  access_token: Type.String(),
+  token_type: Type.Literal('bearer'),
+  expires_in: Type.Integer({ description: 'seconds' }),
+})
+
+const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) })
+const Deleted = Type.Object({ message: Type.String(), id: Type.String() })
+
+export async function authRoutes(
+  app: AppInstance,
+  deps: { auth: AuthService; audit: AuditLog },
+): Promise<void> {
+  const { auth, audit } = deps
+
+  // The token route accepts JSON, the OAuth2 password form and multipart form
+  // data (the dashboard's login form posts to /api/token).
+  await app.register(async (scope) => {
+    await scope.register(multipart, { attachFieldsToBody: 'keyValues', limits: { fileSize: 0, files: 0 } })
+    for (const url of ['/api/auth/token', '/api/token']) {
+      scope.withTypeProvider<import('@fastify/type-provider-typebox').TypeBoxTypeProvider>().post(
+        url,
+        {
+          schema: {
+            tags: ['auth'],
+            summary: 'Log in: exchange a username and password for a bearer token',
+            consumes: ['application/json', 'application/x-www-form-urlencoded', 'multipart/form-data'],
+            body: TokenBody,
+            response: { 200: TokenResponse },
+            hide: url === '/api/token',
+          },
+        },
+        async (request) => {
+          const { username, password } = request.body
+          try {
+            const { token, user } = await auth.login(username, password, request.ip)
+            void audit.record({
+              userId: user.id,
+              username: user.username,
+              action: 'login',
+              target: user.id,
+              method: 'POST',
+              path: url,
+              statusCode: 200,
+              ip: request.ip,
+            })
+            return token
+          } catch (err) {
+            const status = (err as { status?: number }).status ?? 500
+            void audit.record({
+              userId: null,
+              username,
+              action: 'login.failed',
+              target: null,
+              method: 'POST',
+              path: url,
+              statusCode: status,
+              ip: request.ip,
+            })
+            throw err
+          }
+        },
+      )
+    }
+  })
+
+  app.get(
+    '/api/auth/me',
+    {
+      schema: { tags: ['auth'], summary: 'The caller', security: [{ bearer: [] }], response: { 200: User } },
+    },
+    async (request) => auth.me(principalOf(request)),
+  )
+
+  // ---- users: admin only ----
+  const admin = requireRole('admin')
+
+  app.get(
+    '/api/auth/users',
+    {
+      preHandler: admin,
+      schema: {
+        tags: ['users'],
+        summary: 'List users',
+        querystring: ListQuery,
+        response: { 200: Type.Array(User) },
+      },
+    },
+    async (request, reply) => {
+      const { limit, offset } = pageOf(request.query)
+      const { items, total } = await auth.listUsers(principalOf(request), limit, offset)
+      return listReply(reply, items, total)
+    },
+  )
+
+  app.post(
+    '/api/auth/users',
+    {
+      preHandler: admin,
+      schema: {
+        tags: ['users'],
+        summary: 'Create a user',
+        body: Type.Object({
+          username: Type.String({ minLength: 1, maxLength: 64 }),
+          password: Type.String({ minLength: 8, maxLength: 1000 }),
+          role: Role,
+        }),
+        response: { 201: User },
+      },
+    },
+    async (request, reply) => {
+      const user = await auth.createUser(principalOf(request), request.body)
+      return reply.code(201).send(user)
+    },
+  )
+
+  app.get(
+    '/api/auth/users/:id',
+    { preHandler: admin, schema: { tags: ['users'], params: IdParams, response: { 200: User } } },
+    async (request) => auth.getUser(principalOf(request), request.params.id),
+  )
+
+  app.put(
+    '/api/auth/users/:id',
+    {
+      preHandler: admin,
+      schema: {
+        tags: ['users'],
+        summary: 'Change a user: password, role, disabled',
+        params: IdParams,
+        body: Type.Object({
+          password: Type.Optional(Type.String({ minLength: 8, maxLength: 1000 })),
+          role: Type.Optional(Role),
+          disabled: Type.Optional(Type.Boolean()),
+        }),
+        response: { 200: User },
+      },
+    },
+    async (request) => auth.updateUser(principalOf(request), request.params.id, request.body),
+  )
+
+  app.delete(
+    '/api/auth/users/:id',
+    { preHandler: admin, schema: { tags: ['users'], params: IdParams, response: { 200: Deleted } } },
+    async (request) => {
+      await auth.deleteUser(principalOf(request), request.params.id)
+      return { message: 'user deleted', id: request.params.id }
+    },
+  )
+
+  // ---- API keys: each user their own; admins see all ----
+
+  app.get(
+    '/api/auth/api-keys',
+    {
+      schema: {
+        tags: ['api-keys'],
+        summary: 'List API keys',
+        querystring: ListQuery,
+        response: { 200: Type.Array(ApiKey) },
+      },
+    },
+    async (request, reply) => {
+      const { limit, offset } = pageOf(request.query)
+      const { items, total } = await auth.listApiKeys(principalOf(request), limit, offset)
+      return listReply(reply, items, total)
+    },
+  )
+
+  app.post(
+    '/api/auth/api-keys',
+    {
+      schema: {
+        tags: ['api-keys'],
+        summary: 'Create an API key; the key is shown in this answer only',
+        body: Type.Object({
+          name: Type.String({ minLength: 1, maxLength: 200 }),
+          expiresInDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650 })),
+        }),
+        response: { 201: Type.Composite([ApiKey, Type.Object({ key: Type.String() })]) },
+      },
+    },
+    async (request, reply) => {
+      const key = await auth.createApiKey(principalOf(request), request.body)
+      return reply.code(201).send(key)
+    },
+  )
+
+  app.delete(
+    '/api/auth/api-keys/:id',
+    {
+      schema: {
+        tags: ['api-keys'],
+        summary: 'Revoke an API key',
+        params: IdParams,
+        response: { 200: Deleted },
+      },
+    },
+    async (request) => {
+      await auth.revokeApiKey(principalOf(request), request.params.id)
+      return { message: 'API key revoked', id: request.params.id }
+    },
+  )
+}

@@ -1,0 +1,108 @@
+// Opens the database named by a URL (sqlite:///abs.db, sqlite::memory:,
+// postgres://...) behind one Kysely instance, and runs the migrations.
+
+import fs from 'node:fs'
+import path from 'node:path'
+import SqliteDatabase from 'better-sqlite3'
+import {
+  CamelCasePlugin,
+  Kysely,
+  type Migration,
+  type MigrationProvider,
+  Migrator,
+  PostgresDialect,
+  SqliteDialect,
+  sql,
+} from 'kysely'
+import pg from 'pg'
+import { migrations } from './migrations/index.js'
+import { engineTypes } from './migrations/types.js'
+import type { Database, DB, DbEngine } from './types.js'
+
+export interface DatabaseHandle {
+  db: Database
+  engine: DbEngine
+  /** A cheap round trip, for /readyz. */
+  ping(): Promise<void>
+  close(): Promise<void>
+}
+
+export interface OpenDatabaseOptions {
+  /** PostgreSQL only: run every query inside this schema (tests use one schema per file). */
+  schema?: string
+  poolSize?: number
+}
+
+export function engineOf(url: string): DbEngine {
+  return url.startsWith('postgres://') || url.startsWith('postgresql://') ? 'postgres' : 'sqlite'
+}
+
+export function openDatabase(url: string, options: OpenDatabaseOptions = {}): DatabaseHandle {
+  const engine = engineOf(url)
+  if (engine === 'postgres') {
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: options.poolSize ?? 10,
+      ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
+    })
+    // An idle client that loses its server emits 'error' on the pool; without a
+    // listener that would end the process.
+    pool.on('error', () => {})
+    const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }), plugins: [new CamelCasePlugin()] })
+    return {
+      db,
+      engine,
+      ping: async () => {
+        await sql`select 1`.execute(db)
+      },
+      close: () => db.destroy(),
+    }
+  }
+
+  const file = url === 'sqlite::memory:' ? ':memory:' : url.slice('sqlite://'.length)
+  if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true })
+  const sqlite = new SqliteDatabase(file)
+  sqlite.pragma('journal_mode = WAL')
+  sqlite.pragma('foreign_keys = ON')
+  sqlite.pragma('synchronous = NORMAL')
+  // Several processes (or a second Myntrix) may share the file: wait for a lock
+  // instead of failing at once with SQLITE_BUSY.
+  sqlite.pragma('busy_timeout = 5000')
+  const db = new Kysely<DB>({
+    dialect: new SqliteDialect({ database: sqlite }),
+    plugins: [new CamelCasePlugin()],
+  })
+  return {
+    db,
+    engine,
+    ping: async () => {
+      await sql`select 1`.execute(db)
+    },
+    close: () => db.destroy(),
+  }
+}
+
+class StaticProvider implements MigrationProvider {
+  constructor(private readonly engine: DbEngine) {}
+  async getMigrations(): Promise<Record<string, Migration>> {
+    const t = engineTypes(this.engine)
+    return Object.fromEntries(Object.entries(migrations).map(([name, make]) => [name, make(t)]))
+  }
+}
+
+/** Apply pending migrations; a second run is a no-op. Returns the names applied now. */
+export async function migrate(handle: DatabaseHandle): Promise<string[]> {
+  // The migrations are written in snake_case, so they run without the camelCase plugin.
+  const raw = handle.db.withoutPlugins()
+  const migrator = new Migrator({
+    db: raw,
+    provider: new StaticProvider(handle.engine),
+    // Areas number their migrations in separate ranges and may land out of order.
+    allowUnorderedMigrations: true,
+    migrationTableName: 'myntrix_migrations',
+    migrationLockTableName: 'myntrix_migrations_lock',
+  })
+  const { error, results } = await migrator.migrateToLatest()
+  if (error) throw new Error(`database migration failed: ${(error as Error).message}`, { cause: error })
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName)
+}

@@ -1,0 +1,9 @@
+// The ordered list of migrations. Each area appends its own entries, named
+// with its number range (see 0001_foundation.ts).
+
+import { foundation } from './0001_foundation.js'
+import type { MyntrixMigration } from './types.js'
+
+export const migrations: Record<string, MyntrixMigration> = {
+  '0001_foundation': foundation,
+}

@@ -1,0 +1,171 @@
+// Table types as Kysely sees them through CamelCasePlugin: SQL columns are
+// snake_case, these properties camelCase. Values arrive in engine-specific
+// shapes (see values.ts), hence the wide types for times, JSON and booleans.
+
+import type { ColumnType, Generated, Kysely } from 'kysely'
+
+export type DbTime = ColumnType<Date | string, string, string>
+export type DbTimeNullable = ColumnType<Date | string | null, string | null | undefined, string | null>
+export type DbJson = ColumnType<unknown, string | null | undefined, string | null>
+export type DbBool = ColumnType<boolean | number, number, number>
+export type DbInt = ColumnType<number | string, number, number>
+
+export interface UsersTable {
+  id: string
+  username: string
+  passwordHash: string
+  role: string
+  disabled: DbBool
+  createdAt: DbTime
+  updatedAt: DbTime
+}
+
+export interface ApiKeysTable {
+  id: string
+  userId: string
+  name: string
+  /** Public, indexed part of the key used to find the row; the rest is only stored hashed. */
+  prefix: string
+  keyHash: string
+  createdAt: DbTime
+  lastUsedAt: DbTimeNullable
+  expiresAt: DbTimeNullable
+  revokedAt: DbTimeNullable
+}
+
+export interface AuditLogTable {
+  id: string
+  at: DbTime
+  userId: string | null
+  username: string | null
+  action: string
+  target: string | null
+  method: string | null
+  path: string | null
+  statusCode: number | null
+  ip: string | null
+  details: DbJson
+}
+
+export interface AgentsTable {
+  id: string
+  name: string
+  type: string
+  status: string
+  desiredState: string
+  health: number
+  healthDetails: DbJson
+  lastRun: DbTimeNullable
+  configuration: DbJson
+  ownerId: string
+  pid: number | null
+  /** Start time of the recorded pid (jiffies since boot, /proc/<pid>/stat field 22) to recognise pid reuse. */
+  pidStartTime: string | null
+  startedAt: DbTimeNullable
+  restarts: number
+  lastExit: DbJson
+  statusReason: string | null
+  createdAt: DbTime
+  updatedAt: DbTime
+}
+
+export interface DevicesTable {
+  id: string
+  name: string
+  type: string
+  connectionString: string
+  status: string
+  lastSeen: DbTimeNullable
+  firmwareVersion: string | null
+  configuration: DbJson
+  ownerId: string
+  lastError: string | null
+  /** The operator asked for the connection to be open: reopened after a restart. */
+  desiredConnected: DbBool
+  createdAt: DbTime
+  updatedAt: DbTime
+}
+
+export interface JobsTable {
+  id: string
+  name: string
+  type: string
+  status: string
+  progress: number
+  createdAt: DbTime
+  updatedAt: DbTime
+  logs: string | null
+  details: DbJson
+  ownerId: string | null
+  startedAt: DbTimeNullable
+  finishedAt: DbTimeNullable
+  error: string | null
+}
+
+export interface ScheduledTasksTable {
+  id: string
+  name: string
+  description: string | null
+  schedule: string
+  action: string
+  payload: DbJson
+  enabled: DbBool
+  timezone: string
+  overlapPolicy: string
+  timeoutMs: number | null
+  maxRetries: number
+  retryDelayMs: number
+  misfireGraceMs: number
+  nextRunAt: DbTimeNullable
+  ownerId: string
+  createdAt: DbTime
+  updatedAt: DbTime
+}
+
+export interface TaskRunsTable {
+  id: string
+  taskId: string
+  /** The cron occurrence this run belongs to; null for manual runs. UNIQUE with taskId. */
+  scheduledFor: DbTimeNullable
+  startTime: DbTimeNullable
+  endTime: DbTimeNullable
+  status: string
+  logs: string | null
+  attempt: number
+  trigger: string
+  jobId: string | null
+  error: string | null
+  createdAt: DbTime
+}
+
+export interface SystemMetricsHistoryTable {
+  /** Start of the one-minute bucket. */
+  bucketStart: DbTime
+  samples: number
+  cpuAvg: number
+  cpuMax: number
+  memoryAvg: number
+  memoryMax: number
+  memoryUsedBytes: DbInt | null
+  load1: number | null
+  diskPercent: number | null
+  netRxBytesPerSec: number | null
+  netTxBytesPerSec: number | null
+}
+
+export interface DB {
+  users: UsersTable
+  apiKeys: ApiKeysTable
+  auditLog: AuditLogTable
+  agents: AgentsTable
+  devices: DevicesTable
+  jobs: JobsTable
+  scheduledTasks: ScheduledTasksTable
+  taskRuns: TaskRunsTable
+  systemMetricsHistory: SystemMetricsHistoryTable
+}
+
+export type Database = Kysely<DB>
+export type DbEngine = 'sqlite' | 'postgres'
+// Keep Generated importable for areas that add serial columns.
+export type { Generated }

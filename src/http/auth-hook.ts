@@ -1,0 +1,85 @@
+// Authenticates every /api and /ws request except the public ones, records
+// audit rows for state-changing requests, and offers the role guard routes use.
+
+import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerHookHandler } from 'fastify'
+import type { AuditLog } from '../auth/audit.js'
+import { assertRole, type Principal, type Role } from '../auth/principal.js'
+import type { AuthService } from '../auth/service.js'
+import { UnauthorizedError } from '../errors.js'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by the auth hook on every authenticated route; absent on public routes. */
+    principal?: Principal
+  }
+}
+
+const PUBLIC_ROUTES = new Set(['/api/auth/token', '/api/token'])
+
+function needsAuth(request: FastifyRequest, publicPaths: Set<string>): boolean {
+  const path = request.url.split('?')[0]
+  if (PUBLIC_ROUTES.has(path) && request.method === 'POST') return false
+  if (publicPaths.has(path)) return false
+  return path.startsWith('/api') || path.startsWith('/ws') || path === '/metrics'
+}
+
+export function credentialOf(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization
+  if (header) {
+    const match = /^Bearer\s+(.+)$/i.exec(header)
+    return match ? match[1].trim() : undefined
+  }
+  // Browsers cannot set headers on WebSocket or EventSource: they pass ?token=.
+  const query = request.query as Record<string, unknown> | undefined
+  if (query && typeof query.token === 'string' && query.token) return query.token
+  return undefined
+}
+
+export interface AuthHookOptions {
+  auth: AuthService
+  audit: AuditLog
+  /** Extra paths that need no credential (e.g. /metrics when MYNTRIX_METRICS_PUBLIC=true). */
+  publicPaths?: string[]
+}
+
+export function installAuthHook(app: FastifyInstance, options: AuthHookOptions): void {
+  const publicPaths = new Set(options.publicPaths ?? [])
+  app.addHook('onRequest', async (request) => {
+    if (!needsAuth(request, publicPaths)) return
+    const credential = credentialOf(request)
+    if (!credential)
+      throw new UnauthorizedError('authentication required: send Authorization: Bearer <token>')
+    request.principal = await options.auth.authenticate(credential)
+  })
+
+  app.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {
+    if (!['POST', 'PUT', 'PATCH', 'DELETE'].includes(request.method)) return
+    const route = request.routeOptions.url
+    if (!route || PUBLIC_ROUTES.has(route)) return // logins are audited by the token route itself
+    if (reply.statusCode === 401 || reply.statusCode === 404) return
+    const params = request.params as Record<string, string> | undefined
+    void options.audit.record({
+      userId: request.principal?.id ?? null,
+      username: request.principal?.username ?? null,
+      action: `${request.method} ${route}`,
+      target: params?.id ?? params?.deviceId ?? null,
+      method: request.method,
+      path: request.url.split('?')[0],
+      statusCode: reply.statusCode,
+      ip: request.ip,
+    })
+  })
+}
+
+/** The authenticated caller; routes behind the auth hook always have one. */
+export function principalOf(request: FastifyRequest): Principal {
+  if (!request.principal) throw new UnauthorizedError('authentication required')
+  return request.principal
+}
+
+/** preHandler: 403 unless the caller has at least this role. */
+export function requireRole(least: Role): preHandlerHookHandler {
+  return async (request) => {
+    assertRole(principalOf(request), least, `${request.method} ${request.routeOptions.url}`)
+  }
+}

@@ -1,0 +1,125 @@
+// The one place that builds error bodies: RFC 9457 problem+json.
+
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { type FieldError, MyntrixError, TooManyRequestsError } from '../errors.js'
+
+export interface Problem {
+  type: string
+  title: string
+  status: number
+  detail: string
+  instance?: string
+  errors?: FieldError[]
+}
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  406: 'Not Acceptable',
+  409: 'Conflict',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Content',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+}
+
+export function sendProblem(reply: FastifyReply, problem: Problem): FastifyReply {
+  return reply.code(problem.status).type('application/problem+json').send(problem)
+}
+
+function typeUri(slug: string): string {
+  return `https://myntrix.dev/problems/${slug}`
+}
+
+interface AjvError {
+  instancePath?: string
+  message?: string
+  keyword?: string
+  params?: Record<string, unknown>
+}
+
+/** Turns ajv errors into `{path, message}` with dotted paths (`configuration.command`, `query.limit`). */
+export function fieldErrors(validation: AjvError[], context?: string): FieldError[] {
+  const prefix = context && context !== 'body' ? (context === 'querystring' ? 'query' : context) : ''
+  return validation.map((v) => {
+    const segments = (v.instancePath ?? '').split('/').filter(Boolean)
+    if (v.keyword === 'required' && typeof v.params?.missingProperty === 'string') {
+      segments.push(v.params.missingProperty)
+    }
+    if (v.keyword === 'additionalProperties' && typeof v.params?.additionalProperty === 'string') {
+      segments.push(v.params.additionalProperty)
+    }
+    const path = [prefix, ...segments].filter(Boolean).join('.') || prefix || '(body)'
+    let message = v.message ?? 'is invalid'
+    if (v.keyword === 'enum' && Array.isArray(v.params?.allowedValues)) {
+      message = `must be one of ${(v.params.allowedValues as unknown[]).join(', ')}`
+    }
+    return { path, message }
+  })
+}
+
+export function installProblemHandlers(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError & { validationContext?: string }, request, reply) => {
+    if (error instanceof MyntrixError) {
+      if (error instanceof TooManyRequestsError) reply.header('Retry-After', String(error.retryAfterSeconds))
+      return sendProblem(reply, {
+        type: typeUri(error.type),
+        title: error.title,
+        status: error.status,
+        detail: error.message,
+        ...(error.errors ? { errors: error.errors } : {}),
+      })
+    }
+    if (error.validation) {
+      const errors = fieldErrors(error.validation as AjvError[], error.validationContext)
+      return sendProblem(reply, {
+        type: typeUri('validation-error'),
+        title: 'Validation Error',
+        status: 400,
+        detail: errors.map((e) => `${e.path} ${e.message}`).join('; '),
+        errors,
+      })
+    }
+    const status = error.statusCode ?? 500
+    if (status >= 400 && status < 500) {
+      // Fastify's own client errors: malformed JSON, bad content type, body too large.
+      let detail = error.message
+      if (error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error instanceof SyntaxError) {
+        detail = `request body is not valid JSON: ${error.message}`
+      }
+      return sendProblem(reply, {
+        type: typeUri(slug(TITLES[status] ?? 'client-error')),
+        title: TITLES[status] ?? 'Client Error',
+        status,
+        detail,
+      })
+    }
+    request.log.error({ err: error }, 'unhandled error')
+    return sendProblem(reply, {
+      type: typeUri('internal-error'),
+      title: 'Internal Server Error',
+      status: 500,
+      detail: 'an unexpected error occurred; it has been logged',
+    })
+  })
+
+  app.setNotFoundHandler((request: FastifyRequest, reply) =>
+    sendProblem(reply, {
+      type: typeUri('not-found'),
+      title: 'Not Found',
+      status: 404,
+      detail: `no route for ${request.method} ${request.url.split('?')[0]}`,
+    }),
+  )
+}
+
+function slug(title: string): string {
+  return title.toLowerCase().replace(/[^a-z0-9]+/g, '-')
+}

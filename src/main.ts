@@ -1,0 +1,57 @@
+// Start-up: config, database + migrations, app, listen, graceful shutdown.
+
+import fs from 'node:fs'
+import { buildApp } from './app.js'
+import { loadConfig } from './config.js'
+import { openDatabase } from './db/index.js'
+import { ConfigError } from './errors.js'
+
+const SHUTDOWN_DEADLINE_MS = 10_000
+
+async function main(): Promise<void> {
+  let config: ReturnType<typeof loadConfig>
+  try {
+    config = loadConfig()
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`myntrix: invalid configuration: ${err.message}\n`)
+      process.exit(2)
+    }
+    throw err
+  }
+
+  fs.mkdirSync(config.dataDir, { recursive: true })
+  const database = openDatabase(config.databaseUrl)
+  const app = await buildApp({ config, database })
+
+  let stopping = false
+  const shutdown = async (signal: string) => {
+    if (stopping) return
+    stopping = true
+    app.log.info({ signal }, 'shutting down')
+    const deadline = setTimeout(() => {
+      app.log.error('shutdown took longer than 10 s; exiting anyway')
+      process.exit(1)
+    }, SHUTDOWN_DEADLINE_MS)
+    deadline.unref()
+    try {
+      // Stops accepting, closes sockets, stops the areas (onClose), then the database.
+      await app.close()
+      await database.close()
+      clearTimeout(deadline)
+      process.exit(0)
+    } catch (err) {
+      app.log.error({ err }, 'error during shutdown')
+      process.exit(1)
+    }
+  }
+  process.on('SIGTERM', () => void shutdown('SIGTERM'))
+  process.on('SIGINT', () => void shutdown('SIGINT'))
+
+  await app.listen({ host: config.host, port: config.port })
+}
+
+main().catch((err) => {
+  process.stderr.write(`myntrix: failed to start: ${(err as Error).stack ?? err}\n`)
+  process.exit(1)
+})

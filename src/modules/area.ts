@@ -1,0 +1,45 @@
+// How an area plugs into the app. An area is built by a factory in
+// src/modules/<area>/index.ts from the shared context plus the services of
+// the areas it uses, and hands back its routes and its lifecycle.
+
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import type {
+  FastifyBaseLogger,
+  FastifyInstance,
+  RawReplyDefaultExpression,
+  RawRequestDefaultExpression,
+  RawServerDefault,
+} from 'fastify'
+import type { AuthService } from '../auth/service.js'
+import type { Config } from '../config.js'
+import type { Database, DbEngine } from '../db/types.js'
+import type { EventBus } from '../events/bus.js'
+import type { Logger } from '../logger.js'
+
+/** The Fastify instance routes are registered on, typed by TypeBox schemas. */
+export type AppInstance = FastifyInstance<
+  RawServerDefault,
+  RawRequestDefaultExpression,
+  RawReplyDefaultExpression,
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+>
+
+export interface AreaContext {
+  config: Config
+  db: Database
+  dbEngine: DbEngine
+  bus: EventBus
+  logger: Logger
+  auth: AuthService
+}
+
+export interface Area {
+  name: string
+  /** Registers the area's routes (full paths, e.g. /api/myntrix/agents). */
+  routes?(app: AppInstance): void | Promise<void>
+  /** Called once the app is ready: start timers, reopen connections, resume processes. */
+  start?(): Promise<void>
+  /** Idempotent: clear timers, remove listeners, end children. Called in reverse order. */
+  stop?(): Promise<void>
+}
