@@ -1,0 +1,626 @@
+// One actor per connected device. It owns the transport, frames inbound bytes
+// into lines, lets the protocol classify them, and serialises commands through
+// a queue so bytes of two commands never interleave on the wire. Real-time
+// commands (GRBL `?` `!` `~` Ctrl-X) bypass the queue. An unexpected drop is
+// reported once and, while the device is meant to be connected, reopened with
+// exponential backoff.
+
+import { performance } from 'node:perf_hooks'
+import { ReadlineParser } from '@serialport/parser-readline'
+import { ValidationError } from '../../errors.js'
+import { type ProtocolName, type ResolvedConfiguration, resolveConfiguration } from './configuration.js'
+import { type ConnectionTarget, describeTarget } from './connection-string.js'
+import { DeviceCommandError, DeviceNotConnectedError, DeviceOpenError, DeviceTimeoutError } from './errors.js'
+import { protocols as protocolRegistry } from './protocols/index.js'
+import type {
+  CommandOptions,
+  CommandResult,
+  Protocol,
+  ProtocolEvent,
+  ProtocolFactory,
+  ProtocolSession,
+  Readings,
+} from './protocols/types.js'
+import { transports as transportRegistry } from './transports/index.js'
+import type { Transport, TransportError, TransportFactory } from './transports/types.js'
+
+export const DEVICE_STATUSES = ['disconnected', 'connecting', 'connected', 'error'] as const
+export type DeviceStatus = (typeof DEVICE_STATUSES)[number]
+export type LogDirection = 'in' | 'out' | 'info'
+
+/** What the connection tells its owner; every method is optional. */
+export interface ConnectionListener {
+  status?(status: DeviceStatus, lastError: string | null): void
+  /** The full current set of readings, not only what changed. */
+  telemetry?(readings: Readings, at: Date): void
+  log?(direction: LogDirection, line: string, at: Date): void
+  firmwareVersion?(version: string): void
+  /** Any inbound bytes (drives lastSeen). */
+  traffic?(at: Date): void
+}
+
+export interface DeviceConnectionOptions {
+  /** Used in messages (the device id or name). */
+  label: string
+  target: ConnectionTarget
+  configuration?: unknown
+  listener?: ConnectionListener
+  transports?: Record<string, TransportFactory>
+  protocols?: Record<string, ProtocolFactory>
+}
+
+/** A command may be at most this long and one line: a newline would desynchronise acknowledgements. */
+export const MAX_COMMAND_LENGTH = 1024
+const MAX_TIMEOUT_MS = 3_600_000
+
+interface InFlight {
+  text: string
+  wire: string
+  lines: string[]
+  timeoutMs: number
+  quiet: boolean
+  startedAt: number
+  timer: NodeJS.Timeout
+  settle(outcome: { result?: CommandResult; error?: Error }): void
+}
+
+interface QueueItem {
+  run(): Promise<unknown>
+  resolve(value: unknown): void
+  reject(err: Error): void
+}
+
+interface ReportWaiter {
+  resolve(line: string): void
+  timer: NodeJS.Timeout
+}
+
+/** Lets a later feature (file streaming) hold the queue and drive the protocol directly. */
+export interface ExclusiveSession {
+  readonly protocol: Protocol
+  command(text: string, options?: CommandOptions): Promise<CommandResult>
+  writeRealtime(data: Buffer): Promise<void>
+}
+
+export class DeviceConnection {
+  readonly label: string
+  readonly target: ConnectionTarget
+  readonly config: ResolvedConfiguration
+  private readonly listener: ConnectionListener
+  private readonly transportFactory: TransportFactory
+  private readonly protocolFactory: ProtocolFactory
+
+  private currentStatus: DeviceStatus = 'disconnected'
+  private currentError: string | null = null
+  private firmware: string | null = null
+  private readings: Readings = {}
+
+  private transport: Transport | null = null
+  private protocol: Protocol | null = null
+  private parser: ReadlineParser | null = null
+  /** Bumped on every open and close; events from an older link are ignored. */
+  private generation = 0
+  private isOpen = false
+  private isAlarmed = false
+  private isRemoteOffline = false
+
+  private readonly queue: QueueItem[] = []
+  private isDraining = false
+  private inFlight: InFlight | null = null
+  private readonly reportWaiters = new Set<ReportWaiter>()
+
+  private wantConnected = false
+  private connecting: Promise<void> | null = null
+  private reconnectTimer: NodeJS.Timeout | null = null
+  private reconnectDelayMs: number
+  private stopPolling: (() => void) | null = null
+
+  constructor(options: DeviceConnectionOptions) {
+    this.label = options.label
+    this.target = options.target
+    const transportFactory = (options.transports ?? transportRegistry)[options.target.scheme]
+    if (!transportFactory) throw new ValidationError(`no transport for scheme ${options.target.scheme}`)
+    this.transportFactory = transportFactory
+    const defaultProtocol: ProtocolName = options.target.scheme === 'sim' ? options.target.firmware : 'line'
+    this.config = resolveConfiguration(options.configuration, defaultProtocol)
+    const protocolName = transportFactory.protocol ?? this.config.protocol
+    const protocolFactory = (options.protocols ?? protocolRegistry)[protocolName]
+    if (!protocolFactory) throw new ValidationError(`unknown protocol ${protocolName}`)
+    this.protocolFactory = protocolFactory
+    this.listener = options.listener ?? {}
+    this.reconnectDelayMs = this.config.reconnectDelayMs
+  }
+
+  get status(): DeviceStatus {
+    return this.currentStatus
+  }
+
+  get lastError(): string | null {
+    return this.currentError
+  }
+
+  get firmwareVersion(): string | null {
+    return this.firmware
+  }
+
+  /** A copy of the current readings. */
+  get telemetry(): Readings {
+    return { ...this.readings }
+  }
+
+  /** The protocol of the open link (null when closed). */
+  get activeProtocol(): Protocol | null {
+    return this.protocol
+  }
+
+  /**
+   * Opens the link and runs the firmware handshake. Rejects with
+   * DeviceOpenError (OS code and reason) or the handshake's error, leaving the
+   * status `error`. With `keepTrying`, a failure schedules reconnects instead
+   * of giving up (used when reopening devices after a server restart).
+   */
+  connect(options: { keepTrying?: boolean } = {}): Promise<void> {
+    this.wantConnected = true
+    if (this.isOpen) return Promise.resolve()
+    if (this.connecting) return this.connecting
+    this.clearReconnect()
+    this.setStatus('connecting', null)
+    this.connecting = this.open()
+      .then(() => {
+        this.reconnectDelayMs = this.config.reconnectDelayMs
+      })
+      .catch((err: Error) => {
+        this.setStatus('error', err.message)
+        if (options.keepTrying && this.wantConnected && this.config.autoReconnect) this.scheduleReconnect()
+        else this.wantConnected = false
+        throw err
+      })
+      .finally(() => {
+        this.connecting = null
+      })
+    return this.connecting
+  }
+
+  /** Closes the link and stops reconnecting; idempotent. Commands in flight reject with `canceled`. */
+  async disconnect(): Promise<void> {
+    this.wantConnected = false
+    this.clearReconnect()
+    const pending = this.connecting
+    await this.teardown(new DeviceCommandError(`device ${this.label} was disconnected`, { canceled: true }))
+    if (pending) await pending.catch(() => {})
+    this.setStatus('disconnected', null)
+  }
+
+  /** Same as disconnect(); the name long-lived pieces share. */
+  stop(): Promise<void> {
+    return this.disconnect()
+  }
+
+  /** Whether `text` is a real-time command of this device's protocol. */
+  isRealtime(text: string): boolean {
+    return this.protocolFactoryPreview().realtime?.(text) != null
+  }
+
+  /**
+   * Sends one command and resolves when the firmware completes it. Real-time
+   * commands go out at once; everything else waits its turn in the queue.
+   */
+  async command(text: string, options: { timeoutMs?: number } = {}): Promise<CommandResult> {
+    validateCommand(text, options.timeoutMs)
+    if (this.currentStatus !== 'connected' && !(this.isOpen && this.isAlarmed)) {
+      throw new DeviceNotConnectedError(this.label, this.currentStatus)
+    }
+    const timeoutMs = options.timeoutMs ?? this.config.commandTimeoutMs
+    const realtime = this.protocol?.realtime?.(text) ?? null
+    if (realtime) return this.sendRealtime(text, realtime.bytes, realtime.awaitsReport, timeoutMs)
+    return this.enqueue(() => this.runCommand(text, { timeoutMs }))
+  }
+
+  /** Holds the queue for `work` (file streaming); queued commands wait, real-time ones do not. */
+  exclusive<T>(work: (session: ExclusiveSession) => Promise<T>): Promise<T> {
+    if (!this.isOpen || !this.protocol) {
+      return Promise.reject(new DeviceNotConnectedError(this.label, this.currentStatus))
+    }
+    const protocol = this.protocol
+    return this.enqueue(() =>
+      work({
+        protocol,
+        command: (text, options) => this.runCommand(text, options ?? {}),
+        writeRealtime: (data) => this.writeRaw(data, false),
+      }),
+    )
+  }
+
+  // ---- link lifecycle -------------------------------------------------------
+
+  private async open(): Promise<void> {
+    const generation = ++this.generation
+    const transport = this.transportFactory.create(this.target, this.config)
+    const protocol = this.protocolFactory(this.config)
+    const parser = new ReadlineParser({ delimiter: '\n', encoding: 'latin1' })
+    parser.on('data', (line: string) => {
+      if (generation === this.generation) this.onLine(line.replace(/\r$/, ''))
+    })
+    transport.onData((chunk) => {
+      if (generation !== this.generation) return
+      this.listener.traffic?.(new Date())
+      parser.write(chunk)
+    })
+    transport.onClose((err) => this.onDrop(generation, err))
+    try {
+      await transport.open()
+    } catch (err) {
+      const e = err as TransportError
+      throw new DeviceOpenError(describeTarget(this.target), e.code ?? 'EIO', e.message, err)
+    }
+    if (generation !== this.generation) {
+      // disconnect() ran while the port was opening.
+      await transport.close()
+      throw new DeviceCommandError(`device ${this.label} was disconnected while connecting`, {
+        canceled: true,
+      })
+    }
+    this.transport = transport
+    this.protocol = protocol
+    this.parser = parser
+    this.isOpen = true
+    this.isAlarmed = false
+    this.isRemoteOffline = false
+    try {
+      await protocol.handshake?.(this.session())
+    } catch (err) {
+      await this.teardown(new DeviceCommandError('handshake failed', { canceled: true }, err))
+      throw err
+    }
+    if (generation !== this.generation) {
+      throw new DeviceCommandError(`device ${this.label} was disconnected while connecting`, {
+        canceled: true,
+      })
+    }
+    this.setStatus(
+      this.isRemoteOffline ? 'connecting' : 'connected',
+      this.isRemoteOffline ? 'the device reports it is offline' : null,
+    )
+    this.stopPolling = protocol.start?.(this.session()) ?? null
+  }
+
+  /** Closes the current link (if any) and fails everything waiting on it. */
+  private async teardown(reason: Error): Promise<void> {
+    this.generation++
+    this.stopPolling?.()
+    this.stopPolling = null
+    const transport = this.transport
+    this.transport = null
+    this.protocol = null
+    this.parser?.removeAllListeners()
+    this.parser = null
+    this.isOpen = false
+    this.failAll(reason)
+    await transport?.close()
+  }
+
+  private onDrop(generation: number, err?: TransportError): void {
+    if (generation !== this.generation) return
+    const reason = err?.message ?? 'the link closed'
+    void this.teardown(
+      new DeviceCommandError(`device ${this.label} disconnected: ${reason}`, { disconnected: true }, err),
+    )
+    const retrying = this.wantConnected && this.config.autoReconnect
+    this.log('info', `connection lost: ${reason}${retrying ? '; reconnecting' : ''}`)
+    this.setStatus('error', `connection lost: ${reason}`)
+    if (retrying) this.scheduleReconnect()
+    else this.wantConnected = false
+  }
+
+  private scheduleReconnect(): void {
+    this.clearReconnect()
+    const delay = this.reconnectDelayMs
+    this.reconnectDelayMs = Math.min(delay * 2, this.config.reconnectMaxDelayMs)
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null
+      if (!this.wantConnected || this.isOpen || this.connecting) return
+      // Retries keep the status as it is: a drop is reported when it happens
+      // and when the device returns, not once per attempt.
+      this.connecting = this.open()
+        .then(() => {
+          this.reconnectDelayMs = this.config.reconnectDelayMs
+          this.log('info', 'reconnected')
+        })
+        .catch(() => {
+          if (this.wantConnected) this.scheduleReconnect()
+        })
+        .finally(() => {
+          this.connecting = null
+        })
+    }, delay)
+  }
+
+  private clearReconnect(): void {
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer)
+    this.reconnectTimer = null
+  }
+
+  // ---- queue and commands ---------------------------------------------------
+
+  private session(): ProtocolSession {
+    return {
+      config: this.config,
+      command: (text, options) => {
+        if (!this.isOpen) return Promise.reject(new DeviceNotConnectedError(this.label, this.currentStatus))
+        return this.enqueue(() => this.runCommand(text, options ?? {}))
+      },
+      writeRealtime: (data, options) => this.writeRaw(data, options?.quiet ?? false),
+    }
+  }
+
+  private enqueue<T>(run: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ run, resolve: resolve as (v: unknown) => void, reject })
+      this.drain()
+    })
+  }
+
+  private drain(): void {
+    if (this.isDraining) return
+    const item = this.queue.shift()
+    if (!item) return
+    this.isDraining = true
+    item
+      .run()
+      .then(item.resolve, item.reject)
+      .finally(() => {
+        this.isDraining = false
+        this.drain()
+      })
+  }
+
+  private runCommand(text: string, options: CommandOptions): Promise<CommandResult> {
+    const transport = this.transport
+    const protocol = this.protocol
+    if (!transport || !protocol)
+      return Promise.reject(new DeviceNotConnectedError(this.label, this.currentStatus))
+    const timeoutMs = options.timeoutMs ?? this.config.commandTimeoutMs
+    const wire = protocol.encode(text)
+    return new Promise<CommandResult>((resolve, reject) => {
+      const inFlight: InFlight = {
+        text,
+        wire,
+        lines: [],
+        timeoutMs,
+        quiet: options.quiet ?? false,
+        startedAt: performance.now(),
+        timer: setTimeout(() => {
+          // The connection stays usable: the next command goes out as usual.
+          inFlight.settle({ error: new DeviceTimeoutError(this.label, text, timeoutMs) })
+        }, timeoutMs),
+        settle: ({ result, error }) => {
+          if (this.inFlight !== inFlight) return
+          clearTimeout(inFlight.timer)
+          this.inFlight = null
+          if (error) reject(error)
+          else resolve(result!)
+        },
+      }
+      this.inFlight = inFlight
+      if (!inFlight.quiet) this.log('out', wire.replace(/\r?\n$/, ''))
+      transport.write(Buffer.from(wire, 'latin1')).catch((err: TransportError) => {
+        inFlight.settle({
+          error: new DeviceCommandError(
+            `could not write to device ${this.label}: ${err.message}`,
+            { canceled: err.canceled, disconnected: !err.canceled },
+            err,
+          ),
+        })
+      })
+    })
+  }
+
+  private async sendRealtime(
+    text: string,
+    bytes: Buffer,
+    awaitsReport: boolean,
+    timeoutMs: number,
+  ): Promise<CommandResult> {
+    const startedAt = performance.now()
+    const report = awaitsReport ? this.nextReport(text, timeoutMs) : null
+    try {
+      await this.writeRaw(bytes, false)
+    } catch (err) {
+      report?.catch(() => {})
+      throw err
+    }
+    const response = report ? [await report] : []
+    return { ok: true, message: 'ok', response, durationMs: elapsed(startedAt) }
+  }
+
+  private nextReport(text: string, timeoutMs: number): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const waiter: ReportWaiter = {
+        resolve: (line) => {
+          clearTimeout(waiter.timer)
+          this.reportWaiters.delete(waiter)
+          resolve(line)
+        },
+        timer: setTimeout(() => {
+          this.reportWaiters.delete(waiter)
+          reject(new DeviceTimeoutError(this.label, text, timeoutMs))
+        }, timeoutMs),
+      }
+      this.reportWaiters.add(waiter)
+    })
+  }
+
+  private async writeRaw(data: Buffer, quiet: boolean): Promise<void> {
+    const transport = this.transport
+    if (!transport) throw new DeviceNotConnectedError(this.label, this.currentStatus)
+    if (!quiet) this.log('out', printable(data))
+    try {
+      await transport.write(data)
+    } catch (err) {
+      const e = err as TransportError
+      throw new DeviceCommandError(
+        `could not write to device ${this.label}: ${e.message}`,
+        { disconnected: true },
+        err,
+      )
+    }
+  }
+
+  private failAll(reason: Error): void {
+    this.inFlight?.settle({ error: reason })
+    for (const item of this.queue.splice(0)) item.reject(reason)
+    for (const waiter of this.reportWaiters) {
+      clearTimeout(waiter.timer)
+    }
+    this.reportWaiters.clear()
+  }
+
+  // ---- inbound --------------------------------------------------------------
+
+  private onLine(line: string): void {
+    const protocol = this.protocol
+    if (!protocol) return
+    const inFlight = this.inFlight
+    const events = protocol.onLine(line, inFlight?.text ?? null)
+    const isReportOnly = events.length > 0 && events.every((e) => e.kind === 'telemetry' && e.report)
+    const belongsToQuiet = inFlight?.quiet === true && events.some((e) => e.kind !== 'telemetry' || !e.report)
+    if (line.trim() !== '' && !isReportOnly && !belongsToQuiet) this.log('in', line)
+    if (isReportOnly) for (const waiter of this.reportWaiters) waiter.resolve(line)
+    for (const event of events) this.apply(event, line, inFlight)
+  }
+
+  private apply(event: ProtocolEvent, line: string, inFlight: InFlight | null): void {
+    switch (event.kind) {
+      case 'ok':
+      case 'fail': {
+        if (!inFlight) return
+        const response = event.response ?? [...inFlight.lines, line]
+        const ok = event.kind === 'ok'
+        inFlight.settle({
+          result: {
+            ok,
+            message: ok ? 'ok' : event.message,
+            response,
+            durationMs: elapsed(inFlight.startedAt),
+          },
+        })
+        return
+      }
+      case 'response':
+        inFlight?.lines.push(line)
+        return
+      case 'busy':
+        if (!inFlight) return
+        // The firmware is alive and working: restart the clock.
+        clearTimeout(inFlight.timer)
+        inFlight.timer = setTimeout(
+          () =>
+            inFlight.settle({ error: new DeviceTimeoutError(this.label, inFlight.text, inFlight.timeoutMs) }),
+          inFlight.timeoutMs,
+        )
+        return
+      case 'resend': {
+        const lines = this.protocol?.resend?.(event.lineNumber) ?? []
+        const wire = lines.length > 0 ? lines : inFlight ? [inFlight.wire] : []
+        for (const text of wire) {
+          this.log('out', text.replace(/\r?\n$/, ''))
+          this.transport?.write(Buffer.from(text, 'latin1')).catch(() => {})
+        }
+        return
+      }
+      case 'telemetry':
+        this.readings = { ...this.readings, ...event.readings }
+        this.listener.telemetry?.({ ...this.readings }, new Date())
+        return
+      case 'firmware':
+        if (this.firmware === event.version) return
+        this.firmware = event.version
+        this.listener.firmwareVersion?.(event.version)
+        return
+      case 'reset':
+        this.log('info', event.message)
+        inFlight?.settle({
+          error: new DeviceCommandError(`${event.message}; the command was lost`, { reset: true }),
+        })
+        return
+      case 'alarm':
+        this.isAlarmed = true
+        inFlight?.settle({
+          result: {
+            ok: false,
+            message: event.message,
+            response: [...inFlight.lines, line],
+            durationMs: elapsed(inFlight.startedAt),
+          },
+        })
+        if (this.isOpen) this.setStatus('error', event.message)
+        return
+      case 'alarm-cleared':
+        this.isAlarmed = false
+        if (this.isOpen && this.currentStatus === 'error') this.setStatus('connected', null)
+        return
+      case 'presence':
+        this.isRemoteOffline = !event.online
+        if (!this.isOpen || this.connecting) return
+        if (event.online) this.setStatus('connected', null)
+        else this.setStatus('connecting', 'the device reports it is offline')
+        return
+      case 'consumed':
+        return
+    }
+  }
+
+  // ---- helpers --------------------------------------------------------------
+
+  private protocolFactoryPreview(): Protocol {
+    return this.protocol ?? this.protocolFactory(this.config)
+  }
+
+  private setStatus(status: DeviceStatus, lastError: string | null): void {
+    if (status === this.currentStatus && lastError === this.currentError) return
+    this.currentStatus = status
+    this.currentError = lastError
+    this.listener.status?.(status, lastError)
+  }
+
+  private log(direction: LogDirection, line: string): void {
+    this.listener.log?.(direction, line, new Date())
+  }
+}
+
+function elapsed(startedAt: number): number {
+  return Math.round((performance.now() - startedAt) * 1000) / 1000
+}
+
+function printable(data: Buffer): string {
+  return [...data]
+    .map((b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : `<0x${b.toString(16).padStart(2, '0')}>`))
+    .join('')
+}
+
+export function validateCommand(text: unknown, timeoutMs: unknown): void {
+  const errors = []
+  if (typeof text !== 'string' || text.trim() === '') {
+    errors.push({ path: 'command', message: 'command must be a non-empty string' })
+  } else if (text.length > MAX_COMMAND_LENGTH) {
+    errors.push({
+      path: 'command',
+      message: `command must be at most ${MAX_COMMAND_LENGTH} characters, got ${text.length}`,
+    })
+  } else if (/[\r\n]/.test(text)) {
+    errors.push({ path: 'command', message: 'command must be a single line (no CR or LF)' })
+  }
+  if (
+    timeoutMs !== undefined &&
+    (typeof timeoutMs !== 'number' ||
+      !Number.isInteger(timeoutMs) ||
+      timeoutMs < 1 ||
+      timeoutMs > MAX_TIMEOUT_MS)
+  ) {
+    errors.push({
+      path: 'timeoutMs',
+      message: `timeoutMs must be an integer 1-${MAX_TIMEOUT_MS}, got ${JSON.stringify(timeoutMs)}`,
+    })
+  }
+  if (errors.length > 0) throw new ValidationError(errors.map((e) => e.message).join('; '), errors)
+}

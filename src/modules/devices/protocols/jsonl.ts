@@ -1,0 +1,60 @@
+// `jsonl`: one JSON object per line. An object that answers (it has `ok`,
+// `error`, `result`, `response` or `id`) completes the command in flight; any
+// other object is a telemetry sample; lines that are not JSON go to the log.
+
+import type { ResolvedConfiguration } from '../configuration.js'
+import type { Protocol, ProtocolEvent, Readings } from './types.js'
+
+const ANSWER_KEYS = ['ok', 'error', 'result', 'response', 'id']
+
+export function parseJsonObject(text: string): Record<string, unknown> | null {
+  if (!text.startsWith('{')) return null
+  try {
+    const value: unknown = JSON.parse(text)
+    return value && typeof value === 'object' && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : null
+  } catch {
+    return null
+  }
+}
+
+/** Top-level scalars become readings; nested values are kept as JSON text. */
+export function toReadings(object: Record<string, unknown>): Readings {
+  const readings: Readings = {}
+  for (const [key, value] of Object.entries(object)) {
+    if (value === null || ['string', 'number', 'boolean'].includes(typeof value)) {
+      readings[key] = value as string | number | boolean | null
+    } else {
+      readings[key] = JSON.stringify(value)
+    }
+  }
+  return readings
+}
+
+export class JsonlProtocol implements Protocol {
+  readonly name = 'jsonl'
+
+  encode(command: string): string {
+    return `${command}\n`
+  }
+
+  onLine(line: string, pending: string | null): ProtocolEvent[] {
+    const object = parseJsonObject(line.trim())
+    if (object === null) return []
+    if (ANSWER_KEYS.some((k) => k in object)) {
+      if (pending === null) return []
+      const failed = object.ok === false || (object.error !== undefined && object.error !== null)
+      if (failed) {
+        const error = object.error
+        return [
+          { kind: 'fail', message: typeof error === 'string' ? error : 'the device answered ok: false' },
+        ]
+      }
+      return [{ kind: 'ok' }]
+    }
+    return [{ kind: 'telemetry', readings: toReadings(object), report: true }]
+  }
+}
+
+export const jsonl = (_config: ResolvedConfiguration): Protocol => new JsonlProtocol()

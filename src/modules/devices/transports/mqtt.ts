@@ -1,0 +1,138 @@
+// MQTT through a broker. The far end speaks messages on topics under a
+// prefix, not a byte stream, so this transport frames each inbound message as
+// one line `<topic-suffix> <payload>` and publishes each written line to
+// `<prefix>/command`; the `mqtt` protocol (protocols/mqtt.ts) reads that framing.
+
+import { connectAsync } from 'mqtt'
+import { type Transport, TransportError, type TransportFactory, toTransportError } from './types.js'
+
+export const MQTT_SUBSCRIBED_TOPICS = ['telemetry', 'status', 'response', 'log'] as const
+
+/** The few methods of mqtt's client that we call. */
+interface ClientLike {
+  subscribeAsync(topics: string[], opts: { qos: 0 | 1 | 2 }): Promise<unknown>
+  publish(topic: string, message: string, opts: { qos: 0 | 1 | 2 }, cb: (err?: Error) => void): unknown
+  endAsync(force?: boolean): Promise<void>
+  on(event: 'message', listener: (topic: string, payload: Buffer) => void): unknown
+  on(event: 'close', listener: () => void): unknown
+  on(event: 'error', listener: (err: Error) => void): unknown
+  readonly connected: boolean
+}
+
+export interface MqttTransportOptions {
+  host: string
+  port: number
+  topicPrefix: string
+  username?: string
+  password?: string
+  qos: 0 | 1 | 2
+  connectTimeoutMs: number
+}
+
+export class MqttTransport implements Transport {
+  private client: ClientLike | null = null
+  private closedByUs = false
+  private readonly dataListeners: ((chunk: Buffer) => void)[] = []
+  private readonly closeListeners: ((err?: TransportError) => void)[] = []
+
+  constructor(private readonly options: MqttTransportOptions) {}
+
+  async open(): Promise<void> {
+    const o = this.options
+    this.closedByUs = false
+    let client: ClientLike
+    try {
+      client = (await connectAsync(`mqtt://${o.host.includes(':') ? `[${o.host}]` : o.host}:${o.port}`, {
+        username: o.username,
+        password: o.password,
+        connectTimeout: o.connectTimeoutMs,
+        // The connection actor owns reconnecting (with backoff and status), so
+        // the library must not retry behind its back.
+        reconnectPeriod: 0,
+        clean: true,
+      })) as unknown as ClientLike
+    } catch (err) {
+      throw toTransportError(err, 'ECONNREFUSED')
+    }
+    let lastError: Error | undefined
+    client.on('error', (err) => {
+      lastError = err
+    })
+    client.on('message', (topic, payload) => {
+      const suffix = topic.slice(o.topicPrefix.length + 1)
+      const line = `${suffix} ${payload.toString('utf8').replace(/\r?\n/g, ' ')}\n`
+      const chunk = Buffer.from(line, 'utf8')
+      for (const l of this.dataListeners) l(chunk)
+    })
+    client.on('close', () => {
+      if (this.closedByUs || this.client !== client) return
+      this.client = null
+      void client.endAsync(true).catch(() => {})
+      const reason = lastError
+        ? toTransportError(lastError, 'ECONNRESET', { disconnected: true })
+        : new TransportError('the broker closed the connection', 'ECONNRESET', { disconnected: true })
+      for (const l of this.closeListeners) l(reason)
+    })
+    try {
+      await client.subscribeAsync(
+        MQTT_SUBSCRIBED_TOPICS.map((t) => `${o.topicPrefix}/${t}`),
+        { qos: o.qos },
+      )
+    } catch (err) {
+      await client.endAsync(true).catch(() => {})
+      throw toTransportError(err, 'EPROTO')
+    }
+    this.client = client
+  }
+
+  async write(data: Buffer): Promise<void> {
+    const client = this.client
+    if (!client?.connected) {
+      throw new TransportError('not connected to the broker', 'ENOTCONN', { disconnected: true })
+    }
+    const topic = `${this.options.topicPrefix}/command`
+    for (const line of data.toString('utf8').split('\n')) {
+      const message = line.replace(/\r$/, '')
+      if (message === '') continue
+      await new Promise<void>((resolve, reject) => {
+        client.publish(topic, message, { qos: this.options.qos }, (err) => {
+          if (!err) resolve()
+          else if (this.closedByUs)
+            reject(new TransportError('mqtt client closed', 'ECANCELED', { canceled: true }))
+          else reject(toTransportError(err, 'EIO', { disconnected: true }))
+        })
+      })
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closedByUs = true
+    const client = this.client
+    this.client = null
+    if (client) await client.endAsync(true).catch(() => {})
+  }
+
+  onData(listener: (chunk: Buffer) => void): void {
+    this.dataListeners.push(listener)
+  }
+
+  onClose(listener: (err?: TransportError) => void): void {
+    this.closeListeners.push(listener)
+  }
+}
+
+export const mqtt: TransportFactory = {
+  protocol: 'mqtt',
+  create(target, config) {
+    if (target.scheme !== 'mqtt') throw new TypeError(`mqtt transport got a ${target.scheme} target`)
+    return new MqttTransport({
+      host: target.host,
+      port: target.port,
+      topicPrefix: target.topicPrefix,
+      username: config.username,
+      password: config.password,
+      qos: config.qos,
+      connectTimeoutMs: config.connectTimeoutMs,
+    })
+  },
+}
