@@ -148,6 +148,8 @@ async function run(payload: ScriptPayload, ctx: ActionContext): Promise<ActionOu
     killTimer = setTimeout(() => killGroup(child.pid as number, 'SIGKILL'), graceMs)
   }
   signal.addEventListener('abort', onAbort, { once: true })
+  // Aborted while spawning (an abort listener added late never fires).
+  if (signal.aborted) onAbort()
 
   try {
     const exit = await new Promise<
