@@ -73,7 +73,11 @@ export const AgentConfigurationSchema = Type.Object(
       }),
     ),
     cwd: Type.Optional(Type.String({ minLength: 1 })),
-    env: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String())),
+    env: Type.Optional(
+      Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String(), {
+        additionalProperties: false,
+      }),
+    ),
     restartPolicy: Type.Optional(
       Type.Union(
         RESTART_POLICIES.map((p) => Type.Literal(p)),

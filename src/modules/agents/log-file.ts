@@ -3,7 +3,7 @@
 // asynchronously, so a chatty agent does not block the event loop per line.
 
 import { mkdirSync } from 'node:fs'
-import { type FileHandle, open, rename, rm, stat } from 'node:fs/promises'
+import { type FileHandle, open, readdir, rename, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 
 export interface LogFileOptions {
@@ -113,6 +113,13 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /** Deletes an agent's log files (current and rotated). */
-export async function removeLogFiles(dir: string, agentId: string, maxFiles = 100): Promise<void> {
-  for (let i = 0; i < maxFiles; i++) await rm(logFilePath(dir, agentId, i), { force: true })
+export async function removeLogFiles(dir: string, agentId: string): Promise<void> {
+  let names: string[]
+  try {
+    names = await readdir(dir)
+  } catch {
+    return
+  }
+  const own = new RegExp(`^${agentId.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.log(\\.\\d+)?$`)
+  await Promise.all(names.filter((n) => own.test(n)).map((n) => rm(join(dir, n), { force: true })))
 }

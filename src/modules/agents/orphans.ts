@@ -27,7 +27,9 @@ export function inspectOrphan(record: ProcessIdentity, currentBootId = readBootI
   const leader = readProcStat(record.pid)
   if (leader) {
     if (leader.startTicks !== record.startTicks) return 'reused'
-    return leader.state === 'Z' && groupMembers(record.pid).length === 0 ? 'gone' : 'leader-alive'
+    if (leader.state !== 'Z') return 'leader-alive'
+    // A dead leader nobody has reaped yet: what matters is whether its group lives on.
+    return groupMembers(record.pid).length > 0 ? 'group-alive' : 'gone'
   }
   // The kernel does not reuse a number while it is still some group's id, so group
   // members that started after the recorded leader are the old agent's descendants.

@@ -489,7 +489,7 @@ export class Supervisor {
     }
     const facts = this.facts(entry)
     entry.health = facts.health
-    entry.healthKey = healthKey(facts)
+    entry.healthKey = healthKey(facts, entry.check)
     this.emit({ type: 'status', agentId: entry.id, facts })
     this.stopSamplerIfIdle()
   }
@@ -497,7 +497,7 @@ export class Supervisor {
   /** Recomputes health and emits a `health` event when the score or a part changed. */
   private updateHealth(entry: AgentEntry): void {
     const facts = this.facts(entry)
-    const key = healthKey(facts)
+    const key = healthKey(facts, entry.check)
     if (key === entry.healthKey) return
     entry.health = facts.health
     entry.healthKey = key
@@ -573,9 +573,11 @@ function setStatusQuiet(entry: AgentEntry, status: AgentStatus, reason: string |
   entry.reason = reason
 }
 
-function healthKey(f: AgentFacts): string {
+/** What makes a `health` event worth sending: the score, a part's score, or the check
+ * moving between pending, passing and failing (not every new measurement). */
+function healthKey(f: AgentFacts, check: CheckResult | null): string {
   const d = f.healthDetails
-  return `${f.health}|${d.liveness.score}|${d.check.score}|${d.recentRestarts.score}|${d.memory.score}|${d.cpu.score}`
+  return `${f.health}|${check?.ok}|${d.liveness.score}|${d.check.score}|${d.recentRestarts.score}|${d.memory.score}|${d.cpu.score}`
 }
 
 function round1(v: number | null): number | null {
