@@ -80,6 +80,16 @@ export interface ExclusiveSession {
   readonly protocol: Protocol
   command(text: string, options?: CommandOptions): Promise<CommandResult>
   writeRealtime(data: Buffer): Promise<void>
+  /** Raw bytes for a streamer with several lines in flight (GRBL character counting); `logLine` goes to the log feed. */
+  write(data: Buffer, logLine?: string): Promise<void>
+  /** Every inbound line with the protocol's reading of it, while the session lasts. Returns the unsubscribe. */
+  onLine(listener: (line: string, events: ProtocolEvent[]) => void): () => void
+  /** Called if the link drops or is disconnected while the session lasts. Returns the unsubscribe. */
+  onClose(listener: (reason: Error) => void): () => void
+  /** Commands that queued up behind the session. */
+  readonly queuedCount: number
+  /** Runs the queued commands now, between two lines of a stream, and resolves when they are done. */
+  runQueued(): Promise<void>
 }
 
 export class DeviceConnection {
@@ -108,6 +118,8 @@ export class DeviceConnection {
   private isDraining = false
   private inFlight: InFlight | null = null
   private readonly reportWaiters = new Set<ReportWaiter>()
+  private readonly lineTaps = new Set<(line: string, events: ProtocolEvent[]) => void>()
+  private readonly closeTaps = new Set<(reason: Error) => void>()
 
   private wantConnected = false
   private connecting: Promise<void> | null = null
@@ -222,13 +234,37 @@ export class DeviceConnection {
       return Promise.reject(new DeviceNotConnectedError(this.label, this.currentStatus))
     }
     const protocol = this.protocol
-    return this.enqueue(() =>
-      work({
-        protocol,
-        command: (text, options) => this.runCommand(text, options ?? {}),
-        writeRealtime: (data) => this.writeRaw(data, false),
-      }),
-    )
+    return this.enqueue(async () => {
+      const taps: (() => void)[] = []
+      const tap = <T>(set: Set<T>, listener: T) => {
+        set.add(listener)
+        const off = () => set.delete(listener)
+        taps.push(off)
+        return off
+      }
+      const queue = this.queue
+      try {
+        return await work({
+          protocol,
+          command: (text, options) => this.runCommand(text, options ?? {}),
+          writeRealtime: (data) => this.writeRaw(data, false),
+          write: async (data, logLine) => {
+            if (logLine !== undefined) this.log('out', logLine)
+            await this.writeRaw(data, true)
+          },
+          onLine: (listener) => tap(this.lineTaps, listener),
+          onClose: (listener) => tap(this.closeTaps, listener),
+          get queuedCount() {
+            return queue.length
+          },
+          runQueued: async () => {
+            for (const item of queue.splice(0)) await item.run().then(item.resolve, item.reject)
+          },
+        })
+      } finally {
+        for (const off of taps) off()
+      }
+    })
   }
 
   // ---- link lifecycle -------------------------------------------------------
@@ -467,6 +503,7 @@ export class DeviceConnection {
   }
 
   private failAll(reason: Error): void {
+    for (const tap of [...this.closeTaps]) tap(reason)
     this.inFlight?.settle({ error: reason })
     for (const item of this.queue.splice(0)) item.reject(reason)
     for (const waiter of this.reportWaiters) {
@@ -487,6 +524,7 @@ export class DeviceConnection {
     if (line.trim() !== '' && !isReportOnly && !belongsToQuiet) this.log('in', line)
     if (isReportOnly) for (const waiter of this.reportWaiters) waiter.resolve(line)
     for (const event of events) this.apply(event, line, inFlight)
+    for (const tap of this.lineTaps) tap(line, events)
   }
 
   private apply(event: ProtocolEvent, line: string, inFlight: InFlight | null): void {
