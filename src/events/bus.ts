@@ -34,6 +34,9 @@ export interface JobEventPayload {
   details: Record<string, unknown> | null
   createdAt: string
   updatedAt: string
+  error?: string | null
+  startedAt?: string | null
+  finishedAt?: string | null
 }
 
 export type EventName = keyof EventMap

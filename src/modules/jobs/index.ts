@@ -1,4 +1,5 @@
 import type { Area, AreaContext } from '../area.js'
+import { jobRoutes } from './routes.js'
 import { JobsService } from './service.js'
 
 export interface JobsArea extends Area {
@@ -10,12 +11,13 @@ export function createJobsArea(ctx: AreaContext): JobsArea {
   return {
     name: 'jobs',
     service,
+    routes: (app) => jobRoutes(app, service),
     async start() {
       const n = await service.failInterrupted()
-      if (n > 0) ctx.logger.warn({ count: n }, 'marked jobs left running by the previous process as failed')
+      if (n > 0) ctx.logger.warn({ count: n }, 'marked jobs left active by the previous process as failed')
     },
     async stop() {
-      service.stop()
+      await service.stop()
     },
   }
 }

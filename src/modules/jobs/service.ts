@@ -1,87 +1,50 @@
 // The jobs ledger: one record of the long-running work in flight (device
 // transfers, scheduler runs). Areas create jobs, report progress and finish
 // them; progress writes are throttled so a fast job cannot flood the database.
+// Every change is announced on the bus as `job.updated`.
 
+import type { Principal } from '../../auth/principal.js'
+import { assertRole, hasRole, ownerScope, visibleOr404 } from '../../auth/principal.js'
 import { newId } from '../../db/ids.js'
 import type { Database } from '../../db/types.js'
-import { fromDbInt, fromDbJson, fromDbTime, toDbJson, toDbTime } from '../../db/values.js'
-import { ConflictError, NotFoundError } from '../../errors.js'
+import {
+  ConflictError,
+  ForbiddenError,
+  NotFoundError,
+  UnprocessableError,
+  ValidationError,
+} from '../../errors.js'
 import type { EventBus, JobEventPayload } from '../../events/bus.js'
+import { JobsRepository } from './repository.js'
+import {
+  type CancelHandler,
+  type CreateJobInput,
+  FINISHED_JOB_STATUSES,
+  JOB_STATUSES,
+  type Job,
+  type JobStatus,
+} from './types.js'
 
-export const JOB_STATUSES = ['pending', 'running', 'completed', 'failed', 'cancelled'] as const
-export type JobStatus = (typeof JOB_STATUSES)[number]
-export const FINISHED_JOB_STATUSES: readonly JobStatus[] = ['completed', 'failed', 'cancelled']
-
-export interface Job {
-  id: string
-  name: string
-  type: string
-  status: JobStatus
-  progress: number
-  ownerId: string | null
-  logs: string | null
-  details: Record<string, unknown> | null
-  error: string | null
-  createdAt: Date
-  updatedAt: Date
-  startedAt: Date | null
-  finishedAt: Date | null
-}
-
-export interface CreateJobInput {
-  name: string
-  type: string
-  ownerId?: string | null
-  details?: Record<string, unknown>
-  /** Start as `running` at once (most callers start work immediately). */
-  running?: boolean
-}
-
-/** How an owning area stops its job when someone cancels it. */
-export type CancelHandler = (job: Job, reason: string) => void | Promise<void>
+export * from './types.js'
 
 export interface JobsServiceOptions {
   db: Database
   bus: EventBus
-  /** Minimum time between two progress writes of one job. */
+  /** Minimum time between two progress writes of one job; default 500. */
   progressWriteIntervalMs?: number
-  /** Cap on the logs text kept per job. */
+  /** Cap on the logs text kept per job (the oldest text goes); default 256 KiB. */
   maxLogBytes?: number
+  /** How far back finished jobs count as "recent" in the default list; default 24 h. */
+  recentMs?: number
   now?: () => Date
 }
 
-type JobRow = {
-  id: string
-  name: string
-  type: string
-  status: string
-  progress: number | string
-  ownerId: string | null
-  logs: string | null
-  details: unknown
-  error: string | null
-  createdAt: Date | string
-  updatedAt: Date | string
-  startedAt: Date | string | null
-  finishedAt: Date | string | null
-}
-
-export function toJob(row: JobRow): Job {
-  return {
-    id: row.id,
-    name: row.name,
-    type: row.type,
-    status: row.status as JobStatus,
-    progress: fromDbInt(row.progress),
-    ownerId: row.ownerId,
-    logs: row.logs,
-    details: fromDbJson(row.details),
-    error: row.error,
-    createdAt: fromDbTime(row.createdAt)!,
-    updatedAt: fromDbTime(row.updatedAt)!,
-    startedAt: fromDbTime(row.startedAt),
-    finishedAt: fromDbTime(row.finishedAt),
-  }
+export interface JobListQuery {
+  status?: string[]
+  type?: string
+  since?: string
+  limit: number
+  offset: number
 }
 
 export function jobEventPayload(job: Job): JobEventPayload {
@@ -95,39 +58,58 @@ export function jobEventPayload(job: Job): JobEventPayload {
     details: job.details,
     createdAt: job.createdAt.toISOString(),
     updatedAt: job.updatedAt.toISOString(),
+    error: job.error,
+    startedAt: job.startedAt?.toISOString() ?? null,
+    finishedAt: job.finishedAt?.toISOString() ?? null,
   }
 }
 
-interface PendingProgress {
+interface ProgressState {
   progress: number
   details?: Record<string, unknown>
   timer: NodeJS.Timeout | null
-  lastWriteAt: number
+  lastWriteMs: number
+  writing: Promise<void> | null
 }
 
+const isFinished = (status: JobStatus) => FINISHED_JOB_STATUSES.includes(status)
+
 export class JobsService {
-  private readonly db: Database
+  readonly repository: JobsRepository
   private readonly bus: EventBus
   private readonly now: () => Date
   private readonly progressWriteIntervalMs: number
   private readonly maxLogBytes: number
-  private readonly cancelHandlers = new Map<string, CancelHandler>()
-  private readonly progressState = new Map<string, PendingProgress>()
+  private readonly recentMs: number
+  private readonly typeCancelHandlers = new Map<string, CancelHandler>()
+  private readonly jobCancelHandlers = new Map<string, CancelHandler>()
+  private readonly progressState = new Map<string, ProgressState>()
+  /** Log appends per job run one after another so none overwrites another. */
+  private readonly logChains = new Map<string, Promise<void>>()
+  private stopped = false
 
   constructor(options: JobsServiceOptions) {
-    this.db = options.db
+    this.repository = new JobsRepository(options.db)
     this.bus = options.bus
     this.now = options.now ?? (() => new Date())
     this.progressWriteIntervalMs = options.progressWriteIntervalMs ?? 500
     this.maxLogBytes = options.maxLogBytes ?? 256 * 1024
+    this.recentMs = options.recentMs ?? 24 * 3_600_000
   }
 
-  /** An area registers how to stop the jobs of a given type. */
-  onCancel(type: string, handler: CancelHandler): void {
-    this.cancelHandlers.set(type, handler)
+  /** An area registers how to stop the jobs of one type (e.g. 'device.upload'). */
+  onCancel(type: string, handler: CancelHandler): () => void {
+    this.typeCancelHandlers.set(type, handler)
+    return () => {
+      if (this.typeCancelHandlers.get(type) === handler) this.typeCancelHandlers.delete(type)
+    }
   }
 
   async create(input: CreateJobInput): Promise<Job> {
+    if (!input.name?.trim())
+      throw new ValidationError('name must not be empty', [{ path: 'name', message: 'must not be empty' }])
+    if (!input.type?.trim())
+      throw new ValidationError('type must not be empty', [{ path: 'type', message: 'must not be empty' }])
     const at = this.now()
     const job: Job = {
       id: newId(),
@@ -144,124 +126,208 @@ export class JobsService {
       startedAt: input.running ? at : null,
       finishedAt: null,
     }
-    await this.db
-      .insertInto('jobs')
-      .values({
-        id: job.id,
-        name: job.name,
-        type: job.type,
-        status: job.status,
-        progress: 0,
-        ownerId: job.ownerId,
-        logs: null,
-        details: toDbJson(job.details),
-        error: null,
-        createdAt: toDbTime(at),
-        updatedAt: toDbTime(at),
-        startedAt: toDbTime(job.startedAt),
-        finishedAt: null,
-      })
-      .execute()
+    await this.repository.insert(job)
+    if (input.onCancel) this.jobCancelHandlers.set(job.id, input.onCancel)
     this.emit(job)
     return job
   }
 
   async get(id: string): Promise<Job | undefined> {
-    const row = await this.db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst()
-    return row ? toJob(row) : undefined
+    return this.repository.get(id)
   }
 
+  /** pending -> running. 404 for an unknown id, 409 when it is not pending. */
   async start(id: string): Promise<Job> {
-    const at = this.now()
-    await this.db
-      .updateTable('jobs')
-      .set({ status: 'running', startedAt: toDbTime(at), updatedAt: toDbTime(at) })
-      .where('id', '=', id)
-      .where('status', '=', 'pending')
-      .execute()
+    if (!(await this.repository.markRunning(id, this.now()))) {
+      const job = await this.repository.get(id)
+      if (!job) throw new NotFoundError('job', id)
+      if (job.status !== 'running') throw new ConflictError(`job ${id} is ${job.status}, not pending`)
+      return job
+    }
     return this.emitCurrent(id)
   }
 
   /**
-   * Report progress (0-100). Writes at most once per progressWriteIntervalMs
-   * per job; the last value is always written (trailing write).
+   * Reports progress (0-100, clamped). The first report is written at once,
+   * later ones at most once per progressWriteIntervalMs per job, and the last
+   * value is always written (trailing write). Reports on a finished job are
+   * ignored.
    */
   progress(id: string, progress: number, details?: Record<string, unknown>): void {
+    if (!Number.isFinite(progress)) {
+      throw new ValidationError(`progress must be a number from 0 to 100, got ${progress}`, [
+        { path: 'progress', message: 'must be a number from 0 to 100' },
+      ])
+    }
+    if (this.stopped) return
     const value = Math.max(0, Math.min(100, Math.round(progress)))
     let state = this.progressState.get(id)
     if (!state) {
-      state = { progress: value, details, timer: null, lastWriteAt: 0 }
+      state = { progress: value, details, timer: null, lastWriteMs: Number.NEGATIVE_INFINITY, writing: null }
       this.progressState.set(id, state)
     }
     state.progress = value
     if (details) state.details = details
     if (state.timer) return
-    const wait = Math.max(0, state.lastWriteAt + this.progressWriteIntervalMs - Date.now())
-    state.timer = setTimeout(() => void this.writeProgress(id), wait)
+    const waitMs = Math.max(0, state.lastWriteMs + this.progressWriteIntervalMs - this.now().getTime())
+    state.timer = setTimeout(() => {
+      if (state) state.writing = this.writeProgress(id, state)
+    }, waitMs)
+    state.timer.unref()
   }
 
-  private async writeProgress(id: string): Promise<void> {
-    const state = this.progressState.get(id)
-    if (!state) return
-    state.timer = null
-    state.lastWriteAt = Date.now()
-    const at = this.now()
-    await this.db
-      .updateTable('jobs')
-      .set({
-        progress: state.progress,
-        ...(state.details ? { details: toDbJson(state.details) } : {}),
-        updatedAt: toDbTime(at),
-      })
-      .where('id', '=', id)
-      .where('status', 'in', ['pending', 'running'])
-      .execute()
-      .catch(() => {})
-    await this.emitCurrent(id).catch(() => {})
+  /** Appends text to the job's logs, keeping the newest maxLogBytes. */
+  appendLog(id: string, text: string): Promise<void> {
+    const previous = this.logChains.get(id) ?? Promise.resolve()
+    const next = previous.then(async () => {
+      const job = await this.repository.get(id)
+      if (!job) throw new NotFoundError('job', id)
+      let logs = (job.logs ?? '') + text + (text.endsWith('\n') ? '' : '\n')
+      if (Buffer.byteLength(logs) > this.maxLogBytes) {
+        const marker = '[... earlier log lines truncated ...]\n'
+        const tail = Buffer.from(logs)
+          .subarray(-(this.maxLogBytes - marker.length))
+          .toString()
+        // Start at a line boundary so no half line (or half character) survives.
+        logs = marker + tail.slice(tail.indexOf('\n') + 1)
+      }
+      await this.repository.setLogs(id, logs, this.now())
+    })
+    const settled = next.catch(() => {})
+    this.logChains.set(id, settled)
+    void settled.then(() => {
+      if (this.logChains.get(id) === settled) this.logChains.delete(id)
+    })
+    return next
   }
 
-  private async flushProgress(id: string): Promise<void> {
-    const state = this.progressState.get(id)
-    if (!state) return
-    if (state.timer) clearTimeout(state.timer)
-    this.progressState.delete(id)
-  }
-
-  /** Append to the job's logs, keeping at most maxLogBytes (the oldest text goes). */
-  async appendLog(id: string, text: string): Promise<void> {
-    const job = await this.get(id)
-    if (!job) return
-    let logs = (job.logs ?? '') + text + (text.endsWith('\n') ? '' : '\n')
-    if (Buffer.byteLength(logs) > this.maxLogBytes) {
-      logs = '[... earlier log lines truncated ...]\n' + logs.slice(logs.length - this.maxLogBytes)
-    }
-    await this.db.updateTable('jobs').set({ logs }).where('id', '=', id).execute()
-  }
-
-  async complete(id: string, details?: Record<string, unknown>): Promise<Job> {
+  complete(id: string, details?: Record<string, unknown>): Promise<Job> {
     return this.finish(id, 'completed', null, details, 100)
   }
 
-  async fail(id: string, error: string, details?: Record<string, unknown>): Promise<Job> {
+  fail(id: string, error: string, details?: Record<string, unknown>): Promise<Job> {
     return this.finish(id, 'failed', error, details)
   }
 
-  async markCancelled(id: string, reason: string, details?: Record<string, unknown>): Promise<Job> {
+  /** Records that the owning area stopped the job after a cancel. */
+  markCancelled(id: string, reason: string, details?: Record<string, unknown>): Promise<Job> {
     return this.finish(id, 'cancelled', reason, details)
   }
 
-  /** Ask the owning area to stop the job; finished jobs answer 409. */
+  /**
+   * Asks the owning area to stop the job (its per-job handler, else the one
+   * for its type), then marks it cancelled unless the handler already
+   * finished it. 404 unknown, 409 already finished, 422 the handler failed.
+   */
   async cancel(id: string, reason = 'cancelled by user'): Promise<Job> {
-    const job = await this.get(id)
+    const job = await this.repository.get(id)
     if (!job) throw new NotFoundError('job', id)
-    if (FINISHED_JOB_STATUSES.includes(job.status)) {
-      throw new ConflictError(`job ${id} is already ${job.status}`)
+    if (isFinished(job.status)) throw new ConflictError(`job ${id} is already ${job.status}`)
+    const handler = this.jobCancelHandlers.get(id) ?? this.typeCancelHandlers.get(job.type)
+    if (handler) {
+      try {
+        await handler(job, reason)
+      } catch (error) {
+        throw new UnprocessableError(
+          `job ${id} could not be cancelled: ${(error as Error).message ?? error}`,
+          {
+            cause: error,
+          },
+        )
+      }
     }
-    const handler = this.cancelHandlers.get(job.type)
-    if (handler) await handler(job, reason)
-    const after = await this.get(id)
-    if (after && !FINISHED_JOB_STATUSES.includes(after.status)) return this.markCancelled(id, reason)
+    const after = await this.repository.get(id)
+    if (after && !isFinished(after.status)) return this.markCancelled(id, reason)
     return after ?? job
+  }
+
+  // ---- what the HTTP routes call: the same rules, scoped to the caller ----
+
+  async listFor(principal: Principal, query: JobListQuery): Promise<{ items: Job[]; total: number }> {
+    const statuses = parseStatuses(query.status)
+    let since: Date | undefined
+    if (query.since !== undefined) {
+      const ms = Date.parse(query.since)
+      if (!/^\d{4}-\d{2}-\d{2}/.test(query.since) || !Number.isFinite(ms)) {
+        throw new ValidationError(`since must be an ISO-8601 date-time, got "${query.since}"`, [
+          { path: 'query.since', message: 'must be an ISO-8601 date-time' },
+        ])
+      }
+      since = new Date(ms)
+    }
+    return this.repository.list({
+      ownerId: ownerScope(principal),
+      statuses,
+      type: query.type,
+      since,
+      recentSince: new Date(this.now().getTime() - this.recentMs),
+      limit: query.limit,
+      offset: query.offset,
+    })
+  }
+
+  async getFor(principal: Principal, id: string): Promise<Job> {
+    const job = await this.repository.get(id)
+    // Ownerless (system) jobs are visible to every user.
+    if (job && job.ownerId === null) return job
+    return visibleOr404(principal, job, 'job', id)
+  }
+
+  async cancelFor(principal: Principal, id: string): Promise<Job> {
+    assertRole(principal, 'operator', 'cancel jobs')
+    const job = await this.getFor(principal, id)
+    if (job.ownerId === null && !hasRole(principal, 'admin')) {
+      throw new ForbiddenError(`job ${id} is a system job; only an admin may cancel it`)
+    }
+    return this.cancel(id, `cancelled by ${principal.username}`)
+  }
+
+  /** Subscribes to every job change (the `job.updated` payload); returns the unsubscribe function. */
+  onJobUpdated(listener: (job: JobEventPayload) => void): () => void {
+    return this.bus.on('job.updated', ({ job }) => listener(job))
+  }
+
+  /** May this caller see this job (for the live feed)? */
+  canSee(principal: Principal, job: { ownerId: string | null }): boolean {
+    return job.ownerId === null || ownerScope(principal) === null || job.ownerId === principal.id
+  }
+
+  /** At start-up: jobs left active by a previous process cannot still be running. */
+  async failInterrupted(reason = 'the server stopped while the job was active'): Promise<number> {
+    return this.repository.failActive(reason, this.now())
+  }
+
+  countByStatus(): Promise<Record<string, number>> {
+    return this.repository.countByStatus()
+  }
+
+  /** Stops progress timers and waits for writes in flight. Idempotent. */
+  async stop(): Promise<void> {
+    this.stopped = true
+    const writes: Promise<unknown>[] = []
+    for (const state of this.progressState.values()) {
+      if (state.timer) clearTimeout(state.timer)
+      state.timer = null
+      if (state.writing) writes.push(state.writing)
+    }
+    this.progressState.clear()
+    writes.push(...this.logChains.values())
+    await Promise.allSettled(writes)
+    this.jobCancelHandlers.clear()
+  }
+
+  private async writeProgress(id: string, state: ProgressState): Promise<void> {
+    state.timer = null
+    state.lastWriteMs = this.now().getTime()
+    try {
+      const written = await this.repository.updateProgress(id, state.progress, state.details, this.now())
+      if (written) await this.emitCurrent(id)
+      else this.progressState.delete(id)
+    } catch {
+      // The next report, or finish(), writes the value again.
+    } finally {
+      state.writing = null
+    }
   }
 
   private async finish(
@@ -272,42 +338,30 @@ export class JobsService {
     progress?: number,
   ): Promise<Job> {
     const pending = this.progressState.get(id)
-    await this.flushProgress(id)
-    const at = this.now()
-    await this.db
-      .updateTable('jobs')
-      .set({
-        status,
-        error,
-        finishedAt: toDbTime(at),
-        updatedAt: toDbTime(at),
-        ...(progress !== undefined ? { progress } : pending ? { progress: pending.progress } : {}),
-        ...(details ? { details: toDbJson(details) } : {}),
-      })
-      .where('id', '=', id)
-      .where('status', 'in', ['pending', 'running'])
-      .execute()
+    if (pending?.timer) clearTimeout(pending.timer)
+    this.progressState.delete(id)
+    // A progress write in flight must land before the final one, not after it.
+    await pending?.writing
+    const done = await this.repository.finish(id, {
+      status,
+      error,
+      at: this.now(),
+      progress: progress ?? pending?.progress,
+      details,
+    })
+    this.jobCancelHandlers.delete(id)
+    if (!done) {
+      // Finishing twice (the owner reports failure after a cancel) is a no-op:
+      // the first final status stands.
+      const job = await this.repository.get(id)
+      if (!job) throw new NotFoundError('job', id)
+      return job
+    }
     return this.emitCurrent(id)
   }
 
-  /** At start-up: jobs left running by a previous process cannot still be running. */
-  async failInterrupted(reason = 'server stopped while the job was running'): Promise<number> {
-    const at = toDbTime(this.now())
-    const result = await this.db
-      .updateTable('jobs')
-      .set({ status: 'failed', error: reason, finishedAt: at, updatedAt: at })
-      .where('status', 'in', ['running', 'pending'])
-      .executeTakeFirst()
-    return Number(result.numUpdatedRows ?? 0)
-  }
-
-  stop(): void {
-    for (const state of this.progressState.values()) if (state.timer) clearTimeout(state.timer)
-    this.progressState.clear()
-  }
-
   private async emitCurrent(id: string): Promise<Job> {
-    const job = await this.get(id)
+    const job = await this.repository.get(id)
     if (!job) throw new NotFoundError('job', id)
     this.emit(job)
     return job
@@ -316,4 +370,20 @@ export class JobsService {
   private emit(job: Job): void {
     this.bus.emit('job.updated', { job: jobEventPayload(job) })
   }
+}
+
+/** `?status=running&status=pending` or `?status=running,pending`. */
+function parseStatuses(values: string[] | undefined): JobStatus[] | undefined {
+  if (!values?.length) return undefined
+  const statuses = values
+    .flatMap((v) => v.split(','))
+    .map((s) => s.trim())
+    .filter(Boolean)
+  const bad = statuses.filter((s) => !(JOB_STATUSES as readonly string[]).includes(s))
+  if (bad.length) {
+    throw new ValidationError(`status must be one of ${JOB_STATUSES.join(', ')}, got "${bad[0]}"`, [
+      { path: 'query.status', message: `must be one of ${JOB_STATUSES.join(', ')}` },
+    ])
+  }
+  return statuses as JobStatus[]
 }

@@ -1,0 +1,88 @@
+import { principalOf } from '../../http/auth-hook.js'
+import { listReply, pageOf } from '../../http/list.js'
+import { ClientQueue } from '../../realtime/client-queue.js'
+import { envelope } from '../../realtime/envelope.js'
+import type { AppInstance } from '../area.js'
+import { JobIdParams, JobListQuery, JobSchema, JobWithLogsSchema, jobView } from './schemas.js'
+import type { JobsService } from './service.js'
+
+export function jobRoutes(app: AppInstance, service: JobsService): void {
+  app.get(
+    '/api/myntrix/jobs',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: 'Active (pending, running) and recently finished jobs, or filtered by status, type, since',
+        querystring: JobListQuery,
+        response: { 200: { type: 'array', items: JobSchema } },
+      },
+    },
+    async (request, reply) => {
+      const { status, type, since } = request.query
+      const { items, total } = await service.listFor(principalOf(request), {
+        status,
+        type,
+        since,
+        ...pageOf(request.query),
+      })
+      return listReply(
+        reply,
+        items.map((j) => jobView(j)),
+        total,
+      )
+    },
+  )
+
+  app.get(
+    '/api/myntrix/jobs/:id',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: 'One job, with its logs',
+        params: JobIdParams,
+        response: { 200: JobWithLogsSchema },
+      },
+    },
+    async (request) => {
+      const job = await service.getFor(principalOf(request), request.params.id)
+      return { ...jobView(job), logs: job.logs }
+    },
+  )
+
+  app.post(
+    '/api/myntrix/jobs/:id/cancel',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: 'Ask the owning area to stop the job; 409 when it has already finished',
+        params: JobIdParams,
+        response: { 200: JobSchema },
+      },
+    },
+    async (request) => jobView(await service.cancelFor(principalOf(request), request.params.id)),
+  )
+
+  // Live feed: a `snapshot` of the active jobs first, then one `job` message
+  // per change. Behind a slow client only the latest state of each job is kept.
+  app.get(
+    '/ws/myntrix/jobs',
+    { websocket: true, schema: { tags: ['jobs'], hide: true } },
+    (socket, request) => {
+      const principal = principalOf(request)
+      const queue = new ClientQueue(socket, {
+        conflate: (m) => (m.type === 'job' ? `job:${String(m.jobId)}` : null),
+      })
+      const off = service.onJobUpdated((job) => {
+        if (service.canSee(principal, job)) queue.push(envelope('job', job, { jobId: job.id }))
+      })
+      socket.on('close', () => {
+        off()
+        queue.close()
+      })
+      service
+        .listFor(principal, { status: ['pending', 'running'], limit: 1000, offset: 0 })
+        .then(({ items }) => queue.push(envelope('snapshot', { jobs: items.map((j) => jobView(j)) })))
+        .catch(() => socket.close(1011, 'could not read jobs'))
+    },
+  )
+}
