@@ -154,15 +154,21 @@ function checkInteger(
 }
 
 /**
- * Checks an agent configuration. Returns one entry per problem with a JSON-pointer
- * path (prefixed by `basePath`, e.g. "/configuration"); an empty array means valid.
+ * Checks an agent configuration. Returns one entry per problem with a dotted path
+ * like the rest of the API (`configuration.healthCheck.url` with basePath
+ * "configuration"); an empty array means valid.
  */
 export function validateAgentConfig(value: unknown, basePath = ''): FieldError[] {
   const errors: FieldError[] = []
-  const at = (key: string) => `${basePath}/${key}`
+  const at = (key: string) => (basePath ? `${basePath}.${key}` : key)
   if (value === undefined || value === null) return errors
   if (!isPlainObject(value)) {
-    return [{ path: basePath || '/', message: `configuration must be an object, got ${describe(value)}` }]
+    return [
+      {
+        path: basePath || '(configuration)',
+        message: `configuration must be an object, got ${describe(value)}`,
+      },
+    ]
   }
   const c = value
 
@@ -181,15 +187,15 @@ export function validateAgentConfig(value: unknown, basePath = ''): FieldError[]
       c.command.forEach((arg, i) => {
         if (typeof arg !== 'string') {
           errors.push({
-            path: `${at('command')}/${i}`,
+            path: `${at('command')}.${i}`,
             message: `argument must be a string, got ${describe(arg)}`,
           })
         } else if (arg.includes('\0')) {
-          errors.push({ path: `${at('command')}/${i}`, message: 'argument must not contain NUL' })
+          errors.push({ path: `${at('command')}.${i}`, message: 'argument must not contain NUL' })
         }
       })
       if (c.command.length > 0 && c.command[0] === '') {
-        errors.push({ path: `${at('command')}/0`, message: 'program name must not be empty' })
+        errors.push({ path: `${at('command')}.0`, message: 'program name must not be empty' })
       }
     } else {
       errors.push({
@@ -208,7 +214,7 @@ export function validateAgentConfig(value: unknown, basePath = ''): FieldError[]
       errors.push({ path: at('env'), message: `env must be an object of strings, got ${describe(c.env)}` })
     } else {
       for (const [k, v] of Object.entries(c.env)) {
-        const p = `${at('env')}/${k.replaceAll('~', '~0').replaceAll('/', '~1')}`
+        const p = `${at('env')}.${k}`
         if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) {
           errors.push({ path: p, message: `env name must match [A-Za-z_][A-Za-z0-9_]*, got ${describe(k)}` })
         } else if (k === 'MYNTRIX_AGENT_ID' || k === 'MYNTRIX_AGENT_CONFIG') {
@@ -270,23 +276,23 @@ function validateHealthCheck(errors: FieldError[], hc: unknown, path: string): v
       }
     }
     if (!ok) {
-      errors.push({ path: `${path}/url`, message: `url must be an http(s) URL, got ${describe(hc.url)}` })
+      errors.push({ path: `${path}.url`, message: `url must be an http(s) URL, got ${describe(hc.url)}` })
     }
     if (hc.intervalMs !== undefined) {
-      checkInteger(errors, `${path}/intervalMs`, 'intervalMs', hc.intervalMs, LIMITS.intervalMs)
+      checkInteger(errors, `${path}.intervalMs`, 'intervalMs', hc.intervalMs, LIMITS.intervalMs)
     }
     if (hc.timeoutMs !== undefined) {
-      checkInteger(errors, `${path}/timeoutMs`, 'timeoutMs', hc.timeoutMs, LIMITS.timeoutMs)
+      checkInteger(errors, `${path}.timeoutMs`, 'timeoutMs', hc.timeoutMs, LIMITS.timeoutMs)
     }
   } else if (hc.type === 'heartbeat') {
     if (hc.timeoutMs === undefined) {
-      errors.push({ path: `${path}/timeoutMs`, message: 'timeoutMs is required for a heartbeat check' })
+      errors.push({ path: `${path}.timeoutMs`, message: 'timeoutMs is required for a heartbeat check' })
     } else {
-      checkInteger(errors, `${path}/timeoutMs`, 'timeoutMs', hc.timeoutMs, LIMITS.timeoutMs)
+      checkInteger(errors, `${path}.timeoutMs`, 'timeoutMs', hc.timeoutMs, LIMITS.timeoutMs)
     }
   } else {
     errors.push({
-      path: `${path}/type`,
+      path: `${path}.type`,
       message: `type must be "http" or "heartbeat", got ${describe(hc.type)}`,
     })
     return
@@ -294,7 +300,7 @@ function validateHealthCheck(errors: FieldError[], hc: unknown, path: string): v
   for (const key of Object.keys(hc)) {
     if (!allowed.includes(key)) {
       errors.push({
-        path: `${path}/${key}`,
+        path: `${path}.${key}`,
         message: `unknown healthCheck field "${key}" for type ${hc.type}`,
       })
     }

@@ -123,3 +123,53 @@ export async function removeLogFiles(dir: string, agentId: string): Promise<void
   const own = new RegExp(`^${agentId.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.log(\\.\\d+)?$`)
   await Promise.all(names.filter((n) => own.test(n)).map((n) => rm(join(dir, n), { force: true })))
 }
+
+export interface FileLogEntry {
+  stream: 'stdout' | 'stderr'
+  line: string
+  ts: Date
+}
+
+/** Parses one line as written by the supervisor: `<ISO ts> <stream> <text>`. */
+export function parseLogLine(text: string): FileLogEntry | null {
+  const a = text.indexOf(' ')
+  const b = text.indexOf(' ', a + 1)
+  if (a < 0 || b < 0) return null
+  const stream = text.slice(a + 1, b)
+  const ts = new Date(text.slice(0, a))
+  if ((stream !== 'stdout' && stream !== 'stderr') || Number.isNaN(ts.getTime())) return null
+  return { stream, line: text.slice(b + 1), ts }
+}
+
+/**
+ * The newest `n` lines from an agent's log files (current, then the previous one
+ * when the current has fewer), oldest first. For history the in-memory buffer no
+ * longer has, e.g. after a server restart. Reads at most `maxBytes` per file.
+ */
+export async function readLogTail(
+  dir: string,
+  agentId: string,
+  n: number,
+  maxBytes = 1024 * 1024,
+): Promise<FileLogEntry[]> {
+  const out: FileLogEntry[] = []
+  for (let i = 0; i < 2 && out.length < n; i++) {
+    let handle: FileHandle | null = null
+    try {
+      handle = await open(logFilePath(dir, agentId, i), 'r')
+      const size = (await handle.stat()).size
+      const start = Math.max(0, size - maxBytes)
+      const buf = Buffer.alloc(size - start)
+      await handle.read(buf, 0, buf.length, start)
+      const lines = buf.toString('utf8').split('\n')
+      if (start > 0) lines.shift() // a cut first line
+      const parsed = lines.map(parseLogLine).filter((e): e is FileLogEntry => e !== null)
+      out.unshift(...parsed.slice(Math.max(0, parsed.length - (n - out.length))))
+    } catch {
+      break
+    } finally {
+      await handle?.close()
+    }
+  }
+  return out
+}

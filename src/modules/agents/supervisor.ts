@@ -74,6 +74,12 @@ export interface SupervisorOptions {
   random?: () => number
 }
 
+/** Seeds for an agent the supervisor has not seen yet (ignored afterwards). */
+export interface EntryOptions {
+  /** Restarts counted before (e.g. by an earlier server), so the count carries on. */
+  restarts?: number
+}
+
 const AGENT_ID = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$/
 
 class AgentEntry {
@@ -140,10 +146,10 @@ export class Supervisor {
    * is already running keeps its process (the new configuration applies from its next
    * start). Rejects with ValidationError, AgentNoCommandError or AgentSpawnError.
    */
-  async start(agentId: string, configuration: unknown): Promise<AgentFacts> {
+  async start(agentId: string, configuration: unknown, options: EntryOptions = {}): Promise<AgentFacts> {
     const config = this.parse(agentId, configuration)
     if (!config.argv) throw new AgentNoCommandError(agentId)
-    const entry = this.entry(agentId, config)
+    const entry = this.entry(agentId, config, options)
     return this.enqueue(entry, async () => {
       entry.config = config
       if (entry.proc) return this.facts(entry)
@@ -179,14 +185,14 @@ export class Supervisor {
    * Stops the agent if it runs, then starts a new process. `configuration`, when
    * given, replaces the stored one. An agent this supervisor has never seen needs it.
    */
-  async restart(agentId: string, configuration?: unknown): Promise<AgentFacts> {
+  async restart(agentId: string, configuration?: unknown, options: EntryOptions = {}): Promise<AgentFacts> {
     const known = this.entries.get(agentId)
     if (!known && configuration === undefined) {
       throw new ValidationError(`agent ${agentId} has never been started here: a configuration is required`)
     }
     const config = configuration === undefined ? known!.config : this.parse(agentId, configuration)
     if (!config.argv) throw new AgentNoCommandError(agentId)
-    const entry = this.entry(agentId, config)
+    const entry = this.entry(agentId, config, options)
     return this.enqueue(entry, async () => {
       entry.config = config
       this.clearRestartTimer(entry)
@@ -256,7 +262,7 @@ export class Supervisor {
     return normalizeAgentConfig(configuration)
   }
 
-  private entry(agentId: string, config: SupervisedConfig): AgentEntry {
+  private entry(agentId: string, config: SupervisedConfig, options: EntryOptions): AgentEntry {
     let entry = this.entries.get(agentId)
     if (!entry) {
       const file =
@@ -267,6 +273,7 @@ export class Supervisor {
               ...this.options.logFile,
             })
       entry = new AgentEntry(agentId, config, new LogRing(this.options.logBufferLines ?? 1000), file)
+      entry.restarts = options.restarts ?? 0
       this.entries.set(agentId, entry)
     }
     return entry

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { LineSplitter } from '../../../src/modules/agents/lines.js'
 import { LogRing } from '../../../src/modules/agents/log-buffer.js'
-import { RotatingLogFile, removeLogFiles } from '../../../src/modules/agents/log-file.js'
+import { RotatingLogFile, readLogTail, removeLogFiles } from '../../../src/modules/agents/log-file.js'
 
 describe('LogRing', () => {
   it('keeps the newest lines, oldest first, with increasing seq', () => {
@@ -118,5 +118,33 @@ describe('RotatingLogFile', () => {
     await other.close()
     await removeLogFiles(dir, 'a1')
     expect(readdirSync(dir)).toEqual(['a10.log'])
+  })
+})
+
+describe('readLogTail', () => {
+  let dir: string
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'myntrix-logtail-'))
+  })
+  afterEach(() => {
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('reads the newest lines across the current and the previous file', async () => {
+    const f = new RotatingLogFile(dir, 'a1', { maxBytes: 100, maxFiles: 3 })
+    for (let i = 0; i < 6; i++) f.write(`2024-01-01T00:00:0${i}.000Z ${i % 2 ? 'stderr' : 'stdout'} msg ${i}`)
+    await f.close()
+    const tail = await readLogTail(dir, 'a1', 4)
+    expect(tail.map((e) => e.line)).toEqual(['msg 2', 'msg 3', 'msg 4', 'msg 5'])
+    expect(tail[1]).toEqual({ stream: 'stderr', line: 'msg 3', ts: new Date('2024-01-01T00:00:03.000Z') })
+  })
+
+  it('answers an empty list for an agent without files and skips malformed lines', async () => {
+    expect(await readLogTail(dir, 'nobody', 10)).toEqual([])
+    const f = new RotatingLogFile(dir, 'a1')
+    f.write('garbage')
+    f.write('2024-01-01T00:00:00.000Z stdout ok line')
+    await f.close()
+    expect((await readLogTail(dir, 'a1', 10)).map((e) => e.line)).toEqual(['ok line'])
   })
 })

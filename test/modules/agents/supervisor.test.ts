@@ -161,7 +161,7 @@ describe('Supervisor: bad input', () => {
     h = harness()
     const err = await h.supervisor.start('a1', { command: 'x', stopTimeoutMs: -5 }).catch((e) => e)
     expect(err).toBeInstanceOf(ValidationError)
-    expect(err.errors).toEqual([{ path: '/stopTimeoutMs', message: 'stopTimeoutMs must be >= 0, got -5' }])
+    expect(err.errors).toEqual([{ path: 'stopTimeoutMs', message: 'stopTimeoutMs must be >= 0, got -5' }])
   })
 
   it('rejects an id that is not a plain file name', async () => {
