@@ -5,7 +5,7 @@ import { ValidationError } from '../../errors.js'
 
 export const ACCEPTED_CONNECTION_FORMS = [
   'serial:///dev/ttyUSB0?baudRate=115200',
-  '/dev/ttyUSB0 (baud from configuration.baudRate, default 115200)',
+  '/dev/ttyUSB0 or another absolute device path (baud from configuration.baudRate, default 115200)',
   'tcp://host:port',
   'mqtt://host:port/<topic-prefix>',
   'sim://marlin',
@@ -63,7 +63,8 @@ export function parseConnectionString(
   const configBaud = configuration?.baudRate
   const fallbackBaud = isValidBaudRate(configBaud) ? configBaud : DEFAULT_BAUD_RATE
 
-  if (text.startsWith('/dev/')) {
+  // A bare absolute path is a serial device (/dev/ttyUSB0, a socat link, /dev/serial/by-id/...).
+  if (text.startsWith('/')) {
     if (/\s/.test(text)) reject(text, 'contains whitespace')
     return { scheme: 'serial', path: text, baudRate: fallbackBaud }
   }
@@ -97,7 +98,8 @@ export function parseConnectionString(
       reject(text, 'is not a valid URL')
     }
     if (url.hostname === '') reject(text, 'needs a host')
-    if (url.search !== '' || url.hash !== '') reject(text, 'must not have a query or fragment')
+    if (/[?#]/.test(rest))
+      reject(text, scheme === 'mqtt' ? 'has a query or a wildcard (#)' : 'must not have a query or fragment')
     const host = url.hostname.replace(/^\[(.*)\]$/, '$1')
     if (scheme === 'tcp') {
       if (url.pathname !== '' && url.pathname !== '/') reject(text, 'must not have a path (tcp://host:port)')

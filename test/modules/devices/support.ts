@@ -96,6 +96,12 @@ export class EmulatorProcess {
     return this.lines.filter((l) => l.startsWith('rx ')).map((l) => l.slice(3))
   }
 
+  /** The emulator exits by itself (its `die` hook), as a crashing firmware bridge would. */
+  async die(): Promise<void> {
+    this.child.stdin!.write('die\n')
+    await this.exited
+  }
+
   async kill(): Promise<void> {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL')
     await this.exited

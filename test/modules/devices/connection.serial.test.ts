@@ -1,0 +1,172 @@
+// Through the real serialport stack and a kernel pty (socat), with the
+// emulator in a separate process on the far end.
+
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { DeviceConnection } from '../../../src/modules/devices/connection.js'
+import { parseConnectionString } from '../../../src/modules/devices/connection-string.js'
+import { hasSocat, makePtyDir, type PtyPair, removePtyDir, startPtyPair } from '../../helpers/pty.js'
+import { EmulatorProcess, Recorder } from './support.js'
+
+if (!hasSocat) console.warn('skipping serial device tests: socat is not installed')
+
+describe.skipIf(!hasSocat)('serial over a pty', () => {
+  let dir: string
+  let pty: PtyPair | null
+  let emulator: EmulatorProcess | null
+  const connections: DeviceConnection[] = []
+
+  beforeEach(() => {
+    dir = makePtyDir()
+    pty = null
+    emulator = null
+  })
+
+  afterEach(async () => {
+    for (const c of connections.splice(0)) await c.disconnect()
+    await emulator?.kill()
+    await pty?.stop()
+    removePtyDir(dir)
+  })
+
+  async function plugIn(firmware: string, options: Record<string, unknown> = {}) {
+    pty = await startPtyPair(dir)
+    emulator = await EmulatorProcess.start('pty-emulator.ts', [
+      firmware,
+      pty.emulatorPath,
+      JSON.stringify(options),
+    ])
+  }
+
+  async function unplug() {
+    await emulator?.kill()
+    await pty?.stop()
+  }
+
+  function connect(connectionString: string, configuration: Record<string, unknown> = {}) {
+    const recorder = new Recorder()
+    const connection = new DeviceConnection({
+      label: 'pty-device',
+      target: parseConnectionString(connectionString, configuration),
+      configuration,
+      listener: recorder,
+    })
+    connections.push(connection)
+    return { connection, recorder }
+  }
+
+  it('marlin: command round trip with line numbers, M115 firmware and M114 position', async () => {
+    await plugIn('marlin')
+    const { connection, recorder } = connect(`serial://${dir}/device?baudRate=250000`, {
+      protocol: 'marlin',
+      temperatureReport: 'off',
+    })
+    await connection.connect()
+    expect(connection.firmwareVersion).toMatch(/^Marlin /)
+    expect((await connection.command('G1 X12.5 Y3')).ok).toBe(true)
+    const m114 = await connection.command('M114')
+    expect(m114.response).toEqual([expect.stringMatching(/^X:12\.50 Y:3\.00/), 'ok'])
+    expect(recorder.telemetrySnapshots.at(-1)).toMatchObject({ positionX: 12.5, positionY: 3 })
+    expect(emulator!.received()).toEqual(['M110 N0', 'M115', 'G1 X12.5 Y3', 'M114'])
+    expect(recorder.trafficCount).toBeGreaterThan(0)
+  })
+
+  it('marlin: a resend request is honoured and the line arrives once', async () => {
+    await plugIn('marlin')
+    const { connection, recorder } = connect(`${dir}/device`, {
+      protocol: 'marlin',
+      temperatureReport: 'off',
+    })
+    await connection.connect()
+    await emulator!.hook('resend')
+    expect((await connection.command('G1 Z0.3')).ok).toBe(true)
+    expect(recorder.logs.some((l) => l.direction === 'in' && l.line.startsWith('Resend:'))).toBe(true)
+    expect(emulator!.received().filter((l) => l === 'G1 Z0.3')).toHaveLength(1)
+    expect((await connection.command('M105')).ok).toBe(true)
+  })
+
+  it('marlin: temperature auto-report (M155) reaches telemetry', async () => {
+    await plugIn('marlin')
+    const { connection, recorder } = connect(`${dir}/device`, {
+      protocol: 'marlin',
+      temperatureReport: 'autoreport',
+    })
+    await connection.connect()
+    await emulator!.hook('temps', '199.5', '60.25')
+    await emulator!.hook('report')
+    const snapshot = await recorder.telemetryWhere((r) => r.temperature === 199.5)
+    expect(snapshot.bedTemperature).toBe(60.25)
+    await emulator!.waitForLine(/^rx M155 S2$/)
+  })
+
+  it('marlin: a command with no answer times out with 504 and the port stays usable', async () => {
+    await plugIn('marlin')
+    const { connection } = connect(`${dir}/device`, { protocol: 'marlin', temperatureReport: 'off' })
+    await connection.connect()
+    await emulator!.hook('mute')
+    await expect(connection.command('M400', { timeoutMs: 200 })).rejects.toMatchObject({ status: 504 })
+    expect((await connection.command('M114')).ok).toBe(true)
+  })
+
+  it('grbl: no greeting on a pty, $I answers, status reports and error:N', async () => {
+    await plugIn('grbl')
+    const { connection, recorder } = connect(`${dir}/device`, { protocol: 'grbl', statusPollMs: 50 })
+    await connection.connect()
+    expect(connection.firmwareVersion).toBe('Grbl 1.1h.20190830')
+    expect(emulator!.received()[0]).toBe('$I')
+    await connection.command('G0 X4 Y2')
+    await recorder.telemetryWhere((r) => r.positionX === 4 && r.state === 'Idle')
+    const bad = await connection.command('$Z')
+    expect(bad).toMatchObject({
+      ok: false,
+      message: expect.stringMatching(/^error:3 Grbl '\$' system command/),
+    })
+  })
+
+  it('grbl: an alarm fails the pending line instead of waiting for its timeout', async () => {
+    await plugIn('grbl')
+    const { connection, recorder } = connect(`${dir}/device`, { protocol: 'grbl', statusPollMs: 0 })
+    await connection.connect()
+    await emulator!.hook('alarm-next', '2')
+    const errored = recorder.nextStatus('error')
+    const result = await connection.command('G0 X900', { timeoutMs: 10_000 })
+    expect(result).toMatchObject({ ok: false, message: expect.stringMatching(/^ALARM:2 /) })
+    await errored
+    expect(connection.lastError).toMatch(/^ALARM:2/)
+  })
+
+  it('the emulator dies and comes back on the same path: error, then reconnected', async () => {
+    await plugIn('marlin')
+    const { connection, recorder } = connect(`${dir}/device`, {
+      protocol: 'marlin',
+      temperatureReport: 'off',
+      reconnectDelayMs: 50,
+      reconnectMaxDelayMs: 200,
+    })
+    await connection.connect()
+    const errored = recorder.nextStatus('error')
+    await unplug()
+    await errored
+    expect(connection.lastError).toMatch(/connection lost/)
+    await expect(connection.command('M105')).rejects.toMatchObject({ status: 409 })
+    const back = recorder.nextStatus('connected')
+    await plugIn('marlin')
+    await back
+    expect((await connection.command('M105')).ok).toBe(true)
+    expect(recorder.logs.filter((l) => l.line.startsWith('connection lost'))).toHaveLength(1)
+  })
+
+  it('a missing port answers ENOENT and leaves the device in error', async () => {
+    const { connection } = connect(`${dir}/nothing-here`, { protocol: 'marlin' })
+    await expect(connection.connect()).rejects.toMatchObject({ code: 'ENOENT', status: 502 })
+    expect(connection.status).toBe('error')
+    expect(connection.lastError).toMatch(/ENOENT/)
+  })
+
+  it('a path that is not a tty fails with the OS reason', async () => {
+    const { connection } = connect('/dev/null', { protocol: 'line' })
+    await expect(connection.connect()).rejects.toMatchObject({
+      status: 502,
+      code: expect.stringMatching(/^E/),
+    })
+  })
+})
