@@ -23,6 +23,7 @@ import { systemRoutes } from './http/system-routes.js'
 import type { Logger } from './logger.js'
 import type { AppInstance, Area, AreaContext } from './modules/area.js'
 import { createJobsArea } from './modules/jobs/index.js'
+import { createVisualizationArea } from './modules/visualization/index.js'
 
 export interface AppDeps {
   config: Config
@@ -107,6 +108,8 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
   const areas: Area[] = []
   const jobs = createJobsArea(context)
   areas.push(jobs)
+  // The scene reads every other area: keep it last.
+  areas.push(createVisualizationArea(context, {}))
 
   app.decorate('myntrix', { context, areas, generatedAdminPassword: admin.generatedPassword })
 

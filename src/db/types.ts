@@ -153,6 +153,19 @@ export interface SystemMetricsHistoryTable {
   netTxBytesPerSec: number | null
 }
 
+export interface SceneGroupsTable {
+  kind: string
+  groupKey: string
+  groupIndex: number
+}
+
+export interface SceneSlotsTable {
+  entityId: string
+  kind: string
+  ring: number
+  slot: number
+}
+
 export interface DB {
   users: UsersTable
   apiKeys: ApiKeysTable
@@ -163,6 +176,8 @@ export interface DB {
   scheduledTasks: ScheduledTasksTable
   taskRuns: TaskRunsTable
   systemMetricsHistory: SystemMetricsHistoryTable
+  sceneGroups: SceneGroupsTable
+  sceneSlots: SceneSlotsTable
 }
 
 export type Database = Kysely<DB>

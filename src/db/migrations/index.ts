@@ -3,9 +3,11 @@
 
 import { foundation } from './0001_foundation.js'
 import { deviceFiles } from './0501_device_files.js'
+import { sceneLayout } from './0601_scene_layout.js'
 import type { MyntrixMigration } from './types.js'
 
 export const migrations: Record<string, MyntrixMigration> = {
   '0001_foundation': foundation,
   '0501_device_files': deviceFiles,
+  '0601_scene_layout': sceneLayout,
 }
