@@ -33,28 +33,54 @@ export function prepareGcode(text: string): string[] {
   return lines
 }
 
+/** A line that goes on the wire, with its 1-based line number in the file. */
+export interface PreparedLine {
+  text: string
+  line: number
+}
+
 /**
- * Streams prepared lines out of chunks of text (a file read in pieces), so a
- * large file is never held whole. `push` returns the complete lines so far.
+ * Prepared lines out of chunks of text (a file read in pieces), so a large
+ * file is never held whole. Line numbers count the file's own lines (CR, LF
+ * or CRLF), so errors can point at the line an operator sees in an editor.
  */
 export class GcodeLineSplitter {
   private rest = ''
+  private lineNumber = 0
 
-  push(chunk: string): string[] {
-    const text = this.rest + chunk
+  push(chunk: string): PreparedLine[] {
+    let text = this.rest + chunk
+    // A CR at the very end may be the first half of a CRLF split across chunks.
+    let held = ''
+    if (text.endsWith('\r')) {
+      held = '\r'
+      text = text.slice(0, -1)
+    }
     const cut = Math.max(text.lastIndexOf('\n'), text.lastIndexOf('\r'))
     if (cut < 0) {
-      this.rest = text
+      this.rest = text + held
       return []
     }
-    this.rest = text.slice(cut + 1)
-    return prepareGcode(text.slice(0, cut))
+    this.rest = text.slice(cut + 1) + held
+    // The segment ends before its last line break (both halves of a CRLF).
+    const end = text[cut] === '\n' && text[cut - 1] === '\r' ? cut - 1 : cut
+    return this.prepare(text.slice(0, end))
   }
 
-  end(): string[] {
-    const lines = prepareGcode(this.rest)
+  end(): PreparedLine[] {
+    const rest = this.rest
     this.rest = ''
-    return lines
+    return rest === '' ? [] : this.prepare(rest)
+  }
+
+  private prepare(text: string): PreparedLine[] {
+    const out: PreparedLine[] = []
+    for (const raw of text.split(/\r\n|\r|\n/)) {
+      this.lineNumber++
+      const stripped = stripGcodeLine(raw)
+      if (stripped !== '' && stripped !== '%') out.push({ text: stripped, line: this.lineNumber })
+    }
+    return out
   }
 }
 

@@ -30,7 +30,12 @@ describe('G-code preparation', () => {
         ...splitter.push(text.slice(cut)),
         ...splitter.end(),
       ]
-      expect(lines, `cut at ${cut}`).toEqual(prepareGcode(text))
+      expect(
+        lines.map((l) => l.text),
+        `cut at ${cut}`,
+      ).toEqual(prepareGcode(text))
+      // Line numbers are the file's own (CRLF counts once), blank and comment lines skipped.
+      expect(lines.map((l) => l.line)).toEqual([1, 2, 4, 5])
     }
   })
 

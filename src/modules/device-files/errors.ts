@@ -1,0 +1,51 @@
+// Why a transfer stopped. Flags follow the driver convention (canceled,
+// disconnected, timedOut); the service branches on them, never on text.
+
+import { MyntrixError } from '../../errors.js'
+
+export interface TransferErrorFlags {
+  disconnected?: boolean
+  timedOut?: boolean
+  /** The firmware refused a line (GRBL `error:N`) or stopped itself (alarm, halt, reset). */
+  firmware?: boolean
+  canceled?: boolean
+}
+
+export class TransferError extends MyntrixError {
+  readonly status = 502
+  readonly type = 'transfer-failed'
+  readonly disconnected: boolean
+  readonly timedOut: boolean
+  readonly firmware: boolean
+  readonly canceled: boolean
+
+  constructor(message: string, flags: TransferErrorFlags = {}, cause?: unknown) {
+    super(message, { cause })
+    this.disconnected = flags.disconnected ?? false
+    this.timedOut = flags.timedOut ?? false
+    this.firmware = flags.firmware ?? false
+    this.canceled = flags.canceled ?? false
+  }
+
+  /** Wraps a connection's error, keeping its flags. */
+  static from(err: unknown, context: string): TransferError {
+    if (err instanceof TransferError) return err
+    const e = err as {
+      message?: string
+      disconnected?: boolean
+      timedOut?: boolean
+      canceled?: boolean
+      reset?: boolean
+    }
+    return new TransferError(
+      `${context}: ${e?.message ?? String(err)}`,
+      {
+        disconnected: e?.disconnected === true,
+        timedOut: e?.timedOut === true,
+        canceled: e?.canceled === true,
+        firmware: e?.reset === true,
+      },
+      err,
+    )
+  }
+}

@@ -1,0 +1,369 @@
+// The device-files rules: upload (sanitised name, allowed extension, size
+// limit, content-addressed storage), list and delete a device's files, and
+// send a stored file as a tracked `device-transfer` job, one per device.
+// Never imports fastify: routes hand over the upload as a plain stream.
+
+import { randomUUID } from 'node:crypto'
+import type { Readable } from 'node:stream'
+import { assertRole, type Principal } from '../../auth/principal.js'
+import { ConflictError, NotFoundError, UnprocessableError } from '../../errors.js'
+import type { EventBus } from '../../events/bus.js'
+import type { Logger } from '../../logger.js'
+import type { Job, JobsService } from '../jobs/service.js'
+import { assertExtensionAllowed, type ExtensionPolicy, fileKindOf } from './extensions.js'
+import { sanitizeFilename } from './filename.js'
+import { type DeviceFile, DeviceFilesRepository } from './repository.js'
+import type { FileStore } from './storage.js'
+import { GrblStreamer } from './streamers/grbl.js'
+import { MarlinStreamer } from './streamers/marlin.js'
+import { RawStreamer } from './streamers/raw.js'
+import { GcodeFileSource, LineCounter, RawFileSource } from './streamers/source.js'
+import type { Streamer, StreamerOptions, StreamSession } from './streamers/types.js'
+import { TRANSFER_JOB_TYPE, Transfer } from './transfer.js'
+
+/** The few parts of a device's open connection this area drives. */
+export interface DeviceLink {
+  readonly status: string
+  readonly activeProtocol: { readonly name: string } | null
+  exclusive<T>(work: (session: StreamSession) => Promise<T>): Promise<T>
+}
+
+/** What this area needs from the devices service. */
+export interface DevicesPort {
+  get(
+    principal: Principal,
+    id: string,
+  ): Promise<{
+    id: string
+    name: string
+    ownerId: string
+    connectionString: string
+    configuration: Record<string, unknown>
+  }>
+  connectionOf(id: string): DeviceLink | null
+}
+
+export interface DeviceFilesServiceOptions {
+  db: import('../../db/types.js').Database
+  bus: EventBus
+  logger: Logger
+  jobs: JobsService
+  devices: DevicesPort
+  store: FileStore
+  maxUploadBytes: number
+  extensions: ExtensionPolicy
+  streamer: StreamerOptions
+}
+
+export interface UploadInput {
+  filename: string
+  stream: Readable
+  /** Start a transfer at once (default); false only stores the file. */
+  send: boolean
+}
+
+/** How a file goes on the wire for a protocol; a new protocol is one entry. */
+const streamerFor: Record<
+  string,
+  (file: DeviceFile, store: FileStore, options: StreamerOptions, kind: 'gcode' | 'raw') => Streamer
+> = {
+  marlin: (file, store, options, kind) =>
+    kind === 'gcode'
+      ? new MarlinStreamer(
+          new GcodeFileSource(store.open(file.sha256)),
+          file.lineCount ?? 0,
+          file.sizeBytes,
+          options,
+        )
+      : rawStreamer(file, store, options, 'bytes'),
+  grbl: (file, store, options, kind) =>
+    kind === 'gcode'
+      ? new GrblStreamer(
+          new GcodeFileSource(store.open(file.sha256)),
+          file.lineCount ?? 0,
+          file.sizeBytes,
+          options,
+        )
+      : rawStreamer(file, store, options, 'bytes'),
+  mqtt: (file, store, options) => rawStreamer(file, store, options, 'messages'),
+}
+
+function rawStreamer(
+  file: DeviceFile,
+  store: FileStore,
+  options: StreamerOptions,
+  mode: 'bytes' | 'messages',
+) {
+  return new RawStreamer(
+    new RawFileSource(store.open(file.sha256, { highWaterMark: 64 * 1024 })),
+    { transferId: randomUUID(), name: file.name, sizeBytes: file.sizeBytes, sha256: file.sha256 },
+    options,
+    mode,
+  )
+}
+
+/** The protocol a device speaks, from its connection or, when closed, its settings. */
+export function protocolOf(
+  device: { connectionString: string; configuration: Record<string, unknown> },
+  link: DeviceLink | null,
+): string {
+  if (link?.activeProtocol) return link.activeProtocol.name
+  const cs = device.connectionString
+  if (cs.startsWith('mqtt://')) return 'mqtt'
+  const sim = /^sim:\/\/(\w+)/.exec(cs)
+  if (sim) return sim[1]
+  const configured = device.configuration?.protocol
+  return typeof configured === 'string' ? configured : 'line'
+}
+
+export class DeviceFilesService {
+  readonly repository: DeviceFilesRepository
+  private readonly transfers = new Map<string, Transfer>()
+  /** Per content hash: uploads and deletes of one blob run one after another. */
+  private readonly blobLocks = new Map<string, Promise<unknown>>()
+  private readonly offBus: (() => void)[] = []
+  private isStopped = false
+
+  constructor(private readonly options: DeviceFilesServiceOptions) {
+    this.repository = new DeviceFilesRepository(options.db)
+  }
+
+  start(): void {
+    this.isStopped = false
+    this.offBus.push(
+      this.options.bus.on('device.status', (e) => {
+        if (e.status !== 'connected') this.transfers.get(e.deviceId)?.deviceDropped(e.lastError ?? e.status)
+      }),
+      this.options.jobs.onCancel(TRANSFER_JOB_TYPE, async (job, reason) => {
+        const transfer = [...this.transfers.values()].find((t) => t.jobId === job.id)
+        if (transfer) await transfer.cancel(reason)
+      }),
+    )
+  }
+
+  /** Removes blobs no row refers to (left by deleted devices) and half-written uploads. */
+  async sweep(): Promise<number> {
+    const store = this.options.store
+    await store.clearTemporary()
+    const referenced = await this.repository.referencedHashes()
+    let removed = 0
+    for (const sha of await store.list()) {
+      if (referenced.has(sha)) continue
+      await this.withBlobLock(sha, async () => {
+        if (!(await this.repository.isReferenced(sha))) {
+          await store.remove(sha)
+          removed++
+        }
+      })
+    }
+    return removed
+  }
+
+  async stop(): Promise<void> {
+    this.isStopped = true
+    for (const off of this.offBus.splice(0)) off()
+    await Promise.all([...this.transfers.values()].map((t) => t.cancel('the server is shutting down')))
+  }
+
+  // ---- files ----------------------------------------------------------------
+
+  async upload(
+    principal: Principal,
+    deviceId: string,
+    input: UploadInput,
+  ): Promise<{ file: DeviceFile; job: Job | null }> {
+    assertRole(principal, 'operator', 'upload files to devices')
+    const device = await this.options.devices.get(principal, deviceId)
+    const link = this.options.devices.connectionOf(deviceId)
+    const name = sanitizeFilename(input.filename)
+    assertExtensionAllowed(this.options.extensions, protocolOf(device, link), name)
+    // Refuse before reading the body, so a doomed upload costs no disk.
+    if (input.send) this.assertCanSend(deviceId, link)
+    const kind = fileKindOf(name)
+    const counter = kind === 'gcode' ? new LineCounter() : null
+    const blob = await this.options.store.ingest(input.stream, {
+      maxBytes: this.options.maxUploadBytes,
+      inspect: counter ? (chunk) => counter.push(chunk) : undefined,
+    })
+    const file = await this.withBlobLock(blob.sha256, async () => {
+      // A delete of the same content may have removed the blob meanwhile.
+      if (!(await this.options.store.exists(blob.sha256))) {
+        throw new ConflictError('the file was removed while it was being uploaded; upload it again')
+      }
+      return this.repository.upsert(
+        {
+          deviceId,
+          ownerId: device.ownerId,
+          name,
+          sha256: blob.sha256,
+          sizeBytes: blob.sizeBytes,
+          kind,
+          lineCount: counter ? counter.end() : null,
+        },
+        new Date(),
+      )
+    })
+    const job = input.send ? await this.startTransfer(device, file) : null
+    return { file, job }
+  }
+
+  async list(
+    principal: Principal,
+    deviceId: string,
+    page: { limit: number; offset: number },
+  ): Promise<{ items: DeviceFile[]; total: number }> {
+    await this.options.devices.get(principal, deviceId)
+    const [items, total] = await this.repository.list(deviceId, page)
+    return { items, total }
+  }
+
+  async get(principal: Principal, deviceId: string, fileId: string): Promise<DeviceFile> {
+    await this.options.devices.get(principal, deviceId)
+    const file = await this.repository.get(deviceId, fileId)
+    if (!file) throw new NotFoundError('file', fileId)
+    return file
+  }
+
+  async delete(principal: Principal, deviceId: string, fileId: string): Promise<DeviceFile> {
+    assertRole(principal, 'operator', 'delete device files')
+    const file = await this.get(principal, deviceId, fileId)
+    const transfer = this.transfers.get(deviceId)
+    if (transfer && transfer.file.id === fileId) {
+      throw new ConflictError(`file ${fileId} is being sent (job ${transfer.jobId}); cancel the job first`)
+    }
+    await this.withBlobLock(file.sha256, async () => {
+      await this.repository.delete(deviceId, fileId)
+      if (!(await this.repository.isReferenced(file.sha256))) await this.options.store.remove(file.sha256)
+    })
+    return file
+  }
+
+  async send(
+    principal: Principal,
+    deviceId: string,
+    fileId: string,
+  ): Promise<{ file: DeviceFile; job: Job }> {
+    assertRole(principal, 'operator', 'send files to devices')
+    const device = await this.options.devices.get(principal, deviceId)
+    const file = await this.repository.get(deviceId, fileId)
+    if (!file) throw new NotFoundError('file', fileId)
+    const link = this.options.devices.connectionOf(deviceId)
+    assertExtensionAllowed(this.options.extensions, protocolOf(device, link), file.name)
+    if (!(await this.options.store.exists(file.sha256))) {
+      throw new UnprocessableError(`the stored content of file ${fileId} is missing; upload it again`)
+    }
+    return { file, job: await this.startTransfer(device, file) }
+  }
+
+  // ---- transfers --------------------------------------------------------------
+
+  /** The transfer running on a device, if any. */
+  activeTransfer(deviceId: string): Transfer | undefined {
+    return this.transfers.get(deviceId)
+  }
+
+  async pause(principal: Principal, jobId: string): Promise<Job> {
+    const transfer = await this.transferOf(principal, jobId, 'pause')
+    transfer.pause()
+    return this.options.jobs.repository.get(jobId).then((j) => j!)
+  }
+
+  async resume(principal: Principal, jobId: string): Promise<Job> {
+    const transfer = await this.transferOf(principal, jobId, 'resume')
+    transfer.resume()
+    return this.options.jobs.repository.get(jobId).then((j) => j!)
+  }
+
+  private async transferOf(principal: Principal, jobId: string, action: string): Promise<Transfer> {
+    assertRole(principal, 'operator', `${action} jobs`)
+    const job = await this.options.jobs.getFor(principal, jobId)
+    if (job.type !== TRANSFER_JOB_TYPE) {
+      throw new UnprocessableError(
+        `job ${jobId} is a ${job.type} job; only ${TRANSFER_JOB_TYPE} jobs can ${action}`,
+      )
+    }
+    const transfer = [...this.transfers.values()].find((t) => t.jobId === jobId)
+    if (!transfer) throw new ConflictError(`job ${jobId} is ${job.status}; it cannot ${action}`)
+    return transfer
+  }
+
+  private assertCanSend(deviceId: string, link: DeviceLink | null): void {
+    if (this.isStopped) throw new ConflictError('the server is shutting down')
+    const active = this.transfers.get(deviceId)
+    if (active) {
+      throw new ConflictError(
+        `device ${deviceId} is already receiving a file (job ${active.jobId}); one transfer per device`,
+      )
+    }
+    if (link?.status !== 'connected') {
+      throw new ConflictError(
+        `device ${deviceId} is ${link?.status ?? 'disconnected'}; connect it before sending a file`,
+      )
+    }
+  }
+
+  private async startTransfer(
+    device: {
+      id: string
+      name: string
+      ownerId: string
+      connectionString: string
+      configuration: Record<string, unknown>
+    },
+    file: DeviceFile,
+  ): Promise<Job> {
+    const link = this.options.devices.connectionOf(device.id)
+    this.assertCanSend(device.id, link)
+    const protocol = protocolOf(device, link)
+    const make = streamerFor[protocol] ?? ((f, s, o) => rawStreamer(f, s, o, 'bytes'))
+    // Claim the device before the first await, so a second request sees it taken.
+    const placeholder = {} as Transfer
+    this.transfers.set(device.id, placeholder)
+    let job: Job
+    try {
+      job = await this.options.jobs.create({
+        name: `Send ${file.name} to ${device.name}`,
+        type: TRANSFER_JOB_TYPE,
+        ownerId: device.ownerId,
+        running: true,
+        details: { deviceId: device.id, fileId: file.id, fileName: file.name, protocol },
+      })
+    } catch (err) {
+      this.transfers.delete(device.id)
+      throw err
+    }
+    const streamer = make(file, this.options.store, this.options.streamer, file.kind)
+    const transfer = new Transfer(
+      job.id,
+      file,
+      {
+        deviceId: device.id,
+        deviceName: device.name,
+        protocol,
+        hold: (work) => {
+          const current = this.options.devices.connectionOf(device.id)
+          if (!current) return Promise.reject(new ConflictError(`device ${device.id} is not connected`))
+          return current.exclusive(work)
+        },
+      },
+      streamer,
+      this.options.jobs,
+    )
+    this.transfers.set(device.id, transfer)
+    void transfer.run().finally(() => {
+      if (this.transfers.get(device.id) === transfer) this.transfers.delete(device.id)
+    })
+    return job
+  }
+
+  private withBlobLock<T>(sha256: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.blobLocks.get(sha256) ?? Promise.resolve()
+    const next = previous.catch(() => {}).then(work)
+    const settled = next.catch(() => {})
+    this.blobLocks.set(sha256, settled)
+    void settled.then(() => {
+      if (this.blobLocks.get(sha256) === settled) this.blobLocks.delete(sha256)
+    })
+    return next
+  }
+}

@@ -1,0 +1,177 @@
+// G-code to GRBL with character counting: as many lines in flight as fit in
+// the controller's receive buffer (the last field of `$I`'s OPT, 128 by
+// default), each `ok` or `error:N` freeing the bytes of the oldest line. This
+// keeps the planner fed so short segments and arcs do not stutter, which one
+// line in flight cannot. An `error:N` stops the stream; the lines already in
+// the buffer still answer and are waited for, so the job ends settled.
+// Real-time bytes (`?` `!` `~` Ctrl-X) bypass the buffer and need no space.
+
+import { TransferError } from '../errors.js'
+import type { PreparedLine } from '../gcode.js'
+import type { LineSource } from './source.js'
+import {
+  newProgress,
+  type StreamControl,
+  type Streamer,
+  type StreamerOptions,
+  type StreamOutcome,
+  type StreamSession,
+  type TransferProgress,
+} from './types.js'
+
+export const GRBL_DEFAULT_RX_BUFFER = 128
+
+export class GrblStreamer implements Streamer {
+  readonly progress: TransferProgress
+  /** Read from the file but not yet sent (it did not fit). */
+  private peeked: PreparedLine | null = null
+  private isSourceDone = false
+
+  constructor(
+    private readonly source: LineSource,
+    totalLines: number,
+    totalBytes: number,
+    private readonly options: StreamerOptions,
+  ) {
+    this.progress = newProgress(totalLines, totalBytes)
+  }
+
+  async run(session: StreamSession, control: StreamControl): Promise<StreamOutcome> {
+    const rxBytes = session.protocol.rxBufferSize ?? GRBL_DEFAULT_RX_BUFFER
+    const inFlight: PreparedLine[] = []
+    let inFlightBytes = 0
+    let failure: TransferError | null = null
+    let isServingQueue = false
+    let wake: (() => void) | null = null
+    const signal = () => {
+      const w = wake
+      wake = null
+      w?.()
+    }
+
+    const acknowledge = (): PreparedLine | undefined => {
+      const line = inFlight.shift()
+      if (!line) return undefined
+      inFlightBytes -= line.text.length + 1
+      return line
+    }
+
+    const offLine = session.onLine((_line, events) => {
+      // Any inbound line (status reports included) shows the controller is alive.
+      signal()
+      if (isServingQueue) return
+      for (const e of events) {
+        if (e.kind === 'ok') {
+          const line = acknowledge()
+          if (!line) continue
+          this.progress.linesAcknowledged++
+          this.progress.bytesAcknowledged += line.text.length + 1
+          this.progress.lastAcknowledged = { line: line.line, text: line.text }
+          control.progressed()
+        } else if (e.kind === 'fail') {
+          const line = acknowledge()
+          const where = line ? `line ${line.line} "${line.text}"` : 'a line'
+          const message = `${where} failed: ${e.message ?? 'error'}`
+          this.progress.errors.push(message)
+          failure ??= new TransferError(message, { firmware: true })
+          control.progressed()
+        } else if (e.kind === 'alarm' || e.kind === 'reset') {
+          const message = e.message ?? e.kind
+          this.progress.errors.push(message)
+          // An alarm or reset flushes the buffer: nothing in flight will answer.
+          inFlight.length = 0
+          inFlightBytes = 0
+          failure ??= new TransferError(`the controller stopped the job: ${message}`, { firmware: true })
+        }
+      }
+    })
+    const offClose = session.onClose((reason) => {
+      inFlight.length = 0
+      inFlightBytes = 0
+      failure ??= TransferError.from(reason, 'the connection closed during the transfer')
+      signal()
+    })
+
+    const waitForInbound = () =>
+      new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          wake = null
+          reject(
+            new TransferError(
+              `GRBL sent nothing for ${this.options.lineTimeoutMs} ms with ${inFlight.length} line(s) unacknowledged`,
+              { timedOut: true },
+            ),
+          )
+        }, this.options.lineTimeoutMs)
+        wake = () => {
+          clearTimeout(timer)
+          resolve()
+        }
+      })
+
+    try {
+      for (;;) {
+        // Fill the receive buffer, unless someone is waiting to send a command.
+        while (!failure && !control.shouldStop() && session.queuedCount === 0) {
+          const line = this.peeked ?? (this.isSourceDone ? null : await this.source.next())
+          if (line === null) {
+            this.isSourceDone = true
+            break
+          }
+          const bytes = line.text.length + 1
+          if (bytes > rxBytes) {
+            throw new TransferError(
+              `line ${line.line} is ${bytes} bytes with its newline; GRBL's receive buffer holds ${rxBytes}`,
+              { firmware: true },
+            )
+          }
+          if (inFlightBytes + bytes > rxBytes) {
+            this.peeked = line
+            break
+          }
+          this.peeked = null
+          inFlight.push(line)
+          inFlightBytes += bytes
+          this.progress.linesSent++
+          this.progress.bytesSent += bytes
+          try {
+            await session.write(
+              Buffer.from(`${line.text}\n`, 'latin1'),
+              this.options.quiet ? undefined : line.text,
+            )
+          } catch (err) {
+            throw failure ?? TransferError.from(err, `line ${line.line} could not be written`)
+          }
+        }
+        if (inFlight.length === 0) {
+          if (failure) throw failure
+          if (session.queuedCount > 0) {
+            // The buffer is empty: a queued command's `ok` cannot be mistaken for a line's.
+            isServingQueue = true
+            try {
+              await session.runQueued()
+            } finally {
+              isServingQueue = false
+            }
+            continue
+          }
+          if (this.isSourceDone && this.peeked === null) return 'done'
+          if (control.shouldStop()) return 'stopped'
+          continue
+        }
+        // After a failure the lines still buffered answer first; a silent controller keeps the first reason.
+        await waitForInbound().catch((err) => {
+          throw failure ?? err
+        })
+      }
+    } finally {
+      offLine()
+      offClose()
+      wake = null
+    }
+  }
+
+  close(): void {
+    this.source.close()
+  }
+}

@@ -1,0 +1,83 @@
+// G-code to Marlin, the way printcore and OctoPrint stream it: one line in
+// flight, each acknowledged with `ok` before the next. The connection frames
+// each line as `N<n> <cmd>*<checksum>` (its protocol owns the numbering, so
+// commands sent between lines keep the sequence) and answers `Resend: N` from
+// its history; `busy:` keepalives extend the line's timeout there too.
+// Commands that queue up behind the stream (an operator's M105, the
+// temperature poll) go out between two lines.
+
+import { TransferError } from '../errors.js'
+import type { PreparedLine } from '../gcode.js'
+import type { LineSource } from './source.js'
+import {
+  newProgress,
+  type StreamControl,
+  type Streamer,
+  type StreamerOptions,
+  type StreamOutcome,
+  type StreamSession,
+  type TransferProgress,
+} from './types.js'
+
+// Commands that may run for minutes before their `ok` (heating, homing,
+// probing, dwell, waiting for moves, filament change).
+const LONG_RUNNING = /^(?:G28|G29|G4|G76|M109|M190|M191|M303|M400|M600|M0|M1|M116|G34|G35)\b/i
+
+export class MarlinStreamer implements Streamer {
+  readonly progress: TransferProgress
+  /** Sent but not yet acknowledged when the last run stopped (never, for a clean stop). */
+  private pending: PreparedLine | null = null
+
+  constructor(
+    private readonly source: LineSource,
+    totalLines: number,
+    totalBytes: number,
+    private readonly options: StreamerOptions,
+  ) {
+    this.progress = newProgress(totalLines, totalBytes)
+  }
+
+  async run(session: StreamSession, control: StreamControl): Promise<StreamOutcome> {
+    const offLine = session.onLine((_line, events) => {
+      for (const e of events) if (e.kind === 'resend') this.progress.resends++
+    })
+    try {
+      for (;;) {
+        if (session.queuedCount > 0) await session.runQueued()
+        if (control.shouldStop()) return 'stopped'
+        const line = this.pending ?? (await this.source.next())
+        if (line === null) return 'done'
+        this.pending = line
+        this.progress.linesSent++
+        this.progress.bytesSent += line.text.length + 1
+        let result: Awaited<ReturnType<StreamSession['command']>>
+        try {
+          result = await session.command(line.text, {
+            timeoutMs: LONG_RUNNING.test(line.text)
+              ? this.options.longCommandTimeoutMs
+              : this.options.lineTimeoutMs,
+            quiet: this.options.quiet,
+          })
+        } catch (err) {
+          throw TransferError.from(err, `line ${line.line} "${line.text}" was not acknowledged`)
+        }
+        if (!result.ok) {
+          throw new TransferError(`line ${line.line} "${line.text}" failed: ${result.message}`, {
+            firmware: true,
+          })
+        }
+        this.pending = null
+        this.progress.linesAcknowledged++
+        this.progress.bytesAcknowledged += line.text.length + 1
+        this.progress.lastAcknowledged = { line: line.line, text: line.text }
+        control.progressed()
+      }
+    } finally {
+      offLine()
+    }
+  }
+
+  close(): void {
+    this.source.close()
+  }
+}

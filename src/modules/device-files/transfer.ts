@@ -1,0 +1,183 @@
+// One file going to one device, recorded as a `device-transfer` job. The
+// transfer holds the device's wire while it streams; a pause gives the wire
+// back (queued and real-time commands flow normally) and a resume takes it
+// again where the streamer stopped. A cancel stops at the next line boundary.
+// Whatever ends the transfer, the job ends with it: completed, cancelled, or
+// failed with the reason and the last line the firmware acknowledged.
+
+import type { JobsService } from '../jobs/service.js'
+import { TransferError } from './errors.js'
+import type { DeviceFile } from './repository.js'
+import type { StreamControl, Streamer, StreamSession, TransferProgress } from './streamers/types.js'
+
+export const TRANSFER_JOB_TYPE = 'device-transfer'
+
+export interface TransferTarget {
+  deviceId: string
+  deviceName: string
+  protocol: string
+  /** Holds the device's wire for `work`; rejects when the device is not connected. */
+  hold<T>(work: (session: StreamSession) => Promise<T>): Promise<T>
+}
+
+type StopRequest = { kind: 'pause' } | { kind: 'cancel'; reason: string } | null
+
+export class Transfer {
+  private stopRequest: StopRequest = null
+  private isPausedNow = false
+  private wakeFromPause: (() => void) | null = null
+  /** Set when the device drops while the transfer does not hold the wire. */
+  private dropReason: string | null = null
+  private readonly done: Promise<void>
+  private resolveDone!: () => void
+
+  constructor(
+    readonly jobId: string,
+    readonly file: DeviceFile,
+    private readonly target: TransferTarget,
+    private readonly streamer: Streamer,
+    private readonly jobs: JobsService,
+  ) {
+    this.done = new Promise((resolve) => {
+      this.resolveDone = resolve
+    })
+  }
+
+  get deviceId(): string {
+    return this.target.deviceId
+  }
+
+  get isPaused(): boolean {
+    return this.isPausedNow
+  }
+
+  /** Resolves once the job has its final status. */
+  get finished(): Promise<void> {
+    return this.done
+  }
+
+  /** Streams to the end; never rejects (the job records the outcome). */
+  async run(): Promise<void> {
+    const control: StreamControl = {
+      shouldStop: () => this.stopRequest !== null,
+      progressed: () => this.report(),
+    }
+    try {
+      for (;;) {
+        const outcome = await this.target.hold((session) => this.streamer.run(session, control))
+        if (outcome === 'done') {
+          await this.jobs.complete(this.jobId, this.details())
+          return
+        }
+        const request = this.stopRequest
+        if (request?.kind === 'cancel') {
+          await this.jobs.markCancelled(this.jobId, request.reason, this.details())
+          return
+        }
+        await this.waitWhilePaused()
+        const after = this.stopRequest as StopRequest
+        if (after?.kind === 'cancel') {
+          await this.jobs.markCancelled(this.jobId, after.reason, this.details())
+          return
+        }
+        if (this.dropReason !== null) {
+          throw new TransferError(`the device dropped while the transfer was paused: ${this.dropReason}`, {
+            disconnected: true,
+          })
+        }
+      }
+    } catch (err) {
+      const error = TransferError.from(err, 'the transfer failed')
+      const last = this.streamer.progress.lastAcknowledged
+      const where = last
+        ? `; last acknowledged: line ${last.line} "${last.text}"`
+        : '; no line was acknowledged'
+      this.streamer.progress.errors.push(error.message)
+      await this.jobs
+        .fail(this.jobId, `${error.message}${this.streamer.progress.totalLines !== null ? where : ''}`, {
+          ...this.details(),
+          reason: error.disconnected
+            ? 'disconnected'
+            : error.timedOut
+              ? 'timeout'
+              : error.firmware
+                ? 'firmware'
+                : 'error',
+        })
+        .catch(() => {})
+    } finally {
+      this.streamer.close()
+      this.isPausedNow = false
+      this.resolveDone()
+    }
+  }
+
+  /** Stops sending after the line in flight; the wire is released until resume(). */
+  pause(): void {
+    if (this.stopRequest === null) this.stopRequest = { kind: 'pause' }
+  }
+
+  resume(): void {
+    if (this.stopRequest?.kind === 'pause') this.stopRequest = null
+    this.wakeFromPause?.()
+  }
+
+  /** Stops at the next line boundary and resolves once the job is finished. */
+  async cancel(reason: string): Promise<void> {
+    this.stopRequest = { kind: 'cancel', reason }
+    this.wakeFromPause?.()
+    await this.done
+  }
+
+  /** The device's link dropped; a transfer holding the wire learns it from the session itself. */
+  deviceDropped(reason: string): void {
+    this.dropReason = reason
+    if (this.isPausedNow) this.wakeFromPause?.()
+  }
+
+  private async waitWhilePaused(): Promise<void> {
+    if (this.stopRequest?.kind !== 'pause') return
+    this.isPausedNow = true
+    this.report()
+    await new Promise<void>((resolve) => {
+      this.wakeFromPause = resolve
+      // resume() may have run between the stream stopping and this wait.
+      if (this.stopRequest?.kind !== 'pause' || this.dropReason !== null) resolve()
+    })
+    this.wakeFromPause = null
+    this.isPausedNow = false
+    this.report()
+  }
+
+  private report(): void {
+    this.jobs.progress(this.jobId, percent(this.streamer.progress), this.details())
+  }
+
+  details(): Record<string, unknown> {
+    const p: TransferProgress = this.streamer.progress
+    return {
+      deviceId: this.target.deviceId,
+      deviceName: this.target.deviceName,
+      protocol: this.target.protocol,
+      fileId: this.file.id,
+      fileName: this.file.name,
+      sha256: this.file.sha256,
+      totalLines: p.totalLines,
+      totalBytes: p.totalBytes,
+      linesSent: p.linesSent,
+      linesAcknowledged: p.linesAcknowledged,
+      bytesSent: p.bytesSent,
+      bytesAcknowledged: p.bytesAcknowledged,
+      resends: p.resends,
+      lastAcknowledgedLine: p.lastAcknowledged?.line ?? null,
+      lastAcknowledgedText: p.lastAcknowledged?.text ?? null,
+      paused: this.isPausedNow,
+      errors: p.errors.slice(-20),
+    }
+  }
+}
+
+export function percent(p: TransferProgress): number {
+  if (p.totalLines !== null) return p.totalLines === 0 ? 100 : (100 * p.linesAcknowledged) / p.totalLines
+  return p.totalBytes === 0 ? 100 : (100 * p.bytesAcknowledged) / p.totalBytes
+}
