@@ -21,8 +21,11 @@ import { installCors } from './http/cors.js'
 import { installProblemHandlers } from './http/problem.js'
 import { systemRoutes } from './http/system-routes.js'
 import type { Logger } from './logger.js'
+import { createAgentsArea } from './modules/agents/index.js'
 import type { AppInstance, Area, AreaContext } from './modules/area.js'
+import { createDevicesArea } from './modules/devices/index.js'
 import { createJobsArea } from './modules/jobs/index.js'
+import { createMonitoringArea } from './modules/monitoring/index.js'
 import { createVisualizationArea } from './modules/visualization/index.js'
 
 export interface AppDeps {
@@ -108,6 +111,11 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
   const areas: Area[] = []
   const jobs = createJobsArea(context)
   areas.push(jobs)
+  areas.push(createMonitoringArea(context))
+  const agents = createAgentsArea(context)
+  areas.push(agents)
+  const devices = createDevicesArea(context)
+  areas.push(devices)
   // The scene reads every other area: keep it last.
   areas.push(createVisualizationArea(context, {}))
 

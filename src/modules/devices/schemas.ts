@@ -1,0 +1,134 @@
+import { Type } from '@sinclair/typebox'
+import { ListQuery } from '../../http/list.js'
+import { DEVICE_STATUSES } from './connection.js'
+import { ACCEPTED_CONNECTION_FORMS } from './connection-string.js'
+import { MAX_NAME_LENGTH, REDACTED } from './service.js'
+import type { Device, TelemetrySample } from './types.js'
+
+export const DeviceStatusSchema = Type.Union(
+  DEVICE_STATUSES.map((s) => Type.Literal(s)),
+  { description: DEVICE_STATUSES.join(' | ') },
+)
+
+const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()])
+const Configuration = Type.Object(
+  {},
+  {
+    additionalProperties: true,
+    description:
+      'protocol (line|jsonl|marlin|grbl), baudRate, autoReconnect, commandTimeoutMs, statusPollMs (GRBL), temperatureReport/temperatureIntervalMs (Marlin), lineNumbers, username/password (MQTT), ...; see docs/DEVICES.md',
+  },
+)
+
+export const DeviceSchema = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  type: Type.String(),
+  connectionString: Type.String(),
+  status: DeviceStatusSchema,
+  lastSeen: Nullable(Type.String({ format: 'date-time' })),
+  firmwareVersion: Nullable(Type.String()),
+  configuration: Configuration,
+  ownerId: Type.String(),
+  lastError: Type.Optional(Nullable(Type.String({ description: 'set while status is error' }))),
+  createdAt: Type.String({ format: 'date-time' }),
+  updatedAt: Type.String({ format: 'date-time' }),
+})
+
+const connectionStringField = Type.String({
+  minLength: 1,
+  maxLength: 1000,
+  description: `one of: ${ACCEPTED_CONNECTION_FORMS.join(', ')}`,
+})
+
+export const CreateDeviceBody = Type.Object({
+  name: Type.String({ minLength: 1, maxLength: MAX_NAME_LENGTH }),
+  type: Type.Optional(
+    Type.String({ maxLength: 100, description: 'free text, e.g. printer, cnc, sensor (default generic)' }),
+  ),
+  connectionString: connectionStringField,
+  configuration: Type.Optional(Configuration),
+})
+
+export const UpdateDeviceBody = Type.Object({
+  name: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_NAME_LENGTH })),
+  type: Type.Optional(Type.String({ maxLength: 100 })),
+  connectionString: Type.Optional(connectionStringField),
+  configuration: Type.Optional(Configuration),
+})
+
+export const DeviceIdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) })
+export const TelemetrySocketParams = Type.Object({ deviceId: Type.String({ minLength: 1, maxLength: 100 }) })
+
+export const CommandBody = Type.Object({
+  command: Type.String({
+    minLength: 1,
+    maxLength: 1024,
+    description: 'one line; GRBL real-time ? ! ~ and Ctrl-X bypass the queue',
+  }),
+  timeoutMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 3_600_000 })),
+})
+
+export const CommandReply = Type.Object({
+  message: Type.String(),
+  ok: Type.Boolean({ description: 'false when the firmware refused the command (error:N, alarm)' }),
+  response: Type.Array(Type.String()),
+  durationMs: Type.Number(),
+})
+
+export const TelemetryQuery = Type.Object({
+  limit: Type.Optional(
+    Type.Integer({ minimum: 1, maximum: 1000, description: 'most recent samples (default 100)' }),
+  ),
+})
+
+export const TelemetrySampleSchema = Type.Object({
+  ts: Type.String({ format: 'date-time' }),
+  readings: Type.Object({}, { additionalProperties: true }),
+})
+
+export const PortsReply = Type.Object({
+  ports: Type.Array(
+    Type.Object({
+      path: Type.String(),
+      manufacturer: Type.Optional(Type.String()),
+      serialNumber: Type.Optional(Type.String()),
+      vendorId: Type.Optional(Type.String()),
+      productId: Type.Optional(Type.String()),
+    }),
+  ),
+  reason: Nullable(
+    Type.String({ description: 'why the list is empty when the host cannot enumerate ports' }),
+  ),
+})
+
+export const DeleteReply = Type.Object({ message: Type.String(), id: Type.String() })
+
+export { ListQuery }
+
+export function deviceView(device: Device) {
+  return {
+    id: device.id,
+    name: device.name,
+    type: device.type,
+    connectionString: device.connectionString,
+    status: device.status,
+    lastSeen: device.lastSeen?.toISOString() ?? null,
+    firmwareVersion: device.firmwareVersion,
+    configuration: redact(device.configuration),
+    ownerId: device.ownerId,
+    lastError: device.lastError,
+    createdAt: device.createdAt.toISOString(),
+    updatedAt: device.updatedAt.toISOString(),
+  }
+}
+
+/** MQTT passwords are stored but never answered back. */
+function redact(configuration: Record<string, unknown>): Record<string, unknown> {
+  if (configuration.password === undefined) return configuration
+  return { ...configuration, password: REDACTED }
+}
+
+export function sampleView(sample: TelemetrySample) {
+  return { ts: sample.ts.toISOString(), readings: sample.readings }
+}
