@@ -214,6 +214,11 @@ export class Supervisor {
     return entry ? this.facts(entry) : this.idleFacts(agentId)
   }
 
+  /** True once this supervisor has started the agent (until remove()). */
+  knows(agentId: string): boolean {
+    return this.entries.has(agentId)
+  }
+
   /** Facts of every agent this supervisor knows. */
   list(): AgentFacts[] {
     return [...this.entries.values()].map((e) => this.facts(e))

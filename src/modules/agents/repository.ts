@@ -1,0 +1,223 @@
+// SQL for agents; snake_case stays in here (CamelCasePlugin maps it).
+
+import type { Database } from '../../db/types.js'
+import { fromDbInt, fromDbIntOrNull, fromDbJson, fromDbTime, toDbJson, toDbTime } from '../../db/values.js'
+import type { HealthDetails } from './health.js'
+import type { ProcessIdentity } from './runtimes/types.js'
+import type { AgentStatus } from './supervisor.js'
+
+export type DesiredState = 'running' | 'stopped'
+
+export interface StoredExit {
+  code: number | null
+  signal: string | null
+  at: string
+}
+
+/** An agent as stored: its definition and the last state the supervisor reported. */
+export interface AgentRecord {
+  id: string
+  name: string
+  type: string
+  status: AgentStatus
+  desiredState: DesiredState
+  health: number
+  healthDetails: HealthDetails | null
+  lastRun: Date | null
+  configuration: Record<string, unknown>
+  ownerId: string
+  /** The process last recorded as running (for orphan recovery), or null. */
+  process: ProcessIdentity | null
+  startedAt: Date | null
+  restarts: number
+  lastExit: StoredExit | null
+  statusReason: string | null
+  createdAt: Date
+  updatedAt: Date
+}
+
+/** The live state the supervisor reports; written without touching updatedAt. */
+export interface AgentRuntimeState {
+  status: AgentStatus
+  statusReason: string | null
+  health: number
+  healthDetails: HealthDetails | null
+  process: ProcessIdentity | null
+  startedAt: Date | null
+  restarts: number
+  lastExit: StoredExit | null
+  lastRun?: Date
+}
+
+type Row = {
+  id: string
+  name: string
+  type: string
+  status: string
+  desiredState: string
+  health: number | string
+  healthDetails: unknown
+  lastRun: unknown
+  configuration: unknown
+  ownerId: string
+  pid: number | string | null
+  pidStartTime: string | null
+  startedAt: unknown
+  restarts: number | string
+  lastExit: unknown
+  statusReason: string | null
+  createdAt: unknown
+  updatedAt: unknown
+}
+
+/** pid_start_time holds "<startTicks>@<bootId>" so a record from another boot never matches. */
+export function encodeStartTime(identity: ProcessIdentity | null): string | null {
+  if (!identity || identity.startTicks === null) return null
+  return identity.bootId ? `${identity.startTicks}@${identity.bootId}` : String(identity.startTicks)
+}
+
+export function decodeProcess(pid: unknown, text: string | null): ProcessIdentity | null {
+  const p = fromDbIntOrNull(pid)
+  if (p === null) return null
+  if (!text) return { pid: p, startTicks: null, bootId: null }
+  const at = text.indexOf('@')
+  const ticks = Number(at < 0 ? text : text.slice(0, at))
+  return {
+    pid: p,
+    startTicks: Number.isFinite(ticks) ? ticks : null,
+    bootId: at < 0 ? null : text.slice(at + 1),
+  }
+}
+
+function toRecord(row: Row): AgentRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    type: row.type,
+    status: row.status as AgentStatus,
+    desiredState: row.desiredState === 'running' ? 'running' : 'stopped',
+    health: fromDbInt(row.health),
+    healthDetails: fromDbJson<HealthDetails>(row.healthDetails),
+    lastRun: fromDbTime(row.lastRun),
+    configuration: fromDbJson(row.configuration) ?? {},
+    ownerId: row.ownerId,
+    process: decodeProcess(row.pid, row.pidStartTime),
+    startedAt: fromDbTime(row.startedAt),
+    restarts: fromDbInt(row.restarts),
+    lastExit: fromDbJson<StoredExit>(row.lastExit),
+    statusReason: row.statusReason,
+    createdAt: fromDbTime(row.createdAt)!,
+    updatedAt: fromDbTime(row.updatedAt)!,
+  }
+}
+
+export class AgentsRepository {
+  constructor(private readonly db: Database) {}
+
+  async insert(a: AgentRecord): Promise<void> {
+    await this.db
+      .insertInto('agents')
+      .values({
+        id: a.id,
+        name: a.name,
+        type: a.type,
+        status: a.status,
+        desiredState: a.desiredState,
+        health: a.health,
+        healthDetails: toDbJson(a.healthDetails),
+        lastRun: toDbTime(a.lastRun),
+        configuration: toDbJson(a.configuration),
+        ownerId: a.ownerId,
+        pid: a.process?.pid ?? null,
+        pidStartTime: encodeStartTime(a.process),
+        startedAt: toDbTime(a.startedAt),
+        restarts: a.restarts,
+        lastExit: toDbJson(a.lastExit),
+        statusReason: a.statusReason,
+        createdAt: toDbTime(a.createdAt),
+        updatedAt: toDbTime(a.updatedAt),
+      })
+      .execute()
+  }
+
+  async get(id: string): Promise<AgentRecord | null> {
+    const row = await this.db.selectFrom('agents').selectAll().where('id', '=', id).executeTakeFirst()
+    return row ? toRecord(row as Row) : null
+  }
+
+  /** ownerId null: every agent (admins). */
+  async list(ownerId: string | null, page: { limit: number; offset: number }) {
+    let q = this.db.selectFrom('agents')
+    if (ownerId !== null) q = q.where('ownerId', '=', ownerId)
+    const [rows, count] = await Promise.all([
+      q
+        .selectAll()
+        .orderBy('createdAt', 'asc')
+        .orderBy('id', 'asc')
+        .limit(page.limit)
+        .offset(page.offset)
+        .execute(),
+      q.select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow(),
+    ])
+    return { items: rows.map((r) => toRecord(r as Row)), total: fromDbInt(count.n) }
+  }
+
+  /** Every agent, for start-up recovery. */
+  async all(): Promise<AgentRecord[]> {
+    const rows = await this.db.selectFrom('agents').selectAll().orderBy('createdAt', 'asc').execute()
+    return rows.map((r) => toRecord(r as Row))
+  }
+
+  async updateDefinition(
+    id: string,
+    patch: { name?: string; type?: string; configuration?: Record<string, unknown> },
+    now: Date,
+  ): Promise<void> {
+    await this.db
+      .updateTable('agents')
+      .set({
+        ...(patch.name !== undefined ? { name: patch.name } : {}),
+        ...(patch.type !== undefined ? { type: patch.type } : {}),
+        ...(patch.configuration !== undefined ? { configuration: toDbJson(patch.configuration) } : {}),
+        updatedAt: toDbTime(now),
+      })
+      .where('id', '=', id)
+      .execute()
+  }
+
+  async setDesiredState(id: string, desiredState: DesiredState): Promise<void> {
+    await this.db.updateTable('agents').set({ desiredState }).where('id', '=', id).execute()
+  }
+
+  async updateRuntime(id: string, s: AgentRuntimeState): Promise<void> {
+    await this.db
+      .updateTable('agents')
+      .set({
+        status: s.status,
+        statusReason: s.statusReason,
+        health: s.health,
+        healthDetails: toDbJson(s.healthDetails),
+        pid: s.process?.pid ?? null,
+        pidStartTime: encodeStartTime(s.process),
+        startedAt: toDbTime(s.startedAt),
+        restarts: s.restarts,
+        lastExit: toDbJson(s.lastExit),
+        ...(s.lastRun ? { lastRun: toDbTime(s.lastRun) } : {}),
+      })
+      .where('id', '=', id)
+      .execute()
+  }
+
+  async updateHealth(id: string, health: number, healthDetails: HealthDetails): Promise<void> {
+    await this.db
+      .updateTable('agents')
+      .set({ health, healthDetails: toDbJson(healthDetails) })
+      .where('id', '=', id)
+      .execute()
+  }
+
+  async delete(id: string): Promise<boolean> {
+    const r = await this.db.deleteFrom('agents').where('id', '=', id).executeTakeFirst()
+    return Number(r.numDeletedRows) > 0
+  }
+}

@@ -1,0 +1,210 @@
+// HTTP for agents: schema in, service call, status code out.
+
+import type { EventBus } from '../../events/bus.js'
+import { principalOf, requireRole } from '../../http/auth-hook.js'
+import { listReply, pageOf } from '../../http/list.js'
+import { ClientQueue } from '../../realtime/client-queue.js'
+import { envelope } from '../../realtime/envelope.js'
+import type { AppInstance } from '../area.js'
+import {
+  AgentIdParams,
+  AgentListQuery,
+  AgentSchema,
+  agentView,
+  CreateAgentBody,
+  DeletedSchema,
+  LogEntrySchema,
+  LogsQuery,
+  UpdateAgentBody,
+} from './schemas.js'
+import type { AgentDetails, AgentsService } from './service.js'
+
+const tags = ['agents']
+const view = (d: AgentDetails) => agentView(d.record, d.facts)
+const operator = requireRole('operator')
+const ok = { 200: AgentSchema }
+
+export function agentRoutes(app: AppInstance, service: AgentsService, bus: EventBus): void {
+  app.get(
+    '/api/myntrix/agents',
+    {
+      schema: {
+        tags,
+        summary: 'All agents the caller may see, with status, health and live process facts',
+        querystring: AgentListQuery,
+        response: { 200: { type: 'array', items: AgentSchema } },
+      },
+    },
+    async (request, reply) => {
+      const { items, total } = await service.list(principalOf(request), pageOf(request.query))
+      return listReply(reply, items.map(view), total)
+    },
+  )
+
+  app.post(
+    '/api/myntrix/agents',
+    {
+      schema: {
+        tags,
+        summary: 'Create an agent (stopped)',
+        body: CreateAgentBody,
+        response: { 201: AgentSchema },
+      },
+      preHandler: operator,
+    },
+    async (request, reply) => {
+      const created = await service.create(principalOf(request), request.body)
+      return reply.code(201).send(view(created))
+    },
+  )
+
+  app.get(
+    '/api/myntrix/agents/:id',
+    { schema: { tags, summary: 'One agent', params: AgentIdParams, response: ok } },
+    async (request) => view(await service.get(principalOf(request), request.params.id)),
+  )
+
+  app.put(
+    '/api/myntrix/agents/:id',
+    {
+      schema: {
+        tags,
+        summary:
+          'Change name, type or configuration (a new configuration applies from the next start or restart)',
+        params: AgentIdParams,
+        body: UpdateAgentBody,
+        response: ok,
+      },
+      preHandler: operator,
+    },
+    async (request) => view(await service.update(principalOf(request), request.params.id, request.body)),
+  )
+
+  app.delete(
+    '/api/myntrix/agents/:id',
+    {
+      schema: {
+        tags,
+        summary: 'Stop the agent, then delete it and its logs',
+        params: AgentIdParams,
+        response: { 200: DeletedSchema },
+      },
+      preHandler: operator,
+    },
+    async (request) => {
+      await service.remove(principalOf(request), request.params.id)
+      return { message: 'agent deleted', id: request.params.id }
+    },
+  )
+
+  app.post(
+    '/api/myntrix/agents/:id/start',
+    {
+      schema: {
+        tags,
+        summary: 'Start the agent (idempotent: a running agent keeps its process); 422 without a command',
+        params: AgentIdParams,
+        response: ok,
+      },
+      preHandler: operator,
+    },
+    async (request) => view(await service.start(principalOf(request), request.params.id)),
+  )
+
+  app.post(
+    '/api/myntrix/agents/:id/stop',
+    {
+      schema: {
+        tags,
+        summary: 'Stop the agent: SIGTERM to its process group, SIGKILL after stopTimeoutMs',
+        params: AgentIdParams,
+        response: ok,
+      },
+      preHandler: operator,
+    },
+    async (request) => view(await service.stopAgent(principalOf(request), request.params.id)),
+  )
+
+  app.post(
+    '/api/myntrix/agents/:id/restart',
+    {
+      schema: {
+        tags,
+        summary: 'Stop the agent if it runs, then start a new process',
+        params: AgentIdParams,
+        response: ok,
+      },
+      preHandler: operator,
+    },
+    async (request) => view(await service.restart(principalOf(request), request.params.id)),
+  )
+
+  app.get(
+    '/api/myntrix/agents/:id/logs',
+    {
+      schema: {
+        tags,
+        summary: 'Recent stdout/stderr lines, oldest first',
+        params: AgentIdParams,
+        querystring: LogsQuery,
+        response: { 200: { type: 'array', items: LogEntrySchema } },
+      },
+    },
+    async (request) => service.logs(principalOf(request), request.params.id, request.query.tail ?? 100),
+  )
+
+  // Live log feed: a `status` message and the recent lines first, then every new
+  // line (`log`, payload the text, `stream` beside it) and each status change.
+  // A slow client has lines dropped and counted, never slowing the agent.
+  app.get(
+    '/ws/myntrix/agents/:id/logs',
+    { websocket: true, schema: { tags, hide: true, params: AgentIdParams, querystring: LogsQuery } },
+    (socket, request) => {
+      const principal = principalOf(request)
+      const agentId = request.params.id
+      const tail = request.query.tail ?? 100
+      const queue = new ClientQueue(socket, {
+        conflate: (m) => (m.type === 'status' ? 'status' : null),
+      })
+      const subject = { agentId }
+      const offs: (() => void)[] = []
+      const cleanup = () => {
+        for (const off of offs.splice(0)) off()
+        queue.close()
+      }
+      socket.on('close', cleanup)
+      service
+        .get(principal, agentId)
+        .then(async (details) => {
+          if (socket.readyState !== 1) return
+          const v = view(details)
+          queue.push(envelope('status', { status: v.status, health: v.health, pid: v.pid }, subject))
+          // From memory the backlog is read and the subscription made in one tick: no gap, no repeat.
+          const backlog = service.bufferedLogs(agentId, tail) ?? (await service.recentLogs(agentId, tail))
+          if (socket.readyState !== 1) return
+          for (const l of backlog)
+            queue.push({ type: 'log', agentId, ts: l.ts, stream: l.stream, payload: l.line })
+          offs.push(
+            bus.on('agent.log', (e) => {
+              if (e.agentId === agentId)
+                queue.push({ type: 'log', agentId, ts: e.ts, stream: e.stream, payload: e.line })
+            }),
+            bus.on('agent.status', (e) => {
+              if (e.agentId === agentId) {
+                queue.push(envelope('status', { status: e.status, health: e.health, pid: e.pid }, subject))
+              }
+            }),
+            bus.on('agent.deleted', (e) => {
+              if (e.agentId === agentId) socket.close(1000, 'agent deleted')
+            }),
+          )
+        })
+        .catch((err: { status?: number }) => {
+          socket.close(
+            err.status === 404 ? 4404 : 1011,
+            err.status === 404 ? 'agent not found' : 'internal error',
+          )
+        })
+    },
+  )
+}

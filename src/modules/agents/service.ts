@@ -1,0 +1,439 @@
+// The agents service: CRUD and lifecycle rules over the repository and the
+// supervisor. It persists what the supervisor reports (status, pid, health) and
+// announces it on the bus as `agent.status` and `agent.log`; it resumes agents
+// whose desired state is `running` at start-up, after ending any process group a
+// killed server left behind.
+
+import { assertRole, type Principal, visibleOr404 } from '../../auth/principal.js'
+import { newId } from '../../db/ids.js'
+import type { Database } from '../../db/types.js'
+import { NotFoundError, UnprocessableError, ValidationError } from '../../errors.js'
+import type { EventBus } from '../../events/bus.js'
+import type { Logger } from '../../logger.js'
+import { normalizeAgentConfig, validateAgentConfig } from './config.js'
+import { AgentNoCommandError } from './errors.js'
+import { computeHealth } from './health.js'
+import type { LogEntry } from './log-buffer.js'
+import { readLogTail } from './log-file.js'
+import { endOrphan } from './orphans.js'
+import { type AgentRecord, type AgentRuntimeState, AgentsRepository, type StoredExit } from './repository.js'
+import type { CreateAgentBody, LogEntryView, UpdateAgentBody } from './schemas.js'
+import type { AgentFacts, Supervisor } from './supervisor.js'
+
+export interface AgentsServiceOptions {
+  db: Database
+  bus: EventBus
+  logger: Logger
+  supervisor: Supervisor
+  /** Where the supervisor writes the per-agent log files (for history after a restart). */
+  logDir: string
+  now?: () => Date
+}
+
+/** A caller from another area (the scheduler): null ownerId acts for the system. */
+export interface AgentActor {
+  ownerId: string | null
+  role?: string
+}
+
+/** Who may act: an authenticated user, or another area acting for an owner. */
+type Caller = { principal: Principal } | { actor: AgentActor }
+
+export interface AgentDetails {
+  record: AgentRecord
+  /** Live facts when this server's supervisor runs (or ran) the agent. */
+  facts: AgentFacts | null
+}
+
+const ACTIVE_STATUSES = new Set(['starting', 'running', 'stopping', 'restarting'])
+
+export class AgentsService {
+  readonly repository: AgentsRepository
+  private readonly supervisor: Supervisor
+  private readonly bus: EventBus
+  private readonly logger: Logger
+  private readonly logDir: string
+  private readonly now: () => Date
+  /** agentId -> ownerId, for bus events (filled whenever a record is read). */
+  private readonly owners = new Map<string, string>()
+  /** Per-agent chain of database writes, so reports land in the order they happened. */
+  private readonly writes = new Map<string, Promise<void>>()
+  private offSupervisor: (() => void) | null = null
+
+  constructor(options: AgentsServiceOptions) {
+    this.repository = new AgentsRepository(options.db)
+    this.supervisor = options.supervisor
+    this.bus = options.bus
+    this.logger = options.logger
+    this.logDir = options.logDir
+    this.now = options.now ?? (() => new Date())
+    this.offSupervisor = this.supervisor.onEvent((e) => {
+      if (e.type === 'status') this.onStatus(e.facts)
+      else if (e.type === 'health') this.onHealth(e.facts)
+      else if (e.type === 'log') this.onLog(e.agentId, e.entry)
+    })
+  }
+
+  // ---- lifecycle of the area -------------------------------------------------
+
+  /**
+   * Start-up: end process groups a killed server left behind (recognised by pid +
+   * start time), mark stale live states stopped, then start every agent whose
+   * desired state is `running`.
+   */
+  async resume(): Promise<void> {
+    const records = await this.repository.all()
+    for (const r of records) this.owners.set(r.id, r.ownerId)
+    await Promise.all(records.map((r) => this.recover(r)))
+    for (const r of records) {
+      if (r.desiredState !== 'running') continue
+      try {
+        await this.supervisor.start(r.id, r.configuration, { restarts: r.restarts })
+      } catch (err) {
+        this.logger.warn({ agentId: r.id, err }, 'could not resume agent')
+      }
+    }
+  }
+
+  /** Graceful shutdown: stop every agent (desired states stay, so the next start resumes them). */
+  async stop(): Promise<void> {
+    await this.supervisor.stopAll()
+    this.offSupervisor?.()
+    this.offSupervisor = null
+    await this.flushWrites()
+  }
+
+  private async recover(r: AgentRecord): Promise<void> {
+    let reason = r.statusReason
+    if (r.process) {
+      const timeoutMs = normalizedStopTimeout(r.configuration)
+      const result = await endOrphan(r.process, timeoutMs)
+      if (result.ended) {
+        reason = `ended process group ${r.process.pid} left running by the previous server`
+        this.logger.warn({ agentId: r.id, pid: r.process.pid, killed: result.killed }, reason)
+      }
+    }
+    if (r.process || ACTIVE_STATUSES.has(r.status)) {
+      const status = r.status === 'error' ? 'error' : 'stopped'
+      await this.repository.updateRuntime(r.id, {
+        status,
+        statusReason: reason,
+        health: 0,
+        healthDetails: computeHealth({
+          alive: false,
+          recentRestarts: 0,
+          check: null,
+          memoryBytes: null,
+          maxMemoryMb: null,
+          cpuPercent: null,
+        }).details,
+        process: null,
+        startedAt: null,
+        restarts: r.restarts,
+        lastExit: r.lastExit,
+      })
+    }
+  }
+
+  // ---- queries ---------------------------------------------------------------
+
+  async list(principal: Principal, page: { limit: number; offset: number }) {
+    const { items, total } = await this.repository.list(
+      principal.role === 'admin' ? null : principal.id,
+      page,
+    )
+    return { items: items.map((r) => this.details(r)), total }
+  }
+
+  async get(principal: Principal, id: string): Promise<AgentDetails> {
+    return this.details(await this.visible({ principal }, id))
+  }
+
+  /** Live facts for other areas (the 3D scene); undefined when not supervised here. */
+  liveFacts(id: string): { cpuPercent: number | null; memoryBytes: number | null } | undefined {
+    if (!this.supervisor.knows(id)) return undefined
+    const f = this.supervisor.status(id)
+    return { cpuPercent: f.cpuPercent, memoryBytes: f.memoryBytes }
+  }
+
+  /** Newest `tail` lines: from memory when supervised here, else from the log files. */
+  async logs(principal: Principal, id: string, tail = 100): Promise<LogEntryView[]> {
+    await this.visible({ principal }, id)
+    return this.recentLogs(id, tail)
+  }
+
+  async recentLogs(id: string, tail: number): Promise<LogEntryView[]> {
+    if (this.supervisor.knows(id)) return this.supervisor.logs(id, tail).map(logView)
+    const lines = await readLogTail(this.logDir, id, tail)
+    return lines.map((l) => ({ seq: null, stream: l.stream, line: l.line, ts: l.ts.toISOString() }))
+  }
+
+  /** The ring's lines right now (synchronous, so a subscriber can attach without a gap). */
+  bufferedLogs(id: string, tail: number): LogEntryView[] | null {
+    return this.supervisor.knows(id) ? this.supervisor.logs(id, tail).map(logView) : null
+  }
+
+  // ---- changes ---------------------------------------------------------------
+
+  async create(principal: Principal, input: CreateAgentBody): Promise<AgentDetails> {
+    assertRole(principal, 'operator', 'create agents')
+    const configuration = this.checkConfiguration(input.configuration)
+    const now = this.now()
+    const record: AgentRecord = {
+      id: newId(),
+      name: input.name,
+      type: input.type ?? 'generic',
+      status: 'stopped',
+      desiredState: 'stopped',
+      health: 0,
+      healthDetails: null,
+      lastRun: null,
+      configuration,
+      ownerId: principal.id,
+      process: null,
+      startedAt: null,
+      restarts: 0,
+      lastExit: null,
+      statusReason: null,
+      createdAt: now,
+      updatedAt: now,
+    }
+    await this.repository.insert(record)
+    this.owners.set(record.id, record.ownerId)
+    return this.details(record)
+  }
+
+  /** Changes name, type or configuration; a new configuration applies from the next start or restart. */
+  async update(principal: Principal, id: string, input: UpdateAgentBody): Promise<AgentDetails> {
+    assertRole(principal, 'operator', 'change agents')
+    await this.visible({ principal }, id)
+    const patch: { name?: string; type?: string; configuration?: Record<string, unknown> } = {}
+    if (input.name !== undefined) patch.name = input.name
+    if (input.type !== undefined) patch.type = input.type
+    if (input.configuration !== undefined) patch.configuration = this.checkConfiguration(input.configuration)
+    await this.repository.updateDefinition(id, patch, this.now())
+    return this.details(await this.visible({ principal }, id))
+  }
+
+  async start(principal: Principal, id: string): Promise<AgentDetails> {
+    assertRole(principal, 'operator', 'start agents')
+    return this.startAs({ principal }, id)
+  }
+
+  async stopAgent(principal: Principal, id: string): Promise<AgentDetails> {
+    assertRole(principal, 'operator', 'stop agents')
+    return this.stopAs({ principal }, id)
+  }
+
+  async restart(principal: Principal, id: string): Promise<AgentDetails> {
+    assertRole(principal, 'operator', 'restart agents')
+    return this.restartAs({ principal }, id)
+  }
+
+  /** Stops the agent, then removes its row and its log files. */
+  async remove(principal: Principal, id: string): Promise<void> {
+    assertRole(principal, 'operator', 'delete agents')
+    const record = await this.visible({ principal }, id)
+    await this.supervisor.remove(id, { deleteLogs: true })
+    await this.writes.get(id)
+    await this.repository.delete(id)
+    this.owners.delete(id)
+    this.bus.emit('agent.deleted', { agentId: id, ownerId: record.ownerId })
+  }
+
+  // ---- for other areas (scheduler `agent` action) -------------------------
+
+  /** The operations the scheduler's `agent` action calls; ownership is checked against the actor. */
+  readonly control = {
+    start: async (agentId: string, opts: { actor: AgentActor }) => {
+      await this.startAs({ actor: opts.actor }, agentId)
+    },
+    stop: async (agentId: string, opts: { actor: AgentActor }) => {
+      await this.stopAs({ actor: opts.actor }, agentId)
+    },
+    restart: async (agentId: string, opts: { actor: AgentActor }) => {
+      await this.restartAs({ actor: opts.actor }, agentId)
+    },
+    /** Starts the agent and resolves with the exit of its process; aborting stops it. */
+    runToCompletion: (
+      agentId: string,
+      opts: { actor: AgentActor; signal: AbortSignal; onLog?: (line: string) => void },
+    ): Promise<{ exitCode: number | null; signal: string | null }> => this.runToCompletion(agentId, opts),
+  }
+
+  private async runToCompletion(
+    agentId: string,
+    opts: { actor: AgentActor; signal: AbortSignal; onLog?: (line: string) => void },
+  ): Promise<{ exitCode: number | null; signal: string | null }> {
+    const record = await this.visible({ actor: opts.actor }, agentId)
+    const config = this.startable(record)
+    let off: () => void = () => {}
+    const exited = new Promise<{ exitCode: number | null; signal: string | null }>((resolve) => {
+      off = this.supervisor.onEvent((e) => {
+        if (e.agentId !== agentId) return
+        if (e.type === 'log') opts.onLog?.(e.entry.line)
+        else if (e.type === 'exit') resolve({ exitCode: e.exit.code, signal: e.exit.signal })
+      })
+    })
+    const onAbort = () => void this.supervisor.stop(agentId)
+    try {
+      opts.signal.addEventListener('abort', onAbort, { once: true })
+      await this.supervisor.start(agentId, config, { restarts: record.restarts })
+      if (opts.signal.aborted) onAbort()
+      const result = await exited
+      // A run is one process: do not let the restart policy start another.
+      await this.supervisor.stop(agentId)
+      return result
+    } finally {
+      opts.signal.removeEventListener('abort', onAbort)
+      off()
+    }
+  }
+
+  // ---- internals -------------------------------------------------------------
+
+  private async startAs(caller: Caller, id: string): Promise<AgentDetails> {
+    const record = await this.visible(caller, id)
+    const config = this.startable(record)
+    await this.repository.setDesiredState(id, 'running')
+    record.desiredState = 'running'
+    try {
+      await this.supervisor.start(id, config, { restarts: record.restarts })
+    } catch (err) {
+      // The request failed: do not leave an intent to run that nothing carried out.
+      await this.repository.setDesiredState(id, 'stopped')
+      throw err
+    }
+    return this.details(record)
+  }
+
+  private async stopAs(caller: Caller, id: string): Promise<AgentDetails> {
+    const record = await this.visible(caller, id)
+    await this.repository.setDesiredState(id, 'stopped')
+    record.desiredState = 'stopped'
+    await this.supervisor.stop(id)
+    return this.details(record)
+  }
+
+  private async restartAs(caller: Caller, id: string): Promise<AgentDetails> {
+    const record = await this.visible(caller, id)
+    const config = this.startable(record)
+    await this.repository.setDesiredState(id, 'running')
+    record.desiredState = 'running'
+    await this.supervisor.restart(id, config, { restarts: record.restarts })
+    return this.details(record)
+  }
+
+  /** The stored configuration, if it has a command (422 otherwise). */
+  private startable(record: AgentRecord): Record<string, unknown> {
+    const errors = validateAgentConfig(record.configuration, 'configuration')
+    if (errors.length > 0) {
+      throw new UnprocessableError(
+        `agent ${record.id} has an invalid stored configuration: ${errors[0].path}: ${errors[0].message}`,
+      )
+    }
+    if (!normalizeAgentConfig(record.configuration).argv) throw new AgentNoCommandError(record.id)
+    return record.configuration
+  }
+
+  private checkConfiguration(value: Record<string, unknown> | null | undefined): Record<string, unknown> {
+    const configuration = value ?? {}
+    const errors = validateAgentConfig(configuration, 'configuration')
+    if (errors.length > 0) {
+      throw new ValidationError(errors.map((e) => `${e.path}: ${e.message}`).join('; '), errors)
+    }
+    return configuration
+  }
+
+  private async visible(caller: Caller, id: string): Promise<AgentRecord> {
+    const record = await this.repository.get(id)
+    if ('principal' in caller) return visibleOr404(caller.principal, record, 'agent', id)
+    const { actor } = caller
+    if (!record || (actor.ownerId !== null && actor.role !== 'admin' && record.ownerId !== actor.ownerId)) {
+      throw new NotFoundError('agent', id)
+    }
+    this.owners.set(id, record.ownerId)
+    return record
+  }
+
+  private details(record: AgentRecord): AgentDetails {
+    this.owners.set(record.id, record.ownerId)
+    return { record, facts: this.supervisor.knows(record.id) ? this.supervisor.status(record.id) : null }
+  }
+
+  private onStatus(facts: AgentFacts): void {
+    const running = facts.status === 'running' && facts.startedAt !== null
+    const state: AgentRuntimeState = {
+      status: facts.status,
+      statusReason: facts.reason,
+      health: facts.health,
+      healthDetails: facts.healthDetails,
+      process: facts.process,
+      startedAt: facts.startedAt,
+      restarts: facts.restarts,
+      lastExit: storedExit(facts),
+      ...(running ? { lastRun: facts.startedAt! } : {}),
+    }
+    this.write(facts.agentId, () => this.repository.updateRuntime(facts.agentId, state))
+    this.announce(facts)
+  }
+
+  private onHealth(facts: AgentFacts): void {
+    this.write(facts.agentId, () =>
+      this.repository.updateHealth(facts.agentId, facts.health, facts.healthDetails),
+    )
+    this.announce(facts)
+  }
+
+  private onLog(agentId: string, entry: LogEntry): void {
+    this.bus.emit('agent.log', {
+      agentId,
+      stream: entry.stream,
+      line: entry.line,
+      ts: entry.ts.toISOString(),
+    })
+  }
+
+  private announce(facts: AgentFacts): void {
+    this.bus.emit('agent.status', {
+      agentId: facts.agentId,
+      ownerId: this.owners.get(facts.agentId) ?? '',
+      status: facts.status,
+      health: facts.health,
+      pid: facts.pid,
+    })
+  }
+
+  private write(agentId: string, fn: () => Promise<void>): void {
+    const prev = this.writes.get(agentId) ?? Promise.resolve()
+    const next = prev
+      .then(fn)
+      .catch((err) => this.logger.error({ err, agentId }, 'could not record agent state'))
+      .finally(() => {
+        if (this.writes.get(agentId) === next) this.writes.delete(agentId)
+      })
+    this.writes.set(agentId, next)
+  }
+
+  /** Resolves when every state report so far is in the database. */
+  async flushWrites(): Promise<void> {
+    while (this.writes.size > 0) await Promise.all([...this.writes.values()])
+  }
+}
+
+function storedExit(facts: AgentFacts): StoredExit | null {
+  const e = facts.lastExit
+  return e ? { code: e.code, signal: e.signal, at: e.at.toISOString() } : null
+}
+
+function logView(e: LogEntry): LogEntryView {
+  return { seq: e.seq, stream: e.stream, line: e.line, ts: e.ts.toISOString() }
+}
+
+function normalizedStopTimeout(configuration: Record<string, unknown>): number {
+  try {
+    return normalizeAgentConfig(configuration).stopTimeoutMs
+  } catch {
+    return 10_000
+  }
+}
