@@ -22,7 +22,6 @@ import { installProblemHandlers } from './http/problem.js'
 import { systemRoutes } from './http/system-routes.js'
 import type { Logger } from './logger.js'
 import { createAgentsArea } from './modules/agents/index.js'
-import { createAgentsArea } from './modules/agents/index.js'
 import type { AppInstance, Area, AreaContext } from './modules/area.js'
 import { createDevicesArea } from './modules/devices/index.js'
 import { createJobsArea } from './modules/jobs/index.js'
@@ -112,8 +111,6 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
   const areas: Area[] = []
   const jobs = createJobsArea(context)
   areas.push(jobs)
-  const agents = createAgentsArea(context)
-  areas.push(agents)
   areas.push(createMonitoringArea(context))
   const agents = createAgentsArea(context)
   areas.push(agents)
