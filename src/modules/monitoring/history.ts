@@ -106,13 +106,21 @@ export class SampleRing {
   /** Samples with fromMs <= timestamp <= toMs, folded into `stepMs` buckets. */
   query(fromMs: number, toMs: number, stepMs: number): HistorySeries {
     const builder = new SeriesBuilder(stepMs)
+    this.addTo(builder, fromMs, toMs)
+    return builder.build()
+  }
+
+  /** Feeds the samples with fromMs <= timestamp <= toMs into a builder; returns how many. */
+  addTo(builder: SeriesBuilder, fromMs: number, toMs: number): number {
+    let n = 0
     for (let i = this.firstIndexAtOrAfter(fromMs); i < this.count; i++) {
       const index = (this.start + i) % this.capacity
       const t = this.timestamps[index]
       if (t > toMs) break
       builder.add(t, this.cpu[index], this.cpu[index], this.memory[index], this.memory[index])
+      n++
     }
-    return builder.build()
+    return n
   }
 
   clear(): void {

@@ -2,7 +2,7 @@
 // network figures from counter deltas between consecutive reads.
 
 import { ValidationError } from '../../errors.js'
-import { MinuteAggregator, SampleRing } from './history.js'
+import { MinuteAggregator, SampleRing, type SeriesBuilder } from './history.js'
 import { ProcReader, parseLoadavg, parseMeminfo, parseNetDev, parseProcStat, readDiskUsage } from './proc.js'
 import {
   type Clock,
@@ -151,15 +151,24 @@ export class HostSampler {
     return this.ring.query(fromMs, toMs, stepMs)
   }
 
+  /** Feeds in-memory samples in [fromMs, toMs] into a builder (to merge with stored minutes). */
+  addHistoryTo(builder: SeriesBuilder, fromMs: number, toMs: number): number {
+    return this.ring.addTo(builder, fromMs, toMs)
+  }
+
   /**
    * Reads the host once. The first read only sets the baseline for the
    * deltas and returns null; each later read returns (and records) a sample.
    * The timer calls this; tests with a controlled clock call it directly.
    */
   sampleNow(): Promise<HostSample | null> {
-    const run = this.read().finally(() => {
-      if (this.inFlight === run) this.inFlight = null
-    })
+    // Reads share one buffer per file: a second call waits for the first.
+    const previous = this.inFlight?.catch(() => null) ?? Promise.resolve(null)
+    const run: Promise<HostSample | null> = previous
+      .then(() => this.read())
+      .finally(() => {
+        if (this.inFlight === run) this.inFlight = null
+      })
     this.inFlight = run
     return run
   }
