@@ -26,6 +26,7 @@ import type { AppInstance, Area, AreaContext } from './modules/area.js'
 import { createDevicesArea } from './modules/devices/index.js'
 import { createJobsArea } from './modules/jobs/index.js'
 import { createMonitoringArea } from './modules/monitoring/index.js'
+import { createSchedulerArea } from './modules/scheduler/index.js'
 import { createVisualizationArea } from './modules/visualization/index.js'
 
 export interface AppDeps {
@@ -116,6 +117,8 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
   areas.push(agents)
   const devices = createDevicesArea(context)
   areas.push(devices)
+  const scheduler = { jobs: jobs.service, agents: agents.service, devices: devices.service }
+  areas.push(createSchedulerArea(context, scheduler))
   // The scene reads every other area: keep it last.
   areas.push(createVisualizationArea(context, {}))
 

@@ -1,0 +1,30 @@
+// Scheduler (issue 8): which process claimed each run, and a heartbeat per
+// process. Several Myntrix processes may share one database; at start-up (and
+// on every heartbeat) a process fails only the runs of processes that stopped
+// beating, never those of a live peer.
+
+import type { MigrationDb, MyntrixMigration } from './types.js'
+
+export const schedulerInstances: MyntrixMigration = (t) => ({
+  async up(db: MigrationDb) {
+    await db.schema.alterTable('task_runs').addColumn('claimed_by', 'text').execute()
+    await db.schema
+      .createTable('scheduler_instances')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('hostname', 'text')
+      .addColumn('pid', 'integer')
+      .addColumn('started_at', t.time, (c) => c.notNull())
+      .addColumn('heartbeat_at', t.time, (c) => c.notNull())
+      .execute()
+    await db.schema
+      .createIndex('task_runs_task_status_idx')
+      .on('task_runs')
+      .columns(['task_id', 'status'])
+      .execute()
+  },
+  async down(db: MigrationDb) {
+    await db.schema.dropIndex('task_runs_task_status_idx').ifExists().execute()
+    await db.schema.dropTable('scheduler_instances').ifExists().execute()
+    await db.schema.alterTable('task_runs').dropColumn('claimed_by').execute()
+  },
+})

@@ -1,0 +1,586 @@
+// The scheduler engine (DESIGN.md §8): claim ahead, fire on time.
+//
+// One wake-up timer sleeps until a little before the earliest stored
+// next_run_at (or at most maxSleepMs, to see other processes' edits). On
+// waking it claims every occurrence due by then in one transaction
+// (compare-and-set on next_run_at + the run row; see repository.ts), then arms
+// a short local timer per claimed run that fires at the due time and moves the
+// run to `running` with a second compare-and-set, so an edit or delete in
+// between cancels it. The next time is computed from the due time, not from
+// "now", so every process computes the same value.
+
+import os from 'node:os'
+import { newId } from '../../db/ids.js'
+import type { EventBus } from '../../events/bus.js'
+import type { Logger } from '../../logger.js'
+import {
+  ActionCanceled,
+  type ActionRegistry,
+  type ActionServices,
+  ActionTimeout,
+  createLogSink,
+  runAction,
+} from './actions/index.js'
+import { nextAfter, parseSchedule } from './cron.js'
+import type { ClaimPlan, SchedulerRepository } from './repository.js'
+import type { RunStatus, RunTrigger, Task, TaskRun } from './types.js'
+
+/** The part of the jobs service the scheduler uses (the jobs ledger). */
+export interface JobsLedger {
+  create(input: {
+    name: string
+    type: string
+    ownerId?: string | null
+    details?: Record<string, unknown>
+    running?: boolean
+    onCancel?: (job: { id: string }, reason: string) => void | Promise<void>
+  }): Promise<{ id: string }>
+  complete(id: string, details?: Record<string, unknown>): Promise<unknown>
+  fail(id: string, error: string, details?: Record<string, unknown>): Promise<unknown>
+  markCancelled(id: string, reason: string, details?: Record<string, unknown>): Promise<unknown>
+  appendLog(id: string, text: string): Promise<void>
+}
+
+export interface FireInfo {
+  runId: string
+  taskId: string
+  /** The occurrence (null for manual runs). */
+  dueAt: Date | null
+  startedAt: Date
+}
+
+export interface EngineOptions {
+  repo: SchedulerRepository
+  registry: ActionRegistry
+  bus: EventBus
+  logger: Logger
+  /** Services for the agent/device actions and the api allow-list; a function is read per run. */
+  services?: ActionServices | (() => ActionServices)
+  jobs?: JobsLedger
+  /** Claim this long before the due time (default 100). */
+  claimAheadMs?: number
+  /** Longest sleep, so edits by other processes are seen (default 5000). */
+  maxSleepMs?: number
+  /** Heartbeat and orphan check interval (default 5000); a process silent for 4x this is dead. */
+  heartbeatMs?: number
+  /** Smallest misfire grace used, whatever the task says (default 1000): claim jitter is not a misfire. */
+  minGraceMs?: number
+  /** Cap on a run's captured log (default 64 KiB). */
+  maxLogChars?: number
+  /** Called as each run starts; the benchmark measures lateness with it. */
+  onFire?: (info: FireInfo) => void
+  instanceId?: string
+}
+
+interface ActiveRun {
+  run: TaskRun
+  task: Task
+  controller: AbortController
+  done: Promise<void>
+}
+
+const CLAIM_BATCH = 200
+const RETRY_AFTER_ERROR_MS = 1000
+/** How long stop() waits for running actions to end after aborting them. */
+const STOP_WAIT_MS = 10_000
+
+export class SchedulerEngine {
+  readonly instanceId: string
+  private readonly repo: SchedulerRepository
+  private readonly opts: EngineOptions
+  private readonly claimAheadMs: number
+  private readonly maxSleepMs: number
+  private readonly heartbeatMs: number
+  private readonly minGraceMs: number
+  private timer: NodeJS.Timeout | null = null
+  /** Claimed runs waiting for their due time, by run id. */
+  private readonly fireTimers = new Map<string, { timer: NodeJS.Timeout; run: TaskRun }>()
+  private readonly retryTimers = new Map<string, { timer: NodeJS.Timeout; run: TaskRun }>()
+  private readonly active = new Map<string, ActiveRun>()
+  /** overlapPolicy `queue`: runs waiting for the task's current run to end. */
+  private readonly queued = new Map<string, Array<{ run: TaskRun; task: Task }>>()
+  private ticking = false
+  private tickAgain = false
+  private started = false
+  private stopped = false
+  private lastHeartbeatMs = 0
+  private readonly background = new Set<Promise<unknown>>()
+
+  constructor(options: EngineOptions) {
+    this.opts = options
+    this.repo = options.repo
+    this.instanceId = options.instanceId ?? newId()
+    this.claimAheadMs = options.claimAheadMs ?? 100
+    this.maxSleepMs = options.maxSleepMs ?? 5000
+    this.heartbeatMs = options.heartbeatMs ?? 5000
+    this.minGraceMs = options.minGraceMs ?? 1000
+  }
+
+  async start(): Promise<void> {
+    if (this.started) return
+    this.started = true
+    await this.repo.heartbeat(this.instanceId, new Date(), { hostname: os.hostname(), pid: process.pid })
+    this.lastHeartbeatMs = Date.now()
+    const reaped = await this.reap()
+    if (reaped.failed + reaped.skipped > 0) {
+      this.opts.logger.warn(reaped, 'scheduler: ended runs left behind by a stopped process')
+    }
+    this.wake(0)
+  }
+
+  /** Idempotent: stops timers, cancels running actions, gives back claimed runs. */
+  async stop(): Promise<void> {
+    if (this.stopped) return
+    this.stopped = true
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = null
+    const now = new Date()
+    const unstarted: TaskRun[] = []
+    for (const { timer, run } of [...this.fireTimers.values(), ...this.retryTimers.values()]) {
+      clearTimeout(timer)
+      unstarted.push(run)
+    }
+    this.fireTimers.clear()
+    this.retryTimers.clear()
+    for (const list of this.queued.values()) for (const q of list) unstarted.push(q.run)
+    this.queued.clear()
+    for (const a of this.active.values()) a.controller.abort(new ActionCanceled('the server is stopping'))
+    const waits = [...this.active.values()].map((a) => a.done)
+    await Promise.race([Promise.allSettled(waits), new Promise((r) => setTimeout(r, STOP_WAIT_MS).unref())])
+    await Promise.allSettled([...this.background])
+    if (!this.started) return
+    try {
+      for (const run of unstarted) {
+        await this.repo.finishRun(
+          run.id,
+          'skipped',
+          { endTime: now, error: 'the server stopped before the run started' },
+          ['pending'],
+        )
+      }
+      await this.repo.removeInstance(this.instanceId)
+    } catch (err) {
+      this.opts.logger.warn({ err }, 'scheduler: could not record shutdown')
+    }
+  }
+
+  /** Re-plans at once: call after a task is created, edited or deleted. */
+  notify(): void {
+    if (this.started && !this.stopped) this.wake(0)
+  }
+
+  /** An edit or delete: drop this task's claimed-but-unfired runs held here (their rows are cancelled by the service). */
+  forgetTask(taskId: string, opts: { abortRunning: boolean; reason: string }): void {
+    for (const map of [this.fireTimers, this.retryTimers]) {
+      for (const [id, entry] of map) {
+        if (entry.run.taskId === taskId) {
+          clearTimeout(entry.timer)
+          map.delete(id)
+        }
+      }
+    }
+    this.queued.delete(taskId)
+    if (opts.abortRunning) {
+      for (const a of this.active.values()) {
+        if (a.task.id === taskId) a.controller.abort(new ActionCanceled(opts.reason))
+      }
+    }
+  }
+
+  /** Cancels a run: pending ones here or in the database; running ones here by abort, elsewhere via the database. */
+  async cancelRun(runId: string, reason: string): Promise<boolean> {
+    const active = this.active.get(runId)
+    if (active) {
+      active.controller.abort(new ActionCanceled(reason))
+      await active.done
+      return true
+    }
+    for (const map of [this.fireTimers, this.retryTimers]) {
+      const entry = map.get(runId)
+      if (entry) {
+        clearTimeout(entry.timer)
+        map.delete(runId)
+      }
+    }
+    for (const list of this.queued.values()) {
+      const i = list.findIndex((q) => q.run.id === runId)
+      if (i >= 0) list.splice(i, 1)
+    }
+    const ended = await this.repo.finishRun(runId, 'cancelled', { endTime: new Date(), error: reason }, [
+      'pending',
+      'running',
+    ])
+    if (ended) this.emitRun(runId, '', 'cancelled')
+    return ended
+  }
+
+  /** Starts a run now, outside the schedule (manual runs ignore the overlap policy). */
+  async runNow(task: Task): Promise<TaskRun> {
+    const run = this.newRun(task, { scheduledFor: null, trigger: 'manual', attempt: 1 })
+    await this.repo.insertRun(run)
+    this.emitRun(run.id, task.id, 'pending')
+    this.track(this.execute(run, task))
+    return run
+  }
+
+  isRunningHere(runId: string): boolean {
+    return this.active.has(runId)
+  }
+
+  // ---- the loop ----
+
+  private wake(delayMs: number): void {
+    if (this.stopped) return
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = setTimeout(() => {
+      this.timer = null
+      this.track(this.tick())
+    }, delayMs)
+  }
+
+  private async tick(): Promise<void> {
+    if (this.stopped) return
+    if (this.ticking) {
+      this.tickAgain = true
+      return
+    }
+    this.ticking = true
+    let nextDelay = this.maxSleepMs
+    try {
+      if (Date.now() - this.lastHeartbeatMs >= this.heartbeatMs) {
+        this.lastHeartbeatMs = Date.now()
+        await this.repo.heartbeat(this.instanceId, new Date(), { hostname: os.hostname(), pid: process.pid })
+        await this.reap()
+      }
+      for (;;) {
+        const claimed = await this.repo.claimDue(this.claimAheadMs, CLAIM_BATCH, (task, now) =>
+          this.plan(task, now),
+        )
+        for (const { task, runs } of claimed) {
+          for (const run of runs) {
+            if (run.status === 'pending') this.armFire(run, task)
+            else this.emitRun(run.id, task.id, run.status)
+          }
+        }
+        if (claimed.length < CLAIM_BATCH || this.stopped) break
+      }
+      await this.drainQueues()
+      await this.checkRemoteCancels()
+      const earliest = await this.repo.earliestDue()
+      if (earliest) {
+        // A due time we could not claim (another process holds it) must not spin the loop.
+        nextDelay = Math.min(
+          this.maxSleepMs,
+          Math.max(20, earliest.getTime() - Date.now() - this.claimAheadMs),
+        )
+      }
+    } catch (err) {
+      if (this.stopped) return
+      this.opts.logger.error({ err }, 'scheduler: tick failed; retrying')
+      nextDelay = RETRY_AFTER_ERROR_MS
+    } finally {
+      this.ticking = false
+    }
+    if (this.tickAgain) {
+      this.tickAgain = false
+      nextDelay = 0
+    }
+    this.wake(nextDelay)
+  }
+
+  /**
+   * What to do with a due task: fire the stored occurrence, or after downtime
+   * fire the latest missed one if it is within the misfire grace (once,
+   * coalesced) and record the older ones as one `skipped` run.
+   */
+  private plan(task: Task, now: Date): ClaimPlan {
+    const due = task.nextRunAt as Date
+    const schedule = parseSchedule(task.schedule)
+    const nowMs = now.getTime()
+    if (due.getTime() > nowMs) {
+      return {
+        expectedDue: due,
+        nextRunAt: nextAfter(schedule, task.timezone, due),
+        runs: [this.newRun(task, { scheduledFor: due, trigger: 'schedule', attempt: 1 })],
+      }
+    }
+    const graceMs = Math.max(task.misfireGraceMs, this.minGraceMs)
+    const runs: TaskRun[] = []
+    const tooOld = due.getTime() < nowMs - graceMs
+    // First occurrence still within the grace window.
+    let cursor: Date | null = tooOld ? nextAfter(schedule, task.timezone, new Date(nowMs - graceMs - 1)) : due
+    let latest: Date | null = null
+    let coalesced = 0
+    while (cursor && cursor.getTime() <= nowMs) {
+      if (latest) coalesced++
+      latest = cursor
+      cursor = nextAfter(schedule, task.timezone, cursor)
+    }
+    if (tooOld || coalesced > 0) {
+      const skipped = this.newRun(task, { scheduledFor: due, trigger: 'schedule', attempt: 1 })
+      skipped.status = 'skipped'
+      skipped.endTime = now
+      skipped.error = tooOld
+        ? `missed: occurrences from ${due.toISOString()} were more than misfireGraceMs (${graceMs} ms) late` +
+          (latest ? `; the latest, ${latest.toISOString()}, runs instead` : '')
+        : `coalesced: ${coalesced + 1} missed occurrences from ${due.toISOString()} run once, as ${latest?.toISOString()}`
+      runs.push(skipped)
+    }
+    if (latest) runs.push(this.newRun(task, { scheduledFor: latest, trigger: 'schedule', attempt: 1 }))
+    return { expectedDue: due, nextRunAt: cursor, runs }
+  }
+
+  private newRun(
+    task: Task,
+    o: { scheduledFor: Date | null; trigger: RunTrigger; attempt: number },
+  ): TaskRun {
+    return {
+      id: newId(),
+      taskId: task.id,
+      scheduledFor: o.scheduledFor,
+      startTime: null,
+      endTime: null,
+      status: 'pending',
+      logs: null,
+      attempt: o.attempt,
+      trigger: o.trigger,
+      jobId: null,
+      error: null,
+      claimedBy: this.instanceId,
+      createdAt: new Date(),
+    }
+  }
+
+  /** Fires at the due time: a long sleep is late by timer slack, so a second short timer finishes the wait. */
+  private armFire(run: TaskRun, task: Task): void {
+    const dueMs = run.scheduledFor ? run.scheduledFor.getTime() : Date.now()
+    const step = () => {
+      const waitMs = dueMs - Date.now()
+      if (waitMs > 20) this.fireTimers.set(run.id, { timer: setTimeout(step, waitMs - 10), run })
+      else if (waitMs > 0) this.fireTimers.set(run.id, { timer: setTimeout(go, waitMs), run })
+      else go()
+    }
+    const go = () => {
+      this.fireTimers.delete(run.id)
+      this.track(this.fire(run, task))
+    }
+    step()
+  }
+
+  private async fire(run: TaskRun, task: Task): Promise<void> {
+    if (this.stopped) return
+    if (
+      task.overlapPolicy !== 'allow' &&
+      (this.runningHere(task.id) || (await this.repo.hasRunning(task.id, run.id)))
+    ) {
+      if (task.overlapPolicy === 'skip') {
+        const ended = await this.repo.finishRun(
+          run.id,
+          'skipped',
+          { endTime: new Date(), error: 'skipped: the previous run was still running (overlapPolicy skip)' },
+          ['pending'],
+        )
+        if (ended) this.emitRun(run.id, task.id, 'skipped')
+        return
+      }
+      const list = this.queued.get(task.id) ?? []
+      list.push({ run, task })
+      this.queued.set(task.id, list)
+      return
+    }
+    await this.execute(run, task)
+  }
+
+  private runningHere(taskId: string): boolean {
+    for (const a of this.active.values()) if (a.task.id === taskId) return true
+    return false
+  }
+
+  private async drainQueues(): Promise<void> {
+    for (const [taskId, list] of this.queued) {
+      if (list.length === 0) {
+        this.queued.delete(taskId)
+        continue
+      }
+      if (this.runningHere(taskId) || (await this.repo.hasRunning(taskId, ''))) continue
+      const next = list.shift() as { run: TaskRun; task: Task }
+      if (list.length === 0) this.queued.delete(taskId)
+      this.track(this.execute(next.run, next.task))
+    }
+  }
+
+  /** A run cancelled through another process's API is aborted here. */
+  private async checkRemoteCancels(): Promise<void> {
+    if (this.active.size === 0) return
+    const statuses = await this.repo.runStatuses([...this.active.keys()])
+    for (const [id, a] of this.active) {
+      const status = statuses.get(id)
+      if (status === undefined || status === 'cancelled') {
+        a.controller.abort(new ActionCanceled(status ? 'cancelled by user' : 'the task was deleted'))
+      }
+    }
+  }
+
+  private async execute(run: TaskRun, task: Task): Promise<void> {
+    if (this.stopped) return
+    const startedAt = new Date()
+    if (!(await this.repo.markRunning(run.id, startedAt, this.instanceId))) return
+    const controller = new AbortController()
+    let resolveDone: () => void = () => {}
+    const done = new Promise<void>((r) => {
+      resolveDone = r
+    })
+    this.active.set(run.id, { run, task, controller, done })
+    this.opts.onFire?.({ runId: run.id, taskId: task.id, dueAt: run.scheduledFor, startedAt })
+    this.emitRun(run.id, task.id, 'running')
+    const timeout =
+      task.timeoutMs === null
+        ? undefined
+        : setTimeout(() => controller.abort(new ActionTimeout(task.timeoutMs as number)), task.timeoutMs)
+    try {
+      const jobId = await this.createJob(run, task, controller)
+      const log = createLogSink({ maxChars: this.opts.maxLogChars })
+      const late = run.scheduledFor
+        ? ` (${startedAt.getTime() - run.scheduledFor.getTime()} ms after due)`
+        : ''
+      log.line(
+        `run ${run.id}: ${task.action}, ${run.trigger}, attempt ${run.attempt}/${task.maxRetries + 1}, started ${startedAt.toISOString()}${late}`,
+      )
+      const services =
+        typeof this.opts.services === 'function' ? this.opts.services() : (this.opts.services ?? {})
+      const result = await runAction(this.opts.registry, task.action, task.payload, {
+        signal: controller.signal,
+        log,
+        actor: { ownerId: task.ownerId },
+        services,
+        taskId: task.id,
+        runId: run.id,
+      })
+      clearTimeout(timeout)
+      let status: RunStatus = result.ok ? 'success' : result.canceled ? 'cancelled' : 'failed'
+      let error = result.ok ? null : (result.error ?? 'failed')
+      if (result.timedOut) error = `timed out after ${task.timeoutMs} ms: ${error}`
+      const endTime = new Date()
+      const written = await this.repo.finishRun(run.id, status, { endTime, logs: result.logs, error })
+      if (!written) {
+        // Cancelled (or deleted) through the database meanwhile: keep that verdict, add the logs.
+        status = 'cancelled'
+        await this.repo.finishRun(run.id, 'cancelled', { endTime, logs: result.logs }, ['cancelled'])
+      }
+      await this.finishJob(jobId, status, error, result.logs)
+      this.emitRun(run.id, task.id, status)
+      if (status === 'failed' && run.attempt <= task.maxRetries && !this.stopped)
+        await this.scheduleRetry(run, task)
+    } catch (err) {
+      clearTimeout(timeout)
+      this.opts.logger.error({ err, runId: run.id }, 'scheduler: run bookkeeping failed')
+      await this.repo
+        .finishRun(run.id, 'failed', {
+          endTime: new Date(),
+          error: `internal error: ${(err as Error).message}`,
+        })
+        .catch(() => {})
+    } finally {
+      this.active.delete(run.id)
+      resolveDone()
+      if (this.queued.has(task.id) && !this.stopped) this.track(this.drainQueues())
+    }
+  }
+
+  private async scheduleRetry(run: TaskRun, task: Task): Promise<void> {
+    const retry = this.newRun(task, {
+      scheduledFor: run.scheduledFor,
+      trigger: 'retry',
+      attempt: run.attempt + 1,
+    })
+    await this.repo.insertRun(retry)
+    this.emitRun(retry.id, task.id, 'pending')
+    const timer = setTimeout(() => {
+      this.retryTimers.delete(retry.id)
+      // Re-read: the task may have been edited or deleted while waiting.
+      this.track(this.repo.getTask(task.id).then((fresh) => (fresh ? this.fire(retry, fresh) : undefined)))
+    }, task.retryDelayMs)
+    this.retryTimers.set(retry.id, { timer, run: retry })
+  }
+
+  private async createJob(run: TaskRun, task: Task, controller: AbortController): Promise<string | null> {
+    if (!this.opts.jobs) return null
+    try {
+      const job = await this.opts.jobs.create({
+        name: `Task: ${task.name}`,
+        type: 'task.run',
+        ownerId: task.ownerId,
+        running: true,
+        details: {
+          taskId: task.id,
+          runId: run.id,
+          action: task.action,
+          trigger: run.trigger,
+          attempt: run.attempt,
+          scheduledFor: run.scheduledFor?.toISOString() ?? null,
+        },
+        onCancel: async (_job, reason) => {
+          controller.abort(new ActionCanceled(reason))
+          await this.active.get(run.id)?.done
+        },
+      })
+      await this.repo.setJob(run.id, job.id)
+      return job.id
+    } catch (err) {
+      this.opts.logger.warn({ err, runId: run.id }, 'scheduler: could not record the run in the jobs ledger')
+      return null
+    }
+  }
+
+  private async finishJob(
+    jobId: string | null,
+    status: RunStatus,
+    error: string | null,
+    logs: string,
+  ): Promise<void> {
+    const jobs = this.opts.jobs
+    if (!jobs || !jobId) return
+    try {
+      await jobs.appendLog(jobId, logs)
+      if (status === 'success') await jobs.complete(jobId)
+      else if (status === 'cancelled') await jobs.markCancelled(jobId, error ?? 'cancelled')
+      else await jobs.fail(jobId, error ?? status)
+    } catch (err) {
+      // Already finished (cancelled through the jobs API): nothing to add.
+      this.opts.logger.debug({ err, jobId }, 'scheduler: job already finished')
+    }
+  }
+
+  private async reap(): Promise<{ failed: number; skipped: number }> {
+    // A process on this host whose pid is gone is dead now, whatever its last heartbeat says.
+    for (const peer of await this.repo.instancesOn(os.hostname())) {
+      if (peer.id !== this.instanceId && peer.pid !== null && !pidAlive(peer.pid))
+        await this.repo.removeInstance(peer.id)
+    }
+    const now = Date.now()
+    return this.repo.reapOrphans(this.instanceId, new Date(now - 4 * this.heartbeatMs), new Date(now))
+  }
+
+  private emitRun(runId: string, taskId: string, status: string): void {
+    this.opts.bus.emit('task.run', { runId, taskId, status })
+  }
+
+  /** Keeps background promises so stop() can wait for them; errors are logged, never unhandled. */
+  private track(p: Promise<unknown>): void {
+    const tracked = p.catch((err) => {
+      if (!this.stopped) this.opts.logger.error({ err }, 'scheduler: background step failed')
+    })
+    this.background.add(tracked)
+    void tracked.finally(() => this.background.delete(tracked))
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    // EPERM: alive, owned by someone else.
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}

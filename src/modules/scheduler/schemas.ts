@@ -1,0 +1,184 @@
+// TypeBox schemas for the task routes (validation of shapes, OpenAPI). The
+// rules (cron, time zone, payload per action) are checked by the service so
+// that their messages name the field and the problem.
+
+import { type Static, Type } from '@sinclair/typebox'
+import { ListQuery } from '../../http/list.js'
+import { ACTION_TYPES } from './actions/types.js'
+import type { TaskWithLastRun } from './service.js'
+import { OVERLAP_POLICIES, RUN_STATUSES, RUN_TRIGGERS, type TaskRun, type TaskRunWithName } from './types.js'
+
+const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()])
+const IsoTime = Type.String({ format: 'date-time' })
+const AnyObject = Type.Object({}, { additionalProperties: true })
+
+export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) })
+export const RunIdParams = Type.Object({ runId: Type.String({ minLength: 1, maxLength: 100 }) })
+
+const taskFields = {
+  name: Type.String({ description: 'shown in the dashboard' }),
+  description: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+  schedule: Type.String({
+    description:
+      'cron: 5 fields (minute hour day-of-month month day-of-week), 6 with seconds first, or @hourly etc.',
+    examples: ['*/5 * * * *'],
+  }),
+  timezone: Type.Optional(
+    Type.String({ description: 'IANA time zone (default UTC)', examples: ['Europe/Berlin'] }),
+  ),
+  action: Type.Union(
+    [
+      Type.String({ enum: [...ACTION_TYPES] }),
+      Type.Object({ type: Type.String() }, { additionalProperties: true }),
+    ],
+    { description: 'agent | script | api | device | workflow, or {type, ...payload}' },
+  ),
+  payload: Type.Optional(Type.Union([AnyObject, Type.Null()], { description: 'the action parameters' })),
+  enabled: Type.Optional(Type.Boolean({ default: true })),
+  overlapPolicy: Type.Optional(Type.String({ enum: [...OVERLAP_POLICIES], description: 'default skip' })),
+  timeoutMs: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
+  maxRetries: Type.Optional(Type.Integer()),
+  retryDelayMs: Type.Optional(Type.Integer()),
+  misfireGraceMs: Type.Optional(Type.Integer({ description: 'default 60000' })),
+}
+
+// The service checks values (so messages are specific); the schema only
+// documents the fields. Loose types here: a wrong type reaches the service
+// and gets a field error there rather than being coerced by ajv.
+const loose = (description?: string) => Type.Unknown(description ? { description } : {})
+export const CreateTaskBody = Type.Object(
+  Object.fromEntries(
+    Object.entries(taskFields).map(([k, v]) => [
+      k,
+      k === 'name' || k === 'schedule' || k === 'action'
+        ? loose(v.description)
+        : Type.Optional(loose(v.description)),
+    ]),
+  ),
+  { additionalProperties: false },
+)
+export const UpdateTaskBody = Type.Object(
+  Object.fromEntries(Object.keys(taskFields).map((k) => [k, Type.Optional(loose())])),
+  { additionalProperties: false },
+)
+
+export const RunSchema = Type.Object({
+  id: Type.String(),
+  taskId: Type.String(),
+  taskName: Type.Optional(Type.String()),
+  status: Type.String({ enum: [...RUN_STATUSES] }),
+  trigger: Type.String({ enum: [...RUN_TRIGGERS] }),
+  attempt: Type.Integer(),
+  scheduledFor: Nullable(IsoTime),
+  startTime: Nullable(IsoTime),
+  endTime: Nullable(IsoTime),
+  durationMs: Type.Union([Type.Integer(), Type.Null()]),
+  error: Type.Union([Type.String(), Type.Null()]),
+  jobId: Type.Union([Type.String(), Type.Null()]),
+  logs: Type.Union([Type.String(), Type.Null()]),
+  logsTruncated: Type.Optional(Type.Boolean()),
+  createdAt: IsoTime,
+})
+
+export const TaskSchema = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  description: Type.Union([Type.String(), Type.Null()]),
+  schedule: Type.String(),
+  timezone: Type.String(),
+  action: Type.String({ enum: [...ACTION_TYPES] }),
+  payload: AnyObject,
+  enabled: Type.Boolean(),
+  overlapPolicy: Type.String({ enum: [...OVERLAP_POLICIES] }),
+  timeoutMs: Type.Union([Type.Integer(), Type.Null()]),
+  maxRetries: Type.Integer(),
+  retryDelayMs: Type.Integer(),
+  misfireGraceMs: Type.Integer(),
+  nextRun: Nullable(IsoTime),
+  lastRun: Type.Union([RunSchema, Type.Null()]),
+  ownerId: Type.String(),
+  createdAt: IsoTime,
+  updatedAt: IsoTime,
+})
+
+export const HistoryQuery = Type.Composite([
+  ListQuery,
+  Type.Object({
+    status: Type.Optional(Type.Array(Type.String(), { description: 'filter: one or more run statuses' })),
+    taskId: Type.Optional(Type.String()),
+  }),
+])
+export type HistoryQuery = Static<typeof HistoryQuery>
+
+export const PreviewQuery = Type.Object({
+  schedule: Type.Optional(Type.String()),
+  timezone: Type.Optional(Type.String()),
+  count: Type.Optional(Type.Integer({ description: 'how many times (1-100, default 5)' })),
+  from: Type.Optional(Type.String({ description: 'start after this ISO time (default now)' })),
+})
+
+export const PreviewSchema = Type.Object({
+  schedule: Type.String(),
+  timezone: Type.String(),
+  times: Type.Array(IsoTime),
+})
+
+export const DeletedSchema = Type.Object({ message: Type.String(), id: Type.String() })
+
+/** History lists carry a log excerpt (the end, where failures show); GET /tasks/runs/{runId} has all of it. */
+export const LIST_LOG_EXCERPT_CHARS = 2000
+
+const iso = (d: Date | null) => d?.toISOString() ?? null
+
+export function runView(run: TaskRun & { taskName?: string }, full = true) {
+  let logs = run.logs
+  let logsTruncated: boolean | undefined
+  if (!full && logs && logs.length > LIST_LOG_EXCERPT_CHARS) {
+    logs = `[... ${logs.length - LIST_LOG_EXCERPT_CHARS} characters, see /api/myntrix/tasks/runs/${run.id} ...]\n${logs.slice(-LIST_LOG_EXCERPT_CHARS)}`
+    logsTruncated = true
+  }
+  return {
+    id: run.id,
+    taskId: run.taskId,
+    ...(run.taskName !== undefined ? { taskName: run.taskName } : {}),
+    status: run.status,
+    trigger: run.trigger,
+    attempt: run.attempt,
+    scheduledFor: iso(run.scheduledFor),
+    startTime: iso(run.startTime),
+    endTime: iso(run.endTime),
+    durationMs: run.startTime && run.endTime ? run.endTime.getTime() - run.startTime.getTime() : null,
+    error: run.error,
+    jobId: run.jobId,
+    logs,
+    ...(logsTruncated ? { logsTruncated } : {}),
+    createdAt: run.createdAt.toISOString(),
+  }
+}
+
+export function historyView(run: TaskRunWithName) {
+  return runView(run, false)
+}
+
+export function taskView(task: TaskWithLastRun) {
+  return {
+    id: task.id,
+    name: task.name,
+    description: task.description,
+    schedule: task.schedule,
+    timezone: task.timezone,
+    action: task.action,
+    payload: task.payload,
+    enabled: task.enabled,
+    overlapPolicy: task.overlapPolicy,
+    timeoutMs: task.timeoutMs,
+    maxRetries: task.maxRetries,
+    retryDelayMs: task.retryDelayMs,
+    misfireGraceMs: task.misfireGraceMs,
+    nextRun: iso(task.nextRunAt),
+    lastRun: task.lastRun ? runView({ ...task.lastRun, taskName: task.name }, false) : null,
+    ownerId: task.ownerId,
+    createdAt: task.createdAt.toISOString(),
+    updatedAt: task.updatedAt.toISOString(),
+  }
+}

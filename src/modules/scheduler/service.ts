@@ -1,0 +1,346 @@
+// The task rules: validation, ownership, next-time bookkeeping; the engine
+// does the firing. Never imports fastify.
+
+import { assertRole, hasRole, ownerScope, type Principal, visibleOr404 } from '../../auth/principal.js'
+import { newId } from '../../db/ids.js'
+import {
+  ConflictError,
+  type FieldError,
+  ForbiddenError,
+  NotFoundError,
+  ValidationError,
+} from '../../errors.js'
+import type { EventBus } from '../../events/bus.js'
+import { isObject } from './actions/check.js'
+import { type ActionRegistry, type ActionType, actionErrors, validateAction } from './actions/index.js'
+import { nextAfter, parseSchedule, preview, validateTimezone } from './cron.js'
+import type { SchedulerEngine } from './engine.js'
+import type { SchedulerRepository } from './repository.js'
+import {
+  FINISHED_RUN_STATUSES,
+  OVERLAP_POLICIES,
+  type OverlapPolicy,
+  RUN_STATUSES,
+  type Task,
+  type TaskRun,
+  type TaskRunWithName,
+} from './types.js'
+
+export const LIMITS = {
+  nameMaxLength: 200,
+  descriptionMaxLength: 2000,
+  timeoutMsMax: 7 * 86_400_000,
+  maxRetriesMax: 100,
+  retryDelayMsMax: 86_400_000,
+  misfireGraceMsMax: 7 * 86_400_000,
+  previewCountMax: 100,
+} as const
+
+export const DEFAULTS = {
+  timezone: 'UTC',
+  overlapPolicy: 'skip' as OverlapPolicy,
+  maxRetries: 0,
+  retryDelayMs: 0,
+  misfireGraceMs: 60_000,
+}
+
+export interface TaskWithLastRun extends Task {
+  lastRun: TaskRun | null
+}
+
+interface ServiceOptions {
+  repo: SchedulerRepository
+  engine: SchedulerEngine
+  registry: ActionRegistry
+  bus: EventBus
+  now?: () => Date
+}
+
+type Body = Record<string, unknown>
+
+export class SchedulerService {
+  private readonly repo: SchedulerRepository
+  private readonly engine: SchedulerEngine
+  private readonly registry: ActionRegistry
+  private readonly bus: EventBus
+  private readonly now: () => Date
+
+  constructor(o: ServiceOptions) {
+    this.repo = o.repo
+    this.engine = o.engine
+    this.registry = o.registry
+    this.bus = o.bus
+    this.now = o.now ?? (() => new Date())
+  }
+
+  async create(principal: Principal, body: Body): Promise<TaskWithLastRun> {
+    assertRole(principal, 'operator', 'create tasks')
+    const fields = this.validate(body, undefined)
+    this.assertMayUse(principal, fields.action)
+    const at = this.now()
+    const task: Task = {
+      id: newId(),
+      ...fields,
+      nextRunAt: fields.enabled ? nextAfter(fields.schedule, fields.timezone, at) : null,
+      ownerId: principal.id,
+      createdAt: at,
+      updatedAt: at,
+    }
+    await this.repo.insertTask(task)
+    this.changed(task.id)
+    return { ...task, lastRun: null }
+  }
+
+  async list(principal: Principal, page: { limit: number; offset: number }) {
+    const { items, total } = await this.repo.listTasks({ ownerId: ownerScope(principal), ...page })
+    const last = await this.repo.latestRuns(items.map((t) => t.id))
+    return { items: items.map((t) => ({ ...t, lastRun: last.get(t.id) ?? null })), total }
+  }
+
+  async get(principal: Principal, id: string): Promise<TaskWithLastRun> {
+    const task = visibleOr404(principal, await this.repo.getTask(id), 'task', id)
+    const last = await this.repo.latestRuns([id])
+    return { ...task, lastRun: last.get(id) ?? null }
+  }
+
+  /** Partial update: absent fields keep their value. A change to when or what cancels claimed runs. */
+  async update(principal: Principal, id: string, body: Body): Promise<TaskWithLastRun> {
+    assertRole(principal, 'operator', 'change tasks')
+    const current = visibleOr404(principal, await this.repo.getTask(id), 'task', id)
+    const fields = this.validate(body, current)
+    this.assertMayUse(principal, fields.action)
+    const at = this.now()
+    const timing = ['schedule', 'timezone', 'enabled'] as const
+    const retimed = timing.some((k) => fields[k] !== current[k])
+    const redefined =
+      retimed ||
+      fields.action !== current.action ||
+      JSON.stringify(fields.payload) !== JSON.stringify(current.payload) ||
+      fields.overlapPolicy !== current.overlapPolicy
+    const task: Task = {
+      ...current,
+      ...fields,
+      nextRunAt: !fields.enabled
+        ? null
+        : retimed || current.nextRunAt === null
+          ? nextAfter(fields.schedule, fields.timezone, at)
+          : current.nextRunAt,
+      updatedAt: at,
+    }
+    if (!(await this.repo.updateTask(task))) throw new NotFoundError('task', id)
+    if (redefined) {
+      this.engine.forgetTask(id, { abortRunning: false, reason: 'the task was changed' })
+      await this.repo.cancelPending(id, 'cancelled: the task was changed before the run started', at)
+    }
+    this.changed(id)
+    return this.get(principal, id)
+  }
+
+  async remove(principal: Principal, id: string): Promise<{ message: string; id: string }> {
+    assertRole(principal, 'operator', 'delete tasks')
+    const task = visibleOr404(principal, await this.repo.getTask(id), 'task', id)
+    this.engine.forgetTask(id, { abortRunning: true, reason: 'the task was deleted' })
+    await this.repo.deleteTask(id)
+    this.changed(id)
+    return { message: `task ${task.name} deleted`, id }
+  }
+
+  /** Runs now, whether or not the task is enabled; returns the created run. */
+  async runNow(principal: Principal, id: string): Promise<TaskRunWithName> {
+    assertRole(principal, 'operator', 'run tasks')
+    const task = visibleOr404(principal, await this.repo.getTask(id), 'task', id)
+    this.assertMayUse(principal, task.action)
+    const run = await this.engine.runNow(task)
+    return { ...run, taskName: task.name, ownerId: task.ownerId }
+  }
+
+  async history(
+    principal: Principal,
+    q: { taskId?: string; status?: string[]; limit: number; offset: number },
+  ): Promise<{ items: TaskRunWithName[]; total: number }> {
+    if (q.taskId) visibleOr404(principal, await this.repo.getTask(q.taskId), 'task', q.taskId)
+    const statuses = (q.status ?? []).flatMap((s) => s.split(',')).filter(Boolean)
+    const bad = statuses.filter((s) => !RUN_STATUSES.includes(s as never))
+    if (bad.length > 0) {
+      throw invalid([
+        { path: 'query.status', message: `must be one of ${RUN_STATUSES.join(', ')}, got "${bad[0]}"` },
+      ])
+    }
+    return this.repo.listRuns({ ownerId: ownerScope(principal), taskId: q.taskId, statuses, ...page(q) })
+  }
+
+  async getRun(principal: Principal, runId: string): Promise<TaskRunWithName> {
+    return visibleOr404(principal, await this.repo.getRun(runId), 'run', runId)
+  }
+
+  async cancelRun(principal: Principal, runId: string): Promise<TaskRunWithName> {
+    assertRole(principal, 'operator', 'cancel runs')
+    const run = visibleOr404(principal, await this.repo.getRun(runId), 'run', runId)
+    if (FINISHED_RUN_STATUSES.includes(run.status))
+      throw new ConflictError(`run ${runId} is already ${run.status}`)
+    const ok = await this.engine.cancelRun(runId, `cancelled by ${principal.username}`)
+    const after = (await this.repo.getRun(runId)) ?? run
+    if (!ok && !FINISHED_RUN_STATUSES.includes(after.status)) {
+      throw new ConflictError(`run ${runId} could not be cancelled (it is ${after.status})`)
+    }
+    return after
+  }
+
+  preview(q: { schedule?: unknown; timezone?: unknown; count?: number; from?: string }): {
+    schedule: string
+    timezone: string
+    times: string[]
+  } {
+    const errors: FieldError[] = []
+    let schedule: ReturnType<typeof parseSchedule> | undefined
+    let timezone = DEFAULTS.timezone
+    try {
+      schedule = parseSchedule(q.schedule, 'query.schedule')
+    } catch (err) {
+      errors.push(...((err as ValidationError).errors ?? []))
+    }
+    if (q.timezone !== undefined && q.timezone !== '') {
+      try {
+        timezone = validateTimezone(q.timezone, 'query.timezone')
+      } catch (err) {
+        errors.push(...((err as ValidationError).errors ?? []))
+      }
+    }
+    const count = q.count ?? 5
+    if (!Number.isInteger(count) || count < 1 || count > LIMITS.previewCountMax) {
+      errors.push({
+        path: 'query.count',
+        message: `must be a whole number from 1 to ${LIMITS.previewCountMax}`,
+      })
+    }
+    let from = this.now()
+    if (q.from !== undefined) {
+      from = new Date(q.from)
+      if (Number.isNaN(from.getTime()))
+        errors.push({ path: 'query.from', message: 'must be an ISO-8601 date-time' })
+    }
+    if (errors.length > 0 || !schedule) throw invalid(errors)
+    return {
+      schedule: schedule.expression,
+      timezone,
+      times: preview(schedule, timezone, count, from).map((d) => d.toISOString()),
+    }
+  }
+
+  /** `script` runs programs on the server: admins only. */
+  private assertMayUse(principal: Principal, action: ActionType): void {
+    if (action === 'script' && !hasRole(principal, 'admin')) {
+      throw new ForbiddenError('only an admin may create, change or run script tasks')
+    }
+  }
+
+  private changed(taskId: string): void {
+    this.bus.emit('task.changed', { taskId })
+    this.engine.notify()
+  }
+
+  /** Validates a create body (current undefined) or an update body merged over current. */
+  private validate(body: Body, current: Task | undefined) {
+    const errors: FieldError[] = []
+    const has = (k: string) => body[k] !== undefined
+    const pick = <T>(k: string, fallback: T): unknown =>
+      has(k) ? body[k] : current ? current[k as keyof Task] : fallback
+
+    // `action` may be an object {type, ...params}: normalise to action + payload.
+    let action: unknown = pick('action', undefined)
+    let payload: unknown = pick('payload', undefined)
+    if (isObject(body.action)) {
+      const { type, ...params } = body.action
+      action = type
+      payload = { ...(isObject(body.payload) ? body.payload : {}), ...params }
+    } else if (has('action') && !has('payload') && current && body.action !== current.action) {
+      payload = {}
+    }
+    if (payload === undefined || payload === null) payload = {}
+
+    const name = pick('name', undefined)
+    if (typeof name !== 'string' || name.trim() === '')
+      errors.push({ path: 'name', message: 'is required: a non-empty string' })
+    else if (name.length > LIMITS.nameMaxLength) {
+      errors.push({
+        path: 'name',
+        message: `must be at most ${LIMITS.nameMaxLength} characters, got ${name.length}`,
+      })
+    }
+    const description = pick('description', null)
+    if (
+      description !== null &&
+      (typeof description !== 'string' || description.length > LIMITS.descriptionMaxLength)
+    ) {
+      errors.push({
+        path: 'description',
+        message: `must be a string of at most ${LIMITS.descriptionMaxLength} characters`,
+      })
+    }
+    let schedule = ''
+    try {
+      schedule = parseSchedule(pick('schedule', undefined)).expression
+    } catch (err) {
+      errors.push(...((err as ValidationError).errors ?? []))
+    }
+    let timezone = DEFAULTS.timezone
+    try {
+      timezone = validateTimezone(pick('timezone', DEFAULTS.timezone))
+    } catch (err) {
+      errors.push(...((err as ValidationError).errors ?? []))
+    }
+    const actionProblems = actionErrors(this.registry, action, payload)
+    errors.push(...actionProblems)
+    const enabled = pick('enabled', true)
+    if (typeof enabled !== 'boolean') errors.push({ path: 'enabled', message: 'must be true or false' })
+    const overlapPolicy = pick('overlapPolicy', DEFAULTS.overlapPolicy)
+    if (!OVERLAP_POLICIES.includes(overlapPolicy as OverlapPolicy)) {
+      errors.push({ path: 'overlapPolicy', message: `must be one of ${OVERLAP_POLICIES.join(', ')}` })
+    }
+    const int = (k: string, fallback: number | null, min: number, max: number, nullable = false) => {
+      const v = pick(k, fallback)
+      if (v === null && nullable) return null
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+        errors.push({
+          path: k,
+          message: `must be a whole number from ${min} to ${max}${nullable ? ' or null' : ''}, got ${JSON.stringify(v)}`,
+        })
+        return fallback
+      }
+      return v
+    }
+    const timeoutMs = int('timeoutMs', null, 1, LIMITS.timeoutMsMax, true)
+    const maxRetries = int('maxRetries', DEFAULTS.maxRetries, 0, LIMITS.maxRetriesMax) as number
+    const retryDelayMs = int('retryDelayMs', DEFAULTS.retryDelayMs, 0, LIMITS.retryDelayMsMax) as number
+    const misfireGraceMs = int(
+      'misfireGraceMs',
+      DEFAULTS.misfireGraceMs,
+      0,
+      LIMITS.misfireGraceMsMax,
+    ) as number
+    if (errors.length > 0) throw invalid(errors)
+    return {
+      name: (name as string).trim(),
+      description: description as string | null,
+      schedule,
+      timezone,
+      action: action as ActionType,
+      payload: validateAction(this.registry, action, payload) as Record<string, unknown>,
+      enabled: enabled as boolean,
+      overlapPolicy: overlapPolicy as OverlapPolicy,
+      timeoutMs,
+      maxRetries,
+      retryDelayMs,
+      misfireGraceMs,
+    }
+  }
+}
+
+function invalid(errors: FieldError[]): ValidationError {
+  const first = errors[0]
+  return new ValidationError(first ? `${first.path}: ${first.message}` : 'invalid request', errors)
+}
+
+function page(q: { limit: number; offset: number }) {
+  return { limit: q.limit, offset: q.offset }
+}

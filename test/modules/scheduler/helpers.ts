@@ -1,0 +1,85 @@
+// Helpers for the scheduler API and engine tests: a local HTTP target for
+// `api` tasks and waiting on the bus's task.run events (never on sleeps).
+
+import http from 'node:http'
+import type { AddressInfo, Socket } from 'node:net'
+import type { TestApp } from '../../helpers/app.js'
+
+export interface RunEvent {
+  runId: string
+  taskId: string
+  status: string
+}
+
+/** Collects task.run events of one app; `waitFor` resolves when a predicate over them holds. */
+export function watchRuns(t: TestApp) {
+  const events: RunEvent[] = []
+  const waiters: Array<{ check: () => boolean; resolve: () => void }> = []
+  const off = t.app.myntrix.context.bus.on('task.run', (e) => {
+    events.push(e)
+    for (const w of [...waiters]) {
+      if (w.check()) {
+        waiters.splice(waiters.indexOf(w), 1)
+        w.resolve()
+      }
+    }
+  })
+  return {
+    events,
+    off,
+    /** Events for one task with one of the statuses. */
+    of(taskId: string, ...statuses: string[]) {
+      return events.filter(
+        (e) => e.taskId === taskId && (statuses.length === 0 || statuses.includes(e.status)),
+      )
+    },
+    waitFor(check: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+      if (check()) return Promise.resolve()
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          waiters.splice(waiters.indexOf(entry), 1)
+          reject(
+            new Error(
+              `timed out after ${timeoutMs} ms waiting for ${what}; events: ${JSON.stringify(events.slice(-10))}`,
+            ),
+          )
+        }, timeoutMs)
+        const entry = {
+          check,
+          resolve: () => {
+            clearTimeout(timer)
+            resolve()
+          },
+        }
+        waiters.push(entry)
+      })
+    },
+  }
+}
+
+/** A local HTTP target: counts hits per path; `/slow` never answers. */
+export async function startTarget() {
+  const hits = new Map<string, number>()
+  const sockets = new Set<Socket>()
+  const server = http.createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://x').pathname
+    hits.set(path, (hits.get(path) ?? 0) + 1)
+    if (path === '/slow') return
+    if (path.startsWith('/status/')) res.statusCode = Number(path.slice(8))
+    res.end(`hit ${path}`)
+  })
+  server.on('connection', (s) => {
+    sockets.add(s)
+    s.on('close', () => sockets.delete(s))
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  return {
+    base,
+    hits,
+    async close() {
+      for (const s of sockets) s.destroy()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    },
+  }
+}
