@@ -1,0 +1,45 @@
+// Wires the device-files area: storage under the data dir, the service with
+// the jobs and devices services it drives, routes, lifecycle.
+
+import path from 'node:path'
+import type { Area, AreaContext } from '../area.js'
+import type { JobsService } from '../jobs/service.js'
+import { EXTENSIONS_ENV, parseExtensionPolicy } from './extensions.js'
+import { deviceFileRoutes } from './routes.js'
+import { DeviceFilesService, type DevicesPort } from './service.js'
+import { FileStore } from './storage.js'
+import { DEFAULT_STREAMER_OPTIONS } from './streamers/types.js'
+
+export interface DeviceFilesArea extends Area {
+  service: DeviceFilesService
+}
+
+export function createDeviceFilesArea(
+  ctx: AreaContext,
+  deps: { jobs: JobsService; devices: DevicesPort },
+): DeviceFilesArea {
+  const maxUploadBytes = ctx.config.uploadMaxMb * 1024 * 1024
+  const store = new FileStore(path.join(ctx.config.dataDir, 'device-files'))
+  const service = new DeviceFilesService({
+    db: ctx.db,
+    bus: ctx.bus,
+    logger: ctx.logger,
+    jobs: deps.jobs,
+    devices: deps.devices,
+    store,
+    maxUploadBytes,
+    extensions: parseExtensionPolicy(ctx.config.raw[EXTENSIONS_ENV]),
+    streamer: DEFAULT_STREAMER_OPTIONS,
+  })
+  return {
+    name: 'device-files',
+    service,
+    routes: (app) => deviceFileRoutes(app, service, { maxUploadBytes }),
+    async start() {
+      service.start()
+      const removed = await service.sweep()
+      if (removed > 0) ctx.logger.info({ count: removed }, 'removed stored device files no device refers to')
+    },
+    stop: () => service.stop(),
+  }
+}

@@ -1,0 +1,105 @@
+// Shared by the device-files API tests: multipart bodies, and waiting on a
+// job through the bus rather than by polling.
+
+import { randomBytes } from 'node:crypto'
+import fs from 'node:fs'
+import path from 'node:path'
+import type { JobEventPayload } from '../../../src/events/bus.js'
+import type { TestApp, TestUser } from '../../helpers/app.js'
+
+export function multipart(
+  fields: { name: string; filename?: string; content: string | Buffer; type?: string }[],
+): { body: Buffer; headers: Record<string, string> } {
+  const boundary = `----myntrix${randomBytes(8).toString('hex')}`
+  const parts: Buffer[] = []
+  for (const f of fields) {
+    const disposition =
+      f.filename !== undefined
+        ? `form-data; name="${f.name}"; filename="${f.filename}"`
+        : `form-data; name="${f.name}"`
+    parts.push(
+      Buffer.from(
+        `--${boundary}\r\nContent-Disposition: ${disposition}\r\nContent-Type: ${f.type ?? 'application/octet-stream'}\r\n\r\n`,
+      ),
+      typeof f.content === 'string' ? Buffer.from(f.content) : f.content,
+      Buffer.from('\r\n'),
+    )
+  }
+  parts.push(Buffer.from(`--${boundary}--\r\n`))
+  return {
+    body: Buffer.concat(parts),
+    headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+  }
+}
+
+export async function upload(
+  t: TestApp,
+  deviceId: string,
+  filename: string,
+  content: string | Buffer,
+  options: { as?: TestUser; query?: string } = {},
+) {
+  const { body, headers } = multipart([{ name: 'file', filename, content }])
+  return t.request('POST', `/api/myntrix/devices/${deviceId}/upload${options.query ?? ''}`, {
+    as: options.as ?? t.operator,
+    body,
+    headers,
+  })
+}
+
+const FINISHED = ['completed', 'failed', 'cancelled']
+
+/** Resolves with the first job.updated (or the current state) for which `match` holds. */
+export async function jobWhere(
+  t: TestApp,
+  jobId: string,
+  match: (job: JobEventPayload) => boolean,
+  timeoutMs = 20_000,
+): Promise<JobEventPayload> {
+  const bus = t.app.myntrix.context.bus
+  return new Promise((resolve, reject) => {
+    let done = false
+    const finish = (job: JobEventPayload | null, err?: Error) => {
+      if (done) return
+      done = true
+      clearTimeout(timer)
+      off()
+      if (err) reject(err)
+      else resolve(job!)
+    }
+    const off = bus.on('job.updated', ({ job }) => {
+      if (job.id === jobId && match(job)) finish(job)
+    })
+    const timer = setTimeout(
+      () => finish(null, new Error(`job ${jobId} did not reach the state within ${timeoutMs} ms`)),
+      timeoutMs,
+    )
+    t.request('GET', `/api/myntrix/jobs/${jobId}`, { as: t.admin }).then((res) => {
+      if (res.status === 200 && match(res.body)) finish(res.body)
+    })
+  })
+}
+
+export const jobFinished = (t: TestApp, jobId: string, timeoutMs?: number) =>
+  jobWhere(t, jobId, (j) => FINISHED.includes(j.status), timeoutMs)
+
+/** Every regular file under the area's storage directory. */
+export function storedFiles(t: TestApp): string[] {
+  const root = path.join(t.config.dataDir, 'device-files')
+  if (!fs.existsSync(root)) return []
+  return fs
+    .readdirSync(root, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => path.join(e.parentPath, e.name))
+}
+
+export function gcode(lines: number, prefix = 'G1'): { text: string; moves: string[] } {
+  const moves: string[] = []
+  let text = '; test file\n'
+  for (let i = 1; i <= lines; i++) {
+    const move = `${prefix} X${i % 100} Y${i} F3000`
+    moves.push(move)
+    text += `${move}\n`
+  }
+  return { text, moves }
+}
