@@ -23,6 +23,7 @@ import { systemRoutes } from './http/system-routes.js'
 import type { Logger } from './logger.js'
 import { createAgentsArea } from './modules/agents/index.js'
 import type { AppInstance, Area, AreaContext } from './modules/area.js'
+import { createDeviceFilesArea } from './modules/device-files/index.js'
 import { createDevicesArea } from './modules/devices/index.js'
 import { createJobsArea } from './modules/jobs/index.js'
 import { createMonitoringArea } from './modules/monitoring/index.js'
@@ -117,6 +118,7 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
   areas.push(agents)
   const devices = createDevicesArea(context)
   areas.push(devices)
+  areas.push(createDeviceFilesArea(context, { jobs: jobs.service, devices: devices.service }))
   const scheduler = { jobs: jobs.service, agents: agents.service, devices: devices.service }
   areas.push(createSchedulerArea(context, scheduler))
   // The scene reads every other area: keep it last.
