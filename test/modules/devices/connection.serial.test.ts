@@ -66,6 +66,8 @@ describe.skipIf(!hasSocat)('serial over a pty', () => {
     const m114 = await connection.command('M114')
     expect(m114.response).toEqual([expect.stringMatching(/^X:12\.50 Y:3\.00/), 'ok'])
     expect(recorder.telemetrySnapshots.at(-1)).toMatchObject({ positionX: 12.5, positionY: 3 })
+    // The emulator's stdout may trail its answer on the pty.
+    await emulator!.waitForLine(/^rx M114$/)
     expect(emulator!.received()).toEqual(['M110 N0', 'M115', 'G1 X12.5 Y3', 'M114'])
     expect(recorder.trafficCount).toBeGreaterThan(0)
   })
@@ -80,8 +82,9 @@ describe.skipIf(!hasSocat)('serial over a pty', () => {
     await emulator!.hook('resend')
     expect((await connection.command('G1 Z0.3')).ok).toBe(true)
     expect(recorder.logs.some((l) => l.direction === 'in' && l.line.startsWith('Resend:'))).toBe(true)
-    expect(emulator!.received().filter((l) => l === 'G1 Z0.3')).toHaveLength(1)
     expect((await connection.command('M105')).ok).toBe(true)
+    await emulator!.waitForLine(/^rx M105$/)
+    expect(emulator!.received().filter((l) => l === 'G1 Z0.3')).toHaveLength(1)
   })
 
   it('marlin: temperature auto-report (M155) reaches telemetry', async () => {
