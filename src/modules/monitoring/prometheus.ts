@@ -67,7 +67,8 @@ export function createMetricsRegistry(deps: {
     registers,
     collect() {
       const s = host()
-      if (s) s.cpu.perCore.forEach((v, i) => this.set({ core: String(i) }, v))
+      if (!s) return
+      for (const [i, v] of s.cpu.perCore.entries()) this.set({ core: String(i) }, v)
     },
   })
   new Gauge({

@@ -119,6 +119,17 @@ describe('HostSampler with a recorded host', () => {
     expect(s.cpu.cores).toBe(2)
   })
 
+  it('runs overlapping reads one after another (they share one buffer per file)', async () => {
+    const { fake, clock, sampler } = await fakeSampler()
+    await fake.write(host)
+    await sampler.sampleNow()
+    clock.nowMs += 1000
+    const [a, b, c] = await Promise.all([sampler.sampleNow(), sampler.sampleNow(), sampler.sampleNow()])
+    for (const s of [a, b, c]) expect(s?.memory.totalBytes).toBe(8 * 2 ** 30)
+    expect(a?.network.interfaces).toBe(2)
+    expect(c?.cpu.perCore).toEqual([0, 0])
+  })
+
   it('rejects when a /proc file is unreadable and recovers once it is back', async () => {
     const { fake, clock, sampler } = await fakeSampler()
     await expect(sampler.sampleNow()).rejects.toMatchObject({ code: 'ENOENT' })
