@@ -113,7 +113,8 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
   const areas: Area[] = []
   const jobs = createJobsArea(context)
   areas.push(jobs)
-  areas.push(createMonitoringArea(context))
+  const monitoring = createMonitoringArea(context)
+  areas.push(monitoring)
   const agents = createAgentsArea(context)
   areas.push(agents)
   const devices = createDevicesArea(context)
@@ -122,7 +123,15 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
   const scheduler = { jobs: jobs.service, agents: agents.service, devices: devices.service }
   areas.push(createSchedulerArea(context, scheduler))
   // The scene reads every other area: keep it last.
-  areas.push(createVisualizationArea(context, {}))
+  areas.push(
+    createVisualizationArea(context, {
+      agentFacts: (id) => agents.service.liveFacts(id),
+      hostMetrics: () => {
+        const sample = monitoring.service.sampler.current()
+        return sample ? { cpuPercent: sample.cpu.percent, memoryPercent: sample.memory.percent } : null
+      },
+    }),
+  )
 
   app.decorate('myntrix', { context, areas, generatedAdminPassword: admin.generatedPassword })
 

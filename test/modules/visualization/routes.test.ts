@@ -231,6 +231,59 @@ describe.each(testEngines())('visualization on $name', (engine) => {
     }
   })
 
+  it('pushes a started agent to the stream within a second', async () => {
+    const address = t.app.server.listening
+      ? `http://127.0.0.1:${(t.app.server.address() as any).port}`
+      : await t.app.listen({ port: 0, host: '127.0.0.1' })
+    const created = await t.request('POST', '/api/myntrix/agents', {
+      as: t.operator,
+      body: {
+        name: 'scene-probe',
+        type: 'probe',
+        configuration: {
+          command: [process.execPath, '-e', 'setInterval(() => {}, 1000)'],
+          stopTimeoutMs: 2000,
+        },
+      },
+    })
+    expect(created.status).toBe(201)
+    const id = created.body.id
+    const ws = new WebSocket(
+      `${address.replace('http', 'ws')}/ws/myntrix/visualization?token=${t.operator.token}`,
+    )
+    const messages: any[] = []
+    ws.on('message', (data) => messages.push(JSON.parse(String(data))))
+    const waitFor = async (pred: (m: any) => boolean, ms: number) => {
+      const deadline = Date.now() + ms
+      while (Date.now() < deadline) {
+        const found = messages.find(pred)
+        if (found) return found
+        await new Promise((r) => setTimeout(r, 10))
+      }
+      throw new Error('no matching message in time')
+    }
+    try {
+      const snapshot = await waitFor((m) => m.type === 'snapshot', 5000)
+      expect(snapshot.payload.agents.find((a: { id: string }) => a.id === id).status).toBe('stopped')
+      const startedAt = Date.now()
+      const started = await t.request('POST', `/api/myntrix/agents/${id}/start`, { as: t.operator })
+      expect(started.status).toBe(200)
+      const delta = await waitFor(
+        (m) => m.type === 'delta' && m.payload.agents.some((a: any) => a.id === id && a.status === 'running'),
+        1000,
+      )
+      expect(Date.now() - startedAt).toBeLessThan(1000)
+      expect(delta.payload.agents.find((a: any) => a.id === id)).toMatchObject({
+        color: '#22c55e',
+        animation: 'orbit',
+      })
+    } finally {
+      ws.close()
+      await once(ws, 'close')
+      await t.request('DELETE', `/api/myntrix/agents/${id}`, { as: t.operator })
+    }
+  })
+
   it('streams over Server-Sent Events with the token in the query', async () => {
     const address = t.app.server.listening
       ? `http://127.0.0.1:${(t.app.server.address() as any).port}`
