@@ -121,7 +121,7 @@ export async function readDiskUsage(path: string): Promise<DiskUsage> {
     totalBytes,
     usedBytes,
     availableBytes,
-    percent: denominator > 0 ? (usedBytes / denominator) * 100 : 0,
+    percent: denominator > 0 ? Math.round((usedBytes / denominator) * 10_000) / 100 : 0,
   }
 }
 

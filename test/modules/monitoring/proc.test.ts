@@ -111,6 +111,8 @@ describe('readDiskUsage', () => {
     expect(d.usedBytes + d.availableBytes).toBeLessThanOrEqual(d.totalBytes)
     expect(d.percent).toBeGreaterThanOrEqual(0)
     expect(d.percent).toBeLessThanOrEqual(100)
+    expect(d.percent).toBeCloseTo((d.usedBytes / (d.usedBytes + d.availableBytes)) * 100, 1)
+    expect(Math.abs(d.percent * 100 - Math.round(d.percent * 100))).toBeLessThan(1e-6)
   })
 
   it('rejects a missing path', async () => {
