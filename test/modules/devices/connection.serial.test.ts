@@ -1,9 +1,12 @@
 // Through the real serialport stack and a kernel pty (socat), with the
 // emulator in a separate process on the far end.
 
+import { chmodSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { DeviceConnection } from '../../../src/modules/devices/connection.js'
 import { parseConnectionString } from '../../../src/modules/devices/connection-string.js'
+import { SerialTransport } from '../../../src/modules/devices/transports/serial.js'
 import { hasSocat, makePtyDir, type PtyPair, removePtyDir, startPtyPair } from '../../helpers/pty.js'
 import { EmulatorProcess, Recorder } from './support.js'
 
@@ -171,5 +174,35 @@ describe.skipIf(!hasSocat)('serial over a pty', () => {
       status: 502,
       code: expect.stringMatching(/^E/),
     })
+  })
+})
+
+const isRoot = process.getuid?.() === 0
+if (isRoot) console.warn('skipping the EACCES serial test: running as root, every path is accessible')
+
+describe.skipIf(!hasSocat)('serial transport open errors', () => {
+  it('a baud rate the port cannot take fails with EINVAL', async () => {
+    const dir = makePtyDir()
+    const pty = await startPtyPair(dir)
+    try {
+      const transport = new SerialTransport(pty.devicePath, 0)
+      await expect(transport.open()).rejects.toMatchObject({ code: 'EINVAL' })
+      await transport.close()
+    } finally {
+      await pty.stop()
+      removePtyDir(dir)
+    }
+  })
+
+  it.skipIf(isRoot)('a port without permission fails with EACCES', async () => {
+    const dir = makePtyDir()
+    const path = join(dir, 'locked')
+    writeFileSync(path, '')
+    chmodSync(path, 0o000)
+    try {
+      await expect(new SerialTransport(path, 115200).open()).rejects.toMatchObject({ code: 'EACCES' })
+    } finally {
+      removePtyDir(dir)
+    }
   })
 })

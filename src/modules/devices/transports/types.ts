@@ -67,6 +67,8 @@ const STRERROR_CODES: [RegExp, string][] = [
   [/permission denied/i, 'EACCES'],
   [/device or resource busy/i, 'EBUSY'],
   [/invalid argument/i, 'EINVAL'],
+  // serialport's own check of the options, before any syscall.
+  [/baudrate|not a valid/i, 'EINVAL'],
   [/inappropriate ioctl/i, 'ENOTTY'],
   [/connection refused/i, 'ECONNREFUSED'],
   [/not a directory/i, 'ENOTDIR'],
