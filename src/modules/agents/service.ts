@@ -45,6 +45,8 @@ export interface AgentDetails {
   facts: AgentFacts | null
 }
 
+export const SHUTDOWN_STOP_TIMEOUT_MS = 7000
+
 const ACTIVE_STATUSES = new Set(['starting', 'running', 'stopping', 'restarting'])
 
 export class AgentsService {
@@ -95,9 +97,13 @@ export class AgentsService {
     }
   }
 
-  /** Graceful shutdown: stop every agent (desired states stay, so the next start resumes them). */
+  /**
+   * Graceful shutdown: stop every agent (desired states stay, so the next start
+   * resumes them). main.ts allows 10 s for the whole shutdown, so no agent gets
+   * more than SHUTDOWN_STOP_TIMEOUT_MS before SIGKILL.
+   */
   async stop(): Promise<void> {
-    await this.supervisor.stopAll()
+    await this.supervisor.stopAll({ maxTimeoutMs: SHUTDOWN_STOP_TIMEOUT_MS })
     this.offSupervisor?.()
     this.offSupervisor = null
     await this.flushWrites()

@@ -162,7 +162,7 @@ export class Supervisor {
   }
 
   /** SIGTERM to the group, SIGKILL after stopTimeoutMs. Idempotent; unknown ids answer `stopped`. */
-  async stop(agentId: string): Promise<AgentFacts> {
+  async stop(agentId: string, options: { maxTimeoutMs?: number } = {}): Promise<AgentFacts> {
     const entry = this.entries.get(agentId)
     if (!entry) return this.idleFacts(agentId)
     return this.enqueue(entry, async () => {
@@ -171,9 +171,13 @@ export class Supervisor {
       if (entry.proc) {
         setStatusQuiet(entry, 'stopping', null)
         this.emitStatus(entry)
-        const result = await this.endProcess(entry)
+        const timeoutMs = Math.min(
+          entry.config.stopTimeoutMs,
+          options.maxTimeoutMs ?? Number.POSITIVE_INFINITY,
+        )
+        const result = await this.endProcess(entry, timeoutMs)
         if (result.killed) {
-          reason = `did not exit within ${entry.config.stopTimeoutMs} ms of SIGTERM; killed with SIGKILL`
+          reason = `did not exit within ${timeoutMs} ms of SIGTERM; killed with SIGKILL`
         }
       }
       this.setStatus(entry, 'stopped', reason)
@@ -243,10 +247,14 @@ export class Supervisor {
     }
   }
 
-  /** Stops every agent (in parallel) and the sampler. Idempotent; start() fails afterwards. */
-  async stopAll(): Promise<void> {
+  /**
+   * Stops every agent (in parallel) and the sampler. Idempotent; start() fails
+   * afterwards. `maxTimeoutMs` caps each agent's stopTimeoutMs, so a server shutdown
+   * fits its own deadline.
+   */
+  async stopAll(options: { maxTimeoutMs?: number } = {}): Promise<void> {
     this.closed = true
-    await Promise.all([...this.entries.keys()].map((id) => this.stop(id)))
+    await Promise.all([...this.entries.keys()].map((id) => this.stop(id, options)))
     this.stopSamplerIfIdle()
     await Promise.all([...this.entries.values()].map((e) => e.file?.close()))
   }
@@ -330,11 +338,11 @@ export class Supervisor {
   }
 
   /** Ends the current process on purpose (stop, restart, memory limit). */
-  private async endProcess(entry: AgentEntry) {
+  private async endProcess(entry: AgentEntry, timeoutMs = entry.config.stopTimeoutMs) {
     const proc = entry.proc!
     entry.expectExit = true
     this.stopChecks(entry)
-    const result = await proc.stop(entry.config.stopTimeoutMs)
+    const result = await proc.stop(timeoutMs)
     entry.lastExit = result.exit
     entry.proc = null
     entry.expectExit = false

@@ -197,3 +197,19 @@ describe('Supervisor: bad input', () => {
     })
   })
 })
+
+describe('Supervisor: shutdown', () => {
+  it('stopAll caps each stop timeout so a shutdown fits its deadline', async () => {
+    h = harness()
+    const { pid } = await h.supervisor.start('a1', {
+      command: node('ignores-sigterm.mjs'),
+      stopTimeoutMs: 600_000,
+    })
+    await h.waitLog('a1', 'ready')
+    await h.supervisor.stopAll({ maxTimeoutMs: 200 })
+    const facts = h.supervisor.status('a1')
+    expect(facts.status).toBe('stopped')
+    expect(facts.reason).toBe('did not exit within 200 ms of SIGTERM; killed with SIGKILL')
+    expect(isAlive(pid!)).toBe(false)
+  })
+})
