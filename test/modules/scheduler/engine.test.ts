@@ -37,7 +37,10 @@ describe.each(testEngines())('scheduler engine on $name', (engine) => {
     await target.close()
   })
   afterEach(async () => {
-    for (const t of apps.splice(0).reverse()) await t.close()
+    const closing = apps.splice(0).reverse()
+    for (const t of closing) await t.close()
+    // Drop each database once (two apps may share one).
+    for (const db of new Set(closing.map((t) => t.testDb))) await db.drop()
     for (const pid of strays.splice(0)) {
       try {
         process.kill(pid, 'SIGKILL')
