@@ -1,0 +1,28 @@
+// The physical limit: the least a sender can do. Same bytes as Myntrix and
+// printcore send (N-numbered lines with checksums), one line in flight, the
+// next written the moment its `ok` arrives.
+//   node --import tsx minimal-loop.ts <port> <file> [baud]
+import { readFileSync } from 'node:fs'
+import { ReadlineParser } from '@serialport/parser-readline'
+import { SerialPort } from 'serialport'
+import { marlinFrame, prepareGcode } from '../../src/modules/device-files/gcode.js'
+
+const [path, file, baudRaw] = process.argv.slice(2)
+const lines = ['M110 N0', ...prepareGcode(readFileSync(file, 'latin1'))]
+const port = new SerialPort({ path, baudRate: Number(baudRaw ?? 115200) })
+const parser = port.pipe(new ReadlineParser({ delimiter: '\n' }))
+let next = 0
+const send = () => {
+  if (next >= lines.length) {
+    console.log('sent')
+    port.close(() => process.exit(0))
+    return
+  }
+  const text = next === 0 ? marlinFrame(0, 'M110 N0') : marlinFrame(next, lines[next])
+  next++
+  port.write(`${text}\n`)
+}
+parser.on('data', (line: string) => {
+  if (line.startsWith('ok')) send()
+})
+port.on('open', send)

@@ -1,0 +1,155 @@
+// Streams the same 2,000-line G-code file over a socat pty to the same
+// emulator with three senders, in one run: a minimal send-and-wait-for-ok
+// loop (the limit), Myntrix (upload + device-transfer job), and Debian's
+// printcore. Each repetition runs all three, without and with the 115200-baud
+// wire modelled at the emulator, and reports each as a ratio to the limit of
+// the same repetition (DESIGN.md §9).
+//   npx tsx bench/devices/run.ts [--reps 3] [--lines 2000]
+
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { makePtyDir, removePtyDir, startPtyPair } from '../../test/helpers/pty.js'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const arg = (name: string, def: number) => {
+  const i = process.argv.indexOf(name)
+  return i >= 0 ? Number(process.argv[i + 1]) : def
+}
+const reps = arg('--reps', 3)
+const lineCount = arg('--lines', 2000)
+const baud = 115200
+
+const hasPrintcore =
+  spawnSync('/usr/bin/python3', ['-c', 'import printrun.printcore'], { stdio: 'ignore' }).status === 0
+
+function gcodeFile(n: number): string {
+  let text = '; bench file\nG21\nG90\nM82\n'
+  let e = 0
+  for (let i = 0; i < n; i++) {
+    e += 0.03125
+    const x = 100 + 40 * Math.cos(i / 20)
+    const y = 100 + 40 * Math.sin(i / 20)
+    text += `G1 X${x.toFixed(3)} Y${y.toFixed(3)} E${e.toFixed(5)} ; move ${i}\n`
+  }
+  return text
+}
+
+type Sender = 'limit' | 'myntrix' | 'printcore'
+const senders: Sender[] = ['limit', 'myntrix', ...(hasPrintcore ? (['printcore'] as Sender[]) : [])]
+
+function command(sender: Sender, port: string, file: string): [string, string[]] {
+  const tsx = ['--import', 'tsx']
+  if (sender === 'limit')
+    return [process.execPath, [...tsx, join(here, 'minimal-loop.ts'), port, file, String(baud)]]
+  if (sender === 'myntrix')
+    return [process.execPath, [...tsx, join(here, 'myntrix-send.ts'), port, file, String(baud)]]
+  return ['/usr/bin/python3', [join(here, 'printcore_send.py'), port, file, String(baud)]]
+}
+
+function lineFrom(child: ChildProcess, pattern: RegExp, what: string, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const rl = createInterface({ input: child.stdout! })
+    const timer = setTimeout(
+      () => reject(new Error(`${what}: no ${pattern} within ${timeoutMs} ms`)),
+      timeoutMs,
+    )
+    rl.on('line', (line) => {
+      if (!pattern.test(line)) return
+      clearTimeout(timer)
+      rl.close()
+      resolve(line)
+    })
+    child.once('exit', (code) => {
+      clearTimeout(timer)
+      reject(new Error(`${what} exited with ${code} before ${pattern}`))
+    })
+  })
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const exited = new Promise((r) => child.once('exit', r))
+  child.kill('SIGTERM')
+  const t = setTimeout(() => child.kill('SIGKILL'), 3000)
+  await exited
+  clearTimeout(t)
+}
+
+async function once(sender: Sender, file: string, wire: boolean): Promise<number> {
+  const dir = makePtyDir()
+  const pty = await startPtyPair(dir)
+  const emulator = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      join(here, 'wire-emulator.ts'),
+      pty.emulatorPath,
+      String(lineCount),
+      ...(wire ? ['--wire'] : []),
+    ],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  )
+  let child: ChildProcess | null = null
+  try {
+    await lineFrom(emulator, /^ready$/, 'emulator', 20_000)
+    const done = lineFrom(emulator, /^done /, 'emulator', 180_000)
+    const [cmd, args] = command(sender, pty.devicePath, file)
+    child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] })
+    child.stdout!.resume()
+    const ms = Number((await done).split(' ')[1])
+    return lineCount / (ms / 1000)
+  } finally {
+    if (child) await stopChild(child)
+    await stopChild(emulator)
+    await pty.stop()
+    removePtyDir(dir)
+  }
+}
+
+const work = mkdtempSync(join(tmpdir(), 'myntrix-bench-devices-'))
+const file = join(work, 'bench.gcode')
+writeFileSync(file, gcodeFile(lineCount))
+const results: Record<string, Record<Sender, number>[]> = { 'no wire': [], 'wire modelled': [] }
+try {
+  for (let rep = 0; rep < reps; rep++) {
+    for (const [mode, wire] of [
+      ['no wire', false],
+      ['wire modelled', true],
+    ] as const) {
+      const row = {} as Record<Sender, number>
+      // Rotate the order so no sender always runs first.
+      const order = senders.map((_, i) => senders[(i + rep) % senders.length])
+      for (const sender of order) {
+        row[sender] = await once(sender, file, wire)
+        console.error(`rep ${rep + 1} ${mode} ${sender}: ${row[sender].toFixed(0)} lines/s`)
+      }
+      results[mode].push(row)
+    }
+  }
+} finally {
+  rmSync(work, { recursive: true, force: true })
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+console.log(
+  `\n${lineCount} lines, ${baud} baud, ${reps} repetitions (median; ratio to the limit of the same repetition)\n`,
+)
+console.log('| mode | sender | lines/s | ratio to limit |')
+console.log('| --- | --- | ---: | ---: |')
+for (const mode of Object.keys(results)) {
+  for (const sender of senders) {
+    const rates = results[mode].map((r) => r[sender])
+    const ratios = results[mode].map((r) => r[sender] / r.limit)
+    console.log(`| ${mode} | ${sender} | ${median(rates).toFixed(0)} | ${median(ratios).toFixed(3)} |`)
+  }
+}
+if (!hasPrintcore) console.log('\nprintcore not found (apt-get install printrun): its rows are missing')
+writeFileSync(
+  join(here, `results-${new Date().toISOString().replace(/[:.]/g, '-')}.json`),
+  JSON.stringify(results, null, 2),
+)
