@@ -244,4 +244,37 @@ describe('sim://grbl', () => {
     await connection.command('\x18')
     await expect(pending).rejects.toMatchObject({ reset: true })
   })
+
+  it('exclusive holds the queue: raw writes, line taps, and queued commands run between lines', async () => {
+    const { connection } = simConnection('grbl', { statusPollMs: 0 })
+    await connection.connect()
+    let queued: Promise<unknown> | null = null
+    const seen = await connection.exclusive(async (session) => {
+      const lines: string[] = []
+      const acked = new Promise<void>((resolve) => {
+        const off = session.onLine((line, events) => {
+          lines.push(line)
+          if (
+            events.filter((e) => e.kind === 'ok').length > 0 &&
+            lines.filter((l) => l === 'ok').length === 2
+          ) {
+            off()
+            resolve()
+          }
+        })
+      })
+      // Two lines in flight at once, as character counting does.
+      await session.write(Buffer.from('G0 X1\nG0 X2\n'), 'G0 X1 / G0 X2')
+      await acked
+      queued = connection.command('G0 X3')
+      await new Promise((r) => setImmediate(r))
+      expect(session.queuedCount).toBe(1)
+      await session.runQueued()
+      expect(session.queuedCount).toBe(0)
+      return lines
+    })
+    expect(seen).toEqual(['ok', 'ok'])
+    expect(await queued).toMatchObject({ ok: true })
+    expect((await connection.command('?')).response[0]).toMatch(/MPos:3\.000/)
+  })
 })
