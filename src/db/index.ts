@@ -22,6 +22,8 @@ import type { Database, DB, DbEngine } from './types.js'
 export interface DatabaseHandle {
   db: Database
   engine: DbEngine
+  /** PostgreSQL: the schema every query runs in, when not the default search path. */
+  schema?: string
   /** A cheap round trip, for /readyz. */
   ping(): Promise<void>
   close(): Promise<void>
@@ -52,6 +54,7 @@ export function openDatabase(url: string, options: OpenDatabaseOptions = {}): Da
     return {
       db,
       engine,
+      ...(options.schema ? { schema: options.schema } : {}),
       ping: async () => {
         await sql`select 1`.execute(db)
       },
@@ -101,6 +104,9 @@ export async function migrate(handle: DatabaseHandle): Promise<string[]> {
     allowUnorderedMigrations: true,
     migrationTableName: 'myntrix_migrations',
     migrationLockTableName: 'myntrix_migrations_lock',
+    // Kysely looks for its tables in any schema unless told which; with several
+    // Myntrix schemas in one database it would find another's and skip creating its own.
+    ...(handle.schema ? { migrationTableSchema: handle.schema } : {}),
   })
   const { error, results } = await migrator.migrateToLatest()
   if (error) throw new Error(`database migration failed: ${(error as Error).message}`, { cause: error })

@@ -76,6 +76,8 @@ export async function createTestApp(engine: TestEngine, options: TestAppOptions 
     app = await buildApp({ config, database, logger: false })
   } catch (err) {
     await database.close()
+    // A database this call created would otherwise be left behind (a PostgreSQL schema, a temp dir).
+    if (!options.testDb) await testDb.drop()
     throw err
   }
 
