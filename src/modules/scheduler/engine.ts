@@ -72,6 +72,11 @@ export interface EngineOptions {
   instanceId?: string
 }
 
+interface Queued {
+  run: TaskRun
+  task: Task
+}
+
 interface ActiveRun {
   run: TaskRun
   task: Task
@@ -94,7 +99,11 @@ export class SchedulerEngine {
   private readonly minGraceMs: number
   private timer: NodeJS.Timeout | null = null
   /** Claimed runs waiting for their due time, by run id. */
-  private readonly fireTimers = new Map<string, { timer: NodeJS.Timeout; run: TaskRun }>()
+  /** Claimed runs waiting for their due time, batched by due time: one timer and one write per instant. */
+  private readonly fireBatches = new Map<
+    number,
+    { timer: NodeJS.Timeout | null; items: Map<string, Queued> }
+  >()
   private readonly retryTimers = new Map<string, { timer: NodeJS.Timeout; run: TaskRun }>()
   private readonly active = new Map<string, ActiveRun>()
   /** overlapPolicy `queue`: runs waiting for the task's current run to end. */
@@ -136,11 +145,15 @@ export class SchedulerEngine {
     this.timer = null
     const now = new Date()
     const unstarted: TaskRun[] = []
-    for (const { timer, run } of [...this.fireTimers.values(), ...this.retryTimers.values()]) {
+    for (const { timer, run } of this.retryTimers.values()) {
       clearTimeout(timer)
       unstarted.push(run)
     }
-    this.fireTimers.clear()
+    for (const batch of this.fireBatches.values()) {
+      if (batch.timer) clearTimeout(batch.timer)
+      for (const { run } of batch.items.values()) unstarted.push(run)
+    }
+    this.fireBatches.clear()
     this.retryTimers.clear()
     for (const list of this.queued.values()) for (const q of list) unstarted.push(q.run)
     this.queued.clear()
@@ -171,13 +184,14 @@ export class SchedulerEngine {
 
   /** An edit or delete: drop this task's claimed-but-unfired runs held here (their rows are cancelled by the service). */
   forgetTask(taskId: string, opts: { abortRunning: boolean; reason: string }): void {
-    for (const map of [this.fireTimers, this.retryTimers]) {
-      for (const [id, entry] of map) {
-        if (entry.run.taskId === taskId) {
-          clearTimeout(entry.timer)
-          map.delete(id)
-        }
+    for (const [id, entry] of this.retryTimers) {
+      if (entry.run.taskId === taskId) {
+        clearTimeout(entry.timer)
+        this.retryTimers.delete(id)
       }
+    }
+    for (const batch of this.fireBatches.values()) {
+      for (const [id, entry] of batch.items) if (entry.task.id === taskId) batch.items.delete(id)
     }
     this.queued.delete(taskId)
     if (opts.abortRunning) {
@@ -195,13 +209,12 @@ export class SchedulerEngine {
       await active.done
       return true
     }
-    for (const map of [this.fireTimers, this.retryTimers]) {
-      const entry = map.get(runId)
-      if (entry) {
-        clearTimeout(entry.timer)
-        map.delete(runId)
-      }
+    const retry = this.retryTimers.get(runId)
+    if (retry) {
+      clearTimeout(retry.timer)
+      this.retryTimers.delete(runId)
     }
+    for (const batch of this.fireBatches.values()) batch.items.delete(runId)
     for (const list of this.queued.values()) {
       const i = list.findIndex((q) => q.run.id === runId)
       if (i >= 0) list.splice(i, 1)
@@ -354,17 +367,69 @@ export class SchedulerEngine {
   /** Fires at the due time: a long sleep is late by timer slack, so a second short timer finishes the wait. */
   private armFire(run: TaskRun, task: Task): void {
     const dueMs = run.scheduledFor ? run.scheduledFor.getTime() : Date.now()
+    const existing = this.fireBatches.get(dueMs)
+    if (existing) {
+      existing.items.set(run.id, { run, task })
+      return
+    }
+    const batch = { timer: null as NodeJS.Timeout | null, items: new Map([[run.id, { run, task }]]) }
+    this.fireBatches.set(dueMs, batch)
     const step = () => {
       const waitMs = dueMs - Date.now()
-      if (waitMs > 20) this.fireTimers.set(run.id, { timer: setTimeout(step, waitMs - 10), run })
-      else if (waitMs > 0) this.fireTimers.set(run.id, { timer: setTimeout(go, waitMs), run })
+      if (waitMs > 20) batch.timer = setTimeout(step, waitMs - 10)
+      else if (waitMs > 0) batch.timer = setTimeout(go, waitMs)
       else go()
     }
     const go = () => {
-      this.fireTimers.delete(run.id)
-      this.track(this.fire(run, task))
+      this.fireBatches.delete(dueMs)
+      this.track(this.fireBatch([...batch.items.values()]))
     }
     step()
+  }
+
+  /**
+   * Everything due at one instant: one query for the overlap check, one
+   * compare-and-set moving all of them to running, then the actions start.
+   * Per-run writes here would make the hundredth run wait for 99 of them.
+   */
+  private async fireBatch(items: Queued[]): Promise<void> {
+    if (this.stopped || items.length === 0) return
+    const guarded = items.filter((i) => i.task.overlapPolicy !== 'allow')
+    const busy =
+      guarded.length > 0 ? await this.repo.tasksRunning(guarded.map((i) => i.task.id)) : new Set<string>()
+    for (const a of this.active.values()) busy.add(a.task.id)
+    const toStart: Queued[] = []
+    for (const item of items) {
+      if (item.task.overlapPolicy !== 'allow' && busy.has(item.task.id)) this.track(this.overlap(item))
+      else toStart.push(item)
+    }
+    if (toStart.length === 0) return
+    const startedAt = new Date()
+    const started = await this.repo.markRunningMany(
+      toStart.map((i) => i.run.id),
+      startedAt,
+      this.instanceId,
+    )
+    for (const item of toStart) {
+      if (started.has(item.run.id)) this.track(this.begin(item.run, item.task, startedAt))
+    }
+  }
+
+  /** The task's previous run is still going: skip or queue per overlapPolicy. */
+  private async overlap({ run, task }: Queued): Promise<void> {
+    if (task.overlapPolicy === 'skip') {
+      const ended = await this.repo.finishRun(
+        run.id,
+        'skipped',
+        { endTime: new Date(), error: 'skipped: the previous run was still running (overlapPolicy skip)' },
+        ['pending'],
+      )
+      if (ended) this.emitRun(run.id, task.id, 'skipped')
+      return
+    }
+    const list = this.queued.get(task.id) ?? []
+    list.push({ run, task })
+    this.queued.set(task.id, list)
   }
 
   private async fire(run: TaskRun, task: Task): Promise<void> {
@@ -425,6 +490,11 @@ export class SchedulerEngine {
     if (this.stopped) return
     const startedAt = new Date()
     if (!(await this.repo.markRunning(run.id, startedAt, this.instanceId))) return
+    await this.begin(run, task, startedAt)
+  }
+
+  /** Runs an action whose run row is already `running`. */
+  private async begin(run: TaskRun, task: Task, startedAt: Date): Promise<void> {
     const controller = new AbortController()
     let resolveDone: () => void = () => {}
     const done = new Promise<void>((r) => {
@@ -437,8 +507,9 @@ export class SchedulerEngine {
       task.timeoutMs === null
         ? undefined
         : setTimeout(() => controller.abort(new ActionTimeout(task.timeoutMs as number)), task.timeoutMs)
+    // The jobs ledger entry is written beside the action, not before it: it must not delay the start.
+    const job = this.createJob(run, task, controller)
     try {
-      const jobId = await this.createJob(run, task, controller)
       const log = createLogSink({ maxChars: this.opts.maxLogChars })
       const late = run.scheduledFor
         ? ` (${startedAt.getTime() - run.scheduledFor.getTime()} ms after due)`
@@ -467,7 +538,7 @@ export class SchedulerEngine {
         status = 'cancelled'
         await this.repo.finishRun(run.id, 'cancelled', { endTime, logs: result.logs }, ['cancelled'])
       }
-      await this.finishJob(jobId, status, error, result.logs)
+      await this.finishJob(await job, status, error, result.logs)
       this.emitRun(run.id, task.id, status)
       if (status === 'failed' && run.attempt <= task.maxRetries && !this.stopped)
         await this.scheduleRetry(run, task)

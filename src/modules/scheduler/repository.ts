@@ -335,6 +335,38 @@ export class SchedulerRepository {
     return Number(res.numUpdatedRows) === 1
   }
 
+  /** pending -> running for many runs in one statement; returns the ids it moved. */
+  async markRunningMany(ids: string[], at: Date, claimedBy: string): Promise<Set<string>> {
+    const moved = new Set<string>()
+    for (let i = 0; i < ids.length; i += 500) {
+      const rows = await this.db
+        .updateTable('taskRuns')
+        .set({ status: 'running', startTime: toDbTime(at), claimedBy })
+        .where('id', 'in', ids.slice(i, i + 500))
+        .where('status', '=', 'pending')
+        .returning('id')
+        .execute()
+      for (const r of rows) moved.add(r.id)
+    }
+    return moved
+  }
+
+  /** Which of these tasks have a run in progress (any process). */
+  async tasksRunning(taskIds: string[]): Promise<Set<string>> {
+    const out = new Set<string>()
+    for (let i = 0; i < taskIds.length; i += 500) {
+      const rows = await this.db
+        .selectFrom('taskRuns')
+        .select('taskId')
+        .distinct()
+        .where('taskId', 'in', taskIds.slice(i, i + 500))
+        .where('status', '=', 'running')
+        .execute()
+      for (const r of rows) out.add(r.taskId)
+    }
+    return out
+  }
+
   async setJob(id: string, jobId: string): Promise<void> {
     await this.db.updateTable('taskRuns').set({ jobId }).where('id', '=', id).execute()
   }

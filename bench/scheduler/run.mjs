@@ -1,0 +1,109 @@
+// Scheduler benchmark (issue 8): firing lateness p50/p99/max for 100 tasks
+// every second, and CPU % / RSS with 10,000 enabled tasks, for the Myntrix
+// engine (SQLite), APScheduler 3.9 and bare croner timers. Each subject runs
+// alone in its own process; CPU is utime+stime from /proc/<pid>/stat over the
+// measured window, RSS is VmRSS at its end.
+// Usage: node bench/scheduler/run.mjs   (BENCH_LATENESS_SECONDS=60, BENCH_IDLE_SECONDS=30)
+import { spawn, spawnSync } from 'node:child_process'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { build } from 'esbuild'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const latenessSeconds = Number(process.env.BENCH_LATENESS_SECONDS ?? 60)
+const idleSeconds = Number(process.env.BENCH_IDLE_SECONDS ?? 30)
+const clockTicks = Number(spawnSync('getconf', ['CLK_TCK']).stdout.toString().trim() || 100)
+
+// Bundled to plain JS so no TypeScript loader inflates RSS or CPU.
+await build({
+  entryPoints: [join(here, 'subjects/myntrix.ts')],
+  outfile: join(here, '.build/myntrix.mjs'),
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  external: ['better-sqlite3', 'pg', 'pg-native'],
+})
+
+const subjects = [
+  { name: 'Myntrix engine (SQLite)', cmd: process.execPath, args: [join(here, '.build/myntrix.mjs')] },
+  { name: 'APScheduler 3.9', cmd: '/usr/bin/python3', args: [join(here, 'subjects/apscheduler_subject.py')] },
+  { name: 'bare croner 9 timers', cmd: process.execPath, args: [join(here, 'subjects/croner.mjs')] },
+]
+const scenarios = [
+  {
+    name: `100 tasks every second, ${latenessSeconds} s`,
+    tasks: 100,
+    schedule: '* * * * * *',
+    seconds: latenessSeconds,
+  },
+  {
+    name: `10,000 tasks hourly (idle), ${idleSeconds} s`,
+    tasks: 10_000,
+    schedule: '0 * * * *',
+    seconds: idleSeconds,
+  },
+]
+
+function cpuTicks(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return Number(f[11]) + Number(f[12])
+}
+function rssMb(pid) {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+  return m ? Number(m[1]) / 1024 : null
+}
+
+async function measure(subject, scenario) {
+  const child = spawn(
+    subject.cmd,
+    [...subject.args, String(scenario.tasks), scenario.schedule, String(scenario.seconds)],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  )
+  let out = ''
+  let onReady
+  const ready = new Promise((r) => {
+    onReady = r
+  })
+  child.stdout.setEncoding('utf8').on('data', (s) => {
+    out += s
+    if (out.includes('ready\n')) onReady()
+  })
+  const exited = new Promise((r) => child.once('exit', r))
+  await ready
+  const t0 = performance.now()
+  const c0 = cpuTicks(child.pid)
+  // Stop sampling just before the subject ends its window.
+  await new Promise((r) => setTimeout(r, scenario.seconds * 1000 - 300))
+  const c1 = cpuTicks(child.pid)
+  const rss = rssMb(child.pid)
+  const elapsed = (performance.now() - t0) / 1000
+  await exited
+  const line = out.trim().split('\n').pop()
+  const result = JSON.parse(line)
+  return { cpuPercent: ((c1 - c0) / clockTicks / elapsed) * 100, rssMb: rss, ...result }
+}
+
+const results = []
+for (const scenario of scenarios) {
+  for (const subject of subjects) {
+    process.stderr.write(`running ${subject.name}: ${scenario.name}\n`)
+    results.push({ scenario: scenario.name, subject: subject.name, ...(await measure(subject, scenario)) })
+  }
+}
+
+const f = (v, d = 1) => (v === null || v === undefined ? '-' : Number(v).toFixed(d))
+console.log('| scenario | subject | firings | lateness p50 ms | p99 ms | max ms | CPU % | RSS MB |')
+console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |')
+for (const r of results) {
+  console.log(
+    `| ${r.scenario} | ${r.subject} | ${r.lateness.count} | ${f(r.lateness.p50, 2)} | ${f(r.lateness.p99, 2)} | ${f(r.lateness.max, 2)} | ${f(r.cpuPercent, 2)} | ${f(r.rssMb)} |`,
+  )
+}
+const file = join(here, `results-${new Date().toISOString().replace(/[:.]/g, '-')}.json`)
+writeFileSync(file, JSON.stringify({ node: process.version, results }, null, 2))
+console.error(`results written to ${file}`)

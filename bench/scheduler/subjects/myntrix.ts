@@ -1,0 +1,100 @@
+// The Myntrix engine on a SQLite file: N tasks, each a no-op action (the
+// benchmark measures the scheduler, not the work). Lateness is from the due
+// time to the action's start (DESIGN.md §8).
+// Usage: myntrix.mjs <tasks> <schedule> <seconds>
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { newId } from '../../../src/db/ids.js'
+import { migrate, openDatabase } from '../../../src/db/index.js'
+import { EventBus } from '../../../src/events/bus.js'
+import { silentLogger } from '../../../src/logger.js'
+import {
+  ACTION_TYPES,
+  type Action,
+  createActionRegistry,
+} from '../../../src/modules/scheduler/actions/index.js'
+import { nextAfter } from '../../../src/modules/scheduler/cron.js'
+import { SchedulerEngine } from '../../../src/modules/scheduler/engine.js'
+import { SchedulerRepository } from '../../../src/modules/scheduler/repository.js'
+
+const [tasks, schedule, seconds] = [Number(process.argv[2]), process.argv[3], Number(process.argv[4])]
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'myntrix-bench-sched-'))
+const url = process.env.BENCH_DATABASE_URL ?? `sqlite://${path.join(dir, 'bench.db')}`
+const handle = openDatabase(url)
+await migrate(handle)
+const owner = newId()
+const at = new Date().toISOString()
+await handle.db
+  .insertInto('users')
+  .values({
+    id: owner,
+    username: `bench-${owner}`,
+    passwordHash: 'x',
+    role: 'admin',
+    disabled: 0,
+    createdAt: at,
+    updatedAt: at,
+  } as never)
+  .execute()
+const repo = new SchedulerRepository(handle.db, handle.engine)
+const noop: Action = {
+  type: 'api',
+  validate: (p) => ({ ok: true, value: p }),
+  run: async () => ({ ok: true }),
+}
+const registry = createActionRegistry(Object.fromEntries(ACTION_TYPES.map((t) => [t, noop])) as never)
+const now = new Date()
+for (let i = 0; i < tasks; i++) {
+  await repo.insertTask({
+    id: newId(),
+    name: `t${i}`,
+    description: null,
+    schedule,
+    timezone: 'UTC',
+    action: 'api',
+    payload: {},
+    enabled: true,
+    overlapPolicy: 'allow',
+    timeoutMs: null,
+    maxRetries: 0,
+    retryDelayMs: 0,
+    misfireGraceMs: 60_000,
+    nextRunAt: nextAfter(schedule, 'UTC', now),
+    ownerId: owner,
+    createdAt: now,
+    updatedAt: now,
+  })
+}
+const lateness: number[] = []
+const engine = new SchedulerEngine({
+  repo,
+  registry,
+  bus: new EventBus(),
+  logger: silentLogger,
+  onFire: (info) => {
+    if (info.dueAt) {
+      const late = nowMs() - info.dueAt.getTime()
+      lateness.push(late)
+      if (process.env.BENCH_DEBUG && late > 20) process.stderr.write(`late ${late.toFixed(1)} ms at ${info.dueAt.toISOString()}\n`)
+    }
+  },
+})
+await engine.start()
+process.stdout.write('ready\n')
+await new Promise((r) => setTimeout(r, seconds * 1000))
+await engine.stop()
+await handle.close()
+fs.rmSync(dir, { recursive: true, force: true })
+process.stdout.write(`${JSON.stringify({ lateness: stats(lateness) })}\n`)
+
+function stats(values: number[]) {
+  const s = [...values].sort((a, b) => a - b)
+  const q = (p: number) => (s.length ? s[Math.min(s.length - 1, Math.floor(p * s.length))] : null)
+  return { count: s.length, p50: q(0.5), p99: q(0.99), max: s.length ? s[s.length - 1] : null }
+}
+
+/** Wall-clock time with sub-millisecond resolution. */
+function nowMs(): number {
+  return performance.timeOrigin + performance.now()
+}
