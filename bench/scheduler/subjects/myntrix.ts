@@ -76,7 +76,8 @@ const engine = new SchedulerEngine({
     if (info.dueAt) {
       const late = nowMs() - info.dueAt.getTime()
       lateness.push(late)
-      if (process.env.BENCH_DEBUG && late > 20) process.stderr.write(`late ${late.toFixed(1)} ms at ${info.dueAt.toISOString()}\n`)
+      if (process.env.BENCH_DEBUG && late > 20)
+        process.stderr.write(`late ${late.toFixed(1)} ms at ${info.dueAt.toISOString()}\n`)
     }
   },
 })
