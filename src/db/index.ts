@@ -42,10 +42,18 @@ export function engineOf(url: string): DbEngine {
 export function openDatabase(url: string, options: OpenDatabaseOptions = {}): DatabaseHandle {
   const engine = engineOf(url)
   if (engine === 'postgres') {
+    // `?schema=name` in the URL keeps Myntrix's tables in that schema (created if missing).
+    const parsed = new URL(url)
+    const schemaParam = parsed.searchParams.get('schema')
+    parsed.searchParams.delete('schema')
+    const schema = options.schema ?? schemaParam ?? undefined
+    if (schema !== undefined && !/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(schema)) {
+      throw new Error(`invalid PostgreSQL schema name "${schema}": letters, digits and _ only`)
+    }
     const pool = new pg.Pool({
-      connectionString: url,
+      connectionString: parsed.toString(),
       max: options.poolSize ?? 10,
-      ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
+      ...(schema ? { options: `-c search_path=${schema}` } : {}),
     })
     // An idle client that loses its server emits 'error' on the pool; without a
     // listener that would end the process.
@@ -54,7 +62,7 @@ export function openDatabase(url: string, options: OpenDatabaseOptions = {}): Da
     return {
       db,
       engine,
-      ...(options.schema ? { schema: options.schema } : {}),
+      ...(schema ? { schema } : {}),
       ping: async () => {
         await sql`select 1`.execute(db)
       },

@@ -54,11 +54,14 @@ const postgresEngine = (url: string): TestEngine => ({
     await client.query(`create schema ${schema}`)
     await client.end()
     const dataDir = tempDir('myntrix-test-')
+    const withSchema = new URL(url)
+    withSchema.searchParams.set('schema', schema)
     return {
-      url,
+      // The URL names the schema, so a server started as its own process uses it too.
+      url: withSchema.toString(),
       schema,
       dataDir,
-      open: () => openDatabase(url, { schema, poolSize: 5 }),
+      open: () => openDatabase(withSchema.toString(), { poolSize: 5 }),
       drop: async () => {
         const c = new pg.Client({ connectionString: url })
         await c.connect()

@@ -80,7 +80,7 @@ describe.each(testEngines())('a server killed with SIGKILL, on $name', (engine) 
           (r) => r.ok,
           () => false,
         ),
-      { what: 'server up' },
+      { what: 'server up', timeoutMs: 30_000 },
     )
     const login = await fetch(`${base}/api/auth/token`, {
       method: 'POST',
@@ -117,5 +117,5 @@ describe.each(testEngines())('a server killed with SIGKILL, on $name', (engine) 
     expect(got).toMatchObject({ status: 'running', desiredState: 'running' })
     expect(got.pid).not.toBe(pid)
     expect(isAlive(got.pid)).toBe(true)
-  })
+  }, 60_000)
 })
