@@ -136,11 +136,13 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
   app.decorate('myntrix', { context, areas, generatedAdminPassword: admin.generatedPassword })
 
   installProblemHandlers(app)
+  // The websocket plugin's own hooks must run before the auth hook: they mark an
+  // upgrade request so that a refused one (401) has its socket destroyed.
+  await app.register(websocket, { options: { maxPayload: 1024 * 1024 } })
   installCors(app, config.corsOrigin)
   installAuthHook(app, { auth, audit, publicPaths: config.metricsPublic ? ['/metrics'] : [] })
 
   await app.register(formbody)
-  await app.register(websocket, { options: { maxPayload: 1024 * 1024 } })
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
