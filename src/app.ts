@@ -89,15 +89,6 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
     loginMaxAttempts: config.loginMaxAttempts,
     loginWindowSeconds: config.loginWindowSeconds,
   })
-  const admin = await auth.ensureAdmin(config.adminPassword)
-  if (admin.generatedPassword) {
-    logger.warn(
-      { username: 'admin' },
-      `first start: created user "admin" with generated password ${admin.generatedPassword} (shown once; change it with PUT /api/auth/users/{id})`,
-    )
-  } else if (admin.created) {
-    logger.info({ username: 'admin' }, 'first start: created user "admin" with MYNTRIX_ADMIN_PASSWORD')
-  }
   const audit = new AuditLog(database.db, (err) => logger.error({ err }, 'audit log write failed'))
 
   const context: AreaContext = {
@@ -133,6 +124,16 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
     }),
   )
 
+  // After the areas are built, so a bad area setting stops start-up before anything is created.
+  const admin = await auth.ensureAdmin(config.adminPassword)
+  if (admin.generatedPassword) {
+    logger.warn(
+      { username: 'admin' },
+      `first start: created user "admin" with generated password ${admin.generatedPassword} (shown once; change it with PUT /api/auth/users/{id})`,
+    )
+  } else if (admin.created) {
+    logger.info({ username: 'admin' }, 'first start: created user "admin" with MYNTRIX_ADMIN_PASSWORD')
+  }
   app.decorate('myntrix', { context, areas, generatedAdminPassword: admin.generatedPassword })
 
   installProblemHandlers(app)

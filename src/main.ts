@@ -22,7 +22,18 @@ async function main(): Promise<void> {
 
   fs.mkdirSync(config.dataDir, { recursive: true })
   const database = openDatabase(config.databaseUrl)
-  const app = await buildApp({ config, database })
+  let app: Awaited<ReturnType<typeof buildApp>>
+  try {
+    app = await buildApp({ config, database })
+  } catch (err) {
+    await database.close().catch(() => {})
+    // Areas validate their own settings while they are built: same one-line answer.
+    if (err instanceof ConfigError) {
+      process.stderr.write(`myntrix: invalid configuration: ${err.message}\n`)
+      process.exit(2)
+    }
+    throw err
+  }
 
   let stopping = false
   const shutdown = async (signal: string) => {

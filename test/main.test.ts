@@ -50,6 +50,23 @@ describe('main', () => {
     expect(lines[0]).toContain('integer between 0 and 65535')
   })
 
+  it('stops with one clear line for a bad area setting', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'myntrix-main-'))
+    try {
+      const p = run({
+        MYNTRIX_DATA_DIR: dataDir,
+        MYNTRIX_AGENT_LOG_FILES: 'many',
+        MYNTRIX_LOG_LEVEL: 'silent',
+      })
+      expect(await p.exited).toBe(2)
+      const lines = p.output().trim().split('\n')
+      expect(lines).toHaveLength(1)
+      expect(lines[0]).toContain('MYNTRIX_AGENT_LOG_FILES')
+    } finally {
+      fs.rmSync(dataDir, { recursive: true, force: true })
+    }
+  })
+
   it('serves, prints the admin password once, and shuts down cleanly on SIGTERM', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'myntrix-main-'))
     const port = await freePort()
