@@ -110,9 +110,16 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
   areas.push(agents)
   const devices = createDevicesArea(context)
   areas.push(devices)
-  areas.push(createDeviceFilesArea(context, { jobs: jobs.service, devices: devices.service }))
-  const scheduler = { jobs: jobs.service, agents: agents.service, devices: devices.service }
-  areas.push(createSchedulerArea(context, scheduler))
+  const deviceFiles = createDeviceFilesArea(context, { jobs: jobs.service, devices: devices.service })
+  areas.push(deviceFiles)
+  areas.push(
+    createSchedulerArea(context, {
+      jobs: jobs.service,
+      agents: agents.service,
+      devices: devices.service,
+      deviceFiles: deviceFiles.service,
+    }),
+  )
   // The scene reads every other area: keep it last.
   areas.push(
     createVisualizationArea(context, {

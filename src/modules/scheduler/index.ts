@@ -3,6 +3,7 @@
 
 import type { Principal } from '../../auth/principal.js'
 import { ConfigError, UnprocessableError } from '../../errors.js'
+import type { EventBus } from '../../events/bus.js'
 import type { Area, AreaContext } from '../area.js'
 import { type Actor, type AgentControl, createActionRegistry, type DeviceControl } from './actions/index.js'
 import { type EngineOptions, type JobsLedger, SchedulerEngine } from './engine.js'
@@ -25,10 +26,27 @@ export interface DeviceCommands {
   ): Promise<{ ok: boolean; message: string; response: string[] }>
 }
 
+/** The few methods used from the device files service: start a transfer of a stored file. */
+export interface DeviceFileSender {
+  send(principal: Principal, deviceId: string, fileId: string): Promise<{ job: { id: string } }>
+}
+
+/** What a task needs of the jobs ledger to follow and stop a transfer it started. */
+export interface JobWatcher {
+  get(
+    id: string,
+  ): Promise<
+    | { status: string; progress: number; error: string | null; details: Record<string, unknown> | null }
+    | undefined
+  >
+  cancel(id: string, reason?: string): Promise<unknown>
+}
+
 export interface SchedulerDeps {
-  jobs?: JobsLedger
+  jobs?: JobsLedger & JobWatcher
   agents?: { control: AgentControl }
   devices?: DeviceCommands
+  deviceFiles?: DeviceFileSender
 }
 
 type Tuning = Pick<EngineOptions, 'claimAheadMs' | 'maxSleepMs' | 'heartbeatMs' | 'maxLogChars'>
@@ -63,7 +81,12 @@ export function engineTuningFrom(raw: Record<string, string | undefined>): Tunin
  * here, so it acts as an operator: an admin's task reaches the admin's own
  * devices only (the conservative choice).
  */
-function deviceControl(devices: DeviceCommands): DeviceControl {
+function deviceControl(
+  devices: DeviceCommands,
+  files: DeviceFileSender | undefined,
+  jobs: JobWatcher | undefined,
+  bus: EventBus,
+): DeviceControl {
   const as = (actor: Actor): Principal => ({
     id: actor.ownerId ?? '',
     username: 'scheduler',
@@ -76,12 +99,54 @@ function deviceControl(devices: DeviceCommands): DeviceControl {
       if (!result.ok) throw new Error(`device answered ${result.message || result.response.join(' ')}`)
       return { reply: result.response }
     },
-    async sendFile() {
-      throw new UnprocessableError(
-        'streaming a stored file from a task is not wired to the device files area yet',
-      )
+    async sendFile(deviceId, fileId, opts) {
+      if (!files || !jobs)
+        throw new UnprocessableError('device file transfers are not available in this server')
+      const { job } = await files.send(as(opts.actor), deviceId, fileId)
+      return followTransfer(job.id, jobs, bus, opts)
     },
   }
+}
+
+const FINISHED = new Set(['completed', 'failed', 'cancelled'])
+
+/**
+ * Waits for a transfer job to finish, reporting its progress; aborting the
+ * task (timeout, cancel) cancels the transfer, so a run never leaves one behind.
+ */
+function followTransfer(
+  jobId: string,
+  jobs: JobWatcher,
+  bus: EventBus,
+  opts: { signal: AbortSignal; onProgress?: (percent: number) => void },
+): Promise<{ linesSent?: number }> {
+  return new Promise((resolve, reject) => {
+    let done = false
+    const settle = (job: {
+      status: string
+      error?: string | null
+      details: Record<string, unknown> | null
+    }) => {
+      if (done || !FINISHED.has(job.status)) return
+      done = true
+      off()
+      opts.signal.removeEventListener('abort', onAbort)
+      const lines = job.details?.linesSent
+      if (job.status === 'completed') resolve(typeof lines === 'number' ? { linesSent: lines } : {})
+      else reject(new Error(`transfer ${job.status}${job.error ? `: ${job.error}` : ''}`))
+    }
+    const off = bus.on('job.updated', ({ job }) => {
+      if (job.id !== jobId) return
+      opts.onProgress?.(job.progress)
+      settle(job)
+    })
+    const onAbort = () => {
+      void jobs.cancel(jobId, 'the task run was stopped').catch(() => {})
+    }
+    opts.signal.addEventListener('abort', onAbort, { once: true })
+    // The job may have finished before we listened.
+    void jobs.get(jobId).then((job) => job && settle(job), reject)
+  })
 }
 
 export function createSchedulerArea(ctx: AreaContext, deps: SchedulerDeps = {}): SchedulerArea {
@@ -90,7 +155,7 @@ export function createSchedulerArea(ctx: AreaContext, deps: SchedulerDeps = {}):
   const tuning = Object.fromEntries(
     Object.entries(engineTuningFrom(ctx.config.raw)).filter(([, v]) => v !== undefined),
   ) as Tuning
-  const devices = deps.devices ? deviceControl(deps.devices) : undefined
+  const devices = deps.devices ? deviceControl(deps.devices, deps.deviceFiles, deps.jobs, ctx.bus) : undefined
   const engine = new SchedulerEngine({
     repo,
     registry,
