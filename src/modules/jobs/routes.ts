@@ -72,8 +72,14 @@ export function jobRoutes(app: AppInstance, service: JobsService): void {
       const queue = new ClientQueue(socket, {
         conflate: (m) => (m.type === 'job' ? `job:${String(m.jobId)}` : null),
       })
+      // Changes that happen while the snapshot is read are held back and sent after it, so a
+      // client never sees a change before the snapshot it applies to.
+      let held: ReturnType<typeof envelope>[] | null = []
       const off = service.onJobUpdated((job) => {
-        if (service.canSee(principal, job)) queue.push(envelope('job', job, { jobId: job.id }))
+        if (!service.canSee(principal, job)) return
+        const message = envelope('job', job, { jobId: job.id })
+        if (held) held.push(message)
+        else queue.push(message)
       })
       socket.on('close', () => {
         off()
@@ -81,7 +87,11 @@ export function jobRoutes(app: AppInstance, service: JobsService): void {
       })
       service
         .listFor(principal, { status: ['pending', 'running'], limit: 1000, offset: 0 })
-        .then(({ items }) => queue.push(envelope('snapshot', { jobs: items.map((j) => jobView(j)) })))
+        .then(({ items }) => {
+          queue.push(envelope('snapshot', { jobs: items.map((j) => jobView(j)) }))
+          for (const message of held ?? []) queue.push(message)
+          held = null
+        })
         .catch(() => socket.close(1011, 'could not read jobs'))
     },
   )
