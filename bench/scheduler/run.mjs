@@ -1,6 +1,8 @@
 // Scheduler benchmark (issue 8): firing lateness p50/p99/max for 100 tasks
 // every second, and CPU % / RSS with 10,000 enabled tasks, for the Myntrix
-// engine (SQLite), APScheduler 3.9 and bare croner timers. Each subject runs
+// engine (SQLite), APScheduler 3.9 (memory job store, and a SQLAlchemyJobStore
+// on a SQLite file: the like-for-like persistent peer) and bare croner timers.
+// A subject whose Debian package is missing is skipped with a message. Each subject runs
 // alone in its own process; CPU is utime+stime from /proc/<pid>/stat over the
 // measured window, RSS is VmRSS at its end.
 // Usage: node bench/scheduler/run.mjs   (BENCH_LATENESS_SECONDS=60, BENCH_IDLE_SECONDS=30)
@@ -26,11 +28,32 @@ await build({
   external: ['better-sqlite3', 'pg', 'pg-native'],
 })
 
+/** Debian python packages are only seen by /usr/bin/python3; null when the module imports. */
+function missingPython(module, debianPackage) {
+  const r = spawnSync('/usr/bin/python3', ['-c', `import ${module}`])
+  return r.status === 0 ? null : `python module ${module} not found (apt-get install -y ${debianPackage})`
+}
+const apschedulerMissing = missingPython('apscheduler', 'python3-apscheduler')
+const apscheduler = join(here, 'subjects/apscheduler_subject.py')
 const subjects = [
   { name: 'Myntrix engine (SQLite)', cmd: process.execPath, args: [join(here, '.build/myntrix.mjs')] },
-  { name: 'APScheduler 3.9', cmd: '/usr/bin/python3', args: [join(here, 'subjects/apscheduler_subject.py')] },
+  {
+    name: 'APScheduler 3.9, memory store',
+    cmd: '/usr/bin/python3',
+    args: [apscheduler],
+    extra: ['memory'],
+    missing: apschedulerMissing,
+  },
+  {
+    name: 'APScheduler 3.9, SQLAlchemy store (SQLite file)',
+    cmd: '/usr/bin/python3',
+    args: [apscheduler],
+    extra: ['sqlite'],
+    missing: apschedulerMissing ?? missingPython('sqlalchemy', 'python3-sqlalchemy'),
+  },
   { name: 'bare croner 9 timers', cmd: process.execPath, args: [join(here, 'subjects/croner.mjs')] },
 ]
+for (const s of subjects) if (s.missing) process.stderr.write(`skipping ${s.name}: ${s.missing}\n`)
 const scenarios = [
   {
     name: `100 tasks every second, ${latenessSeconds} s`,
@@ -59,7 +82,13 @@ function rssMb(pid) {
 async function measure(subject, scenario) {
   const child = spawn(
     subject.cmd,
-    [...subject.args, String(scenario.tasks), scenario.schedule, String(scenario.seconds)],
+    [
+      ...subject.args,
+      String(scenario.tasks),
+      scenario.schedule,
+      String(scenario.seconds),
+      ...(subject.extra ?? []),
+    ],
     {
       stdio: ['ignore', 'pipe', 'inherit'],
     },
@@ -74,7 +103,12 @@ async function measure(subject, scenario) {
     if (out.includes('ready\n')) onReady()
   })
   const exited = new Promise((r) => child.once('exit', r))
-  await ready
+  await Promise.race([
+    ready,
+    exited.then((code) => {
+      throw new Error(`${subject.name} exited (${code}) before it was ready`)
+    }),
+  ])
   const t0 = performance.now()
   const c0 = cpuTicks(child.pid)
   // Stop sampling just before the subject ends its window.
@@ -91,6 +125,7 @@ async function measure(subject, scenario) {
 const results = []
 for (const scenario of scenarios) {
   for (const subject of subjects) {
+    if (subject.missing) continue
     process.stderr.write(`running ${subject.name}: ${scenario.name}\n`)
     results.push({ scenario: scenario.name, subject: subject.name, ...(await measure(subject, scenario)) })
   }
@@ -105,5 +140,6 @@ for (const r of results) {
   )
 }
 const file = join(here, `results-${new Date().toISOString().replace(/[:.]/g, '-')}.json`)
-writeFileSync(file, JSON.stringify({ node: process.version, results }, null, 2))
+const skipped = subjects.filter((s) => s.missing).map((s) => ({ subject: s.name, reason: s.missing }))
+writeFileSync(file, JSON.stringify({ node: process.version, results, skipped }, null, 2))
 console.error(`results written to ${file}`)

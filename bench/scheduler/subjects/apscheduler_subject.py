@@ -1,10 +1,16 @@
 # APScheduler 3.9 (Debian python3-apscheduler, run by /usr/bin/python3):
-# BackgroundScheduler, memory job store, default thread pool. Lateness is
-# measured at the start of the job function, from the whole second.
-# Usage: apscheduler_subject.py <tasks> <schedule> <seconds>
+# BackgroundScheduler, default thread pool, and either the memory job store
+# (persists nothing) or a SQLAlchemyJobStore on a SQLite file (Debian
+# python3-sqlalchemy), which stores each job and rewrites its next_run_time
+# after every firing. Lateness is measured at the start of the job function,
+# from the whole second.
+# Usage: apscheduler_subject.py <tasks> <schedule> <seconds> [memory|sqlite]
 import json
 import math
+import os
+import shutil
 import sys
+import tempfile
 import threading
 import time
 
@@ -12,6 +18,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 tasks, schedule, seconds = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
+store = sys.argv[4] if len(sys.argv) > 4 else 'memory'
 lateness = []
 lock = threading.Lock()
 
@@ -27,13 +34,27 @@ if len(fields) == 6:
     trigger_args = dict(zip(['second', 'minute', 'hour', 'day', 'month', 'day_of_week'], fields))
 else:
     trigger_args = dict(zip(['minute', 'hour', 'day', 'month', 'day_of_week'], fields))
-scheduler = BackgroundScheduler(timezone='UTC')
+tmpdir = None
+if store == 'sqlite':
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+
+    tmpdir = tempfile.mkdtemp(prefix='apscheduler-bench-')
+    jobstores = {'default': SQLAlchemyJobStore(url=f'sqlite:///{os.path.join(tmpdir, "jobs.db")}')}
+elif store == 'memory':
+    jobstores = {}
+else:
+    sys.exit(f'unknown job store {store!r} (memory | sqlite)')
+scheduler = BackgroundScheduler(timezone='UTC', jobstores=jobstores)
+# Started paused so the jobs are written to the store before the window opens.
+scheduler.start(paused=True)
 for i in range(tasks):
     scheduler.add_job(job, CronTrigger(timezone='UTC', **trigger_args), id=f't{i}', misfire_grace_time=60, coalesce=True)
-scheduler.start()
+scheduler.resume()
 print('ready', flush=True)
 time.sleep(seconds)
 scheduler.shutdown(wait=False)
+if tmpdir:
+    shutil.rmtree(tmpdir, ignore_errors=True)
 values = sorted(lateness)
 
 
