@@ -16,8 +16,24 @@ declare module 'fastify' {
 
 const PUBLIC_ROUTES = new Set(['/api/auth/token', '/api/token'])
 
+/**
+ * Decide on the route the router matched, not on the raw URL: the router
+ * decodes percent-escapes (`/%61pi/...` reaches `/api/...`), so a raw-URL test
+ * could be walked around. Unmatched requests are decided on the decoded path.
+ */
+function routePath(request: FastifyRequest): string {
+  const matched = request.routeOptions.url
+  if (matched) return matched
+  const raw = request.url.split('?')[0]
+  try {
+    return decodeURIComponent(raw)
+  } catch {
+    return raw
+  }
+}
+
 function needsAuth(request: FastifyRequest, publicPaths: Set<string>): boolean {
-  const path = request.url.split('?')[0]
+  const path = routePath(request)
   if (PUBLIC_ROUTES.has(path) && request.method === 'POST') return false
   if (publicPaths.has(path)) return false
   return path.startsWith('/api') || path.startsWith('/ws') || path === '/metrics'

@@ -51,6 +51,18 @@ describe.each(testEngines())('HTTP conventions on $name', (engine) => {
     expect(checked).toBeGreaterThan(5)
   })
 
+  it('cannot be walked around with percent-escapes in the path', async () => {
+    for (const url of [
+      '/%6detrics',
+      '/%61pi/myntrix/system-metrics',
+      '/%61pi/auth/me',
+      '/api/myntrix/%64evices/ports',
+    ]) {
+      const res = await t.request('GET', url)
+      expect(res.status, url).toBe(401)
+    }
+  })
+
   it('answers malformed JSON with 400 problem+json', async () => {
     const res = await t.request('POST', '/api/auth/users', {
       as: t.admin,
