@@ -76,7 +76,7 @@ export class SchedulerService {
   async create(principal: Principal, body: Body): Promise<TaskWithLastRun> {
     assertRole(principal, 'operator', 'create tasks')
     const fields = this.validate(body, undefined)
-    this.assertMayUse(principal, fields.action)
+    this.assertMayUse(principal, fields.action, fields.payload)
     const at = this.now()
     const task: Task = {
       id: newId(),
@@ -108,7 +108,7 @@ export class SchedulerService {
     assertRole(principal, 'operator', 'change tasks')
     const current = visibleOr404(principal, await this.repo.getTask(id), 'task', id)
     const fields = this.validate(body, current)
-    this.assertMayUse(principal, fields.action)
+    this.assertMayUse(principal, fields.action, fields.payload)
     const at = this.now()
     const timing = ['schedule', 'timezone', 'enabled'] as const
     const retimed = timing.some((k) => fields[k] !== current[k])
@@ -149,7 +149,7 @@ export class SchedulerService {
   async runNow(principal: Principal, id: string): Promise<TaskRunWithName> {
     assertRole(principal, 'operator', 'run tasks')
     const task = visibleOr404(principal, await this.repo.getTask(id), 'task', id)
-    this.assertMayUse(principal, task.action)
+    this.assertMayUse(principal, task.action, task.payload)
     const run = await this.engine.runNow(task)
     return { ...run, taskName: task.name, ownerId: task.ownerId }
   }
@@ -227,10 +227,12 @@ export class SchedulerService {
     }
   }
 
-  /** `script` runs programs on the server: admins only. */
-  private assertMayUse(principal: Principal, action: ActionType): void {
-    if (action === 'script' && !hasRole(principal, 'admin')) {
-      throw new ForbiddenError('only an admin may create, change or run script tasks')
+  /** `script` runs programs on the server: admins only, also as a step of a workflow. */
+  private assertMayUse(principal: Principal, action: ActionType, payload: unknown): void {
+    if (usesScript(action, payload) && !hasRole(principal, 'admin')) {
+      throw new ForbiddenError(
+        'only an admin may create, change or run tasks that run scripts (also as workflow steps)',
+      )
     }
   }
 
@@ -343,4 +345,12 @@ function invalid(errors: FieldError[]): ValidationError {
 
 function page(q: { limit: number; offset: number }) {
   return { limit: q.limit, offset: q.offset }
+}
+
+/** Whether a task runs a script: directly, or as any step of a workflow. */
+export function usesScript(action: string, payload: unknown): boolean {
+  if (action === 'script') return true
+  if (action !== 'workflow' || typeof payload !== 'object' || payload === null) return false
+  const steps = (payload as { steps?: unknown }).steps
+  return Array.isArray(steps) && steps.some((step) => usesScript(String(step?.action), step?.payload))
 }

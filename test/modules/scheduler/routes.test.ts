@@ -124,6 +124,31 @@ describe.each(testEngines())('task routes on $name', (engine) => {
     expect((await t.request('POST', API, { token: null, body: apiTask() })).status).toBe(401)
   })
 
+  it('a script inside a workflow is admin-only too, on create, update and run', async () => {
+    const step = { action: 'script', payload: { command: 'id', shell: true } }
+    const workflow = { name: 'w', schedule: '@daily', action: 'workflow', payload: { steps: [step] } }
+    expect((await t.request('POST', API, { as: t.operator, body: workflow })).status).toBe(403)
+
+    const harmless = (
+      await t.request('POST', API, {
+        as: t.operator,
+        body: {
+          ...workflow,
+          payload: { steps: [{ action: 'api', payload: { url: 'http://127.0.0.1:1/' } }] },
+        },
+      })
+    ).body
+    const sneaky = await t.request('PUT', `${API}/${harmless.id}`, {
+      as: t.operator,
+      body: { payload: { steps: [step] } },
+    })
+    expect(sneaky.status).toBe(403)
+
+    // An admin's workflow with a script step cannot be run by an operator either (not theirs: 404).
+    const adminTask = (await t.request('POST', API, { as: t.admin, body: workflow })).body
+    expect((await t.request('POST', `${API}/${adminTask.id}/run`, { as: t.operator })).status).toBe(404)
+  })
+
   it('lists, gets, updates and deletes, scoped to the owner', async () => {
     const a = (await t.request('POST', API, { as: t.operator, body: apiTask({ name: 'a' }) })).body
     await t.request('POST', API, { as: t.operator2, body: apiTask({ name: 'b' }) })
