@@ -72,6 +72,7 @@ interface QueueItem {
 
 interface ReportWaiter {
   resolve(line: string): void
+  reject(err: Error): void
   timer: NodeJS.Timeout
 }
 
@@ -477,6 +478,11 @@ export class DeviceConnection {
           this.reportWaiters.delete(waiter)
           resolve(line)
         },
+        reject: (err) => {
+          clearTimeout(waiter.timer)
+          this.reportWaiters.delete(waiter)
+          reject(err)
+        },
         timer: setTimeout(() => {
           this.reportWaiters.delete(waiter)
           reject(new DeviceTimeoutError(this.label, text, timeoutMs))
@@ -506,9 +512,8 @@ export class DeviceConnection {
     for (const tap of [...this.closeTaps]) tap(reason)
     this.inFlight?.settle({ error: reason })
     for (const item of this.queue.splice(0)) item.reject(reason)
-    for (const waiter of this.reportWaiters) {
-      clearTimeout(waiter.timer)
-    }
+    // A real-time query waiting for its report must fail with the link, not wait forever.
+    for (const waiter of [...this.reportWaiters]) waiter.reject(reason)
     this.reportWaiters.clear()
   }
 

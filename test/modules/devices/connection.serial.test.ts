@@ -140,6 +140,22 @@ describe.skipIf(!hasSocat)('serial over a pty', () => {
     expect(connection.lastError).toMatch(/^ALARM:2/)
   })
 
+  it('grbl: a status query waiting for its report fails when the link drops', async () => {
+    await plugIn('grbl')
+    const { connection } = connect(`${dir}/device`, {
+      protocol: 'grbl',
+      statusPollMs: 0,
+      autoReconnect: false,
+    })
+    await connection.connect()
+    await emulator!.hook('mute')
+    const query = connection.command('?', { timeoutMs: 60_000 })
+    query.catch(() => {})
+    await unplug()
+    // Without the fix this waited for the 60 s timeout (the test's own limit is 30 s).
+    await expect(query).rejects.toThrow()
+  })
+
   it('the emulator dies and comes back on the same path: error, then reconnected', async () => {
     await plugIn('marlin')
     const { connection, recorder } = connect(`${dir}/device`, {
