@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Readable } from 'node:stream'
 import { assertRole, type Principal } from '../../auth/principal.js'
-import { ConflictError, NotFoundError, UnprocessableError } from '../../errors.js'
+import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from '../../errors.js'
 import type { EventBus } from '../../events/bus.js'
 import type { Logger } from '../../logger.js'
 import type { Job, JobsService } from '../jobs/service.js'
@@ -119,6 +119,8 @@ export function protocolOf(
 export class DeviceFilesService {
   readonly repository: DeviceFilesRepository
   private readonly transfers = new Map<string, Transfer>()
+  /** Devices whose transfer is being set up (its job not yet created). */
+  private readonly starting = new Set<string>()
   /** Per content hash: uploads and deletes of one blob run one after another. */
   private readonly blobLocks = new Map<string, Promise<unknown>>()
   private readonly offBus: (() => void)[] = []
@@ -181,10 +183,24 @@ export class DeviceFilesService {
     if (input.send) this.assertCanSend(deviceId, link)
     const kind = fileKindOf(name)
     const counter = kind === 'gcode' ? new LineCounter() : null
-    const blob = await this.options.store.ingest(input.stream, {
-      maxBytes: this.options.maxUploadBytes,
-      inspect: counter ? (chunk) => counter.push(chunk) : undefined,
-    })
+    const blob = await this.options.store
+      .ingest(input.stream, {
+        maxBytes: this.options.maxUploadBytes,
+        inspect: counter ? (chunk) => counter.push(chunk) : undefined,
+      })
+      .catch((err: NodeJS.ErrnoException) => {
+        // The client went away mid-body: its fault, not ours (and nothing is kept).
+        if (
+          err.code === 'ERR_STREAM_PREMATURE_CLOSE' ||
+          err.code === 'ECONNRESET' ||
+          err.message === 'aborted'
+        ) {
+          throw new ValidationError('the upload ended before the whole file arrived', [
+            { path: 'file', message: 'incomplete upload' },
+          ])
+        }
+        throw err
+      })
     const file = await this.withBlobLock(blob.sha256, async () => {
       // A delete of the same content may have removed the blob meanwhile.
       if (!(await this.options.store.exists(blob.sha256))) {
@@ -290,9 +306,9 @@ export class DeviceFilesService {
   private assertCanSend(deviceId: string, link: DeviceLink | null): void {
     if (this.isStopped) throw new ConflictError('the server is shutting down')
     const active = this.transfers.get(deviceId)
-    if (active) {
+    if (active || this.starting.has(deviceId)) {
       throw new ConflictError(
-        `device ${deviceId} is already receiving a file (job ${active.jobId}); one transfer per device`,
+        `device ${deviceId} is already receiving a file${active ? ` (job ${active.jobId})` : ''}; one transfer per device`,
       )
     }
     if (link?.status !== 'connected') {
@@ -317,8 +333,7 @@ export class DeviceFilesService {
     const protocol = protocolOf(device, link)
     const make = streamerFor[protocol] ?? ((f, s, o) => rawStreamer(f, s, o, 'bytes'))
     // Claim the device before the first await, so a second request sees it taken.
-    const placeholder = {} as Transfer
-    this.transfers.set(device.id, placeholder)
+    this.starting.add(device.id)
     let job: Job
     try {
       job = await this.options.jobs.create({
@@ -329,7 +344,7 @@ export class DeviceFilesService {
         details: { deviceId: device.id, fileId: file.id, fileName: file.name, protocol },
       })
     } catch (err) {
-      this.transfers.delete(device.id)
+      this.starting.delete(device.id)
       throw err
     }
     const streamer = make(file, this.options.store, this.options.streamer, file.kind)
@@ -350,6 +365,7 @@ export class DeviceFilesService {
       this.options.jobs,
     )
     this.transfers.set(device.id, transfer)
+    this.starting.delete(device.id)
     void transfer.run().finally(() => {
       if (this.transfers.get(device.id) === transfer) this.transfers.delete(device.id)
     })

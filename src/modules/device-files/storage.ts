@@ -81,8 +81,12 @@ export class FileStore {
         callback(null, chunk)
       },
     })
+    // Open the file before piping: if the source fails at once, the write stream
+    // would otherwise create the file after our cleanup already ran.
+    const handle = await fs.open(tmp, 'wx')
     try {
-      await pipeline(source, meter, tap, createWriteStream(tmp, { flags: 'wx' }))
+      await pipeline(source, meter, tap, createWriteStream('', { fd: handle.fd, autoClose: false }))
+      await handle.close()
       const sha256 = meter.hash.digest('hex')
       const target = this.pathOf(sha256)
       await fs.mkdir(path.dirname(target), { recursive: true })
@@ -90,6 +94,7 @@ export class FileStore {
       await fs.rename(tmp, target)
       return { sha256, sizeBytes: meter.sizeBytes }
     } catch (err) {
+      await handle.close().catch(() => {})
       await fs.rm(tmp, { force: true })
       throw err
     }
