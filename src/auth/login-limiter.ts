@@ -5,6 +5,7 @@ import { TooManyRequestsError } from '../errors.js'
 
 export class LoginLimiter {
   private readonly failures = new Map<string, number[]>()
+  private failuresSinceSweep = 0
 
   constructor(
     private readonly maxAttempts: number,
@@ -43,11 +44,22 @@ export class LoginLimiter {
   }
 
   fail(username: string, ip: string): void {
+    // Keys are otherwise pruned only when checked again: sweep now and then so
+    // failures spread over many names or addresses cannot grow the map forever.
+    if (++this.failuresSinceSweep >= 1000) {
+      this.failuresSinceSweep = 0
+      for (const key of [...this.failures.keys()]) this.recent(key)
+    }
     for (const key of this.keys(username, ip)) {
       const list = this.recent(key)
       list.push(this.now())
       this.failures.set(key, list)
     }
+  }
+
+  /** Keys currently tracked (for tests and metrics). */
+  get size(): number {
+    return this.failures.size
   }
 
   succeed(username: string, ip: string): void {
