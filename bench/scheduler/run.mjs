@@ -5,7 +5,7 @@
 // A subject whose Debian package is missing is skipped with a message. Each subject runs
 // alone in its own process; CPU is utime+stime from /proc/<pid>/stat over the
 // measured window, RSS is VmRSS at its end.
-// Usage: node bench/scheduler/run.mjs   (BENCH_LATENESS_SECONDS=60, BENCH_IDLE_SECONDS=30)
+// Usage: node bench/scheduler/run.mjs [--build-only]   (BENCH_LATENESS_SECONDS=60, BENCH_IDLE_SECONDS=30)
 import { spawn, spawnSync } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
@@ -27,6 +27,9 @@ await build({
   target: 'node20',
   external: ['better-sqlite3', 'pg', 'pg-native'],
 })
+// `--build-only`: just bundle the Myntrix subject (to profile it by hand, e.g.
+// node --cpu-prof bench/scheduler/.build/myntrix.mjs 100 '* * * * * *' 20).
+if (process.argv.includes('--build-only')) process.exit(0)
 
 /** Debian python packages are only seen by /usr/bin/python3; null when the module imports. */
 function missingPython(module, debianPackage) {

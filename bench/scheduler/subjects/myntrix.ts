@@ -84,10 +84,14 @@ const engine = new SchedulerEngine({
 await engine.start()
 process.stdout.write('ready\n')
 await new Promise((r) => setTimeout(r, seconds * 1000))
+// Where the RSS goes (MB), read before shutdown frees anything.
+const memory = Object.fromEntries(
+  Object.entries(process.memoryUsage()).map(([k, v]) => [k, Math.round((v / 1048576) * 10) / 10]),
+)
 await engine.stop()
 await handle.close()
 fs.rmSync(dir, { recursive: true, force: true })
-process.stdout.write(`${JSON.stringify({ lateness: stats(lateness) })}\n`)
+process.stdout.write(`${JSON.stringify({ lateness: stats(lateness), memory })}\n`)
 
 function stats(values: number[]) {
   const s = [...values].sort((a, b) => a - b)

@@ -21,7 +21,7 @@ import {
   createLogSink,
   runAction,
 } from './actions/index.js'
-import { nextAfter, parseSchedule } from './cron.js'
+import { nextAfter, parseSchedule, type Schedule } from './cron.js'
 import type { ClaimPlan, SchedulerRepository } from './repository.js'
 import type { RunStatus, RunTrigger, Task, TaskRun } from './types.js'
 
@@ -86,6 +86,7 @@ interface ActiveRun {
 
 const CLAIM_BATCH = 200
 const RETRY_AFTER_ERROR_MS = 1000
+const SCHEDULE_CACHE_MAX = 10_000
 /** How long stop() waits for running actions to end after aborting them. */
 const STOP_WAIT_MS = 10_000
 
@@ -114,6 +115,7 @@ export class SchedulerEngine {
   private stopped = false
   private lastHeartbeatMs = 0
   private readonly background = new Set<Promise<unknown>>()
+  private readonly schedules = new Map<string, Schedule>()
 
   constructor(options: EngineOptions) {
     this.opts = options
@@ -308,7 +310,7 @@ export class SchedulerEngine {
    */
   private plan(task: Task, now: Date): ClaimPlan {
     const due = task.nextRunAt as Date
-    const schedule = parseSchedule(task.schedule)
+    const schedule = this.parsed(task.schedule)
     const nowMs = now.getTime()
     if (due.getTime() > nowMs) {
       return {
@@ -341,6 +343,17 @@ export class SchedulerEngine {
     }
     if (latest) runs.push(this.newRun(task, { scheduledFor: latest, trigger: 'schedule', attempt: 1 }))
     return { expectedDue: due, nextRunAt: cursor, runs }
+  }
+
+  /** Parsed schedules by expression: parsing (with its validity check) is not redone per firing. */
+  private parsed(expression: string): Schedule {
+    let schedule = this.schedules.get(expression)
+    if (!schedule) {
+      schedule = parseSchedule(expression)
+      if (this.schedules.size >= SCHEDULE_CACHE_MAX) this.schedules.clear()
+      this.schedules.set(expression, schedule)
+    }
+    return schedule
   }
 
   private newRun(

@@ -118,6 +118,13 @@ function runRow(r: TaskRun) {
   }
 }
 
+interface PendingFinish {
+  id: string
+  status: RunStatus
+  fields: { endTime: Date; logs?: string | null; error?: string | null }
+  from: readonly RunStatus[]
+}
+
 /** What the engine decided for one due task inside the claim transaction. */
 export interface ClaimPlan {
   /** The stored due time the compare-and-set expects. */
@@ -217,22 +224,44 @@ export class SchedulerRepository {
         .limit(limit)
       if (this.engine === 'postgres') query = query.forUpdate().skipLocked()
       const due = (await query.execute()).map(toTask)
+      if (due.length === 0) return []
+      const plans = due.map((task) => ({ task, p: plan(task, now) }))
+      // One compare-and-set statement for the whole batch (each row still
+      // moves only if it holds its expected due time), then one insert of the
+      // runs of the tasks it moved: two statements a batch, not two a task.
+      const moved = new Set<string>()
+      for (let i = 0; i < plans.length; i += 200) {
+        const chunk = plans.slice(i, i + 200)
+        const rows = await sql<{ id: string }>`update scheduled_tasks set next_run_at = case id ${sql.join(
+          chunk.map((c) => sql`when ${c.task.id} then ${this.time(c.p.nextRunAt)}`),
+          sql` `,
+        )} end where enabled = ${toDbBool(true)} and (${sql.join(
+          chunk.map((c) => sql`(id = ${c.task.id} and next_run_at = ${this.time(c.p.expectedDue)})`),
+          sql` or `,
+        )}) returning id`.execute(trx)
+        for (const r of rows.rows) moved.add(r.id)
+      }
       const claimed: Array<{ task: Task; runs: TaskRun[] }> = []
-      for (const task of due) {
-        const p = plan(task, now)
-        const res = await trx
-          .updateTable('scheduledTasks')
-          .set({ nextRunAt: toDbTime(p.nextRunAt) })
-          .where('id', '=', task.id)
-          .where('nextRunAt', '=', toDbTime(p.expectedDue))
-          .where('enabled', '=', toDbBool(true))
-          .executeTakeFirst()
-        if (Number(res.numUpdatedRows) !== 1) continue
-        for (const run of p.runs) await trx.insertInto('taskRuns').values(runRow(run)).execute()
+      const runs: ReturnType<typeof runRow>[] = []
+      for (const { task, p } of plans) {
+        if (!moved.has(task.id)) continue
+        for (const run of p.runs) runs.push(runRow(run))
         claimed.push({ task: { ...task, nextRunAt: p.nextRunAt }, runs: p.runs })
+      }
+      for (let i = 0; i < runs.length; i += 500) {
+        await trx
+          .insertInto('taskRuns')
+          .values(runs.slice(i, i + 500))
+          .execute()
       }
       return claimed
     })
+  }
+
+  /** A time parameter; PostgreSQL needs its type where it cannot infer one (CASE, VALUES). */
+  private time(at: Date | null) {
+    const v = toDbTime(at)
+    return this.engine === 'postgres' ? sql`cast(${v} as timestamptz)` : sql`${v}`
   }
 
   private async claimTransaction<T>(fn: (trx: Kysely<SchedulerDB>) => Promise<T>): Promise<T> {
@@ -371,25 +400,61 @@ export class SchedulerRepository {
     await this.db.updateTable('taskRuns').set({ jobId }).where('id', '=', id).execute()
   }
 
-  /** Ends a run that is `from` (default running); false when it was already ended (e.g. cancelled). */
-  async finishRun(
+  /**
+   * Ends a run that is `from` (default running); false when it was already
+   * ended (e.g. cancelled). On SQLite the calls made in one turn of the event
+   * loop are written in one transaction (one commit, not one per run); each
+   * keeps its own compare-and-set and its own answer.
+   */
+  finishRun(
     id: string,
     status: RunStatus,
     fields: { endTime: Date; logs?: string | null; error?: string | null },
     from: readonly RunStatus[] = ['running'],
   ): Promise<boolean> {
-    const res = await this.db
-      .updateTable('taskRuns')
-      .set({
-        status,
-        endTime: toDbTime(fields.endTime),
-        ...(fields.logs !== undefined ? { logs: fields.logs } : {}),
-        ...(fields.error !== undefined ? { error: fields.error } : {}),
-      })
-      .where('id', '=', id)
-      .where('status', 'in', from)
-      .executeTakeFirst()
-    return Number(res.numUpdatedRows) === 1
+    const finish = { id, status, fields, from }
+    if (this.engine !== 'sqlite') return this.finishOne(this.db, finish)
+    return new Promise<boolean>((resolve, reject) => {
+      if (!this.finishQueue) {
+        this.finishQueue = []
+        setImmediate(() => void this.flushFinishes())
+      }
+      this.finishQueue.push({ finish, resolve, reject })
+    })
+  }
+
+  private finishQueue: Array<{
+    finish: PendingFinish
+    resolve: (ok: boolean) => void
+    reject: (err: unknown) => void
+  }> | null = null
+
+  private async flushFinishes(): Promise<void> {
+    const batch = this.finishQueue ?? []
+    this.finishQueue = null
+    try {
+      const results =
+        batch.length === 1
+          ? [await this.finishOne(this.db, batch[0].finish)]
+          : await this.claimTransaction(async (trx) => {
+              const out: boolean[] = []
+              for (const { finish } of batch) out.push(await this.finishOne(trx, finish))
+              return out
+            })
+      batch.forEach((b, i) => b.resolve(results[i]))
+    } catch (err) {
+      for (const b of batch) b.reject(err)
+    }
+  }
+
+  private async finishOne(db: Kysely<SchedulerDB>, f: PendingFinish): Promise<boolean> {
+    const sets = [sql`status = ${f.status}`, sql`end_time = ${this.time(f.fields.endTime)}`]
+    if (f.fields.logs !== undefined) sets.push(sql`logs = ${f.fields.logs}`)
+    if (f.fields.error !== undefined) sets.push(sql`error = ${f.fields.error}`)
+    const res = await sql`update task_runs set ${sql.join(sets)} where id = ${f.id} and status in (${sql.join(
+      f.from.map((s) => sql`${s}`),
+    )})`.execute(db)
+    return Number(res.numAffectedRows ?? 0) === 1
   }
 
   async hasRunning(taskId: string, exceptRunId: string): Promise<boolean> {
