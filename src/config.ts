@@ -4,6 +4,7 @@
 
 import path from 'node:path'
 import { ConfigError } from './errors.js'
+import { type ChildUser, resolveChildUser } from './process/child-user.js'
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
 const LOG_LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
@@ -28,6 +29,8 @@ export interface Config {
   metricsRetentionDays: number
   /** Comma-separated host allow-list for the scheduler's `api` action; empty = any host. */
   apiActionAllow: string[]
+  /** The OS user agents and script tasks run as (MYNTRIX_CHILD_USER); undefined = the server's own. */
+  childUser: ChildUser | undefined
   /** Extra settings an area reads; kept as raw strings so areas validate their own. */
   raw: Record<string, string | undefined>
 }
@@ -125,6 +128,7 @@ export function loadConfig(env: Env = process.env): Config {
       .split(',')
       .map((h) => h.trim().toLowerCase())
       .filter(Boolean),
+    childUser: resolveChildUser(str(env, 'MYNTRIX_CHILD_USER')),
     raw: { ...env },
   }
 }

@@ -20,7 +20,9 @@ async function main(): Promise<void> {
     throw err
   }
 
-  fs.mkdirSync(config.dataDir, { recursive: true })
+  fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 })
+  // Children running as another user must not read the database or the JWT secret.
+  if (config.childUser) fs.chmodSync(config.dataDir, 0o700)
   const database = openDatabase(config.databaseUrl)
   let app: Awaited<ReturnType<typeof buildApp>>
   try {
@@ -33,6 +35,13 @@ async function main(): Promise<void> {
       process.exit(2)
     }
     throw err
+  }
+
+  if (!config.childUser && process.getuid?.() === 0) {
+    app.log.warn(
+      "agents and script tasks run as root, the server's own user: they can read the server's files and " +
+        'start-up environment; set MYNTRIX_CHILD_USER (e.g. nobody) to run them as another user',
+    )
   }
 
   let stopping = false

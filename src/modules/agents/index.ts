@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { ConfigError } from '../../errors.js'
 import type { Area, AreaContext } from '../area.js'
 import { agentRoutes } from './routes.js'
+import { ProcessRuntime } from './runtimes/process.js'
 import { AgentsService } from './service.js'
 import { Supervisor, type SupervisorOptions } from './supervisor.js'
 
@@ -52,7 +53,7 @@ export function supervisorOptionsFrom(
 
 export function createAgentsArea(ctx: AreaContext): AgentsArea {
   const options = supervisorOptionsFrom(ctx.config.raw, ctx.config.dataDir)
-  const supervisor = new Supervisor(options)
+  const supervisor = new Supervisor({ ...options, runtime: new ProcessRuntime(ctx.config.childUser) })
   const service = new AgentsService({
     db: ctx.db,
     bus: ctx.bus,

@@ -162,7 +162,12 @@ export function createSchedulerArea(ctx: AreaContext, deps: SchedulerDeps = {}):
     bus: ctx.bus,
     logger: ctx.logger.child({ area: 'scheduler' }),
     jobs: deps.jobs,
-    services: { agents: deps.agents?.control, devices, apiAllowHosts: ctx.config.apiActionAllow },
+    services: {
+      agents: deps.agents?.control,
+      devices,
+      apiAllowHosts: ctx.config.apiActionAllow,
+      childUser: ctx.config.childUser,
+    },
     ...tuning,
   })
   const service = new SchedulerService({ repo, engine, registry, bus: ctx.bus })

@@ -3,6 +3,7 @@
 
 import { type ChildProcess, spawn } from 'node:child_process'
 import { stat } from 'node:fs/promises'
+import { type ChildUser, spawnIdentity } from '../../../process/child-user.js'
 import { LineSplitter } from '../lines.js'
 import {
   CLOCK_TICKS_PER_SECOND,
@@ -115,6 +116,9 @@ export class ProcessRuntime implements AgentRuntime {
   readonly name = 'process'
   private readonly bootId = readBootId()
 
+  /** `user`: run agents as this OS user instead of the server's (see src/process/child-user.ts). */
+  constructor(private readonly user?: ChildUser) {}
+
   async spawn(spec: RuntimeSpec): Promise<RuntimeProcess> {
     const [file, ...args] = spec.argv
     // Check cwd first: spawn reports a missing cwd as ENOENT, indistinguishable from
@@ -128,6 +132,7 @@ export class ProcessRuntime implements AgentRuntime {
     const child = spawn(file, args, {
       cwd: spec.cwd,
       env: spec.env,
+      ...spawnIdentity(this.user),
       detached: true,
       shell: false,
       stdio: ['ignore', 'pipe', 'pipe'],

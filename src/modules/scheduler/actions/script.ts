@@ -4,6 +4,7 @@
 
 import { spawn } from 'node:child_process'
 import { stat } from 'node:fs/promises'
+import { spawnIdentity } from '../../../process/child-user.js'
 import { Checker } from './check.js'
 import { buildScriptEnv } from './env.js'
 import {
@@ -133,6 +134,7 @@ async function run(payload: ScriptPayload, ctx: ActionContext): Promise<ActionOu
   const child = spawn(argv[0], argv.slice(1), {
     cwd: payload.cwd,
     env: buildScriptEnv(payload.env, { taskId: ctx.taskId, runId: ctx.runId }),
+    ...spawnIdentity(ctx.services.childUser),
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
   })

@@ -2,6 +2,7 @@
 // registry (index.ts). A new action is one file plus one registry entry.
 
 import type { FieldError } from '../../../errors.js'
+import type { ChildUser } from '../../../process/child-user.js'
 import type { LogSink } from './log-sink.js'
 
 export const ACTION_TYPES = ['agent', 'script', 'api', 'device', 'workflow'] as const
@@ -48,6 +49,8 @@ export interface ActionServices {
   devices?: DeviceControl
   /** Host names the `api` action may call (MYNTRIX_API_ACTION_ALLOW); undefined or empty: any host. */
   apiAllowHosts?: readonly string[]
+  /** The OS user `script` runs as (MYNTRIX_CHILD_USER); undefined: the server's own. */
+  childUser?: ChildUser
 }
 
 export interface ActionContext {
