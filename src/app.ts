@@ -14,6 +14,7 @@ import { authRoutes } from './auth/routes.js'
 import { loadOrCreateJwtSecret } from './auth/secret.js'
 import { AuthService } from './auth/service.js'
 import type { Config } from './config.js'
+import { newId } from './db/ids.js'
 import { type DatabaseHandle, migrate } from './db/index.js'
 import { EventBus } from './events/bus.js'
 import { installAuthHook } from './http/auth-hook.js'
@@ -92,6 +93,7 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
   const audit = new AuditLog(database.db, (err) => logger.error({ err }, 'audit log write failed'))
 
   const context: AreaContext = {
+    instanceId: newId(),
     config,
     db: database.db,
     dbEngine: database.engine,

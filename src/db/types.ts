@@ -100,6 +100,8 @@ export interface JobsTable {
   startedAt: DbTimeNullable
   finishedAt: DbTimeNullable
   error: string | null
+  /** The Myntrix process (AreaContext.instanceId) running the job. */
+  instanceId: string | null
 }
 
 export interface ScheduledTasksTable {

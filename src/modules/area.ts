@@ -26,6 +26,8 @@ export type AppInstance = FastifyInstance<
 >
 
 export interface AreaContext {
+  /** This process among several sharing one database (UUIDv7, new at each start). */
+  instanceId: string
   config: Config
   db: Database
   dbEngine: DbEngine

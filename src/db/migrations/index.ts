@@ -2,6 +2,7 @@
 // with its number range (see 0001_foundation.ts).
 
 import { foundation } from './0001_foundation.js'
+import { jobInstances } from './0301_job_instances.js'
 import { schedulerInstances } from './0401_scheduler_instances.js'
 import { deviceFiles } from './0501_device_files.js'
 import { sceneLayout } from './0601_scene_layout.js'
@@ -9,6 +10,7 @@ import type { MyntrixMigration } from './types.js'
 
 export const migrations: Record<string, MyntrixMigration> = {
   '0001_foundation': foundation,
+  '0301_job_instances': jobInstances,
   '0501_device_files': deviceFiles,
   '0601_scene_layout': sceneLayout,
   '0401_scheduler_instances': schedulerInstances,

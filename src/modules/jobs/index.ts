@@ -1,22 +1,31 @@
 import type { Area, AreaContext } from '../area.js'
 import { jobRoutes } from './routes.js'
-import { JobsService } from './service.js'
+import { INSTANCE_STALE_MS, JobsService } from './service.js'
 
 export interface JobsArea extends Area {
   service: JobsService
 }
 
 export function createJobsArea(ctx: AreaContext): JobsArea {
-  const service = new JobsService({ db: ctx.db, bus: ctx.bus })
+  const service = new JobsService({ db: ctx.db, bus: ctx.bus, instanceId: ctx.instanceId })
+  let reaper: NodeJS.Timeout | null = null
+  const reap = async () => {
+    const n = await service.failInterrupted()
+    if (n > 0) ctx.logger.warn({ count: n }, 'marked jobs of a stopped Myntrix process as failed')
+  }
   return {
     name: 'jobs',
     service,
     routes: (app) => jobRoutes(app, service),
     async start() {
-      const n = await service.failInterrupted()
-      if (n > 0) ctx.logger.warn({ count: n }, 'marked jobs left active by the previous process as failed')
+      await reap()
+      // A peer that died without a clean stop is noticed once its heartbeat goes stale.
+      reaper = setInterval(() => void reap().catch(() => {}), INSTANCE_STALE_MS / 2)
+      reaper.unref()
     },
     async stop() {
+      if (reaper) clearInterval(reaper)
+      reaper = null
       await service.stop()
     },
   }

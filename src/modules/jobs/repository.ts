@@ -57,10 +57,11 @@ const ACTIVE = [...ACTIVE_JOB_STATUSES] as string[]
 export class JobsRepository {
   constructor(private readonly db: Database) {}
 
-  async insert(job: Job): Promise<void> {
+  async insert(job: Job, instanceId: string | null = null): Promise<void> {
     await this.db
       .insertInto('jobs')
       .values({
+        instanceId,
         id: job.id,
         name: job.name,
         type: job.type,
@@ -172,14 +173,38 @@ export class JobsRepository {
     return { items: rows.map(toJob), total: fromDbInt(count.n) }
   }
 
-  /** Marks every active job failed; returns how many. */
-  async failActive(reason: string, at: Date): Promise<number> {
+  /**
+   * Marks active jobs failed unless they belong to `self` or to a process in
+   * `live`; returns how many. Jobs with no recorded process are failed too.
+   */
+  async failOrphaned(reason: string, at: Date, self: string, live: string[]): Promise<number> {
+    const keep = [self, ...live]
     const r = await this.db
       .updateTable('jobs')
       .set({ status: 'failed', error: reason, finishedAt: toDbTime(at), updatedAt: toDbTime(at) })
       .where('status', 'in', ACTIVE)
+      .where((eb) => eb.or([eb('instanceId', 'is', null), eb('instanceId', 'not in', keep)]))
       .executeTakeFirst()
     return Number(r.numUpdatedRows)
+  }
+
+  /**
+   * The Myntrix processes alive now, from the scheduler's per-process heartbeat
+   * table (every process runs the scheduler): a fresh heartbeat, and on this
+   * host a pid that still exists.
+   */
+  async liveInstances(
+    staleBefore: Date,
+    hostname: string,
+    pidAlive: (pid: number) => boolean,
+  ): Promise<string[]> {
+    // One-word aliases: the camelCase plugin would rename snake_case keys of a raw result.
+    const rows = await sql<{ id: string; hostname: string | null; pid: number | null; beat: unknown }>`
+      select id, hostname, pid, heartbeat_at as beat from scheduler_instances`.execute(this.db)
+    return rows.rows
+      .filter((r) => (fromDbTime(r.beat)?.getTime() ?? 0) >= staleBefore.getTime())
+      .filter((r) => r.hostname !== hostname || r.pid === null || pidAlive(Number(r.pid)))
+      .map((r) => r.id)
   }
 
   async countByStatus(): Promise<Record<string, number>> {

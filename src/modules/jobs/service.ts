@@ -3,6 +3,7 @@
 // them; progress writes are throttled so a fast job cannot flood the database.
 // Every change is announced on the bus as `job.updated`.
 
+import os from 'node:os'
 import type { Principal } from '../../auth/principal.js'
 import { assertRole, hasRole, ownerScope, visibleOr404 } from '../../auth/principal.js'
 import { newId } from '../../db/ids.js'
@@ -37,7 +38,12 @@ export interface JobsServiceOptions {
   /** How far back finished jobs count as "recent" in the default list; default 24 h. */
   recentMs?: number
   now?: () => Date
+  /** This process (AreaContext.instanceId): recorded on each job it creates. */
+  instanceId?: string
 }
+
+/** A peer whose heartbeat is older than this is gone (its heartbeat is every 5 s). */
+export const INSTANCE_STALE_MS = 30_000
 
 export interface JobListQuery {
   status?: string[]
@@ -88,7 +94,10 @@ export class JobsService {
   private readonly logChains = new Map<string, Promise<void>>()
   private stopped = false
 
+  readonly instanceId: string | null
+
   constructor(options: JobsServiceOptions) {
+    this.instanceId = options.instanceId ?? null
     this.repository = new JobsRepository(options.db)
     this.bus = options.bus
     this.now = options.now ?? (() => new Date())
@@ -126,7 +135,7 @@ export class JobsService {
       startedAt: input.running ? at : null,
       finishedAt: null,
     }
-    await this.repository.insert(job)
+    await this.repository.insert(job, this.instanceId)
     if (input.onCancel) this.jobCancelHandlers.set(job.id, input.onCancel)
     this.emit(job)
     return job
@@ -293,8 +302,16 @@ export class JobsService {
   }
 
   /** At start-up: jobs left active by a previous process cannot still be running. */
+  /**
+   * Fails the active jobs of Myntrix processes that are gone (at start-up, and
+   * now and then after): never this process's, nor a live peer's on a shared database.
+   */
   async failInterrupted(reason = 'the server stopped while the job was active'): Promise<number> {
-    return this.repository.failActive(reason, this.now())
+    const now = this.now()
+    const live = await this.repository
+      .liveInstances(new Date(now.getTime() - INSTANCE_STALE_MS), os.hostname(), pidAlive)
+      .catch(() => [] as string[])
+    return this.repository.failOrphaned(reason, now, this.instanceId ?? '', live)
   }
 
   countByStatus(): Promise<Record<string, number>> {
@@ -386,4 +403,14 @@ function parseStatuses(values: string[] | undefined): JobStatus[] | undefined {
     ])
   }
   return statuses as JobStatus[]
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    // EPERM: it exists but belongs to someone else.
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
 }

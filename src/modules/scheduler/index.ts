@@ -157,6 +157,8 @@ export function createSchedulerArea(ctx: AreaContext, deps: SchedulerDeps = {}):
   ) as Tuning
   const devices = deps.devices ? deviceControl(deps.devices, deps.deviceFiles, deps.jobs, ctx.bus) : undefined
   const engine = new SchedulerEngine({
+    // One id per process, shared with the jobs ledger, which reaps by it too.
+    instanceId: ctx.instanceId,
     repo,
     registry,
     bus: ctx.bus,
