@@ -5,11 +5,17 @@ import type { Principal } from '../../auth/principal.js'
 import { ConfigError, UnprocessableError } from '../../errors.js'
 import type { EventBus } from '../../events/bus.js'
 import type { Area, AreaContext } from '../area.js'
-import { type Actor, type AgentControl, createActionRegistry, type DeviceControl } from './actions/index.js'
+import {
+  type ActionRegistry,
+  type Actor,
+  type AgentControl,
+  createActionRegistry,
+  type DeviceControl,
+} from './actions/index.js'
 import { type EngineOptions, type JobsLedger, SchedulerEngine } from './engine.js'
 import { SchedulerRepository } from './repository.js'
 import { schedulerRoutes } from './routes.js'
-import { SchedulerService } from './service.js'
+import { SchedulerService, usesScript } from './service.js'
 
 export interface SchedulerArea extends Area {
   service: SchedulerService
@@ -149,9 +155,60 @@ function followTransfer(
   })
 }
 
+/** How long a task owner's role and state are trusted before being read again. */
+const OWNER_CACHE_MS = 5000
+
+/**
+ * Every run acts for the task's owner as the owner is now, not as when the task
+ * was made: a disabled or deleted owner's tasks, a viewer's, and scripts of an
+ * owner who is no longer an admin are refused at run time (the run fails with
+ * the reason).
+ */
+function ownerChecked(
+  registry: ActionRegistry,
+  findOwner: (id: string) => Promise<{ role: string; disabled: boolean } | undefined>,
+): ActionRegistry {
+  const cache = new Map<string, { at: number; owner: { role: string; disabled: boolean } | undefined }>()
+  const standing = async (ownerId: string | null) => {
+    if (!ownerId) return undefined
+    const hit = cache.get(ownerId)
+    if (hit && Date.now() - hit.at < OWNER_CACHE_MS) return hit.owner
+    const owner = await findOwner(ownerId)
+    cache.set(ownerId, { at: Date.now(), owner })
+    return owner
+  }
+  const refusal = async (ownerId: string | null, type: string, payload: unknown): Promise<string | null> => {
+    const owner = await standing(ownerId)
+    if (!owner || owner.disabled) return "refused: the task's owner is disabled or no longer exists"
+    if (owner.role === 'viewer') return "refused: the task's owner is now a viewer and may not run tasks"
+    if (owner.role !== 'admin' && usesScript(type, payload)) {
+      return `refused: only an admin's tasks may run scripts; the task's owner is now ${owner.role}`
+    }
+    return null
+  }
+  return {
+    types: () => registry.types(),
+    get(type) {
+      const action = registry.get(type)
+      if (!action) return undefined
+      return {
+        ...action,
+        async run(payload, ctx, reg) {
+          const reason = await refusal(ctx.actor.ownerId, type, payload)
+          if (reason) {
+            ctx.log.line(reason)
+            return { ok: false, error: reason }
+          }
+          return action.run(payload, ctx, reg)
+        },
+      }
+    },
+  }
+}
+
 export function createSchedulerArea(ctx: AreaContext, deps: SchedulerDeps = {}): SchedulerArea {
   const repo = new SchedulerRepository(ctx.db, ctx.dbEngine)
-  const registry = createActionRegistry()
+  const registry = ownerChecked(createActionRegistry(), (id) => ctx.auth.repo.findUserById(id))
   const tuning = Object.fromEntries(
     Object.entries(engineTuningFrom(ctx.config.raw)).filter(([, v]) => v !== undefined),
   ) as Tuning
