@@ -7,7 +7,7 @@
 import { assertRole, type Principal, visibleOr404 } from '../../auth/principal.js'
 import { newId } from '../../db/ids.js'
 import type { Database } from '../../db/types.js'
-import { NotFoundError, UnprocessableError, ValidationError } from '../../errors.js'
+import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from '../../errors.js'
 import type { EventBus } from '../../events/bus.js'
 import type { Logger } from '../../logger.js'
 import { normalizeAgentConfig, validateAgentConfig } from './config.js'
@@ -273,6 +273,14 @@ export class AgentsService {
   ): Promise<{ exitCode: number | null; signal: string | null }> {
     const record = await this.visible({ actor: opts.actor }, agentId)
     const config = this.startable(record)
+    // A run is its own process from start to exit: taking over a process someone
+    // started (and then stopping it) would undo their intent.
+    if (this.supervisor.knows(agentId)) {
+      const { status } = this.supervisor.status(agentId)
+      if (!['stopped', 'error'].includes(status)) {
+        throw new ConflictError(`agent ${agentId} is ${status}; a run needs it stopped first`)
+      }
+    }
     let off: () => void = () => {}
     const exited = new Promise<{ exitCode: number | null; signal: string | null }>((resolve) => {
       off = this.supervisor.onEvent((e) => {
