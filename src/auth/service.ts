@@ -138,9 +138,9 @@ export class AuthService {
     this.limiter.check(username, ip)
     const user = await this.repo.findUserByName(username)
     // Hash even for unknown users so timing does not reveal which names exist.
-    const ok = user
-      ? await verifyPassword(password, user.passwordHash)
-      : (await verifyPassword(password, DUMMY_HASH), false)
+    let ok = false
+    if (user) ok = await verifyPassword(password, user.passwordHash)
+    else await verifyPassword(password, DUMMY_HASH)
     if (!user || !ok || user.disabled) {
       this.limiter.fail(username, ip)
       throw new UnauthorizedError('invalid username or password')

@@ -441,7 +441,7 @@ export class SchedulerRepository {
               for (const { finish } of batch) out.push(await this.finishOne(trx, finish))
               return out
             })
-      batch.forEach((b, i) => b.resolve(results[i]))
+      for (const [i, b] of batch.entries()) b.resolve(results[i])
     } catch (err) {
       for (const b of batch) b.reject(err)
     }
