@@ -150,7 +150,12 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
   // upgrade request so that a refused one (401) has its socket destroyed.
   await app.register(websocket, { options: { maxPayload: 1024 * 1024 } })
   installCors(app, config.corsOrigin)
-  installAuthHook(app, { auth, audit, publicPaths: config.metricsPublic ? ['/metrics'] : [] })
+  installAuthHook(app, {
+    auth,
+    audit,
+    publicPaths: config.metricsPublic ? ['/metrics'] : [],
+    streamRecheckMs: config.streamAuthRecheckMs,
+  })
 
   await app.register(formbody)
   await app.register(swagger, {

@@ -23,6 +23,8 @@ export interface Config {
   loginMaxAttempts: number
   loginWindowSeconds: number
   corsOrigin: string | null
+  /** How often a live stream (WebSocket, SSE) re-checks its credential; a revoked one ends it. */
+  streamAuthRecheckMs: number
   uploadMaxMb: number
   metricsPublic: boolean
   metricsIntervalMs: number
@@ -120,6 +122,7 @@ export function loadConfig(env: Env = process.env): Config {
     loginMaxAttempts: int(env, 'MYNTRIX_LOGIN_MAX_ATTEMPTS', 5, 1, 1000),
     loginWindowSeconds: int(env, 'MYNTRIX_LOGIN_WINDOW_SECONDS', 300, 1, 86400),
     corsOrigin: str(env, 'MYNTRIX_CORS_ORIGIN') ?? null,
+    streamAuthRecheckMs: int(env, 'MYNTRIX_STREAM_AUTH_RECHECK_MS', 30_000, 100, 3_600_000),
     uploadMaxMb: int(env, 'MYNTRIX_UPLOAD_MAX_MB', 50, 1, 10_000),
     metricsPublic: bool(env, 'MYNTRIX_METRICS_PUBLIC', false),
     metricsIntervalMs: int(env, 'MYNTRIX_METRICS_INTERVAL_MS', 1000, 100, 3_600_000),

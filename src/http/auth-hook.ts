@@ -56,6 +56,35 @@ export interface AuthHookOptions {
   audit: AuditLog
   /** Extra paths that need no credential (e.g. /metrics when MYNTRIX_METRICS_PUBLIC=true). */
   publicPaths?: string[]
+  /** How often a live stream re-checks its credential (default 30 s). */
+  streamRecheckMs?: number
+}
+
+/** WebSockets and Server-Sent Event streams: connections that outlive one request. */
+function isLongLived(request: FastifyRequest): boolean {
+  return (request as { ws?: boolean }).ws === true || routePath(request).endsWith('-stream')
+}
+
+/**
+ * A stream authenticated once would otherwise outlive a revoked API key, a
+ * disabled user or an expired token: re-check now and then, and end the
+ * connection when the credential no longer holds.
+ */
+function watchCredential(
+  request: FastifyRequest,
+  auth: AuthService,
+  credential: string,
+  everyMs: number,
+): void {
+  const socket = request.raw.socket
+  const timer = setInterval(() => {
+    auth.authenticate(credential).catch(() => {
+      clearInterval(timer)
+      socket.destroy()
+    })
+  }, everyMs)
+  timer.unref()
+  socket.once('close', () => clearInterval(timer))
 }
 
 export function installAuthHook(app: FastifyInstance, options: AuthHookOptions): void {
@@ -66,6 +95,8 @@ export function installAuthHook(app: FastifyInstance, options: AuthHookOptions):
     if (!credential)
       throw new UnauthorizedError('authentication required: send Authorization: Bearer <token>')
     request.principal = await options.auth.authenticate(credential)
+    if (isLongLived(request))
+      watchCredential(request, options.auth, credential, options.streamRecheckMs ?? 30_000)
   })
 
   app.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {

@@ -31,3 +31,31 @@ describe.each(testEngines().slice(0, 1))('WebSocket authentication on $name', (e
     expect(Date.now() - started).toBeLessThan(5000)
   })
 })
+
+describe.each(testEngines().slice(0, 1))('live streams and revoked credentials on $name', (engine) => {
+  let t: TestApp
+  let base: string
+  beforeAll(async () => {
+    t = await createTestApp(engine, { env: { MYNTRIX_STREAM_AUTH_RECHECK_MS: '100' } })
+    base = (await t.app.listen({ port: 0, host: '127.0.0.1' })).replace('http', 'ws')
+  })
+  afterAll(async () => {
+    await t.dispose()
+  })
+
+  it('ends a WebSocket opened with an API key once the key is revoked', async () => {
+    const key = await t.request('POST', '/api/auth/api-keys', { as: t.operator, body: { name: 'stream' } })
+    const ws = new WebSocket(`${base}/ws/myntrix/visualization?token=${key.body.key}`)
+    const closed = new Promise<void>((resolve) => ws.on('close', () => resolve()))
+    await new Promise<void>((resolve, reject) => {
+      ws.once('message', () => resolve())
+      ws.once('error', reject)
+    })
+    // Still open after several re-checks while the key is valid.
+    await new Promise((r) => setTimeout(r, 350))
+    expect(ws.readyState).toBe(WebSocket.OPEN)
+    await t.request('DELETE', `/api/auth/api-keys/${key.body.id}`, { as: t.operator })
+    await closed
+    expect(ws.readyState).toBe(WebSocket.CLOSED)
+  })
+})
