@@ -76,7 +76,9 @@ function watchCredential(
   credential: string,
   everyMs: number,
 ): void {
-  const socket = request.raw.socket
+  const socket = request.raw.socket as typeof request.raw.socket | undefined
+  // Injected requests (app.inject, injectWS) have no real socket to end.
+  if (typeof socket?.destroy !== 'function' || typeof socket.once !== 'function') return
   const timer = setInterval(() => {
     auth.authenticate(credential).catch(() => {
       clearInterval(timer)
