@@ -16,6 +16,7 @@ import {
   ValidationError,
 } from '../../errors.js'
 import type { EventBus, JobEventPayload } from '../../events/bus.js'
+import { pidAlive } from '../../process/pid.js'
 import { JobsRepository } from './repository.js'
 import {
   type CancelHandler,
@@ -403,14 +404,4 @@ function parseStatuses(values: string[] | undefined): JobStatus[] | undefined {
     ])
   }
   return statuses as JobStatus[]
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    // EPERM: it exists but belongs to someone else.
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
 }

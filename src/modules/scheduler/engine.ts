@@ -13,6 +13,7 @@ import os from 'node:os'
 import { newId } from '../../db/ids.js'
 import type { EventBus } from '../../events/bus.js'
 import type { Logger } from '../../logger.js'
+import { pidAlive } from '../../process/pid.js'
 import {
   ActionCanceled,
   type ActionRegistry,
@@ -451,19 +452,7 @@ export class SchedulerEngine {
       task.overlapPolicy !== 'allow' &&
       (this.runningHere(task.id) || (await this.repo.hasRunning(task.id, run.id)))
     ) {
-      if (task.overlapPolicy === 'skip') {
-        const ended = await this.repo.finishRun(
-          run.id,
-          'skipped',
-          { endTime: new Date(), error: 'skipped: the previous run was still running (overlapPolicy skip)' },
-          ['pending'],
-        )
-        if (ended) this.emitRun(run.id, task.id, 'skipped')
-        return
-      }
-      const list = this.queued.get(task.id) ?? []
-      list.push({ run, task })
-      this.queued.set(task.id, list)
+      await this.overlap({ run, task })
       return
     }
     await this.execute(run, task)
@@ -656,15 +645,5 @@ export class SchedulerEngine {
     })
     this.background.add(tracked)
     void tracked.finally(() => this.background.delete(tracked))
-  }
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    // EPERM: alive, owned by someone else.
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
   }
 }
