@@ -7,7 +7,7 @@
 
 import { performance } from 'node:perf_hooks'
 import { ReadlineParser } from '@serialport/parser-readline'
-import { ValidationError } from '../../errors.js'
+import { TimeoutError, ValidationError } from '../../errors.js'
 import { type ProtocolName, type ResolvedConfiguration, resolveConfiguration } from './configuration.js'
 import { type ConnectionTarget, describeTarget } from './connection-string.js'
 import { DeviceCommandError, DeviceNotConnectedError, DeviceOpenError, DeviceTimeoutError } from './errors.js'
@@ -20,6 +20,7 @@ import type {
   ProtocolFactory,
   ProtocolSession,
   Readings,
+  SyncProbe,
 } from './protocols/types.js'
 import { transports as transportRegistry } from './transports/index.js'
 import type { Transport, TransportError, TransportFactory } from './transports/types.js'
@@ -61,7 +62,16 @@ interface InFlight {
   quiet: boolean
   startedAt: number
   timer: NodeJS.Timeout
+  /** Set when this command is a resync probe. */
+  probe?: ProbeInFlight
   settle(outcome: { result?: CommandResult; error?: Error }): void
+}
+
+interface ProbeInFlight extends SyncProbe {
+  /** The command that timed out, for the log. */
+  after: string
+  /** Whether the marker line arrived: completions before it are late replies. */
+  seen: boolean
 }
 
 interface QueueItem {
@@ -118,6 +128,8 @@ export class DeviceConnection {
   private readonly queue: QueueItem[] = []
   private isDraining = false
   private inFlight: InFlight | null = null
+  /** The first command that timed out since the reply stream was last known in step; null when in step. */
+  private resyncAfter: string | null = null
   private readonly reportWaiters = new Set<ReportWaiter>()
   private readonly lineTaps = new Set<(line: string, events: ProtocolEvent[]) => void>()
   private readonly closeTaps = new Set<(reason: Error) => void>()
@@ -226,7 +238,7 @@ export class DeviceConnection {
     const timeoutMs = options.timeoutMs ?? this.config.commandTimeoutMs
     const realtime = this.protocol?.realtime?.(text) ?? null
     if (realtime) return this.sendRealtime(text, realtime.bytes, realtime.awaitsReport, timeoutMs)
-    return this.enqueue(() => this.runCommand(text, { timeoutMs }))
+    return this.enqueue(() => this.runInStep(text, { timeoutMs }))
   }
 
   /** Holds the queue for `work` (file streaming); queued commands wait, real-time ones do not. */
@@ -236,6 +248,8 @@ export class DeviceConnection {
     }
     const protocol = this.protocol
     return this.enqueue(async () => {
+      // A streamer counts completions from its first line: get in step before it starts.
+      if (this.resyncAfter !== null) await this.resync(this.config.commandTimeoutMs)
       const taps: (() => void)[] = []
       const tap = <T>(set: Set<T>, listener: T) => {
         set.add(listener)
@@ -247,7 +261,7 @@ export class DeviceConnection {
       try {
         return await work({
           protocol,
-          command: (text, options) => this.runCommand(text, options ?? {}),
+          command: (text, options) => this.runInStep(text, options ?? {}),
           writeRealtime: (data) => this.writeRaw(data, false),
           write: async (data, logLine) => {
             if (logLine !== undefined) this.log('out', logLine)
@@ -384,7 +398,7 @@ export class DeviceConnection {
       config: this.config,
       command: (text, options) => {
         if (!this.isOpen) return Promise.reject(new DeviceNotConnectedError(this.label, this.currentStatus))
-        return this.enqueue(() => this.runCommand(text, options ?? {}))
+        return this.enqueue(() => this.runInStep(text, options ?? {}))
       },
       writeRealtime: (data, options) => this.writeRaw(data, options?.quiet ?? false),
     }
@@ -411,7 +425,50 @@ export class DeviceConnection {
       })
   }
 
-  private runCommand(text: string, options: CommandOptions): Promise<CommandResult> {
+  /** Runs a queued command, after a resync probe if an earlier command timed out. */
+  private runInStep(text: string, options: CommandOptions): Promise<CommandResult> {
+    // In step, the command goes out in this tick (no await): streaming and
+    // tests rely on a write being on the wire when command() returns.
+    if (this.resyncAfter === null) return this.runCommand(text, options)
+    return this.resync(options.timeoutMs ?? this.config.commandTimeoutMs).then(() =>
+      this.runCommand(text, options),
+    )
+  }
+
+  /**
+   * After a timeout the timed-out command's completion may still come, and
+   * without correlation ids it would complete the next command instead (every
+   * later reply one behind). The protocol's probe finds the place again: one
+   * attempt per command, so a silent device fails each command once instead
+   * of looping; the next command tries again.
+   */
+  private async resync(timeoutMs: number): Promise<void> {
+    const after = this.resyncAfter
+    if (after === null) return
+    const spec = this.protocol?.syncProbe?.(after)
+    if (!spec) return
+    const probe: ProbeInFlight = { ...spec, after, seen: false }
+    this.log('info', `resynchronising after "${after}" timed out: ${probe.command}`)
+    let failure: unknown = null
+    try {
+      const result = await this.runCommand(probe.command, { timeoutMs, quiet: true }, probe)
+      if (!probe.seen) failure = new Error(`completed without its marker: ${result.message}`)
+    } catch (err) {
+      failure = err
+    }
+    // A firmware restart during the probe also clears it (see `reset`): nothing late can follow.
+    if (this.resyncAfter === null) return
+    if (!failure && probe.seen) {
+      this.resyncAfter = null
+      this.log('info', 'resynchronised')
+      return
+    }
+    const flags = failure as { disconnected?: boolean; canceled?: boolean }
+    if (flags.disconnected || flags.canceled) throw failure
+    throw new DeviceResyncError(this.label, after, probe.command, failure)
+  }
+
+  private runCommand(text: string, options: CommandOptions, probe?: ProbeInFlight): Promise<CommandResult> {
     const transport = this.transport
     const protocol = this.protocol
     if (!transport || !protocol)
@@ -426,10 +483,8 @@ export class DeviceConnection {
         timeoutMs,
         quiet: options.quiet ?? false,
         startedAt: performance.now(),
-        timer: setTimeout(() => {
-          // The connection stays usable: the next command goes out as usual.
-          inFlight.settle({ error: new DeviceTimeoutError(this.label, text, timeoutMs) })
-        }, timeoutMs),
+        probe,
+        timer: setTimeout(() => this.expire(inFlight), timeoutMs),
         settle: ({ result, error }) => {
           if (this.inFlight !== inFlight) return
           clearTimeout(inFlight.timer)
@@ -450,6 +505,13 @@ export class DeviceConnection {
         })
       })
     })
+  }
+
+  /** The connection stays usable; the next queued command resyncs first (see resync). */
+  private expire(inFlight: InFlight): void {
+    if (this.inFlight !== inFlight) return
+    this.resyncAfter ??= inFlight.text
+    inFlight.settle({ error: new DeviceTimeoutError(this.label, inFlight.text, inFlight.timeoutMs) })
   }
 
   private async sendRealtime(
@@ -523,10 +585,24 @@ export class DeviceConnection {
     const protocol = this.protocol
     if (!protocol) return
     const inFlight = this.inFlight
-    const events = protocol.onLine(line, inFlight?.text ?? null)
+    let events = protocol.onLine(line, inFlight?.text ?? null)
     const isReportOnly = events.length > 0 && events.every((e) => e.kind === 'telemetry' && e.report)
-    const belongsToQuiet = inFlight?.quiet === true && events.some((e) => e.kind !== 'telemetry' || !e.report)
-    if (line.trim() !== '' && !isReportOnly && !belongsToQuiet) this.log('in', line)
+    const probe = inFlight?.probe
+    let isLate = false
+    if (probe && !probe.seen) {
+      // Before the probe's marker, every line is the late reply of the command
+      // that timed out: it completes nothing (the marker line neither).
+      probe.seen = probe.isMarker(line)
+      isLate = !probe.seen
+      events = events.filter((e) => e.kind !== 'ok' && e.kind !== 'fail' && e.kind !== 'response')
+    }
+    const belongsToQuiet =
+      inFlight?.quiet === true &&
+      (probe !== undefined || events.some((e) => e.kind !== 'telemetry' || !e.report))
+    if (line.trim() !== '' && !isReportOnly) {
+      if (isLate) this.log('info', `late reply to "${probe!.after}": ${line}`)
+      else if (!belongsToQuiet) this.log('in', line)
+    }
     if (isReportOnly) for (const waiter of this.reportWaiters) waiter.resolve(line)
     for (const event of events) this.apply(event, line, inFlight)
     for (const tap of this.lineTaps) tap(line, events)
@@ -556,11 +632,7 @@ export class DeviceConnection {
         if (!inFlight) return
         // The firmware is alive and working: restart the clock.
         clearTimeout(inFlight.timer)
-        inFlight.timer = setTimeout(
-          () =>
-            inFlight.settle({ error: new DeviceTimeoutError(this.label, inFlight.text, inFlight.timeoutMs) }),
-          inFlight.timeoutMs,
-        )
+        inFlight.timer = setTimeout(() => this.expire(inFlight), inFlight.timeoutMs)
         return
       case 'resend': {
         const lines = this.protocol?.resend?.(event.lineNumber) ?? []
@@ -582,6 +654,8 @@ export class DeviceConnection {
         return
       case 'reset':
         this.log('info', event.message)
+        // The firmware forgot what it had: no late reply can follow.
+        this.resyncAfter = null
         inFlight?.settle({
           error: new DeviceCommandError(`${event.message}; the command was lost`, { reset: true }),
         })
@@ -628,6 +702,18 @@ export class DeviceConnection {
 
   private log(direction: LogDirection, line: string): void {
     this.listener.log?.(direction, line, new Date())
+  }
+}
+
+/** The resync probe after a timeout failed, so the command was not sent: it would have taken a stale reply. */
+export class DeviceResyncError extends TimeoutError {
+  readonly timedOut = true
+  constructor(target: string, after: string, probe: string, cause: unknown) {
+    const reason = cause instanceof Error ? cause.message : String(cause)
+    super(
+      `device ${target} could not resynchronise after "${after}" timed out (probe "${probe}": ${reason}); the command was not sent`,
+      { cause },
+    )
   }
 }
 

@@ -113,6 +113,40 @@ describe.skipIf(!hasSocat)('serial over a pty', () => {
     expect((await connection.command('M114')).ok).toBe(true)
   })
 
+  it('marlin: a late ok after a 504 is dropped by the resync, later commands get their own replies', async () => {
+    await plugIn('marlin')
+    const { connection, recorder } = connect(`${dir}/device`, {
+      protocol: 'marlin',
+      temperatureReport: 'off',
+    })
+    await connection.connect()
+    await emulator!.hook('delay-next', '400')
+    await expect(connection.command('G1 X5', { timeoutMs: 100 })).rejects.toMatchObject({ status: 504 })
+    // Sent at once: the emulator still holds the late ok, which now arrives during the probe.
+    const m114 = await connection.command('M114')
+    expect(m114.response).toEqual([expect.stringMatching(/^X:5\.00 /), 'ok'])
+    expect((await connection.command('G1 X6')).response).toEqual(['ok'])
+    expect((await connection.command('M114')).response[0]).toMatch(/^X:6\.00 /)
+    expect(recorder.logs).toContainEqual({ direction: 'info', line: 'late reply to "G1 X5": ok' })
+    await emulator!.waitForLine(/^rx M114$/)
+    expect(emulator!.received().slice(2, 4)).toEqual(['G1 X5', 'M118 E1 myntrix-sync-1'])
+  })
+
+  it('grbl: a late error:N after a 504 is dropped by the resync, later commands get their own replies', async () => {
+    await plugIn('grbl')
+    const { connection, recorder } = connect(`${dir}/device`, { protocol: 'grbl', statusPollMs: 0 })
+    await connection.connect()
+    await emulator!.hook('delay-next', '400')
+    await expect(connection.command('G99', { timeoutMs: 100 })).rejects.toMatchObject({ status: 504 })
+    expect(await connection.command('G0 X7')).toMatchObject({ ok: true, response: ['ok'] })
+    const info = await connection.command('$I')
+    expect(info.response).toEqual([expect.stringMatching(/^\[VER:/), expect.stringMatching(/^\[OPT:/), 'ok'])
+    expect((await connection.command('$G')).response[0]).toMatch(/^\[GC:/)
+    expect(recorder.logs).toContainEqual({ direction: 'info', line: 'late reply to "G99": error:20' })
+    await emulator!.waitForLine(/^rx G0X7$/)
+    expect(emulator!.received().slice(1, 4)).toEqual(['G99', '$G', 'G0X7'])
+  })
+
   it('grbl: no greeting on a pty, $I answers, status reports and error:N', async () => {
     await plugIn('grbl')
     const { connection, recorder } = connect(`${dir}/device`, { protocol: 'grbl', statusPollMs: 50 })

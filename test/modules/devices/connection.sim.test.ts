@@ -110,6 +110,43 @@ describe('sim://marlin', () => {
     expect((await connection.command('M105')).ok).toBe(true)
   })
 
+  it('a probe that times out fails the next command unsent; the one after resyncs', async () => {
+    const { connection, transport } = simConnection('marlin', { temperatureReport: 'off' })
+    await connection.connect()
+    const emulator = transport().device as MarlinEmulator
+    emulator.mute()
+    await expect(connection.command('G1 X1', { timeoutMs: 50 })).rejects.toMatchObject({ timedOut: true })
+    emulator.mute() // the probe is never answered either
+    await expect(connection.command('G1 X2', { timeoutMs: 50 })).rejects.toMatchObject({
+      status: 504,
+      timedOut: true,
+      message: expect.stringMatching(/could not resynchronise after "G1 X1".*the command was not sent/),
+    })
+    expect(await connection.command('G1 X3')).toMatchObject({ ok: true, response: ['ok'] })
+    expect((await connection.command('M114')).response[0]).toMatch(/^X:3\.00/)
+    expect(emulator.received.slice(-5)).toEqual([
+      'G1 X1',
+      'M118 E1 myntrix-sync-1',
+      'M118 E1 myntrix-sync-2',
+      'G1 X3',
+      'M114',
+    ])
+  })
+
+  it('a firmware restart during the probe ends the resync and the command goes out', async () => {
+    const { connection, transport } = simConnection('marlin', { temperatureReport: 'off' })
+    await connection.connect()
+    const emulator = transport().device as MarlinEmulator
+    emulator.mute()
+    await expect(connection.command('G1 X1', { timeoutMs: 50 })).rejects.toMatchObject({ timedOut: true })
+    emulator.mute()
+    const next = connection.command('G1 X4')
+    await new Promise((r) => setImmediate(r))
+    emulator.reset()
+    expect(await next).toMatchObject({ ok: true })
+    expect(emulator.received.at(-1)).toBe('G1 X4')
+  })
+
   it('fails the command in flight when the firmware restarts', async () => {
     const { connection, transport } = simConnection('marlin', { temperatureReport: 'off' })
     await connection.connect()
@@ -243,6 +280,42 @@ describe('sim://grbl', () => {
     await new Promise((r) => setImmediate(r))
     await connection.command('\x18')
     await expect(pending).rejects.toMatchObject({ reset: true })
+  })
+
+  it('resyncs with $I when $G itself timed out, so its late [GC: is not taken for the probe', async () => {
+    const { connection, recorder, transport } = simConnection('grbl', { statusPollMs: 0 })
+    await connection.connect()
+    const emulator = transport().device as GrblEmulator
+    emulator.hooks['delay-next']('150')
+    await expect(connection.command('$G', { timeoutMs: 30 })).rejects.toMatchObject({ timedOut: true })
+    expect((await connection.command('G0 X2')).response).toEqual(['ok'])
+    expect((await connection.command('$G')).response).toEqual([expect.stringMatching(/^\[GC:/), 'ok'])
+    expect(emulator.received.slice(-4)).toEqual(['$G', '$I', 'G0X2', '$G'])
+    expect(recorder.logs.filter((l) => l.line.startsWith('late reply to "$G"')).map((l) => l.line)).toEqual([
+      expect.stringMatching(/^late reply to "\$G": \[GC:/),
+      'late reply to "$G": ok',
+    ])
+  })
+
+  it('exclusive resyncs before the session starts: a streamer never sees a late ok', async () => {
+    const { connection, transport } = simConnection('grbl', { statusPollMs: 0 })
+    await connection.connect()
+    const emulator = transport().device as GrblEmulator
+    emulator.hooks['delay-next']('150')
+    await expect(connection.command('G0 X1', { timeoutMs: 30 })).rejects.toMatchObject({ timedOut: true })
+    const first = await connection.exclusive(async (session) => {
+      const lines: string[] = []
+      const answered = new Promise<void>((resolve) => {
+        session.onLine((line, events) => {
+          lines.push(line)
+          if (events.some((e) => e.kind === 'ok' || e.kind === 'fail')) resolve()
+        })
+      })
+      await session.write(Buffer.from('G99\n'))
+      await answered
+      return lines
+    })
+    expect(first).toEqual(['error:20'])
   })
 
   it('exclusive holds the queue: raw writes, line taps, and queued commands run between lines', async () => {

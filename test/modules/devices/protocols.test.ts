@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest'
 import { resolveConfiguration } from '../../../src/modules/devices/configuration.js'
 import { GrblProtocol } from '../../../src/modules/devices/protocols/grbl.js'
+import { protocols } from '../../../src/modules/devices/protocols/index.js'
 import {
   MarlinProtocol,
   parsePosition,
@@ -70,6 +71,36 @@ describe('marlin', () => {
       kind: 'firmware',
       version: 'Marlin 2.1.2 (Github)',
     })
+  })
+})
+
+describe('resync probes', () => {
+  it('marlin: a fresh M118 token per probe whose marker does not match a longer count', () => {
+    const marlin = protocols.marlin(resolveConfiguration({}, 'marlin'))
+    const probes = Array.from({ length: 10 }, () => marlin.syncProbe!('G1 X1'))
+    expect(probes[0].command).toBe('M118 E1 myntrix-sync-1')
+    expect(probes[0].isMarker('echo:myntrix-sync-1')).toBe(true)
+    expect(probes[0].isMarker('echo:Unknown command: "M118 E1 myntrix-sync-1"')).toBe(true)
+    expect(probes[0].isMarker('echo:myntrix-sync-10')).toBe(false)
+    expect(probes[0].isMarker('ok')).toBe(false)
+    expect(probes[9].isMarker('echo:myntrix-sync-10')).toBe(true)
+  })
+
+  it('grbl: $G, or $I when $G was the command that timed out', () => {
+    const grbl = protocols.grbl(resolveConfiguration({}, 'grbl'))
+    const probe = grbl.syncProbe!('G0 X1')
+    expect(probe.command).toBe('$G')
+    expect(probe.isMarker('[GC:G0 G54 G17 G21 G90 G94 M5 M9 T0 F0 S0]')).toBe(true)
+    expect(probe.isMarker('ok')).toBe(false)
+    const other = grbl.syncProbe!(' $g ')
+    expect(other.command).toBe('$I')
+    expect(other.isMarker('[VER:1.1h.20190830:]')).toBe(true)
+    expect(other.isMarker('[GC:G0 G54]')).toBe(false)
+  })
+
+  it('line and jsonl have none: their late replies cannot be told apart', () => {
+    expect(protocols.line(resolveConfiguration({}, 'line')).syncProbe).toBeUndefined()
+    expect(protocols.jsonl(resolveConfiguration({}, 'jsonl')).syncProbe).toBeUndefined()
   })
 })
 

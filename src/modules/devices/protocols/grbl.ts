@@ -6,7 +6,14 @@
 import type { ResolvedConfiguration } from '../configuration.js'
 import { grblAlarmMessage, grblErrorMessage } from './grbl-codes.js'
 import { askUntilAnswered } from './handshake.js'
-import type { Protocol, ProtocolEvent, ProtocolSession, Readings, RealtimeCommand } from './types.js'
+import type {
+  Protocol,
+  ProtocolEvent,
+  ProtocolSession,
+  Readings,
+  RealtimeCommand,
+  SyncProbe,
+} from './types.js'
 
 const REALTIME: Record<string, RealtimeCommand> = {
   '?': { bytes: Buffer.from('?'), awaitsReport: true },
@@ -39,6 +46,15 @@ export class GrblProtocol implements Protocol {
 
   realtime(command: string): RealtimeCommand | null {
     return REALTIME[command] ?? REALTIME[command.trim().toLowerCase()] ?? null
+  }
+
+  syncProbe(timedOut: string): SyncProbe {
+    // GRBL runs lines in order, so a late `ok` of the timed-out line comes
+    // before the probe's report line. `$G` answers `[GC:...]`; if `$G` itself
+    // timed out its late `[GC:` would pass for the probe's, so ask `$I` then.
+    return /^\s*\$G\s*$/i.test(timedOut)
+      ? { command: '$I', isMarker: (line) => line.startsWith('[VER:') }
+      : { command: '$G', isMarker: (line) => line.startsWith('[GC:') }
   }
 
   onLine(line: string, pending: string | null): ProtocolEvent[] {

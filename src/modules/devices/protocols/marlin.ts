@@ -6,7 +6,7 @@
 import type { ResolvedConfiguration } from '../configuration.js'
 import { marlinChecksum } from '../sim/types.js'
 import { askUntilAnswered } from './handshake.js'
-import type { Protocol, ProtocolEvent, ProtocolSession, Readings } from './types.js'
+import type { Protocol, ProtocolEvent, ProtocolSession, Readings, SyncProbe } from './types.js'
 
 // Enough lines to answer any Resend with one line (or a planner's worth) in flight.
 const HISTORY_LINES = 256
@@ -50,6 +50,7 @@ export class MarlinProtocol implements Protocol {
   private nextLine = 1
   private readonly history = new Map<number, string>()
   private oksToSkip = 0
+  private syncCount = 0
   readonly capabilities = new Map<string, boolean>()
 
   constructor(private readonly config: ResolvedConfiguration) {}
@@ -74,6 +75,14 @@ export class MarlinProtocol implements Protocol {
       if (wire !== undefined) lines.push(wire)
     }
     return lines
+  }
+
+  syncProbe(): SyncProbe {
+    // M118 E1 prints `echo:<text>`; a firmware without M118 still prints the
+    // text inside `echo:Unknown command: "..."`. The count keeps it unique.
+    const token = `myntrix-sync-${++this.syncCount}`
+    const marker = new RegExp(`${token}(?!\\d)`)
+    return { command: `M118 E1 ${token}`, isMarker: (line) => marker.test(line) }
   }
 
   onLine(line: string, pending: string | null): ProtocolEvent[] {

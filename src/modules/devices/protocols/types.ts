@@ -58,6 +58,18 @@ export interface RealtimeCommand {
   awaitsReport: boolean
 }
 
+/**
+ * A command whose reply holds a line no other command produces. Without
+ * correlation ids, a reply that arrives after its command timed out would be
+ * taken as the next command's; after a timeout the connection sends this probe
+ * first, drops every completion before the marker line, and takes the
+ * completion after it as the probe's own (the firmware answers in order).
+ */
+export interface SyncProbe {
+  command: string
+  isMarker(line: string): boolean
+}
+
 export interface Protocol {
   readonly name: string
   /** The wire text for one queued command, line ending included. */
@@ -68,6 +80,8 @@ export interface Protocol {
   resend?(lineNumber: number): string[]
   /** Bytes for a real-time command that bypasses the queue, or null for a normal command. */
   realtime?(command: string): RealtimeCommand | null
+  /** The resync probe after `timedOut` timed out; absent where replies cannot be told apart (line, jsonl). */
+  syncProbe?(timedOut: string): SyncProbe
   /** Runs after the link opens, before the device counts as connected. */
   handshake?(session: ProtocolSession): Promise<void>
   /** Starts periodic work once connected (status or temperature polls); returns its stopper. */

@@ -35,6 +35,7 @@ export class GrblEmulator extends EmulatorBase implements FirmwareEmulator {
   private spindle = 0
   private reportCount = 0
   private muteNext = 0
+  private delayNextMs = 0
   private alarmOnNext = 0
   private dwell: NodeJS.Timeout | null = null
   private readonly lineQueue: string[] = []
@@ -43,6 +44,9 @@ export class GrblEmulator extends EmulatorBase implements FirmwareEmulator {
 
   readonly hooks: Record<string, (...args: string[]) => void> = {
     mute: () => this.mute(),
+    'delay-next': (ms = '500') => {
+      this.delayNextMs = Number(ms)
+    },
     reset: () => this.softReset(),
     alarm: (code = '1') => this.alarm(Number(code)),
     'alarm-next': (code = '1') => {
@@ -96,6 +100,17 @@ export class GrblEmulator extends EmulatorBase implements FirmwareEmulator {
       if (reply === null) continue
       if (this.muteNext > 0) {
         this.muteNext--
+        continue
+      }
+      if (this.delayNextMs > 0 && this.dwell === null) {
+        // A slow reply (the `delay-next` hook): GRBL answers in order, so later lines wait behind it.
+        const ms = this.delayNextMs
+        this.delayNextMs = 0
+        this.dwell = this.after(ms, () => {
+          this.dwell = null
+          this.emit(reply)
+          this.drain()
+        })
         continue
       }
       this.emit(reply)

@@ -1,6 +1,6 @@
 // A Marlin-like printer: `ok` per line, N-numbered lines with checksums and
 // `Resend:`, `echo:busy: processing` during long moves, temperatures via M105
-// and M155 auto-report, positions via M114, M115 with capabilities.
+// and M155 auto-report, positions via M114, M115 with capabilities, M118 echo.
 
 import { EmulatorBase, type FirmwareEmulator, gcodeWords, marlinChecksum } from './types.js'
 
@@ -31,6 +31,7 @@ export class MarlinEmulator extends EmulatorBase implements FirmwareEmulator {
   private lastLine = 0
   private resendRequested = false
   private muteNext = 0
+  private delayNextMs = 0
   private isHalted = false
   private isRelative = false
   private readonly position: Record<Axis, number> = { X: 0, Y: 0, Z: 0, E: 0 }
@@ -44,6 +45,7 @@ export class MarlinEmulator extends EmulatorBase implements FirmwareEmulator {
   readonly hooks: Record<string, (...args: string[]) => void> = {
     resend: () => this.requestResend(),
     mute: () => this.mute(),
+    'delay-next': (ms = '500') => this.delayNext(Number(ms)),
     temps: (t = '21', b = '21') => this.setTemperatures(Number(t), Number(b)),
     report: () => this.reportTemperatures(),
     reset: () => this.reset(),
@@ -70,6 +72,11 @@ export class MarlinEmulator extends EmulatorBase implements FirmwareEmulator {
   /** The next command is executed but never acknowledged (host must time out). */
   mute(): void {
     this.muteNext++
+  }
+
+  /** The next command's reply comes `ms` later; lines behind it wait, as they do in the planner. */
+  delayNext(ms: number): void {
+    this.delayNextMs = ms
   }
 
   setTemperatures(hotendC: number, bedC: number): void {
@@ -151,14 +158,17 @@ export class MarlinEmulator extends EmulatorBase implements FirmwareEmulator {
       this.received.push(command)
       const muted = this.muteNext > 0
       if (muted) this.muteNext--
+      const delayMs = this.delayNextMs
+      this.delayNextMs = 0
       this.isBusy = true
-      const finish = (reply: string) => {
+      const reply = (text: string) => {
         this.isBusy = false
-        if (!muted) this.emit(reply)
+        if (!muted) this.emit(text)
         this.drain()
       }
-      const reply = this.execute(command, finish)
-      if (reply !== undefined) finish(reply)
+      const finish = (text: string) => (delayMs > 0 ? this.after(delayMs, () => reply(text)) : reply(text))
+      const answer = this.execute(command, finish)
+      if (answer !== undefined) finish(answer)
     }
   }
 
@@ -241,6 +251,12 @@ export class MarlinEmulator extends EmulatorBase implements FirmwareEmulator {
       case 'M999':
         this.isHalted = false
         return 'ok\n'
+      case 'M118': {
+        // Marlin prints the text after the flags; E1 prefixes `echo:`, A1 `//`, Pn picks a port.
+        const [, flags, message] = /^M118((?:\s+[AEP]\d)*)\s*(.*)$/i.exec(text) ?? ['', '', '']
+        const prefix = /E1/i.test(flags) ? 'echo:' : /A1/i.test(flags) ? '//' : ''
+        return `${prefix}${message}\nok\n`
+      }
       case 'M20':
         return 'Begin file list\nEnd file list\nok\n'
       case 'M82':
