@@ -6,6 +6,9 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    // Real time, real processes and ptys on a 2-core CI machine: a test that fails is run once more
+    // there, and the retry shows in the report. Locally nothing is retried.
+    retry: process.env.CI === 'true' ? 1 : 0,
     setupFiles: ['test/helpers/setup.ts'],
   },
 })
