@@ -8,6 +8,7 @@ import { ConfigError } from '../../../src/errors.js'
 import { resolveChildUser } from '../../../src/process/child-user.js'
 import { createTestApp, type TestApp } from '../../helpers/app.js'
 import { testEngines } from '../../helpers/engines.js'
+import { runTaskToEnd } from '../scheduler/helpers.js'
 
 const isRoot = process.getuid?.() === 0
 if (!isRoot) console.warn('skipping child-user agent tests: they need root to switch users')
@@ -74,17 +75,7 @@ describe.skipIf(!isRoot).each(testEngines().slice(0, 1))('agents as another user
       },
     })
     expect(task.status).toBe(201)
-    const finished = new Promise<void>((resolve) => {
-      const off = t.app.myntrix.context.bus.on('task.run', (e) => {
-        if (e.taskId === task.body.id && ['success', 'failed'].includes(e.status)) {
-          off()
-          resolve()
-        }
-      })
-    })
-    const run = await t.request('POST', `/api/myntrix/tasks/${task.body.id}/run`, { as: t.admin })
-    await finished
-    const done = (await t.request('GET', `/api/myntrix/tasks/runs/${run.body.id}`, { as: t.admin })).body
+    const done = await runTaskToEnd(t, task.body.id, t.admin)
     expect(done.status).toBe('success')
     expect(done.logs).toMatch(/^65534$/m)
   })

@@ -4,19 +4,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestApp, type TestApp } from '../../helpers/app.js'
 import { testEngines } from '../../helpers/engines.js'
-import { watchRuns } from './helpers.js'
+import { runTaskToEnd } from './helpers.js'
 
 const API = '/api/myntrix/tasks'
 
 describe.each(testEngines())('agent action with real agents on $name', (engine) => {
   let t: TestApp
-  let runs: ReturnType<typeof watchRuns>
   beforeAll(async () => {
     t = await createTestApp(engine)
-    runs = watchRuns(t)
   })
   afterAll(async () => {
-    runs.off()
     await t.dispose()
   })
 
@@ -33,12 +30,7 @@ describe.each(testEngines())('agent action with real agents on $name', (engine) 
       as: t.operator,
       body: { name: 'job', schedule: '@yearly', action: 'agent', payload: { agentId, operation: 'run' } },
     })
-    const run = await t.request('POST', `${API}/${task.body.id}/run`, { as: t.operator })
-    await runs.waitFor(
-      () => runs.events.some((e) => e.runId === run.body.id && ['success', 'failed'].includes(e.status)),
-      'the run to finish',
-    )
-    return (await t.request('GET', `${API}/runs/${run.body.id}`, { as: t.operator })).body
+    return runTaskToEnd(t, task.body.id, t.operator)
   }
 
   it('runs the agent to completion and succeeds on exit 0', async () => {

@@ -5,17 +5,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestApp, type TestApp } from '../../helpers/app.js'
 import { testEngines } from '../../helpers/engines.js'
 import { upload } from '../device-files/support.js'
-import { watchRuns } from './helpers.js'
+import { runTaskToEnd } from './helpers.js'
 
 const API = '/api/myntrix/tasks'
 
 describe.each(testEngines())('device action with a stored file on $name', (engine) => {
   let t: TestApp
-  let runs: ReturnType<typeof watchRuns>
   let deviceId: string
   beforeAll(async () => {
     t = await createTestApp(engine)
-    runs = watchRuns(t)
     const device = await t.request('POST', '/api/myntrix/devices', {
       as: t.operator,
       body: { name: 'sim printer', type: 'printer', connectionString: 'sim://marlin' },
@@ -26,7 +24,6 @@ describe.each(testEngines())('device action with a stored file on $name', (engin
     ).toBe(200)
   })
   afterAll(async () => {
-    runs.off()
     await t.dispose()
   })
 
@@ -42,14 +39,7 @@ describe.each(testEngines())('device action with a stored file on $name', (engin
       body: { name: 'print square', schedule: '0 0 1 1 *', action: 'device', payload: { deviceId, fileId } },
     })
     expect(task.status).toBe(201)
-    const run = await t.request('POST', `${API}/${task.body.id}/run`, { as: t.operator })
-    expect(run.status).toBe(202)
-    await runs.waitFor(
-      () => runs.of(task.body.id, 'success', 'failed').length === 1,
-      'the run to finish',
-      20_000,
-    )
-    const done = (await t.request('GET', `${API}/runs/${run.body.id}`, { as: t.operator })).body
+    const done = await runTaskToEnd(t, task.body.id, t.operator)
     expect(done.status).toBe('success')
     expect(done.logs).toContain(`sending file ${fileId}`)
     expect(done.logs).toContain('file sent (50 lines)')
@@ -70,9 +60,7 @@ describe.each(testEngines())('device action with a stored file on $name', (engin
         payload: { deviceId, fileId: '00000000-0000-7000-8000-000000000000' },
       },
     })
-    const run = await t.request('POST', `${API}/${task.body.id}/run`, { as: t.operator })
-    await runs.waitFor(() => runs.of(task.body.id, 'success', 'failed').length === 1, 'the run to fail')
-    const done = (await t.request('GET', `${API}/runs/${run.body.id}`, { as: t.operator })).body
+    const done = await runTaskToEnd(t, task.body.id, t.operator)
     expect(done.status).toBe('failed')
     expect(done.logs).toMatch(/not found/)
   })

@@ -3,7 +3,7 @@
 
 import http from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
-import type { TestApp } from '../../helpers/app.js'
+import type { TestApp, TestUser } from '../../helpers/app.js'
 
 export interface RunEvent {
   runId: string
@@ -54,6 +54,30 @@ export function watchRuns(t: TestApp) {
         waiters.push(entry)
       })
     },
+  }
+}
+
+/**
+ * Runs a task now (asserting the 202) and resolves with the finished run (with
+ * its logs), waiting on the bus's task.run events. Subscribes before the run
+ * starts, so a fast run cannot finish unseen.
+ */
+export async function runTaskToEnd(t: TestApp, taskId: string, as: TestUser, timeoutMs = 20_000) {
+  const runs = watchRuns(t)
+  try {
+    const run = await t.request('POST', `/api/myntrix/tasks/${taskId}/run`, { as })
+    if (run.status !== 202) throw new Error(`run ${taskId}: expected 202, got ${run.status} ${run.text}`)
+    await runs.waitFor(
+      () =>
+        runs.events.some(
+          (e) => e.runId === run.body.id && ['success', 'failed', 'cancelled'].includes(e.status),
+        ),
+      `run ${run.body.id} to finish`,
+      timeoutMs,
+    )
+    return (await t.request('GET', `/api/myntrix/tasks/runs/${run.body.id}`, { as })).body
+  } finally {
+    runs.off()
   }
 }
 

@@ -4,19 +4,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestApp, type TestApp } from '../../helpers/app.js'
 import { testEngines } from '../../helpers/engines.js'
-import { watchRuns } from './helpers.js'
+import { runTaskToEnd } from './helpers.js'
 
 const API = '/api/myntrix/tasks'
 
 describe.each(testEngines())('task owner standing on $name', (engine) => {
   let t: TestApp
-  let runs: ReturnType<typeof watchRuns>
   beforeAll(async () => {
     t = await createTestApp(engine)
-    runs = watchRuns(t)
   })
   afterAll(async () => {
-    runs.off()
     await t.dispose()
   })
 
@@ -27,16 +24,6 @@ describe.each(testEngines())('task owner standing on $name', (engine) => {
     })
     const login = await t.request('POST', '/api/auth/token', { body: { username, password: 'password-123' } })
     return { id: created.body.id as string, token: login.body.access_token as string }
-  }
-
-  async function runAndWait(taskId: string) {
-    const run = await t.request('POST', `${API}/${taskId}/run`, { as: t.admin })
-    expect(run.status).toBe(202)
-    await runs.waitFor(
-      () => runs.events.some((e) => e.runId === run.body.id && ['success', 'failed'].includes(e.status)),
-      'the run to finish',
-    )
-    return (await t.request('GET', `${API}/runs/${run.body.id}`, { as: t.admin })).body
   }
 
   it("refuses a disabled owner's task at run time", async () => {
@@ -52,7 +39,7 @@ describe.each(testEngines())('task owner standing on $name', (engine) => {
     })
     expect(task.status).toBe(201)
     await t.request('PUT', `/api/auth/users/${owner.id}`, { as: t.admin, body: { disabled: true } })
-    const run = await runAndWait(task.body.id)
+    const run = await runTaskToEnd(t, task.body.id, t.admin)
     expect(run.status).toBe('failed')
     expect(run.error).toMatch(/owner is disabled/)
   })
@@ -65,7 +52,7 @@ describe.each(testEngines())('task owner standing on $name', (engine) => {
     })
     expect(task.status).toBe(201)
     await t.request('PUT', `/api/auth/users/${owner.id}`, { as: t.admin, body: { role: 'operator' } })
-    const run = await runAndWait(task.body.id)
+    const run = await runTaskToEnd(t, task.body.id, t.admin)
     expect(run.status).toBe('failed')
     expect(run.error).toMatch(/only an admin's tasks may run scripts/)
   })
