@@ -2,7 +2,7 @@
 // snake_case, these properties camelCase. Values arrive in engine-specific
 // shapes (see values.ts), hence the wide types for times, JSON and booleans.
 
-import type { ColumnType, Generated, Kysely } from 'kysely'
+import type { ColumnType, Kysely } from 'kysely'
 
 export type DbTime = ColumnType<Date | string, string, string>
 export type DbTimeNullable = ColumnType<Date | string | null, string | null | undefined, string | null>
@@ -184,5 +184,3 @@ export interface DB {
 
 export type Database = Kysely<DB>
 export type DbEngine = 'sqlite' | 'postgres'
-// Keep Generated importable for areas that add serial columns.
-export type { Generated }

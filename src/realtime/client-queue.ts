@@ -47,11 +47,6 @@ export class ClientQueue {
     this.conflateKey = options.conflate ?? ((m) => (m.type === 'telemetry' ? 'telemetry' : null))
   }
 
-  /** Number of messages dropped so far (not counting conflated telemetry). */
-  get droppedCount(): number {
-    return this.dropped
-  }
-
   push(message: Envelope): void {
     if (this.closed || this.socket.readyState !== OPEN) return
     if (!this.isBehind() && this.queue.length === 0 && this.latest.size === 0) {

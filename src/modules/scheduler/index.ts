@@ -128,18 +128,26 @@ function followTransfer(
 ): Promise<{ linesSent?: number }> {
   return new Promise((resolve, reject) => {
     let done = false
+    // Settles once, and stops listening whichever way it ends.
+    const end = (outcome: () => void) => {
+      if (done) return
+      done = true
+      off()
+      opts.signal.removeEventListener('abort', onAbort)
+      outcome()
+    }
     const settle = (job: {
       status: string
       error?: string | null
       details: Record<string, unknown> | null
     }) => {
-      if (done || !FINISHED.has(job.status)) return
-      done = true
-      off()
-      opts.signal.removeEventListener('abort', onAbort)
+      if (!FINISHED.has(job.status)) return
       const lines = job.details?.linesSent
-      if (job.status === 'completed') resolve(typeof lines === 'number' ? { linesSent: lines } : {})
-      else reject(new Error(`transfer ${job.status}${job.error ? `: ${job.error}` : ''}`))
+      end(() =>
+        job.status === 'completed'
+          ? resolve(typeof lines === 'number' ? { linesSent: lines } : {})
+          : reject(new Error(`transfer ${job.status}${job.error ? `: ${job.error}` : ''}`)),
+      )
     }
     const off = bus.on('job.updated', ({ job }) => {
       if (job.id !== jobId) return
@@ -151,7 +159,10 @@ function followTransfer(
     }
     opts.signal.addEventListener('abort', onAbort, { once: true })
     // The job may have finished before we listened.
-    void jobs.get(jobId).then((job) => job && settle(job), reject)
+    void jobs.get(jobId).then(
+      (job) => job && settle(job),
+      (err) => end(() => reject(err)),
+    )
   })
 }
 

@@ -143,10 +143,6 @@ export class VisualizationService {
     }
   }
 
-  get subscriberCount(): number {
-    return this.subscriptions.size
-  }
-
   private markDirty(immediately = false): void {
     this.dirty = true
     if (this.flushTimer) return
