@@ -80,7 +80,7 @@ export function openDatabase(url: string, options: OpenDatabaseOptions = {}): Da
   // instead of failing at once with SQLITE_BUSY.
   sqlite.pragma('busy_timeout = 5000')
   const db = new Kysely<DB>({
-    dialect: new SqliteDialect({ database: sqlite }),
+    dialect: new SqliteDialect({ database: withStatementCache(sqlite) }),
     plugins: [new CamelCasePlugin()],
   })
   return {
@@ -90,6 +90,38 @@ export function openDatabase(url: string, options: OpenDatabaseOptions = {}): Da
       await sql`select 1`.execute(db)
     },
     close: () => db.destroy(),
+  }
+}
+
+/** How many prepared SQLite statements are kept for reuse (least recently used go first). */
+const STATEMENT_CACHE_SIZE = 256
+
+/**
+ * Kysely prepares every query afresh, and on a busy loop (the scheduler's
+ * per-second firings, telemetry writes) SQLite's prepare costs more than the
+ * execution. Statements are reusable, so identical SQL text gets the one
+ * already prepared; a statement still being iterated (a stream) is busy and
+ * gets a fresh one instead.
+ */
+function withStatementCache(sqlite: SqliteDatabase.Database) {
+  const cache = new Map<string, SqliteDatabase.Statement>()
+  return {
+    close: () => sqlite.close(),
+    prepare(text: string): SqliteDatabase.Statement {
+      const hit = cache.get(text)
+      if (hit && !hit.busy) {
+        // Re-insert so the Map's order is least recently used first.
+        cache.delete(text)
+        cache.set(text, hit)
+        return hit
+      }
+      const stmt = sqlite.prepare(text)
+      if (!hit) {
+        if (cache.size >= STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value as string)
+        cache.set(text, stmt)
+      }
+      return stmt
+    },
   }
 }
 

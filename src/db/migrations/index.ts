@@ -4,6 +4,7 @@
 import { foundation } from './0001_foundation.js'
 import { jobInstances } from './0301_job_instances.js'
 import { schedulerInstances } from './0401_scheduler_instances.js'
+import { taskRunActiveIndexes } from './0402_task_run_active_indexes.js'
 import { deviceFiles } from './0501_device_files.js'
 import { sceneLayout } from './0601_scene_layout.js'
 import type { MyntrixMigration } from './types.js'
@@ -14,4 +15,5 @@ export const migrations: Record<string, MyntrixMigration> = {
   '0501_device_files': deviceFiles,
   '0601_scene_layout': sceneLayout,
   '0401_scheduler_instances': schedulerInstances,
+  '0402_task_run_active_indexes': taskRunActiveIndexes,
 }

@@ -7,7 +7,12 @@ export interface JobsArea extends Area {
 }
 
 export function createJobsArea(ctx: AreaContext): JobsArea {
-  const service = new JobsService({ db: ctx.db, bus: ctx.bus, instanceId: ctx.instanceId })
+  const service = new JobsService({
+    db: ctx.db,
+    bus: ctx.bus,
+    instanceId: ctx.instanceId,
+    engine: ctx.dbEngine,
+  })
   let reaper: NodeJS.Timeout | null = null
   const reap = async () => {
     const n = await service.failInterrupted()

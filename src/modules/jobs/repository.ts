@@ -1,7 +1,9 @@
 // SQL for the jobs ledger; snake_case stays in here (CamelCasePlugin maps it).
 
 import { sql } from 'kysely'
-import type { Database } from '../../db/types.js'
+import { placeholders, rawQuery, rows, typed } from '../../db/raw.js'
+import { TurnBatch } from '../../db/turn-batch.js'
+import type { Database, DbEngine } from '../../db/types.js'
 import { fromDbInt, fromDbJson, fromDbTime, toDbJson, toDbTime } from '../../db/values.js'
 import { ACTIVE_JOB_STATUSES, type Job, type JobStatus } from './types.js'
 
@@ -54,29 +56,66 @@ export interface JobListFilter {
 
 const ACTIVE = [...ACTIVE_JOB_STATUSES] as string[]
 
-export class JobsRepository {
-  constructor(private readonly db: Database) {}
+/** A job's final write (see JobsRepository.finish). */
+export interface JobFinish {
+  status: JobStatus
+  error: string | null
+  at: Date
+  progress?: number
+  details?: Record<string, unknown>
+  /** Replaces the job's log text. */
+  logs?: string
+}
 
-  async insert(job: Job, instanceId: string | null = null): Promise<void> {
-    await this.db
-      .insertInto('jobs')
-      .values({
+export class JobsRepository {
+  // Jobs created or finished in one turn of the event loop are written in one
+  // statement each (a busy scheduler second creates and ends a hundred).
+  private readonly inserts = new TurnBatch<{ job: Job; instanceId: string | null }, undefined>((items) =>
+    this.insertMany(items),
+  )
+  private readonly finishes = new TurnBatch<{ id: string; change: JobFinish }, Job | undefined>((items) =>
+    this.finishMany(items),
+  )
+
+  constructor(
+    private readonly db: Database,
+    private readonly engine: DbEngine,
+  ) {}
+
+  insert(job: Job, instanceId: string | null = null): Promise<void> {
+    return this.inserts.add({ job, instanceId })
+  }
+
+  private async insertMany(items: Array<{ job: Job; instanceId: string | null }>): Promise<undefined[]> {
+    const time = typed(this.engine, 'timestamptz')
+    const row = `(?, ?, ?, ?, ?, ?, ?, ?, ${typed(this.engine, 'jsonb')}, ?, ${time}, ${time}, ${time}, ${time})`
+    const params: unknown[] = []
+    for (const { job, instanceId } of items) {
+      params.push(
         instanceId,
-        id: job.id,
-        name: job.name,
-        type: job.type,
-        status: job.status,
-        progress: job.progress,
-        ownerId: job.ownerId,
-        logs: job.logs,
-        details: toDbJson(job.details),
-        error: job.error,
-        createdAt: toDbTime(job.createdAt),
-        updatedAt: toDbTime(job.updatedAt),
-        startedAt: toDbTime(job.startedAt),
-        finishedAt: toDbTime(job.finishedAt),
-      })
-      .execute()
+        job.id,
+        job.name,
+        job.type,
+        job.status,
+        job.progress,
+        job.ownerId,
+        job.logs,
+        toDbJson(job.details),
+        job.error,
+        toDbTime(job.createdAt),
+        toDbTime(job.updatedAt),
+        toDbTime(job.startedAt),
+        toDbTime(job.finishedAt),
+      )
+    }
+    await rawQuery(
+      this.db,
+      this.engine,
+      'insert into jobs (instance_id, id, name, type, status, progress, owner_id, logs, details, error,' +
+        ` created_at, updated_at, started_at, finished_at) values ${rows(items.length, row)}`,
+      params,
+    )
+    return items.map(() => undefined)
   }
 
   async get(id: string): Promise<Job | undefined> {
@@ -111,30 +150,43 @@ export class JobsRepository {
   }
 
   /** Moves an active job to a final status; false when it had already finished. */
-  async finish(
-    id: string,
-    change: {
-      status: JobStatus
-      error: string | null
-      at: Date
-      progress?: number
-      details?: Record<string, unknown>
-    },
-  ): Promise<boolean> {
-    const r = await this.db
-      .updateTable('jobs')
-      .set({
-        status: change.status,
-        error: change.error,
-        finishedAt: toDbTime(change.at),
-        updatedAt: toDbTime(change.at),
-        ...(change.progress !== undefined ? { progress: change.progress } : {}),
-        ...(change.details ? { details: toDbJson(change.details) } : {}),
-      })
-      .where('id', '=', id)
-      .where('status', 'in', ACTIVE)
-      .executeTakeFirst()
-    return Number(r.numUpdatedRows) > 0
+  /**
+   * Ends an active job; returns it as it now stands, or undefined when it was
+   * not active (already finished, or unknown). `progress`, `details` and
+   * `logs` left out keep their values.
+   */
+  finish(id: string, change: JobFinish): Promise<Job | undefined> {
+    return this.finishes.add({ id, change })
+  }
+
+  private async finishMany(items: Array<{ id: string; change: JobFinish }>): Promise<Array<Job | undefined>> {
+    // A job ended twice in one turn: the first call wins, as it would one after another.
+    const first = new Map<string, number>()
+    items.forEach((item, i) => {
+      if (!first.has(item.id)) first.set(item.id, i)
+    })
+    const row = `(?, ?, ?, ${typed(this.engine, 'timestamptz')}, ${typed(this.engine, 'integer')}, ${typed(this.engine, 'jsonb')}, ?)`
+    const params: unknown[] = []
+    for (const i of first.values()) {
+      const { id, change: c } = items[i]
+      const details = c.details ? toDbJson(c.details) : null
+      params.push(id, c.status, c.error, toDbTime(c.at), c.progress ?? null, details, c.logs ?? null)
+    }
+    params.push(...ACTIVE)
+    const result = await rawQuery<JobRow>(
+      this.db,
+      this.engine,
+      'with v(job_id, new_status, new_error, new_at, new_progress, new_details, new_logs)' +
+        ` as (values ${rows(first.size, row)})` +
+        ' update jobs set status = v.new_status, error = v.new_error, finished_at = v.new_at,' +
+        ' updated_at = v.new_at, progress = coalesce(v.new_progress, jobs.progress),' +
+        ' details = coalesce(v.new_details, jobs.details), logs = coalesce(v.new_logs, jobs.logs)' +
+        ` from v where jobs.id = v.job_id and jobs.status in (${placeholders(ACTIVE.length)})` +
+        ' returning *',
+      params,
+    )
+    const ended = new Map(result.map((r) => [r.id, toJob(r)]))
+    return items.map((item, i) => (first.get(item.id) === i ? ended.get(item.id) : undefined))
   }
 
   async setLogs(id: string, logs: string, at: Date): Promise<void> {

@@ -7,7 +7,7 @@ import os from 'node:os'
 import type { Principal } from '../../auth/principal.js'
 import { assertRole, hasRole, ownerScope, visibleOr404 } from '../../auth/principal.js'
 import { newId } from '../../db/ids.js'
-import type { Database } from '../../db/types.js'
+import type { Database, DbEngine } from '../../db/types.js'
 import {
   ConflictError,
   ForbiddenError,
@@ -41,6 +41,8 @@ export interface JobsServiceOptions {
   now?: () => Date
   /** This process (AreaContext.instanceId): recorded on each job it creates. */
   instanceId?: string
+  /** The database engine (PostgreSQL needs typed parameters in batched writes). */
+  engine: DbEngine
 }
 
 /** A peer whose heartbeat is older than this is gone (its heartbeat is every 5 s). */
@@ -99,7 +101,7 @@ export class JobsService {
 
   constructor(options: JobsServiceOptions) {
     this.instanceId = options.instanceId ?? null
-    this.repository = new JobsRepository(options.db)
+    this.repository = new JobsRepository(options.db, options.engine)
     this.bus = options.bus
     this.now = options.now ?? (() => new Date())
     this.progressWriteIntervalMs = options.progressWriteIntervalMs ?? 500
@@ -192,15 +194,7 @@ export class JobsService {
     const next = previous.then(async () => {
       const job = await this.repository.get(id)
       if (!job) throw new NotFoundError('job', id)
-      let logs = (job.logs ?? '') + text + (text.endsWith('\n') ? '' : '\n')
-      if (Buffer.byteLength(logs) > this.maxLogBytes) {
-        const marker = '[... earlier log lines truncated ...]\n'
-        const tail = Buffer.from(logs)
-          .subarray(-(this.maxLogBytes - marker.length))
-          .toString()
-        // Start at a line boundary so no half line (or half character) survives.
-        logs = marker + tail.slice(tail.indexOf('\n') + 1)
-      }
+      const logs = this.capLog((job.logs ?? '') + text + (text.endsWith('\n') ? '' : '\n'))
       await this.repository.setLogs(id, logs, this.now())
     })
     const settled = next.catch(() => {})
@@ -211,8 +205,40 @@ export class JobsService {
     return next
   }
 
+  /** Keeps the newest maxLogBytes of a log, from a line boundary, behind a marker. */
+  private capLog(logs: string): string {
+    if (Buffer.byteLength(logs) <= this.maxLogBytes) return logs
+    const marker = '[... earlier log lines truncated ...]\n'
+    const tail = Buffer.from(logs)
+      .subarray(-(this.maxLogBytes - marker.length))
+      .toString()
+    // Start at a line boundary so no half line (or half character) survives.
+    return marker + tail.slice(tail.indexOf('\n') + 1)
+  }
+
   complete(id: string, details?: Record<string, unknown>): Promise<Job> {
     return this.finish(id, 'completed', null, details, 100)
+  }
+
+  /**
+   * Ends a job with its whole log in one write (for owners that collect the
+   * log themselves, like a scheduled task run): the log replaces the job's
+   * log text, cut to the cap. Same answers as complete/fail/markCancelled.
+   */
+  end(
+    id: string,
+    outcome: { status: 'completed' | 'failed' | 'cancelled'; error?: string | null; log?: string },
+  ): Promise<Job> {
+    const error = outcome.status === 'completed' ? null : (outcome.error ?? outcome.status)
+    const logs = outcome.log === undefined ? undefined : this.capLog(outcome.log)
+    return this.finish(
+      id,
+      outcome.status,
+      error,
+      undefined,
+      outcome.status === 'completed' ? 100 : undefined,
+      logs,
+    )
   }
 
   fail(id: string, error: string, details?: Record<string, unknown>): Promise<Job> {
@@ -354,28 +380,33 @@ export class JobsService {
     error: string | null,
     details?: Record<string, unknown>,
     progress?: number,
+    logs?: string,
   ): Promise<Job> {
     const pending = this.progressState.get(id)
     if (pending?.timer) clearTimeout(pending.timer)
     this.progressState.delete(id)
-    // A progress write in flight must land before the final one, not after it.
+    // A progress write in flight must land before the final one, not after it;
+    // so must a log append when the final write replaces the log.
     await pending?.writing
-    const done = await this.repository.finish(id, {
+    if (logs !== undefined) await this.logChains.get(id)
+    const ended = await this.repository.finish(id, {
       status,
       error,
       at: this.now(),
       progress: progress ?? pending?.progress,
       details,
+      logs,
     })
     this.jobCancelHandlers.delete(id)
-    if (!done) {
+    if (!ended) {
       // Finishing twice (the owner reports failure after a cancel) is a no-op:
       // the first final status stands.
       const job = await this.repository.get(id)
       if (!job) throw new NotFoundError('job', id)
       return job
     }
-    return this.emitCurrent(id)
+    this.emit(ended)
+    return ended
   }
 
   private async emitCurrent(id: string): Promise<Job> {

@@ -30,7 +30,7 @@ describe.each(testEngines())('JobsService on $name', (engine) => {
   function makeService(
     options: { progressWriteIntervalMs?: number; maxLogBytes?: number; now?: () => Date } = {},
   ) {
-    const s = new JobsService({ db: database.db, bus, ...options })
+    const s = new JobsService({ db: database.db, engine: database.engine, bus, ...options })
     services.push(s)
     return s
   }
@@ -123,6 +123,45 @@ describe.each(testEngines())('JobsService on $name', (engine) => {
     await jobs.markCancelled(job.id, 'user asked')
     const again = await jobs.fail(job.id, 'transfer aborted')
     expect(again).toMatchObject({ status: 'cancelled', error: 'user asked' })
+  })
+
+  it('creates and ends many jobs in one turn, each with its own answer (batched writes)', async () => {
+    const jobs = makeService()
+    const created = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => jobs.create({ name: `j${i}`, type: 't', running: true })),
+    )
+    expect(new Set(created.map((j) => j.id)).size).toBe(30)
+    const [first, ...rest] = created
+    const ended = await Promise.all([
+      jobs.end(first.id, { status: 'failed', error: 'first verdict', log: 'a\n' }),
+      // The same job ended again in the same turn: the first call wins.
+      jobs.end(first.id, { status: 'completed', log: 'b\n' }),
+      ...rest.map((j, i) => jobs.end(j.id, { status: i % 2 ? 'completed' : 'cancelled', log: `log ${i}\n` })),
+    ])
+    expect(ended[0]).toMatchObject({ status: 'failed', error: 'first verdict', logs: 'a\n' })
+    expect(ended[1]).toMatchObject({ status: 'failed', error: 'first verdict', logs: 'a\n' })
+    for (const [i, j] of rest.entries()) {
+      const stored = await jobs.get(j.id)
+      expect(stored).toMatchObject({
+        status: i % 2 ? 'completed' : 'cancelled',
+        logs: `log ${i}\n`,
+        progress: i % 2 ? 100 : 0,
+      })
+      expect(stored?.finishedAt).toBeInstanceOf(Date)
+    }
+    await expect(jobs.end('nope', { status: 'completed' })).rejects.toBeInstanceOf(NotFoundError)
+  })
+
+  it('end() replaces the log with the given one, cut to the cap from a line boundary', async () => {
+    const jobs = makeService({ maxLogBytes: 64 })
+    const job = await jobs.create({ name: 'x', type: 't', running: true })
+    await jobs.appendLog(job.id, 'appended earlier')
+    const log = Array.from({ length: 20 }, (_, i) => `line ${i}`).join('\n')
+    const ended = await jobs.end(job.id, { status: 'completed', log })
+    expect(ended.logs?.startsWith('[... earlier log lines truncated ...]\n')).toBe(true)
+    expect(ended.logs?.endsWith('line 19')).toBe(true)
+    expect(Buffer.byteLength(ended.logs ?? '')).toBeLessThanOrEqual(64)
+    expect(ended.logs).not.toContain('appended earlier')
   })
 
   it('answers 404 for unknown ids and 409 when starting a finished job', async () => {
