@@ -1,6 +1,7 @@
 // The Myntrix engine on a SQLite file: N tasks, each a no-op action (the
-// benchmark measures the scheduler, not the work). Lateness is from the due
-// time to the action's start (DESIGN.md §8).
+// benchmark measures the scheduler, not the work), with the real jobs ledger
+// as in the server: every firing writes its run row and its job, start and
+// end. Lateness is from the due time to the action's start (DESIGN.md §8).
 // Usage: myntrix.mjs <tasks> <schedule> <seconds>
 import fs from 'node:fs'
 import os from 'node:os'
@@ -9,6 +10,7 @@ import { newId } from '../../../src/db/ids.js'
 import { migrate, openDatabase } from '../../../src/db/index.js'
 import { EventBus } from '../../../src/events/bus.js'
 import { silentLogger } from '../../../src/logger.js'
+import { JobsService } from '../../../src/modules/jobs/service.js'
 import {
   ACTION_TYPES,
   type Action,
@@ -67,10 +69,15 @@ for (let i = 0; i < tasks; i++) {
   })
 }
 const lateness: number[] = []
+const bus = new EventBus()
+const instanceId = newId()
+const jobs = new JobsService({ db: handle.db, engine: handle.engine, bus, instanceId })
 const engine = new SchedulerEngine({
   repo,
   registry,
-  bus: new EventBus(),
+  bus,
+  jobs,
+  instanceId,
   logger: silentLogger,
   onFire: (info) => {
     if (info.dueAt) {
@@ -89,6 +96,7 @@ const memory = Object.fromEntries(
   Object.entries(process.memoryUsage()).map(([k, v]) => [k, Math.round((v / 1048576) * 10) / 10]),
 )
 await engine.stop()
+await jobs.stop()
 await handle.close()
 fs.rmSync(dir, { recursive: true, force: true })
 process.stdout.write(`${JSON.stringify({ lateness: stats(lateness), memory })}\n`)

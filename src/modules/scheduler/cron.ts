@@ -236,12 +236,22 @@ function nextWall(cron: Cron, wallMs: number): number | null {
  */
 export function nextAfter(schedule: string | Schedule, zone: string, after: Date): Date | null {
   const parsed = typeof schedule === 'string' ? parseSchedule(schedule) : schedule
-  const cron = new Cron(parsed.pattern, CRONER_OPTIONS)
-  try {
-    return search(cron, parsed.firesEveryHour, zone, after.getTime())
-  } finally {
-    cron.stop()
+  return search(matcherFor(parsed), parsed.firesEveryHour, zone, after.getTime())
+}
+
+/**
+ * One croner matcher per parsed schedule: building it re-parses the pattern,
+ * which cost more than the search itself on every firing. A paused Cron with no
+ * callback holds no timer, so keeping it costs only memory, freed with the Schedule.
+ */
+const matchers = new WeakMap<Schedule, Cron>()
+function matcherFor(schedule: Schedule): Cron {
+  let cron = matchers.get(schedule)
+  if (!cron) {
+    cron = new Cron(schedule.pattern, CRONER_OPTIONS)
+    matchers.set(schedule, cron)
   }
+  return cron
 }
 
 function search(cron: Cron, firesEveryHour: boolean, zone: string, afterMs: number): Date | null {

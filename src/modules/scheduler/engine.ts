@@ -1,13 +1,16 @@
-// The scheduler engine (DESIGN.md §8): claim ahead, fire on time.
+// The scheduler engine (DESIGN.md §8): claim at the due time, start at once.
 //
-// One wake-up timer sleeps until a little before the earliest stored
-// next_run_at (or at most maxSleepMs, to see other processes' edits). On
-// waking it claims every occurrence due by then in one transaction
-// (compare-and-set on next_run_at + the run row; see repository.ts), then arms
-// a short local timer per claimed run that fires at the due time and moves the
-// run to `running` with a second compare-and-set, so an edit or delete in
-// between cancels it. The next time is computed from the due time, not from
-// "now", so every process computes the same value.
+// One wake-up timer sleeps until the earliest stored next_run_at (or at most
+// maxSleepMs, to see other processes' edits). On waking it claims every
+// occurrence due by then in one transaction: a compare-and-set moves each
+// task's next_run_at on, and the run rows go in already `running` (or
+// `skipped` / queued as `pending` when the overlap policy says so; see
+// repository.ts). The actions start as soon as that commits. One write per
+// firing to start it and one to end it: an earlier design claimed 100 ms
+// ahead and wrote `pending -> running` at the due time, a third write per
+// firing and a window in which an edit had to cancel claimed runs. The next
+// time is computed from the due time, not from "now", so every process
+// computes the same value.
 
 import os from 'node:os'
 import { newId } from '../../db/ids.js'
@@ -36,10 +39,11 @@ export interface JobsLedger {
     running?: boolean
     onCancel?: (job: { id: string }, reason: string) => void | Promise<void>
   }): Promise<{ id: string }>
-  complete(id: string, details?: Record<string, unknown>): Promise<unknown>
-  fail(id: string, error: string, details?: Record<string, unknown>): Promise<unknown>
-  markCancelled(id: string, reason: string, details?: Record<string, unknown>): Promise<unknown>
-  appendLog(id: string, text: string): Promise<void>
+  /** Ends the job with the run's whole log, in one write. */
+  end(
+    id: string,
+    outcome: { status: 'completed' | 'failed' | 'cancelled'; error?: string | null; log?: string },
+  ): Promise<unknown>
 }
 
 export interface FireInfo {
@@ -58,8 +62,6 @@ export interface EngineOptions {
   /** Services for the agent/device actions and the api allow-list; a function is read per run. */
   services?: ActionServices | (() => ActionServices)
   jobs?: JobsLedger
-  /** Claim this long before the due time (default 100). */
-  claimAheadMs?: number
   /** Longest sleep, so edits by other processes are seen (default 5000). */
   maxSleepMs?: number
   /** Heartbeat and orphan check interval (default 5000); a process silent for 4x this is dead. */
@@ -73,20 +75,17 @@ export interface EngineOptions {
   instanceId?: string
 }
 
-interface Queued {
-  run: TaskRun
-  task: Task
-}
-
 interface ActiveRun {
   run: TaskRun
   task: Task
+  startedAt: number
   controller: AbortController
   done: Promise<void>
 }
 
 const CLAIM_BATCH = 200
 const RETRY_AFTER_ERROR_MS = 1000
+const REMOTE_CANCEL_CHECK_AFTER_MS = 1000
 const SCHEDULE_CACHE_MAX = 10_000
 /** How long stop() waits for running actions to end after aborting them. */
 const STOP_WAIT_MS = 10_000
@@ -95,19 +94,14 @@ export class SchedulerEngine {
   readonly instanceId: string
   private readonly repo: SchedulerRepository
   private readonly opts: EngineOptions
-  private readonly claimAheadMs: number
   private readonly maxSleepMs: number
   private readonly heartbeatMs: number
   private readonly minGraceMs: number
   private timer: NodeJS.Timeout | null = null
-  /** Claimed runs waiting for their due time, by run id. */
-  /** Claimed runs waiting for their due time, batched by due time: one timer and one write per instant. */
-  private readonly fireBatches = new Map<
-    number,
-    { timer: NodeJS.Timeout | null; items: Map<string, Queued> }
-  >()
   private readonly retryTimers = new Map<string, { timer: NodeJS.Timeout; run: TaskRun }>()
   private readonly active = new Map<string, ActiveRun>()
+  /** How many runs of each task are active here (the overlap check inside a claim). */
+  private readonly activeTasks = new Map<string, number>()
   /** overlapPolicy `queue`: runs waiting for the task's current run to end. */
   private readonly queued = new Map<string, Array<{ run: TaskRun; task: Task }>>()
   private ticking = false
@@ -122,7 +116,6 @@ export class SchedulerEngine {
     this.opts = options
     this.repo = options.repo
     this.instanceId = options.instanceId ?? newId()
-    this.claimAheadMs = options.claimAheadMs ?? 100
     this.maxSleepMs = options.maxSleepMs ?? 5000
     this.heartbeatMs = options.heartbeatMs ?? 5000
     this.minGraceMs = options.minGraceMs ?? 1000
@@ -152,11 +145,6 @@ export class SchedulerEngine {
       clearTimeout(timer)
       unstarted.push(run)
     }
-    for (const batch of this.fireBatches.values()) {
-      if (batch.timer) clearTimeout(batch.timer)
-      for (const { run } of batch.items.values()) unstarted.push(run)
-    }
-    this.fireBatches.clear()
     this.retryTimers.clear()
     for (const list of this.queued.values()) for (const q of list) unstarted.push(q.run)
     this.queued.clear()
@@ -185,16 +173,13 @@ export class SchedulerEngine {
     if (this.started && !this.stopped) this.wake(0)
   }
 
-  /** An edit or delete: drop this task's claimed-but-unfired runs held here (their rows are cancelled by the service). */
+  /** An edit or delete: drop this task's waiting retries and queued runs held here (their rows are cancelled by the service). */
   forgetTask(taskId: string, opts: { abortRunning: boolean; reason: string }): void {
     for (const [id, entry] of this.retryTimers) {
       if (entry.run.taskId === taskId) {
         clearTimeout(entry.timer)
         this.retryTimers.delete(id)
       }
-    }
-    for (const batch of this.fireBatches.values()) {
-      for (const [id, entry] of batch.items) if (entry.task.id === taskId) batch.items.delete(id)
     }
     this.queued.delete(taskId)
     if (opts.abortRunning) {
@@ -217,7 +202,6 @@ export class SchedulerEngine {
       clearTimeout(retry.timer)
       this.retryTimers.delete(runId)
     }
-    for (const batch of this.fireBatches.values()) batch.items.delete(runId)
     for (const list of this.queued.values()) {
       const i = list.findIndex((q) => q.run.id === runId)
       if (i >= 0) list.splice(i, 1)
@@ -245,13 +229,28 @@ export class SchedulerEngine {
 
   // ---- the loop ----
 
+  /**
+   * Ticks after `delayMs`. A long sleep is late by timer slack, so it ends
+   * 10 ms early and a second short timer finishes the wait: the claim happens
+   * at the due time, not a few ms after it.
+   */
   private wake(delayMs: number): void {
     if (this.stopped) return
     if (this.timer) clearTimeout(this.timer)
-    this.timer = setTimeout(() => {
+    const at = Date.now() + delayMs
+    // Timers run on the loop's millisecond clock, which can be a fraction of
+    // a millisecond ahead of Date.now(): re-check instead of trusting it.
+    const step = () => {
+      const waitMs = at - Date.now()
+      if (waitMs > 20) this.timer = setTimeout(step, waitMs - 10)
+      else if (waitMs > 0) this.timer = setTimeout(step, waitMs)
+      else go()
+    }
+    const go = () => {
       this.timer = null
       this.track(this.tick())
-    }, delayMs)
+    }
+    step()
   }
 
   private async tick(): Promise<void> {
@@ -263,32 +262,36 @@ export class SchedulerEngine {
     this.ticking = true
     let nextDelay = this.maxSleepMs
     try {
+      for (;;) {
+        const claimed = await this.repo.claimDue(CLAIM_BATCH, (task, now, busyElsewhere) =>
+          this.plan(task, now, busyElsewhere || this.activeTasks.has(task.id)),
+        )
+        for (const { task, runs } of claimed) {
+          for (const run of runs) {
+            if (run.status === 'running') {
+              this.track(this.begin(run, task, run.startTime as Date))
+              continue
+            }
+            if (run.status === 'pending') this.enqueue(run, task)
+            this.emitRun(run.id, task.id, run.status)
+          }
+        }
+        if (claimed.length < CLAIM_BATCH || this.stopped) break
+      }
+      // Bookkeeping after the claim, so it never delays a due firing.
       if (Date.now() - this.lastHeartbeatMs >= this.heartbeatMs) {
         this.lastHeartbeatMs = Date.now()
         await this.repo.heartbeat(this.instanceId, new Date(), { hostname: os.hostname(), pid: process.pid })
         await this.reap()
       }
-      for (;;) {
-        const claimed = await this.repo.claimDue(this.claimAheadMs, CLAIM_BATCH, (task, now) =>
-          this.plan(task, now),
-        )
-        for (const { task, runs } of claimed) {
-          for (const run of runs) {
-            if (run.status === 'pending') this.armFire(run, task)
-            else this.emitRun(run.id, task.id, run.status)
-          }
-        }
-        if (claimed.length < CLAIM_BATCH || this.stopped) break
-      }
       await this.drainQueues()
       await this.checkRemoteCancels()
       const earliest = await this.repo.earliestDue()
       if (earliest) {
-        // A due time we could not claim (another process holds it) must not spin the loop.
-        nextDelay = Math.min(
-          this.maxSleepMs,
-          Math.max(20, earliest.getTime() - Date.now() - this.claimAheadMs),
-        )
+        // A due time already past is one we could not claim (another process
+        // is claiming it): back off a little instead of spinning the loop.
+        const untilDue = earliest.getTime() - Date.now()
+        nextDelay = Math.min(this.maxSleepMs, untilDue > 0 ? untilDue : 20)
       }
     } catch (err) {
       if (this.stopped) return
@@ -307,17 +310,31 @@ export class SchedulerEngine {
   /**
    * What to do with a due task: fire the stored occurrence, or after downtime
    * fire the latest missed one if it is within the misfire grace (once,
-   * coalesced) and record the older ones as one `skipped` run.
+   * coalesced) and record the older ones as one `skipped` run. The firing run
+   * is `running` from the claim on, unless the task's previous run is still
+   * going (`busy`): then the overlap policy skips it or queues it `pending`.
    */
-  private plan(task: Task, now: Date): ClaimPlan {
+  private plan(task: Task, now: Date, busy: boolean): ClaimPlan {
     const due = task.nextRunAt as Date
     const schedule = this.parsed(task.schedule)
     const nowMs = now.getTime()
+    const firing = (scheduledFor: Date) => {
+      const run = this.newRun(task, { scheduledFor, trigger: 'schedule', attempt: 1 })
+      if (busy && task.overlapPolicy === 'skip') {
+        run.status = 'skipped'
+        run.endTime = now
+        run.error = 'skipped: the previous run was still running (overlapPolicy skip)'
+      } else if (!busy || task.overlapPolicy === 'allow') {
+        run.status = 'running'
+        run.startTime = now
+      }
+      return run
+    }
     if (due.getTime() > nowMs) {
       return {
         expectedDue: due,
         nextRunAt: nextAfter(schedule, task.timezone, due),
-        runs: [this.newRun(task, { scheduledFor: due, trigger: 'schedule', attempt: 1 })],
+        runs: [firing(due)],
       }
     }
     const graceMs = Math.max(task.misfireGraceMs, this.minGraceMs)
@@ -342,7 +359,7 @@ export class SchedulerEngine {
         : `coalesced: ${coalesced + 1} missed occurrences from ${due.toISOString()} run once, as ${latest?.toISOString()}`
       runs.push(skipped)
     }
-    if (latest) runs.push(this.newRun(task, { scheduledFor: latest, trigger: 'schedule', attempt: 1 }))
+    if (latest) runs.push(firing(latest))
     return { expectedDue: due, nextRunAt: cursor, runs }
   }
 
@@ -378,59 +395,8 @@ export class SchedulerEngine {
     }
   }
 
-  /** Fires at the due time: a long sleep is late by timer slack, so a second short timer finishes the wait. */
-  private armFire(run: TaskRun, task: Task): void {
-    const dueMs = run.scheduledFor ? run.scheduledFor.getTime() : Date.now()
-    const existing = this.fireBatches.get(dueMs)
-    if (existing) {
-      existing.items.set(run.id, { run, task })
-      return
-    }
-    const batch = { timer: null as NodeJS.Timeout | null, items: new Map([[run.id, { run, task }]]) }
-    this.fireBatches.set(dueMs, batch)
-    const step = () => {
-      const waitMs = dueMs - Date.now()
-      if (waitMs > 20) batch.timer = setTimeout(step, waitMs - 10)
-      else if (waitMs > 0) batch.timer = setTimeout(go, waitMs)
-      else go()
-    }
-    const go = () => {
-      this.fireBatches.delete(dueMs)
-      this.track(this.fireBatch([...batch.items.values()]))
-    }
-    step()
-  }
-
-  /**
-   * Everything due at one instant: one query for the overlap check, one
-   * compare-and-set moving all of them to running, then the actions start.
-   * Per-run writes here would make the hundredth run wait for 99 of them.
-   */
-  private async fireBatch(items: Queued[]): Promise<void> {
-    if (this.stopped || items.length === 0) return
-    const guarded = items.filter((i) => i.task.overlapPolicy !== 'allow')
-    const busy =
-      guarded.length > 0 ? await this.repo.tasksRunning(guarded.map((i) => i.task.id)) : new Set<string>()
-    for (const a of this.active.values()) busy.add(a.task.id)
-    const toStart: Queued[] = []
-    for (const item of items) {
-      if (item.task.overlapPolicy !== 'allow' && busy.has(item.task.id)) this.track(this.overlap(item))
-      else toStart.push(item)
-    }
-    if (toStart.length === 0) return
-    const startedAt = new Date()
-    const started = await this.repo.markRunningMany(
-      toStart.map((i) => i.run.id),
-      startedAt,
-      this.instanceId,
-    )
-    for (const item of toStart) {
-      if (started.has(item.run.id)) this.track(this.begin(item.run, item.task, startedAt))
-    }
-  }
-
   /** The task's previous run is still going: skip or queue per overlapPolicy. */
-  private async overlap({ run, task }: Queued): Promise<void> {
+  private async overlap(run: TaskRun, task: Task): Promise<void> {
     if (task.overlapPolicy === 'skip') {
       const ended = await this.repo.finishRun(
         run.id,
@@ -441,6 +407,11 @@ export class SchedulerEngine {
       if (ended) this.emitRun(run.id, task.id, 'skipped')
       return
     }
+    this.enqueue(run, task)
+  }
+
+  /** overlapPolicy `queue`: the run waits (pending) until the task's current run ends. */
+  private enqueue(run: TaskRun, task: Task): void {
     const list = this.queued.get(task.id) ?? []
     list.push({ run, task })
     this.queued.set(task.id, list)
@@ -452,15 +423,14 @@ export class SchedulerEngine {
       task.overlapPolicy !== 'allow' &&
       (this.runningHere(task.id) || (await this.repo.hasRunning(task.id, run.id)))
     ) {
-      await this.overlap({ run, task })
+      await this.overlap(run, task)
       return
     }
     await this.execute(run, task)
   }
 
   private runningHere(taskId: string): boolean {
-    for (const a of this.active.values()) if (a.task.id === taskId) return true
-    return false
+    return this.activeTasks.has(taskId)
   }
 
   private async drainQueues(): Promise<void> {
@@ -476,11 +446,20 @@ export class SchedulerEngine {
     }
   }
 
-  /** A run cancelled through another process's API is aborted here. */
+  /**
+   * A run cancelled through another process's API is aborted here. Runs
+   * started in the last second are left to the next tick: most end before it,
+   * and asking about each run of a busy second would double the reads.
+   */
   private async checkRemoteCancels(): Promise<void> {
-    if (this.active.size === 0) return
-    const statuses = await this.repo.runStatuses([...this.active.keys()])
-    for (const [id, a] of this.active) {
+    const settled = Date.now() - REMOTE_CANCEL_CHECK_AFTER_MS
+    const ids: string[] = []
+    for (const [id, a] of this.active) if (a.startedAt <= settled) ids.push(id)
+    if (ids.length === 0) return
+    const statuses = await this.repo.runStatuses(ids)
+    for (const id of ids) {
+      const a = this.active.get(id)
+      if (!a) continue
       const status = statuses.get(id)
       if (status === undefined || status === 'cancelled') {
         a.controller.abort(new ActionCanceled(status ? 'cancelled by user' : 'the task was deleted'))
@@ -502,7 +481,8 @@ export class SchedulerEngine {
     const done = new Promise<void>((r) => {
       resolveDone = r
     })
-    this.active.set(run.id, { run, task, controller, done })
+    this.active.set(run.id, { run, task, startedAt: startedAt.getTime(), controller, done })
+    this.activeTasks.set(task.id, (this.activeTasks.get(task.id) ?? 0) + 1)
     this.opts.onFire?.({ runId: run.id, taskId: task.id, dueAt: run.scheduledFor, startedAt })
     this.emitRun(run.id, task.id, 'running')
     const timeout =
@@ -555,6 +535,9 @@ export class SchedulerEngine {
         .catch(() => {})
     } finally {
       this.active.delete(run.id)
+      const left = (this.activeTasks.get(task.id) ?? 1) - 1
+      if (left > 0) this.activeTasks.set(task.id, left)
+      else this.activeTasks.delete(task.id)
       resolveDone()
       if (this.queued.has(task.id) && !this.stopped) this.track(this.drainQueues())
     }
@@ -614,10 +597,11 @@ export class SchedulerEngine {
     const jobs = this.opts.jobs
     if (!jobs || !jobId) return
     try {
-      await jobs.appendLog(jobId, logs)
-      if (status === 'success') await jobs.complete(jobId)
-      else if (status === 'cancelled') await jobs.markCancelled(jobId, error ?? 'cancelled')
-      else await jobs.fail(jobId, error ?? status)
+      await jobs.end(jobId, {
+        status: status === 'success' ? 'completed' : status === 'cancelled' ? 'cancelled' : 'failed',
+        error: error ?? status,
+        log: logs,
+      })
     } catch (err) {
       // Already finished (cancelled through the jobs API): nothing to add.
       this.opts.logger.debug({ err, jobId }, 'scheduler: job already finished')

@@ -55,7 +55,7 @@ export interface SchedulerDeps {
   deviceFiles?: DeviceFileSender
 }
 
-type Tuning = Pick<EngineOptions, 'claimAheadMs' | 'maxSleepMs' | 'heartbeatMs' | 'maxLogChars'>
+type Tuning = Pick<EngineOptions, 'maxSleepMs' | 'heartbeatMs' | 'maxLogChars'>
 
 function setting(
   raw: Record<string, string | undefined>,
@@ -75,7 +75,6 @@ function setting(
 /** Engine settings from MYNTRIX_SCHEDULER_* (see docs/SCHEDULER.md). */
 export function engineTuningFrom(raw: Record<string, string | undefined>): Tuning {
   return {
-    claimAheadMs: setting(raw, 'MYNTRIX_SCHEDULER_CLAIM_AHEAD_MS', 0, 10_000),
     maxSleepMs: setting(raw, 'MYNTRIX_SCHEDULER_MAX_SLEEP_MS', 50, 600_000),
     heartbeatMs: setting(raw, 'MYNTRIX_SCHEDULER_HEARTBEAT_MS', 100, 600_000),
     maxLogChars: setting(raw, 'MYNTRIX_SCHEDULER_LOG_MAX_CHARS', 1024, 16 * 1024 * 1024),

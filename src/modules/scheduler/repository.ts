@@ -7,6 +7,8 @@
 // BEGIN IMMEDIATE.
 
 import { type Kysely, sql, type Transaction } from 'kysely'
+import { placeholders, rawQuery, rows, typed } from '../../db/raw.js'
+import { TurnBatch } from '../../db/turn-batch.js'
 import type { DB, DbEngine, TaskRunsTable } from '../../db/types.js'
 import {
   fromDbBool,
@@ -118,6 +120,21 @@ function runRow(r: TaskRun) {
   }
 }
 
+/** SQLite's default WAL auto-checkpoint threshold (pages), which src/db leaves as it is. */
+const SQLITE_WAL_AUTOCHECKPOINT = 1000
+
+/** Tasks claimed (and runs inserted) per statement: parameters stay far below both engines' limits. */
+const CLAIM_CHUNK = 200
+
+/** Runs ended in one statement at most (bound parameters stay far below both engines' limits). */
+const FINISH_CHUNK = 200
+
+interface QueuedFinish {
+  finish: PendingFinish
+  resolve: (ok: boolean) => void
+  reject: (err: unknown) => void
+}
+
 interface PendingFinish {
   id: string
   status: RunStatus
@@ -187,6 +204,16 @@ export class SchedulerRepository {
     return Number(res.numDeletedRows) > 0
   }
 
+  /** Whether an enabled task is due now (the database clock on PostgreSQL). */
+  private async anyDue(): Promise<boolean> {
+    const now = this.engine === 'postgres' ? sql`now()` : sql`${toDbTime(new Date())}`
+    const row = await sql<{ id: string }>`select id from scheduled_tasks
+      where enabled = ${toDbBool(true)} and next_run_at is not null and next_run_at <= ${now} limit 1`.execute(
+      this.db,
+    )
+    return row.rows.length > 0
+  }
+
   /** The earliest stored next run of an enabled task. */
   async earliestDue(): Promise<Date | null> {
     const row = await this.db
@@ -199,69 +226,100 @@ export class SchedulerRepository {
   }
 
   /**
-   * Claims tasks due by `now + aheadMs` (now from the database clock on
-   * PostgreSQL). `plan` decides per task; each plan is applied with a
+   * Claims the tasks due by now (the database clock on PostgreSQL). `plan`
+   * decides per task, told whether the task has a run in progress in any
+   * process (for the overlap policy); each plan is applied with a
    * compare-and-set, so a task another process claimed first is left alone.
    */
   async claimDue(
-    aheadMs: number,
     limit: number,
-    plan: (task: Task, now: Date) => ClaimPlan,
+    plan: (task: Task, now: Date, busyElsewhere: boolean) => ClaimPlan,
   ): Promise<Array<{ task: Task; runs: TaskRun[] }>> {
+    // Most wake-ups find nothing due (an edit elsewhere, the periodic look):
+    // a plain read answers that without taking the write lock.
+    if (!(await this.anyDue())) return []
     return this.claimTransaction(async (trx) => {
       const now =
         this.engine === 'postgres'
           ? (fromDbTime((await sql<{ now: Date }>`select now() as now`.execute(trx)).rows[0].now) as Date)
           : new Date()
-      const horizon = toDbTime(new Date(now.getTime() + aheadMs))
       let query = trx
         .selectFrom('scheduledTasks')
         .selectAll()
         .where('enabled', '=', toDbBool(true))
         .where('nextRunAt', 'is not', null)
-        .where('nextRunAt', '<=', horizon)
+        .where('nextRunAt', '<=', toDbTime(now))
         .orderBy('nextRunAt', 'asc')
         .limit(limit)
       if (this.engine === 'postgres') query = query.forUpdate().skipLocked()
       const due = (await query.execute()).map(toTask)
       if (due.length === 0) return []
-      const plans = due.map((task) => ({ task, p: plan(task, now) }))
-      // One compare-and-set statement for the whole batch (each row still
-      // moves only if it holds its expected due time), then one insert of the
-      // runs of the tasks it moved: two statements a batch, not two a task.
+      const guarded = due.filter((t) => t.overlapPolicy !== 'allow').map((t) => t.id)
+      const busy = guarded.length > 0 ? await this.tasksRunning(guarded, trx) : new Set<string>()
+      const plans = due.map((task) => ({ task, p: plan(task, now, busy.has(task.id)) }))
+      // One compare-and-set statement for the whole batch (each row moves only
+      // if it still holds its expected due time), then one insert of the runs
+      // of the tasks it moved. They are written as SQL text, not built with
+      // Kysely: building, transforming and compiling a few hundred parameters
+      // took longer than SQLite took to run them, and the claim sits between
+      // the due time and the actions' start.
       const moved = new Set<string>()
-      for (let i = 0; i < plans.length; i += 200) {
-        const chunk = plans.slice(i, i + 200)
-        const rows = await sql<{ id: string }>`update scheduled_tasks set next_run_at = case id ${sql.join(
-          chunk.map((c) => sql`when ${c.task.id} then ${this.time(c.p.nextRunAt)}`),
-          sql` `,
-        )} end where enabled = ${toDbBool(true)} and (${sql.join(
-          chunk.map((c) => sql`(id = ${c.task.id} and next_run_at = ${this.time(c.p.expectedDue)})`),
-          sql` or `,
-        )}) returning id`.execute(trx)
-        for (const r of rows.rows) moved.add(r.id)
+      for (let i = 0; i < plans.length; i += CLAIM_CHUNK) {
+        const chunk = plans.slice(i, i + CLAIM_CHUNK)
+        const t = typed(this.engine, 'timestamptz')
+        const params: unknown[] = []
+        for (const c of chunk) params.push(c.task.id, toDbTime(c.p.nextRunAt))
+        for (const c of chunk) params.push(c.task.id)
+        for (const c of chunk) params.push(c.task.id, toDbTime(c.p.expectedDue))
+        params.push(toDbBool(true))
+        const whens = ` when ? then ${t}`.repeat(chunk.length)
+        const rows = await rawQuery<{ id: string }>(
+          trx,
+          this.engine,
+          `update scheduled_tasks set next_run_at = case id${whens} end` +
+            ` where id in (${placeholders(chunk.length)}) and next_run_at = case id${whens} end and enabled = ?` +
+            ' returning id',
+          params,
+        )
+        for (const r of rows) moved.add(r.id)
       }
       const claimed: Array<{ task: Task; runs: TaskRun[] }> = []
-      const runs: ReturnType<typeof runRow>[] = []
+      const runs: TaskRun[] = []
       for (const { task, p } of plans) {
         if (!moved.has(task.id)) continue
-        for (const run of p.runs) runs.push(runRow(run))
+        runs.push(...p.runs)
         claimed.push({ task: { ...task, nextRunAt: p.nextRunAt }, runs: p.runs })
       }
-      for (let i = 0; i < runs.length; i += 500) {
-        await trx
-          .insertInto('taskRuns')
-          .values(runs.slice(i, i + 500))
-          .execute()
+      for (let i = 0; i < runs.length; i += CLAIM_CHUNK) {
+        const chunk = runs.slice(i, i + CLAIM_CHUNK)
+        const t = typed(this.engine, 'timestamptz')
+        const row = `(?, ?, ${t}, ${t}, ${t}, ?, ?, ?, ?, ?, ${t})`
+        const params: unknown[] = []
+        for (const r of chunk) {
+          params.push(
+            r.id,
+            r.taskId,
+            toDbTime(r.scheduledFor),
+            toDbTime(r.startTime),
+            toDbTime(r.endTime),
+            r.status,
+            r.error,
+            r.attempt,
+            r.trigger,
+            r.claimedBy,
+            toDbTime(r.createdAt),
+          )
+        }
+        await rawQuery(
+          trx,
+          this.engine,
+          'insert into task_runs (id, task_id, scheduled_for, start_time, end_time, status, error, attempt,' +
+            ` trigger, claimed_by, created_at) values ${rows(chunk.length, row)}`,
+          params,
+        )
       }
       return claimed
     })
-  }
-
-  /** A time parameter; PostgreSQL needs its type where it cannot infer one (CASE, VALUES). */
-  private time(at: Date | null) {
-    const v = toDbTime(at)
-    return this.engine === 'postgres' ? sql`cast(${v} as timestamptz)` : sql`${v}`
   }
 
   private async claimTransaction<T>(fn: (trx: Kysely<SchedulerDB>) => Promise<T>): Promise<T> {
@@ -270,11 +328,19 @@ export class SchedulerRepository {
     }
     // Kysely opens SQLite transactions DEFERRED; IMMEDIATE takes the write
     // lock up front so two processes on one file queue instead of failing.
+    // The claim's commit stands between the due time and the actions' start,
+    // so it never runs a WAL checkpoint (several ms, every thousand pages):
+    // the next commit on the connection does, after the actions started.
     return this.db.connection().execute(async (conn) => {
       await sql`begin immediate`.execute(conn)
       try {
         const result = await fn(conn)
-        await sql`commit`.execute(conn)
+        await sql`pragma wal_autocheckpoint = 0`.execute(conn)
+        try {
+          await sql`commit`.execute(conn)
+        } finally {
+          await sql.raw(`pragma wal_autocheckpoint = ${SQLITE_WAL_AUTOCHECKPOINT}`).execute(conn)
+        }
         return result
       } catch (err) {
         await sql`rollback`.execute(conn)
@@ -364,27 +430,11 @@ export class SchedulerRepository {
     return Number(res.numUpdatedRows) === 1
   }
 
-  /** pending -> running for many runs in one statement; returns the ids it moved. */
-  async markRunningMany(ids: string[], at: Date, claimedBy: string): Promise<Set<string>> {
-    const moved = new Set<string>()
-    for (let i = 0; i < ids.length; i += 500) {
-      const rows = await this.db
-        .updateTable('taskRuns')
-        .set({ status: 'running', startTime: toDbTime(at), claimedBy })
-        .where('id', 'in', ids.slice(i, i + 500))
-        .where('status', '=', 'pending')
-        .returning('id')
-        .execute()
-      for (const r of rows) moved.add(r.id)
-    }
-    return moved
-  }
-
   /** Which of these tasks have a run in progress (any process). */
-  async tasksRunning(taskIds: string[]): Promise<Set<string>> {
+  async tasksRunning(taskIds: string[], db: Kysely<SchedulerDB> = this.db): Promise<Set<string>> {
     const out = new Set<string>()
     for (let i = 0; i < taskIds.length; i += 500) {
-      const rows = await this.db
+      const rows = await db
         .selectFrom('taskRuns')
         .select('taskId')
         .distinct()
@@ -396,15 +446,28 @@ export class SchedulerRepository {
     return out
   }
 
-  async setJob(id: string, jobId: string): Promise<void> {
-    await this.db.updateTable('taskRuns').set({ jobId }).where('id', '=', id).execute()
+  /** Links a run to its jobs-ledger entry; the links made in one turn are one statement. */
+  setJob(id: string, jobId: string): Promise<void> {
+    return this.jobLinks.add({ id, jobId })
   }
+
+  private readonly jobLinks = new TurnBatch<{ id: string; jobId: string }, undefined>(async (links) => {
+    await rawQuery(
+      this.db,
+      this.engine,
+      `with v(run_id, new_job_id) as (values ${rows(links.length, '(?, ?)')})` +
+        ' update task_runs set job_id = v.new_job_id from v where task_runs.id = v.run_id',
+      links.flatMap((l) => [l.id, l.jobId]),
+    )
+    return links.map(() => undefined)
+  })
 
   /**
    * Ends a run that is `from` (default running); false when it was already
-   * ended (e.g. cancelled). On SQLite the calls made in one turn of the event
-   * loop are written in one transaction (one commit, not one per run); each
-   * keeps its own compare-and-set and its own answer.
+   * ended (e.g. cancelled). The calls made in one turn of the event loop are
+   * written together: one `UPDATE ... FROM (VALUES ...)` per kind of call, each
+   * row still with its own compare-and-set on the status and its own answer.
+   * A second of 100 firings is one statement, not 100.
    */
   finishRun(
     id: string,
@@ -412,49 +475,89 @@ export class SchedulerRepository {
     fields: { endTime: Date; logs?: string | null; error?: string | null },
     from: readonly RunStatus[] = ['running'],
   ): Promise<boolean> {
-    const finish = { id, status, fields, from }
-    if (this.engine !== 'sqlite') return this.finishOne(this.db, finish)
     return new Promise<boolean>((resolve, reject) => {
       if (!this.finishQueue) {
         this.finishQueue = []
         setImmediate(() => void this.flushFinishes())
       }
-      this.finishQueue.push({ finish, resolve, reject })
+      this.finishQueue.push({ finish: { id, status, fields, from }, resolve, reject })
     })
   }
 
-  private finishQueue: Array<{
-    finish: PendingFinish
-    resolve: (ok: boolean) => void
-    reject: (err: unknown) => void
-  }> | null = null
+  private finishQueue: QueuedFinish[] | null = null
 
   private async flushFinishes(): Promise<void> {
     const batch = this.finishQueue ?? []
     this.finishQueue = null
-    try {
-      const results =
-        batch.length === 1
-          ? [await this.finishOne(this.db, batch[0].finish)]
-          : await this.claimTransaction(async (trx) => {
-              const out: boolean[] = []
-              for (const { finish } of batch) out.push(await this.finishOne(trx, finish))
-              return out
-            })
-      for (const [i, b] of batch.entries()) b.resolve(results[i])
-    } catch (err) {
-      for (const b of batch) b.reject(err)
+    // Calls that set the same columns from the same statuses share a statement.
+    // A run named twice in one turn is written in call order: what is pending
+    // is written first.
+    const groups = new Map<string, QueuedFinish[]>()
+    const ids = new Set<string>()
+    const writeGroups = async () => {
+      for (const group of groups.values()) await this.writeFinishes(group)
+      groups.clear()
+      ids.clear()
+    }
+    for (const q of batch) {
+      const f = q.finish
+      if (ids.has(f.id)) await writeGroups()
+      ids.add(f.id)
+      const key = `${f.from.join(',')}|${f.fields.logs !== undefined}|${f.fields.error !== undefined}`
+      const group = groups.get(key)
+      if (group) group.push(q)
+      else groups.set(key, [q])
+    }
+    await writeGroups()
+  }
+
+  private async writeFinishes(group: QueuedFinish[]): Promise<void> {
+    for (let i = 0; i < group.length; i += FINISH_CHUNK) {
+      const chunk = group.slice(i, i + FINISH_CHUNK)
+      try {
+        const ended = await this.finishMany(chunk.map((q) => q.finish))
+        for (const q of chunk) q.resolve(ended.has(q.finish.id))
+      } catch (err) {
+        for (const q of chunk) q.reject(err)
+      }
     }
   }
 
-  private async finishOne(db: Kysely<SchedulerDB>, f: PendingFinish): Promise<boolean> {
-    const sets = [sql`status = ${f.status}`, sql`end_time = ${this.time(f.fields.endTime)}`]
-    if (f.fields.logs !== undefined) sets.push(sql`logs = ${f.fields.logs}`)
-    if (f.fields.error !== undefined) sets.push(sql`error = ${f.fields.error}`)
-    const res = await sql`update task_runs set ${sql.join(sets)} where id = ${f.id} and status in (${sql.join(
-      f.from.map((s) => sql`${s}`),
-    )})`.execute(db)
-    return Number(res.numAffectedRows ?? 0) === 1
+  /** One statement for runs that set the same columns from the same statuses; returns the ids it ended. */
+  private async finishMany(finishes: PendingFinish[]): Promise<Set<string>> {
+    const { from, fields } = finishes[0]
+    const withLogs = fields.logs !== undefined
+    const withError = fields.error !== undefined
+    const columns = ['run_id', 'status', 'end_time']
+    const sets = ['status = v.status', 'end_time = v.end_time']
+    const row = ['?', '?', typed(this.engine, 'timestamptz')]
+    if (withLogs) {
+      columns.push('logs')
+      sets.push('logs = v.logs')
+      row.push('?')
+    }
+    if (withError) {
+      columns.push('error')
+      sets.push('error = v.error')
+      row.push('?')
+    }
+    const params: unknown[] = []
+    for (const f of finishes) {
+      params.push(f.id, f.status, toDbTime(f.fields.endTime))
+      if (withLogs) params.push(f.fields.logs ?? null)
+      if (withError) params.push(f.fields.error ?? null)
+    }
+    params.push(...from)
+    const ended = await rawQuery<{ id: string }>(
+      this.db,
+      this.engine,
+      `with v(${columns.join(', ')}) as (values ${rows(finishes.length, `(${row.join(', ')})`)})` +
+        ` update task_runs set ${sets.join(', ')} from v` +
+        ` where task_runs.id = v.run_id and task_runs.status in (${placeholders(from.length)})` +
+        ' returning task_runs.id',
+      params,
+    )
+    return new Set(ended.map((r) => r.id))
   }
 
   async hasRunning(taskId: string, exceptRunId: string): Promise<boolean> {
