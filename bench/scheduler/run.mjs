@@ -4,7 +4,7 @@
 // on a SQLite file: the like-for-like persistent peer) and bare croner timers.
 // A subject whose Debian package is missing is skipped with a message. Each subject runs
 // alone in its own process; CPU is utime+stime from /proc/<pid>/stat over the
-// measured window, RSS is VmRSS at its end.
+// measured window, RSS is VmRSS at its end and "private" its RssAnon part.
 // Usage: node bench/scheduler/run.mjs [--build-only]   (BENCH_LATENESS_SECONDS=60, BENCH_IDLE_SECONDS=30)
 import { spawn, spawnSync } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
@@ -77,9 +77,14 @@ function cpuTicks(pid) {
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   return Number(f[11]) + Number(f[12])
 }
-function rssMb(pid) {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-  return m ? Number(m[1]) / 1024 : null
+/** VmRSS, and RssAnon: the private part (heap, stacks), without file-backed pages such as the runtime's own executable. */
+function memoryMb(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  const kb = (field) => {
+    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)
+    return m ? Number(m[1]) / 1024 : null
+  }
+  return { rssMb: kb('VmRSS'), privateMb: kb('RssAnon') }
 }
 
 async function measure(subject, scenario) {
@@ -117,12 +122,12 @@ async function measure(subject, scenario) {
   // Stop sampling just before the subject ends its window.
   await new Promise((r) => setTimeout(r, scenario.seconds * 1000 - 300))
   const c1 = cpuTicks(child.pid)
-  const rss = rssMb(child.pid)
+  const memory = memoryMb(child.pid)
   const elapsed = (performance.now() - t0) / 1000
   await exited
   const line = out.trim().split('\n').pop()
   const result = JSON.parse(line)
-  return { cpuPercent: ((c1 - c0) / clockTicks / elapsed) * 100, rssMb: rss, ...result }
+  return { cpuPercent: ((c1 - c0) / clockTicks / elapsed) * 100, ...memory, ...result }
 }
 
 const results = []
@@ -135,11 +140,11 @@ for (const scenario of scenarios) {
 }
 
 const f = (v, d = 1) => (v === null || v === undefined ? '-' : Number(v).toFixed(d))
-console.log('| scenario | subject | firings | lateness p50 ms | p99 ms | max ms | CPU % | RSS MB |')
-console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |')
+console.log('| scenario | subject | firings | lateness p50 ms | p99 ms | max ms | CPU % | RSS MB | private MB |')
+console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
 for (const r of results) {
   console.log(
-    `| ${r.scenario} | ${r.subject} | ${r.lateness.count} | ${f(r.lateness.p50, 2)} | ${f(r.lateness.p99, 2)} | ${f(r.lateness.max, 2)} | ${f(r.cpuPercent, 2)} | ${f(r.rssMb)} |`,
+    `| ${r.scenario} | ${r.subject} | ${r.lateness.count} | ${f(r.lateness.p50, 2)} | ${f(r.lateness.p99, 2)} | ${f(r.lateness.max, 2)} | ${f(r.cpuPercent, 2)} | ${f(r.rssMb)} | ${f(r.privateMb)} |`,
   )
 }
 const file = join(here, `results-${new Date().toISOString().replace(/[:.]/g, '-')}.json`)

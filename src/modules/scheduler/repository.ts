@@ -226,37 +226,65 @@ export class SchedulerRepository {
   }
 
   /**
-   * Claims the tasks due by now (the database clock on PostgreSQL). `plan`
-   * decides per task, told whether the task has a run in progress in any
-   * process (for the overlap policy); each plan is applied with a
-   * compare-and-set, so a task another process claimed first is left alone.
+   * The enabled tasks due by `until`, read without a lock: the engine reads
+   * them just before a due time, so that at the due time the claim is only
+   * the writes (see claimDue's `prepared`).
+   */
+  async dueBy(until: Date, limit: number): Promise<Task[]> {
+    const rows = await this.db
+      .selectFrom('scheduledTasks')
+      .selectAll()
+      .where('enabled', '=', toDbBool(true))
+      .where('nextRunAt', 'is not', null)
+      .where('nextRunAt', '<=', toDbTime(until))
+      .orderBy('nextRunAt', 'asc')
+      .limit(limit)
+      .execute()
+    return rows.map(toTask)
+  }
+
+  /**
+   * Claims the tasks due by now (the database clock on PostgreSQL), or the
+   * `prepared` ones read earlier by dueBy. `plan` decides per task, told
+   * whether the task has a run in progress in any process (for the overlap
+   * policy); each plan is applied with a compare-and-set on the task's due
+   * time and its updated_at, so a task another process claimed first, or
+   * one edited since it was read, is left alone (the next claim sees it).
    */
   async claimDue(
     limit: number,
-    plan: (task: Task, now: Date, busyElsewhere: boolean) => ClaimPlan,
+    plan: (task: Task, now: Date, busyElsewhere: boolean, prepared?: ClaimPlan) => ClaimPlan,
+    prepared?: Array<{ task: Task; plan?: ClaimPlan }>,
   ): Promise<Array<{ task: Task; runs: TaskRun[] }>> {
+    if (prepared?.length === 0) return []
     // Most wake-ups find nothing due (an edit elsewhere, the periodic look):
     // a plain read answers that without taking the write lock.
-    if (!(await this.anyDue())) return []
+    if (!prepared && !(await this.anyDue())) return []
     return this.claimTransaction(async (trx) => {
       const now =
         this.engine === 'postgres'
           ? (fromDbTime((await sql<{ now: Date }>`select now() as now`.execute(trx)).rows[0].now) as Date)
           : new Date()
-      let query = trx
-        .selectFrom('scheduledTasks')
-        .selectAll()
-        .where('enabled', '=', toDbBool(true))
-        .where('nextRunAt', 'is not', null)
-        .where('nextRunAt', '<=', toDbTime(now))
-        .orderBy('nextRunAt', 'asc')
-        .limit(limit)
-      if (this.engine === 'postgres') query = query.forUpdate().skipLocked()
-      const due = (await query.execute()).map(toTask)
+      let due = prepared?.map((p) => p.task)
+      if (!due) {
+        let query = trx
+          .selectFrom('scheduledTasks')
+          .selectAll()
+          .where('enabled', '=', toDbBool(true))
+          .where('nextRunAt', 'is not', null)
+          .where('nextRunAt', '<=', toDbTime(now))
+          .orderBy('nextRunAt', 'asc')
+          .limit(limit)
+        if (this.engine === 'postgres') query = query.forUpdate().skipLocked()
+        due = (await query.execute()).map(toTask)
+      }
       if (due.length === 0) return []
       const guarded = due.filter((t) => t.overlapPolicy !== 'allow').map((t) => t.id)
       const busy = guarded.length > 0 ? await this.tasksRunning(guarded, trx) : new Set<string>()
-      const plans = due.map((task) => ({ task, p: plan(task, now, busy.has(task.id)) }))
+      const plans = due.map((task, i) => ({
+        task,
+        p: plan(task, now, busy.has(task.id), prepared?.[i].plan),
+      }))
       // One compare-and-set statement for the whole batch (each row moves only
       // if it still holds its expected due time), then one insert of the runs
       // of the tasks it moved. They are written as SQL text, not built with
@@ -264,24 +292,30 @@ export class SchedulerRepository {
       // took longer than SQLite took to run them, and the claim sits between
       // the due time and the actions' start.
       const moved = new Set<string>()
+      const t = typed(this.engine, 'timestamptz')
       for (let i = 0; i < plans.length; i += CLAIM_CHUNK) {
         const chunk = plans.slice(i, i + CLAIM_CHUNK)
-        const t = typed(this.engine, 'timestamptz')
         const params: unknown[] = []
-        for (const c of chunk) params.push(c.task.id, toDbTime(c.p.nextRunAt))
-        for (const c of chunk) params.push(c.task.id)
-        for (const c of chunk) params.push(c.task.id, toDbTime(c.p.expectedDue))
+        for (const c of chunk) {
+          params.push(
+            c.task.id,
+            toDbTime(c.p.nextRunAt),
+            toDbTime(c.p.expectedDue),
+            toDbTime(c.task.updatedAt),
+          )
+        }
         params.push(toDbBool(true))
-        const whens = ` when ? then ${t}`.repeat(chunk.length)
-        const rows = await rawQuery<{ id: string }>(
+        const movedRows = await rawQuery<{ id: string }>(
           trx,
           this.engine,
-          `update scheduled_tasks set next_run_at = case id${whens} end` +
-            ` where id in (${placeholders(chunk.length)}) and next_run_at = case id${whens} end and enabled = ?` +
-            ' returning id',
+          `with v(task_id, new_next, due, seen_updated) as (values ${rows(chunk.length, `(?, ${t}, ${t}, ${t})`)})` +
+            ' update scheduled_tasks set next_run_at = v.new_next from v' +
+            ' where scheduled_tasks.id = v.task_id and scheduled_tasks.next_run_at = v.due' +
+            ' and scheduled_tasks.updated_at = v.seen_updated and scheduled_tasks.enabled = ?' +
+            ' returning scheduled_tasks.id',
           params,
         )
-        for (const r of rows) moved.add(r.id)
+        for (const r of movedRows) moved.add(r.id)
       }
       const claimed: Array<{ task: Task; runs: TaskRun[] }> = []
       const runs: TaskRun[] = []
@@ -292,7 +326,6 @@ export class SchedulerRepository {
       }
       for (let i = 0; i < runs.length; i += CLAIM_CHUNK) {
         const chunk = runs.slice(i, i + CLAIM_CHUNK)
-        const t = typed(this.engine, 'timestamptz')
         const row = `(?, ?, ${t}, ${t}, ${t}, ?, ?, ?, ?, ?, ${t})`
         const params: unknown[] = []
         for (const r of chunk) {

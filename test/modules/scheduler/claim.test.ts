@@ -1,0 +1,135 @@
+// The claim's compare-and-set, driven directly: a task read (and planned)
+// before its due time is claimed only if it is unchanged, and never twice.
+
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { newId } from '../../../src/db/ids.js'
+import { type DatabaseHandle, migrate } from '../../../src/db/index.js'
+import { nextAfter } from '../../../src/modules/scheduler/cron.js'
+import { type ClaimPlan, SchedulerRepository } from '../../../src/modules/scheduler/repository.js'
+import type { Task, TaskRun } from '../../../src/modules/scheduler/types.js'
+import { type TestDatabase, testEngines } from '../../helpers/engines.js'
+
+describe.each(testEngines())('scheduler claim on $name', (engine) => {
+  let testDb: TestDatabase
+  let handle: DatabaseHandle
+  let repo: SchedulerRepository
+  let owner: string
+
+  beforeEach(async () => {
+    testDb = await engine.createDatabase()
+    handle = testDb.open()
+    await migrate(handle)
+    owner = newId()
+    const at = new Date().toISOString()
+    await handle.db
+      .insertInto('users')
+      .values({
+        id: owner,
+        username: `u-${owner}`,
+        passwordHash: 'x',
+        role: 'admin',
+        disabled: 0,
+        createdAt: at,
+        updatedAt: at,
+      } as never)
+      .execute()
+    repo = new SchedulerRepository(handle.db, handle.engine)
+  })
+
+  afterEach(async () => {
+    await handle.close()
+    await testDb.drop()
+  })
+
+  async function dueTask(dueAt: Date): Promise<Task> {
+    const now = new Date()
+    const task: Task = {
+      id: newId(),
+      name: 't',
+      description: null,
+      schedule: '* * * * * *',
+      timezone: 'UTC',
+      action: 'api',
+      payload: { url: 'http://127.0.0.1:9/old' },
+      enabled: true,
+      overlapPolicy: 'allow',
+      timeoutMs: null,
+      maxRetries: 0,
+      retryDelayMs: 0,
+      misfireGraceMs: 60_000,
+      nextRunAt: dueAt,
+      ownerId: owner,
+      createdAt: now,
+      updatedAt: now,
+    }
+    await repo.insertTask(task)
+    return task
+  }
+
+  function planFor(task: Task): ClaimPlan {
+    const due = task.nextRunAt as Date
+    const run: TaskRun = {
+      id: newId(),
+      taskId: task.id,
+      scheduledFor: due,
+      startTime: new Date(),
+      endTime: null,
+      status: 'running',
+      logs: null,
+      attempt: 1,
+      trigger: 'schedule',
+      jobId: null,
+      error: null,
+      claimedBy: 'test',
+      createdAt: new Date(),
+    }
+    return { expectedDue: due, nextRunAt: nextAfter('* * * * * *', 'UTC', due), runs: [run] }
+  }
+
+  const plan = (task: Task, _now: Date, _busy: boolean, ready?: ClaimPlan) => ready ?? planFor(task)
+
+  it('claims a task read before its due time, once', async () => {
+    const due = new Date(Math.floor(Date.now() / 1000) * 1000 - 1000)
+    await dueTask(due)
+    const read = await repo.dueBy(new Date(), 10)
+    expect(read).toHaveLength(1)
+    const prepared = read.map((task) => ({ task, plan: planFor(task) }))
+    const first = await repo.claimDue(10, plan, prepared)
+    expect(first).toHaveLength(1)
+    expect(first[0].runs[0].status).toBe('running')
+    // The same prepared claim again (a second process with the same read) moves nothing.
+    const again = await repo.claimDue(
+      10,
+      plan,
+      read.map((task) => ({ task, plan: planFor(task) })),
+    )
+    expect(again).toEqual([])
+    const stored = await repo.getTask(read[0].id)
+    expect(stored?.nextRunAt?.getTime()).toBe(due.getTime() + 1000)
+    const runs = await repo.listRuns({ ownerId: null, taskId: read[0].id, limit: 10, offset: 0 })
+    expect(runs.items.map((r) => r.status)).toEqual(['running'])
+  })
+
+  it('leaves a task edited after it was read to the next plain claim, with the edit', async () => {
+    const due = new Date(Math.floor(Date.now() / 1000) * 1000 - 1000)
+    const task = await dueTask(due)
+    const read = await repo.dueBy(new Date(), 10)
+    // Edited between the read and the claim: same due time, new payload.
+    const edited = {
+      ...task,
+      payload: { url: 'http://127.0.0.1:9/new' },
+      updatedAt: new Date(task.updatedAt.getTime() + 5),
+    }
+    expect(await repo.updateTask(edited)).toBe(true)
+    expect(
+      await repo.claimDue(
+        10,
+        plan,
+        read.map((t) => ({ task: t, plan: planFor(t) })),
+      ),
+    ).toEqual([])
+    const plain = await repo.claimDue(10, plan)
+    expect(plain).toHaveLength(1)
+    expect(plain[0].task.payload).toEqual({ url: 'http://127.0.0.1:9/new' })
+  })
+})
