@@ -231,7 +231,12 @@ export class SchedulerRepository {
    * the writes (see claimDue's `prepared`).
    */
   async dueBy(until: Date, limit: number): Promise<Task[]> {
-    const rows = await this.db
+    return (await this.dueQuery(this.db, until, limit).execute()).map(toTask)
+  }
+
+  /** Enabled tasks due by `until`, earliest first. */
+  private dueQuery(db: Kysely<SchedulerDB>, until: Date, limit: number) {
+    return db
       .selectFrom('scheduledTasks')
       .selectAll()
       .where('enabled', '=', toDbBool(true))
@@ -239,8 +244,6 @@ export class SchedulerRepository {
       .where('nextRunAt', '<=', toDbTime(until))
       .orderBy('nextRunAt', 'asc')
       .limit(limit)
-      .execute()
-    return rows.map(toTask)
   }
 
   /**
@@ -267,14 +270,7 @@ export class SchedulerRepository {
           : new Date()
       let due = prepared?.map((p) => p.task)
       if (!due) {
-        let query = trx
-          .selectFrom('scheduledTasks')
-          .selectAll()
-          .where('enabled', '=', toDbBool(true))
-          .where('nextRunAt', 'is not', null)
-          .where('nextRunAt', '<=', toDbTime(now))
-          .orderBy('nextRunAt', 'asc')
-          .limit(limit)
+        let query = this.dueQuery(trx, now, limit)
         if (this.engine === 'postgres') query = query.forUpdate().skipLocked()
         due = (await query.execute()).map(toTask)
       }
