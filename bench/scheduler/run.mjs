@@ -39,7 +39,11 @@ function missingPython(module, debianPackage) {
 const apschedulerMissing = missingPython('apscheduler', 'python3-apscheduler')
 const apscheduler = join(here, 'subjects/apscheduler_subject.py')
 const subjects = [
-  { name: 'Myntrix engine (SQLite)', cmd: process.execPath, args: [join(here, '.build/myntrix.mjs')] },
+  {
+    name: 'Myntrix engine + jobs ledger (SQLite)',
+    cmd: process.execPath,
+    args: ['--expose-gc', join(here, '.build/myntrix.mjs')],
+  },
   {
     name: 'APScheduler 3.9, memory store',
     cmd: '/usr/bin/python3',
@@ -54,7 +58,11 @@ const subjects = [
     extra: ['sqlite'],
     missing: apschedulerMissing ?? missingPython('sqlalchemy', 'python3-sqlalchemy'),
   },
-  { name: 'bare croner 9 timers', cmd: process.execPath, args: [join(here, 'subjects/croner.mjs')] },
+  {
+    name: 'bare croner 9 timers',
+    cmd: process.execPath,
+    args: ['--expose-gc', join(here, 'subjects/croner.mjs')],
+  },
 ]
 for (const s of subjects) if (s.missing) process.stderr.write(`skipping ${s.name}: ${s.missing}\n`)
 const scenarios = [
@@ -140,7 +148,9 @@ for (const scenario of scenarios) {
 }
 
 const f = (v, d = 1) => (v === null || v === undefined ? '-' : Number(v).toFixed(d))
-console.log('| scenario | subject | firings | lateness p50 ms | p99 ms | max ms | CPU % | RSS MB | private MB |')
+console.log(
+  '| scenario | subject | firings | lateness p50 ms | p99 ms | max ms | CPU % | RSS MB | private MB |',
+)
 console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
 for (const r of results) {
   console.log(

@@ -222,6 +222,10 @@ export function createSchedulerArea(ctx: AreaContext, deps: SchedulerDeps = {}):
   const tuning = Object.fromEntries(
     Object.entries(engineTuningFrom(ctx.config.raw)).filter(([, v]) => v !== undefined),
   ) as Tuning
+  if (ctx.config.raw.MYNTRIX_SCHEDULER_CLAIM_AHEAD_MS !== undefined) {
+    // Claims happen at the due time now (docs/SCHEDULER.md); say so rather than ignore it silently.
+    ctx.logger.warn('MYNTRIX_SCHEDULER_CLAIM_AHEAD_MS is no longer used and is ignored')
+  }
   const devices = deps.devices ? deviceControl(deps.devices, deps.deviceFiles, deps.jobs, ctx.bus) : undefined
   const engine = new SchedulerEngine({
     // One id per process, shared with the jobs ledger, which reaps by it too.
