@@ -1,16 +1,16 @@
 // The scheduler engine (DESIGN.md §8): claim at the due time, start at once.
 //
-// One wake-up timer sleeps until the earliest stored next_run_at (or at most
-// maxSleepMs, to see other processes' edits). On waking it claims every
-// occurrence due by then in one transaction: a compare-and-set moves each
-// task's next_run_at on, and the run rows go in already `running` (or
-// `skipped` / queued as `pending` when the overlap policy says so; see
-// repository.ts). The actions start as soon as that commits. One write per
-// firing to start it and one to end it: an earlier design claimed 100 ms
-// ahead and wrote `pending -> running` at the due time, a third write per
-// firing and a window in which an edit had to cancel claimed runs. The next
-// time is computed from the due time, not from "now", so every process
-// computes the same value.
+// One wake-up timer sleeps until a few ms before the earliest stored
+// next_run_at (or at most maxSleepMs, to see other processes' edits), reads and
+// plans the tasks due then, and at the due time claims them in one
+// transaction: a compare-and-set moves each task's next_run_at on, and the run
+// rows go in already `running` (or `skipped` / queued as `pending` when the
+// overlap policy says so; see repository.ts). The actions start as soon as
+// that commits. One write per firing to start it and one to end it: an earlier
+// design claimed 100 ms ahead and wrote `pending -> running` at the due time,
+// a third write per firing and a window in which an edit had to cancel claimed
+// runs. The next time is computed from the due time, not from "now", so every
+// process computes the same value.
 
 import os from 'node:os'
 import { newId } from '../../db/ids.js'
@@ -277,8 +277,11 @@ export class SchedulerEngine {
           CLAIM_BATCH,
           (task, now, busyElsewhere, ready) => {
             const busy = busyElsewhere || this.activeTasks.has(task.id)
-            // A plan made before the due time holds unless the task turned out busy.
-            return ready && !busy ? ready : this.plan(task, now, busy)
+            // A plan made before the due time holds unless the task turned out busy;
+            // its runs start now, not at the instant they were planned for.
+            if (!ready || busy) return this.plan(task, now, busy)
+            for (const run of ready.runs) if (run.status === 'running') run.startTime = now
+            return ready
           },
           prepared ?? undefined,
         )
