@@ -6,6 +6,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { AuthRepository } from '../../../src/auth/repository.js'
 import { newId } from '../../../src/db/ids.js'
 import { migrate, openDatabase } from '../../../src/db/index.js'
 import { EventBus } from '../../../src/events/bus.js'
@@ -26,19 +27,16 @@ const url = process.env.BENCH_DATABASE_URL ?? `sqlite://${path.join(dir, 'bench.
 const handle = openDatabase(url)
 await migrate(handle)
 const owner = newId()
-const at = new Date().toISOString()
-await handle.db
-  .insertInto('users')
-  .values({
-    id: owner,
-    username: `bench-${owner}`,
-    passwordHash: 'x',
-    role: 'admin',
-    disabled: 0,
-    createdAt: at,
-    updatedAt: at,
-  } as never)
-  .execute()
+const at = new Date()
+await new AuthRepository(handle.db).insertUser({
+  id: owner,
+  username: `bench-${owner}`,
+  passwordHash: 'x',
+  role: 'admin',
+  disabled: false,
+  createdAt: at,
+  updatedAt: at,
+})
 const repo = new SchedulerRepository(handle.db, handle.engine)
 const noop: Action = {
   type: 'api',

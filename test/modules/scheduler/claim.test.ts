@@ -2,6 +2,7 @@
 // before its due time is claimed only if it is unchanged, and never twice.
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { AuthRepository } from '../../../src/auth/repository.js'
 import { newId } from '../../../src/db/ids.js'
 import { type DatabaseHandle, migrate } from '../../../src/db/index.js'
 import { nextAfter } from '../../../src/modules/scheduler/cron.js'
@@ -20,19 +21,16 @@ describe.each(testEngines())('scheduler claim on $name', (engine) => {
     handle = testDb.open()
     await migrate(handle)
     owner = newId()
-    const at = new Date().toISOString()
-    await handle.db
-      .insertInto('users')
-      .values({
-        id: owner,
-        username: `u-${owner}`,
-        passwordHash: 'x',
-        role: 'admin',
-        disabled: 0,
-        createdAt: at,
-        updatedAt: at,
-      } as never)
-      .execute()
+    const at = new Date()
+    await new AuthRepository(handle.db).insertUser({
+      id: owner,
+      username: `u-${owner}`,
+      passwordHash: 'x',
+      role: 'admin',
+      disabled: false,
+      createdAt: at,
+      updatedAt: at,
+    })
     repo = new SchedulerRepository(handle.db, handle.engine)
   })
 
