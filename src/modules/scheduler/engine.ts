@@ -86,6 +86,8 @@ interface ActiveRun {
 const CLAIM_BATCH = 200
 const RETRY_AFTER_ERROR_MS = 1000
 const REMOTE_CANCEL_CHECK_AFTER_MS = 1000
+/** Why an occurrence was skipped under overlapPolicy `skip` (in a claim, or a retry at its time). */
+const OVERLAP_SKIPPED = 'skipped: the previous run was still running (overlapPolicy skip)'
 /** Longest ahead of a due time its tasks are read and planned (see prepareClaim). */
 const MAX_CLAIM_LEAD_MS = 25
 /** A plan made before its due time is made again when the claim runs this much later. */
@@ -374,7 +376,7 @@ export class SchedulerEngine {
       if (busy && task.overlapPolicy === 'skip') {
         run.status = 'skipped'
         run.endTime = now
-        run.error = 'skipped: the previous run was still running (overlapPolicy skip)'
+        run.error = OVERLAP_SKIPPED
       } else if (!busy || task.overlapPolicy === 'allow') {
         run.status = 'running'
         run.startTime = now
@@ -452,7 +454,7 @@ export class SchedulerEngine {
       const ended = await this.repo.finishRun(
         run.id,
         'skipped',
-        { endTime: new Date(), error: 'skipped: the previous run was still running (overlapPolicy skip)' },
+        { endTime: new Date(), error: OVERLAP_SKIPPED },
         ['pending'],
       )
       if (ended) this.emitRun(run.id, task.id, 'skipped')

@@ -126,15 +126,6 @@ const SQLITE_WAL_AUTOCHECKPOINT = 1000
 /** Tasks claimed (and runs inserted) per statement: parameters stay far below both engines' limits. */
 const CLAIM_CHUNK = 200
 
-/** Runs ended in one statement at most (bound parameters stay far below both engines' limits). */
-const FINISH_CHUNK = 200
-
-interface QueuedFinish {
-  finish: PendingFinish
-  resolve: (ok: boolean) => void
-  reject: (err: unknown) => void
-}
-
 interface PendingFinish {
   id: string
   status: RunStatus
@@ -504,52 +495,38 @@ export class SchedulerRepository {
     fields: { endTime: Date; logs?: string | null; error?: string | null },
     from: readonly RunStatus[] = ['running'],
   ): Promise<boolean> {
-    return new Promise<boolean>((resolve, reject) => {
-      if (!this.finishQueue) {
-        this.finishQueue = []
-        setImmediate(() => void this.flushFinishes())
-      }
-      this.finishQueue.push({ finish: { id, status, fields, from }, resolve, reject })
-    })
+    return this.finishes.add({ id, status, fields, from })
   }
 
-  private finishQueue: QueuedFinish[] | null = null
+  private readonly finishes = new TurnBatch<PendingFinish, boolean>((batch) => this.writeFinishes(batch))
 
-  private async flushFinishes(): Promise<void> {
-    const batch = this.finishQueue ?? []
-    this.finishQueue = null
-    // Calls that set the same columns from the same statuses share a statement.
-    // A run named twice in one turn is written in call order: what is pending
-    // is written first.
-    const groups = new Map<string, QueuedFinish[]>()
+  /**
+   * One turn's run ends: calls that set the same columns from the same
+   * statuses share a statement. A run named twice in one turn is written in
+   * call order: what is pending is written first.
+   */
+  private async writeFinishes(batch: PendingFinish[]): Promise<boolean[]> {
+    const ended = new Map<PendingFinish, boolean>()
+    const groups = new Map<string, PendingFinish[]>()
     const ids = new Set<string>()
     const writeGroups = async () => {
-      for (const group of groups.values()) await this.writeFinishes(group)
+      for (const group of groups.values()) {
+        const moved = await this.finishMany(group)
+        for (const f of group) ended.set(f, moved.has(f.id))
+      }
       groups.clear()
       ids.clear()
     }
-    for (const q of batch) {
-      const f = q.finish
+    for (const f of batch) {
       if (ids.has(f.id)) await writeGroups()
       ids.add(f.id)
       const key = `${f.from.join(',')}|${f.fields.logs !== undefined}|${f.fields.error !== undefined}`
       const group = groups.get(key)
-      if (group) group.push(q)
-      else groups.set(key, [q])
+      if (group) group.push(f)
+      else groups.set(key, [f])
     }
     await writeGroups()
-  }
-
-  private async writeFinishes(group: QueuedFinish[]): Promise<void> {
-    for (let i = 0; i < group.length; i += FINISH_CHUNK) {
-      const chunk = group.slice(i, i + FINISH_CHUNK)
-      try {
-        const ended = await this.finishMany(chunk.map((q) => q.finish))
-        for (const q of chunk) q.resolve(ended.has(q.finish.id))
-      } catch (err) {
-        for (const q of chunk) q.reject(err)
-      }
-    }
+    return batch.map((f) => ended.get(f) ?? false)
   }
 
   /** One statement for runs that set the same columns from the same statuses; returns the ids it ended. */
