@@ -197,22 +197,26 @@ export class SchedulerRepository {
 
   /** Whether an enabled task is due now (the database clock on PostgreSQL). */
   private async anyDue(): Promise<boolean> {
-    const now = this.engine === 'postgres' ? sql`now()` : sql`${toDbTime(new Date())}`
-    const row = await sql<{ id: string }>`select id from scheduled_tasks
-      where enabled = ${toDbBool(true)} and next_run_at is not null and next_run_at <= ${now} limit 1`.execute(
+    const postgres = this.engine === 'postgres'
+    const found = await rawQuery(
       this.db,
+      this.engine,
+      'select id from scheduled_tasks where enabled = ? and next_run_at is not null' +
+        ` and next_run_at <= ${postgres ? 'now()' : '?'} limit 1`,
+      postgres ? [toDbBool(true)] : [toDbBool(true), toDbTime(new Date())],
     )
-    return row.rows.length > 0
+    return found.length > 0
   }
 
   /** The earliest stored next run of an enabled task. */
   async earliestDue(): Promise<Date | null> {
-    const row = await this.db
-      .selectFrom('scheduledTasks')
-      .select((eb) => eb.fn.min('nextRunAt').as('at'))
-      .where('enabled', '=', toDbBool(true))
-      .where('nextRunAt', 'is not', null)
-      .executeTakeFirst()
+    // Read on every wake-up: SQL text (a cached statement on SQLite), not a query built each time.
+    const [row] = await rawQuery<{ at: string | Date | null }>(
+      this.db,
+      this.engine,
+      'select min(next_run_at) as at from scheduled_tasks where enabled = ? and next_run_at is not null',
+      [toDbBool(true)],
+    )
     return fromDbTime(row?.at ?? null)
   }
 
@@ -605,12 +609,13 @@ export class SchedulerRepository {
   // ---- instances ----
 
   async heartbeat(id: string, at: Date, info: { hostname: string; pid: number }): Promise<void> {
-    const res = await this.db
-      .updateTable('schedulerInstances')
-      .set({ heartbeatAt: toDbTime(at) })
-      .where('id', '=', id)
-      .executeTakeFirst()
-    if (Number(res.numUpdatedRows) === 0) {
+    const updated = await rawQuery<{ id: string }>(
+      this.db,
+      this.engine,
+      `update scheduler_instances set heartbeat_at = ${typed(this.engine, 'timestamptz')} where id = ? returning id`,
+      [toDbTime(at), id],
+    )
+    if (updated.length === 0) {
       await this.db
         .insertInto('schedulerInstances')
         .values({
@@ -625,12 +630,13 @@ export class SchedulerRepository {
   }
 
   async instancesOn(hostname: string): Promise<Array<{ id: string; pid: number | null }>> {
-    const rows = await this.db
-      .selectFrom('schedulerInstances')
-      .select(['id', 'pid'])
-      .where('hostname', '=', hostname)
-      .execute()
-    return rows.map((r) => ({ id: r.id, pid: r.pid === null ? null : fromDbInt(r.pid) }))
+    const found = await rawQuery<{ id: string; pid: number | string | null }>(
+      this.db,
+      this.engine,
+      'select id, pid from scheduler_instances where hostname = ?',
+      [hostname],
+    )
+    return found.map((r) => ({ id: r.id, pid: r.pid === null ? null : fromDbInt(r.pid) }))
   }
 
   async removeInstance(id: string): Promise<void> {
@@ -647,6 +653,19 @@ export class SchedulerRepository {
     staleBefore: Date,
     at: Date,
   ): Promise<{ failed: number; skipped: number }> {
+    // Nearly every call finds nothing to end: a read answers that without the
+    // write lock (three empty writes every heartbeat were most of an idle
+    // engine's CPU).
+    const t = typed(this.engine, 'timestamptz')
+    const pending = await rawQuery(
+      this.db,
+      this.engine,
+      `select 1 as found where exists (select 1 from scheduler_instances where heartbeat_at < ${t})` +
+        " or exists (select 1 from task_runs where status in ('running', 'pending') and (claimed_by is null" +
+        ` or (claimed_by <> ? and claimed_by not in (select id from scheduler_instances where heartbeat_at >= ${t}))))`,
+      [toDbTime(staleBefore), selfId, toDbTime(staleBefore)],
+    )
+    if (pending.length === 0) return { failed: 0, skipped: 0 }
     const live = this.db
       .selectFrom('schedulerInstances')
       .select('id')

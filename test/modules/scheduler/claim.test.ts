@@ -1,6 +1,8 @@
 // The claim's compare-and-set, driven directly: a task read (and planned)
 // before its due time is claimed only if it is unchanged, and never twice.
+// And the reaper: runs of processes that are gone are ended, nothing else.
 
+import { sql } from 'kysely'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { AuthRepository } from '../../../src/auth/repository.js'
 import { newId } from '../../../src/db/ids.js'
@@ -129,5 +131,66 @@ describe.each(testEngines())('scheduler claim on $name', (engine) => {
     const plain = await repo.claimDue(10, plan)
     expect(plain).toHaveLength(1)
     expect(plain[0].task.payload).toEqual({ url: 'http://127.0.0.1:9/new' })
+  })
+
+  describe('reapOrphans', () => {
+    const HOST = { hostname: 'bench-host', pid: 1 }
+    const beat = (id: string, at: Date) => repo.heartbeat(id, at, HOST)
+    const instances = async () =>
+      (await sql<{ id: string }>`select id from scheduler_instances`.execute(handle.db)).rows
+        .map((r) => r.id)
+        .sort()
+
+    let attempt = 0
+    async function runOf(task: Task, status: 'running' | 'pending', claimedBy: string | null) {
+      // Distinct attempts: UNIQUE (task_id, scheduled_for, attempt).
+      const run = { ...planFor(task).runs[0], id: newId(), status, claimedBy, attempt: ++attempt }
+      await repo.insertRun(run)
+      return run.id
+    }
+
+    it('with every process alive, ends nothing and keeps every row', async () => {
+      const now = new Date()
+      await beat('self', now)
+      await beat('peer', now)
+      const task = await dueTask(new Date(Date.now() + 60_000))
+      const running = await runOf(task, 'running', 'peer')
+      const result = await repo.reapOrphans('self', new Date(now.getTime() - 20_000), now)
+      expect(result).toEqual({ failed: 0, skipped: 0 })
+      expect((await repo.runStatuses([running])).get(running)).toBe('running')
+      expect(await instances()).toEqual(['peer', 'self'])
+    })
+
+    it('ends the runs of a silent process and of no process, and drops its row', async () => {
+      const now = new Date()
+      await beat('self', now)
+      await beat('gone', new Date(now.getTime() - 60_000))
+      const task = await dueTask(new Date(Date.now() + 60_000))
+      const running = await runOf(task, 'running', 'gone')
+      const pending = await runOf(task, 'pending', 'gone')
+      const unclaimed = await runOf(task, 'running', null)
+      const mine = await runOf(task, 'running', 'self')
+      const result = await repo.reapOrphans('self', new Date(now.getTime() - 20_000), now)
+      expect(result).toEqual({ failed: 2, skipped: 1 })
+      const statuses = await repo.runStatuses([running, pending, unclaimed, mine])
+      expect([running, pending, unclaimed, mine].map((id) => statuses.get(id))).toEqual([
+        'failed',
+        'skipped',
+        'failed',
+        'running',
+      ])
+      expect(await instances()).toEqual(['self'])
+    })
+
+    it('drops the row of a silent process that left no runs', async () => {
+      const now = new Date()
+      await beat('self', now)
+      await beat('gone', new Date(now.getTime() - 60_000))
+      expect(await repo.reapOrphans('self', new Date(now.getTime() - 20_000), now)).toEqual({
+        failed: 0,
+        skipped: 0,
+      })
+      expect(await instances()).toEqual(['self'])
+    })
   })
 })
