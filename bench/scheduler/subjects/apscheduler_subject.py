@@ -4,7 +4,10 @@
 # python3-sqlalchemy), which stores each job and rewrites its next_run_time
 # after every firing. Lateness is measured at the start of the job function,
 # from the whole second.
-# Usage: apscheduler_subject.py <tasks> <schedule> <seconds> [memory|sqlite]
+# Usage: apscheduler_subject.py <tasks> <schedule> <seconds> [memory|sqlite] [seed|seeded]
+# With the sqlite store, `seed` writes the jobs to BENCH_SQLITE_PATH and exits;
+# `seeded` starts on that file without adding any (a restart with the jobs
+# already stored). Otherwise the jobs are added in this process.
 import json
 import math
 import os
@@ -19,6 +22,9 @@ from apscheduler.triggers.cron import CronTrigger
 
 tasks, schedule, seconds = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
 store = sys.argv[4] if len(sys.argv) > 4 else 'memory'
+mode = sys.argv[5] if len(sys.argv) > 5 else 'fresh'
+if mode not in ('fresh', 'seed', 'seeded') or (mode != 'fresh' and store != 'sqlite'):
+    sys.exit(f'mode {mode!r} needs the sqlite store (seed | seeded)')
 lateness = []
 lock = threading.Lock()
 
@@ -38,8 +44,12 @@ tmpdir = None
 if store == 'sqlite':
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 
-    tmpdir = tempfile.mkdtemp(prefix='apscheduler-bench-')
-    jobstores = {'default': SQLAlchemyJobStore(url=f'sqlite:///{os.path.join(tmpdir, "jobs.db")}')}
+    if mode == 'fresh':
+        tmpdir = tempfile.mkdtemp(prefix='apscheduler-bench-')
+        path = os.path.join(tmpdir, 'jobs.db')
+    else:
+        path = os.environ['BENCH_SQLITE_PATH']
+    jobstores = {'default': SQLAlchemyJobStore(url=f'sqlite:///{path}')}
 elif store == 'memory':
     jobstores = {}
 else:
@@ -47,8 +57,12 @@ else:
 scheduler = BackgroundScheduler(timezone='UTC', jobstores=jobstores)
 # Started paused so the jobs are written to the store before the window opens.
 scheduler.start(paused=True)
-for i in range(tasks):
-    scheduler.add_job(job, CronTrigger(timezone='UTC', **trigger_args), id=f't{i}', misfire_grace_time=60, coalesce=True)
+if mode != 'seeded':
+    for i in range(tasks):
+        scheduler.add_job(job, CronTrigger(timezone='UTC', **trigger_args), id=f't{i}', misfire_grace_time=60, coalesce=True)
+if mode == 'seed':
+    scheduler.shutdown(wait=False)
+    sys.exit(0)
 scheduler.resume()
 print('ready', flush=True)
 time.sleep(seconds)

@@ -2,7 +2,10 @@
 // benchmark measures the scheduler, not the work), with the real jobs ledger
 // as in the server: every firing writes its run row and its job, start and
 // end. Lateness is from the due time to the action's start (DESIGN.md §8).
-// Usage: myntrix.mjs <tasks> <schedule> <seconds>
+// Usage: myntrix.mjs <tasks> <schedule> <seconds> [seed | seeded]
+// `seed` writes the tasks to BENCH_DATABASE_URL and exits; `seeded` starts on
+// that database without adding any (a restart with the tasks already stored).
+// Without either, the tasks are added in this process on a new SQLite file.
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -22,50 +25,26 @@ import { SchedulerEngine } from '../../../src/modules/scheduler/engine.js'
 import { SchedulerRepository } from '../../../src/modules/scheduler/repository.js'
 
 const [tasks, schedule, seconds] = [Number(process.argv[2]), process.argv[3], Number(process.argv[4])]
+const mode = process.argv[5] ?? 'fresh'
+if (!['fresh', 'seed', 'seeded'].includes(mode)) throw new Error(`unknown mode ${mode} (seed | seeded)`)
+if (mode !== 'fresh' && !process.env.BENCH_DATABASE_URL) throw new Error(`${mode} needs BENCH_DATABASE_URL`)
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'myntrix-bench-sched-'))
 const url = process.env.BENCH_DATABASE_URL ?? `sqlite://${path.join(dir, 'bench.db')}`
 const handle = openDatabase(url)
 await migrate(handle)
-const owner = newId()
-const at = new Date()
-await new AuthRepository(handle.db).insertUser({
-  id: owner,
-  username: `bench-${owner}`,
-  passwordHash: 'x',
-  role: 'admin',
-  disabled: false,
-  createdAt: at,
-  updatedAt: at,
-})
 const repo = new SchedulerRepository(handle.db, handle.engine)
+if (mode !== 'seeded') await seed()
+if (mode === 'seed') {
+  await handle.close()
+  fs.rmSync(dir, { recursive: true, force: true })
+  process.exit(0)
+}
 const noop: Action = {
   type: 'api',
   validate: (p) => ({ ok: true, value: p }),
   run: async () => ({ ok: true }),
 }
 const registry = createActionRegistry(Object.fromEntries(ACTION_TYPES.map((t) => [t, noop])) as never)
-const now = new Date()
-for (let i = 0; i < tasks; i++) {
-  await repo.insertTask({
-    id: newId(),
-    name: `t${i}`,
-    description: null,
-    schedule,
-    timezone: 'UTC',
-    action: 'api',
-    payload: {},
-    enabled: true,
-    overlapPolicy: 'allow',
-    timeoutMs: null,
-    maxRetries: 0,
-    retryDelayMs: 0,
-    misfireGraceMs: 60_000,
-    nextRunAt: nextAfter(schedule, 'UTC', now),
-    ownerId: owner,
-    createdAt: now,
-    updatedAt: now,
-  })
-}
 const lateness: number[] = []
 const bus = new EventBus()
 const instanceId = newId()
@@ -111,4 +90,40 @@ function stats(values: number[]) {
 /** Wall-clock time with sub-millisecond resolution. */
 function nowMs(): number {
   return performance.timeOrigin + performance.now()
+}
+
+/** The tasks (every one enabled, a no-op action) and their owner. */
+async function seed() {
+  const owner = newId()
+  const now = new Date()
+  await new AuthRepository(handle.db).insertUser({
+    id: owner,
+    username: `bench-${owner}`,
+    passwordHash: 'x',
+    role: 'admin',
+    disabled: false,
+    createdAt: now,
+    updatedAt: now,
+  })
+  for (let i = 0; i < tasks; i++) {
+    await repo.insertTask({
+      id: newId(),
+      name: `t${i}`,
+      description: null,
+      schedule,
+      timezone: 'UTC',
+      action: 'api',
+      payload: {},
+      enabled: true,
+      overlapPolicy: 'allow',
+      timeoutMs: null,
+      maxRetries: 0,
+      retryDelayMs: 0,
+      misfireGraceMs: 60_000,
+      nextRunAt: nextAfter(schedule, 'UTC', now),
+      ownerId: owner,
+      createdAt: now,
+      updatedAt: now,
+    })
+  }
 }
