@@ -9,6 +9,7 @@
 # `seeded` starts on that file without adding any (a restart with the jobs
 # already stored). Otherwise the jobs are added in this process.
 import json
+import logging
 import math
 import os
 import shutil
@@ -66,6 +67,10 @@ if mode == 'seed':
 scheduler.resume()
 print('ready', flush=True)
 time.sleep(seconds)
+# The window is over. The scheduler thread may be half-way through a second's
+# jobs (the SQLAlchemy store takes ~3 ms each) and log a traceback for every
+# job it then cannot submit to the closed pool: not worth printing.
+logging.getLogger('apscheduler').setLevel(logging.CRITICAL)
 scheduler.shutdown(wait=False)
 if tmpdir:
     shutil.rmtree(tmpdir, ignore_errors=True)
