@@ -5,6 +5,7 @@ import { foundation } from './0001_foundation.js'
 import { jobInstances } from './0301_job_instances.js'
 import { schedulerInstances } from './0401_scheduler_instances.js'
 import { taskRunActiveIndexes } from './0402_task_run_active_indexes.js'
+import { taskRunJobIndex } from './0403_task_run_job_index.js'
 import { deviceFiles } from './0501_device_files.js'
 import { sceneLayout } from './0601_scene_layout.js'
 import type { MyntrixMigration } from './types.js'
@@ -16,4 +17,5 @@ export const migrations: Record<string, MyntrixMigration> = {
   '0601_scene_layout': sceneLayout,
   '0401_scheduler_instances': schedulerInstances,
   '0402_task_run_active_indexes': taskRunActiveIndexes,
+  '0403_task_run_job_index': taskRunJobIndex,
 }

@@ -5,7 +5,7 @@ import { placeholders, rawQuery, rows, typed } from '../../db/raw.js'
 import { TurnBatch } from '../../db/turn-batch.js'
 import type { Database, DbEngine } from '../../db/types.js'
 import { fromDbInt, fromDbJson, fromDbTime, toDbJson, toDbTime } from '../../db/values.js'
-import { ACTIVE_JOB_STATUSES, type Job, type JobStatus } from './types.js'
+import { ACTIVE_JOB_STATUSES, FINISHED_JOB_STATUSES, type Job, type JobStatus } from './types.js'
 
 type JobRow = {
   id: string
@@ -149,7 +149,6 @@ export class JobsRepository {
     return Number(r.numUpdatedRows) > 0
   }
 
-  /** Moves an active job to a final status; false when it had already finished. */
   /**
    * Ends an active job; returns it as it now stands, or undefined when it was
    * not active (already finished, or unknown). `progress`, `details` and
@@ -257,6 +256,32 @@ export class JobsRepository {
       .filter((r) => (fromDbTime(r.beat)?.getTime() ?? 0) >= staleBefore.getTime())
       .filter((r) => r.hostname !== hostname || r.pid === null || pidAlive(Number(r.pid)))
       .map((r) => r.id)
+  }
+
+  /**
+   * Deletes up to `limit` finished jobs of `type` last updated before `before`
+   * (per status, oldest first, through the (status, updated_at) index);
+   * returns how many. A bounded batch keeps each delete's lock short.
+   */
+  async pruneFinished(type: string, before: Date, limit: number): Promise<number> {
+    let deleted = 0
+    for (const status of FINISHED_JOB_STATUSES) {
+      if (deleted >= limit) break
+      const res = await this.db
+        .deleteFrom('jobs')
+        .where('id', 'in', (eb) =>
+          eb
+            .selectFrom('jobs')
+            .select('id')
+            .where('status', '=', status)
+            .where('updatedAt', '<', toDbTime(before))
+            .where('type', '=', type)
+            .limit(limit - deleted),
+        )
+        .executeTakeFirst()
+      deleted += Number(res.numDeletedRows)
+    }
+    return deleted
   }
 
   async countByStatus(): Promise<Record<string, number>> {

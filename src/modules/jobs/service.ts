@@ -328,7 +328,6 @@ export class JobsService {
     return job.ownerId === null || ownerScope(principal) === null || job.ownerId === principal.id
   }
 
-  /** At start-up: jobs left active by a previous process cannot still be running. */
   /**
    * Fails the active jobs of Myntrix processes that are gone (at start-up, and
    * now and then after): never this process's, nor a live peer's on a shared database.
@@ -343,6 +342,11 @@ export class JobsService {
 
   countByStatus(): Promise<Record<string, number>> {
     return this.repository.countByStatus()
+  }
+
+  /** Deletes up to `limit` finished jobs of `type` not updated since `before`; returns how many. */
+  pruneFinished(type: string, before: Date, limit: number): Promise<number> {
+    return this.repository.pruneFinished(type, before, limit)
   }
 
   /** Stops progress timers and waits for writes in flight. Idempotent. */

@@ -27,7 +27,7 @@ import {
 } from './actions/index.js'
 import { nextAfter, parseSchedule, type Schedule } from './cron.js'
 import type { ClaimPlan, SchedulerRepository } from './repository.js'
-import type { RunStatus, RunTrigger, Task, TaskRun } from './types.js'
+import { RUN_JOB_TYPE, type RunStatus, type RunTrigger, type Task, type TaskRun } from './types.js'
 
 /** The part of the jobs service the scheduler uses (the jobs ledger). */
 export interface JobsLedger {
@@ -617,7 +617,7 @@ export class SchedulerEngine {
     try {
       const job = await this.opts.jobs.create({
         name: `Task: ${task.name}`,
-        type: 'task.run',
+        type: RUN_JOB_TYPE,
         ownerId: task.ownerId,
         running: true,
         details: {

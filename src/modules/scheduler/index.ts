@@ -13,6 +13,7 @@ import {
   type DeviceControl,
 } from './actions/index.js'
 import { type EngineOptions, type JobsLedger, SchedulerEngine } from './engine.js'
+import { HistoryRetention, type JobsPruner } from './history-retention.js'
 import { SchedulerRepository } from './repository.js'
 import { schedulerRoutes } from './routes.js'
 import { SchedulerService, usesScript } from './service.js'
@@ -49,7 +50,7 @@ export interface JobWatcher {
 }
 
 export interface SchedulerDeps {
-  jobs?: JobsLedger & JobWatcher
+  jobs?: JobsLedger & JobWatcher & JobsPruner
   agents?: { control: AgentControl }
   devices?: DeviceCommands
   deviceFiles?: DeviceFileSender
@@ -79,6 +80,11 @@ export function engineTuningFrom(raw: Record<string, string | undefined>): Tunin
     heartbeatMs: setting(raw, 'MYNTRIX_SCHEDULER_HEARTBEAT_MS', 100, 600_000),
     maxLogChars: setting(raw, 'MYNTRIX_SCHEDULER_LOG_MAX_CHARS', 1024, 16 * 1024 * 1024),
   }
+}
+
+/** MYNTRIX_SCHEDULER_HISTORY_DAYS: days of finished runs kept; undefined (unset or 0) keeps them all. */
+export function historyDaysFrom(raw: Record<string, string | undefined>): number | undefined {
+  return setting(raw, 'MYNTRIX_SCHEDULER_HISTORY_DAYS', 0, 36_500) || undefined
 }
 
 /**
@@ -244,12 +250,22 @@ export function createSchedulerArea(ctx: AreaContext, deps: SchedulerDeps = {}):
     ...tuning,
   })
   const service = new SchedulerService({ repo, engine, registry, bus: ctx.bus })
+  const days = historyDaysFrom(ctx.config.raw)
+  const retention = days
+    ? new HistoryRetention({ repo, jobs: deps.jobs, days, logger: ctx.logger.child({ area: 'scheduler' }) })
+    : null
   return {
     name: 'scheduler',
     service,
     engine,
     routes: (app) => schedulerRoutes(app, service),
-    start: () => engine.start(),
-    stop: () => engine.stop(),
+    async start() {
+      await engine.start()
+      retention?.start()
+    },
+    async stop() {
+      await retention?.stop()
+      await engine.stop()
+    },
   }
 }

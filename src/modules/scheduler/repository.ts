@@ -20,7 +20,15 @@ import {
   toDbTime,
 } from '../../db/values.js'
 import type { ActionType } from './actions/types.js'
-import type { OverlapPolicy, RunStatus, RunTrigger, Task, TaskRun, TaskRunWithName } from './types.js'
+import {
+  FINISHED_RUN_STATUSES,
+  type OverlapPolicy,
+  type RunStatus,
+  type RunTrigger,
+  type Task,
+  type TaskRun,
+  type TaskRunWithName,
+} from './types.js'
 
 interface SchedulerInstancesTable {
   id: string
@@ -604,6 +612,34 @@ export class SchedulerRepository {
       .execute()
     for (const r of rows) out.set(r.id, r.status as RunStatus)
     return out
+  }
+
+  // ---- history retention ----
+
+  /** Every task's id (retention walks the history task by task). */
+  async taskIds(): Promise<string[]> {
+    return (await this.db.selectFrom('scheduledTasks').select('id').orderBy('id').execute()).map((r) => r.id)
+  }
+
+  /**
+   * Deletes up to `limit` finished runs of one task created before `before`;
+   * returns how many. Per task, so the (task_id, created_at) index finds just
+   * the expired rows, and bounded, so no delete holds the write lock long.
+   */
+  async pruneRuns(taskId: string, before: Date, limit: number): Promise<number> {
+    const res = await this.db
+      .deleteFrom('taskRuns')
+      .where('id', 'in', (eb) =>
+        eb
+          .selectFrom('taskRuns')
+          .select('id')
+          .where('taskId', '=', taskId)
+          .where('createdAt', '<', toDbTime(before))
+          .where('status', 'in', [...FINISHED_RUN_STATUSES])
+          .limit(limit),
+      )
+      .executeTakeFirst()
+    return Number(res.numDeletedRows)
   }
 
   // ---- instances ----

@@ -72,3 +72,6 @@ export interface TaskInput {
   retryDelayMs?: number
   misfireGraceMs?: number
 }
+
+/** The jobs-ledger type of a run's job. */
+export const RUN_JOB_TYPE = 'task.run'

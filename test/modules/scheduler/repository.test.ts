@@ -1,18 +1,23 @@
-// The claim's compare-and-set, driven directly: a task read (and planned)
-// before its due time is claimed only if it is unchanged, and never twice.
-// And the reaper: runs of processes that are gone are ended, nothing else.
+// The scheduler's storage, driven directly. The claim's compare-and-set: a
+// task read (and planned) before its due time is claimed only if it is
+// unchanged, and never twice. The reaper: runs of processes that are gone are
+// ended, nothing else. Retention: only finished history past the cutoff goes.
 
 import { sql } from 'kysely'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { AuthRepository } from '../../../src/auth/repository.js'
 import { newId } from '../../../src/db/ids.js'
 import { type DatabaseHandle, migrate } from '../../../src/db/index.js'
+import { silentLogger } from '../../../src/logger.js'
+import { JobsRepository } from '../../../src/modules/jobs/repository.js'
+import type { Job } from '../../../src/modules/jobs/types.js'
 import { nextAfter } from '../../../src/modules/scheduler/cron.js'
+import { HistoryRetention } from '../../../src/modules/scheduler/history-retention.js'
 import { type ClaimPlan, SchedulerRepository } from '../../../src/modules/scheduler/repository.js'
 import type { Task, TaskRun } from '../../../src/modules/scheduler/types.js'
 import { type TestDatabase, testEngines } from '../../helpers/engines.js'
 
-describe.each(testEngines())('scheduler claim on $name', (engine) => {
+describe.each(testEngines())('scheduler repository on $name', (engine) => {
   let testDb: TestDatabase
   let handle: DatabaseHandle
   let repo: SchedulerRepository
@@ -191,6 +196,99 @@ describe.each(testEngines())('scheduler claim on $name', (engine) => {
         skipped: 0,
       })
       expect(await instances()).toEqual(['self'])
+    })
+  })
+
+  describe('history retention', () => {
+    const DAY = 86_400_000
+    const now = Date.parse('2026-06-01T12:00:00Z')
+    let jobsRepo: JobsRepository
+
+    beforeEach(() => {
+      jobsRepo = new JobsRepository(handle.db, handle.engine)
+    })
+
+    let attempt = 0
+    async function runAt(task: Task, status: TaskRun['status'], ageDays: number) {
+      const at = new Date(now - ageDays * DAY)
+      const run = {
+        ...planFor(task).runs[0],
+        id: newId(),
+        status,
+        createdAt: at,
+        scheduledFor: at,
+        attempt: ++attempt,
+      }
+      await repo.insertRun(run)
+      return run.id
+    }
+    async function jobAt(type: string, status: Job['status'], ageDays: number) {
+      const at = new Date(now - ageDays * DAY)
+      const job: Job = {
+        id: newId(),
+        name: type,
+        type,
+        status,
+        progress: 0,
+        ownerId: owner,
+        logs: null,
+        details: null,
+        error: null,
+        createdAt: at,
+        updatedAt: at,
+        startedAt: at,
+        finishedAt: status === 'running' ? null : at,
+      }
+      await jobsRepo.insert(job)
+      return job.id
+    }
+
+    it('deletes finished runs and task.run jobs past the retention, in batches, and nothing else', async () => {
+      const a = await dueTask(new Date(now + 60_000))
+      const b = await dueTask(new Date(now + 60_000))
+      const oldA = [
+        await runAt(a, 'success', 10),
+        await runAt(a, 'failed', 9),
+        await runAt(a, 'skipped', 8),
+        await runAt(a, 'cancelled', 8),
+        await runAt(a, 'success', 8),
+      ]
+      const oldB = await runAt(b, 'success', 30)
+      const kept = [
+        await runAt(a, 'running', 10),
+        await runAt(a, 'pending', 10),
+        await runAt(b, 'success', 2),
+      ]
+      const oldJobs = [
+        await jobAt('task.run', 'completed', 10),
+        await jobAt('task.run', 'failed', 9),
+        await jobAt('task.run', 'cancelled', 8),
+      ]
+      const keptJobs = [
+        await jobAt('task.run', 'running', 10),
+        await jobAt('task.run', 'completed', 2),
+        await jobAt('device.file', 'completed', 10),
+      ]
+      // An old run still linked to an old job: the job's delete leaves no dangling reference.
+      await repo.setJob(oldA[0], oldJobs[0])
+
+      const retention = new HistoryRetention({
+        repo,
+        jobs: jobsRepo,
+        days: 7,
+        batch: 2,
+        logger: silentLogger,
+        now: () => now,
+      })
+      expect(await retention.prune()).toEqual({ runs: 6, jobs: 3 })
+
+      const statuses = await repo.runStatuses([...oldA, oldB, ...kept])
+      expect([...oldA, oldB].filter((id) => statuses.has(id))).toEqual([])
+      expect(kept.map((id) => statuses.get(id))).toEqual(['running', 'pending', 'success'])
+      for (const id of oldJobs) expect(await jobsRepo.get(id)).toBeUndefined()
+      for (const id of keptJobs) expect(await jobsRepo.get(id)).toBeDefined()
+      // A second pass finds nothing more.
+      expect(await retention.prune()).toEqual({ runs: 0, jobs: 0 })
     })
   })
 })
