@@ -6,7 +6,7 @@ import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { build } from 'esbuild'
+import { bundleSubject } from '../bundle.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const seconds = Number(process.env.BENCH_SECONDS ?? 60)
@@ -15,15 +15,7 @@ const clockTicks = Number(spawnSync('getconf', ['CLK_TCK']).stdout.toString().tr
 const glances = '/usr/bin/glances'
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
-// The sampler is bundled to plain JS so its RSS is not inflated by a TS loader.
-await build({
-  entryPoints: [join(here, 'subjects/myntrix.ts')],
-  outfile: join(here, '.build/myntrix.mjs'),
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-})
+await bundleSubject(join(here, 'subjects/myntrix.ts'), join(here, '.build/myntrix.mjs'))
 
 const GLANCES_PLUGINS = 'cpu,percpu,load,mem,memswap,fs,network'
 const subjects = [

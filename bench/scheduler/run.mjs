@@ -18,23 +18,18 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { build } from 'esbuild'
+import { bundleSubject } from '../bundle.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const latenessSeconds = Number(process.env.BENCH_LATENESS_SECONDS ?? 60)
 const idleSeconds = Number(process.env.BENCH_IDLE_SECONDS ?? 30)
 const settleSeconds = Number(process.env.BENCH_SETTLE_SECONDS ?? 15)
 
-// Bundled to plain JS so no TypeScript loader inflates RSS or CPU.
-await build({
-  entryPoints: [join(here, 'subjects/myntrix.ts')],
-  outfile: join(here, '.build/myntrix.mjs'),
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  external: ['better-sqlite3', 'pg', 'pg-native'],
-})
+await bundleSubject(join(here, 'subjects/myntrix.ts'), join(here, '.build/myntrix.mjs'), [
+  'better-sqlite3',
+  'pg',
+  'pg-native',
+])
 // `--build-only`: just bundle the Myntrix subject (to profile it by hand, e.g.
 // node --cpu-prof bench/scheduler/.build/myntrix.mjs 100 '* * * * * *' 20).
 if (process.argv.includes('--build-only')) process.exit(0)
