@@ -260,8 +260,9 @@ export class JobsRepository {
 
   /**
    * Deletes up to `limit` finished jobs of `type` last updated before `before`
-   * (per status, oldest first, through the (status, updated_at) index);
-   * returns how many. A bounded batch keeps each delete's lock short.
+   * (per status, through the (status, updated_at) index; other types past the
+   * cutoff are read past, not deleted); returns how many. A bounded batch keeps
+   * each delete's lock short.
    */
   async pruneFinished(type: string, before: Date, limit: number): Promise<number> {
     let deleted = 0

@@ -264,8 +264,8 @@ export function createSchedulerArea(ctx: AreaContext, deps: SchedulerDeps = {}):
       retention?.start()
     },
     async stop() {
-      await retention?.stop()
-      await engine.stop()
+      // Side by side: cancelling running actions need not wait for a delete in progress.
+      await Promise.all([retention?.stop(), engine.stop()])
     },
   }
 }

@@ -187,6 +187,22 @@ describe.each(testEngines())('scheduler repository on $name', (engine) => {
       expect(await instances()).toEqual(['self'])
     })
 
+    it('ends runs whose process left no row at all, with every row fresh', async () => {
+      // A peer removed for a dead pid, or one that stopped while a run outlived its stop.
+      const now = new Date()
+      await beat('self', now)
+      const task = await dueTask(new Date(Date.now() + 60_000))
+      const ghost = await runOf(task, 'running', 'removed-peer')
+      const unclaimed = await runOf(task, 'pending', null)
+      expect(await repo.reapOrphans('self', new Date(now.getTime() - 20_000), now)).toEqual({
+        failed: 1,
+        skipped: 1,
+      })
+      const statuses = await repo.runStatuses([ghost, unclaimed])
+      expect([statuses.get(ghost), statuses.get(unclaimed)]).toEqual(['failed', 'skipped'])
+      expect(await instances()).toEqual(['self'])
+    })
+
     it('drops the row of a silent process that left no runs', async () => {
       const now = new Date()
       await beat('self', now)
@@ -254,11 +270,8 @@ describe.each(testEngines())('scheduler repository on $name', (engine) => {
         await runAt(a, 'success', 8),
       ]
       const oldB = await runAt(b, 'success', 30)
-      const kept = [
-        await runAt(a, 'running', 10),
-        await runAt(a, 'pending', 10),
-        await runAt(b, 'success', 2),
-      ]
+      const recent = await runAt(b, 'success', 2)
+      const kept = [await runAt(a, 'running', 10), await runAt(a, 'pending', 10), recent]
       const oldJobs = [
         await jobAt('task.run', 'completed', 10),
         await jobAt('task.run', 'failed', 9),
@@ -269,8 +282,8 @@ describe.each(testEngines())('scheduler repository on $name', (engine) => {
         await jobAt('task.run', 'completed', 2),
         await jobAt('device.file', 'completed', 10),
       ]
-      // An old run still linked to an old job: the job's delete leaves no dangling reference.
-      await repo.setJob(oldA[0], oldJobs[0])
+      // A kept run linked to an old job (its job outlived by the run): the job goes, the run stays unlinked.
+      await repo.setJob(recent, oldJobs[1])
 
       const retention = new HistoryRetention({
         repo,
@@ -287,6 +300,7 @@ describe.each(testEngines())('scheduler repository on $name', (engine) => {
       expect(kept.map((id) => statuses.get(id))).toEqual(['running', 'pending', 'success'])
       for (const id of oldJobs) expect(await jobsRepo.get(id)).toBeUndefined()
       for (const id of keptJobs) expect(await jobsRepo.get(id)).toBeDefined()
+      expect((await repo.getRun(recent))?.jobId).toBeNull()
       // A second pass finds nothing more.
       expect(await retention.prune()).toEqual({ runs: 0, jobs: 0 })
     })
