@@ -186,7 +186,7 @@ for (const scenario of scenarios) {
     const result = await measure(subject, scenario)
     if (scenario.settle && result.lateness.count > 0)
       process.stderr.write(
-        `warning: ${subject.name} fired ${result.lateness.count} times in the idle window\n`,
+        `warning: ${subject.name} fired ${result.lateness.count} times in the idle scenario\n`,
       )
     results.push({ scenario: scenario.name, subject: subject.name, ...result })
   }
