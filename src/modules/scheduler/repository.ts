@@ -6,7 +6,7 @@
 // share the due set with FOR UPDATE SKIP LOCKED; SQLite serialises them with
 // BEGIN IMMEDIATE.
 
-import { type Kysely, sql, type Transaction } from 'kysely'
+import { type ExpressionBuilder, type Kysely, sql, type Transaction } from 'kysely'
 import { placeholders, rawQuery, rows, typed } from '../../db/raw.js'
 import { TurnBatch } from '../../db/turn-batch.js'
 import type { DB, DbEngine, TaskRunsTable } from '../../db/types.js'
@@ -689,33 +689,35 @@ export class SchedulerRepository {
     staleBefore: Date,
     at: Date,
   ): Promise<{ failed: number; skipped: number }> {
-    // Nearly every call finds nothing to end: a read answers that without the
+    const stale = toDbTime(staleBefore)
+    const live = this.db.selectFrom('schedulerInstances').select('id').where('heartbeatAt', '>=', stale)
+    /** Claimed by no process, or by another one without a fresh heartbeat. */
+    const orphan = (eb: ExpressionBuilder<SchedulerDB, 'taskRuns'>) =>
+      eb.or([
+        eb('claimedBy', 'is', null),
+        eb.and([eb('claimedBy', '!=', selfId), eb('claimedBy', 'not in', live)]),
+      ])
+    // Nearly every call finds nothing to end: reads answer that without the
     // write lock (three empty writes every heartbeat were most of an idle
-    // engine's CPU).
-    const t = typed(this.engine, 'timestamptz')
-    const pending = await rawQuery(
-      this.db,
-      this.engine,
-      `select 1 as found where exists (select 1 from scheduler_instances where heartbeat_at < ${t})` +
-        " or exists (select 1 from task_runs where status in ('running', 'pending') and (claimed_by is null" +
-        ` or (claimed_by <> ? and claimed_by not in (select id from scheduler_instances where heartbeat_at >= ${t}))))`,
-      [toDbTime(staleBefore), selfId, toDbTime(staleBefore)],
-    )
-    if (pending.length === 0) return { failed: 0, skipped: 0 }
-    const live = this.db
+    // engine's CPU). They ask what the writes below would change.
+    const staleInstance = await this.db
       .selectFrom('schedulerInstances')
       .select('id')
-      .where('heartbeatAt', '>=', toDbTime(staleBefore))
+      .where('heartbeatAt', '<', stale)
+      .limit(1)
+      .executeTakeFirst()
+    if (!staleInstance) {
+      const orphanedRun = await this.db
+        .selectFrom('taskRuns')
+        .select('id')
+        .where('status', 'in', ['running', 'pending'])
+        .where(orphan)
+        .limit(1)
+        .executeTakeFirst()
+      if (!orphanedRun) return { failed: 0, skipped: 0 }
+    }
     const orphaned = (status: RunStatus) =>
-      this.db
-        .updateTable('taskRuns')
-        .where('status', '=', status)
-        .where((eb) =>
-          eb.or([
-            eb('claimedBy', 'is', null),
-            eb.and([eb('claimedBy', '!=', selfId), eb('claimedBy', 'not in', live)]),
-          ]),
-        )
+      this.db.updateTable('taskRuns').where('status', '=', status).where(orphan)
     const failed = await orphaned('running')
       .set({ status: 'failed', endTime: toDbTime(at), error: 'the scheduler process stopped during the run' })
       .executeTakeFirst()
@@ -726,7 +728,7 @@ export class SchedulerRepository {
         error: 'the scheduler process stopped before the run started',
       })
       .executeTakeFirst()
-    await this.db.deleteFrom('schedulerInstances').where('heartbeatAt', '<', toDbTime(staleBefore)).execute()
+    await this.db.deleteFrom('schedulerInstances').where('heartbeatAt', '<', stale).execute()
     return { failed: Number(failed.numUpdatedRows), skipped: Number(skipped.numUpdatedRows) }
   }
 }
