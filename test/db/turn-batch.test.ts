@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest'
-import { newId } from '../../src/db/ids.js'
 import { TurnBatch } from '../../src/db/turn-batch.js'
 
 describe('TurnBatch', () => {
@@ -36,15 +35,5 @@ describe('TurnBatch', () => {
     expect(results[0]).toEqual({ status: 'fulfilled', value: 1 })
     expect(results[1]).toMatchObject({ status: 'rejected', reason: { message: 'bad item in 2' } })
     expect(results[2]).toEqual({ status: 'fulfilled', value: 3 })
-  })
-})
-
-describe('newId', () => {
-  it('makes UUID v7 ids that are unique and sort in creation order', () => {
-    const ids = Array.from({ length: 20_000 }, () => newId())
-    for (const id of ids)
-      expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
-    expect(new Set(ids).size).toBe(ids.length)
-    expect([...ids].sort()).toEqual(ids)
   })
 })
