@@ -28,8 +28,9 @@ import { createDeviceFilesArea } from './modules/device-files/index.js'
 import { createDevicesArea } from './modules/devices/index.js'
 import { createJobsArea } from './modules/jobs/index.js'
 import { createMonitoringArea } from './modules/monitoring/index.js'
-import { createSchedulerArea } from './modules/scheduler/index.js'
+import { createSchedulerArea, engineTuningFrom } from './modules/scheduler/index.js'
 import { createVisualizationArea } from './modules/visualization/index.js'
+import { InstanceRegistry, processLiveness } from './process/liveness.js'
 
 export interface AppDeps {
   config: Config
@@ -92,8 +93,17 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
   })
   const audit = new AuditLog(database.db, (err) => logger.error({ err }, 'audit log write failed'))
 
+  const instanceId = newId()
   const context: AreaContext = {
-    instanceId: newId(),
+    instanceId,
+    // Held by the jobs ledger and the scheduler while they have work in flight.
+    liveness: processLiveness(
+      new InstanceRegistry(database.db, database.engine),
+      instanceId,
+      engineTuningFrom(config.raw).heartbeatMs ?? 5000,
+      (err) => logger.warn({ err }, 'heartbeat write failed; retrying'),
+    ),
+    watchDbChanges: database.watchChanges,
     config,
     db: database.db,
     dbEngine: database.engine,
@@ -187,6 +197,7 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
         logger.error({ err, area: area.name }, 'area failed to stop cleanly')
       }
     }
+    context.liveness.stop()
   })
 
   await app.ready()

@@ -15,6 +15,7 @@ import {
   sql,
 } from 'kysely'
 import pg from 'pg'
+import { listenPostgres, type WatchChanges, watchSqliteFile } from './change-feed.js'
 import { migrations } from './migrations/index.js'
 import { engineTypes } from './migrations/types.js'
 import type { Database, DB, DbEngine } from './types.js'
@@ -26,6 +27,8 @@ export interface DatabaseHandle {
   schema?: string
   /** A cheap round trip, for /readyz. */
   ping(): Promise<void>
+  /** Notices commits by other processes (see change-feed.ts). */
+  watchChanges: WatchChanges
   close(): Promise<void>
 }
 
@@ -50,11 +53,11 @@ export function openDatabase(url: string, options: OpenDatabaseOptions = {}): Da
     if (schema !== undefined && !/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(schema)) {
       throw new Error(`invalid PostgreSQL schema name "${schema}": letters, digits and _ only`)
     }
-    const pool = new pg.Pool({
+    const connection = {
       connectionString: parsed.toString(),
-      max: options.poolSize ?? 10,
       ...(schema ? { options: `-c search_path=${schema}` } : {}),
-    })
+    }
+    const pool = new pg.Pool({ ...connection, max: options.poolSize ?? 10 })
     // An idle client that loses its server emits 'error' on the pool; without a
     // listener that would end the process.
     pool.on('error', () => {})
@@ -66,6 +69,7 @@ export function openDatabase(url: string, options: OpenDatabaseOptions = {}): Da
       ping: async () => {
         await sql`select 1`.execute(db)
       },
+      watchChanges: listenPostgres(connection),
       close: () => db.destroy(),
     }
   }
@@ -89,6 +93,11 @@ export function openDatabase(url: string, options: OpenDatabaseOptions = {}): Da
     ping: async () => {
       await sql`select 1`.execute(db)
     },
+    // Only this process can reach an in-memory database.
+    watchChanges:
+      file === ':memory:'
+        ? async () => null
+        : watchSqliteFile(file, () => sqlite.pragma('data_version', { simple: true }) as number),
     close: () => db.destroy(),
   }
 }

@@ -12,9 +12,11 @@ import type {
 } from 'fastify'
 import type { AuthService } from '../auth/service.js'
 import type { Config } from '../config.js'
+import type { WatchChanges } from '../db/change-feed.js'
 import type { Database, DbEngine } from '../db/types.js'
 import type { EventBus } from '../events/bus.js'
 import type { Logger } from '../logger.js'
+import type { ProcessLiveness } from '../process/liveness.js'
 
 /** The Fastify instance routes are registered on, typed by TypeBox schemas. */
 export type AppInstance = FastifyInstance<
@@ -28,6 +30,10 @@ export type AppInstance = FastifyInstance<
 export interface AreaContext {
   /** This process among several sharing one database (UUIDv7, new at each start). */
   instanceId: string
+  /** This process's heartbeat on the shared database, held while work is in flight. */
+  liveness: ProcessLiveness
+  /** Notices other processes' commits (the scheduler wakes on them instead of polling). */
+  watchDbChanges: WatchChanges
   config: Config
   db: Database
   dbEngine: DbEngine

@@ -23,6 +23,7 @@ import {
 import { nextAfter } from '../../../src/modules/scheduler/cron.js'
 import { SchedulerEngine } from '../../../src/modules/scheduler/engine.js'
 import { SchedulerRepository } from '../../../src/modules/scheduler/repository.js'
+import { InstanceRegistry, processLiveness } from '../../../src/process/liveness.js'
 
 const [tasks, schedule, seconds] = [Number(process.argv[2]), process.argv[3], Number(process.argv[4])]
 const mode = process.argv[5] ?? 'fresh'
@@ -48,8 +49,12 @@ const registry = createActionRegistry(Object.fromEntries(ACTION_TYPES.map((t) =>
 const lateness: number[] = []
 const bus = new EventBus()
 const instanceId = newId()
-const jobs = new JobsService({ db: handle.db, engine: handle.engine, bus, instanceId })
+// As the server wires them (src/app.ts): one heartbeat shared by the jobs ledger and the engine.
+const liveness = processLiveness(new InstanceRegistry(handle.db, handle.engine), instanceId, 5000)
+const jobs = new JobsService({ db: handle.db, engine: handle.engine, bus, instanceId, liveness })
 const engine = new SchedulerEngine({
+  liveness,
+  watchChanges: handle.watchChanges,
   repo,
   registry,
   bus,
@@ -77,6 +82,7 @@ const memory = Object.fromEntries(
 )
 await engine.stop()
 await jobs.stop()
+liveness.stop()
 await handle.close()
 fs.rmSync(dir, { recursive: true, force: true })
 process.stdout.write(`${JSON.stringify({ lateness: stats(lateness), memory })}\n`)

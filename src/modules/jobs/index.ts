@@ -11,6 +11,7 @@ export function createJobsArea(ctx: AreaContext): JobsArea {
     db: ctx.db,
     bus: ctx.bus,
     instanceId: ctx.instanceId,
+    liveness: ctx.liveness,
     engine: ctx.dbEngine,
   })
   let reaper: NodeJS.Timeout | null = null

@@ -16,6 +16,7 @@ import {
   ValidationError,
 } from '../../errors.js'
 import type { EventBus, JobEventPayload } from '../../events/bus.js'
+import type { ProcessLiveness } from '../../process/liveness.js'
 import { pidAlive } from '../../process/pid.js'
 import { JobsRepository } from './repository.js'
 import {
@@ -41,6 +42,12 @@ export interface JobsServiceOptions {
   now?: () => Date
   /** This process (AreaContext.instanceId): recorded on each job it creates. */
   instanceId?: string
+  /**
+   * This process's heartbeat (AreaContext.liveness): renewed before a job is
+   * recorded and held until it ends, so peers never take the job for a dead
+   * process's.
+   */
+  liveness?: ProcessLiveness
   /** The database engine (PostgreSQL needs typed parameters in batched writes). */
   engine: DbEngine
 }
@@ -96,11 +103,15 @@ export class JobsService {
   /** Log appends per job run one after another so none overwrites another. */
   private readonly logChains = new Map<string, Promise<void>>()
   private stopped = false
+  private readonly liveness: ProcessLiveness | null
+  /** Releases of the heartbeat held by each job created here and not yet finished. */
+  private readonly held = new Map<string, () => void>()
 
   readonly instanceId: string | null
 
   constructor(options: JobsServiceOptions) {
     this.instanceId = options.instanceId ?? null
+    this.liveness = options.liveness ?? null
     this.repository = new JobsRepository(options.db, options.engine)
     this.bus = options.bus
     this.now = options.now ?? (() => new Date())
@@ -138,7 +149,16 @@ export class JobsService {
       startedAt: input.running ? at : null,
       finishedAt: null,
     }
-    await this.repository.insert(job, this.instanceId)
+    if (this.liveness) {
+      await this.liveness.ensureFresh()
+      this.held.set(job.id, this.liveness.hold())
+    }
+    try {
+      await this.repository.insert(job, this.instanceId)
+    } catch (err) {
+      this.release(job.id)
+      throw err
+    }
     if (input.onCancel) this.jobCancelHandlers.set(job.id, input.onCancel)
     this.emit(job)
     return job
@@ -362,6 +382,7 @@ export class JobsService {
     writes.push(...this.logChains.values())
     await Promise.allSettled(writes)
     this.jobCancelHandlers.clear()
+    for (const id of [...this.held.keys()]) this.release(id)
   }
 
   private async writeProgress(id: string, state: ProgressState): Promise<void> {
@@ -402,6 +423,7 @@ export class JobsService {
       logs,
     })
     this.jobCancelHandlers.delete(id)
+    this.release(id)
     if (!ended) {
       // Finishing twice (the owner reports failure after a cancel) is a no-op:
       // the first final status stands.
@@ -411,6 +433,11 @@ export class JobsService {
     }
     this.emit(ended)
     return ended
+  }
+
+  private release(id: string): void {
+    this.held.get(id)?.()
+    this.held.delete(id)
   }
 
   private async emitCurrent(id: string): Promise<Job> {

@@ -1,8 +1,7 @@
 // The scheduler engine (DESIGN.md §8): claim at the due time, start at once.
 //
 // One wake-up timer sleeps until a few ms before the earliest stored
-// next_run_at (or at most maxSleepMs, to see other processes' edits), reads and
-// plans the tasks due then, and at the due time claims them in one
+// next_run_at, reads and plans the tasks due then, and at the due time claims them in one
 // transaction: a compare-and-set moves each task's next_run_at on, and the run
 // rows go in already `running` (or `skipped` / queued as `pending` when the
 // overlap policy says so; see repository.ts). The actions start as soon as
@@ -11,11 +10,20 @@
 // a third write per firing and a window in which an edit had to cancel claimed
 // runs. The next time is computed from the due time, not from "now", so every
 // process computes the same value.
+//
+// An idle engine (no runs here, no other live process) sleeps until that due
+// time and nothing else: another process's edit reaches it through the
+// database's change feed (src/db/change-feed.ts), and it writes no heartbeat
+// (src/process/liveness.ts). While it holds runs, while other processes are
+// alive (one may die and leave runs to end), or without a change feed, it
+// also wakes at least every maxSleepMs.
 
 import os from 'node:os'
+import type { ChangeWatch, WatchChanges } from '../../db/change-feed.js'
 import { newId } from '../../db/ids.js'
 import type { EventBus } from '../../events/bus.js'
 import type { Logger } from '../../logger.js'
+import type { ProcessLiveness } from '../../process/liveness.js'
 import { pidAlive } from '../../process/pid.js'
 import {
   ActionCanceled,
@@ -62,9 +70,17 @@ export interface EngineOptions {
   /** Services for the agent/device actions and the api allow-list; a function is read per run. */
   services?: ActionServices | (() => ActionServices)
   jobs?: JobsLedger
-  /** Longest sleep, so edits by other processes are seen (default 5000). */
+  /** This process's heartbeat, held while runs are in flight here; beats every heartbeatMs. */
+  liveness: ProcessLiveness
+  /** Notices other processes' commits; without it the engine polls every maxSleepMs. */
+  watchChanges?: WatchChanges
+  /**
+   * Longest sleep while runs are in flight here (remote cancels, queued runs)
+   * or when there is no change feed (default 5000). An idle engine with a
+   * feed sleeps until the next due time.
+   */
   maxSleepMs?: number
-  /** Heartbeat and orphan check interval (default 5000); a process silent for 4x this is dead. */
+  /** Orphan check interval while other processes are alive (default: liveness.intervalMs); silent for 4x this is dead. */
   heartbeatMs?: number
   /** Smallest misfire grace used, whatever the task says (default 1000): claim jitter is not a misfire. */
   minGraceMs?: number
@@ -73,6 +89,12 @@ export interface EngineOptions {
   /** Called as each run starts; the benchmark measures lateness with it. */
   onFire?: (info: FireInfo) => void
   instanceId?: string
+}
+
+interface QueuedRun {
+  run: TaskRun
+  task: Task
+  release: () => void
 }
 
 interface ActiveRun {
@@ -95,6 +117,12 @@ const STALE_PLAN_MS = 100
 const SCHEDULE_CACHE_MAX = 10_000
 /** How long stop() waits for running actions to end after aborting them. */
 const STOP_WAIT_MS = 10_000
+/** The longest delay a Node timer takes (about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1
+/** Change-feed wake-ups look for new or dead processes at most this often. */
+const MIN_REAP_GAP_MS = 250
+/** After the change feed is lost, how long until it is opened again. */
+const FEED_RETRY_MS = 30_000
 
 export class SchedulerEngine {
   readonly instanceId: string
@@ -108,17 +136,27 @@ export class SchedulerEngine {
   private dueTarget: number | null = null
   /** How long before a due time its tasks are read; follows the last read's time. */
   private claimLeadMs = 5
-  private readonly retryTimers = new Map<string, { timer: NodeJS.Timeout; run: TaskRun }>()
+  private readonly retryTimers = new Map<
+    string,
+    { timer: NodeJS.Timeout; run: TaskRun; release: () => void }
+  >()
   private readonly active = new Map<string, ActiveRun>()
   /** How many runs of each task are active here (the overlap check inside a claim). */
   private readonly activeTasks = new Map<string, number>()
   /** overlapPolicy `queue`: runs waiting for the task's current run to end. */
-  private readonly queued = new Map<string, Array<{ run: TaskRun; task: Task }>>()
+  private readonly queued = new Map<string, QueuedRun[]>()
   private ticking = false
   private tickAgain = false
   private started = false
   private stopped = false
-  private lastHeartbeatMs = 0
+  private readonly liveness: ProcessLiveness
+  private lastReapMs = Number.NEGATIVE_INFINITY
+  /** A change-feed wake-up may be another process starting: look at the processes on the next tick. */
+  private reapDue = false
+  /** Other live processes at the last look. */
+  private peers = 0
+  private feed: ChangeWatch | null = null
+  private lastFeedAttemptMs = Number.NEGATIVE_INFINITY
   private readonly background = new Set<Promise<unknown>>()
   private readonly schedules = new Map<string, Schedule>()
 
@@ -126,21 +164,47 @@ export class SchedulerEngine {
     this.opts = options
     this.repo = options.repo
     this.instanceId = options.instanceId ?? newId()
+    this.liveness = options.liveness
     this.maxSleepMs = options.maxSleepMs ?? 5000
-    this.heartbeatMs = options.heartbeatMs ?? 5000
+    this.heartbeatMs = options.heartbeatMs ?? options.liveness.intervalMs
     this.minGraceMs = options.minGraceMs ?? 1000
   }
 
   async start(): Promise<void> {
     if (this.started) return
     this.started = true
-    await this.repo.heartbeat(this.instanceId, new Date(), { hostname: os.hostname(), pid: process.pid })
-    this.lastHeartbeatMs = Date.now()
+    // No heartbeat yet: an idle process has nothing for others to end (see liveness.ts).
     const reaped = await this.reap()
     if (reaped.failed + reaped.skipped > 0) {
       this.opts.logger.warn(reaped, 'scheduler: ended runs left behind by a stopped process')
     }
+    await this.openFeed()
     this.wake(0)
+  }
+
+  /** Opens the change feed; on failure the engine polls every maxSleepMs and tries again later. */
+  private async openFeed(): Promise<void> {
+    const watch = this.opts.watchChanges
+    if (!watch || this.feed || this.stopped) return
+    this.lastFeedAttemptMs = Date.now()
+    try {
+      const feed = await watch({
+        onChange: () => {
+          this.reapDue = true
+          this.notify()
+        },
+        onLost: (err) => {
+          this.feed = null
+          if (this.stopped) return
+          this.opts.logger.warn({ err }, 'scheduler: lost the database change feed; polling until it is back')
+          this.notify()
+        },
+      })
+      if (this.stopped) await feed?.close()
+      else this.feed = feed
+    } catch (err) {
+      this.opts.logger.warn({ err }, "scheduler: no database change feed; polling for other processes' edits")
+    }
   }
 
   /** Idempotent: stops timers, cancels running actions, gives back claimed runs. */
@@ -149,14 +213,22 @@ export class SchedulerEngine {
     this.stopped = true
     if (this.timer) clearTimeout(this.timer)
     this.timer = null
+    const feed = this.feed
+    this.feed = null
+    await feed?.close()
     const now = new Date()
     const unstarted: TaskRun[] = []
-    for (const { timer, run } of this.retryTimers.values()) {
+    for (const { timer, run, release } of this.retryTimers.values()) {
       clearTimeout(timer)
+      release()
       unstarted.push(run)
     }
     this.retryTimers.clear()
-    for (const list of this.queued.values()) for (const q of list) unstarted.push(q.run)
+    for (const list of this.queued.values())
+      for (const q of list) {
+        q.release()
+        unstarted.push(q.run)
+      }
     this.queued.clear()
     for (const a of this.active.values()) a.controller.abort(new ActionCanceled('the server is stopping'))
     const waits = [...this.active.values()].map((a) => a.done)
@@ -178,8 +250,14 @@ export class SchedulerEngine {
     }
   }
 
-  /** Re-plans at once: call after a task is created, edited or deleted. */
-  notify(): void {
+  /** Re-plans at once, here and (through the change feed) in other processes: call after a task is created, edited or deleted. */
+  changed(): void {
+    if (!this.started || this.stopped) return
+    this.track(this.repo.announceChange())
+    this.notify()
+  }
+
+  private notify(): void {
     if (this.started && !this.stopped) this.wake(0)
   }
 
@@ -188,9 +266,11 @@ export class SchedulerEngine {
     for (const [id, entry] of this.retryTimers) {
       if (entry.run.taskId === taskId) {
         clearTimeout(entry.timer)
+        entry.release()
         this.retryTimers.delete(id)
       }
     }
+    for (const q of this.queued.get(taskId) ?? []) q.release()
     this.queued.delete(taskId)
     if (opts.abortRunning) {
       for (const a of this.active.values()) {
@@ -210,11 +290,12 @@ export class SchedulerEngine {
     const retry = this.retryTimers.get(runId)
     if (retry) {
       clearTimeout(retry.timer)
+      retry.release()
       this.retryTimers.delete(runId)
     }
     for (const list of this.queued.values()) {
       const i = list.findIndex((q) => q.run.id === runId)
-      if (i >= 0) list.splice(i, 1)
+      if (i >= 0) list.splice(i, 1)[0].release()
     }
     const ended = await this.repo.finishRun(runId, 'cancelled', { endTime: new Date(), error: reason }, [
       'pending',
@@ -227,6 +308,7 @@ export class SchedulerEngine {
   /** Starts a run now, outside the schedule (manual runs ignore the overlap policy). */
   async runNow(task: Task): Promise<TaskRun> {
     const run = this.newRun(task, { scheduledFor: null, trigger: 'manual', attempt: 1 })
+    await this.liveness.ensureFresh()
     await this.repo.insertRun(run)
     this.emitRun(run.id, task.id, 'pending')
     this.track(this.execute(run, task))
@@ -271,6 +353,7 @@ export class SchedulerEngine {
     }
     this.ticking = true
     let nextDelay = this.maxSleepMs
+    const fresh = () => this.liveness.ensureFresh()
     try {
       let prepared = await this.prepareClaim()
       if (this.stopped) return
@@ -286,6 +369,7 @@ export class SchedulerEngine {
             return ready
           },
           prepared ?? undefined,
+          fresh,
         )
         for (const { task, runs } of claimed) {
           for (const run of runs) {
@@ -304,13 +388,14 @@ export class SchedulerEngine {
         else if (claimed.length < CLAIM_BATCH) break
       }
       // Bookkeeping after the claim, so it never delays a due firing.
-      if (Date.now() - this.lastHeartbeatMs >= this.heartbeatMs) {
-        this.lastHeartbeatMs = Date.now()
-        await this.repo.heartbeat(this.instanceId, new Date(), { hostname: os.hostname(), pid: process.pid })
-        await this.reap()
-      }
+      const sinceReap = Date.now() - this.lastReapMs
+      if (sinceReap >= this.heartbeatMs || (this.reapDue && sinceReap >= MIN_REAP_GAP_MS)) await this.reap()
       await this.drainQueues()
       await this.checkRemoteCancels()
+      if (!this.feed && this.opts.watchChanges && Date.now() - this.lastFeedAttemptMs >= FEED_RETRY_MS)
+        this.track(this.openFeed())
+      const cap = this.sleepCapMs()
+      nextDelay = cap
       const earliest = await this.repo.earliestDue()
       if (earliest) {
         // A due time already past is one we could not claim (another process
@@ -318,7 +403,7 @@ export class SchedulerEngine {
         const untilDue = earliest.getTime() - Date.now()
         if (untilDue > 0) {
           this.dueTarget = earliest.getTime()
-          nextDelay = Math.min(this.maxSleepMs, Math.max(0, untilDue - this.claimLeadMs))
+          nextDelay = Math.min(cap, Math.max(0, untilDue - this.claimLeadMs))
         } else nextDelay = 20
       }
     } catch (err) {
@@ -333,6 +418,21 @@ export class SchedulerEngine {
       nextDelay = 0
     }
     this.wake(nextDelay)
+  }
+
+  /**
+   * The longest sleep now. Idle, with a change feed and no other live
+   * process, only the next due time (or an edit) wakes the engine. Runs in
+   * flight here need remote cancels and queued runs looked at; a live peer
+   * may die and leave runs to end; without a feed, other processes' edits
+   * are found only by looking.
+   */
+  private sleepCapMs(): number {
+    const busy = this.active.size > 0 || this.retryTimers.size > 0 || this.queued.size > 0
+    let cap = busy || !this.feed ? this.maxSleepMs : MAX_TIMER_MS
+    if (this.peers > 0) cap = Math.min(cap, this.heartbeatMs)
+    if (this.reapDue) cap = Math.min(cap, MIN_REAP_GAP_MS)
+    return cap
   }
 
   /**
@@ -351,6 +451,8 @@ export class SchedulerEngine {
     const due = new Date(dueMs)
     const tasks = await this.repo.dueBy(due, CLAIM_BATCH)
     const prepared = tasks.map((task) => ({ task, plan: this.plan(task, due, false) }))
+    // A heartbeat owed before the claim is written now, inside the lead, not after the due time.
+    if (tasks.length > 0) await this.liveness.ensureFresh()
     this.claimLeadMs = Math.min(MAX_CLAIM_LEAD_MS, Math.max(2, Math.ceil((Date.now() - started) * 1.5) + 2))
     for (let wait = dueMs - Date.now(); wait > 0 && !this.stopped; wait = dueMs - Date.now()) {
       await new Promise((r) => setTimeout(r, wait))
@@ -466,7 +568,7 @@ export class SchedulerEngine {
   /** overlapPolicy `queue`: the run waits (pending) until the task's current run ends. */
   private enqueue(run: TaskRun, task: Task): void {
     const list = this.queued.get(task.id) ?? []
-    list.push({ run, task })
+    list.push({ run, task, release: this.liveness.hold() })
     this.queued.set(task.id, list)
   }
 
@@ -493,9 +595,9 @@ export class SchedulerEngine {
         continue
       }
       if (this.runningHere(taskId) || (await this.repo.hasRunning(taskId, ''))) continue
-      const next = list.shift() as { run: TaskRun; task: Task }
+      const next = list.shift() as QueuedRun
       if (list.length === 0) this.queued.delete(taskId)
-      this.track(this.execute(next.run, next.task))
+      this.track(this.execute(next.run, next.task).finally(next.release))
     }
   }
 
@@ -534,6 +636,7 @@ export class SchedulerEngine {
     const done = new Promise<void>((r) => {
       resolveDone = r
     })
+    const release = this.liveness.hold()
     this.active.set(run.id, { run, task, startedAt: startedAt.getTime(), controller, done })
     this.activeTasks.set(task.id, (this.activeTasks.get(task.id) ?? 0) + 1)
     this.opts.onFire?.({ runId: run.id, taskId: task.id, dueAt: run.scheduledFor, startedAt })
@@ -591,6 +694,7 @@ export class SchedulerEngine {
       const left = (this.activeTasks.get(task.id) ?? 1) - 1
       if (left > 0) this.activeTasks.set(task.id, left)
       else this.activeTasks.delete(task.id)
+      release()
       resolveDone()
       if (this.queued.has(task.id) && !this.stopped) this.track(this.drainQueues())
     }
@@ -602,14 +706,25 @@ export class SchedulerEngine {
       trigger: 'retry',
       attempt: run.attempt + 1,
     })
-    await this.repo.insertRun(retry)
+    const release = this.liveness.hold()
+    try {
+      await this.repo.insertRun(retry)
+    } catch (err) {
+      release()
+      throw err
+    }
     this.emitRun(retry.id, task.id, 'pending')
     const timer = setTimeout(() => {
       this.retryTimers.delete(retry.id)
       // Re-read: the task may have been edited or deleted while waiting.
-      this.track(this.repo.getTask(task.id).then((fresh) => (fresh ? this.fire(retry, fresh) : undefined)))
+      this.track(
+        this.repo
+          .getTask(task.id)
+          .then((fresh) => (fresh ? this.fire(retry, fresh) : undefined))
+          .finally(release),
+      )
     }, task.retryDelayMs)
-    this.retryTimers.set(retry.id, { timer, run: retry })
+    this.retryTimers.set(retry.id, { timer, run: retry, release })
   }
 
   private async createJob(run: TaskRun, task: Task, controller: AbortController): Promise<string | null> {
@@ -661,14 +776,23 @@ export class SchedulerEngine {
     }
   }
 
+  /** Ends the runs of dead processes and counts the live ones (peers). */
   private async reap(): Promise<{ failed: number; skipped: number }> {
+    this.lastReapMs = Date.now()
+    this.reapDue = false
     // A process on this host whose pid is gone is dead now, whatever its last heartbeat says.
     for (const peer of await this.repo.instancesOn(os.hostname())) {
       if (peer.id !== this.instanceId && peer.pid !== null && !pidAlive(peer.pid))
         await this.repo.removeInstance(peer.id)
     }
     const now = Date.now()
-    return this.repo.reapOrphans(this.instanceId, new Date(now - 4 * this.heartbeatMs), new Date(now))
+    const reaped = await this.repo.reapOrphans(
+      this.instanceId,
+      new Date(now - 4 * this.heartbeatMs),
+      new Date(now),
+    )
+    this.peers = reaped.peers
+    return reaped
   }
 
   private emitRun(runId: string, taskId: string, status: string): void {

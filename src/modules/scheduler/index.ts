@@ -236,6 +236,8 @@ export function createSchedulerArea(ctx: AreaContext, deps: SchedulerDeps = {}):
   const engine = new SchedulerEngine({
     // One id per process, shared with the jobs ledger, which reaps by it too.
     instanceId: ctx.instanceId,
+    liveness: ctx.liveness,
+    watchChanges: ctx.watchDbChanges,
     repo,
     registry,
     bus: ctx.bus,

@@ -7,6 +7,7 @@
 // BEGIN IMMEDIATE.
 
 import { type ExpressionBuilder, type Kysely, sql, type Transaction } from 'kysely'
+import { announceChange } from '../../db/change-feed.js'
 import { placeholders, rawQuery, rows, typed } from '../../db/raw.js'
 import { TurnBatch } from '../../db/turn-batch.js'
 import type { DB, DbEngine, TaskRunsTable } from '../../db/types.js'
@@ -261,11 +262,14 @@ export class SchedulerRepository {
     limit: number,
     plan: (task: Task, now: Date, busyElsewhere: boolean, prepared?: ClaimPlan) => ClaimPlan,
     prepared?: Array<{ task: Task; plan?: ClaimPlan }>,
+    /** Runs before the claim's writes when something is due (the process's heartbeat). */
+    beforeClaim?: () => Promise<void>,
   ): Promise<Array<{ task: Task; runs: TaskRun[] }>> {
     if (prepared?.length === 0) return []
     // Most wake-ups find nothing due (an edit elsewhere, the periodic look):
     // a plain read answers that without taking the write lock.
     if (!prepared && !(await this.anyDue())) return []
+    await beforeClaim?.()
     return this.claimTransaction(async (trx) => {
       const now =
         this.engine === 'postgres'
@@ -642,28 +646,7 @@ export class SchedulerRepository {
     return Number(res.numDeletedRows)
   }
 
-  // ---- instances ----
-
-  async heartbeat(id: string, at: Date, info: { hostname: string; pid: number }): Promise<void> {
-    const updated = await rawQuery<{ id: string }>(
-      this.db,
-      this.engine,
-      `update scheduler_instances set heartbeat_at = ${typed(this.engine, 'timestamptz')} where id = ? returning id`,
-      [toDbTime(at), id],
-    )
-    if (updated.length === 0) {
-      await this.db
-        .insertInto('schedulerInstances')
-        .values({
-          id,
-          hostname: info.hostname,
-          pid: info.pid,
-          startedAt: toDbTime(at),
-          heartbeatAt: toDbTime(at),
-        })
-        .execute()
-    }
-  }
+  // ---- instances (written by src/process/liveness.ts) ----
 
   async instancesOn(hostname: string): Promise<Array<{ id: string; pid: number | null }>> {
     const found = await rawQuery<{ id: string; pid: number | string | null }>(
@@ -679,16 +662,23 @@ export class SchedulerRepository {
     await this.db.deleteFrom('schedulerInstances').where('id', '=', id).execute()
   }
 
+  /** Wakes other processes' engines after a task is created, edited or deleted (see change-feed.ts). */
+  announceChange(): Promise<void> {
+    return announceChange(this.db, this.engine)
+  }
+
   /**
    * Ends the runs of processes that are gone: not this one, and not one whose
    * heartbeat is newer than `staleBefore`. Running ones failed, pending ones
-   * (claimed, never fired) skipped. Returns how many.
+   * (claimed, never fired) skipped. Returns how many, and how many other
+   * processes are alive (`peers`: while there are any, one of them may die
+   * and leave runs behind, so the engine keeps looking).
    */
   async reapOrphans(
     selfId: string,
     staleBefore: Date,
     at: Date,
-  ): Promise<{ failed: number; skipped: number }> {
+  ): Promise<{ failed: number; skipped: number; peers: number }> {
     const stale = toDbTime(staleBefore)
     const live = this.db.selectFrom('schedulerInstances').select('id').where('heartbeatAt', '>=', stale)
     /** Claimed by no process, or by another one without a fresh heartbeat. */
@@ -699,14 +689,13 @@ export class SchedulerRepository {
       ])
     // Nearly every call finds nothing to end: reads answer that without the
     // write lock (three empty writes every heartbeat were most of an idle
-    // engine's CPU). They ask what the writes below would change.
-    const staleInstance = await this.db
-      .selectFrom('schedulerInstances')
-      .select('id')
-      .where('heartbeatAt', '<', stale)
-      .limit(1)
-      .executeTakeFirst()
-    if (!staleInstance) {
+    // engine's CPU). They ask what the writes below would change; the
+    // instances table is a row per process, so it is read whole.
+    const instances = await this.db.selectFrom('schedulerInstances').select(['id', 'heartbeatAt']).execute()
+    const isStale = (i: { heartbeatAt: unknown }) =>
+      (fromDbTime(i.heartbeatAt)?.getTime() ?? 0) < staleBefore.getTime()
+    const peers = instances.filter((i) => i.id !== selfId && !isStale(i)).length
+    if (!instances.some(isStale)) {
       const orphanedRun = await this.db
         .selectFrom('taskRuns')
         .select('id')
@@ -714,7 +703,7 @@ export class SchedulerRepository {
         .where(orphan)
         .limit(1)
         .executeTakeFirst()
-      if (!orphanedRun) return { failed: 0, skipped: 0 }
+      if (!orphanedRun) return { failed: 0, skipped: 0, peers }
     }
     const orphaned = (status: RunStatus) =>
       this.db.updateTable('taskRuns').where('status', '=', status).where(orphan)
@@ -729,6 +718,6 @@ export class SchedulerRepository {
       })
       .executeTakeFirst()
     await this.db.deleteFrom('schedulerInstances').where('heartbeatAt', '<', stale).execute()
-    return { failed: Number(failed.numUpdatedRows), skipped: Number(skipped.numUpdatedRows) }
+    return { failed: Number(failed.numUpdatedRows), skipped: Number(skipped.numUpdatedRows), peers }
   }
 }

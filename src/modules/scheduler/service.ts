@@ -238,7 +238,7 @@ export class SchedulerService {
 
   private changed(taskId: string): void {
     this.bus.emit('task.changed', { taskId })
-    this.engine.notify()
+    this.engine.changed()
   }
 
   /** Validates a create body (current undefined) or an update body merged over current. */

@@ -15,6 +15,7 @@ import { nextAfter } from '../../../src/modules/scheduler/cron.js'
 import { HistoryRetention } from '../../../src/modules/scheduler/history-retention.js'
 import { type ClaimPlan, SchedulerRepository } from '../../../src/modules/scheduler/repository.js'
 import type { Task, TaskRun } from '../../../src/modules/scheduler/types.js'
+import { InstanceRegistry } from '../../../src/process/liveness.js'
 import { type TestDatabase, testEngines } from '../../helpers/engines.js'
 
 describe.each(testEngines())('scheduler repository on $name', (engine) => {
@@ -140,7 +141,8 @@ describe.each(testEngines())('scheduler repository on $name', (engine) => {
 
   describe('reapOrphans', () => {
     const HOST = { hostname: 'bench-host', pid: 1 }
-    const beat = (id: string, at: Date) => repo.heartbeat(id, at, HOST)
+    const beat = (id: string, at: Date) =>
+      new InstanceRegistry(handle.db, handle.engine).heartbeat(id, at, HOST)
     const instances = async () =>
       (await sql<{ id: string }>`select id from scheduler_instances`.execute(handle.db)).rows
         .map((r) => r.id)
@@ -161,7 +163,7 @@ describe.each(testEngines())('scheduler repository on $name', (engine) => {
       const task = await dueTask(new Date(Date.now() + 60_000))
       const running = await runOf(task, 'running', 'peer')
       const result = await repo.reapOrphans('self', new Date(now.getTime() - 20_000), now)
-      expect(result).toEqual({ failed: 0, skipped: 0 })
+      expect(result).toEqual({ failed: 0, skipped: 0, peers: 1 })
       expect((await repo.runStatuses([running])).get(running)).toBe('running')
       expect(await instances()).toEqual(['peer', 'self'])
     })
@@ -176,7 +178,7 @@ describe.each(testEngines())('scheduler repository on $name', (engine) => {
       const unclaimed = await runOf(task, 'running', null)
       const mine = await runOf(task, 'running', 'self')
       const result = await repo.reapOrphans('self', new Date(now.getTime() - 20_000), now)
-      expect(result).toEqual({ failed: 2, skipped: 1 })
+      expect(result).toEqual({ failed: 2, skipped: 1, peers: 0 })
       const statuses = await repo.runStatuses([running, pending, unclaimed, mine])
       expect([running, pending, unclaimed, mine].map((id) => statuses.get(id))).toEqual([
         'failed',
@@ -197,6 +199,7 @@ describe.each(testEngines())('scheduler repository on $name', (engine) => {
       expect(await repo.reapOrphans('self', new Date(now.getTime() - 20_000), now)).toEqual({
         failed: 1,
         skipped: 1,
+        peers: 0,
       })
       const statuses = await repo.runStatuses([ghost, unclaimed])
       expect([statuses.get(ghost), statuses.get(unclaimed)]).toEqual(['failed', 'skipped'])
@@ -210,6 +213,7 @@ describe.each(testEngines())('scheduler repository on $name', (engine) => {
       expect(await repo.reapOrphans('self', new Date(now.getTime() - 20_000), now)).toEqual({
         failed: 0,
         skipped: 0,
+        peers: 0,
       })
       expect(await instances()).toEqual(['self'])
     })

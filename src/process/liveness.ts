@@ -1,0 +1,151 @@
+// Whether this process is alive, as the other Myntrix processes on the same
+// database see it: its row in scheduler_instances with a fresh heartbeat.
+// Peers take a process whose heartbeat is stale for dead and end the task runs
+// and jobs it left (the scheduler's and the jobs ledger's reapers).
+//
+// A process with nothing in flight leaves nothing to end, so it need not beat:
+// the heartbeat runs only while some work is held (hold()), and ensureFresh()
+// renews it before new work is recorded. An idle process therefore writes
+// nothing and does not wake (on an SD card that is ~17,000 writes a day
+// saved). Its row may go stale and be removed by a peer meanwhile;
+// ensureFresh() puts it back (and announces it, so idle peers learn that
+// there is someone to watch).
+//
+// The order is what makes this safe: the beat commits before the work's own
+// row, and a holder keeps beating every intervalMs, far inside the staleness
+// the reapers allow (4x intervalMs for runs, 30 s for jobs).
+
+import os from 'node:os'
+import type { Kysely } from 'kysely'
+import { announceChange } from '../db/change-feed.js'
+import { rawQuery, typed } from '../db/raw.js'
+import type { DbEngine } from '../db/types.js'
+import { toDbTime } from '../db/values.js'
+
+export interface LivenessOptions {
+  /** Writes the heartbeat (registering the process if its row is gone). */
+  beat: () => Promise<void>
+  intervalMs: number
+  onError?: (err: unknown) => void
+}
+
+export class ProcessLiveness {
+  readonly intervalMs: number
+  private readonly opts: LivenessOptions
+  private holds = 0
+  /** When the last successful beat started (a conservative age). */
+  private lastBeatMs = Number.NEGATIVE_INFINITY
+  private timer: NodeJS.Timeout | null = null
+  private beating: Promise<void> | null = null
+  private stopped = false
+
+  constructor(options: LivenessOptions) {
+    this.opts = options
+    this.intervalMs = options.intervalMs
+  }
+
+  /** Keeps the heartbeat going until the returned release is called (once; more calls are no-ops). */
+  hold(): () => void {
+    this.holds++
+    this.arm()
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      this.holds--
+    }
+  }
+
+  /** Whether some work holds the heartbeat now. */
+  get held(): boolean {
+    return this.holds > 0
+  }
+
+  /** Beats now unless the last beat is younger than intervalMs. Await it before recording new work. */
+  ensureFresh(): Promise<void> {
+    if (Date.now() - this.lastBeatMs < this.intervalMs) return Promise.resolve()
+    return this.beat()
+  }
+
+  /** One heartbeat write; concurrent callers share it. */
+  beat(): Promise<void> {
+    if (!this.beating) {
+      const started = Date.now()
+      this.beating = this.opts
+        .beat()
+        .then(() => {
+          this.lastBeatMs = started
+        })
+        .finally(() => {
+          this.beating = null
+        })
+    }
+    return this.beating
+  }
+
+  /** Idempotent: no more timed beats. */
+  stop(): void {
+    this.stopped = true
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = null
+  }
+
+  private arm(): void {
+    if (this.timer || this.stopped) return
+    const waitMs = Math.max(0, this.lastBeatMs + this.intervalMs - Date.now())
+    this.timer = setTimeout(() => {
+      this.timer = null
+      if (this.holds === 0 || this.stopped) return
+      this.beat()
+        .catch((err) => this.opts.onError?.(err))
+        .finally(() => this.arm())
+    }, waitMs)
+    this.timer.unref()
+  }
+}
+
+/** The row of scheduler_instances that stands for one process. */
+export class InstanceRegistry {
+  constructor(
+    // biome-ignore lint/suspicious/noExplicitAny: only scheduler_instances is touched, as raw SQL
+    private readonly db: Kysely<any>,
+    private readonly engine: DbEngine,
+  ) {}
+
+  /** Marks the process alive at `at`; inserts its row (and announces it) when the row is gone. */
+  async heartbeat(id: string, at: Date, info = { hostname: os.hostname(), pid: process.pid }): Promise<void> {
+    const t = typed(this.engine, 'timestamptz')
+    const updated = await rawQuery<{ id: string }>(
+      this.db,
+      this.engine,
+      `update scheduler_instances set heartbeat_at = ${t} where id = ? returning id`,
+      [toDbTime(at), id],
+    )
+    if (updated.length > 0) return
+    await rawQuery(
+      this.db,
+      this.engine,
+      `insert into scheduler_instances (id, hostname, pid, started_at, heartbeat_at) values (?, ?, ?, ${t}, ${t})`,
+      [id, info.hostname, info.pid, toDbTime(at), toDbTime(at)],
+    )
+    await announceChange(this.db, this.engine)
+  }
+
+  async remove(id: string): Promise<void> {
+    await rawQuery(this.db, this.engine, 'delete from scheduler_instances where id = ?', [id])
+  }
+}
+
+/** This process's liveness on its database, beating `intervalMs` apart while held. */
+export function processLiveness(
+  registry: InstanceRegistry,
+  instanceId: string,
+  intervalMs: number,
+  onError?: (err: unknown) => void,
+): ProcessLiveness {
+  return new ProcessLiveness({
+    beat: () => registry.heartbeat(instanceId, new Date()),
+    intervalMs,
+    onError,
+  })
+}

@@ -1,0 +1,102 @@
+// The process heartbeat on a real database: written only while work is held,
+// renewed before new work is recorded, and held by the jobs ledger for as
+// long as a job it created is active.
+
+import { sql } from 'kysely'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { type DatabaseHandle, migrate } from '../../src/db/index.js'
+import { fromDbTime } from '../../src/db/values.js'
+import { EventBus } from '../../src/events/bus.js'
+import { JobsService } from '../../src/modules/jobs/service.js'
+import { InstanceRegistry, type ProcessLiveness, processLiveness } from '../../src/process/liveness.js'
+import { type TestDatabase, testEngines } from '../helpers/engines.js'
+
+const INTERVAL_MS = 100
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+describe.each(testEngines())('process liveness on $name', (engine) => {
+  let testDb: TestDatabase
+  let handle: DatabaseHandle
+  let liveness: ProcessLiveness
+
+  beforeEach(async () => {
+    testDb = await engine.createDatabase()
+    handle = testDb.open()
+    await migrate(handle)
+    liveness = processLiveness(new InstanceRegistry(handle.db, handle.engine), 'me', INTERVAL_MS)
+  })
+  afterEach(async () => {
+    liveness.stop()
+    await handle.close()
+    await testDb.drop()
+  })
+
+  /** This process's last heartbeat (ms), or null without a row. */
+  const beatAt = async () => {
+    const row = (
+      await sql<{
+        beat: unknown
+      }>`select heartbeat_at as beat from scheduler_instances where id = 'me'`.execute(handle.db)
+    ).rows[0]
+    return row ? (fromDbTime(row.beat) as Date).getTime() : null
+  }
+
+  it('writes nothing until work is recorded; ensureFresh registers, then is a no-op while fresh', async () => {
+    await sleep(3 * INTERVAL_MS)
+    expect(await beatAt()).toBeNull()
+    await liveness.ensureFresh()
+    const first = await beatAt()
+    expect(first).not.toBeNull()
+    await liveness.ensureFresh()
+    expect(await beatAt()).toBe(first)
+    // Nothing held: no timed beats either.
+    await sleep(3 * INTERVAL_MS)
+    expect(await beatAt()).toBe(first)
+  })
+
+  it('beats every interval while held, and stops once every holder has released', async () => {
+    const first = liveness.hold()
+    const second = liveness.hold()
+    await sleep(50)
+    const start = (await beatAt()) as number
+    expect(start).not.toBeNull()
+    first()
+    first() // a second release of the same hold must not drop the other holder's
+    await sleep(4 * INTERVAL_MS)
+    expect(((await beatAt()) as number) - start).toBeGreaterThanOrEqual(2 * INTERVAL_MS)
+    second()
+    await sleep(2 * INTERVAL_MS)
+    const settled = await beatAt()
+    await sleep(3 * INTERVAL_MS)
+    expect(await beatAt()).toBe(settled)
+  })
+
+  it('puts its row back when a peer removed it while this process idled', async () => {
+    await liveness.ensureFresh()
+    await new InstanceRegistry(handle.db, handle.engine).remove('me')
+    await sleep(INTERVAL_MS + 10)
+    await liveness.ensureFresh()
+    expect(await beatAt()).not.toBeNull()
+  })
+
+  it('a job keeps the process beating from its creation to its end', async () => {
+    const jobs = new JobsService({
+      db: handle.db,
+      engine: handle.engine,
+      bus: new EventBus(),
+      instanceId: 'me',
+      liveness,
+    })
+    const job = await jobs.create({ name: 'transfer', type: 'test.work', running: true })
+    const created = (await beatAt()) as number
+    expect(created).not.toBeNull()
+    await sleep(4 * INTERVAL_MS)
+    expect(((await beatAt()) as number) - created).toBeGreaterThanOrEqual(2 * INTERVAL_MS)
+    await jobs.complete(job.id)
+    await sleep(2 * INTERVAL_MS)
+    const ended = await beatAt()
+    await sleep(3 * INTERVAL_MS)
+    expect(await beatAt()).toBe(ended)
+    await jobs.stop()
+  })
+})
