@@ -8,7 +8,8 @@
 // process filled, as after a restart; the memory store can only add its jobs
 // in the process. CPU is the on-CPU time of all the subject's threads
 // (/proc/<pid>/task/*/schedstat, nanoseconds) over the measured window, RSS is
-// VmRSS at its end and "private" its RssAnon part.
+// VmRSS at its end and "private" its RssAnon part; wake-ups are the threads'
+// voluntary context switches in the window (/proc/<pid>/task/*/status).
 // The idle window opens BENCH_SETTLE_SECONDS after the subject is ready: V8's
 // memory reducer runs its last collections of the start-up about 9 s in, once.
 // Usage: node bench/scheduler/run.mjs [--build-only]
@@ -69,6 +70,13 @@ const subjects = [
     cmd: process.execPath,
     args: ['--expose-gc', join(here, 'subjects/croner.mjs')],
   },
+  {
+    // Not a scheduler: the floor of the stack, for reading the RSS row.
+    name: 'floor: node + better-sqlite3, no scheduler',
+    cmd: process.execPath,
+    args: ['--expose-gc', join(here, 'subjects/node-floor.mjs')],
+    idleOnly: true,
+  },
 ]
 for (const s of subjects) if (s.missing) process.stderr.write(`skipping ${s.name}: ${s.missing}\n`)
 const scenarios = [
@@ -100,6 +108,23 @@ function cpuNs(pid) {
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     try {
       total += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0])
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return total
+}
+/**
+ * Times the process's threads went off the CPU voluntarily (waiting for a
+ * timer, a socket, a lock) over the window: each is a wake-up that followed.
+ * A thread that sleeps through the window adds none.
+ */
+function wakeUps(pid) {
+  let total = 0
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const m = /voluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8'))
+      if (m) total += Number(m[1])
     } catch {
       // The thread ended between the listing and the read.
     }
@@ -167,21 +192,23 @@ async function measureProcess(subject, scenario, child) {
   if (scenario.settle) await new Promise((r) => setTimeout(r, scenario.settle * 1000))
   const t0 = performance.now()
   const c0 = cpuNs(child.pid)
+  const w0 = wakeUps(child.pid)
   // Stop sampling just before the subject ends its window.
   await new Promise((r) => setTimeout(r, scenario.seconds * 1000 - 300))
   const c1 = cpuNs(child.pid)
+  const w1 = wakeUps(child.pid)
   const memory = memoryMb(child.pid)
   const elapsed = (performance.now() - t0) / 1000
   await exited
   const line = out.trim().split('\n').pop()
   const result = JSON.parse(line)
-  return { cpuPercent: ((c1 - c0) / 1e9 / elapsed) * 100, ...memory, ...result }
+  return { cpuPercent: ((c1 - c0) / 1e9 / elapsed) * 100, wakeUps: w1 - w0, ...memory, ...result }
 }
 
 const results = []
 for (const scenario of scenarios) {
   for (const subject of subjects) {
-    if (subject.missing) continue
+    if (subject.missing || (subject.idleOnly && !scenario.settle)) continue
     process.stderr.write(`running ${subject.name}: ${scenario.name}\n`)
     const result = await measure(subject, scenario)
     if (scenario.settle && result.lateness.count > 0)
@@ -194,12 +221,12 @@ for (const scenario of scenarios) {
 
 const f = (v, d = 1) => (v === null || v === undefined ? '-' : Number(v).toFixed(d))
 console.log(
-  '| scenario | subject | firings | lateness p50 ms | p99 ms | max ms | CPU % | RSS MB | private MB |',
+  '| scenario | subject | firings | lateness p50 ms | p99 ms | max ms | CPU % | wake-ups | RSS MB | private MB |',
 )
-console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
+console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
 for (const r of results) {
   console.log(
-    `| ${r.scenario} | ${r.subject} | ${r.lateness.count} | ${f(r.lateness.p50, 2)} | ${f(r.lateness.p99, 2)} | ${f(r.lateness.max, 2)} | ${f(r.cpuPercent, 3)} | ${f(r.rssMb)} | ${f(r.privateMb)} |`,
+    `| ${r.scenario} | ${r.subject} | ${r.lateness.count} | ${f(r.lateness.p50, 2)} | ${f(r.lateness.p99, 2)} | ${f(r.lateness.max, 2)} | ${f(r.cpuPercent, 3)} | ${r.wakeUps} | ${f(r.rssMb)} | ${f(r.privateMb)} |`,
   )
 }
 const file = join(here, `results-${new Date().toISOString().replace(/[:.]/g, '-')}.json`)

@@ -12,8 +12,13 @@
 // there is someone to watch).
 //
 // The order is what makes this safe: the beat commits before the work's own
-// row, and a holder keeps beating every intervalMs, far inside the staleness
-// the reapers allow (4x intervalMs for runs, 30 s for jobs).
+// row, and a holder keeps beating every intervalMs, so a heartbeat is never
+// older than twice that while work is in flight: inside the staleness the
+// reapers allow (4x intervalMs for runs, 30 s for jobs).
+//
+// The timed beats go on for one interval after the last release: a scheduler
+// firing every second releases between firings, and its beats then land
+// between them instead of in the claim before a due time.
 
 import os from 'node:os'
 import type { Kysely } from 'kysely'
@@ -35,6 +40,7 @@ export class ProcessLiveness {
   private holds = 0
   /** When the last successful beat started (a conservative age). */
   private lastBeatMs = Number.NEGATIVE_INFINITY
+  private lastReleaseMs = Number.NEGATIVE_INFINITY
   private timer: NodeJS.Timeout | null = null
   private beating: Promise<void> | null = null
   private stopped = false
@@ -53,6 +59,7 @@ export class ProcessLiveness {
       if (released) return
       released = true
       this.holds--
+      this.lastReleaseMs = Date.now()
     }
   }
 
@@ -61,9 +68,13 @@ export class ProcessLiveness {
     return this.holds > 0
   }
 
-  /** Beats now unless the last beat is younger than intervalMs. Await it before recording new work. */
+  /**
+   * Beats now unless the last beat is younger than two intervals (a held
+   * process beats every interval, so this writes only after an idle spell).
+   * Await it before recording new work.
+   */
   ensureFresh(): Promise<void> {
-    if (Date.now() - this.lastBeatMs < this.intervalMs) return Promise.resolve()
+    if (Date.now() - this.lastBeatMs < 2 * this.intervalMs) return Promise.resolve()
     return this.beat()
   }
 
@@ -95,7 +106,7 @@ export class ProcessLiveness {
     const waitMs = Math.max(0, this.lastBeatMs + this.intervalMs - Date.now())
     this.timer = setTimeout(() => {
       this.timer = null
-      if (this.holds === 0 || this.stopped) return
+      if (this.stopped || (this.holds === 0 && Date.now() - this.lastReleaseMs > this.intervalMs)) return
       this.beat()
         .catch((err) => this.opts.onError?.(err))
         .finally(() => this.arm())

@@ -65,7 +65,8 @@ describe.each(testEngines())('process liveness on $name', (engine) => {
     await sleep(4 * INTERVAL_MS)
     expect(((await beatAt()) as number) - start).toBeGreaterThanOrEqual(2 * INTERVAL_MS)
     second()
-    await sleep(2 * INTERVAL_MS)
+    // Timed beats go on for one interval after the last release.
+    await sleep(3 * INTERVAL_MS)
     const settled = await beatAt()
     await sleep(3 * INTERVAL_MS)
     expect(await beatAt()).toBe(settled)
@@ -74,7 +75,10 @@ describe.each(testEngines())('process liveness on $name', (engine) => {
   it('puts its row back when a peer removed it while this process idled', async () => {
     await liveness.ensureFresh()
     await new InstanceRegistry(handle.db, handle.engine).remove('me')
-    await sleep(INTERVAL_MS + 10)
+    await liveness.ensureFresh()
+    expect(await beatAt()).toBeNull()
+    // Older than two intervals: stale enough to be renewed.
+    await sleep(2 * INTERVAL_MS + 10)
     await liveness.ensureFresh()
     expect(await beatAt()).not.toBeNull()
   })
@@ -93,7 +97,7 @@ describe.each(testEngines())('process liveness on $name', (engine) => {
     await sleep(4 * INTERVAL_MS)
     expect(((await beatAt()) as number) - created).toBeGreaterThanOrEqual(2 * INTERVAL_MS)
     await jobs.complete(job.id)
-    await sleep(2 * INTERVAL_MS)
+    await sleep(3 * INTERVAL_MS)
     const ended = await beatAt()
     await sleep(3 * INTERVAL_MS)
     expect(await beatAt()).toBe(ended)

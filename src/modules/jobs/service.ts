@@ -52,7 +52,11 @@ export interface JobsServiceOptions {
   engine: DbEngine
 }
 
-/** A peer whose heartbeat is older than this is gone (its heartbeat is every 5 s). */
+/**
+ * A peer whose heartbeat is older than this is gone: six of the default
+ * 5 s heartbeats, and never less than four of the configured ones (a process
+ * with work in flight beats at least every two).
+ */
 export const INSTANCE_STALE_MS = 30_000
 
 export interface JobListQuery {
@@ -104,6 +108,7 @@ export class JobsService {
   private readonly logChains = new Map<string, Promise<void>>()
   private stopped = false
   private readonly liveness: ProcessLiveness | null
+  private readonly staleMs: number
   /** Releases of the heartbeat held by each job created here and not yet finished. */
   private readonly held = new Map<string, () => void>()
 
@@ -112,6 +117,7 @@ export class JobsService {
   constructor(options: JobsServiceOptions) {
     this.instanceId = options.instanceId ?? null
     this.liveness = options.liveness ?? null
+    this.staleMs = Math.max(INSTANCE_STALE_MS, 4 * (this.liveness?.intervalMs ?? 0))
     this.repository = new JobsRepository(options.db, options.engine)
     this.bus = options.bus
     this.now = options.now ?? (() => new Date())
@@ -355,7 +361,7 @@ export class JobsService {
   async failInterrupted(reason = 'the server stopped while the job was active'): Promise<number> {
     const now = this.now()
     const live = await this.repository
-      .liveInstances(new Date(now.getTime() - INSTANCE_STALE_MS), os.hostname(), pidAlive)
+      .liveInstances(new Date(now.getTime() - this.staleMs), os.hostname(), pidAlive)
       .catch(() => [] as string[])
     return this.repository.failOrphaned(reason, now, this.instanceId ?? '', live)
   }
