@@ -47,15 +47,28 @@ export function watchSqliteFile(file: string, dataVersion: () => number): WatchC
     let immediate: NodeJS.Immediate | null = null
     let recheck: NodeJS.Timeout | null = null
     let closed = false
+    const watcher = fs.watch(path.dirname(file), { persistent: false })
+    const fail = (err: Error) => {
+      if (closed) return
+      closed = true
+      watcher.close()
+      onLost(err)
+    }
     const look = () => {
       if (closed) return
-      const now = dataVersion()
+      let now: number
+      try {
+        now = dataVersion()
+      } catch (err) {
+        // The connection was closed under the watch: report it rather than throw from a timer.
+        fail(err as Error)
+        return
+      }
       if (now !== seen) {
         seen = now
         onChange()
       }
     }
-    const watcher = fs.watch(path.dirname(file), { persistent: false })
     watcher.on('change', (_event, name) => {
       if (closed || (name && !String(name).startsWith(base))) return
       immediate ??= setImmediate(() => {
@@ -71,12 +84,7 @@ export function watchSqliteFile(file: string, dataVersion: () => number): WatchC
         recheck.unref()
       }
     })
-    watcher.on('error', (err) => {
-      if (closed) return
-      closed = true
-      watcher.close()
-      onLost(err)
-    })
+    watcher.on('error', fail)
     return {
       async close() {
         closed = true

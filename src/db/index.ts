@@ -94,12 +94,15 @@ export function openDatabase(url: string, options: OpenDatabaseOptions = {}): Da
       await sql`select 1`.execute(db)
     },
     // Only this process can reach an in-memory database.
-    watchChanges:
-      file === ':memory:'
-        ? async () => null
-        : watchSqliteFile(file, () => sqlite.pragma('data_version', { simple: true }) as number),
+    watchChanges: file === ':memory:' ? async () => null : watchSqliteFile(file, dataVersionOf(sqlite)),
     close: () => db.destroy(),
   }
+}
+
+/** PRAGMA data_version, prepared once: the change feed reads it after every burst of writes to the file. */
+function dataVersionOf(sqlite: SqliteDatabase.Database): () => number {
+  const stmt = sqlite.prepare('pragma data_version').pluck()
+  return () => stmt.get() as number
 }
 
 /** How many prepared SQLite statements are kept for reuse (least recently used go first). */
