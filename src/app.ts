@@ -197,7 +197,8 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
         logger.error({ err, area: area.name }, 'area failed to stop cleanly')
       }
     }
-    context.liveness.stop()
+    // Last: an area stopping may still hold the heartbeat (a transfer ending its job).
+    await context.liveness.stop()
   })
 
   await app.ready()

@@ -98,7 +98,9 @@ export function watchSqliteFile(file: string, dataVersion: () => number): WatchC
 
 export function listenPostgres(config: pg.ClientConfig): WatchChanges {
   return async ({ onChange, onLost }) => {
-    const client = new pg.Client(config)
+    // TCP keep-alive (probed by the kernel, no wake-up here) so that a connection
+    // a middlebox dropped without a word ends, and the engine falls back to polling.
+    const client = new pg.Client({ ...config, keepAlive: true, keepAliveInitialDelayMillis: 60_000 })
     let closed = false
     const lost = (err: Error) => {
       if (closed) return

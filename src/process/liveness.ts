@@ -12,9 +12,11 @@
 // there is someone to watch).
 //
 // The order is what makes this safe: the beat commits before the work's own
-// row, and a holder keeps beating every intervalMs, so a heartbeat is never
-// older than twice that while work is in flight: inside the staleness the
-// reapers allow (4x intervalMs for runs, 30 s for jobs).
+// row, and a holder beats every intervalMs. ensureFresh() accepts a beat up
+// to 1.5 intervals old, so a run or job starts with a heartbeat at most that
+// old plus the time its write waited for a lock (SQLite's busy timeout is 5 s),
+// and the hold's first beat follows at once: inside the staleness the
+// reapers allow (4 intervals for runs, at least 4 and 30 s for jobs).
 //
 // The timed beats go on for one interval after the last release: a scheduler
 // firing every second releases between firings, and its beats then land
@@ -30,9 +32,14 @@ import { toDbTime } from '../db/values.js'
 export interface LivenessOptions {
   /** Writes the heartbeat (registering the process if its row is gone). */
   beat: () => Promise<void>
+  /** Removes the process's row at a clean stop. */
+  remove?: () => Promise<void>
   intervalMs: number
   onError?: (err: unknown) => void
 }
+
+/** A failed beat is tried again after this long (or the interval, if shorter), not at once. */
+const RETRY_AFTER_FAILURE_MS = 1000
 
 export class ProcessLiveness {
   readonly intervalMs: number
@@ -40,6 +47,7 @@ export class ProcessLiveness {
   private holds = 0
   /** When the last successful beat started (a conservative age). */
   private lastBeatMs = Number.NEGATIVE_INFINITY
+  private lastFailureMs = Number.NEGATIVE_INFINITY
   private lastReleaseMs = Number.NEGATIVE_INFINITY
   private timer: NodeJS.Timeout | null = null
   private beating: Promise<void> | null = null
@@ -69,12 +77,12 @@ export class ProcessLiveness {
   }
 
   /**
-   * Beats now unless the last beat is younger than two intervals (a held
+   * Beats now unless the last beat is younger than 1.5 intervals (a held
    * process beats every interval, so this writes only after an idle spell).
    * Await it before recording new work.
    */
   ensureFresh(): Promise<void> {
-    if (Date.now() - this.lastBeatMs < 2 * this.intervalMs) return Promise.resolve()
+    if (Date.now() - this.lastBeatMs < 1.5 * this.intervalMs) return Promise.resolve()
     return this.beat()
   }
 
@@ -84,9 +92,15 @@ export class ProcessLiveness {
       const started = Date.now()
       this.beating = this.opts
         .beat()
-        .then(() => {
-          this.lastBeatMs = started
-        })
+        .then(
+          () => {
+            this.lastBeatMs = started
+          },
+          (err) => {
+            this.lastFailureMs = Date.now()
+            throw err
+          },
+        )
         .finally(() => {
           this.beating = null
         })
@@ -94,16 +108,24 @@ export class ProcessLiveness {
     return this.beating
   }
 
-  /** Idempotent: no more timed beats. */
-  stop(): void {
+  /** Idempotent: no more beats; waits for one in flight, then removes the process's row. */
+  async stop(): Promise<void> {
+    if (this.stopped) return
     this.stopped = true
     if (this.timer) clearTimeout(this.timer)
     this.timer = null
+    await this.beating?.catch(() => {})
+    await this.opts.remove?.().catch((err) => this.opts.onError?.(err))
   }
 
   private arm(): void {
     if (this.timer || this.stopped) return
-    const waitMs = Math.max(0, this.lastBeatMs + this.intervalMs - Date.now())
+    const now = Date.now()
+    const waitMs = Math.max(
+      0,
+      this.lastBeatMs + this.intervalMs - now,
+      this.lastFailureMs + Math.min(this.intervalMs, RETRY_AFTER_FAILURE_MS) - now,
+    )
     this.timer = setTimeout(() => {
       this.timer = null
       if (this.stopped || (this.holds === 0 && Date.now() - this.lastReleaseMs > this.intervalMs)) return
@@ -156,6 +178,7 @@ export function processLiveness(
 ): ProcessLiveness {
   return new ProcessLiveness({
     beat: () => registry.heartbeat(instanceId, new Date()),
+    remove: () => registry.remove(instanceId),
     intervalMs,
     onError,
   })

@@ -26,7 +26,7 @@ describe.each(testEngines())('process liveness on $name', (engine) => {
     liveness = processLiveness(new InstanceRegistry(handle.db, handle.engine), 'me', INTERVAL_MS)
   })
   afterEach(async () => {
-    liveness.stop()
+    await liveness.stop()
     await handle.close()
     await testDb.drop()
   })
@@ -81,6 +81,39 @@ describe.each(testEngines())('process liveness on $name', (engine) => {
     await sleep(2 * INTERVAL_MS + 10)
     await liveness.ensureFresh()
     expect(await beatAt()).not.toBeNull()
+  })
+
+  it('removes its row at a clean stop, after a beat in flight', async () => {
+    const release = liveness.hold()
+    await liveness.ensureFresh()
+    expect(await beatAt()).not.toBeNull()
+    await liveness.stop()
+    release()
+    expect(await beatAt()).toBeNull()
+    await sleep(2 * INTERVAL_MS)
+    expect(await beatAt()).toBeNull()
+  })
+
+  it('after a failed beat, waits before trying again instead of spinning', async () => {
+    // A real failure: a database without the table (never migrated).
+    const bare = await engine.createDatabase()
+    const broken = bare.open()
+    const errors: unknown[] = []
+    const failing = processLiveness(
+      new InstanceRegistry(broken.db, broken.engine),
+      'me',
+      INTERVAL_MS,
+      (err) => errors.push(err),
+    )
+    const release = failing.hold()
+    await sleep(5 * INTERVAL_MS)
+    release()
+    await failing.stop()
+    await broken.close()
+    await bare.drop()
+    // One try at once, then one an interval apart: about six, never thousands.
+    expect(errors.length).toBeGreaterThanOrEqual(2)
+    expect(errors.length).toBeLessThanOrEqual(8)
   })
 
   it('a job keeps the process beating from its creation to its end', async () => {

@@ -82,7 +82,7 @@ const memory = Object.fromEntries(
 )
 await engine.stop()
 await jobs.stop()
-liveness.stop()
+await liveness.stop()
 await handle.close()
 fs.rmSync(dir, { recursive: true, force: true })
 process.stdout.write(`${JSON.stringify({ lateness: stats(lateness), memory })}\n`)

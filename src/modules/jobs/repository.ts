@@ -225,37 +225,50 @@ export class JobsRepository {
   }
 
   /**
-   * Marks active jobs failed unless they belong to `self` or to a process in
-   * `live`; returns how many. Jobs with no recorded process are failed too.
+   * Marks active jobs failed unless they belong to `self` or to a live
+   * process: one whose heartbeat in scheduler_instances is at or after
+   * `staleBefore`, and which is not in `dead` (same-host processes whose pid
+   * is gone). One statement, so a process that renews its heartbeat and
+   * records a job meanwhile is seen alive. Jobs with no recorded process are
+   * failed too. Returns how many.
    */
-  async failOrphaned(reason: string, at: Date, self: string, live: string[]): Promise<number> {
-    const keep = [self, ...live]
+  async failOrphaned(
+    reason: string,
+    at: Date,
+    self: string,
+    staleBefore: Date,
+    dead: string[],
+  ): Promise<number> {
     const r = await this.db
       .updateTable('jobs')
       .set({ status: 'failed', error: reason, finishedAt: toDbTime(at), updatedAt: toDbTime(at) })
       .where('status', 'in', ACTIVE)
-      .where((eb) => eb.or([eb('instanceId', 'is', null), eb('instanceId', 'not in', keep)]))
+      .where((eb) =>
+        eb.or([
+          eb('instanceId', 'is', null),
+          eb.and([
+            eb('instanceId', '!=', self),
+            eb.or([
+              eb(
+                'instanceId',
+                'not in',
+                sql<string>`(select id from scheduler_instances where heartbeat_at >= ${toDbTime(staleBefore)})`,
+              ),
+              ...(dead.length > 0 ? [eb('instanceId', 'in', dead)] : []),
+            ]),
+          ]),
+        ]),
+      )
       .executeTakeFirst()
     return Number(r.numUpdatedRows)
   }
 
-  /**
-   * The Myntrix processes alive now, from the scheduler's per-process heartbeat
-   * table (every process runs the scheduler): a fresh heartbeat, and on this
-   * host a pid that still exists.
-   */
-  async liveInstances(
-    staleBefore: Date,
-    hostname: string,
-    pidAlive: (pid: number) => boolean,
-  ): Promise<string[]> {
+  /** Processes on this host whose pid no longer exists, whatever their heartbeat says. */
+  async deadInstancesOn(hostname: string, pidAlive: (pid: number) => boolean): Promise<string[]> {
     // One-word aliases: the camelCase plugin would rename snake_case keys of a raw result.
-    const rows = await sql<{ id: string; hostname: string | null; pid: number | null; beat: unknown }>`
-      select id, hostname, pid, heartbeat_at as beat from scheduler_instances`.execute(this.db)
-    return rows.rows
-      .filter((r) => (fromDbTime(r.beat)?.getTime() ?? 0) >= staleBefore.getTime())
-      .filter((r) => r.hostname !== hostname || r.pid === null || pidAlive(Number(r.pid)))
-      .map((r) => r.id)
+    const rows = await sql<{ id: string; pid: number | null }>`
+      select id, pid from scheduler_instances where hostname = ${hostname}`.execute(this.db)
+    return rows.rows.filter((r) => r.pid !== null && !pidAlive(Number(r.pid))).map((r) => r.id)
   }
 
   /**

@@ -360,10 +360,20 @@ export class JobsService {
    */
   async failInterrupted(reason = 'the server stopped while the job was active'): Promise<number> {
     const now = this.now()
-    const live = await this.repository
-      .liveInstances(new Date(now.getTime() - this.staleMs), os.hostname(), pidAlive)
-      .catch(() => [] as string[])
-    return this.repository.failOrphaned(reason, now, this.instanceId ?? '', live)
+    let dead: string[]
+    try {
+      dead = await this.repository.deadInstancesOn(os.hostname(), pidAlive)
+    } catch {
+      // Without the list of processes nothing can be called orphaned: try again next time.
+      return 0
+    }
+    return this.repository.failOrphaned(
+      reason,
+      now,
+      this.instanceId ?? '',
+      new Date(now.getTime() - this.staleMs),
+      dead,
+    )
   }
 
   countByStatus(): Promise<Record<string, number>> {
@@ -420,16 +430,22 @@ export class JobsService {
     // so must a log append when the final write replaces the log.
     await pending?.writing
     if (logs !== undefined) await this.logChains.get(id)
-    const ended = await this.repository.finish(id, {
-      status,
-      error,
-      at: this.now(),
-      progress: progress ?? pending?.progress,
-      details,
-      logs,
-    })
+    let ended: Job | undefined
+    try {
+      ended = await this.repository.finish(id, {
+        status,
+        error,
+        at: this.now(),
+        progress: progress ?? pending?.progress,
+        details,
+        logs,
+      })
+    } finally {
+      // Also when the write failed: the job is then left active, and a peer
+      // ends it as this process's once the heartbeat goes stale.
+      this.release(id)
+    }
     this.jobCancelHandlers.delete(id)
-    this.release(id)
     if (!ended) {
       // Finishing twice (the owner reports failure after a cancel) is a no-op:
       // the first final status stands.

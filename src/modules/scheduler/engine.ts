@@ -121,6 +121,10 @@ const STOP_WAIT_MS = 10_000
 const MAX_TIMER_MS = 2 ** 31 - 1
 /** Change-feed wake-ups look for new or dead processes at most this often. */
 const MIN_REAP_GAP_MS = 250
+/** Another process's commits wake the engine at most this often (a busy peer on SQLite commits many times a second). */
+const FEED_TICK_GAP_MS = 100
+/** The feed of a database no other process can reach (SQLite in memory): there is nothing to watch or poll for. */
+const NOTHING_TO_WATCH: ChangeWatch = { close: async () => {} }
 /** After the change feed is lost, how long until it is opened again. */
 const FEED_RETRY_MS = 30_000
 
@@ -132,6 +136,10 @@ export class SchedulerEngine {
   private readonly heartbeatMs: number
   private readonly minGraceMs: number
   private timer: NodeJS.Timeout | null = null
+  /** When the armed timer ends its wait. */
+  private wakeAt = 0
+  /** When the last tick began. */
+  private lastTickMs = Number.NEGATIVE_INFINITY
   /** The due time the current wake-up is for (see prepareClaim). */
   private dueTarget: number | null = null
   /** How long before a due time its tasks are read; follows the last read's time. */
@@ -191,7 +199,7 @@ export class SchedulerEngine {
       const feed = await watch({
         onChange: () => {
           this.reapDue = true
-          this.notify()
+          this.wakeSoon()
         },
         onLost: (err) => {
           this.feed = null
@@ -201,13 +209,13 @@ export class SchedulerEngine {
         },
       })
       if (this.stopped) await feed?.close()
-      else this.feed = feed
+      else this.feed = feed ?? NOTHING_TO_WATCH
     } catch (err) {
       this.opts.logger.warn({ err }, "scheduler: no database change feed; polling for other processes' edits")
     }
   }
 
-  /** Idempotent: stops timers, cancels running actions, gives back claimed runs. */
+  /** Idempotent: stops timers, cancels running actions, records unstarted runs as skipped. */
   async stop(): Promise<void> {
     if (this.stopped) return
     this.stopped = true
@@ -244,7 +252,7 @@ export class SchedulerEngine {
           ['pending'],
         )
       }
-      await this.repo.removeInstance(this.instanceId)
+      // The process's row goes with its liveness (app.ts), after every area has stopped.
     } catch (err) {
       this.opts.logger.warn({ err }, 'scheduler: could not record shutdown')
     }
@@ -259,6 +267,18 @@ export class SchedulerEngine {
 
   private notify(): void {
     if (this.started && !this.stopped) this.wake(0)
+  }
+
+  /**
+   * Another process committed: tick soon, but at most every FEED_TICK_GAP_MS,
+   * and never later than the wake-up already armed. A commit arriving during
+   * a tick is covered by reapDue, which caps the next sleep.
+   */
+  private wakeSoon(): void {
+    if (!this.started || this.stopped || this.ticking) return
+    const at = Math.max(Date.now(), this.lastTickMs + FEED_TICK_GAP_MS)
+    if (this.timer && this.wakeAt <= at) return
+    this.wake(at - Date.now())
   }
 
   /** An edit or delete: drop this task's waiting retries and queued runs held here (their rows are cancelled by the service). */
@@ -330,6 +350,7 @@ export class SchedulerEngine {
     if (this.stopped) return
     if (this.timer) clearTimeout(this.timer)
     const at = Date.now() + delayMs
+    this.wakeAt = at
     // Timers run on the loop's millisecond clock, which can be a fraction of
     // a millisecond ahead of Date.now(): re-check instead of trusting it.
     const step = () => {
@@ -352,6 +373,7 @@ export class SchedulerEngine {
       return
     }
     this.ticking = true
+    this.lastTickMs = Date.now()
     let nextDelay = this.maxSleepMs
     const fresh = () => this.liveness.ensureFresh()
     try {

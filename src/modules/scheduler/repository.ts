@@ -694,8 +694,8 @@ export class SchedulerRepository {
     const instances = await this.db.selectFrom('schedulerInstances').select(['id', 'heartbeatAt']).execute()
     const isStale = (i: { heartbeatAt: unknown }) =>
       (fromDbTime(i.heartbeatAt)?.getTime() ?? 0) < staleBefore.getTime()
-    const peers = instances.filter((i) => i.id !== selfId && !isStale(i)).length
     if (!instances.some(isStale)) {
+      const peers = instances.filter((i) => i.id !== selfId).length
       const orphanedRun = await this.db
         .selectFrom('taskRuns')
         .select('id')
@@ -718,6 +718,16 @@ export class SchedulerRepository {
       })
       .executeTakeFirst()
     await this.db.deleteFrom('schedulerInstances').where('heartbeatAt', '<', stale).execute()
-    return { failed: Number(failed.numUpdatedRows), skipped: Number(skipped.numUpdatedRows), peers }
+    // Counted again: a process read as stale above may have beaten since, and kept its row.
+    const left = await this.db
+      .selectFrom('schedulerInstances')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .where('id', '!=', selfId)
+      .executeTakeFirstOrThrow()
+    return {
+      failed: Number(failed.numUpdatedRows),
+      skipped: Number(skipped.numUpdatedRows),
+      peers: fromDbInt(left.n),
+    }
   }
 }
