@@ -1,10 +1,10 @@
 // The scheduler engine (DESIGN.md §8): claim at the due time, start at once.
 //
 // One wake-up timer sleeps until a few ms before the earliest stored
-// next_run_at, reads and plans the tasks due then, and at the due time claims them in one
-// transaction: a compare-and-set moves each task's next_run_at on, and the run
-// rows go in already `running` (or `skipped` / queued as `pending` when the
-// overlap policy says so; see repository.ts). The actions start as soon as
+// next_run_at, reads and plans the tasks due then, and at the due time claims
+// them in one transaction: a compare-and-set moves each task's next_run_at
+// on, and the run rows go in already `running` (or `skipped` / queued as
+// `pending` when the overlap policy says so; see repository.ts). The actions start as soon as
 // that commits. One write per firing to start it and one to end it: an earlier
 // design claimed 100 ms ahead and wrote `pending -> running` at the due time,
 // a third write per firing and a window in which an edit had to cancel claimed
@@ -14,9 +14,9 @@
 // An idle engine (no runs here, no other live process) sleeps until that due
 // time and nothing else: another process's edit reaches it through the
 // database's change feed (src/db/change-feed.ts), and it writes no heartbeat
-// (src/process/liveness.ts). While it holds runs, while other processes are
-// alive (one may die and leave runs to end), or without a change feed, it
-// also wakes at least every maxSleepMs.
+// (src/process/liveness.ts). While it holds runs, or without a change feed,
+// it also wakes at least every maxSleepMs; while other processes are alive
+// (one may die and leave runs to end), every heartbeatMs.
 
 import os from 'node:os'
 import type { ChangeWatch, WatchChanges } from '../../db/change-feed.js'
