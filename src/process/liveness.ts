@@ -28,6 +28,7 @@ import { announceChange } from '../db/change-feed.js'
 import { rawQuery, typed } from '../db/raw.js'
 import type { DbEngine } from '../db/types.js'
 import { toDbTime } from '../db/values.js'
+import { pidAlive } from './pid.js'
 
 export interface LivenessOptions {
   /** Writes the heartbeat (registering the process if its row is gone). */
@@ -166,6 +167,17 @@ export class InstanceRegistry {
 
   async remove(id: string): Promise<void> {
     await rawQuery(this.db, this.engine, 'delete from scheduler_instances where id = ?', [id])
+  }
+
+  /** Processes on this host whose pid no longer exists: dead now, whatever their heartbeat says. */
+  async deadOnThisHost(): Promise<string[]> {
+    const rows = await rawQuery<{ id: string; pid: number | string | null }>(
+      this.db,
+      this.engine,
+      'select id, pid from scheduler_instances where hostname = ?',
+      [os.hostname()],
+    )
+    return rows.filter((r) => r.pid !== null && !pidAlive(Number(r.pid))).map((r) => r.id)
   }
 }
 

@@ -2,6 +2,8 @@
 // renewed before new work is recorded, and held by the jobs ledger for as
 // long as a job it created is active.
 
+import { spawn } from 'node:child_process'
+import os from 'node:os'
 import { sql } from 'kysely'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { type DatabaseHandle, migrate } from '../../src/db/index.js'
@@ -114,6 +116,29 @@ describe.each(testEngines())('process liveness on $name', (engine) => {
     // One try at once, then one an interval apart: about six, never thousands.
     expect(errors.length).toBeGreaterThanOrEqual(2)
     expect(errors.length).toBeLessThanOrEqual(8)
+  })
+
+  it('counts a process on this host whose pid is gone as dead, whatever its heartbeat, and fails its jobs', async () => {
+    const child = spawn('true')
+    await new Promise((r) => child.once('exit', r))
+    const registry = new InstanceRegistry(handle.db, handle.engine)
+    const now = new Date()
+    await registry.heartbeat('dead', now, { hostname: os.hostname(), pid: child.pid as number })
+    await registry.heartbeat('alive', now, { hostname: os.hostname(), pid: process.pid })
+    await registry.heartbeat('remote', now, {
+      hostname: `${os.hostname()}-elsewhere`,
+      pid: child.pid as number,
+    })
+    expect(await registry.deadOnThisHost()).toEqual(['dead'])
+
+    const ledger = (id: string) =>
+      new JobsService({ db: handle.db, engine: handle.engine, bus: new EventBus(), instanceId: id })
+    const orphan = await ledger('dead').create({ name: 'left behind', type: 'test.work', running: true })
+    const kept = await ledger('alive').create({ name: 'in flight', type: 'test.work', running: true })
+    expect(await ledger('me').failInterrupted()).toBe(1)
+    const jobs = ledger('me')
+    expect((await jobs.get(orphan.id))?.status).toBe('failed')
+    expect((await jobs.get(kept.id))?.status).toBe('running')
   })
 
   it('a job keeps the process beating from its creation to its end', async () => {

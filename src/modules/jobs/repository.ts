@@ -263,14 +263,6 @@ export class JobsRepository {
     return Number(r.numUpdatedRows)
   }
 
-  /** Processes on this host whose pid no longer exists, whatever their heartbeat says. */
-  async deadInstancesOn(hostname: string, pidAlive: (pid: number) => boolean): Promise<string[]> {
-    // One-word aliases: the camelCase plugin would rename snake_case keys of a raw result.
-    const rows = await sql<{ id: string; pid: number | null }>`
-      select id, pid from scheduler_instances where hostname = ${hostname}`.execute(this.db)
-    return rows.rows.filter((r) => r.pid !== null && !pidAlive(Number(r.pid))).map((r) => r.id)
-  }
-
   /**
    * Deletes up to `limit` finished jobs of `type` last updated before `before`
    * (per status, through the (status, updated_at) index; other types past the

@@ -3,7 +3,6 @@
 // them; progress writes are throttled so a fast job cannot flood the database.
 // Every change is announced on the bus as `job.updated`.
 
-import os from 'node:os'
 import type { Principal } from '../../auth/principal.js'
 import { assertRole, hasRole, ownerScope, visibleOr404 } from '../../auth/principal.js'
 import { newId } from '../../db/ids.js'
@@ -16,8 +15,7 @@ import {
   ValidationError,
 } from '../../errors.js'
 import type { EventBus, JobEventPayload } from '../../events/bus.js'
-import type { ProcessLiveness } from '../../process/liveness.js'
-import { pidAlive } from '../../process/pid.js'
+import { InstanceRegistry, type ProcessLiveness } from '../../process/liveness.js'
 import { JobsRepository } from './repository.js'
 import {
   type CancelHandler,
@@ -108,6 +106,7 @@ export class JobsService {
   private readonly logChains = new Map<string, Promise<void>>()
   private stopped = false
   private readonly liveness: ProcessLiveness | null
+  private readonly instances: InstanceRegistry
   private readonly staleMs: number
   /** Releases of the heartbeat held by each job created here and not yet finished. */
   private readonly held = new Map<string, () => void>()
@@ -117,6 +116,7 @@ export class JobsService {
   constructor(options: JobsServiceOptions) {
     this.instanceId = options.instanceId ?? null
     this.liveness = options.liveness ?? null
+    this.instances = new InstanceRegistry(options.db, options.engine)
     this.staleMs = Math.max(INSTANCE_STALE_MS, 4 * (this.liveness?.intervalMs ?? 0))
     this.repository = new JobsRepository(options.db, options.engine)
     this.bus = options.bus
@@ -362,7 +362,7 @@ export class JobsService {
     const now = this.now()
     let dead: string[]
     try {
-      dead = await this.repository.deadInstancesOn(os.hostname(), pidAlive)
+      dead = await this.instances.deadOnThisHost()
     } catch {
       // Without the list of processes nothing can be called orphaned: try again next time.
       return 0

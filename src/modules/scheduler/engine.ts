@@ -18,13 +18,11 @@
 // it also wakes at least every maxSleepMs; while other processes are alive
 // (one may die and leave runs to end), every heartbeatMs.
 
-import os from 'node:os'
 import type { ChangeWatch, WatchChanges } from '../../db/change-feed.js'
 import { newId } from '../../db/ids.js'
 import type { EventBus } from '../../events/bus.js'
 import type { Logger } from '../../logger.js'
 import type { ProcessLiveness } from '../../process/liveness.js'
-import { pidAlive } from '../../process/pid.js'
 import {
   ActionCanceled,
   type ActionRegistry,
@@ -802,11 +800,7 @@ export class SchedulerEngine {
   private async reap(): Promise<{ failed: number; skipped: number }> {
     this.lastReapMs = Date.now()
     this.reapDue = false
-    // A process on this host whose pid is gone is dead now, whatever its last heartbeat says.
-    for (const peer of await this.repo.instancesOn(os.hostname())) {
-      if (peer.id !== this.instanceId && peer.pid !== null && !pidAlive(peer.pid))
-        await this.repo.removeInstance(peer.id)
-    }
+    for (const id of await this.repo.instances.deadOnThisHost()) await this.repo.instances.remove(id)
     const now = Date.now()
     const reaped = await this.repo.reapOrphans(
       this.instanceId,

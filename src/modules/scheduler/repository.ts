@@ -20,6 +20,7 @@ import {
   toDbJson,
   toDbTime,
 } from '../../db/values.js'
+import { InstanceRegistry } from '../../process/liveness.js'
 import type { ActionType } from './actions/types.js'
 import {
   FINISHED_RUN_STATUSES,
@@ -153,12 +154,15 @@ export interface ClaimPlan {
 
 export class SchedulerRepository {
   readonly db: Db
+  /** The processes' rows (scheduler_instances). */
+  readonly instances: InstanceRegistry
 
   constructor(
     db: Kysely<DB>,
     readonly engine: DbEngine,
   ) {
     this.db = db as unknown as Db
+    this.instances = new InstanceRegistry(db, engine)
   }
 
   // ---- tasks ----
@@ -646,21 +650,7 @@ export class SchedulerRepository {
     return Number(res.numDeletedRows)
   }
 
-  // ---- instances (written by src/process/liveness.ts) ----
-
-  async instancesOn(hostname: string): Promise<Array<{ id: string; pid: number | null }>> {
-    const found = await rawQuery<{ id: string; pid: number | string | null }>(
-      this.db,
-      this.engine,
-      'select id, pid from scheduler_instances where hostname = ?',
-      [hostname],
-    )
-    return found.map((r) => ({ id: r.id, pid: r.pid === null ? null : fromDbInt(r.pid) }))
-  }
-
-  async removeInstance(id: string): Promise<void> {
-    await this.db.deleteFrom('schedulerInstances').where('id', '=', id).execute()
-  }
+  // ---- instances (rows written by src/process/liveness.ts) ----
 
   /** Wakes other processes' engines after a task is created, edited or deleted (see change-feed.ts). */
   announceChange(): Promise<void> {
