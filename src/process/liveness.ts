@@ -72,11 +72,6 @@ export class ProcessLiveness {
     }
   }
 
-  /** Whether some work holds the heartbeat now. */
-  get held(): boolean {
-    return this.holds > 0
-  }
-
   /**
    * Beats now unless the last beat is younger than 1.5 intervals (a held
    * process beats every interval, so this writes only after an idle spell).

@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { announceChange, type ChangeWatch } from '../../src/db/change-feed.js'
 import { type DatabaseHandle, migrate } from '../../src/db/index.js'
 import { type TestDatabase, testEngines } from '../helpers/engines.js'
+import { waitFor } from '../helpers/processes.js'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
@@ -44,13 +45,6 @@ describe.each(testEngines())('database change feed on $name', (engine) => {
     )
     await announceChange(handle.db, handle.engine)
   }
-  const until = async (check: () => boolean, what: string) => {
-    const deadline = Date.now() + 3000
-    while (!check()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-      await sleep(10)
-    }
-  }
 
   it("reports another connection's change, and not this connection's own", async () => {
     const testDb = await database()
@@ -67,7 +61,7 @@ describe.each(testEngines())('database change feed on $name', (engine) => {
     const before = seen.changes
 
     await write(theirs)
-    await until(() => seen.changes > before, "the other connection's change")
+    await waitFor(() => seen.changes > before, { timeoutMs: 3000, what: "the other connection's change" })
     expect(seen.lost).toEqual([])
   })
 
@@ -83,7 +77,7 @@ describe.each(testEngines())('database change feed on $name', (engine) => {
       await sleep(300)
       expect(seen.changes).toBe(0)
       await write(open(mineDb))
-      await until(() => seen.changes > 0, "this schema's announcement")
+      await waitFor(() => seen.changes > 0, { timeoutMs: 3000, what: "this schema's announcement" })
     })
 
   if (engine.name === 'sqlite')
@@ -95,7 +89,7 @@ describe.each(testEngines())('database change feed on $name', (engine) => {
       const seen = await watch(mine)
       await mine.close()
       await write(theirs)
-      await until(() => seen.lost.length > 0, 'the feed to report itself lost')
+      await waitFor(() => seen.lost.length > 0, { timeoutMs: 3000, what: 'the feed to report itself lost' })
       expect(seen.lost[0].message).toMatch(/not open/)
     })
 })

@@ -78,8 +78,6 @@ export interface EngineOptions {
    * feed sleeps until the next due time.
    */
   maxSleepMs?: number
-  /** Orphan check interval while other processes are alive (default: liveness.intervalMs); silent for 4x this is dead. */
-  heartbeatMs?: number
   /** Smallest misfire grace used, whatever the task says (default 1000): claim jitter is not a misfire. */
   minGraceMs?: number
   /** Cap on a run's captured log (default 64 KiB). */
@@ -172,7 +170,8 @@ export class SchedulerEngine {
     this.instanceId = options.instanceId ?? newId()
     this.liveness = options.liveness
     this.maxSleepMs = options.maxSleepMs ?? 5000
-    this.heartbeatMs = options.heartbeatMs ?? options.liveness.intervalMs
+    // The process's heartbeat interval is also the orphan check's: silent for 4x this is dead.
+    this.heartbeatMs = options.liveness.intervalMs
     this.minGraceMs = options.minGraceMs ?? 1000
   }
 

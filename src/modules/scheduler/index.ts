@@ -56,7 +56,8 @@ export interface SchedulerDeps {
   deviceFiles?: DeviceFileSender
 }
 
-type Tuning = Pick<EngineOptions, 'maxSleepMs' | 'heartbeatMs' | 'maxLogChars'>
+/** heartbeatMs goes to the process's liveness (app.ts), which the engine reads it from. */
+type Tuning = Pick<EngineOptions, 'maxSleepMs' | 'maxLogChars'> & { heartbeatMs?: number }
 
 function setting(
   raw: Record<string, string | undefined>,
@@ -225,9 +226,9 @@ function ownerChecked(
 export function createSchedulerArea(ctx: AreaContext, deps: SchedulerDeps = {}): SchedulerArea {
   const repo = new SchedulerRepository(ctx.db, ctx.dbEngine)
   const registry = ownerChecked(createActionRegistry(), (id) => ctx.auth.repo.findUserById(id))
-  const tuning = Object.fromEntries(
-    Object.entries(engineTuningFrom(ctx.config.raw)).filter(([, v]) => v !== undefined),
-  ) as Tuning
+  // Parsed here too so a bad value stops start-up with the area's message; heartbeatMs itself
+  // reaches the engine through ctx.liveness.
+  const { maxSleepMs, maxLogChars } = engineTuningFrom(ctx.config.raw)
   if (ctx.config.raw.MYNTRIX_SCHEDULER_CLAIM_AHEAD_MS !== undefined) {
     // Claims happen at the due time now (docs/SCHEDULER.md); say so rather than ignore it silently.
     ctx.logger.warn('MYNTRIX_SCHEDULER_CLAIM_AHEAD_MS is no longer used and is ignored')
@@ -249,7 +250,8 @@ export function createSchedulerArea(ctx: AreaContext, deps: SchedulerDeps = {}):
       apiAllowHosts: ctx.config.apiActionAllow,
       childUser: ctx.config.childUser,
     },
-    ...tuning,
+    ...(maxSleepMs !== undefined && { maxSleepMs }),
+    ...(maxLogChars !== undefined && { maxLogChars }),
   })
   const service = new SchedulerService({ repo, engine, registry, bus: ctx.bus })
   const days = historyDaysFrom(ctx.config.raw)
