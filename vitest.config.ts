@@ -9,6 +9,7 @@ export default defineConfig({
     // Real time, real processes and ptys on a 2-core CI machine: a test that fails is run once more
     // there, and the retry shows in the report. Locally nothing is retried.
     retry: process.env.CI === 'true' ? 1 : 0,
+    globalSetup: ['test/helpers/global-setup.ts'],
     setupFiles: ['test/helpers/setup.ts'],
   },
 })

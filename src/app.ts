@@ -8,7 +8,7 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import websocket from '@fastify/websocket'
-import Fastify, { type FastifyServerOptions } from 'fastify'
+import Fastify, { type FastifyServerOptions, LogController } from 'fastify'
 import { AuditLog } from './auth/audit.js'
 import { authRoutes } from './auth/routes.js'
 import { loadOrCreateJwtSecret } from './auth/secret.js'
@@ -20,6 +20,7 @@ import { EventBus } from './events/bus.js'
 import { installAuthHook } from './http/auth-hook.js'
 import { installCors } from './http/cors.js'
 import { installProblemHandlers } from './http/problem.js'
+import { installRequestLog } from './http/request-log.js'
 import { systemRoutes } from './http/system-routes.js'
 import type { Logger } from './logger.js'
 import { createAgentsArea } from './modules/agents/index.js'
@@ -52,26 +53,16 @@ declare module 'fastify' {
   }
 }
 
-/** Query-string credentials must not reach the logs. */
-function redactUrl(url: string): string {
-  return url.replace(/([?&]token=)[^&]*/g, '$1[REDACTED]')
-}
-
 export async function buildApp(deps: AppDeps): Promise<AppInstance> {
   const { config, database } = deps
   const app = Fastify({
     logger: deps.logger ?? {
       level: config.logLevel,
+      // Nothing logged carries these, but a stray `req` object in an error must not leak them either.
       redact: { paths: ['req.headers.authorization', 'req.headers.cookie'], censor: '[REDACTED]' },
-      serializers: {
-        req: (req: { method: string; url: string; ip?: string; headers: Record<string, unknown> }) => ({
-          method: req.method,
-          url: redactUrl(req.url),
-          remoteAddress: req.ip,
-          headers: { authorization: req.headers.authorization, 'user-agent': req.headers['user-agent'] },
-        }),
-      },
     },
+    // One line per request from installRequestLog instead of Fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
     ajv: {
       customOptions: { allErrors: true, coerceTypes: 'array', removeAdditional: true, useDefaults: true },
     },
@@ -156,6 +147,7 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
   app.decorate('myntrix', { context, areas, generatedAdminPassword: admin.generatedPassword })
 
   installProblemHandlers(app)
+  installRequestLog(app)
   // The websocket plugin's own hooks must run before the auth hook: they mark an
   // upgrade request so that a refused one (401) has its socket destroyed.
   await app.register(websocket, { options: { maxPayload: 1024 * 1024 } })

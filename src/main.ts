@@ -1,6 +1,7 @@
 // Start-up: config, database + migrations, app, listen, graceful shutdown.
 
 import fs from 'node:fs'
+import path from 'node:path'
 import { buildApp } from './app.js'
 import { loadConfig } from './config.js'
 import { openDatabase } from './db/index.js'
@@ -68,7 +69,17 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM'))
   process.on('SIGINT', () => void shutdown('SIGINT'))
 
-  await app.listen({ host: config.host, port: config.port })
+  const address = await app.listen({ host: config.host, port: config.port })
+  // The one line a person starting the server needs: where to go, where the state lives.
+  app.log.info(
+    {
+      url: address,
+      dataDir: path.resolve(config.dataDir),
+      database: database.engine,
+      docs: `${address}/docs`,
+    },
+    `Myntrix listening on ${address} (database: ${database.engine}, data directory: ${path.resolve(config.dataDir)}, API docs: ${address}/docs)`,
+  )
 }
 
 main().catch((err) => {

@@ -81,6 +81,15 @@ describe('main', () => {
       expect(health?.status).toBe(200)
       const match = /generated password (\S+)/.exec(p.output())
       expect(match).not.toBeNull()
+      // The start-up line names where to go and where the state lives.
+      const started = p
+        .output()
+        .split('\n')
+        .find((l) => l.includes('Myntrix listening on'))
+      expect(started).toContain(`http://127.0.0.1:${port}`)
+      expect(started).toContain('database: sqlite')
+      expect(started).toContain(dataDir)
+      expect(started).toContain(`http://127.0.0.1:${port}/docs`)
       const token = await fetch(`${base}/api/auth/token`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },

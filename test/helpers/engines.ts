@@ -1,6 +1,8 @@
 // The database engines a suite runs on: SQLite always, PostgreSQL when
-// MYNTRIX_TEST_DATABASE_URL is set. Each test database is fresh: a temporary
-// SQLite file, or a new PostgreSQL schema dropped afterwards.
+// MYNTRIX_TEST_DATABASE_URL is set (global-setup.ts sets it to a fresh local
+// database when a PostgreSQL answers on 127.0.0.1 and prints once which engines
+// run). Each test database is fresh: a temporary SQLite file, or a new
+// PostgreSQL schema dropped afterwards.
 
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
@@ -75,8 +77,4 @@ const postgresEngine = (url: string): TestEngine => ({
 
 export function testEngines(): TestEngine[] {
   return pgUrl ? [sqliteEngine, postgresEngine(pgUrl)] : [sqliteEngine]
-}
-
-if (!pgUrl && !process.env.MYNTRIX_TEST_QUIET) {
-  console.warn('[myntrix tests] MYNTRIX_TEST_DATABASE_URL not set: PostgreSQL runs are skipped, SQLite only')
 }
