@@ -3,6 +3,7 @@
 // routes, and starts the areas. app.close() stops them in reverse order; the
 // database belongs to the caller and is not closed here.
 
+import cookie from '@fastify/cookie'
 import formbody from '@fastify/formbody'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
@@ -10,6 +11,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import websocket from '@fastify/websocket'
 import Fastify, { type FastifyServerOptions, LogController } from 'fastify'
 import { AuditLog } from './auth/audit.js'
+import { AuthRetention } from './auth/retention.js'
 import { authRoutes } from './auth/routes.js'
 import { loadOrCreateJwtSecret } from './auth/secret.js'
 import { AuthService } from './auth/service.js'
@@ -79,10 +81,13 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
     db: database.db,
     jwtSecret,
     jwtTtlSeconds: config.jwtTtlSeconds,
+    sessionTtlSeconds: config.sessionTtlSeconds,
     loginMaxAttempts: config.loginMaxAttempts,
     loginWindowSeconds: config.loginWindowSeconds,
   })
-  const audit = new AuditLog(database.db, (err) => logger.error({ err }, 'audit log write failed'))
+  const audit = new AuditLog(database.db, (err) => logger.error({ err }, 'audit log write failed'), {
+    coalesceMs: config.auditCoalesceSeconds * 1000,
+  })
 
   const instanceId = newId()
   const context: AreaContext = {
@@ -134,6 +139,23 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
     }),
   )
 
+  // Credentials and audit housekeeping; listed last, so it stops first and the
+  // audit's open summary rows are written while the database is still there.
+  const authRetention = new AuthRetention({
+    auth,
+    audit,
+    auditDays: config.auditRetentionDays,
+    logger,
+  })
+  areas.push({
+    name: 'auth',
+    start: async () => authRetention.start(),
+    stop: async () => {
+      await authRetention.stop()
+      await audit.stop()
+    },
+  })
+
   // After the areas are built, so a bad area setting stops start-up before anything is created.
   const admin = await auth.ensureAdmin(config.adminPassword)
   if (admin.generatedPassword) {
@@ -151,12 +173,16 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
   // The websocket plugin's own hooks must run before the auth hook: they mark an
   // upgrade request so that a refused one (401) has its socket destroyed.
   await app.register(websocket, { options: { maxPayload: 1024 * 1024 } })
+  // Parses the session cookie before the auth hook reads it.
+  await app.register(cookie)
   installCors(app, config.corsOrigin)
   installAuthHook(app, {
     auth,
     audit,
     publicPaths: config.metricsPublic ? ['/metrics'] : [],
     streamRecheckMs: config.streamAuthRecheckMs,
+    corsOrigin: config.corsOrigin,
+    cookieSecure: config.cookieSecure,
   })
 
   await app.register(formbody)
@@ -167,7 +193,7 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
         title: 'Myntrix API',
         version: '0.1.0',
         description:
-          'Control plane for the Myntrix dashboard. Authenticate with POST /api/auth/token, then send Authorization: Bearer <token>.',
+          'Control plane for the Myntrix dashboard. Authenticate with POST /api/auth/token, then send Authorization: Bearer <token>; browsers log in with POST /api/auth/session and send the myntrix_session cookie.',
       },
       components: {
         securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT or myx_ API key' } },
@@ -178,7 +204,12 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
   await app.register(swaggerUi, { routePrefix: '/docs' })
 
   await systemRoutes(app, { database })
-  await authRoutes(app, { auth, audit })
+  await authRoutes(app, {
+    auth,
+    audit,
+    cookieSecure: config.cookieSecure,
+    corsOrigin: config.corsOrigin,
+  })
   for (const area of areas) await area.routes?.(app)
 
   app.addHook('onClose', async () => {

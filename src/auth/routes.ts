@@ -1,9 +1,11 @@
 import multipart from '@fastify/multipart'
 import { Type } from '@sinclair/typebox'
-import { principalOf, requireRole } from '../http/auth-hook.js'
+import { ValidationError } from '../errors.js'
+import { assertFromOwnOrigin, principalOf, requireRole, SESSION_COOKIE } from '../http/auth-hook.js'
 import { ListQuery, listReply, pageOf } from '../http/list.js'
 import type { AppInstance } from '../modules/area.js'
 import type { AuditLog } from './audit.js'
+import { credentialedOrigins } from './csrf.js'
 import { ROLES } from './principal.js'
 import type { AuthService } from './service.js'
 
@@ -48,14 +50,69 @@ const TokenResponse = Type.Object({
   expires_in: Type.Integer({ description: 'seconds' }),
 })
 
+const AuditRow = Type.Object({
+  id: Type.String(),
+  at: Type.String({ format: 'date-time' }),
+  userId: Type.Union([Type.String(), Type.Null()]),
+  username: Type.Union([Type.String(), Type.Null()]),
+  action: Type.String({ description: '`login`, `login.failed`, or `<METHOD> <route pattern>`' }),
+  target: Type.Union([Type.String(), Type.Null()]),
+  method: Type.Union([Type.String(), Type.Null()]),
+  path: Type.Union([Type.String(), Type.Null()]),
+  statusCode: Type.Union([Type.Integer(), Type.Null()]),
+  ip: Type.Union([Type.String(), Type.Null()]),
+  details: Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()], {
+    description: 'a summary row of coalesced repeats has `repeated`, `firstAt` and `lastAt`',
+  }),
+})
+
+const AuditQuery = Type.Composite([
+  ListQuery,
+  Type.Object({
+    userId: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+    username: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    action: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 300,
+        description: 'exact, e.g. `login.failed` or `DELETE /api/myntrix/agents/:id`',
+      }),
+    ),
+    from: Type.Optional(Type.String({ format: 'date-time', description: 'at or after (ISO-8601)' })),
+    to: Type.Optional(Type.String({ format: 'date-time', description: 'before (ISO-8601)' })),
+  }),
+])
+
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) })
 const Deleted = Type.Object({ message: Type.String(), id: Type.String() })
 
-export async function authRoutes(
-  app: AppInstance,
-  deps: { auth: AuthService; audit: AuditLog },
-): Promise<void> {
+const SessionBody = Type.Object({
+  username: Type.String({ minLength: 1, maxLength: 200 }),
+  password: Type.String({ minLength: 1, maxLength: 1000 }),
+})
+
+const SessionResponse = Type.Object({
+  id: Type.String({ description: 'the user id' }),
+  username: Type.String(),
+  role: Role,
+  expiresAt: Type.String({ format: 'date-time' }),
+})
+
+export interface AuthRoutesDeps {
+  auth: AuthService
+  audit: AuditLog
+  /** MYNTRIX_COOKIE_SECURE: mark the cookie Secure even on a plain-HTTP request (TLS at a proxy). */
+  cookieSecure?: boolean
+  /** MYNTRIX_CORS_ORIGIN: origins whose pages may log in and use the cookie. */
+  corsOrigin?: string | null
+}
+
+export async function authRoutes(app: AppInstance, deps: AuthRoutesDeps): Promise<void> {
   const { auth, audit } = deps
+  const cookieSecure = deps.cookieSecure ?? false
+  const allowedOrigins = credentialedOrigins(deps.corsOrigin ?? null)
+  const cookieOptions = (secure: boolean) =>
+    ({ httpOnly: true, sameSite: 'strict', path: '/', secure }) as const
 
   // The token route accepts JSON, the OAuth2 password form and multipart form
   // data (the dashboard's login form posts to /api/token).
@@ -107,6 +164,89 @@ export async function authRoutes(
       )
     }
   })
+
+  // Browser login: the credential travels in an HttpOnly cookie no script can
+  // read, and is kept server-side so logout (or a password change) ends it.
+  app.post(
+    '/api/auth/session',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Log in from a browser: sets the HttpOnly session cookie `myntrix_session`',
+        body: SessionBody,
+        response: { 200: SessionResponse },
+        security: [],
+      },
+    },
+    async (request, reply) => {
+      // Login CSRF: another site must not log the browser in as someone else.
+      // Clients that send no Origin (scripts, curl) are not browsers on a page.
+      if (request.headers.origin !== undefined) assertFromOwnOrigin(request, allowedOrigins, cookieSecure)
+      const { username, password } = request.body
+      const path = '/api/auth/session'
+      try {
+        const session = await auth.createSession(username, password, request.ip)
+        void audit.record({
+          userId: session.user.id,
+          username: session.user.username,
+          action: 'login',
+          target: session.user.id,
+          method: 'POST',
+          path,
+          statusCode: 200,
+          ip: request.ip,
+          details: { via: 'session' },
+        })
+        reply.setCookie(SESSION_COOKIE, session.cookieValue, {
+          ...cookieOptions(cookieSecure || request.protocol === 'https'),
+          maxAge: session.maxAgeSeconds,
+        })
+        return {
+          id: session.user.id,
+          username: session.user.username,
+          role: session.user.role,
+          expiresAt: session.expiresAt.toISOString(),
+        }
+      } catch (err) {
+        void audit.record({
+          userId: null,
+          username,
+          action: 'login.failed',
+          target: null,
+          method: 'POST',
+          path,
+          statusCode: (err as { status?: number }).status ?? 500,
+          ip: request.ip,
+          details: { via: 'session' },
+        })
+        throw err
+      }
+    },
+  )
+
+  app.post(
+    '/api/auth/logout',
+    {
+      schema: {
+        tags: ['auth'],
+        summary:
+          'Log out: revokes the credential this request used (the session cookie, or this bearer token) and clears the cookie',
+        response: { 200: Type.Object({ message: Type.String() }) },
+      },
+    },
+    async (request, reply) => {
+      const principal = principalOf(request)
+      await auth.logout(principal)
+      if (request.cookies[SESSION_COOKIE] !== undefined)
+        reply.clearCookie(SESSION_COOKIE, cookieOptions(cookieSecure || request.protocol === 'https'))
+      return {
+        message:
+          principal.via === 'session'
+            ? 'logged out; the session is revoked'
+            : 'logged out; the token is revoked',
+      }
+    },
+  )
 
   app.get(
     '/api/auth/me',
@@ -189,6 +329,40 @@ export async function authRoutes(
     async (request) => {
       await auth.deleteUser(principalOf(request), request.params.id)
       return { message: 'user deleted', id: request.params.id }
+    },
+  )
+
+  // ---- audit log: admin only ----
+
+  app.get(
+    '/api/auth/audit',
+    {
+      preHandler: admin,
+      schema: {
+        tags: ['audit'],
+        summary: 'The audit log, newest first (admins only)',
+        querystring: AuditQuery,
+        response: { 200: Type.Array(AuditRow) },
+      },
+    },
+    async (request, reply) => {
+      const { userId, username, action, from, to } = request.query
+      const fromDate = from === undefined ? undefined : new Date(from)
+      const toDate = to === undefined ? undefined : new Date(to)
+      if (fromDate && toDate && fromDate > toDate) {
+        throw new ValidationError('from must not be after to', [
+          { path: 'query.from', message: `must not be after to (${to}), got ${from}` },
+        ])
+      }
+      const { items, total } = await audit.list({
+        userId,
+        username,
+        action,
+        from: fromDate,
+        to: toDate,
+        ...pageOf(request.query),
+      })
+      return listReply(reply, items, total)
     },
   )
 
