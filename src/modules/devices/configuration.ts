@@ -29,6 +29,8 @@ export interface DeviceConfiguration {
   lineNumbers?: boolean
   /** line protocol: what ends each command on the wire. */
   lineEnding?: '\n' | '\r\n'
+  /** jsonl: only a JSON answer completes a command; plain text lines go to the log. */
+  jsonAnswersOnly?: boolean
   username?: string
   password?: string
   qos?: 0 | 1 | 2
@@ -50,6 +52,7 @@ export interface ResolvedConfiguration {
   temperatureIntervalMs: number
   lineNumbers: boolean
   lineEnding: '\n' | '\r\n'
+  jsonAnswersOnly: boolean
   username?: string
   password?: string
   qos: 0 | 1 | 2
@@ -68,6 +71,7 @@ export const CONFIGURATION_DEFAULTS = {
   temperatureIntervalMs: 2000,
   lineNumbers: true,
   lineEnding: '\n' as const,
+  jsonAnswersOnly: false,
   qos: 1 as const,
 }
 
@@ -108,6 +112,7 @@ const RULES: Record<string, Rule> = {
   temperatureIntervalMs: integer(100, 3_600_000),
   lineNumbers: boolean,
   lineEnding: oneOf(['\n', '\r\n']),
+  jsonAnswersOnly: boolean,
   username: text(256),
   password: text(1024),
   qos: oneOf([0, 1, 2]),

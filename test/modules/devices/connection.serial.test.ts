@@ -191,6 +191,36 @@ describe.skipIf(!hasSocat)('serial over a pty', () => {
     await expect(query).rejects.toThrow()
   })
 
+  it('jsonl: a plain text answer (PING -> PONG) completes the command instead of timing out', async () => {
+    await plugIn('jsonl')
+    const { connection, recorder } = connect(`${dir}/device`, { protocol: 'jsonl' })
+    await connection.connect()
+    // Before the fix only JSON objects with answer keys completed a command: this was a 504.
+    expect(await connection.command('PING', { timeoutMs: 5000 })).toMatchObject({
+      ok: true,
+      response: ['PONG'],
+    })
+    // Telemetry samples still complete nothing: the next command gets its own answer.
+    await emulator!.hook('sample', '21.5')
+    await recorder.telemetryWhere((r) => r.temperature === 21.5)
+    expect(await connection.command('read')).toMatchObject({
+      ok: true,
+      response: ['{"ok":true,"result":"read"}'],
+    })
+  })
+
+  it('jsonl: with jsonAnswersOnly, text printed before the JSON answer joins its response and completes nothing', async () => {
+    await plugIn('jsonl')
+    const { connection, recorder } = connect(`${dir}/device`, { protocol: 'jsonl', jsonAnswersOnly: true })
+    await connection.connect()
+    expect(await connection.command('noisy')).toMatchObject({
+      ok: true,
+      response: ['note: working on it', '{"ok":true,"result":"noisy"}'],
+    })
+    expect(recorder.logs).toContainEqual({ direction: 'in', line: 'note: working on it' })
+    expect(await connection.command('next')).toMatchObject({ response: ['{"ok":true,"result":"next"}'] })
+  })
+
   it('the emulator dies and comes back on the same path: error, then reconnected', async () => {
     await plugIn('marlin')
     const { connection, recorder } = connect(`${dir}/device`, {
