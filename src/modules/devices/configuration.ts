@@ -20,6 +20,8 @@ export interface DeviceConfiguration {
   commandTimeoutMs?: number
   connectTimeoutMs?: number
   handshakeTimeoutMs?: number
+  /** After a resync probe could not confirm: how long the firmware must stay silent before commands go out again. */
+  resyncQuietMs?: number
   /** GRBL: how often the real-time `?` status query is sent; 0 turns it off. */
   statusPollMs?: number
   /** Marlin: `auto` uses M155 auto-report when the firmware offers it, else polls M105. */
@@ -47,6 +49,7 @@ export interface ResolvedConfiguration {
   commandTimeoutMs: number
   connectTimeoutMs: number
   handshakeTimeoutMs: number
+  resyncQuietMs: number
   statusPollMs: number
   temperatureReport: TemperatureReportMode
   temperatureIntervalMs: number
@@ -66,6 +69,7 @@ export const CONFIGURATION_DEFAULTS = {
   commandTimeoutMs: 10_000,
   connectTimeoutMs: 5000,
   handshakeTimeoutMs: 2000,
+  resyncQuietMs: 500,
   statusPollMs: 250,
   temperatureReport: 'auto' as TemperatureReportMode,
   temperatureIntervalMs: 2000,
@@ -107,6 +111,7 @@ const RULES: Record<string, Rule> = {
   commandTimeoutMs: integer(1, 3_600_000),
   connectTimeoutMs: integer(1, 600_000),
   handshakeTimeoutMs: integer(1, 600_000),
+  resyncQuietMs: integer(10, 60_000),
   statusPollMs: integer(20, 60_000, true),
   temperatureReport: oneOf(TEMPERATURE_REPORT_MODES),
   temperatureIntervalMs: integer(100, 3_600_000),

@@ -96,6 +96,7 @@ describe('validateConfiguration', () => {
     [{ username: 7 }, 'configuration.username'],
     [{ qos: 3 }, 'configuration.qos'],
     [{ jsonAnswersOnly: 'yes' }, 'configuration.jsonAnswersOnly'],
+    [{ resyncQuietMs: 5 }, 'configuration.resyncQuietMs'],
     [{ reconnectDelayMs: 500, reconnectMaxDelayMs: 100 }, 'configuration.reconnectMaxDelayMs'],
   ])('rejects %j at %s', (config, path) => {
     try {
