@@ -169,7 +169,6 @@ describe.skipIf(!hasSocat)('serial over a pty', () => {
     const { connection, recorder } = connect(`${dir}/device`, {
       protocol: 'marlin',
       temperatureReport: 'off',
-      resyncQuietMs: 50,
     })
     await connection.connect()
     await emulator!.hook('mute')

@@ -113,7 +113,7 @@ describe('sim://marlin', () => {
   it('a probe that times out falls back to M110 N0 and a quiet wait; the command goes out', async () => {
     const { connection, recorder, transport } = simConnection('marlin', {
       temperatureReport: 'off',
-      resyncQuietMs: 20,
+      resyncQuietMs: 100,
     })
     await connection.connect()
     const emulator = transport().device as MarlinEmulator
