@@ -504,7 +504,13 @@ export class DeviceConnection {
     this.draining = { after, window }
     let how: 'quiet' | 'limit'
     try {
-      for (const text of steps) await this.writeRaw(Buffer.from(protocol.encode(text), 'latin1'), true)
+      // Not awaited: a write a wedged port never completes must not hold the
+      // link past the window's limit. A failed write ends the wait with its error.
+      for (const text of steps) {
+        this.writeRaw(Buffer.from(protocol.encode(text), 'latin1'), true).catch((err: Error) =>
+          window.cancel(err),
+        )
+      }
       how = await window.settled
     } finally {
       window.cancel(new Error('the drain ended'))
