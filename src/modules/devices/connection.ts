@@ -568,15 +568,14 @@ export class DeviceConnection {
   /** The connection stays usable; the next queued command resyncs first (see resync). */
   private expire(inFlight: InFlight): void {
     if (this.inFlight !== inFlight) return
+    const resetProbe = inFlight.afterReset?.probe.command
     const held = inFlight.afterReset?.heldResult
-    if (held && inFlight.afterReset) {
-      // The command answered after a reset; only the probe's completion is missing, and may come late.
-      this.resyncAfter ??= inFlight.afterReset.probe.command
-      inFlight.settle({ result: held })
-      return
-    }
-    this.resyncAfter ??= inFlight.text
-    inFlight.settle({ error: new DeviceTimeoutError(this.label, inFlight.text, inFlight.timeoutMs) })
+    // After a reset the probe was the last thing written: the next resync must
+    // pick a probe whose marker that one's late reply cannot fake (GRBL: $I after $G).
+    this.resyncAfter ??= resetProbe ?? inFlight.text
+    // The command answered after a reset; only the probe's completion is missing, and may come late.
+    if (held) inFlight.settle({ result: held })
+    else inFlight.settle({ error: new DeviceTimeoutError(this.label, inFlight.text, inFlight.timeoutMs) })
   }
 
   private async sendRealtime(
@@ -733,6 +732,8 @@ export class DeviceConnection {
         return
       case 'alarm':
         this.isAlarmed = true
+        // A reset probe still owes its reply: the next command must not take it.
+        if (inFlight?.afterReset) this.resyncAfter ??= inFlight.afterReset.probe.command
         inFlight?.settle({
           result: {
             ok: false,

@@ -284,6 +284,54 @@ describe('sim://grbl', () => {
     await expect(pending).rejects.toMatchObject({ reset: true })
   })
 
+  it('a command in flight at a reset waits for the probe: its own ok if taken, 502 lost if not', async () => {
+    const { connection, transport } = simConnection('grbl', { statusPollMs: 0 })
+    await connection.connect()
+    const emulator = transport().device as GrblEmulator
+    emulator.hooks['reset-before-next']()
+    expect(await connection.command('G0 X1')).toMatchObject({ ok: true, response: ['ok'] })
+    emulator.hooks['reset-drops-next']()
+    await expect(connection.command('G0 X2')).rejects.toMatchObject({ status: 502, reset: true })
+    // G0 X2 never reached the planner (the reset ate it); both probes did.
+    expect(emulator.received.slice(-3)).toEqual(['G0X1', '$G', '$G'])
+    expect((await connection.command('$G')).response).toEqual([expect.stringMatching(/^\[GC:/), 'ok'])
+  })
+
+  it('a reset probe answered too late: the command times out and the next resync cannot be fooled by it', async () => {
+    const { connection, recorder, transport } = simConnection('grbl', { statusPollMs: 0 })
+    await connection.connect()
+    const emulator = transport().device as GrblEmulator
+    emulator.hooks['reset-before-next']()
+    // The command's ok, and the reset probe's [GC:...] ok behind it, come after the timeout.
+    emulator.hooks['delay-next']('150')
+    await expect(connection.command('G0 X1', { timeoutMs: 50 })).rejects.toMatchObject({ timedOut: true })
+    // The reset probe was $G, so this resync asks $I: the late [GC: is not taken for its marker.
+    expect((await connection.command('G0 X2')).response).toEqual(['ok'])
+    expect((await connection.command('$G')).response).toEqual([expect.stringMatching(/^\[GC:/), 'ok'])
+    expect(emulator.received.slice(-5)).toEqual(['G0X1', '$G', '$I', 'G0X2', '$G'])
+    expect(recorder.logs.filter((l) => l.line.startsWith('late reply')).map((l) => l.line)).toEqual([
+      'late reply to "$G": ok',
+      expect.stringMatching(/^late reply to "\$G": \[GC:/),
+      'late reply to "$G": ok',
+    ])
+  })
+
+  it('an alarm that ends a command in flight at a reset leaves the late reply of its reset probe to a resync', async () => {
+    const { connection, transport } = simConnection('grbl', { statusPollMs: 0 })
+    await connection.connect()
+    const emulator = transport().device as GrblEmulator
+    emulator.hooks['reset-before-next']()
+    emulator.hooks['alarm-next']('1')
+    // The reset probe's [GC:...] ok comes late, after the alarm ended the command.
+    emulator.hooks['delay-next']('150')
+    expect(await connection.command('G0 X1')).toMatchObject({
+      ok: false,
+      message: expect.stringMatching(/^ALARM:1/),
+    })
+    expect(await connection.command('$X')).toMatchObject({ response: ['[MSG:Caution: Unlocked]', 'ok'] })
+    expect(emulator.received.slice(-4)).toEqual(['G0X1', '$G', '$I', '$X'])
+  })
+
   it('resyncs with $I when $G itself timed out, so its late [GC: is not taken for the probe', async () => {
     const { connection, recorder, transport } = simConnection('grbl', { statusPollMs: 0 })
     await connection.connect()
