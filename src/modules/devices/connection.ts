@@ -513,7 +513,6 @@ export class DeviceConnection {
       }
       how = await window.settled
     } finally {
-      window.cancel(new Error('the drain ended'))
       if (this.draining?.window === window) this.draining = null
     }
     this.resyncAfter = null
