@@ -31,10 +31,11 @@ export function removePtyDir(dir: string): void {
 /**
  * Starts `socat` with two linked ptys at `<dir>/device` and `<dir>/emulator`.
  * Calling it again with the same dir after stop() recreates the same paths,
- * as a device plugged back in would.
+ * as a device plugged back in would. `deviceName` puts the device end
+ * elsewhere, for a test that moves it into place once the emulator listens.
  */
-export function startPtyPair(dir: string): Promise<PtyPair> {
-  const devicePath = join(dir, 'device')
+export function startPtyPair(dir: string, deviceName = 'device'): Promise<PtyPair> {
+  const devicePath = join(dir, deviceName)
   const emulatorPath = join(dir, 'emulator')
   const child: ChildProcess = spawn(
     'socat',

@@ -92,7 +92,9 @@ export class Transfer {
       const where = last
         ? `; last acknowledged: line ${last.line} "${last.text}"`
         : '; no line was acknowledged'
-      this.streamer.progress.errors.push(error.message)
+      // A streamer records the refusal or alarm it stopped on; list each error once.
+      const { errors } = this.streamer.progress
+      if (!errors.includes(error.message)) errors.push(error.message)
       await this.jobs
         .fail(this.jobId, `${error.message}${this.streamer.progress.totalLines !== null ? where : ''}`, {
           ...this.details(),

@@ -20,6 +20,8 @@ export interface DeviceConfiguration {
   commandTimeoutMs?: number
   connectTimeoutMs?: number
   handshakeTimeoutMs?: number
+  /** After a resync probe could not confirm: how long the firmware must stay silent before commands go out again. */
+  resyncQuietMs?: number
   /** GRBL: how often the real-time `?` status query is sent; 0 turns it off. */
   statusPollMs?: number
   /** Marlin: `auto` uses M155 auto-report when the firmware offers it, else polls M105. */
@@ -29,6 +31,8 @@ export interface DeviceConfiguration {
   lineNumbers?: boolean
   /** line protocol: what ends each command on the wire. */
   lineEnding?: '\n' | '\r\n'
+  /** jsonl: only a JSON answer completes a command; plain text lines go to the log. */
+  jsonAnswersOnly?: boolean
   username?: string
   password?: string
   qos?: 0 | 1 | 2
@@ -45,11 +49,13 @@ export interface ResolvedConfiguration {
   commandTimeoutMs: number
   connectTimeoutMs: number
   handshakeTimeoutMs: number
+  resyncQuietMs: number
   statusPollMs: number
   temperatureReport: TemperatureReportMode
   temperatureIntervalMs: number
   lineNumbers: boolean
   lineEnding: '\n' | '\r\n'
+  jsonAnswersOnly: boolean
   username?: string
   password?: string
   qos: 0 | 1 | 2
@@ -63,11 +69,13 @@ export const CONFIGURATION_DEFAULTS = {
   commandTimeoutMs: 10_000,
   connectTimeoutMs: 5000,
   handshakeTimeoutMs: 2000,
+  resyncQuietMs: 500,
   statusPollMs: 250,
   temperatureReport: 'auto' as TemperatureReportMode,
   temperatureIntervalMs: 2000,
   lineNumbers: true,
   lineEnding: '\n' as const,
+  jsonAnswersOnly: false,
   qos: 1 as const,
 }
 
@@ -103,11 +111,13 @@ const RULES: Record<string, Rule> = {
   commandTimeoutMs: integer(1, 3_600_000),
   connectTimeoutMs: integer(1, 600_000),
   handshakeTimeoutMs: integer(1, 600_000),
+  resyncQuietMs: integer(10, 60_000),
   statusPollMs: integer(20, 60_000, true),
   temperatureReport: oneOf(TEMPERATURE_REPORT_MODES),
   temperatureIntervalMs: integer(100, 3_600_000),
   lineNumbers: boolean,
   lineEnding: oneOf(['\n', '\r\n']),
+  jsonAnswersOnly: boolean,
   username: text(256),
   password: text(1024),
   qos: oneOf([0, 1, 2]),

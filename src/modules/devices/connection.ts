@@ -7,7 +7,7 @@
 
 import { performance } from 'node:perf_hooks'
 import { ReadlineParser } from '@serialport/parser-readline'
-import { TimeoutError, ValidationError } from '../../errors.js'
+import { ValidationError } from '../../errors.js'
 import { type ProtocolName, type ResolvedConfiguration, resolveConfiguration } from './configuration.js'
 import { type ConnectionTarget, describeTarget } from './connection-string.js'
 import { DeviceCommandError, DeviceNotConnectedError, DeviceOpenError, DeviceTimeoutError } from './errors.js'
@@ -22,6 +22,7 @@ import type {
   Readings,
   SyncProbe,
 } from './protocols/types.js'
+import { QuietWindow, ResetProbe } from './reply-sync.js'
 import { transports as transportRegistry } from './transports/index.js'
 import type { Transport, TransportError, TransportFactory } from './transports/types.js'
 
@@ -38,6 +39,8 @@ export interface ConnectionListener {
   firmwareVersion?(version: string): void
   /** Any inbound bytes (drives lastSeen). */
   traffic?(at: Date): void
+  /** Something the operator should know that is not an error (a resync that could not confirm). */
+  warning?(message: string): void
 }
 
 export interface DeviceConnectionOptions {
@@ -64,6 +67,8 @@ interface InFlight {
   timer: NodeJS.Timeout
   /** Set when this command is a resync probe. */
   probe?: ProbeInFlight
+  /** Set when a reset banner arrived while this command was in flight (see reply-sync.ts). */
+  afterReset?: ResetProbe
   settle(outcome: { result?: CommandResult; error?: Error }): void
 }
 
@@ -130,6 +135,8 @@ export class DeviceConnection {
   private inFlight: InFlight | null = null
   /** The first command that timed out since the reply stream was last known in step; null when in step. */
   private resyncAfter: string | null = null
+  /** While a resync falls back: every line is a late reply until the firmware is quiet. */
+  private draining: { after: string; window: QuietWindow } | null = null
   private readonly reportWaiters = new Set<ReportWaiter>()
   private readonly lineTaps = new Set<(line: string, events: ProtocolEvent[]) => void>()
   private readonly closeTaps = new Set<(reason: Error) => void>()
@@ -317,6 +324,10 @@ export class DeviceConnection {
     this.isOpen = true
     this.isAlarmed = false
     this.isRemoteOffline = false
+    // A new link starts in step: whatever the old one owed (a late reply, a
+    // resync) went with it. Carrying it over made a replugged device resync
+    // during its handshake, fail, and never reconnect.
+    this.resyncAfter = null
     try {
       await protocol.handshake?.(this.session())
     } catch (err) {
@@ -438,9 +449,8 @@ export class DeviceConnection {
   /**
    * After a timeout the timed-out command's completion may still come, and
    * without correlation ids it would complete the next command instead (every
-   * later reply one behind). The protocol's probe finds the place again: one
-   * attempt per command, so a silent device fails each command once instead
-   * of looping; the next command tries again.
+   * later reply one behind). The protocol's probe finds the place again; when
+   * it cannot confirm, the fallback below gets the link going anyway.
    */
   private async resync(timeoutMs: number): Promise<void> {
     const after = this.resyncAfter
@@ -456,16 +466,63 @@ export class DeviceConnection {
     } catch (err) {
       failure = err
     }
-    // A firmware restart during the probe also clears it (see `reset`): nothing late can follow.
+    // Cleared meanwhile (a new link, see open): there is nothing left to resync.
     if (this.resyncAfter === null) return
     if (!failure && probe.seen) {
       this.resyncAfter = null
       this.log('info', 'resynchronised')
       return
     }
-    const flags = failure as { disconnected?: boolean; canceled?: boolean }
+    const flags = failure as { disconnected?: boolean; canceled?: boolean; message?: string }
     if (flags.disconnected || flags.canceled) throw failure
-    throw new DeviceResyncError(this.label, after, probe.command, failure)
+    await this.resyncFallback(after, spec, flags.message ?? String(failure), timeoutMs)
+  }
+
+  /**
+   * The probe could not confirm where the replies stand (a firmware that
+   * answers it with a bare `ok`, or one that reset meanwhile). Refusing every
+   * later command would leave the link unusable, so: send the protocol's
+   * fallback commands, take every line as a late reply until the firmware has
+   * been quiet for `resyncQuietMs` (at most `limitMs`), and carry on with a
+   * warning.
+   */
+  private async resyncFallback(
+    after: string,
+    spec: SyncProbe,
+    reason: string,
+    limitMs: number,
+  ): Promise<void> {
+    const protocol = this.protocol
+    if (!protocol) throw new DeviceNotConnectedError(this.label, this.currentStatus)
+    const steps = spec.fallback ?? []
+    const quietMs = this.config.resyncQuietMs
+    this.log(
+      'info',
+      `the probe "${spec.command}" could not confirm (${reason}); ${steps.length > 0 ? `sending ${steps.join(', ')}, then ` : ''}waiting for ${quietMs} ms of quiet`,
+    )
+    const window = new QuietWindow(quietMs, limitMs)
+    this.draining = { after, window }
+    let how: 'quiet' | 'limit'
+    try {
+      // Not awaited: a write a wedged port never completes must not hold the
+      // link past the window's limit. A failed write ends the wait with its error.
+      for (const text of steps) {
+        this.writeRaw(Buffer.from(protocol.encode(text), 'latin1'), true).catch((err: Error) =>
+          window.cancel(err),
+        )
+      }
+      how = await window.settled
+    } finally {
+      if (this.draining?.window === window) this.draining = null
+    }
+    this.resyncAfter = null
+    this.warn(
+      `could not confirm that replies are in step after "${after}" timed out (${reason}); ` +
+        (how === 'quiet'
+          ? `carrying on after ${quietMs} ms of quiet`
+          : `the firmware kept talking for ${limitMs} ms; carrying on`) +
+        ': a reply that comes later still may be taken for the next command',
+    )
   }
 
   private runCommand(text: string, options: CommandOptions, probe?: ProbeInFlight): Promise<CommandResult> {
@@ -510,8 +567,14 @@ export class DeviceConnection {
   /** The connection stays usable; the next queued command resyncs first (see resync). */
   private expire(inFlight: InFlight): void {
     if (this.inFlight !== inFlight) return
-    this.resyncAfter ??= inFlight.text
-    inFlight.settle({ error: new DeviceTimeoutError(this.label, inFlight.text, inFlight.timeoutMs) })
+    const resetProbe = inFlight.afterReset?.probe.command
+    const held = inFlight.afterReset?.heldResult
+    // After a reset the probe was the last thing written: the next resync must
+    // pick a probe whose marker that one's late reply cannot fake (GRBL: $I after $G).
+    this.resyncAfter ??= resetProbe ?? inFlight.text
+    // The command answered after a reset; only the probe's completion is missing, and may come late.
+    if (held) inFlight.settle({ result: held })
+    else inFlight.settle({ error: new DeviceTimeoutError(this.label, inFlight.text, inFlight.timeoutMs) })
   }
 
   private async sendRealtime(
@@ -571,6 +634,7 @@ export class DeviceConnection {
   }
 
   private failAll(reason: Error): void {
+    this.draining?.window.cancel(reason)
     for (const tap of [...this.closeTaps]) tap(reason)
     this.inFlight?.settle({ error: reason })
     for (const item of this.queue.splice(0)) item.reject(reason)
@@ -588,19 +652,28 @@ export class DeviceConnection {
     let events = protocol.onLine(line, inFlight?.text ?? null)
     const isReportOnly = events.length > 0 && events.every((e) => e.kind === 'telemetry' && e.report)
     const probe = inFlight?.probe
-    let isLate = false
-    if (probe && !probe.seen) {
+    const isHeard = line.trim() !== '' && !isReportOnly
+    let lateAfter: string | null = null
+    if (this.draining) {
+      // A resync fallback: everything until quiet is a late reply.
+      if (isHeard) this.draining.window.activity()
+      lateAfter = this.draining.after
+      events = events.filter(isNotAnAnswer)
+    } else if (probe && !probe.seen) {
       // Before the probe's marker, every line is the late reply of the command
       // that timed out: it completes nothing (the marker line neither).
       probe.seen = probe.isMarker(line)
-      isLate = !probe.seen
-      events = events.filter((e) => e.kind !== 'ok' && e.kind !== 'fail' && e.kind !== 'response')
+      if (!probe.seen) lateAfter = probe.after
+      events = events.filter(isNotAnAnswer)
+    } else if (inFlight?.afterReset?.takeMarker(line)) {
+      // The reset probe's marker starts the probe's own reply.
+      events = events.filter(isNotAnAnswer)
     }
     const belongsToQuiet =
       inFlight?.quiet === true &&
       (probe !== undefined || events.some((e) => e.kind !== 'telemetry' || !e.report))
-    if (line.trim() !== '' && !isReportOnly) {
-      if (isLate) this.log('info', `late reply to "${probe!.after}": ${line}`)
+    if (isHeard) {
+      if (lateAfter !== null) this.log('info', `late reply to "${lateAfter}": ${line}`)
       else if (!belongsToQuiet) this.log('in', line)
     }
     if (isReportOnly) for (const waiter of this.reportWaiters) waiter.resolve(line)
@@ -615,17 +688,18 @@ export class DeviceConnection {
         if (!inFlight) return
         const response = event.response ?? [...inFlight.lines, line]
         const ok = event.kind === 'ok'
-        inFlight.settle({
-          result: {
-            ok,
-            message: ok ? 'ok' : event.message,
-            response,
-            durationMs: elapsed(inFlight.startedAt),
-          },
-        })
+        const result = {
+          ok,
+          message: ok ? 'ok' : event.message,
+          response,
+          durationMs: elapsed(inFlight.startedAt),
+        }
+        if (inFlight.afterReset) this.completeAfterReset(inFlight, inFlight.afterReset, result)
+        else inFlight.settle({ result })
         return
       }
       case 'response':
+        if (inFlight?.afterReset && !inFlight.afterReset.wantsResponse) return
         inFlight?.lines.push(line)
         return
       case 'busy':
@@ -653,15 +727,12 @@ export class DeviceConnection {
         this.listener.firmwareVersion?.(event.version)
         return
       case 'reset':
-        this.log('info', event.message)
-        // The firmware forgot what it had: no late reply can follow.
-        this.resyncAfter = null
-        inFlight?.settle({
-          error: new DeviceCommandError(`${event.message}; the command was lost`, { reset: true }),
-        })
+        this.onFirmwareReset(event.message, inFlight)
         return
       case 'alarm':
         this.isAlarmed = true
+        // A reset probe still owes its reply: the next command must not take it.
+        if (inFlight?.afterReset) this.resyncAfter ??= inFlight.afterReset.probe.command
         inFlight?.settle({
           result: {
             ok: false,
@@ -687,6 +758,78 @@ export class DeviceConnection {
     }
   }
 
+  // ---- firmware resets -------------------------------------------------------
+
+  /**
+   * A banner mid-session: the firmware restarted and forgot what it had
+   * queued. A command written just before it has an unknown outcome (flushed,
+   * or taken just after the reset); it is decided by a probe written now
+   * (see ResetProbe in reply-sync.ts) rather than reported lost.
+   */
+  private onFirmwareReset(message: string, inFlight: InFlight | null): void {
+    this.log('info', message)
+    const lost = (detail: string) => new DeviceCommandError(`${message}; ${detail}`, { reset: true })
+    if (!inFlight) {
+      // Nothing on the wire: no late reply of an earlier command can follow.
+      this.resyncAfter = null
+      return
+    }
+    if (inFlight.probe) {
+      // A resync probe that may or may not answer: the resync falls back to waiting for quiet.
+      inFlight.settle({ error: lost('the resync probe may not be answered') })
+      return
+    }
+    if (inFlight.afterReset) {
+      // A second reset before the first one's probe answered: the command's own
+      // completion (if it came) stands; anything still owed is drained before the next command.
+      const held = inFlight.afterReset.heldResult
+      this.resyncAfter = inFlight.text
+      inFlight.settle(held ? { result: held } : { error: lost(`whether "${inFlight.text}" ran is unknown`) })
+      return
+    }
+    this.resyncAfter = null
+    const protocol = this.protocol
+    const transport = this.transport
+    const spec = protocol?.syncProbe?.(inFlight.text)
+    if (!spec || !protocol || !transport) {
+      inFlight.settle({ error: lost('the command was lost') })
+      return
+    }
+    inFlight.afterReset = new ResetProbe(spec)
+    this.log(
+      'info',
+      `"${inFlight.text}" was on the wire at the reset; asking ${spec.command} whether it was taken`,
+    )
+    // The probe waits behind the command in the firmware: give both a full timeout.
+    clearTimeout(inFlight.timer)
+    inFlight.timer = setTimeout(() => this.expire(inFlight), inFlight.timeoutMs)
+    transport.write(Buffer.from(protocol.encode(spec.command), 'latin1')).catch((err: TransportError) => {
+      inFlight.settle({
+        error: new DeviceCommandError(
+          `could not write to device ${this.label}: ${err.message}`,
+          { canceled: err.canceled, disconnected: !err.canceled },
+          err,
+        ),
+      })
+    })
+  }
+
+  /** A completion while a reset probe is out: the command's own before the marker, the probe's after it. */
+  private completeAfterReset(inFlight: InFlight, reset: ResetProbe, result: CommandResult): void {
+    const outcome = reset.complete(result)
+    if (outcome === null) return
+    if (outcome !== 'lost') {
+      inFlight.settle({ result: outcome })
+      return
+    }
+    inFlight.settle({
+      error: new DeviceCommandError(
+        `the firmware reset before it took "${inFlight.text}" (its probe ${reset.probe.command} answered first); the command was lost`,
+        { reset: true },
+      ),
+    })
+  }
+
   // ---- helpers --------------------------------------------------------------
 
   private protocolFactoryPreview(): Protocol {
@@ -703,18 +846,17 @@ export class DeviceConnection {
   private log(direction: LogDirection, line: string): void {
     this.listener.log?.(direction, line, new Date())
   }
+
+  /** To the operator's log (the service's logger) and the device's log feed. */
+  private warn(message: string): void {
+    this.log('info', `warning: ${message}`)
+    this.listener.warning?.(message)
+  }
 }
 
-/** The resync probe after a timeout failed, so the command was not sent: it would have taken a stale reply. */
-export class DeviceResyncError extends TimeoutError {
-  readonly timedOut = true
-  constructor(target: string, after: string, probe: string, cause: unknown) {
-    const reason = cause instanceof Error ? cause.message : String(cause)
-    super(
-      `device ${target} could not resynchronise after "${after}" timed out (probe "${probe}": ${reason}); the command was not sent`,
-      { cause },
-    )
-  }
+/** Keeps what a line says about telemetry, firmware and alarms, drops what would complete a command. */
+function isNotAnAnswer(event: ProtocolEvent): boolean {
+  return event.kind !== 'ok' && event.kind !== 'fail' && event.kind !== 'response'
 }
 
 function elapsed(startedAt: number): number {

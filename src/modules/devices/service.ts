@@ -334,6 +334,7 @@ export class DevicesService {
       firmwareVersion: (version) => {
         write(() => this.repo.update(id, { firmwareVersion: version }, false))
       },
+      warning: (message) => logger.warn({ deviceId: id }, message),
       traffic: (at) => {
         live.lastSeen = at
         if (at.getTime() - live.lastSeenWrittenAt < this.lastSeenWriteIntervalMs) return

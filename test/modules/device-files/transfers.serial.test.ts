@@ -145,6 +145,17 @@ describe.skipIf(!hasSocat).each(testEngines())('transfers over a pty on $name', 
     expect((await upload(t, id, 'again.gcode', 'G28\n')).status).toBe(409)
   })
 
+  it('grbl: a refused line fails the job and lists its error once', async () => {
+    const id = await printer('grbl')
+    const res = await upload(t, id, 'bad.nc', 'G0 X1\nG5 X2\nG0 X3\n')
+    const job = await jobFinished(t, res.body.job.id)
+    expect(job.status).toBe('failed')
+    const full = await t.request('GET', `/api/myntrix/jobs/${res.body.job.id}`, { as: t.operator })
+    expect(full.body.details.reason).toBe('firmware')
+    // The streamer recorded the refusal; the transfer used to append the same message again.
+    expect(full.body.details.errors).toEqual([expect.stringMatching(/^line 2 "G5 X2" failed: error:20/)])
+  })
+
   it('grbl: a 2,000-line file with character counting arrives in order', async () => {
     const id = await printer('grbl')
     const file = gcode(2000)

@@ -95,6 +95,8 @@ describe('validateConfiguration', () => {
     [{ temperatureIntervalMs: 10 }, 'configuration.temperatureIntervalMs'],
     [{ username: 7 }, 'configuration.username'],
     [{ qos: 3 }, 'configuration.qos'],
+    [{ jsonAnswersOnly: 'yes' }, 'configuration.jsonAnswersOnly'],
+    [{ resyncQuietMs: 5 }, 'configuration.resyncQuietMs'],
     [{ reconnectDelayMs: 500, reconnectMaxDelayMs: 100 }, 'configuration.reconnectMaxDelayMs'],
   ])('rejects %j at %s', (config, path) => {
     try {

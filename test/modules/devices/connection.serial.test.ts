@@ -1,7 +1,7 @@
 // Through the real serialport stack and a kernel pty (socat), with the
 // emulator in a separate process on the far end.
 
-import { chmodSync, writeFileSync } from 'node:fs'
+import { chmodSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { DeviceConnection } from '../../../src/modules/devices/connection.js'
@@ -38,6 +38,21 @@ describe.skipIf(!hasSocat)('serial over a pty', () => {
       pty.emulatorPath,
       JSON.stringify(options),
     ])
+  }
+
+  /**
+   * Plugs in a device whose firmware already listens when its port appears
+   * (the link is moved into place after the emulator is up), so nothing the
+   * connection sends on reconnect is lost to an emulator still starting.
+   */
+  async function plugInReady(firmware: string, options: Record<string, unknown> = {}) {
+    pty = await startPtyPair(dir, 'device.next')
+    emulator = await EmulatorProcess.start('pty-emulator.ts', [
+      firmware,
+      pty.emulatorPath,
+      JSON.stringify(options),
+    ])
+    renameSync(pty.devicePath, join(dir, 'device'))
   }
 
   async function unplug() {
@@ -148,6 +163,113 @@ describe.skipIf(!hasSocat)('serial over a pty', () => {
     expect(emulator!.received().slice(1, 4)).toEqual(['G99', '$G', 'G0X7'])
   })
 
+  it('marlin: a firmware that answers M118 with a bare ok falls back after a timeout; ten G1 in a row are answered', async () => {
+    // The printer of the report: unknown commands (M118 among them) get a bare `ok`, no echo.
+    await plugIn('marlin', { m118: false, unknownCommands: 'ok' })
+    const { connection, recorder } = connect(`${dir}/device`, {
+      protocol: 'marlin',
+      temperatureReport: 'off',
+    })
+    await connection.connect()
+    await emulator!.hook('mute')
+    await expect(connection.command('M117 HANG', { timeoutMs: 200 })).rejects.toMatchObject({ status: 504 })
+    // Before the fix each of these answered 504 unsent: the probe's marker never comes.
+    const results = []
+    for (let x = 1; x <= 10; x++) results.push(await connection.command(`G1 X${x}`, { timeoutMs: 1000 }))
+    expect(results.map((r) => r.response)).toEqual(Array(10).fill(['ok']))
+    expect((await connection.command('M114')).response[0]).toMatch(/^X:10\.00 /)
+    await emulator!.waitForLine(/^rx M114$/)
+    expect(emulator!.received().slice(2)).toEqual([
+      'M117 HANG',
+      'M118 E1 myntrix-sync-1',
+      'M110 N0',
+      ...Array.from({ length: 10 }, (_, i) => `G1 X${i + 1}`),
+      'M114',
+    ])
+    expect(recorder.warnings).toEqual([
+      expect.stringMatching(/^could not confirm that replies are in step after "M117 HANG" timed out/),
+    ])
+    expect(recorder.logs).toContainEqual({ direction: 'info', line: 'late reply to "M117 HANG": ok' })
+  })
+
+  it('marlin: a replug reconnects a link that was left mid-resync', async () => {
+    await plugIn('marlin', { m118: false, unknownCommands: 'ok' })
+    const { connection, recorder } = connect(`${dir}/device`, {
+      protocol: 'marlin',
+      temperatureReport: 'off',
+      reconnectDelayMs: 50,
+      reconnectMaxDelayMs: 200,
+    })
+    await connection.connect()
+    await emulator!.hook('mute')
+    await expect(connection.command('M117 HANG', { timeoutMs: 200 })).rejects.toMatchObject({ status: 504 })
+    // A command waiting on the resync probe when the cable is pulled.
+    const waiting = connection.command('G1 X1', { timeoutMs: 60_000 })
+    waiting.catch(() => {})
+    await emulator!.waitForLine(/^rx M118 E1 myntrix-sync-1$/)
+    const errored = recorder.nextStatus('error')
+    await unplug()
+    await expect(waiting).rejects.toMatchObject({ disconnected: true })
+    await errored
+    const back = recorder.nextStatus('connected')
+    await plugInReady('marlin', { m118: false, unknownCommands: 'ok' })
+    // Before the fix the handshake resynced on the new link, failed, and the device never came back.
+    await back
+    expect(await connection.command('G1 X2')).toMatchObject({ ok: true, response: ['ok'] })
+    await emulator!.waitForLine(/^rx G1 X2$/)
+    // The new link starts in step: no probe on it.
+    expect(emulator!.received()).toEqual(['M110 N0', 'M115', 'G1 X2'])
+  })
+
+  it('grbl: after $C leaves check mode and the controller resets, $G and $I each get their own reply', async () => {
+    await plugIn('grbl')
+    const { connection, recorder } = connect(`${dir}/device`, { protocol: 'grbl', statusPollMs: 0 })
+    await connection.connect()
+    expect(await connection.command('$C')).toMatchObject({ ok: true, response: ['[MSG:Enabled]', 'ok'] })
+    // As the report sent them through the API: at once. $G goes out right after $C's ok,
+    // and the controller's banner comes after it.
+    const [check, modes, info] = await Promise.all([
+      connection.command('$C'),
+      connection.command('$G'),
+      connection.command('$I'),
+    ])
+    expect(check).toMatchObject({ ok: true, response: ['[MSG:Disabled]', 'ok'] })
+    // Before the fix: $G failed 502 "the command was lost" and $I was handed $G's [GC:...] reply.
+    expect(modes).toMatchObject({ ok: true, response: [expect.stringMatching(/^\[GC:/), 'ok'] })
+    expect(info).toMatchObject({
+      ok: true,
+      response: [expect.stringMatching(/^\[VER:/), expect.stringMatching(/^\[OPT:/), 'ok'],
+    })
+    expect(recorder.logs).toContainEqual({
+      direction: 'info',
+      line: "the controller reset (Grbl 1.1h ['$' for help])",
+    })
+    expect(await connection.command('$G')).toMatchObject({
+      response: [expect.stringMatching(/^\[GC:/), 'ok'],
+    })
+  })
+
+  it('grbl: a motion command taken just after a reset is answered ok, never reported lost; a line the reset ate is', async () => {
+    await plugIn('grbl')
+    const { connection } = connect(`${dir}/device`, { protocol: 'grbl', statusPollMs: 0 })
+    await connection.connect()
+    await emulator!.hook('reset-before-next')
+    // Before the fix: 502 "the controller reset; the command was lost" while the machine went to X10 Y5.
+    expect(await connection.command('G0 X10 Y5')).toMatchObject({ ok: true, response: ['ok'] })
+    expect((await connection.command('?')).response[0]).toMatch(/MPos:10\.000,5\.000,/)
+    await emulator!.hook('reset-drops-next')
+    await expect(connection.command('G0 X20')).rejects.toMatchObject({
+      status: 502,
+      reset: true,
+      message: expect.stringMatching(/reset before it took "G0 X20".*the command was lost/),
+    })
+    expect((await connection.command('?')).response[0]).toMatch(/MPos:10\.000,5\.000,/)
+    expect(await connection.command('$G')).toMatchObject({
+      response: [expect.stringMatching(/^\[GC:/), 'ok'],
+    })
+    expect(await connection.command('G0 X3')).toMatchObject({ ok: true, response: ['ok'] })
+  })
+
   it('grbl: no greeting on a pty, $I answers, status reports and error:N', async () => {
     await plugIn('grbl')
     const { connection, recorder } = connect(`${dir}/device`, { protocol: 'grbl', statusPollMs: 50 })
@@ -189,6 +311,36 @@ describe.skipIf(!hasSocat)('serial over a pty', () => {
     await unplug()
     // Without the fix this waited for the 60 s timeout (the test's own limit is 30 s).
     await expect(query).rejects.toThrow()
+  })
+
+  it('jsonl: a plain text answer (PING -> PONG) completes the command instead of timing out', async () => {
+    await plugIn('jsonl')
+    const { connection, recorder } = connect(`${dir}/device`, { protocol: 'jsonl' })
+    await connection.connect()
+    // Before the fix only JSON objects with answer keys completed a command: this was a 504.
+    expect(await connection.command('PING', { timeoutMs: 5000 })).toMatchObject({
+      ok: true,
+      response: ['PONG'],
+    })
+    // Telemetry samples still complete nothing: the next command gets its own answer.
+    await emulator!.hook('sample', '21.5')
+    await recorder.telemetryWhere((r) => r.temperature === 21.5)
+    expect(await connection.command('read')).toMatchObject({
+      ok: true,
+      response: ['{"ok":true,"result":"read"}'],
+    })
+  })
+
+  it('jsonl: with jsonAnswersOnly, text printed before the JSON answer joins its response and completes nothing', async () => {
+    await plugIn('jsonl')
+    const { connection, recorder } = connect(`${dir}/device`, { protocol: 'jsonl', jsonAnswersOnly: true })
+    await connection.connect()
+    expect(await connection.command('noisy')).toMatchObject({
+      ok: true,
+      response: ['note: working on it', '{"ok":true,"result":"noisy"}'],
+    })
+    expect(recorder.logs).toContainEqual({ direction: 'in', line: 'note: working on it' })
+    expect(await connection.command('next')).toMatchObject({ response: ['{"ok":true,"result":"next"}'] })
   })
 
   it('the emulator dies and comes back on the same path: error, then reconnected', async () => {

@@ -110,30 +110,32 @@ describe('sim://marlin', () => {
     expect((await connection.command('M105')).ok).toBe(true)
   })
 
-  it('a probe that times out fails the next command unsent; the one after resyncs', async () => {
-    const { connection, transport } = simConnection('marlin', { temperatureReport: 'off' })
+  it('a probe that times out falls back to M110 N0 and a quiet wait; the command goes out', async () => {
+    const { connection, recorder, transport } = simConnection('marlin', {
+      temperatureReport: 'off',
+      resyncQuietMs: 100,
+    })
     await connection.connect()
     const emulator = transport().device as MarlinEmulator
     emulator.mute()
     await expect(connection.command('G1 X1', { timeoutMs: 50 })).rejects.toMatchObject({ timedOut: true })
     emulator.mute() // the probe is never answered either
-    await expect(connection.command('G1 X2', { timeoutMs: 50 })).rejects.toMatchObject({
-      status: 504,
-      timedOut: true,
-      message: expect.stringMatching(/could not resynchronise after "G1 X1".*the command was not sent/),
-    })
-    expect(await connection.command('G1 X3')).toMatchObject({ ok: true, response: ['ok'] })
-    expect((await connection.command('M114')).response[0]).toMatch(/^X:3\.00/)
+    // Before the fallback this answered 504 unsent ("could not resynchronise").
+    expect(await connection.command('G1 X2', { timeoutMs: 50 })).toMatchObject({ ok: true, response: ['ok'] })
+    expect((await connection.command('M114')).response[0]).toMatch(/^X:2\.00/)
     expect(emulator.received.slice(-5)).toEqual([
       'G1 X1',
       'M118 E1 myntrix-sync-1',
-      'M118 E1 myntrix-sync-2',
-      'G1 X3',
+      'M110 N0',
+      'G1 X2',
       'M114',
+    ])
+    expect(recorder.warnings).toEqual([
+      expect.stringMatching(/^could not confirm .* after "G1 X1" timed out/),
     ])
   })
 
-  it('a firmware restart during the probe ends the resync and the command goes out', async () => {
+  it('a firmware restart during the probe falls back to waiting for quiet; the command goes out', async () => {
     const { connection, transport } = simConnection('marlin', { temperatureReport: 'off' })
     await connection.connect()
     const emulator = transport().device as MarlinEmulator
@@ -280,6 +282,54 @@ describe('sim://grbl', () => {
     await new Promise((r) => setImmediate(r))
     await connection.command('\x18')
     await expect(pending).rejects.toMatchObject({ reset: true })
+  })
+
+  it('a command in flight at a reset waits for the probe: its own ok if taken, 502 lost if not', async () => {
+    const { connection, transport } = simConnection('grbl', { statusPollMs: 0 })
+    await connection.connect()
+    const emulator = transport().device as GrblEmulator
+    emulator.hooks['reset-before-next']()
+    expect(await connection.command('G0 X1')).toMatchObject({ ok: true, response: ['ok'] })
+    emulator.hooks['reset-drops-next']()
+    await expect(connection.command('G0 X2')).rejects.toMatchObject({ status: 502, reset: true })
+    // G0 X2 never reached the planner (the reset ate it); both probes did.
+    expect(emulator.received.slice(-3)).toEqual(['G0X1', '$G', '$G'])
+    expect((await connection.command('$G')).response).toEqual([expect.stringMatching(/^\[GC:/), 'ok'])
+  })
+
+  it('a reset probe answered too late: the command times out and the next resync cannot be fooled by it', async () => {
+    const { connection, recorder, transport } = simConnection('grbl', { statusPollMs: 0 })
+    await connection.connect()
+    const emulator = transport().device as GrblEmulator
+    emulator.hooks['reset-before-next']()
+    // The command's ok, and the reset probe's [GC:...] ok behind it, come after the timeout.
+    emulator.hooks['delay-next']('150')
+    await expect(connection.command('G0 X1', { timeoutMs: 50 })).rejects.toMatchObject({ timedOut: true })
+    // The reset probe was $G, so this resync asks $I: the late [GC: is not taken for its marker.
+    expect((await connection.command('G0 X2')).response).toEqual(['ok'])
+    expect((await connection.command('$G')).response).toEqual([expect.stringMatching(/^\[GC:/), 'ok'])
+    expect(emulator.received.slice(-5)).toEqual(['G0X1', '$G', '$I', 'G0X2', '$G'])
+    expect(recorder.logs.filter((l) => l.line.startsWith('late reply')).map((l) => l.line)).toEqual([
+      'late reply to "$G": ok',
+      expect.stringMatching(/^late reply to "\$G": \[GC:/),
+      'late reply to "$G": ok',
+    ])
+  })
+
+  it('an alarm that ends a command in flight at a reset leaves the late reply of its reset probe to a resync', async () => {
+    const { connection, transport } = simConnection('grbl', { statusPollMs: 0 })
+    await connection.connect()
+    const emulator = transport().device as GrblEmulator
+    emulator.hooks['reset-before-next']()
+    emulator.hooks['alarm-next']('1')
+    // The reset probe's [GC:...] ok comes late, after the alarm ended the command.
+    emulator.hooks['delay-next']('150')
+    expect(await connection.command('G0 X1')).toMatchObject({
+      ok: false,
+      message: expect.stringMatching(/^ALARM:1/),
+    })
+    expect(await connection.command('$X')).toMatchObject({ response: ['[MSG:Caution: Unlocked]', 'ok'] })
+    expect(emulator.received.slice(-4)).toEqual(['G0X1', '$G', '$I', '$X'])
   })
 
   it('resyncs with $I when $G itself timed out, so its late [GC: is not taken for the probe', async () => {

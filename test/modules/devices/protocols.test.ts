@@ -98,6 +98,13 @@ describe('resync probes', () => {
     expect(other.isMarker('[GC:G0 G54]')).toBe(false)
   })
 
+  it('marlin falls back to M110 N0 when its probe cannot confirm; grbl has no fallback command', () => {
+    expect(protocols.marlin(resolveConfiguration({}, 'marlin')).syncProbe!('G1 X1').fallback).toEqual([
+      'M110 N0',
+    ])
+    expect(protocols.grbl(resolveConfiguration({}, 'grbl')).syncProbe!('G1 X1').fallback).toBeUndefined()
+  })
+
   it('line and jsonl have none: their late replies cannot be told apart', () => {
     expect(protocols.line(resolveConfiguration({}, 'line')).syncProbe).toBeUndefined()
     expect(protocols.jsonl(resolveConfiguration({}, 'jsonl')).syncProbe).toBeUndefined()
@@ -144,8 +151,9 @@ describe('grbl', () => {
     expect(p.onLine('error:99', 'G1')).toEqual([{ kind: 'fail', message: 'error:99 unknown error' }])
   })
 
-  it('treats a banner as a reset and names the firmware', () => {
+  it('treats a banner as a reset and names the firmware; the blank line before it is nothing', () => {
     const p = new GrblProtocol()
+    expect(p.onLine('', 'G0 X1')).toEqual([])
     expect(p.onLine("Grbl 1.1h ['$' for help]", 'G0 X1')).toEqual([
       { kind: 'firmware', version: 'Grbl 1.1h' },
       { kind: 'reset', message: "the controller reset (Grbl 1.1h ['$' for help])" },
@@ -158,5 +166,27 @@ describe('grbl', () => {
     expect(p.realtime('!')?.awaitsReport).toBe(false)
     expect(p.realtime('\x18')?.bytes).toEqual(Buffer.from([0x18]))
     expect(p.realtime('G0 X1')).toBeNull()
+  })
+})
+
+describe('jsonl', () => {
+  const jsonl = (configuration: Record<string, unknown> = {}) =>
+    protocols.jsonl(resolveConfiguration(configuration, 'jsonl'))
+
+  it('completes on the first line that is not a telemetry sample', () => {
+    const p = jsonl()
+    expect(p.onLine('{"temperature":20.5}', 'PING')).toEqual([
+      { kind: 'telemetry', readings: { temperature: 20.5 }, report: true },
+    ])
+    expect(p.onLine('PONG', 'PING')).toEqual([{ kind: 'ok' }])
+    expect(p.onLine('{"ok":false,"error":"busy"}', 'PING')).toEqual([{ kind: 'fail', message: 'busy' }])
+    expect(p.onLine('', 'PING')).toEqual([])
+    expect(p.onLine('PONG', null)).toEqual([])
+  })
+
+  it('with jsonAnswersOnly, a text line joins the response and completes nothing', () => {
+    const p = jsonl({ jsonAnswersOnly: true })
+    expect(p.onLine('booting...', 'PING')).toEqual([{ kind: 'response' }])
+    expect(p.onLine('{"result":"pong"}', 'PING')).toEqual([{ kind: 'ok' }])
   })
 })

@@ -187,6 +187,25 @@ describe.each(testEngines())('devices API on $name', (engine) => {
     expect(res.body).toMatchObject({ ok: false, message: expect.stringMatching(/^error:20 Unsupported/) })
   })
 
+  it('$C, $G and $I sent at once around a GRBL reset each answer 200 with their own reply', async () => {
+    const device = await create(t.operator, {
+      connectionString: 'sim://grbl',
+      configuration: { statusPollMs: 0 },
+    })
+    await t.request('POST', `/api/myntrix/devices/${device.id}/connect`, { as: t.operator })
+    const send = (command: string) =>
+      t.request('POST', `/api/myntrix/devices/${device.id}/command`, { as: t.operator, body: { command } })
+    expect((await send('$C')).body.response).toEqual(['[MSG:Enabled]', 'ok'])
+    // Leaving check mode resets the controller just after $C's ok, with $G already on the wire.
+    const [check, modes, info] = await Promise.all([send('$C'), send('$G'), send('$I')])
+    expect(check.body).toMatchObject({ ok: true, response: ['[MSG:Disabled]', 'ok'] })
+    // Before the fix: 502 "the controller reset; the command was lost", and $I got $G's reply.
+    expect(modes.status).toBe(200)
+    expect(modes.body.response).toEqual([expect.stringMatching(/^\[GC:/), 'ok'])
+    expect(info.status).toBe(200)
+    expect(info.body.response[0]).toMatch(/^\[VER:/)
+  })
+
   it('a missing serial port answers 502 with ENOENT and leaves the device in error', async () => {
     const device = await create(t.operator, { connectionString: '/dev/myntrix-does-not-exist' })
     const res = await t.request('POST', `/api/myntrix/devices/${device.id}/connect`, { as: t.operator })

@@ -114,6 +114,7 @@ export class Recorder implements ConnectionListener {
   readonly logs: { direction: LogDirection; line: string }[] = []
   readonly telemetrySnapshots: Readings[] = []
   readonly firmwareVersions: string[] = []
+  readonly warnings: string[] = []
   trafficCount = 0
   private readonly events = new EventEmitter()
 
@@ -138,6 +139,10 @@ export class Recorder implements ConnectionListener {
 
   traffic(): void {
     this.trafficCount++
+  }
+
+  warning(message: string): void {
+    this.warnings.push(message)
   }
 
   private waitOn<T>(

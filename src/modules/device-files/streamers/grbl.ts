@@ -76,12 +76,12 @@ export class GrblStreamer implements Streamer {
           failure ??= new TransferError(message, { firmware: true })
           control.progressed()
         } else if (e.kind === 'alarm' || e.kind === 'reset') {
-          const message = e.message ?? e.kind
+          const message = `the controller stopped the job: ${e.message ?? e.kind}`
           this.progress.errors.push(message)
           // An alarm or reset flushes the buffer: nothing in flight will answer.
           inFlight.length = 0
           inFlightBytes = 0
-          failure ??= new TransferError(`the controller stopped the job: ${message}`, { firmware: true })
+          failure ??= new TransferError(message, { firmware: true })
         }
       }
     })

@@ -59,6 +59,8 @@ export class GrblProtocol implements Protocol {
 
   onLine(line: string, pending: string | null): ProtocolEvent[] {
     const text = line.trim()
+    // The banner starts with its own CRLF: a blank line belongs to no reply.
+    if (text === '') return []
     if (text === 'ok') return [{ kind: 'ok' }]
     const error = /^error:(\d+)/i.exec(text)
     if (error) return [{ kind: 'fail', message: grblErrorMessage(Number(error[1])) }]

@@ -1,6 +1,10 @@
 // `jsonl`: one JSON object per line. An object that answers (it has `ok`,
 // `error`, `result`, `response` or `id`) completes the command in flight; any
-// other object is a telemetry sample; lines that are not JSON go to the log.
+// other object is a telemetry sample. A line that is not a JSON object (`PONG`)
+// also completes the command in flight: a device that answered must not be
+// reported silent. Firmware that prints unrelated text between its JSON
+// answers sets `jsonAnswersOnly`: its text lines then join the answer's
+// response (and the log) but complete nothing.
 
 import type { ResolvedConfiguration } from '../configuration.js'
 import type { Protocol, ProtocolEvent, Readings } from './types.js'
@@ -34,14 +38,21 @@ export function toReadings(object: Record<string, unknown>): Readings {
 
 export class JsonlProtocol implements Protocol {
   readonly name = 'jsonl'
+  constructor(private readonly config: ResolvedConfiguration) {}
 
   encode(command: string): string {
     return `${command}\n`
   }
 
   onLine(line: string, pending: string | null): ProtocolEvent[] {
-    const object = parseJsonObject(line.trim())
-    if (object === null) return []
+    const text = line.trim()
+    // A blank line is the tail of a CRLF pair or a keepalive, never an answer.
+    if (text === '') return []
+    const object = parseJsonObject(text)
+    if (object === null) {
+      if (pending === null) return []
+      return this.config.jsonAnswersOnly ? [{ kind: 'response' }] : [{ kind: 'ok' }]
+    }
     if (ANSWER_KEYS.some((k) => k in object)) {
       if (pending === null) return []
       const failed = object.ok === false || (object.error !== undefined && object.error !== null)
@@ -57,4 +68,4 @@ export class JsonlProtocol implements Protocol {
   }
 }
 
-export const jsonl = (_config: ResolvedConfiguration): Protocol => new JsonlProtocol()
+export const jsonl = (config: ResolvedConfiguration): Protocol => new JsonlProtocol(config)

@@ -80,9 +80,12 @@ export class MarlinProtocol implements Protocol {
   syncProbe(): SyncProbe {
     // M118 E1 prints `echo:<text>`; a firmware without M118 still prints the
     // text inside `echo:Unknown command: "..."`. The count keeps it unique.
+    // Some builds answer unknown commands with a bare `ok`: then the marker
+    // never comes, and M110 N0 puts the line numbers back in step (a line the
+    // firmware dropped would otherwise make every later line a resend).
     const token = `myntrix-sync-${++this.syncCount}`
     const marker = new RegExp(`${token}(?!\\d)`)
-    return { command: `M118 E1 ${token}`, isMarker: (line) => marker.test(line) }
+    return { command: `M118 E1 ${token}`, isMarker: (line) => marker.test(line), fallback: ['M110 N0'] }
   }
 
   onLine(line: string, pending: string | null): ProtocolEvent[] {

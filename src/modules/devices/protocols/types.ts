@@ -68,6 +68,13 @@ export interface RealtimeCommand {
 export interface SyncProbe {
   command: string
   isMarker(line: string): boolean
+  /**
+   * Sent when the probe cannot confirm (no marker in time) before the link
+   * waits for quiet and carries on: commands that put the firmware's own
+   * bookkeeping back in step (Marlin `M110 N0` renumbers lines). Their replies
+   * are drained with the rest.
+   */
+  fallback?: string[]
 }
 
 export interface Protocol {

@@ -2,7 +2,10 @@
 // pty (DESIGN.md §10): no banner on open, `$I` answers VER/OPT/ok, `?` `!` `~`
 // and Ctrl-X are real-time (picked out of the byte stream at once), reports end
 // in \r\n with WCO/Ov only on some of them, failures answer `error:N`, and an
-// alarm locks G-code out until `$X` or a reset.
+// alarm locks G-code out until `$X` or a reset. `$C` toggles check mode;
+// turning it off answers `[MSG:Disabled]`, `ok` and then resets, and a line
+// that arrives around that reset is still answered after the banner, as real
+// 1.1h firmware did three times out of three.
 
 import { EmulatorBase, type FirmwareEmulator, gcodeWords } from './types.js'
 
@@ -13,6 +16,8 @@ export interface GrblEmulatorOptions {
   plannerBlocks?: number
   /** Print the banner as soon as the emulator starts (a board reset by DTR does). */
   bannerOnStart?: boolean
+  /** After `$C` turns check mode off, the reset comes with the next line or after this long. */
+  checkModeResetDelayMs?: number
 }
 
 const SUPPORTED_G = new Set([
@@ -37,6 +42,10 @@ export class GrblEmulator extends EmulatorBase implements FirmwareEmulator {
   private muteNext = 0
   private delayNextMs = 0
   private alarmOnNext = 0
+  private isCheckMode = false
+  /** A reset due when the next line arrives: that line is then answered after the banner (`keep`) or lost in it (`drop`). */
+  private resetBeforeNext: 'keep' | 'drop' | null = null
+  private resetTimer: NodeJS.Timeout | null = null
   private dwell: NodeJS.Timeout | null = null
   private readonly lineQueue: string[] = []
   /** Every line executed, in order. */
@@ -52,6 +61,14 @@ export class GrblEmulator extends EmulatorBase implements FirmwareEmulator {
     'alarm-next': (code = '1') => {
       this.alarmOnNext = Number(code)
     },
+    // The controller resets just as the next line arrives; the line comes in after the reset and is answered.
+    'reset-before-next': () => {
+      this.resetBeforeNext = 'keep'
+    },
+    // The controller resets just as the next line arrives and the line is lost with its receive buffer.
+    'reset-drops-next': () => {
+      this.resetBeforeNext = 'drop'
+    },
   }
 
   constructor(options: GrblEmulatorOptions = {}) {
@@ -61,6 +78,7 @@ export class GrblEmulator extends EmulatorBase implements FirmwareEmulator {
       rxBufferSize: options.rxBufferSize ?? 128,
       plannerBlocks: options.plannerBlocks ?? 15,
       bannerOnStart: options.bannerOnStart ?? false,
+      checkModeResetDelayMs: options.checkModeResetDelayMs ?? 200,
     }
     if (this.opts.bannerOnStart) this.after(0, () => this.banner())
   }
@@ -96,6 +114,11 @@ export class GrblEmulator extends EmulatorBase implements FirmwareEmulator {
   private drain(): void {
     while (this.dwell === null && this.lineQueue.length > 0 && !this.stopped) {
       const line = this.lineQueue.shift()!
+      const resetMode = this.resetBeforeNext
+      if (resetMode !== null) {
+        this.softReset()
+        if (resetMode === 'drop') continue
+      }
       const reply = this.execute(line)
       if (reply === null) continue
       if (this.muteNext > 0) {
@@ -150,6 +173,20 @@ export class GrblEmulator extends EmulatorBase implements FirmwareEmulator {
           return '[MSG:Caution: Unlocked]\r\nok\r\n'
         }
         return 'ok\r\n'
+      case '$C':
+        if (!this.isCheckMode) {
+          this.isCheckMode = true
+          this.state = 'Check'
+          return '[MSG:Enabled]\r\nok\r\n'
+        }
+        // Leaving check mode resets the controller right after the ok.
+        this.isCheckMode = false
+        this.resetBeforeNext = 'keep'
+        this.resetTimer = this.after(this.opts.checkModeResetDelayMs, () => {
+          this.resetTimer = null
+          if (this.resetBeforeNext !== null) this.softReset()
+        })
+        return '[MSG:Disabled]\r\nok\r\n'
       case '$H':
         for (const a of AXES) this.machine[a] = 0
         this.state = 'Idle'
@@ -179,6 +216,8 @@ export class GrblEmulator extends EmulatorBase implements FirmwareEmulator {
     if (g === 90) this.isRelative = false
     if (g === 91) this.isRelative = true
     if (g === 1 && this.feed === 0) return 'error:22\r\n'
+    // Check mode parses and answers every line but moves nothing.
+    if (this.isCheckMode) return 'ok\r\n'
     if (g === 92) {
       for (const a of AXES) {
         const v = words.get(a)
@@ -230,6 +269,10 @@ export class GrblEmulator extends EmulatorBase implements FirmwareEmulator {
   }
 
   private softReset(): void {
+    this.resetBeforeNext = null
+    this.cancel(this.resetTimer)
+    this.resetTimer = null
+    this.isCheckMode = false
     this.inbound = ''
     this.lineQueue.length = 0
     this.cancel(this.dwell)

@@ -1,5 +1,6 @@
 // Two tiny dialects for the generic protocols: `line` answers each line with
-// one line, `jsonl` answers JSON and pushes telemetry samples on its own.
+// one line, `jsonl` answers JSON (`PING` in plain text `PONG`, `noisy` with a
+// text line before its JSON answer) and pushes telemetry samples on its own.
 
 import { EmulatorBase, type FirmwareEmulator } from './types.js'
 
@@ -67,6 +68,11 @@ export class JsonlEmulator extends EmulatorBase implements FirmwareEmulator {
         continue
       }
       if (line === 'fail') this.emit(`${JSON.stringify({ ok: false, error: 'refused' })}\n`)
+      // Small firmware often answers a keepalive in plain text.
+      else if (line === 'PING') this.emit('PONG\n')
+      // Firmware that prints progress text before its JSON answer.
+      else if (line === 'noisy')
+        this.emit(`note: working on it\n${JSON.stringify({ ok: true, result: line })}\n`)
       else this.emit(`${JSON.stringify({ ok: true, result: line })}\n`)
     }
   }

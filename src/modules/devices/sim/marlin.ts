@@ -13,6 +13,10 @@ export interface MarlinEmulatorOptions {
   version?: string
   /** Whether M115 advertises AUTOREPORT_TEMP (M155). */
   autoReportTemperature?: boolean
+  /** Whether M118 (serial print) is built in; without it M118 is an unknown command. */
+  m118?: boolean
+  /** How unknown commands are answered: Marlin's `echo:Unknown command: "..."` + `ok`, or a bare `ok` as some builds do. */
+  unknownCommands?: 'echo' | 'ok'
 }
 
 type Axis = 'X' | 'Y' | 'Z' | 'E'
@@ -59,6 +63,8 @@ export class MarlinEmulator extends EmulatorBase implements FirmwareEmulator {
       ambientC: options.ambientC ?? 21,
       version: options.version ?? '2.1.2.1',
       autoReportTemperature: options.autoReportTemperature ?? true,
+      m118: options.m118 ?? true,
+      unknownCommands: options.unknownCommands ?? 'echo',
     }
     this.hotend = { current: this.opts.ambientC, target: 0 }
     this.bed = { current: this.opts.ambientC, target: 0 }
@@ -234,7 +240,7 @@ export class MarlinEmulator extends EmulatorBase implements FirmwareEmulator {
           'Cap:AUTOREPORT_POS:0\nCap:BUSY_PROTOCOL:1\nCap:EMERGENCY_PARSER:1\nok\n'
         )
       case 'M155': {
-        if (!this.opts.autoReportTemperature) return `echo:Unknown command: "${text}"\nok\n`
+        if (!this.opts.autoReportTemperature) return this.unknown(text)
         const seconds = words.get('S') ?? 0
         this.cancel(this.autoReportTimer)
         this.autoReportTimer = seconds > 0 ? this.every(seconds * 1000, () => this.autoReport()) : null
@@ -252,6 +258,7 @@ export class MarlinEmulator extends EmulatorBase implements FirmwareEmulator {
         this.isHalted = false
         return 'ok\n'
       case 'M118': {
+        if (!this.opts.m118) return this.unknown(text)
         // Marlin prints the text after the flags; E1 prefixes `echo:`, A1 `//`, Pn picks a port.
         const [, flags, message] = /^M118((?:\s+[AEP]\d)*)\s*(.*)$/i.exec(text) ?? ['', '', '']
         const prefix = /E1/i.test(flags) ? 'echo:' : /A1/i.test(flags) ? '//' : ''
@@ -268,8 +275,12 @@ export class MarlinEmulator extends EmulatorBase implements FirmwareEmulator {
       case 'G21':
         return 'ok\n'
       default:
-        return `echo:Unknown command: "${text}"\nok\n`
+        return this.unknown(text)
     }
+  }
+
+  private unknown(text: string): string {
+    return this.opts.unknownCommands === 'ok' ? 'ok\n' : `echo:Unknown command: "${text}"\nok\n`
   }
 
   /** Long commands keep the host informed with `busy:` lines, as Marlin's host keepalive does. */
