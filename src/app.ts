@@ -19,7 +19,8 @@ import { type DatabaseHandle, migrate } from './db/index.js'
 import { EventBus } from './events/bus.js'
 import { installAuthHook } from './http/auth-hook.js'
 import { installCors } from './http/cors.js'
-import { installProblemHandlers } from './http/problem.js'
+import { installInputGuards } from './http/input.js'
+import { frameworkErrors, installProblemHandlers, MAX_PARAM_LENGTH } from './http/problem.js'
 import { systemRoutes } from './http/system-routes.js'
 import type { Logger } from './logger.js'
 import { createAgentsArea } from './modules/agents/index.js'
@@ -73,8 +74,17 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
       },
     },
     ajv: {
-      customOptions: { allErrors: true, coerceTypes: 'array', removeAdditional: true, useDefaults: true },
+      // strictNumbers: NaN and Infinity are not numbers (see also src/http/input.ts for coerced ones).
+      customOptions: {
+        allErrors: true,
+        coerceTypes: 'array',
+        removeAdditional: true,
+        useDefaults: true,
+        strictNumbers: true,
+      },
     },
+    frameworkErrors,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     bodyLimit: 10 * 1024 * 1024,
     forceCloseConnections: true,
     return503OnClosing: true,
@@ -156,6 +166,7 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
   app.decorate('myntrix', { context, areas, generatedAdminPassword: admin.generatedPassword })
 
   installProblemHandlers(app)
+  installInputGuards(app)
   // The websocket plugin's own hooks must run before the auth hook: they mark an
   // upgrade request so that a refused one (401) has its socket destroyed.
   await app.register(websocket, { options: { maxPayload: 1024 * 1024 } })
