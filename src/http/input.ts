@@ -55,7 +55,8 @@ export function inputProblems(value: unknown, base: string, maxErrors = 20): Fie
           message: 'must be a finite number: the value is outside the range of a double (about ±1.8e308)',
         })
       }
-    } else if (typeof v === 'object' && v !== null) {
+    } else if (typeof v === 'object' && v !== null && !ArrayBuffer.isView(v)) {
+      // (Raw bytes, should a route take them, are data, not text: left to the route.)
       if (depth >= MAX_NESTING_DEPTH) {
         errors.push({ path: at, message: `nests deeper than ${MAX_NESTING_DEPTH} levels` })
         continue
