@@ -21,7 +21,8 @@ import { type DatabaseHandle, migrate } from './db/index.js'
 import { EventBus } from './events/bus.js'
 import { installAuthHook } from './http/auth-hook.js'
 import { installCors } from './http/cors.js'
-import { installProblemHandlers } from './http/problem.js'
+import { installInputGuards } from './http/input.js'
+import { frameworkErrors, installProblemHandlers, MAX_PARAM_LENGTH } from './http/problem.js'
 import { installRequestLog } from './http/request-log.js'
 import { systemRoutes } from './http/system-routes.js'
 import type { Logger } from './logger.js'
@@ -66,8 +67,17 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
     // One line per request from installRequestLog instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     ajv: {
-      customOptions: { allErrors: true, coerceTypes: 'array', removeAdditional: true, useDefaults: true },
+      // strictNumbers: NaN and Infinity are not numbers (see also src/http/input.ts for coerced ones).
+      customOptions: {
+        allErrors: true,
+        coerceTypes: 'array',
+        removeAdditional: true,
+        useDefaults: true,
+        strictNumbers: true,
+      },
     },
+    frameworkErrors,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     bodyLimit: 10 * 1024 * 1024,
     forceCloseConnections: true,
     return503OnClosing: true,
@@ -170,6 +180,7 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
 
   installProblemHandlers(app)
   installRequestLog(app)
+  installInputGuards(app)
   // The websocket plugin's own hooks must run before the auth hook: they mark an
   // upgrade request so that a refused one (401) has its socket destroyed.
   await app.register(websocket, { options: { maxPayload: 1024 * 1024 } })

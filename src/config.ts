@@ -34,6 +34,8 @@ export interface Config {
   /** How often a live stream (WebSocket, SSE) re-checks its credential; a revoked one ends it. */
   streamAuthRecheckMs: number
   uploadMaxMb: number
+  /** An upload that sends no bytes for this long is ended with 408 and its partial file removed. */
+  uploadIdleTimeoutMs: number
   metricsPublic: boolean
   metricsIntervalMs: number
   metricsRetentionDays: number
@@ -136,6 +138,7 @@ export function loadConfig(env: Env = process.env): Config {
     corsOrigin: str(env, 'MYNTRIX_CORS_ORIGIN') ?? null,
     streamAuthRecheckMs: int(env, 'MYNTRIX_STREAM_AUTH_RECHECK_MS', 30_000, 100, 3_600_000),
     uploadMaxMb: int(env, 'MYNTRIX_UPLOAD_MAX_MB', 50, 1, 10_000),
+    uploadIdleTimeoutMs: int(env, 'MYNTRIX_UPLOAD_IDLE_TIMEOUT_MS', 30_000, 100, 3_600_000),
     metricsPublic: bool(env, 'MYNTRIX_METRICS_PUBLIC', false),
     metricsIntervalMs: int(env, 'MYNTRIX_METRICS_INTERVAL_MS', 1000, 100, 3_600_000),
     metricsRetentionDays: int(env, 'MYNTRIX_METRICS_RETENTION_DAYS', 7, 1, 3650),

@@ -34,6 +34,23 @@ export class ValidationError extends MyntrixError {
   }
 }
 
+/**
+ * Runs one check of a validator that collects every problem: a ValidationError
+ * adds its field errors to `errors` (or one error at `path` when it names none),
+ * so nothing a check found is ever dropped and the caller refuses the request.
+ * Anything else is a bug, not bad input, and is re-thrown.
+ */
+export function collectErrors<T>(errors: FieldError[], path: string, check: () => T): T | undefined {
+  try {
+    return check()
+  } catch (err) {
+    if (!(err instanceof ValidationError)) throw err
+    if (err.errors && err.errors.length > 0) errors.push(...err.errors)
+    else errors.push({ path, message: err.message || 'is invalid' })
+    return undefined
+  }
+}
+
 /** 401: no or bad credentials. */
 export class UnauthorizedError extends MyntrixError {
   readonly status = 401
@@ -53,6 +70,12 @@ export class NotFoundError extends MyntrixError {
   constructor(kind: string, id: string) {
     super(`${kind} ${id} not found`)
   }
+}
+
+/** 408: the client stopped sending the request before it was complete. */
+export class RequestTimeoutError extends MyntrixError {
+  readonly status = 408
+  readonly type = 'request-timeout'
 }
 
 /** 409: the resource is in the wrong state for this request. */

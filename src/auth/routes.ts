@@ -4,6 +4,7 @@ import { ValidationError } from '../errors.js'
 import { assertFromOwnOrigin, principalOf, requireRole, SESSION_COOKIE } from '../http/auth-hook.js'
 import { ListQuery, listReply, pageOf } from '../http/list.js'
 import type { AppInstance } from '../modules/area.js'
+import { NameString } from '../names.js'
 import type { AuditLog } from './audit.js'
 import { credentialedOrigins } from './csrf.js'
 import { ROLES } from './principal.js'
@@ -285,7 +286,7 @@ export async function authRoutes(app: AppInstance, deps: AuthRoutesDeps): Promis
         tags: ['users'],
         summary: 'Create a user',
         body: Type.Object({
-          username: Type.String({ minLength: 1, maxLength: 64 }),
+          username: NameString({ maxLength: 64 }),
           password: Type.String({ minLength: 8, maxLength: 1000 }),
           role: Role,
         }),
@@ -392,7 +393,7 @@ export async function authRoutes(app: AppInstance, deps: AuthRoutesDeps): Promis
         tags: ['api-keys'],
         summary: 'Create an API key; the key is shown in this answer only',
         body: Type.Object({
-          name: Type.String({ minLength: 1, maxLength: 200 }),
+          name: NameString({ maxLength: 200 }),
           expiresInDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650 })),
         }),
         response: { 201: Type.Composite([ApiKey, Type.Object({ key: Type.String() })]) },

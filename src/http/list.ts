@@ -6,13 +6,15 @@ import type { FastifyReply } from 'fastify'
 
 export const LIST_DEFAULT_LIMIT = 100
 export const LIST_MAX_LIMIT = 1000
+/** Larger offsets would lose precision in a double and overflow SQL's OFFSET; no table is that long. */
+export const LIST_MAX_OFFSET = Number.MAX_SAFE_INTEGER
 
 export const ListQuery = Type.Object({
   limit: Type.Optional(
     Type.Integer({ minimum: 1, maximum: LIST_MAX_LIMIT, description: 'page size (default 100)' }),
   ),
-  offset: Type.Optional(Type.Integer({ minimum: 0, description: 'items to skip' })),
-  skip: Type.Optional(Type.Integer({ minimum: 0, description: 'alias of offset' })),
+  offset: Type.Optional(Type.Integer({ minimum: 0, maximum: LIST_MAX_OFFSET, description: 'items to skip' })),
+  skip: Type.Optional(Type.Integer({ minimum: 0, maximum: LIST_MAX_OFFSET, description: 'alias of offset' })),
 })
 export type ListQuery = Static<typeof ListQuery>
 

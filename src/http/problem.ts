@@ -1,7 +1,8 @@
 // The one place that builds error bodies: RFC 9457 problem+json.
 
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { type FieldError, MyntrixError, TooManyRequestsError } from '../errors.js'
+import { type FieldError, MyntrixError, TooManyRequestsError, ValidationError } from '../errors.js'
+import { NAME_PATTERN, NAME_RULE } from '../names.js'
 
 export interface Problem {
   type: string
@@ -19,8 +20,10 @@ const TITLES: Record<number, string> = {
   404: 'Not Found',
   405: 'Method Not Allowed',
   406: 'Not Acceptable',
+  408: 'Request Timeout',
   409: 'Conflict',
   413: 'Payload Too Large',
+  414: 'URI Too Long',
   415: 'Unsupported Media Type',
   422: 'Unprocessable Content',
   429: 'Too Many Requests',
@@ -61,8 +64,70 @@ export function fieldErrors(validation: AjvError[], context?: string): FieldErro
     if (v.keyword === 'enum' && Array.isArray(v.params?.allowedValues)) {
       message = `must be one of ${(v.params.allowedValues as unknown[]).join(', ')}`
     }
+    // The pattern itself is unreadable; say the rule.
+    if (v.keyword === 'pattern' && v.params?.pattern === NAME_PATTERN) message = NAME_RULE
     return { path, message }
   })
+}
+
+/**
+ * Fastify's `frameworkErrors`: what the router refuses before any route, hook or
+ * error handler runs (an invalid percent-escape in the path, a path parameter
+ * longer than `maxParamLength`). Without it these are answered as plain JSON.
+ */
+export function frameworkErrors(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    void sendProblem(reply, {
+      type: typeUri('uri-too-long'),
+      title: 'URI Too Long',
+      status: 414,
+      detail: `a path segment is longer than ${MAX_PARAM_LENGTH} characters; no id is that long`,
+    })
+    return
+  }
+  if (error.code === 'FST_ERR_BAD_URL') {
+    void sendProblem(reply, {
+      type: typeUri('bad-url'),
+      title: 'Bad Request',
+      status: 400,
+      detail: 'the path has a percent-escape that is not valid UTF-8 (such as %ff); escape the path as UTF-8',
+    })
+    return
+  }
+  const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 400
+  void sendProblem(reply, {
+    type: typeUri(slug(TITLES[status] ?? 'client-error')),
+    title: TITLES[status] ?? 'Client Error',
+    status,
+    detail: error.message,
+  })
+}
+
+/** The router's limit on one path parameter (Fastify's default; ids are at most 100 characters). */
+export const MAX_PARAM_LENGTH = 100
+
+/**
+ * For a route whose body is checked partly by its schema and partly by a
+ * validator of the area (configuration rules): with `attachValidation: true`
+ * the schema's errors wait here, and the area's rules run too, so one 400 lists
+ * every problem instead of the schema's alone. Call first in the handler.
+ */
+export function refuseInvalid(
+  request: FastifyRequest,
+  rules: (body: Record<string, unknown>) => FieldError[],
+): void {
+  const failed = request.validationError as
+    | (Error & { validation?: AjvError[]; validationContext?: string })
+    | undefined
+  if (!failed) return
+  const body = request.body
+  const errors = [
+    ...fieldErrors(failed.validation ?? [], failed.validationContext),
+    ...(typeof body === 'object' && body !== null && !Array.isArray(body)
+      ? rules(body as Record<string, unknown>)
+      : []),
+  ]
+  throw new ValidationError(errors.map((e) => `${e.path} ${e.message}`).join('; '), errors)
 }
 
 export function installProblemHandlers(app: FastifyInstance): void {

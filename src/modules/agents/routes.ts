@@ -3,9 +3,11 @@
 import type { EventBus } from '../../events/bus.js'
 import { onPrincipalChange, principalOf, requireRole } from '../../http/auth-hook.js'
 import { listReply, pageOf } from '../../http/list.js'
+import { refuseInvalid } from '../../http/problem.js'
 import { ClientQueue } from '../../realtime/client-queue.js'
 import { envelope } from '../../realtime/envelope.js'
 import type { AppInstance } from '../area.js'
+import { validateAgentConfig } from './config.js'
 import {
   AgentIdParams,
   AgentListQuery,
@@ -23,6 +25,9 @@ const tags = ['agents']
 const view = (d: AgentDetails) => agentView(d.record, d.facts)
 const operator = requireRole('operator')
 const ok = { 200: AgentSchema }
+/** The configuration rules the schema does not express, run also when the schema fails. */
+const configurationRules = (body: Record<string, unknown>) =>
+  body.configuration == null ? [] : validateAgentConfig(body.configuration, 'configuration')
 
 export function agentRoutes(app: AppInstance, service: AgentsService, bus: EventBus): void {
   app.get(
@@ -50,9 +55,11 @@ export function agentRoutes(app: AppInstance, service: AgentsService, bus: Event
         body: CreateAgentBody,
         response: { 201: AgentSchema },
       },
+      attachValidation: true,
       preHandler: operator,
     },
     async (request, reply) => {
+      refuseInvalid(request, configurationRules)
       const created = await service.create(principalOf(request), request.body)
       return reply.code(201).send(view(created))
     },
@@ -75,9 +82,13 @@ export function agentRoutes(app: AppInstance, service: AgentsService, bus: Event
         body: UpdateAgentBody,
         response: ok,
       },
+      attachValidation: true,
       preHandler: operator,
     },
-    async (request) => view(await service.update(principalOf(request), request.params.id, request.body)),
+    async (request) => {
+      refuseInvalid(request, configurationRules)
+      return view(await service.update(principalOf(request), request.params.id, request.body))
+    },
   )
 
   app.delete(

@@ -2,6 +2,7 @@
 
 import { type Static, Type } from '@sinclair/typebox'
 import { ListQuery } from '../../http/list.js'
+import { NameString } from '../../names.js'
 import { HEALTH_WEIGHTS } from './health.js'
 import type { AgentRecord } from './repository.js'
 import { AGENT_STATUSES, type AgentFacts } from './supervisor.js'
@@ -74,7 +75,7 @@ export type AgentView = Static<typeof AgentSchema>
 
 export const CreateAgentBody = Type.Object(
   {
-    name: Type.String({ minLength: 1, maxLength: 200 }),
+    name: NameString({ maxLength: 200 }),
     type: Type.Optional(
       Type.String({ minLength: 1, maxLength: 100, description: 'free text; default "generic"' }),
     ),
@@ -86,7 +87,7 @@ export type CreateAgentBody = Static<typeof CreateAgentBody>
 
 export const UpdateAgentBody = Type.Object(
   {
-    name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    name: Type.Optional(NameString({ maxLength: 200 })),
     type: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
     configuration: Type.Optional(Nullable(ConfigurationSchema)),
   },

@@ -34,7 +34,8 @@ export function createDeviceFilesArea(
   return {
     name: 'device-files',
     service,
-    routes: (app) => deviceFileRoutes(app, service, { maxUploadBytes }),
+    routes: (app) =>
+      deviceFileRoutes(app, service, { maxUploadBytes, idleTimeoutMs: ctx.config.uploadIdleTimeoutMs }),
     async start() {
       service.start()
       const removed = await service.sweep()

@@ -2,9 +2,10 @@
 // multipart parser is registered in this scope only, with the upload limit,
 // and the file part is handed to the service as a stream (never buffered).
 
+import type { IncomingMessage } from 'node:http'
 import multipart from '@fastify/multipart'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import { MyntrixError, ValidationError } from '../../errors.js'
+import { MyntrixError, RequestTimeoutError, ValidationError } from '../../errors.js'
 import { principalOf, requireRole } from '../../http/auth-hook.js'
 import { listReply, pageOf } from '../../http/list.js'
 import type { AppInstance } from '../area.js'
@@ -36,7 +37,7 @@ export class UnsupportedMediaTypeError extends MyntrixError {
 export async function deviceFileRoutes(
   app: AppInstance,
   service: DeviceFilesService,
-  options: { maxUploadBytes: number },
+  options: { maxUploadBytes: number; idleTimeoutMs: number },
 ): Promise<void> {
   await app.register(async (plain) => {
     const scope = plain.withTypeProvider<TypeBoxTypeProvider>()
@@ -65,46 +66,61 @@ export async function deviceFileRoutes(
             'upload as multipart/form-data with the file in the field "file"',
           )
         }
-        const part = await request.file()
-        if (!part) {
-          throw new ValidationError('no file in the upload', [
-            { path: 'file', message: 'multipart field "file" is required' },
-          ])
-        }
-        if (part.fieldname !== 'file') {
-          part.file.resume()
-          throw new ValidationError(`the file must be in the field "file", got "${part.fieldname}"`, [
-            {
-              path: 'file',
-              message: `the file must be in the multipart field "file", got "${part.fieldname}"`,
-            },
-          ])
-        }
-        const send = request.query.send !== false
-        let result: Awaited<ReturnType<DeviceFilesService['upload']>>
+        // A client that stops sending (a closing boundary that never comes) would
+        // hold the request and its partial file until the process ends: an idle
+        // timer on the socket ends it. It counts bytes received, so a slow upload
+        // that keeps moving lives.
+        const stall = watchStall(request.raw, options.idleTimeoutMs)
         try {
-          result = await service.upload(principalOf(request), request.params.id, {
-            filename: part.filename,
-            stream: part.file,
-            send,
+          const part = await stall.race(request.file())
+          if (!part) {
+            throw new ValidationError('no file in the upload', [
+              { path: 'file', message: 'multipart field "file" is required' },
+            ])
+          }
+          if (part.fieldname !== 'file') {
+            part.file.resume()
+            throw new ValidationError(`the file must be in the field "file", got "${part.fieldname}"`, [
+              {
+                path: 'file',
+                message: `the file must be in the multipart field "file", got "${part.fieldname}"`,
+              },
+            ])
+          }
+          // From here a stall fails the file stream, which removes the partial file.
+          stall.onStall((err) => part.file.destroy(err))
+          const send = request.query.send !== false
+          let result: Awaited<ReturnType<DeviceFilesService['upload']>>
+          try {
+            result = await service.upload(principalOf(request), request.params.id, {
+              filename: part.filename,
+              stream: part.file,
+              send,
+            })
+          } catch (err) {
+            // @fastify/multipart's own limit error, should it fire before the store's.
+            if ((err as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE')
+              throw tooLarge(options.maxUploadBytes)
+            throw err
+          } finally {
+            // Whatever was not read (a refused upload) is drained so the request can end.
+            part.file.resume()
+          }
+          const { file, job } = result
+          return reply.code(job ? 202 : 200).send({
+            message: job
+              ? `stored ${file.name} (${file.sizeBytes} bytes); sending it to the device as job ${job.id}`
+              : `stored ${file.name} (${file.sizeBytes} bytes)`,
+            file: fileRef(file),
+            job: job ? jobEventPayload(job) : null,
           })
         } catch (err) {
-          // @fastify/multipart's own limit error, should it fire before the store's.
-          if ((err as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE')
-            throw tooLarge(options.maxUploadBytes)
+          // The rest of that body will never come: close rather than wait for it.
+          if (stall.fired) reply.header('connection', 'close')
           throw err
         } finally {
-          // Whatever was not read (a refused upload) is drained so the request can end.
-          part.file.resume()
+          stall.stop()
         }
-        const { file, job } = result
-        return reply.code(job ? 202 : 200).send({
-          message: job
-            ? `stored ${file.name} (${file.sizeBytes} bytes); sending it to the device as job ${job.id}`
-            : `stored ${file.name} (${file.sizeBytes} bytes)`,
-          file: fileRef(file),
-          job: job ? jobEventPayload(job) : null,
-        })
       },
     )
   })
@@ -199,5 +215,65 @@ export async function deviceFileRoutes(
         return jobEventPayload(job)
       },
     )
+  }
+}
+
+interface StallWatch {
+  /** Whether the upload stalled. */
+  readonly fired: boolean
+  /** Rejects with the 408 if the upload stalls before `promise` settles. */
+  race<T>(promise: Promise<T>): Promise<T>
+  /** What else to fail when it stalls (the file stream being stored). */
+  onStall(listener: (err: RequestTimeoutError) => void): void
+  stop(): void
+}
+
+/**
+ * The request's socket idle timer (no byte received or sent for `idleMs`),
+ * turned into a RequestTimeoutError. Without a socket (app.inject) it never fires.
+ */
+function watchStall(raw: IncomingMessage, idleMs: number): StallWatch {
+  const listeners: Array<(err: RequestTimeoutError) => void> = []
+  let fired = false
+  const onTimeout = () => {
+    fired = true
+    const err = new RequestTimeoutError(
+      `the upload sent nothing for ${idleMs} ms (MYNTRIX_UPLOAD_IDLE_TIMEOUT_MS); it was ended and nothing was kept`,
+    )
+    for (const listener of listeners.splice(0)) listener(err)
+  }
+  const socket = raw.socket as IncomingMessage['socket'] | undefined
+  const watching = typeof socket?.setTimeout === 'function' && typeof raw.setTimeout === 'function'
+  // A listener on the request keeps Node's server from destroying the socket on
+  // the timeout itself, so the 408 can still be written.
+  if (watching) raw.setTimeout(idleMs, onTimeout)
+  return {
+    get fired() {
+      return fired
+    },
+    race<T>(promise: Promise<T>): Promise<T> {
+      return new Promise<T>((resolve, reject) => {
+        listeners.push(reject)
+        promise.then(
+          (value) => {
+            listeners.splice(listeners.indexOf(reject) >>> 0, 1)
+            resolve(value)
+          },
+          (err) => {
+            listeners.splice(listeners.indexOf(reject) >>> 0, 1)
+            reject(err)
+          },
+        )
+      })
+    },
+    onStall(listener) {
+      listeners.push(listener)
+    },
+    stop() {
+      listeners.length = 0
+      raw.off('timeout', onTimeout)
+      // Fastify's connectionTimeout is 0 (no idle limit) between requests; restore that.
+      if (watching) socket?.setTimeout(0)
+    },
   }
 }

@@ -3,6 +3,7 @@
 import type { EventBus } from '../../events/bus.js'
 import { onPrincipalChange, principalOf, requireRole } from '../../http/auth-hook.js'
 import { listReply, pageOf } from '../../http/list.js'
+import { refuseInvalid } from '../../http/problem.js'
 import { ClientQueue } from '../../realtime/client-queue.js'
 import { envelope } from '../../realtime/envelope.js'
 import type { AppInstance } from '../area.js'
@@ -22,7 +23,7 @@ import {
   TelemetrySocketParams,
   UpdateDeviceBody,
 } from './schemas.js'
-import type { DevicesService } from './service.js'
+import { type DevicesService, deviceRuleErrors } from './service.js'
 
 const tags = ['devices']
 
@@ -60,8 +61,10 @@ export function deviceRoutes(app: AppInstance, service: DevicesService, bus: Eve
     {
       preHandler: requireRole('operator'),
       schema: { tags, summary: 'Create a device', body: CreateDeviceBody, response: { 201: DeviceSchema } },
+      attachValidation: true,
     },
     async (request, reply) => {
+      refuseInvalid(request, deviceRuleErrors)
       const device = await service.create(principalOf(request), request.body)
       return reply.code(201).send(deviceView(device))
     },
@@ -84,9 +87,12 @@ export function deviceRoutes(app: AppInstance, service: DevicesService, bus: Eve
         body: UpdateDeviceBody,
         response: { 200: DeviceSchema },
       },
+      attachValidation: true,
     },
-    async (request) =>
-      deviceView(await service.update(principalOf(request), request.params.id, request.body)),
+    async (request) => {
+      refuseInvalid(request, deviceRuleErrors)
+      return deviceView(await service.update(principalOf(request), request.params.id, request.body))
+    },
   )
 
   app.delete(

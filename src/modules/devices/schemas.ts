@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox'
 import { ListQuery } from '../../http/list.js'
+import { NameString } from '../../names.js'
 import { DEVICE_STATUSES } from './connection.js'
 import { ACCEPTED_CONNECTION_FORMS } from './connection-string.js'
 import { MAX_NAME_LENGTH, REDACTED } from './service.js'
@@ -42,7 +43,7 @@ const connectionStringField = Type.String({
 })
 
 export const CreateDeviceBody = Type.Object({
-  name: Type.String({ minLength: 1, maxLength: MAX_NAME_LENGTH }),
+  name: NameString({ maxLength: MAX_NAME_LENGTH }),
   type: Type.Optional(
     Type.String({ maxLength: 100, description: 'free text, e.g. printer, cnc, sensor (default generic)' }),
   ),
@@ -51,7 +52,7 @@ export const CreateDeviceBody = Type.Object({
 })
 
 export const UpdateDeviceBody = Type.Object({
-  name: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_NAME_LENGTH })),
+  name: Type.Optional(NameString({ maxLength: MAX_NAME_LENGTH })),
   type: Type.Optional(Type.String({ maxLength: 100 })),
   connectionString: Type.Optional(connectionStringField),
   configuration: Type.Optional(Configuration),

@@ -6,7 +6,7 @@
 import { assertRole, ownerScope, type Principal, visibleOr404 } from '../../auth/principal.js'
 import { newId } from '../../db/ids.js'
 import type { Database } from '../../db/types.js'
-import { ConflictError, ValidationError } from '../../errors.js'
+import { ConflictError, collectErrors, type FieldError, ValidationError } from '../../errors.js'
 import type { EventBus } from '../../events/bus.js'
 import type { Logger } from '../../logger.js'
 import { validateConfiguration } from './configuration.js'
@@ -367,6 +367,26 @@ export class DevicesService {
   }
 }
 
+/**
+ * The rules the route schema does not express (configuration keys, the
+ * connection string), for a body the schema refused: so one answer lists both.
+ */
+export function deviceRuleErrors(body: {
+  connectionString?: unknown
+  configuration?: unknown
+}): FieldError[] {
+  const errors: FieldError[] = []
+  const configuration = collectErrors(errors, 'configuration', () =>
+    validateConfiguration(body.configuration),
+  )
+  if (body.connectionString !== undefined) {
+    collectErrors(errors, 'connectionString', () =>
+      parseConnectionString(body.connectionString, configuration ?? (body.configuration as object)),
+    )
+  }
+  return errors
+}
+
 /** Validates create/update fields; the connection string is checked against the configuration's baud. */
 function checkInput(input: DeviceInput, isCreate: boolean): DeviceInput {
   const errors: { path: string; message: string }[] = []
@@ -376,19 +396,19 @@ function checkInput(input: DeviceInput, isCreate: boolean): DeviceInput {
   if (isCreate && input.connectionString === undefined) {
     errors.push({ path: 'connectionString', message: 'connectionString is required' })
   }
-  let configuration = input.configuration
-  try {
-    configuration = validateConfiguration(input.configuration) as Record<string, unknown>
-  } catch (err) {
-    errors.push(...((err as ValidationError).errors ?? []))
-  }
+  const configuration = collectErrors(
+    errors,
+    'configuration',
+    () => validateConfiguration(input.configuration) as Record<string, unknown>,
+  )
   if (input.connectionString !== undefined) {
-    try {
-      parseConnectionString(input.connectionString, configuration)
-    } catch (err) {
-      errors.push(...((err as ValidationError).errors ?? []))
-    }
+    // Checked also when the configuration is not: both problems are reported.
+    collectErrors(errors, 'connectionString', () =>
+      parseConnectionString(input.connectionString as string, configuration ?? input.configuration),
+    )
   }
-  if (errors.length > 0) throw new ValidationError(errors.map((e) => e.message).join('; '), errors)
+  if (errors.length > 0 || configuration === undefined) {
+    throw new ValidationError(errors.map((e) => e.message).join('; '), errors)
+  }
   return { ...input, name, type: input.type?.trim() || undefined, configuration }
 }

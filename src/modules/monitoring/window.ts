@@ -49,6 +49,9 @@ export function parseDuration(value: string, path: string): number {
   return Math.round(ms)
 }
 
+/** The largest time a JavaScript Date holds (±100,000,000 days from 1970); beyond it no ISO text exists. */
+const MAX_INSTANT_MS = 8.64e15
+
 /** An ISO-8601 date-time, or epoch milliseconds. */
 export function parseInstant(value: string, path: string): number {
   const trimmed = value.trim()
@@ -58,6 +61,13 @@ export function parseInstant(value: string, path: string): number {
       ? Date.parse(trimmed)
       : Number.NaN
   if (!Number.isFinite(ms)) invalid(path, 'must be an ISO-8601 date-time or epoch milliseconds', value)
+  if (Math.abs(ms) > MAX_INSTANT_MS) {
+    invalid(
+      path,
+      'must be a time between the years -271821 and 275760 (epoch milliseconds up to 8.64e15)',
+      value,
+    )
+  }
   return ms
 }
 

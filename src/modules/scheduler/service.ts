@@ -5,12 +5,14 @@ import { assertRole, hasRole, ownerScope, type Principal, visibleOr404 } from '.
 import { newId } from '../../db/ids.js'
 import {
   ConflictError,
+  collectErrors,
   type FieldError,
   ForbiddenError,
   NotFoundError,
   ValidationError,
 } from '../../errors.js'
 import type { EventBus } from '../../events/bus.js'
+import { nameProblem } from '../../names.js'
 import { isObject } from './actions/check.js'
 import { type ActionRegistry, type ActionType, actionErrors, validateAction } from './actions/index.js'
 import { nextAfter, parseSchedule, preview, validateTimezone } from './cron.js'
@@ -192,19 +194,12 @@ export class SchedulerService {
     times: string[]
   } {
     const errors: FieldError[] = []
-    let schedule: ReturnType<typeof parseSchedule> | undefined
-    let timezone = DEFAULTS.timezone
-    try {
-      schedule = parseSchedule(q.schedule, 'query.schedule')
-    } catch (err) {
-      errors.push(...((err as ValidationError).errors ?? []))
-    }
+    const schedule = collectErrors(errors, 'query.schedule', () =>
+      parseSchedule(q.schedule, 'query.schedule'),
+    )
+    let timezone: string | undefined = DEFAULTS.timezone
     if (q.timezone !== undefined && q.timezone !== '') {
-      try {
-        timezone = validateTimezone(q.timezone, 'query.timezone')
-      } catch (err) {
-        errors.push(...((err as ValidationError).errors ?? []))
-      }
+      timezone = collectErrors(errors, 'query.timezone', () => validateTimezone(q.timezone, 'query.timezone'))
     }
     const count = q.count ?? 5
     if (!Number.isInteger(count) || count < 1 || count > LIMITS.previewCountMax) {
@@ -219,7 +214,7 @@ export class SchedulerService {
       if (Number.isNaN(from.getTime()))
         errors.push({ path: 'query.from', message: 'must be an ISO-8601 date-time' })
     }
-    if (errors.length > 0 || !schedule) throw invalid(errors)
+    if (errors.length > 0 || !schedule || timezone === undefined) throw invalid(errors)
     return {
       schedule: schedule.expression,
       timezone,
@@ -268,6 +263,9 @@ export class SchedulerService {
         path: 'name',
         message: `must be at most ${LIMITS.nameMaxLength} characters, got ${name.length}`,
       })
+    } else {
+      const problem = nameProblem(name)
+      if (problem) errors.push({ path: 'name', message: problem })
     }
     const description = pick('description', null)
     if (
@@ -279,18 +277,14 @@ export class SchedulerService {
         message: `must be a string of at most ${LIMITS.descriptionMaxLength} characters`,
       })
     }
-    let schedule = ''
-    try {
-      schedule = parseSchedule(pick('schedule', undefined)).expression
-    } catch (err) {
-      errors.push(...((err as ValidationError).errors ?? []))
-    }
-    let timezone = DEFAULTS.timezone
-    try {
-      timezone = validateTimezone(pick('timezone', DEFAULTS.timezone))
-    } catch (err) {
-      errors.push(...((err as ValidationError).errors ?? []))
-    }
+    const schedule = collectErrors(
+      errors,
+      'schedule',
+      () => parseSchedule(pick('schedule', undefined)).expression,
+    )
+    const timezone = collectErrors(errors, 'timezone', () =>
+      validateTimezone(pick('timezone', DEFAULTS.timezone)),
+    )
     const actionProblems = actionErrors(this.registry, action, payload)
     errors.push(...actionProblems)
     const enabled = pick('enabled', true)
@@ -320,7 +314,8 @@ export class SchedulerService {
       0,
       LIMITS.misfireGraceMsMax,
     ) as number
-    if (errors.length > 0) throw invalid(errors)
+    // Every value below was checked: any error at all refuses the whole request.
+    if (errors.length > 0 || schedule === undefined || timezone === undefined) throw invalid(errors)
     return {
       name: (name as string).trim(),
       description: description as string | null,
