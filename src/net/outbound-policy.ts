@@ -73,6 +73,8 @@ export interface OutboundRequest {
 export class OutboundDeniedError extends MyntrixError {
   readonly status = 403
   readonly type = 'outbound-denied'
+  /** As a socket would say it, for drivers that report OS codes. */
+  readonly code = 'EACCES'
   constructor(
     readonly host: string,
     readonly port: number,

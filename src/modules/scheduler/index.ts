@@ -4,6 +4,7 @@
 import type { Principal } from '../../auth/principal.js'
 import { ConfigError, UnprocessableError } from '../../errors.js'
 import type { EventBus } from '../../events/bus.js'
+import { createOutboundPolicy } from '../../net/outbound-policy.js'
 import type { Area, AreaContext } from '../area.js'
 import {
   type ActionRegistry,
@@ -216,7 +217,9 @@ function ownerChecked(
             ctx.log.line(reason)
             return { ok: false, error: reason }
           }
-          return action.run(payload, ctx, reg)
+          // The run acts with the owner's role as it is now: the outbound policy reads it.
+          const owner = await standing(ctx.actor.ownerId)
+          return action.run(payload, { ...ctx, actor: { ...ctx.actor, role: owner?.role } }, reg)
         },
       }
     },
@@ -248,6 +251,7 @@ export function createSchedulerArea(ctx: AreaContext, deps: SchedulerDeps = {}):
       agents: deps.agents?.control,
       devices,
       apiAllowHosts: ctx.config.apiActionAllow,
+      outbound: createOutboundPolicy(ctx.config),
       childUser: ctx.config.childUser,
     },
     ...(maxSleepMs !== undefined && { maxSleepMs }),
