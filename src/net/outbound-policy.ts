@@ -87,7 +87,7 @@ export class OutboundDeniedError extends MyntrixError {
     const via = host === address ? '' : ` (${host} resolves to ${address})`
     const allow = hostPort(address, port)
     const message =
-      `outbound connection${purpose ? ` of a ${purpose}` : ''} to ${target} refused${via}: ${address} is ${reason}, ` +
+      `${purpose ? `${purpose}: ` : ''}outbound connection to ${target} refused${via}: ${address} is ${reason}, ` +
       `which only admins may reach; an admin may allow it for everyone with ${OUTBOUND_ALLOW_SETTING}=${allow}`
     super(message, path ? { errors: [{ path, message }] } : undefined)
   }
