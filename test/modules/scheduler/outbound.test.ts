@@ -3,6 +3,9 @@
 // and MYNTRIX_OUTBOUND_ALLOW opens what it names. Through the real HTTP API.
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import type { Logger } from '../../../src/logger.js'
+import { warnNarrowerThanPolicy } from '../../../src/modules/scheduler/index.js'
+import { OutboundPolicy, parseOutboundAllow } from '../../../src/net/outbound-policy.js'
 import { createTestApp, type TestApp, type TestUser } from '../../helpers/app.js'
 import { testEngines } from '../../helpers/engines.js'
 import { runTaskToEnd, startTarget } from './helpers.js'
@@ -54,5 +57,22 @@ describe.each(testEngines())('scheduled api tasks and the outbound policy on $na
     const run = await runOnce(t.operator, `${target.base}/probe-allowed`)
     expect(run.status).toBe('success')
     expect(target.hits.get('/probe-allowed')).toBe(1)
+  })
+})
+
+describe('MYNTRIX_API_ACTION_ALLOW beside the outbound policy', () => {
+  it('warns at start-up about listed hosts that non-admins can no longer reach', () => {
+    const warnings: string[] = []
+    const logger = { warn: (msg: string) => warnings.push(msg) } as unknown as Logger
+    const policy = new OutboundPolicy({ allow: parseOutboundAllow('127.0.0.1:9000') })
+    warnNarrowerThanPolicy(
+      ['api.example.com', '*.example.com', '127.0.0.1:8080', '127.0.0.1:9000', 'localhost'],
+      policy,
+      logger,
+    )
+    expect(warnings).toHaveLength(2)
+    expect(warnings[0]).toContain('MYNTRIX_API_ACTION_ALLOW lists 127.0.0.1:8080')
+    expect(warnings[0]).toContain('MYNTRIX_OUTBOUND_ALLOW')
+    expect(warnings[1]).toContain('lists localhost')
   })
 })

@@ -103,7 +103,8 @@ export function hostAllowed(url: URL, allow: readonly string[] | undefined): boo
   })
 }
 
-function parseAllowEntry(raw: string): { name: string; port?: string } | undefined {
+/** One MYNTRIX_API_ACTION_ALLOW entry: a name (maybe `*.`-prefixed) and maybe a port. */
+export function parseAllowEntry(raw: string): { name: string; port?: string } | undefined {
   const entry = raw.trim().toLowerCase()
   if (entry === '') return undefined
   const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(entry)
