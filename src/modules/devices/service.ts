@@ -295,6 +295,13 @@ export class DevicesService {
     // Refused before anything changes, so a refusal leaves status and desiredConnected as they were.
     // The transport checks again at each open (reconnects too) and connects to what it checked.
     await this.precheck(device, target, resolveAddress, keepTrying)
+    // The check awaited the resolver: another connect (or stop) may have come in meanwhile.
+    if (this.isStopped) throw new ConflictError('the server is shutting down')
+    const raced = this.live.get(device.id)
+    if (raced) {
+      await raced.connection.connect()
+      return
+    }
     const live: Live = {
       connection: undefined as unknown as DeviceConnection,
       ownerId: device.ownerId,

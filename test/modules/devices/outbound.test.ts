@@ -276,6 +276,42 @@ describe.each(testEngines())('outbound policy for devices on $name', (engine) =>
       expect((await s.command(operator(), device.id, 'SET k v')).response).toEqual(['+OK'])
     })
 
+    it('two connects at once open one socket, though the check waits on the resolver', async () => {
+      t = await createTestApp(engine)
+      // The resolver holds its answers until both connects are waiting on it: the race, made certain.
+      let waiting = 0
+      let release: () => void = () => {}
+      const gate = new Promise<void>((resolve) => {
+        release = resolve
+      })
+      const { db, bus, logger, auth } = t.app.myntrix.context
+      const s = new DevicesService({
+        db,
+        bus,
+        logger,
+        outbound: {
+          policy: new OutboundPolicy({
+            allow: parseOutboundAllow(`127.0.0.1:${redis.port}`),
+            lookup: async () => {
+              if (++waiting === 2) release()
+              await gate
+              return [{ address: '127.0.0.1', family: 4 }]
+            },
+          }),
+          roleOf: async (id) => (await auth.repo.findUserById(id))?.role,
+        },
+      })
+      services.push(s)
+      const device = await s.create(operator(), {
+        name: 'p',
+        connectionString: `tcp://printer.test:${redis.port}`,
+        configuration: { protocol: 'line' },
+      })
+      const [a, b] = await Promise.all([s.connect(operator(), device.id), s.connect(operator(), device.id)])
+      expect([a.status, b.status]).toEqual(['connected', 'connected'])
+      expect(redis.connections).toBe(1)
+    })
+
     it('refuses a name that resolves to loopback at connect; status and desired state stay', async () => {
       t = await createTestApp(engine)
       const s = service(() => ['127.0.0.1'])
