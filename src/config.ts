@@ -4,6 +4,12 @@
 
 import path from 'node:path'
 import { ConfigError } from './errors.js'
+import {
+  type AllowEntry,
+  OUTBOUND_ALLOW_SETTING,
+  OUTBOUND_PRIVATE_SETTING,
+  parseOutboundAllow,
+} from './net/outbound-policy.js'
 import { type ChildUser, resolveChildUser } from './process/child-user.js'
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
@@ -39,8 +45,15 @@ export interface Config {
   metricsPublic: boolean
   metricsIntervalMs: number
   metricsRetentionDays: number
-  /** Comma-separated host allow-list for the scheduler's `api` action; empty = any host. */
+  /**
+   * Comma-separated host allow-list for the scheduler's `api` action; empty = any host the
+   * outbound policy lets the task's owner reach. It only narrows; it never opens.
+   */
   apiActionAllow: string[]
+  /** Destinations non-admins may reach beyond the safe default (MYNTRIX_OUTBOUND_ALLOW). */
+  outboundAllow: AllowEntry[]
+  /** Whether non-admins may reach private ranges (MYNTRIX_OUTBOUND_PRIVATE=allow|deny, default allow). */
+  outboundPrivate: boolean
   /** The OS user agents and script tasks run as (MYNTRIX_CHILD_USER); undefined = the server's own. */
   childUser: ChildUser | undefined
   /** Extra settings an area reads; kept as raw strings so areas validate their own. */
@@ -99,6 +112,13 @@ function databaseUrl(env: Env, dataDir: string): string {
   )
 }
 
+function outboundPrivate(env: Env): boolean {
+  const v = str(env, OUTBOUND_PRIVATE_SETTING)?.toLowerCase()
+  if (v === undefined || v === 'allow') return true
+  if (v === 'deny') return false
+  throw new ConfigError(OUTBOUND_PRIVATE_SETTING, `must be allow or deny, got "${v}"`)
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const host = str(env, 'MYNTRIX_HOST') ?? '127.0.0.1'
   if (!/^[\w.:-]+$/.test(host))
@@ -146,6 +166,8 @@ export function loadConfig(env: Env = process.env): Config {
       .split(',')
       .map((h) => h.trim().toLowerCase())
       .filter(Boolean),
+    outboundAllow: parseOutboundAllow(str(env, OUTBOUND_ALLOW_SETTING)),
+    outboundPrivate: outboundPrivate(env),
     childUser: resolveChildUser(str(env, 'MYNTRIX_CHILD_USER')),
     raw: { ...env },
   }

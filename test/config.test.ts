@@ -22,6 +22,9 @@ describe('config', () => {
     expect(c.logLevel).toBe('info')
     expect(c.uploadMaxMb).toBe(50)
     expect(c.metricsPublic).toBe(false)
+    // The outbound policy's safe default: nothing opened beyond it, private ranges allowed.
+    expect(c.outboundAllow).toEqual([])
+    expect(c.outboundPrivate).toBe(true)
   })
 
   it.each([
@@ -34,6 +37,13 @@ describe('config', () => {
     [{ MYNTRIX_JWT_SECRET: 'tiny' }, 'MYNTRIX_JWT_SECRET', /at least 32/],
     [{ MYNTRIX_METRICS_PUBLIC: 'maybe' }, 'MYNTRIX_METRICS_PUBLIC', /true or false/],
     [{ MYNTRIX_HOST: 'bad host' }, 'MYNTRIX_HOST', /host name or IP/],
+    [
+      { MYNTRIX_OUTBOUND_ALLOW: 'printer.lan, 10.0.0.0/33' },
+      'MYNTRIX_OUTBOUND_ALLOW',
+      /entry "10.0.0.0\/33"/,
+    ],
+    [{ MYNTRIX_OUTBOUND_ALLOW: '127.0.0.1:0' }, 'MYNTRIX_OUTBOUND_ALLOW', /optionally with :port/],
+    [{ MYNTRIX_OUTBOUND_PRIVATE: 'maybe' }, 'MYNTRIX_OUTBOUND_PRIVATE', /allow or deny/],
   ])('rejects %o naming the variable', (env, variable, pattern) => {
     const err = configError(env as Record<string, string>)
     expect(err.variable).toBe(variable)

@@ -1,5 +1,6 @@
 // Wires the devices area: service from the shared context, routes, lifecycle.
 
+import { createOutboundPolicy } from '../../net/outbound-policy.js'
 import type { Area, AreaContext } from '../area.js'
 import { deviceRoutes } from './routes.js'
 import { DevicesService } from './service.js'
@@ -9,7 +10,19 @@ export interface DevicesArea extends Area {
 }
 
 export function createDevicesArea(ctx: AreaContext): DevicesArea {
-  const service = new DevicesService({ db: ctx.db, bus: ctx.bus, logger: ctx.logger })
+  const service = new DevicesService({
+    db: ctx.db,
+    bus: ctx.bus,
+    logger: ctx.logger,
+    outbound: {
+      policy: createOutboundPolicy(ctx.config),
+      // A disabled or deleted owner has no reach of their own left.
+      roleOf: async (id) => {
+        const user = await ctx.auth.repo.findUserById(id)
+        return user && !user.disabled ? user.role : undefined
+      },
+    },
+  })
   return {
     name: 'devices',
     service,

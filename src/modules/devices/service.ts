@@ -9,21 +9,30 @@ import type { Database } from '../../db/types.js'
 import { ConflictError, collectErrors, type FieldError, ValidationError } from '../../errors.js'
 import type { EventBus } from '../../events/bus.js'
 import type { Logger } from '../../logger.js'
+import { actingRole, OutboundDeniedError, OutboundPolicy } from '../../net/outbound-policy.js'
 import { validateConfiguration } from './configuration.js'
 import { type ConnectionListener, DeviceConnection, validateCommand } from './connection.js'
-import { parseConnectionString } from './connection-string.js'
+import { type ConnectionTarget, parseConnectionString } from './connection-string.js'
 import { DeviceNotConnectedError } from './errors.js'
 import type { CommandResult } from './protocols/types.js'
 import { DevicesRepository } from './repository.js'
-import type { TransportFactory } from './transports/types.js'
+import { guardedTransports } from './transports/index.js'
+import type { ResolveAddress, TransportFactory } from './transports/types.js'
 import type { Device, DeviceStatus, TelemetrySample } from './types.js'
 
 export interface DevicesServiceOptions {
   db: Database
   bus: EventBus
   logger: Logger
-  /** Replace transports (tests); defaults to the registry. */
+  /** Replace transports (tests); defaults to the registry, its network transports held to `outbound`. */
   transports?: Record<string, TransportFactory>
+  /**
+   * Where TCP and MQTT devices may connect (docs/SECURITY.md, "Outbound
+   * connections"), and each user's current role: a device connects with the
+   * least of its owner's role and the caller's. Default: the safe default
+   * policy, and no user counts as an admin.
+   */
+  outbound?: { policy: OutboundPolicy; roleOf(userId: string): Promise<string | undefined> }
   /** lastSeen follows every inbound byte in memory; the database gets it at most this often. */
   lastSeenWriteIntervalMs?: number
   /** Recent telemetry snapshots kept per device for GET /telemetry. */
@@ -66,9 +75,11 @@ export class DevicesService {
   private readonly lastSeenWriteIntervalMs: number
   private readonly historySize: number
   private isStopped = false
+  private readonly outbound: NonNullable<DevicesServiceOptions['outbound']>
 
   constructor(private readonly options: DevicesServiceOptions) {
     this.repo = new DevicesRepository(options.db)
+    this.outbound = options.outbound ?? { policy: new OutboundPolicy(), roleOf: async () => undefined }
     this.lastSeenWriteIntervalMs = options.lastSeenWriteIntervalMs ?? 5000
     this.historySize = options.telemetryHistorySize ?? 1000
   }
@@ -90,6 +101,8 @@ export class DevicesService {
   async create(principal: Principal, input: DeviceInput): Promise<Device> {
     assertRole(principal, 'operator', 'create devices')
     const fields = checkInput(input, true)
+    // The owner is the caller: a literal address the caller may not reach is refused now, not at connect.
+    this.checkLiteralTarget(principal.role, fields.connectionString!, fields.configuration)
     const now = new Date()
     const device: Device = {
       id: newId(),
@@ -130,6 +143,14 @@ export class DevicesService {
       },
       false,
     )
+    if (input.connectionString !== undefined) {
+      const ownerRole = await this.outbound.roleOf(current.ownerId)
+      this.checkLiteralTarget(
+        actingRole(ownerRole, principal.role),
+        fields.connectionString!,
+        fields.configuration,
+      )
+    }
     const linkChanged =
       (input.connectionString !== undefined && input.connectionString !== current.connectionString) ||
       (input.configuration !== undefined &&
@@ -163,7 +184,7 @@ export class DevicesService {
   async connect(principal: Principal, id: string): Promise<Device> {
     assertRole(principal, 'operator', 'connect devices')
     const device = await this.get(principal, id)
-    await this.open(device, false)
+    await this.open(device, false, principal.role)
     return this.get(principal, id)
   }
 
@@ -241,7 +262,9 @@ export class DevicesService {
       this.open(device, true).catch((err: Error) => {
         this.options.logger.warn(
           { deviceId: device.id, err: err.message },
-          'device not reachable after restart; retrying',
+          err instanceof OutboundDeniedError
+            ? 'device refused by the outbound policy after restart; not reopened'
+            : 'device not reachable after restart; retrying',
         )
       })
     }
@@ -256,7 +279,11 @@ export class DevicesService {
 
   // ---- internals ------------------------------------------------------------
 
-  private async open(device: Device, keepTrying: boolean): Promise<void> {
+  /**
+   * `callerRole` is who asked (undefined: the server itself, reopening after a
+   * restart, which acts with the owner's role alone).
+   */
+  private async open(device: Device, keepTrying: boolean, callerRole?: string): Promise<void> {
     if (this.isStopped) throw new ConflictError('the server is shutting down')
     const existing = this.live.get(device.id)
     if (existing) {
@@ -264,6 +291,17 @@ export class DevicesService {
       return
     }
     const target = parseConnectionString(device.connectionString, device.configuration)
+    const resolveAddress = this.resolverFor(device, target, callerRole)
+    // Refused before anything changes, so a refusal leaves status and desiredConnected as they were.
+    // The transport checks again at each open (reconnects too) and connects to what it checked.
+    await this.precheck(device, target, resolveAddress, keepTrying)
+    // The check awaited the resolver: another connect (or stop) may have come in meanwhile.
+    if (this.isStopped) throw new ConflictError('the server is shutting down')
+    const raced = this.live.get(device.id)
+    if (raced) {
+      await raced.connection.connect()
+      return
+    }
     const live: Live = {
       connection: undefined as unknown as DeviceConnection,
       ownerId: device.ownerId,
@@ -276,7 +314,7 @@ export class DevicesService {
       target,
       configuration: device.configuration,
       listener: this.listenerFor(device.id, live),
-      transports: this.options.transports,
+      transports: this.options.transports ?? guardedTransports(resolveAddress),
     })
     this.live.set(device.id, live)
     await this.repo.update(device.id, { desiredConnected: true }, false)
@@ -287,6 +325,40 @@ export class DevicesService {
         this.live.delete(device.id)
         await live.writes
         await this.repo.update(device.id, { desiredConnected: false }, false)
+      }
+      // The name resolved elsewhere between the precheck and the open: answer the refusal, not a 502.
+      throw outboundDenial(err) ?? err
+    }
+  }
+
+  /** The policy check a TCP or MQTT device's transport makes before each connect. */
+  private resolverFor(device: Device, target: ConnectionTarget, callerRole?: string): ResolveAddress {
+    const purpose = `${target.scheme} device`
+    return async (host, port) => {
+      // Read at each (re)connect: an owner demoted since is held to the policy from the next attempt.
+      const ownerRole = await this.outbound.roleOf(device.ownerId)
+      const role = callerRole === undefined ? actingRole(ownerRole) : actingRole(ownerRole, callerRole)
+      return this.outbound.policy.resolve({ role, host, port, purpose })
+    }
+  }
+
+  private async precheck(
+    device: Device,
+    target: ConnectionTarget,
+    resolveAddress: ResolveAddress,
+    keepTrying: boolean,
+  ): Promise<void> {
+    if (target.scheme !== 'tcp' && target.scheme !== 'mqtt') return
+    try {
+      await resolveAddress(target.host, target.port)
+    } catch (err) {
+      // A name that does not resolve now is the transport's to report (and to retry after a restart).
+      if (!(err instanceof OutboundDeniedError)) return
+      if (keepTrying) {
+        // Reopening after a restart: show why on the device; desiredConnected stays, so allowing it and
+        // restarting brings the device back.
+        await this.repo.update(device.id, { status: 'error', lastError: err.message }, false)
+        this.emitStatus(device.id, { ...device, status: 'error', lastError: err.message })
       }
       throw err
     }
@@ -299,6 +371,20 @@ export class DevicesService {
     await live.connection.disconnect()
     await live.writes
     if (live.lastSeen) await this.repo.update(id, { lastSeen: live.lastSeen }, false).catch(() => {})
+  }
+
+  /** Literal addresses (and names that always mean loopback or metadata) are refused at create and update. */
+  private checkLiteralTarget(
+    role: string | undefined,
+    connectionString: string,
+    configuration: Record<string, unknown> | undefined,
+  ): void {
+    const target = parseConnectionString(connectionString, configuration)
+    if (target.scheme !== 'tcp' && target.scheme !== 'mqtt') return
+    this.outbound.policy.checkLiteral(
+      { role, host: target.host, port: target.port, purpose: `${target.scheme} device` },
+      'connectionString',
+    )
   }
 
   private listenerFor(id: string, live: Live): ConnectionListener {
@@ -411,4 +497,12 @@ function checkInput(input: DeviceInput, isCreate: boolean): DeviceInput {
     throw new ValidationError(errors.map((e) => e.message).join('; '), errors)
   }
   return { ...input, name, type: input.type?.trim() || undefined, configuration }
+}
+
+/** The policy refusal somewhere in a driver error's cause chain, if that is what it was. */
+function outboundDenial(err: unknown): OutboundDeniedError | undefined {
+  for (let e = err; e; e = (e as { cause?: unknown }).cause) {
+    if (e instanceof OutboundDeniedError) return e
+  }
+  return undefined
 }

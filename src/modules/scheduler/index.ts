@@ -4,6 +4,8 @@
 import type { Principal } from '../../auth/principal.js'
 import { ConfigError, UnprocessableError } from '../../errors.js'
 import type { EventBus } from '../../events/bus.js'
+import type { Logger } from '../../logger.js'
+import { createOutboundPolicy, OutboundDeniedError, type OutboundPolicy } from '../../net/outbound-policy.js'
 import type { Area, AreaContext } from '../area.js'
 import {
   type ActionRegistry,
@@ -11,6 +13,7 @@ import {
   type AgentControl,
   createActionRegistry,
   type DeviceControl,
+  parseApiAllowEntry,
 } from './actions/index.js'
 import { type EngineOptions, type JobsLedger, SchedulerEngine } from './engine.js'
 import { HistoryRetention, type JobsPruner } from './history-retention.js'
@@ -216,10 +219,38 @@ function ownerChecked(
             ctx.log.line(reason)
             return { ok: false, error: reason }
           }
-          return action.run(payload, ctx, reg)
+          // The run acts with the owner's role as it is now: the outbound policy reads it.
+          const owner = await standing(ctx.actor.ownerId)
+          return action.run(payload, { ...ctx, actor: { ...ctx.actor, role: owner?.role } }, reg)
         },
       }
     },
+  }
+}
+
+/**
+ * MYNTRIX_API_ACTION_ALLOW only narrows where `api` tasks go; it does not open
+ * what the outbound policy refuses to non-admins. Before that policy existed,
+ * listing 127.0.0.1 there let every task reach it: say so at start-up rather
+ * than let those tasks start failing unexplained.
+ */
+export function warnNarrowerThanPolicy(
+  allow: readonly string[],
+  policy: OutboundPolicy,
+  logger: Logger,
+): void {
+  for (const raw of allow) {
+    const entry = parseApiAllowEntry(raw)
+    if (!entry || entry.name.startsWith('*.')) continue
+    try {
+      policy.checkLiteral({ role: undefined, host: entry.name, port: Number(entry.port ?? 80) })
+    } catch (err) {
+      if (!(err instanceof OutboundDeniedError)) throw err
+      logger.warn(
+        `MYNTRIX_API_ACTION_ALLOW lists ${raw}, which non-admins' api tasks may not reach under the outbound ` +
+          'policy; name it in MYNTRIX_OUTBOUND_ALLOW to open it',
+      )
+    }
   }
 }
 
@@ -233,6 +264,8 @@ export function createSchedulerArea(ctx: AreaContext, deps: SchedulerDeps = {}):
     // Claims happen at the due time now (docs/SCHEDULER.md); say so rather than ignore it silently.
     ctx.logger.warn('MYNTRIX_SCHEDULER_CLAIM_AHEAD_MS is no longer used and is ignored')
   }
+  const outbound = createOutboundPolicy(ctx.config)
+  warnNarrowerThanPolicy(ctx.config.apiActionAllow, outbound, ctx.logger)
   const devices = deps.devices ? deviceControl(deps.devices, deps.deviceFiles, deps.jobs, ctx.bus) : undefined
   const engine = new SchedulerEngine({
     // One id per process, shared with the jobs ledger, which reaps by it too.
@@ -248,6 +281,7 @@ export function createSchedulerArea(ctx: AreaContext, deps: SchedulerDeps = {}):
       agents: deps.agents?.control,
       devices,
       apiAllowHosts: ctx.config.apiActionAllow,
+      outbound,
       childUser: ctx.config.childUser,
     },
     ...(maxSleepMs !== undefined && { maxSleepMs }),

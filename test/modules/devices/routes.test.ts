@@ -292,7 +292,7 @@ describe.each(testEngines())('devices API on $name', (engine) => {
 
   it('never answers a stored MQTT password back', async () => {
     const device = await create(t.operator, {
-      connectionString: 'mqtt://127.0.0.1:1883/lab/x',
+      connectionString: 'mqtt://broker.lan:1883/lab/x',
       configuration: { username: 'u', password: 'secret' },
     })
     expect(device.configuration).toEqual({ username: 'u', password: '********' })

@@ -49,7 +49,10 @@ describe.each(testEngines())('scheduler engine on $name', (engine) => {
   })
 
   async function app(options: Parameters<typeof createTestApp>[1] = {}) {
-    const t = await createTestApp(engine, { ...options, env: { ...ENV, ...options.env } })
+    const t = await createTestApp(engine, {
+      ...options,
+      env: { ...ENV, MYNTRIX_OUTBOUND_ALLOW: target.allow, ...options.env },
+    })
     apps.push(t)
     return t
   }
@@ -308,6 +311,20 @@ describe.each(testEngines())('scheduler engine on $name', (engine) => {
       .catch(async () => runsB.waitFor(() => successes() >= 60, '60 firings', 5_000))
     for (const x of tasks)
       await a.request('PUT', `${API}/${x.id}`, { as: a.operator, body: { enabled: false } })
+    // A run that reached the target just before the tasks were disabled is still being recorded:
+    // compare hits with successes once nothing is in flight.
+    const events = () => [...runsA.events, ...runsB.events].filter((e) => ids.has(e.taskId))
+    const inFlight = () => {
+      const open = new Set(
+        events()
+          .filter((e) => e.status === 'running')
+          .map((e) => e.runId),
+      )
+      for (const e of events()) if (e.status !== 'running' && e.status !== 'pending') open.delete(e.runId)
+      return open.size
+    }
+    // Either process may hold the last run, so poll both event lists rather than wait on one bus.
+    await waitFor(() => inFlight() === 0, { what: 'the runs in flight to finish' })
 
     for (const [i, x] of tasks.entries()) {
       const all = await history(a, x.id)

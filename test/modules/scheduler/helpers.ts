@@ -81,7 +81,7 @@ export async function runTaskToEnd(t: TestApp, taskId: string, as: TestUser, tim
   }
 }
 
-/** A local HTTP target: counts hits per path; `/slow` never answers. */
+/** A local HTTP target on 127.0.0.1: counts hits per path; `/slow` never answers. */
 export async function startTarget() {
   const hits = new Map<string, number>()
   const sockets = new Set<Socket>()
@@ -97,9 +97,15 @@ export async function startTarget() {
     s.on('close', () => sockets.delete(s))
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const port = (server.address() as AddressInfo).port
+  const base = `http://127.0.0.1:${port}`
   return {
     base,
+    /**
+     * The MYNTRIX_OUTBOUND_ALLOW entry that lets operators' tasks reach this target: loopback is
+     * refused to non-admins by default, and these tests run as operators.
+     */
+    allow: `127.0.0.1:${port}`,
     hits,
     async close() {
       for (const s of sockets) s.destroy()

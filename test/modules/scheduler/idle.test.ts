@@ -37,7 +37,7 @@ describe.each(testEngines())('an idle scheduler engine on $name', (engine) => {
   })
 
   async function start(env: Record<string, string> = {}) {
-    t = await createTestApp(engine, { env: { ...ENV, ...env } })
+    t = await createTestApp(engine, { env: { ...ENV, MYNTRIX_OUTBOUND_ALLOW: target.allow, ...env } })
     // Another process's connection to the same database.
     other = t.testDb.open()
     const area = t.app.myntrix.areas.find((a) => a.name === 'scheduler') as SchedulerArea

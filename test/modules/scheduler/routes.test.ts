@@ -17,7 +17,7 @@ describe.each(testEngines())('task routes on $name', (engine) => {
     await target.close()
   })
   beforeEach(async () => {
-    t = await createTestApp(engine)
+    t = await createTestApp(engine, { env: { MYNTRIX_OUTBOUND_ALLOW: target.allow } })
     runs = watchRuns(t)
   })
   afterEach(async () => {

@@ -4,7 +4,13 @@
 // `<prefix>/command`; the `mqtt` protocol (protocols/mqtt.ts) reads that framing.
 
 import { connectAsync } from 'mqtt'
-import { type Transport, TransportError, type TransportFactory, toTransportError } from './types.js'
+import {
+  type ResolveAddress,
+  type Transport,
+  TransportError,
+  type TransportFactory,
+  toTransportError,
+} from './types.js'
 
 export const MQTT_SUBSCRIBED_TOPICS = ['telemetry', 'status', 'response', 'log'] as const
 
@@ -27,6 +33,8 @@ export interface MqttTransportOptions {
   password?: string
   qos: 0 | 1 | 2
   connectTimeoutMs: number
+  /** Checks the broker against the outbound policy; the client connects to the address it answers. */
+  resolveAddress?: ResolveAddress
 }
 
 export class MqttTransport implements Transport {
@@ -40,9 +48,17 @@ export class MqttTransport implements Transport {
   async open(): Promise<void> {
     const o = this.options
     this.closedByUs = false
+    let address = o.host
+    if (o.resolveAddress) {
+      try {
+        address = (await o.resolveAddress(o.host, o.port)).address
+      } catch (err) {
+        throw toTransportError(err, 'EIO')
+      }
+    }
     let client: ClientLike
     try {
-      client = (await connectAsync(`mqtt://${o.host.includes(':') ? `[${o.host}]` : o.host}:${o.port}`, {
+      client = (await connectAsync(`mqtt://${address.includes(':') ? `[${address}]` : address}:${o.port}`, {
         username: o.username,
         password: o.password,
         connectTimeout: o.connectTimeoutMs,
@@ -121,18 +137,24 @@ export class MqttTransport implements Transport {
   }
 }
 
-export const mqtt: TransportFactory = {
-  protocol: 'mqtt',
-  create(target, config) {
-    if (target.scheme !== 'mqtt') throw new TypeError(`mqtt transport got a ${target.scheme} target`)
-    return new MqttTransport({
-      host: target.host,
-      port: target.port,
-      topicPrefix: target.topicPrefix,
-      username: config.username,
-      password: config.password,
-      qos: config.qos,
-      connectTimeoutMs: config.connectTimeoutMs,
-    })
-  },
+/** An MQTT factory whose clients reach the broker at the address `resolveAddress` checked. */
+export function mqttTransport(resolveAddress?: ResolveAddress): TransportFactory {
+  return {
+    protocol: 'mqtt',
+    create(target, config) {
+      if (target.scheme !== 'mqtt') throw new TypeError(`mqtt transport got a ${target.scheme} target`)
+      return new MqttTransport({
+        host: target.host,
+        port: target.port,
+        topicPrefix: target.topicPrefix,
+        username: config.username,
+        password: config.password,
+        qos: config.qos,
+        connectTimeoutMs: config.connectTimeoutMs,
+        resolveAddress,
+      })
+    },
+  }
 }
+
+export const mqtt: TransportFactory = mqttTransport()

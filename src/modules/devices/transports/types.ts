@@ -38,6 +38,13 @@ export interface Transport {
   onClose(listener: (err?: TransportError) => void): void
 }
 
+/**
+ * Resolves a host once and checks it against the outbound policy; a network
+ * transport connects to the address it answers (never to the name again),
+ * so what was checked is what is reached. Rejects when the policy refuses.
+ */
+export type ResolveAddress = (host: string, port: number) => Promise<{ address: string }>
+
 export interface TransportFactory {
   create(target: ConnectionTarget, config: ResolvedConfiguration): Transport
   /**

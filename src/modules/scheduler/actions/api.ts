@@ -1,8 +1,17 @@
 // `api`: one HTTP request. Success is the expected status (any 2xx unless
-// given). Redirects are followed by hand so that every hop is checked against
-// the host allow-list (MYNTRIX_API_ACTION_ALLOW): a listed host must not be
-// able to bounce the server to an unlisted one.
+// given). Every hop, the first and each redirect, is checked against the
+// outbound policy for the task owner's role (src/net/outbound-policy.ts) and
+// connects to the address the policy checked; redirects are followed by hand
+// for that, and against the optional host list MYNTRIX_API_ACTION_ALLOW, so a
+// reachable host cannot bounce the server to one that is not.
+// node:http rather than fetch: fetch cannot be told which address to connect
+// to without a second resolution, and that second answer could differ.
 
+import http, { type IncomingMessage } from 'node:http'
+import https from 'node:https'
+import type { LookupFunction } from 'node:net'
+import { StringDecoder } from 'node:string_decoder'
+import { type CheckedAddress, OutboundDeniedError, OutboundPolicy } from '../../../net/outbound-policy.js'
 import { Checker, describe } from './check.js'
 import { type Action, type ActionContext, type ActionOutcome, ActionTimeout, abortFlags } from './types.js'
 
@@ -94,7 +103,8 @@ export function hostAllowed(url: URL, allow: readonly string[] | undefined): boo
   })
 }
 
-function parseAllowEntry(raw: string): { name: string; port?: string } | undefined {
+/** One MYNTRIX_API_ACTION_ALLOW entry: a name (maybe `*.`-prefixed) and maybe a port. */
+export function parseAllowEntry(raw: string): { name: string; port?: string } | undefined {
   const entry = raw.trim().toLowerCase()
   if (entry === '') return undefined
   const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(entry)
@@ -105,26 +115,69 @@ function parseAllowEntry(raw: string): { name: string; port?: string } | undefin
   return { name, port }
 }
 
-async function readExcerpt(res: Response): Promise<{ text: string; more: boolean }> {
-  if (!res.body) return { text: '', more: false }
-  const reader = res.body.getReader()
-  const decoder = new TextDecoder()
+async function readExcerpt(res: IncomingMessage): Promise<{ text: string; more: boolean }> {
+  const decoder = new StringDecoder('utf8')
   let text = ''
   let more = false
   try {
-    for (;;) {
-      const { done, value } = await reader.read()
-      if (done) break
-      text += decoder.decode(value, { stream: true })
+    for await (const chunk of res) {
+      text += decoder.write(chunk as Buffer)
       if (text.length >= BODY_EXCERPT_CHARS) {
         more = true
         break
       }
     }
+    text += decoder.end()
   } finally {
-    await reader.cancel().catch(() => {})
+    res.destroy()
   }
   return { text: text.slice(0, BODY_EXCERPT_CHARS), more }
+}
+
+/** The port a URL reaches (its default when none is written). */
+function portOf(url: URL): number {
+  return url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80
+}
+
+/**
+ * One request to the checked address. The socket's lookup answers that
+ * address, so the name is not resolved again, while TLS still verifies the
+ * certificate against the name and the Host header still carries it.
+ */
+function send(
+  url: URL,
+  init: { method: string; headers: Record<string, string>; body?: string; signal: AbortSignal },
+  target: CheckedAddress,
+): Promise<IncomingMessage> {
+  const lookup = ((_host: string, options: { all?: boolean }, callback: (...args: unknown[]) => void) => {
+    if (options.all) callback(null, [{ address: target.address, family: target.family }])
+    else callback(null, target.address, target.family)
+  }) as unknown as LookupFunction
+  const headers = { ...init.headers }
+  if (init.body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-length')) {
+    headers['content-length'] = String(Buffer.byteLength(init.body))
+  }
+  return new Promise((resolve, reject) => {
+    const client = url.protocol === 'https:' ? https : http
+    // agent: false: no pooled socket outlives the run or is shared between hops.
+    const req = client.request(
+      url,
+      { method: init.method, headers, signal: init.signal, lookup, agent: false },
+      resolve,
+    )
+    req.on('error', reject)
+    req.end(init.body)
+  })
+}
+
+/** A promise that also settles when `signal` aborts (dns lookups cannot be cancelled). */
+function abortable<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason)
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
+  })
 }
 
 function statusMatches(status: number, expected: ApiPayload['expectedStatus']): boolean {
@@ -160,29 +213,48 @@ async function run(payload: ApiPayload, ctx: ActionContext): Promise<ActionOutco
         }
       }
     }
+    const policy = ctx.services.outbound ?? new OutboundPolicy()
     const started = performance.now()
     for (let hop = 0; ; hop++) {
       if (!hostAllowed(url, ctx.services.apiAllowHosts)) {
         return fail(`host ${url.host} is not in the allow-list (MYNTRIX_API_ACTION_ALLOW)`)
       }
       ctx.log.line(`${method} ${url.href}`)
-      let res: Response
+      let res: IncomingMessage
       try {
-        res = await fetch(url, { method, headers, body, signal, redirect: 'manual' })
+        const target = await abortable(
+          policy.resolve({
+            role: ctx.actor.role,
+            host: url.hostname,
+            port: portOf(url),
+            purpose: 'api action',
+          }),
+          signal,
+        )
+        res = await send(url, { method, headers, body, signal }, target)
       } catch (err) {
         if (signal.aborted) {
           const flags = abortFlags(signal)
           return fail(`request ${flags.timedOut ? `timed out after ${timeoutMs} ms` : 'canceled'}`, flags)
         }
+        if (err instanceof OutboundDeniedError) return fail(err.message)
         return fail(`request failed: ${errorText(err)}`)
       }
-      const location = res.headers.get('location')
-      if (payload.followRedirects !== false && location && [301, 302, 303, 307, 308].includes(res.status)) {
-        await res.body?.cancel().catch(() => {})
+      const status = res.statusCode ?? 0
+      const location = res.headers.location
+      if (payload.followRedirects !== false && location && [301, 302, 303, 307, 308].includes(status)) {
+        res.destroy()
         if (hop >= MAX_REDIRECTS) return fail(`more than ${MAX_REDIRECTS} redirects`)
-        ctx.log.line(`-> ${res.status} redirect to ${location}`)
-        url = new URL(location, url)
-        if (res.status === 303 || ((res.status === 301 || res.status === 302) && method === 'POST')) {
+        ctx.log.line(`-> ${status} redirect to ${location}`)
+        try {
+          url = new URL(location, url)
+        } catch {
+          return fail(`redirect to an invalid URL ${JSON.stringify(location)}`)
+        }
+        if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+          return fail(`redirect to ${url.protocol.replace(':', '')}, only http and https are followed`)
+        }
+        if (status === 303 || ((status === 301 || status === 302) && method === 'POST')) {
           method = 'GET'
           body = undefined
         }
@@ -190,7 +262,7 @@ async function run(payload: ApiPayload, ctx: ActionContext): Promise<ActionOutco
       }
       let excerpt: { text: string; more: boolean }
       try {
-        excerpt = await readExcerpt(res)
+        excerpt = await abortable(readExcerpt(res), signal)
       } catch (err) {
         if (signal.aborted) {
           const flags = abortFlags(signal)
@@ -202,15 +274,15 @@ async function run(payload: ApiPayload, ctx: ActionContext): Promise<ActionOutco
         return fail(`reading the response failed: ${errorText(err)}`)
       }
       const ms = Math.round(performance.now() - started)
-      ctx.log.line(`-> ${res.status} ${res.statusText} in ${ms} ms`)
+      ctx.log.line(`-> ${status} ${res.statusMessage ?? ''} in ${ms} ms`)
       if (excerpt.text !== '') {
         ctx.log.line(
           excerpt.text + (excerpt.more ? `\n[... body cut at ${BODY_EXCERPT_CHARS} characters ...]` : ''),
         )
       }
-      if (!statusMatches(res.status, payload.expectedStatus)) {
+      if (!statusMatches(status, payload.expectedStatus)) {
         const want = payload.expectedStatus === undefined ? '2xx' : JSON.stringify(payload.expectedStatus)
-        return fail(`expected status ${want}, got ${res.status}`)
+        return fail(`expected status ${want}, got ${status}`)
       }
       return { ok: true }
     }

@@ -18,7 +18,7 @@ import {
 } from './types.js'
 import { workflowAction } from './workflow.js'
 
-export { hostAllowed } from './api.js'
+export { hostAllowed, parseAllowEntry as parseApiAllowEntry } from './api.js'
 export { createLogSink, DEFAULT_LOG_MAX_CHARS, type LogSink, type LogSinkOptions } from './log-sink.js'
 export * from './types.js'
 

@@ -2,6 +2,7 @@
 // registry (index.ts). A new action is one file plus one registry entry.
 
 import type { FieldError } from '../../../errors.js'
+import type { OutboundPolicy } from '../../../net/outbound-policy.js'
 import type { ChildUser } from '../../../process/child-user.js'
 import type { LogSink } from './log-sink.js'
 
@@ -11,6 +12,7 @@ export type ActionType = (typeof ACTION_TYPES)[number]
 /** Who a run acts for; services check ownership against it (null: the system, all resources). */
 export interface Actor {
   ownerId: string | null
+  /** The owner's role as it is now (filled in before a run); undefined is held to the outbound policy. */
   role?: string
 }
 
@@ -47,8 +49,13 @@ export interface DeviceControl {
 export interface ActionServices {
   agents?: AgentControl
   devices?: DeviceControl
-  /** Host names the `api` action may call (MYNTRIX_API_ACTION_ALLOW); undefined or empty: any host. */
+  /**
+   * Host names the `api` action may call (MYNTRIX_API_ACTION_ALLOW); undefined or empty: any host the
+   * outbound policy allows. It narrows the policy, never widens it.
+   */
   apiAllowHosts?: readonly string[]
+  /** Where actions may connect, by the actor's role (MYNTRIX_OUTBOUND_ALLOW); undefined: the safe default. */
+  outbound?: OutboundPolicy
   /** The OS user `script` runs as (MYNTRIX_CHILD_USER); undefined: the server's own. */
   childUser?: ChildUser
 }

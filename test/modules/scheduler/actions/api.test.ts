@@ -2,6 +2,7 @@ import http from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ActionCanceled, actionErrors, hostAllowed } from '../../../../src/modules/scheduler/actions/index.js'
+import { OutboundPolicy, parseOutboundAllow } from '../../../../src/net/outbound-policy.js'
 import { registry, run } from './helpers.js'
 
 let server: http.Server
@@ -228,5 +229,99 @@ describe('api payload validation', () => {
     const errors = actionErrors(registry, 'api', payload)
     expect(errors.map((e) => e.path)).toContain(path)
     expect(errors.find((e) => e.path === path)?.message).toContain(message)
+  })
+})
+
+describe('api action and the outbound policy', () => {
+  // A second listener stands for what an operator must not reach (Redis, an admin console...).
+  let inner: http.Server
+  let innerPort: number
+  let innerHits = 0
+  const operator = { ownerId: 'op', role: 'operator' }
+
+  beforeAll(async () => {
+    inner = http.createServer((_req, res) => {
+      innerHits++
+      res.end('inner body')
+    })
+    await new Promise<void>((resolve) => inner.listen(0, '127.0.0.1', resolve))
+    innerPort = (inner.address() as AddressInfo).port
+  })
+  afterAll(async () => {
+    inner.closeAllConnections()
+    await new Promise<void>((resolve) => inner.close(() => resolve()))
+  })
+
+  const port = () => Number(new URL(base).port)
+  const allowBase = () => new OutboundPolicy({ allow: parseOutboundAllow(`127.0.0.1:${port()}`) })
+
+  it('refuses an operator a loopback URL by default, before any connection', async () => {
+    const r = await run('api', { url: `http://127.0.0.1:${innerPort}/` }, { actor: operator })
+    expect(r.ok).toBe(false)
+    expect(r.error).toContain(`api action: outbound connection to 127.0.0.1:${innerPort} refused`)
+    expect(r.error).toContain(`MYNTRIX_OUTBOUND_ALLOW=127.0.0.1:${innerPort}`)
+    expect(r.logs).not.toContain('inner body')
+    expect(innerHits).toBe(0)
+  })
+
+  it('refuses a run with no known role the same way', async () => {
+    const r = await run('api', { url: `http://127.0.0.1:${innerPort}/` }, { actor: { ownerId: null } })
+    expect(r.error).toContain('refused')
+    expect(innerHits).toBe(0)
+  })
+
+  it.each([
+    ['localhost', (p: number) => `http://localhost:${p}/`],
+    ['[::1]', (p: number) => `http://[::1]:${p}/`],
+    ['0x7f.1', (p: number) => `http://0x7f.1:${p}/`],
+    ['2130706433', (p: number) => `http://2130706433:${p}/`],
+    ['metadata', () => 'http://169.254.169.254/latest/meta-data/'],
+  ])('refuses an operator %s', async (_name, url) => {
+    const r = await run('api', { url: url(innerPort) }, { actor: operator })
+    expect(r.ok).toBe(false)
+    expect(r.error).toMatch(/outbound connection to .* refused/)
+    expect(innerHits).toBe(0)
+  })
+
+  it('the allow-list opens exactly the listed port', async () => {
+    const services = { outbound: allowBase() }
+    expect((await run('api', { url: `${base}/ok` }, { actor: operator, services })).ok).toBe(true)
+    const other = await run('api', { url: `http://127.0.0.1:${innerPort}/` }, { actor: operator, services })
+    expect(other.error).toContain('refused')
+    expect(innerHits).toBe(0)
+  })
+
+  it.each([
+    ['127.0.0.1', (p: number) => `http://127.0.0.1:${p}/secret`],
+    ['localhost', (p: number) => `http://localhost:${p}/secret`],
+    ['[::1]', (p: number) => `http://[::1]:${p}/secret`],
+    ['the decimal form', (p: number) => `http://2130706433:${p}/secret`],
+    ['metadata', () => 'http://169.254.169.254/latest/meta-data/'],
+  ])('checks every redirect hop: a reachable host cannot bounce an operator to %s', async (_name, to) => {
+    const r = await run(
+      'api',
+      { url: `${base}/redirect?to=${encodeURIComponent(to(innerPort))}` },
+      { actor: operator, services: { outbound: allowBase() } },
+    )
+    expect(r.ok).toBe(false)
+    expect(r.logs).toContain('-> 302 redirect to')
+    expect(r.error).toMatch(/outbound connection to .* refused/)
+    expect(r.logs).not.toContain('inner body')
+    expect(innerHits).toBe(0)
+  })
+
+  it('an admin follows the same redirect to loopback', async () => {
+    const r = await run('api', {
+      url: `${base}/redirect?to=${encodeURIComponent(`http://127.0.0.1:${innerPort}/`)}`,
+    })
+    expect(r.ok).toBe(true)
+    expect(r.logs).toContain('inner body')
+    expect(innerHits).toBe(1)
+    innerHits = 0
+  })
+
+  it('refuses a redirect to another scheme', async () => {
+    const r = await run('api', { url: `${base}/redirect?to=${encodeURIComponent('file:///etc/passwd')}` })
+    expect(r).toMatchObject({ ok: false, error: 'redirect to file, only http and https are followed' })
   })
 })

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url'
 import {
   type ActionResult,
   type ActionServices,
+  type Actor,
   createActionRegistry,
   runAction,
 } from '../../../../src/modules/scheduler/actions/index.js'
@@ -25,11 +26,13 @@ export function run(
     taskId?: string
     runId?: string
     onLog?: (text: string) => void
+    /** Who the run acts for; default an admin (reaches any host). */
+    actor?: Actor
   } = {},
 ): Promise<ActionResult> {
   return runAction(registry, type, payload, {
     signal: opts.signal ?? new AbortController().signal,
-    actor: { ownerId: null, role: 'admin' },
+    actor: opts.actor ?? { ownerId: null, role: 'admin' },
     services: opts.services ?? {},
     taskId: opts.taskId,
     runId: opts.runId,
