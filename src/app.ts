@@ -18,6 +18,7 @@ import { newId } from './db/ids.js'
 import { type DatabaseHandle, migrate } from './db/index.js'
 import { EventBus } from './events/bus.js'
 import { installAuthHook } from './http/auth-hook.js'
+import { consoleRoutes } from './http/console.js'
 import { installCors } from './http/cors.js'
 import { installProblemHandlers } from './http/problem.js'
 import { systemRoutes } from './http/system-routes.js'
@@ -37,6 +38,8 @@ export interface AppDeps {
   database: DatabaseHandle
   /** Fastify/pino logger options; tests pass false. Defaults from config.logLevel. */
   logger?: FastifyServerOptions['logger']
+  /** The built web console; default web/dist in the repository. */
+  consoleDir?: string
 }
 
 export interface MyntrixHandle {
@@ -188,6 +191,8 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
   await systemRoutes(app, { database })
   await authRoutes(app, { auth, audit })
   for (const area of areas) await area.routes?.(app)
+  // Last: its fallback route answers only what no other route matched.
+  await consoleRoutes(app, { dir: deps.consoleDir })
 
   app.addHook('onClose', async () => {
     for (const area of [...areas].reverse()) {

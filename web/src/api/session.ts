@@ -1,0 +1,77 @@
+// Who is logged in. The console logs in with a browser session: POST
+// /api/auth/session sets an HttpOnly, SameSite=Strict cookie that no script
+// can read, and every later call (and WebSocket) carries it. POST
+// /api/auth/logout revokes it on the server and clears it.
+
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
+import { useEffect } from 'react'
+import { api, setUnauthenticatedHandler, unwrap } from './client'
+import { ApiError, problemFrom } from './problem'
+import type { Me, Role } from './types'
+
+export const sessionKey = ['session'] as const
+
+async function fetchMe(): Promise<Me | null> {
+  const result = await api.GET('/api/auth/me')
+  if (result.response.status === 401) return null
+  return unwrap(result)
+}
+
+async function postJson(path: string, body?: unknown): Promise<unknown> {
+  const response = await fetch(path, {
+    method: 'POST',
+    credentials: 'include',
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  })
+  const text = await response.text()
+  let parsed: unknown = text
+  try {
+    parsed = text ? JSON.parse(text) : undefined
+  } catch {}
+  if (!response.ok) throw new ApiError(problemFrom(parsed, response))
+  return parsed
+}
+
+/** The logged-in user, null when nobody is; undefined while the first answer is awaited. */
+export function useSession(): { me: Me | null | undefined; error: unknown } {
+  const client = useQueryClient()
+  const query = useQuery({ queryKey: sessionKey, queryFn: fetchMe, staleTime: 60_000, retry: false })
+  useEffect(() => {
+    setUnauthenticatedHandler(() => client.setQueryData(sessionKey, null))
+  }, [client])
+  return { me: query.data, error: query.error }
+}
+
+export function useLogin() {
+  const client = useQueryClient()
+  return useMutation({
+    mutationFn: async (credentials: { username: string; password: string }) => {
+      await postJson('/api/auth/session', credentials)
+      return fetchMe()
+    },
+    onSuccess: (me) => {
+      // Whatever another user's session had cached must not show through.
+      client.clear()
+      client.setQueryData(sessionKey, me)
+    },
+  })
+}
+
+export function useLogout() {
+  const client = useQueryClient()
+  return useMutation({
+    mutationFn: () => postJson('/api/auth/logout'),
+    onSettled: () => {
+      client.clear()
+      client.setQueryData(sessionKey, null)
+    },
+  })
+}
+
+const RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 }
+
+/** Whether a role may do what needs `least` (the server decides; this only hides what it would refuse). */
+export function allows(role: Role | undefined, least: Role): boolean {
+  return role !== undefined && RANK[role] >= RANK[least]
+}
