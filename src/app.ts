@@ -3,6 +3,7 @@
 // routes, and starts the areas. app.close() stops them in reverse order; the
 // database belongs to the caller and is not closed here.
 
+import cookie from '@fastify/cookie'
 import formbody from '@fastify/formbody'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
@@ -91,6 +92,7 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
     db: database.db,
     jwtSecret,
     jwtTtlSeconds: config.jwtTtlSeconds,
+    sessionTtlSeconds: config.sessionTtlSeconds,
     loginMaxAttempts: config.loginMaxAttempts,
     loginWindowSeconds: config.loginWindowSeconds,
   })
@@ -162,12 +164,16 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
   // The websocket plugin's own hooks must run before the auth hook: they mark an
   // upgrade request so that a refused one (401) has its socket destroyed.
   await app.register(websocket, { options: { maxPayload: 1024 * 1024 } })
+  // Parses the session cookie before the auth hook reads it.
+  await app.register(cookie)
   installCors(app, config.corsOrigin)
   installAuthHook(app, {
     auth,
     audit,
     publicPaths: config.metricsPublic ? ['/metrics'] : [],
     streamRecheckMs: config.streamAuthRecheckMs,
+    corsOrigin: config.corsOrigin,
+    cookieSecure: config.cookieSecure,
   })
 
   await app.register(formbody)
@@ -178,7 +184,7 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
         title: 'Myntrix API',
         version: '0.1.0',
         description:
-          'Control plane for the Myntrix dashboard. Authenticate with POST /api/auth/token, then send Authorization: Bearer <token>.',
+          'Control plane for the Myntrix dashboard. Authenticate with POST /api/auth/token, then send Authorization: Bearer <token>; browsers log in with POST /api/auth/session and send the myntrix_session cookie.',
       },
       components: {
         securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT or myx_ API key' } },
@@ -189,7 +195,12 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
   await app.register(swaggerUi, { routePrefix: '/docs' })
 
   await systemRoutes(app, { database })
-  await authRoutes(app, { auth, audit })
+  await authRoutes(app, {
+    auth,
+    audit,
+    cookieSecure: config.cookieSecure,
+    corsOrigin: config.corsOrigin,
+  })
   for (const area of areas) await area.routes?.(app)
   // Last: its fallback route answers only what no other route matched.
   await consoleRoutes(app, { dir: deps.consoleDir })

@@ -18,6 +18,12 @@ export interface Config {
   adminPassword: string | null
   jwtSecret: string | null
   jwtTtlSeconds: number
+  /** Lifetime of a browser session cookie (MYNTRIX_SESSION_TTL_SECONDS). */
+  sessionTtlSeconds: number
+  /** Mark the session cookie Secure even when the request did not arrive over HTTPS (behind a TLS proxy). */
+  cookieSecure: boolean
+  /** Audit rows older than this many days are pruned; 0 keeps every row. */
+  auditRetentionDays: number
   logLevel: LogLevel
   /** Failed logins per username+IP within loginWindowSeconds before 429. */
   loginMaxAttempts: number
@@ -118,6 +124,9 @@ export function loadConfig(env: Env = process.env): Config {
     adminPassword,
     jwtSecret,
     jwtTtlSeconds: int(env, 'MYNTRIX_JWT_TTL_SECONDS', 3600, 60, 7 * 24 * 3600),
+    sessionTtlSeconds: int(env, 'MYNTRIX_SESSION_TTL_SECONDS', 28_800, 60, 30 * 24 * 3600),
+    cookieSecure: bool(env, 'MYNTRIX_COOKIE_SECURE', false),
+    auditRetentionDays: int(env, 'MYNTRIX_AUDIT_RETENTION_DAYS', 90, 0, 36_500),
     logLevel,
     loginMaxAttempts: int(env, 'MYNTRIX_LOGIN_MAX_ATTEMPTS', 5, 1, 1000),
     loginWindowSeconds: int(env, 'MYNTRIX_LOGIN_WINDOW_SECONDS', 300, 1, 86400),

@@ -10,8 +10,13 @@ export interface Principal {
   id: string
   username: string
   role: Role
-  /** 'token' for a JWT, 'api-key' for a myx_ key. */
-  via: 'token' | 'api-key'
+  /** 'token' for a JWT, 'api-key' for a myx_ key, 'session' for a browser session cookie. */
+  via: 'token' | 'api-key' | 'session'
+  /**
+   * Which credential this is, so logout can revoke exactly it: the JWT's `jti`
+   * and expiry, the session's id, or the API key's id.
+   */
+  credential?: { jti: string; expiresAt: Date } | { sessionId: string } | { apiKeyId: string }
 }
 
 const RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 }

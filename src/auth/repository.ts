@@ -1,5 +1,6 @@
+import { sql } from 'kysely'
 import type { Database } from '../db/types.js'
-import { fromDbBool, fromDbTime, toDbBool, toDbTime } from '../db/values.js'
+import { fromDbBool, fromDbInt, fromDbTime, toDbBool, toDbTime } from '../db/values.js'
 import type { Role } from './principal.js'
 
 export interface User {
@@ -8,8 +9,18 @@ export interface User {
   role: Role
   disabled: boolean
   passwordHash: string
+  /** Written into every token and session; a credential carrying an older version is refused. */
+  tokenVersion: number
   createdAt: Date
   updatedAt: Date
+}
+
+export interface Session {
+  id: string
+  userId: string
+  tokenVersion: number
+  createdAt: Date
+  expiresAt: Date
 }
 
 export interface ApiKey {
@@ -30,6 +41,7 @@ type UserRow = {
   role: string
   disabled: boolean | number
   passwordHash: string
+  tokenVersion: number | string
   createdAt: Date | string
   updatedAt: Date | string
 }
@@ -41,6 +53,7 @@ function toUser(row: UserRow): User {
     role: row.role as Role,
     disabled: fromDbBool(row.disabled),
     passwordHash: row.passwordHash,
+    tokenVersion: fromDbInt(row.tokenVersion),
     createdAt: fromDbTime(row.createdAt)!,
     updatedAt: fromDbTime(row.updatedAt)!,
   }
@@ -96,7 +109,7 @@ export class AuthRepository {
     return { items: rows.map(toUser), total }
   }
 
-  async insertUser(user: User): Promise<void> {
+  async insertUser(user: Omit<User, 'tokenVersion'> & { tokenVersion?: number }): Promise<void> {
     await this.db
       .insertInto('users')
       .values({
@@ -105,27 +118,141 @@ export class AuthRepository {
         role: user.role,
         disabled: toDbBool(user.disabled),
         passwordHash: user.passwordHash,
+        tokenVersion: user.tokenVersion ?? 0,
         createdAt: toDbTime(user.createdAt),
         updatedAt: toDbTime(user.updatedAt),
       })
       .execute()
   }
 
+  /**
+   * `revokeCredentials` bumps the token version and deletes the user's
+   * sessions in the same transaction, so no token or cookie issued before
+   * the change is accepted after it.
+   */
   async updateUser(
     id: string,
     patch: { role?: Role; disabled?: boolean; passwordHash?: string },
     at: Date,
+    revokeCredentials = false,
   ): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await trx
+        .updateTable('users')
+        .set({
+          ...(patch.role !== undefined ? { role: patch.role } : {}),
+          ...(patch.disabled !== undefined ? { disabled: toDbBool(patch.disabled) } : {}),
+          ...(patch.passwordHash !== undefined ? { passwordHash: patch.passwordHash } : {}),
+          ...(revokeCredentials ? { tokenVersion: sql<number>`token_version + 1` } : {}),
+          updatedAt: toDbTime(at),
+        })
+        .where('id', '=', id)
+        .execute()
+      if (revokeCredentials) await trx.deleteFrom('authSessions').where('userId', '=', id).execute()
+    })
+  }
+
+  /** The user a JWT names, and whether its jti was logged out: one round trip per request. */
+  async findUserForToken(userId: string, jti: string): Promise<{ user: User; revoked: boolean } | undefined> {
+    const row = await this.db
+      .selectFrom('users')
+      .selectAll('users')
+      .select((eb) =>
+        eb.exists(eb.selectFrom('revokedTokens').select('jti').where('jti', '=', jti)).as('revoked'),
+      )
+      .where('id', '=', userId)
+      .executeTakeFirst()
+    if (!row) return undefined
+    const { revoked, ...user } = row
+    return { user: toUser(user), revoked: fromDbBool(revoked) }
+  }
+
+  async revokeToken(jti: string, userId: string, expiresAt: Date): Promise<void> {
     await this.db
-      .updateTable('users')
-      .set({
-        ...(patch.role !== undefined ? { role: patch.role } : {}),
-        ...(patch.disabled !== undefined ? { disabled: toDbBool(patch.disabled) } : {}),
-        ...(patch.passwordHash !== undefined ? { passwordHash: patch.passwordHash } : {}),
-        updatedAt: toDbTime(at),
-      })
-      .where('id', '=', id)
+      .insertInto('revokedTokens')
+      .values({ jti, userId, expiresAt: toDbTime(expiresAt) })
+      .onConflict((oc) => oc.column('jti').doNothing())
       .execute()
+  }
+
+  async insertSession(session: Session, tokenHash: string): Promise<void> {
+    await this.db
+      .insertInto('authSessions')
+      .values({
+        id: session.id,
+        tokenHash,
+        userId: session.userId,
+        tokenVersion: session.tokenVersion,
+        createdAt: toDbTime(session.createdAt),
+        expiresAt: toDbTime(session.expiresAt),
+      })
+      .execute()
+  }
+
+  /** A session by the hash of its cookie value, with its user: one round trip per request. */
+  async findSession(tokenHash: string): Promise<{ session: Session; user: User } | undefined> {
+    const row = await this.db
+      .selectFrom('authSessions as s')
+      .innerJoin('users as u', 'u.id', 's.userId')
+      .select([
+        's.id as sessionId',
+        's.tokenVersion as sessionTokenVersion',
+        's.createdAt as sessionCreatedAt',
+        's.expiresAt as sessionExpiresAt',
+      ])
+      .selectAll('u')
+      .where('s.tokenHash', '=', tokenHash)
+      .executeTakeFirst()
+    if (!row) return undefined
+    const { sessionId, sessionTokenVersion, sessionCreatedAt, sessionExpiresAt, ...user } = row
+    return {
+      session: {
+        id: sessionId,
+        userId: user.id,
+        tokenVersion: fromDbInt(sessionTokenVersion),
+        createdAt: fromDbTime(sessionCreatedAt)!,
+        expiresAt: fromDbTime(sessionExpiresAt)!,
+      },
+      user: toUser(user),
+    }
+  }
+
+  async deleteSession(id: string): Promise<void> {
+    await this.db.deleteFrom('authSessions').where('id', '=', id).execute()
+  }
+
+  /** Deletes up to `limit` sessions that expired before `before`; returns how many. */
+  async pruneExpiredSessions(before: Date, limit: number): Promise<number> {
+    const result = await this.db
+      .deleteFrom('authSessions')
+      .where(
+        'id',
+        'in',
+        this.db
+          .selectFrom('authSessions')
+          .select('id')
+          .where('expiresAt', '<', toDbTime(before))
+          .limit(limit),
+      )
+      .executeTakeFirst()
+    return Number(result.numDeletedRows)
+  }
+
+  /** Deletes up to `limit` logged-out tokens whose own expiry passed (they are refused anyway). */
+  async pruneRevokedTokens(before: Date, limit: number): Promise<number> {
+    const result = await this.db
+      .deleteFrom('revokedTokens')
+      .where(
+        'jti',
+        'in',
+        this.db
+          .selectFrom('revokedTokens')
+          .select('jti')
+          .where('expiresAt', '<', toDbTime(before))
+          .limit(limit),
+      )
+      .executeTakeFirst()
+    return Number(result.numDeletedRows)
   }
 
   async deleteUser(id: string): Promise<void> {

@@ -1,9 +1,10 @@
 import multipart from '@fastify/multipart'
 import { Type } from '@sinclair/typebox'
-import { principalOf, requireRole } from '../http/auth-hook.js'
+import { assertFromOwnOrigin, principalOf, requireRole, SESSION_COOKIE } from '../http/auth-hook.js'
 import { ListQuery, listReply, pageOf } from '../http/list.js'
 import type { AppInstance } from '../modules/area.js'
 import type { AuditLog } from './audit.js'
+import { credentialedOrigins } from './csrf.js'
 import { ROLES } from './principal.js'
 import type { AuthService } from './service.js'
 
@@ -51,11 +52,33 @@ const TokenResponse = Type.Object({
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) })
 const Deleted = Type.Object({ message: Type.String(), id: Type.String() })
 
-export async function authRoutes(
-  app: AppInstance,
-  deps: { auth: AuthService; audit: AuditLog },
-): Promise<void> {
+const SessionBody = Type.Object({
+  username: Type.String({ minLength: 1, maxLength: 200 }),
+  password: Type.String({ minLength: 1, maxLength: 1000 }),
+})
+
+const SessionResponse = Type.Object({
+  id: Type.String({ description: 'the user id' }),
+  username: Type.String(),
+  role: Role,
+  expiresAt: Type.String({ format: 'date-time' }),
+})
+
+export interface AuthRoutesDeps {
+  auth: AuthService
+  audit: AuditLog
+  /** MYNTRIX_COOKIE_SECURE: mark the cookie Secure even on a plain-HTTP request (TLS at a proxy). */
+  cookieSecure?: boolean
+  /** MYNTRIX_CORS_ORIGIN: origins whose pages may log in and use the cookie. */
+  corsOrigin?: string | null
+}
+
+export async function authRoutes(app: AppInstance, deps: AuthRoutesDeps): Promise<void> {
   const { auth, audit } = deps
+  const cookieSecure = deps.cookieSecure ?? false
+  const allowedOrigins = credentialedOrigins(deps.corsOrigin ?? null)
+  const cookieOptions = (secure: boolean) =>
+    ({ httpOnly: true, sameSite: 'strict', path: '/', secure }) as const
 
   // The token route accepts JSON, the OAuth2 password form and multipart form
   // data (the dashboard's login form posts to /api/token).
@@ -107,6 +130,89 @@ export async function authRoutes(
       )
     }
   })
+
+  // Browser login: the credential travels in an HttpOnly cookie no script can
+  // read, and is kept server-side so logout (or a password change) ends it.
+  app.post(
+    '/api/auth/session',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Log in from a browser: sets the HttpOnly session cookie `myntrix_session`',
+        body: SessionBody,
+        response: { 200: SessionResponse },
+        security: [],
+      },
+    },
+    async (request, reply) => {
+      // Login CSRF: another site must not log the browser in as someone else.
+      // Clients that send no Origin (scripts, curl) are not browsers on a page.
+      if (request.headers.origin !== undefined) assertFromOwnOrigin(request, allowedOrigins, cookieSecure)
+      const { username, password } = request.body
+      const path = '/api/auth/session'
+      try {
+        const session = await auth.createSession(username, password, request.ip)
+        void audit.record({
+          userId: session.user.id,
+          username: session.user.username,
+          action: 'login',
+          target: session.user.id,
+          method: 'POST',
+          path,
+          statusCode: 200,
+          ip: request.ip,
+          details: { via: 'session' },
+        })
+        reply.setCookie(SESSION_COOKIE, session.cookieValue, {
+          ...cookieOptions(cookieSecure || request.protocol === 'https'),
+          maxAge: session.maxAgeSeconds,
+        })
+        return {
+          id: session.user.id,
+          username: session.user.username,
+          role: session.user.role,
+          expiresAt: session.expiresAt.toISOString(),
+        }
+      } catch (err) {
+        void audit.record({
+          userId: null,
+          username,
+          action: 'login.failed',
+          target: null,
+          method: 'POST',
+          path,
+          statusCode: (err as { status?: number }).status ?? 500,
+          ip: request.ip,
+          details: { via: 'session' },
+        })
+        throw err
+      }
+    },
+  )
+
+  app.post(
+    '/api/auth/logout',
+    {
+      schema: {
+        tags: ['auth'],
+        summary:
+          'Log out: revokes the credential this request used (the session cookie, or this bearer token) and clears the cookie',
+        response: { 200: Type.Object({ message: Type.String() }) },
+      },
+    },
+    async (request, reply) => {
+      const principal = principalOf(request)
+      await auth.logout(principal)
+      if (request.cookies[SESSION_COOKIE] !== undefined)
+        reply.clearCookie(SESSION_COOKIE, cookieOptions(cookieSecure || request.protocol === 'https'))
+      return {
+        message:
+          principal.via === 'session'
+            ? 'logged out; the session is revoked'
+            : 'logged out; the token is revoked',
+      }
+    },
+  )
 
   app.get(
     '/api/auth/me',

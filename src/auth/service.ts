@@ -1,7 +1,7 @@
 // Users, logins, tokens and API keys. Knows nothing of HTTP: routes hand it
 // plain values and a Principal.
 
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto'
 import { createSigner, createVerifier } from 'fast-jwt'
 import { newId } from '../db/ids.js'
 import type { Database } from '../db/types.js'
@@ -17,6 +17,8 @@ export interface AuthServiceOptions {
   db: Database
   jwtSecret: string
   jwtTtlSeconds: number
+  /** Lifetime of a browser session (cookie); default 8 h. */
+  sessionTtlSeconds?: number
   loginMaxAttempts: number
   loginWindowSeconds: number
   now?: () => Date
@@ -26,6 +28,15 @@ export interface TokenResponse {
   access_token: string
   token_type: 'bearer'
   expires_in: number
+}
+
+export interface NewSession {
+  /** The cookie value: shown to the browser once, stored only as its hash. */
+  cookieValue: string
+  id: string
+  user: User
+  expiresAt: Date
+  maxAgeSeconds: number
 }
 
 export interface PublicUser {
@@ -123,6 +134,7 @@ export class AuthService {
         role: 'admin',
         disabled: false,
         passwordHash: await hashPassword(password),
+        tokenVersion: 0,
         createdAt: at,
         updatedAt: at,
       })
@@ -135,6 +147,12 @@ export class AuthService {
   }
 
   async login(username: string, password: string, ip: string): Promise<{ token: TokenResponse; user: User }> {
+    const user = await this.checkPassword(username, password, ip)
+    return { token: this.issueToken(user), user }
+  }
+
+  /** The login rules shared by the token and the session routes (rate limit, timing, disabled users). */
+  private async checkPassword(username: string, password: string, ip: string): Promise<User> {
     this.limiter.check(username, ip)
     const user = await this.repo.findUserByName(username)
     // Hash even for unknown users so timing does not reveal which names exist.
@@ -146,14 +164,55 @@ export class AuthService {
       throw new UnauthorizedError('invalid username or password')
     }
     this.limiter.succeed(username, ip)
-    return { token: this.issueToken(user), user }
+    return user
   }
 
   issueToken(user: User): TokenResponse {
     return {
-      access_token: this.sign({ sub: user.id, username: user.username, role: user.role }),
+      // `tv` ties the token to the user's current token version (a password
+      // change bumps it); `jti` lets logout revoke exactly this token.
+      access_token: this.sign({
+        sub: user.id,
+        username: user.username,
+        role: user.role,
+        tv: user.tokenVersion,
+        jti: randomUUID(),
+      }),
       token_type: 'bearer',
       expires_in: this.options.jwtTtlSeconds,
+    }
+  }
+
+  /** Log in for a browser: a server-side session whose opaque id travels in an HttpOnly cookie. */
+  async createSession(username: string, password: string, ip: string): Promise<NewSession> {
+    const user = await this.checkPassword(username, password, ip)
+    const cookieValue = randomBytes(32).toString('base64url')
+    const maxAgeSeconds = this.options.sessionTtlSeconds ?? 28_800
+    const createdAt = this.now()
+    const expiresAt = new Date(createdAt.getTime() + maxAgeSeconds * 1000)
+    const id = newId()
+    await this.repo.insertSession(
+      { id, userId: user.id, tokenVersion: user.tokenVersion, createdAt, expiresAt },
+      sha256(cookieValue),
+    )
+    return { cookieValue, id, user, expiresAt, maxAgeSeconds }
+  }
+
+  /** Resolve a session cookie value to the caller. */
+  async authenticateSession(cookieValue: string): Promise<Principal> {
+    const found = cookieValue ? await this.repo.findSession(sha256(cookieValue)) : undefined
+    if (!found) throw new UnauthorizedError('session not found or logged out; log in again')
+    const { session, user } = found
+    if (session.expiresAt <= this.now()) throw new UnauthorizedError('session expired; log in again')
+    if (user.disabled) throw new UnauthorizedError('user no longer active')
+    if (session.tokenVersion !== user.tokenVersion)
+      throw new UnauthorizedError('session revoked by a password change; log in again')
+    return {
+      id: user.id,
+      username: user.username,
+      role: user.role,
+      via: 'session',
+      credential: { sessionId: session.id },
     }
   }
 
@@ -167,10 +226,44 @@ export class AuthService {
       const expired = (err as { code?: string }).code === 'FAST_JWT_EXPIRED'
       throw new UnauthorizedError(expired ? 'token expired' : 'invalid token')
     }
-    const user = await this.repo.findUserById(String(claims.sub))
+    const { sub, jti, tv, exp } = claims
+    // Tokens from before revocation existed carry no jti/tv: they cannot be
+    // revoked, so they are not accepted (a new login gives a revocable one).
+    if (typeof jti !== 'string' || typeof tv !== 'number' || typeof exp !== 'number')
+      throw new UnauthorizedError('token cannot be revoked; log in again')
+    const found = await this.repo.findUserForToken(String(sub), jti)
     // Role and disabled state come from the database, so a change applies at once.
-    if (!user || user.disabled) throw new UnauthorizedError('user no longer active')
-    return { id: user.id, username: user.username, role: user.role, via: 'token' }
+    if (!found || found.user.disabled) throw new UnauthorizedError('user no longer active')
+    if (found.revoked) throw new UnauthorizedError('token logged out')
+    if (found.user.tokenVersion !== tv)
+      throw new UnauthorizedError('token revoked by a password change; log in again')
+    const { user } = found
+    return {
+      id: user.id,
+      username: user.username,
+      role: user.role,
+      via: 'token',
+      credential: { jti, expiresAt: new Date(exp * 1000) },
+    }
+  }
+
+  /** Revokes the credential the caller used: the session, or this one JWT (until it would expire). */
+  async logout(principal: Principal): Promise<void> {
+    const credential = principal.credential
+    if (!credential || 'apiKeyId' in credential) {
+      throw new ConflictError('an API key is not a login; revoke it with DELETE /api/auth/api-keys/{id}')
+    }
+    if ('sessionId' in credential) await this.repo.deleteSession(credential.sessionId)
+    else await this.repo.revokeToken(credential.jti, principal.id, credential.expiresAt)
+  }
+
+  /** Sessions and logged-out tokens past their expiry, `limit` rows a statement. */
+  pruneExpiredSessions(limit: number): Promise<number> {
+    return this.repo.pruneExpiredSessions(this.now(), limit)
+  }
+
+  pruneRevokedTokens(limit: number): Promise<number> {
+    return this.repo.pruneRevokedTokens(this.now(), limit)
   }
 
   private async authenticateApiKey(credential: string): Promise<Principal> {
@@ -191,7 +284,13 @@ export class AuthService {
       this.keyTouched.set(key.id, now.getTime())
       await this.repo.touchApiKey(key.id, now)
     }
-    return { id: user.id, username: user.username, role: user.role, via: 'api-key' }
+    return {
+      id: user.id,
+      username: user.username,
+      role: user.role,
+      via: 'api-key',
+      credential: { apiKeyId: key.id },
+    }
   }
 
   async me(principal: Principal): Promise<PublicUser> {
@@ -230,6 +329,7 @@ export class AuthService {
       role: input.role,
       disabled: false,
       passwordHash: await hashPassword(input.password),
+      tokenVersion: 0,
       createdAt: at,
       updatedAt: at,
     }
@@ -259,6 +359,10 @@ export class AuthService {
         passwordHash: patch.password !== undefined ? await hashPassword(patch.password) : undefined,
       },
       this.now(),
+      // A new password ends every login made with the old one (a leaked token
+      // or cookie is the usual reason to change it). Disabling does too, so
+      // enabling the user again does not bring old credentials back.
+      patch.password !== undefined || patch.disabled === true,
     )
     return publicUser((await this.repo.findUserById(id))!)
   }

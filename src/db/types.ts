@@ -2,7 +2,7 @@
 // snake_case, these properties camelCase. Values arrive in engine-specific
 // shapes (see values.ts), hence the wide types for times, JSON and booleans.
 
-import type { ColumnType, Kysely } from 'kysely'
+import type { ColumnType, Generated, Kysely } from 'kysely'
 
 export type DbTime = ColumnType<Date | string, string, string>
 export type DbTimeNullable = ColumnType<Date | string | null, string | null | undefined, string | null>
@@ -16,8 +16,26 @@ export interface UsersTable {
   passwordHash: string
   role: string
   disabled: DbBool
+  /** Bumped when every credential issued so far must stop working (password change, disabling). */
+  tokenVersion: Generated<number>
   createdAt: DbTime
   updatedAt: DbTime
+}
+
+export interface AuthSessionsTable {
+  id: string
+  /** sha256 of the cookie value; the value itself is never stored. */
+  tokenHash: string
+  userId: string
+  tokenVersion: number
+  createdAt: DbTime
+  expiresAt: DbTime
+}
+
+export interface RevokedTokensTable {
+  jti: string
+  userId: string | null
+  expiresAt: DbTime
 }
 
 export interface ApiKeysTable {
@@ -171,6 +189,8 @@ export interface SceneSlotsTable {
 export interface DB {
   users: UsersTable
   apiKeys: ApiKeysTable
+  authSessions: AuthSessionsTable
+  revokedTokens: RevokedTokensTable
   auditLog: AuditLogTable
   agents: AgentsTable
   devices: DevicesTable

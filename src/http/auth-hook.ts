@@ -1,8 +1,10 @@
 // Authenticates every /api and /ws request except the public ones, records
 // audit rows for state-changing requests, and offers the role guard routes use.
 
+import type {} from '@fastify/cookie'
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerHookHandler } from 'fastify'
 import type { AuditLog } from '../auth/audit.js'
+import { assertSameOrAllowedOrigin, credentialedOrigins, normalizeOrigin } from '../auth/csrf.js'
 import { assertRole, type Principal, type Role } from '../auth/principal.js'
 import type { AuthService } from '../auth/service.js'
 import { UnauthorizedError } from '../errors.js'
@@ -14,7 +16,11 @@ declare module 'fastify' {
   }
 }
 
-const PUBLIC_ROUTES = new Set(['/api/auth/token', '/api/token'])
+/** The browser session cookie (see POST /api/auth/session). */
+export const SESSION_COOKIE = 'myntrix_session'
+
+const PUBLIC_ROUTES = new Set(['/api/auth/token', '/api/token', '/api/auth/session'])
+const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
 
 /**
  * Decide on the route the router matched, not on the raw URL: the router
@@ -39,15 +45,42 @@ function needsAuth(request: FastifyRequest, publicPaths: Set<string>): boolean {
   return path.startsWith('/api') || path.startsWith('/ws') || path === '/metrics'
 }
 
-export function credentialOf(request: FastifyRequest): string | undefined {
+/**
+ * WebSockets and Server-Sent Event streams: connections that outlive one
+ * request, and the only routes a browser cannot send an Authorization header to.
+ */
+function isStreamRoute(request: FastifyRequest): boolean {
+  const path = routePath(request)
+  return (request as { ws?: boolean }).ws === true || path.startsWith('/ws/') || path.endsWith('-stream')
+}
+
+export type Credential = { kind: 'bearer'; value: string } | { kind: 'session'; value: string }
+
+/**
+ * The credential a request carries, in order: the Authorization header, then
+ * `?token=` (stream routes only), then the session cookie.
+ */
+export function credentialOf(request: FastifyRequest): Credential | undefined {
   const header = request.headers.authorization
   if (header) {
     const match = /^Bearer\s+(.+)$/i.exec(header)
-    return match ? match[1].trim() : undefined
+    if (!match) throw new UnauthorizedError('the Authorization header must be "Bearer <token>"')
+    return { kind: 'bearer', value: match[1].trim() }
   }
-  // Browsers cannot set headers on WebSocket or EventSource: they pass ?token=.
   const query = request.query as Record<string, unknown> | undefined
-  if (query && typeof query.token === 'string' && query.token) return query.token
+  if (query && typeof query.token === 'string' && query.token) {
+    // Browsers cannot set headers on WebSocket or EventSource, so those take
+    // ?token=. Anywhere else a token in the URL only ends up in proxy and
+    // access logs and browser history: refuse it rather than let it work.
+    if (!isStreamRoute(request)) {
+      throw new UnauthorizedError(
+        '?token= is accepted only on WebSocket and event-stream routes; send the token in the Authorization header (Authorization: Bearer <token>)',
+      )
+    }
+    return { kind: 'bearer', value: query.token }
+  }
+  const cookie = request.cookies?.[SESSION_COOKIE]
+  if (cookie) return { kind: 'session', value: cookie }
   return undefined
 }
 
@@ -58,6 +91,10 @@ export interface AuthHookOptions {
   publicPaths?: string[]
   /** How often a live stream re-checks its credential (default 30 s). */
   streamRecheckMs?: number
+  /** MYNTRIX_CORS_ORIGIN: its origins may send cookie-authenticated state-changing requests. */
+  corsOrigin?: string | null
+  /** MYNTRIX_COOKIE_SECURE: the server sits behind TLS, so https://<Host> is its own origin too. */
+  cookieSecure?: boolean
 }
 
 /** WebSockets and Server-Sent Event streams: connections that outlive one request. */
@@ -65,40 +102,89 @@ function isLongLived(request: FastifyRequest): boolean {
   return (request as { ws?: boolean }).ws === true || routePath(request).endsWith('-stream')
 }
 
+const principalListeners = new WeakMap<FastifyRequest, Set<() => void>>()
+
+/**
+ * Calls `listener` when the re-check of a stream finds its caller changed
+ * (role or name) while the credential still holds. `principalOf(request)`
+ * already answers the current role by then: a stream that filters per event
+ * needs nothing more; one that checked access once at open (a single agent's
+ * logs, a device's telemetry) checks again here. Returns the unsubscribe.
+ */
+export function onPrincipalChange(request: FastifyRequest, listener: () => void): () => void {
+  let set = principalListeners.get(request)
+  if (!set) {
+    set = new Set()
+    principalListeners.set(request, set)
+  }
+  set.add(listener)
+  return () => set.delete(listener)
+}
+
 /**
  * A stream authenticated once would otherwise outlive a revoked API key, a
- * disabled user or an expired token: re-check now and then, and end the
- * connection when the credential no longer holds.
+ * logged-out session, a changed password, a disabled user or an expired token,
+ * and keep the role its user had when it opened: re-check now and then, end
+ * the connection when the credential no longer holds, and otherwise bring the
+ * request's principal up to date in place (the stream's filters read it).
  */
 function watchCredential(
   request: FastifyRequest,
-  auth: AuthService,
-  credential: string,
+  authenticate: () => Promise<Principal>,
   everyMs: number,
 ): void {
   const socket = request.raw.socket as typeof request.raw.socket | undefined
   // Injected requests (app.inject, injectWS) have no real socket to end.
   if (typeof socket?.destroy !== 'function' || typeof socket.once !== 'function') return
+  let checking = false
   const timer = setInterval(() => {
-    auth.authenticate(credential).catch(() => {
-      clearInterval(timer)
-      socket.destroy()
-    })
+    if (checking) return
+    checking = true
+    authenticate()
+      .then(
+        (fresh) => {
+          const current = request.principal
+          if (!current || (current.role === fresh.role && current.username === fresh.username)) return
+          current.role = fresh.role
+          current.username = fresh.username
+          for (const listener of principalListeners.get(request) ?? []) listener()
+        },
+        () => {
+          clearInterval(timer)
+          socket.destroy()
+        },
+      )
+      .finally(() => {
+        checking = false
+      })
   }, everyMs)
   timer.unref()
-  socket.once('close', () => clearInterval(timer))
+  socket.once('close', () => {
+    clearInterval(timer)
+    principalListeners.delete(request)
+  })
 }
 
 export function installAuthHook(app: FastifyInstance, options: AuthHookOptions): void {
   const publicPaths = new Set(options.publicPaths ?? [])
+  const allowedOrigins = credentialedOrigins(options.corsOrigin ?? null)
   app.addHook('onRequest', async (request) => {
     if (!needsAuth(request, publicPaths)) return
     const credential = credentialOf(request)
     if (!credential)
-      throw new UnauthorizedError('authentication required: send Authorization: Bearer <token>')
-    request.principal = await options.auth.authenticate(credential)
-    if (isLongLived(request))
-      watchCredential(request, options.auth, credential, options.streamRecheckMs ?? 30_000)
+      throw new UnauthorizedError(
+        'authentication required: send Authorization: Bearer <token>, or log in with POST /api/auth/session',
+      )
+    const isUpgrade = (request as { ws?: boolean }).ws === true
+    if (credential.kind === 'session' && (STATE_CHANGING.has(request.method) || isUpgrade)) {
+      assertFromOwnOrigin(request, allowedOrigins, options.cookieSecure ?? false, isUpgrade)
+    }
+    const authenticate =
+      credential.kind === 'session'
+        ? () => options.auth.authenticateSession(credential.value)
+        : () => options.auth.authenticate(credential.value)
+    request.principal = await authenticate()
+    if (isLongLived(request)) watchCredential(request, authenticate, options.streamRecheckMs ?? 30_000)
   })
 
   app.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {
@@ -118,6 +204,33 @@ export function installAuthHook(app: FastifyInstance, options: AuthHookOptions):
       ip: request.ip,
     })
   })
+}
+
+/** This server's origin as the request reached it (scheme + Host). */
+export function serverOriginsOf(request: FastifyRequest, cookieSecure: boolean): string[] {
+  const own = `${request.protocol}://${request.host}`
+  // Behind a TLS-terminating proxy the request arrives as http: with
+  // MYNTRIX_COOKIE_SECURE the public https origin is this server's own too.
+  return cookieSecure && request.protocol !== 'https' ? [own, `https://${request.host}`] : [own]
+}
+
+/** 403 (type csrf) unless a cookie-authenticated request comes from this origin or an allowed one. */
+export function assertFromOwnOrigin(
+  request: FastifyRequest,
+  allowed: Set<string>,
+  cookieSecure: boolean,
+  isUpgrade = false,
+): void {
+  const [serverOrigin, ...alsoOwn] = serverOriginsOf(request, cookieSecure)
+  const origin = request.headers.origin
+  const secFetchSite = request.headers['sec-fetch-site']
+  assertSameOrAllowedOrigin(
+    { origin, secFetchSite: typeof secFetchSite === 'string' ? secFetchSite : undefined, serverOrigin },
+    new Set([...allowed, ...alsoOwn.map(normalizeOrigin)]),
+    isUpgrade
+      ? `WebSocket upgrade ${request.url.split('?')[0]}`
+      : `${request.method} ${request.url.split('?')[0]}`,
+  )
 }
 
 /** The authenticated caller; routes behind the auth hook always have one. */

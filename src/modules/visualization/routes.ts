@@ -35,7 +35,10 @@ export function visualizationRoutes(app: AppInstance, service: VisualizationServ
       const principal = principalOf(request)
       reply.hijack()
       const raw = reply.raw
+      // Headers the hooks set (CORS for an allowed origin's EventSource with
+      // credentials) would be lost with the hijack: carry them over.
       raw.writeHead(200, {
+        ...(reply.getHeaders() as Record<string, string>),
         'content-type': 'text/event-stream; charset=utf-8',
         'cache-control': 'no-cache, no-transform',
         connection: 'keep-alive',
