@@ -6,7 +6,6 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
 import { useEffect } from 'react'
 import { api, setUnauthenticatedHandler, unwrap } from './client'
-import { ApiError, problemFrom } from './problem'
 import type { Me, Role } from './types'
 
 export const sessionKey = ['session'] as const
@@ -15,22 +14,6 @@ async function fetchMe(): Promise<Me | null> {
   const result = await api.GET('/api/auth/me')
   if (result.response.status === 401) return null
   return unwrap(result)
-}
-
-async function postJson(path: string, body?: unknown): Promise<unknown> {
-  const response = await fetch(path, {
-    method: 'POST',
-    credentials: 'include',
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  })
-  const text = await response.text()
-  let parsed: unknown = text
-  try {
-    parsed = text ? JSON.parse(text) : undefined
-  } catch {}
-  if (!response.ok) throw new ApiError(problemFrom(parsed, response))
-  return parsed
 }
 
 /** The logged-in user, null when nobody is; undefined while the first answer is awaited. */
@@ -47,7 +30,7 @@ export function useLogin() {
   const client = useQueryClient()
   return useMutation({
     mutationFn: async (credentials: { username: string; password: string }) => {
-      await postJson('/api/auth/session', credentials)
+      unwrap(await api.POST('/api/auth/session', { body: credentials }))
       return fetchMe()
     },
     onSuccess: (me) => {
@@ -61,7 +44,7 @@ export function useLogin() {
 export function useLogout() {
   const client = useQueryClient()
   return useMutation({
-    mutationFn: () => postJson('/api/auth/logout'),
+    mutationFn: async () => unwrap(await api.POST('/api/auth/logout')),
     onSettled: () => {
       client.clear()
       client.setQueryData(sessionKey, null)
