@@ -217,7 +217,7 @@ describe.skipIf(skip)('the console in Chromium', () => {
     }
   })
 
-  it('shows users and API keys to an admin, a new key once', async () => {
+  it('shows users, API keys (a new key once) and the audit log to an admin', async () => {
     const { context, page } = await newPage()
     try {
       await logIn(page, server.baseUrl, 'admin', server.adminPassword)
@@ -228,6 +228,11 @@ describe.skipIf(skip)('the console in Chromium', () => {
       const key = page.getByLabel('The new key, shown once')
       await key.waitFor()
       expect(await key.inputValue()).toMatch(/^myx_/)
+      // This very login is in the audit log, filtered by action.
+      await page.getByLabel('Filter by action').fill('login')
+      const audit = page.getByRole('table', { name: 'Audit log' })
+      await audit.getByRole('cell', { name: 'login', exact: true }).first().waitFor()
+      expect(await audit.getByRole('cell', { name: 'login.failed' }).count()).toBe(0)
       await shoot(page, 'admin')
     } finally {
       await context.close()
@@ -247,6 +252,48 @@ describe.skipIf(skip)('the console in Chromium', () => {
         expect(await enabledControls(page), area).toEqual(['button:Log out'])
       }
       await shoot(page, 'viewer-admin')
+    } finally {
+      await context.close()
+    }
+  })
+
+  it('shows a lost live feed as reconnecting, and recovers by itself', async () => {
+    const { context, page } = await newPage()
+    try {
+      // The scene feed goes through the test: it can drop the connection and refuse new ones.
+      let refuse = false
+      let live: import('playwright-core').WebSocketRoute | null = null
+      await page.routeWebSocket('**/ws/myntrix/visualization', (ws) => {
+        if (refuse) {
+          ws.close({ code: 1011, reason: 'test: server away' })
+          return
+        }
+        ws.connectToServer()
+        live = ws
+      })
+      await logIn(page, server.baseUrl, 'admin', server.adminPassword)
+      await page.getByRole('navigation').getByRole('link', { name: 'Agents' }).click()
+      await page.getByText('No agents yet.').waitFor()
+      await expect.poll(() => live !== null).toBe(true)
+
+      refuse = true
+      await live!.close({ code: 1011, reason: 'test: connection lost' })
+      const banner = page.getByRole('status').filter({ hasText: 'Live updates reconnecting' })
+      await banner.waitFor()
+
+      refuse = false
+      await banner.waitFor({ state: 'detached', timeout: 20_000 })
+      // The feed is back: an agent created elsewhere shows up without a reload.
+      const created = await fetch(`${server.baseUrl}/api/myntrix/agents`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'made elsewhere' }),
+      }).then((r) => r.json() as Promise<{ id: string }>)
+      await page.getByRole('link', { name: 'made elsewhere' }).waitFor()
+      await fetch(`${server.baseUrl}/api/myntrix/agents/${created.id}`, {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${adminToken}` },
+      })
     } finally {
       await context.close()
     }
