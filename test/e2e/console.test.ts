@@ -229,7 +229,18 @@ describe.skipIf(skip)('the console in Chromium', { timeout: 120_000 }, () => {
       const key = page.getByLabel('The new key, shown once')
       await key.waitFor()
       expect(await key.inputValue()).toMatch(/^myx_/)
-      // This very login is in the audit log, filtered by action.
+      await page.getByRole('button', { name: 'Done' }).click()
+      // Revoking asks in its own dialog (the page has others: each is named by its own title).
+      await page.getByRole('button', { name: 'Revoke ci exporter' }).click()
+      await page
+        .getByRole('dialog', { name: 'Revoke API key' })
+        .getByRole('button', { name: 'Revoke' })
+        .click()
+      await page
+        .getByRole('row', { name: /ci exporter/ })
+        .getByText('revoked')
+        .waitFor()
+      // The admin's logins are in the audit log, filtered by action.
       await page.getByLabel('Filter by action').fill('login')
       const audit = page.getByRole('table', { name: 'Audit log' })
       await audit.getByRole('cell', { name: 'login', exact: true }).first().waitFor()
