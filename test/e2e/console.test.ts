@@ -164,6 +164,12 @@ describe.skipIf(skip)('the console in Chromium', { timeout: 120_000 }, () => {
       await maxRestarts.fill('3')
       await page.getByRole('button', { name: 'Create agent' }).click()
       await page.getByRole('heading', { name: 'e2e printer watcher', level: 1 }).waitFor()
+      // Edit: the form opens with what was saved; the change shows once saved.
+      await page.getByRole('button', { name: 'Edit' }).click()
+      expect(await page.getByLabel('Command').inputValue()).toBe(`node ${fixture} 2`)
+      await page.getByLabel('Memory limit (MB)').fill('256')
+      await page.getByRole('button', { name: 'Save' }).click()
+      await page.getByText('256 MB').waitFor()
       const log = page.getByRole('log', { name: 'Agent output' })
       await log.getByText('No output yet.').waitFor()
 

@@ -11,17 +11,9 @@ import { StatusDot } from '../../ui/StatusDot'
 import { AgentActions } from './AgentActions'
 import { AgentForm } from './AgentForm'
 import { formFromAgent, joinCommand } from './config'
-import { HealthBar } from './HealthBar'
+import { HealthBar, PART_NAMES } from './HealthBar'
 import { useAgent, useUpdateAgent } from './hooks'
 import { LogTail } from './LogTail'
-
-const PART_NAMES: Record<string, string> = {
-  liveness: 'Process alive',
-  check: 'Health check',
-  recentRestarts: 'Recent restarts',
-  memory: 'Memory',
-  cpu: 'CPU',
-}
 
 export default function AgentPage({ me }: { me: Me }) {
   const { id = '' } = useParams()
@@ -98,7 +90,7 @@ export default function AgentPage({ me }: { me: Me }) {
               <tbody>
                 {Object.entries(a.healthDetails).map(([part, p]) => (
                   <tr key={part}>
-                    <th scope="row">{PART_NAMES[part] ?? part}</th>
+                    <th scope="row">{PART_NAMES[part as keyof typeof PART_NAMES] ?? part}</th>
                     <td>
                       {p.score} / {p.max}
                     </td>

@@ -107,7 +107,7 @@ export default function AgentsPage({ me }: { me: Me }) {
                       <StatusDot status={a.status} />
                     </td>
                     <td>
-                      <HealthBar health={a.health} />
+                      <HealthBar health={a.health} parts={a.status === 'stopped' ? null : a.healthDetails} />
                     </td>
                     <td>{formatPercent(a.cpuPercent)}</td>
                     <td>{formatBytes(a.memoryBytes)}</td>
