@@ -20,6 +20,7 @@ import { newId } from './db/ids.js'
 import { type DatabaseHandle, migrate } from './db/index.js'
 import { EventBus } from './events/bus.js'
 import { installAuthHook } from './http/auth-hook.js'
+import { consoleRoutes } from './http/console.js'
 import { installCors } from './http/cors.js'
 import { installInputGuards } from './http/input.js'
 import { frameworkErrors, installProblemHandlers, MAX_PARAM_LENGTH } from './http/problem.js'
@@ -41,6 +42,8 @@ export interface AppDeps {
   database: DatabaseHandle
   /** Fastify/pino logger options; tests pass false. Defaults from config.logLevel. */
   logger?: FastifyServerOptions['logger']
+  /** The built web console; default web/dist in the repository. */
+  consoleDir?: string
 }
 
 export interface MyntrixHandle {
@@ -222,6 +225,8 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
     corsOrigin: config.corsOrigin,
   })
   for (const area of areas) await area.routes?.(app)
+  // Last: its fallback route answers only what no other route matched.
+  await consoleRoutes(app, { dir: deps.consoleDir })
 
   app.addHook('onClose', async () => {
     for (const area of [...areas].reverse()) {

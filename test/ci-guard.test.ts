@@ -1,9 +1,12 @@
 // In CI (CI=true) the suites that skip when a service is missing must not
-// skip: PostgreSQL, socat ptys and the MQTT broker must all be there.
+// skip: PostgreSQL, socat ptys, the MQTT broker, Chromium and a fresh build
+// (for the npm start and browser tests) must all be there.
 
 import { execFileSync } from 'node:child_process'
 import net from 'node:net'
 import { describe, expect, it } from 'vitest'
+import { CHROMIUM } from './helpers/browser.js'
+import { whyNotBuilt } from './helpers/server.js'
 
 function reachable(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -30,5 +33,11 @@ describe.runIf(process.env.CI === 'true')('CI has every real part the suites nee
   })
   it('reaches PostgreSQL on 127.0.0.1:5432', async () => {
     expect(await reachable(5432)).toBe(true)
+  })
+  it('has Chromium for the browser tests', () => {
+    expect(() => execFileSync(CHROMIUM, ['--version'], { stdio: 'ignore' })).not.toThrow()
+  })
+  it('has a fresh build of the server and the console', () => {
+    expect(whyNotBuilt()).toBeNull()
   })
 })

@@ -57,6 +57,8 @@ export interface TestAppOptions {
   env?: Record<string, string>
   /** Create the operator/viewer users (default true). Skip on a restarted app: they exist. */
   seedUsers?: boolean
+  /** The built console the app serves at / (default: web/dist of this repository). */
+  consoleDir?: string
 }
 
 export async function createTestApp(engine: TestEngine, options: TestAppOptions = {}): Promise<TestApp> {
@@ -73,7 +75,7 @@ export async function createTestApp(engine: TestEngine, options: TestAppOptions 
   const database = testDb.open()
   let app: AppInstance
   try {
-    app = await buildApp({ config, database, logger: false })
+    app = await buildApp({ config, database, logger: false, consoleDir: options.consoleDir })
   } catch (err) {
     await database.close()
     // A database this call created would otherwise be left behind (a PostgreSQL schema, a temp dir).

@@ -1,0 +1,74 @@
+// Agents' server data: the list, one agent, and the actions. Every answer that
+// carries an agent is written into the cache at once; the scene feed keeps
+// status, health and load current in between (api/scene-feed.ts).
+
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
+import { api, unwrap } from '../../api/client'
+import { agentsKey } from '../../api/scene-feed'
+import type { Agent, CreateAgent, UpdateAgent } from '../../api/types'
+
+export function useAgents() {
+  return useQuery({
+    queryKey: [...agentsKey, 'list'],
+    queryFn: async () => unwrap(await api.GET('/api/myntrix/agents', { params: { query: { limit: 1000 } } })),
+  })
+}
+
+export function useAgent(id: string) {
+  return useQuery({
+    queryKey: [...agentsKey, 'one', id],
+    queryFn: async () => unwrap(await api.GET('/api/myntrix/agents/{id}', { params: { path: { id } } })),
+  })
+}
+
+function useStoreAgent() {
+  const client = useQueryClient()
+  return (agent: Agent) => {
+    client.setQueryData([...agentsKey, 'one', agent.id], agent)
+    void client.invalidateQueries({ queryKey: [...agentsKey, 'list'] })
+  }
+}
+
+export function useCreateAgent() {
+  const store = useStoreAgent()
+  return useMutation({
+    mutationFn: async (body: CreateAgent) => unwrap(await api.POST('/api/myntrix/agents', { body })),
+    onSuccess: store,
+  })
+}
+
+export function useUpdateAgent(id: string) {
+  const store = useStoreAgent()
+  return useMutation({
+    mutationFn: async (body: UpdateAgent) =>
+      unwrap(await api.PUT('/api/myntrix/agents/{id}', { params: { path: { id } }, body })),
+    onSuccess: store,
+  })
+}
+
+export type AgentAction = 'start' | 'stop' | 'restart'
+
+export function useAgentAction() {
+  const store = useStoreAgent()
+  return useMutation({
+    mutationFn: async ({ id, action }: { id: string; action: AgentAction }) => {
+      const params = { params: { path: { id } } }
+      if (action === 'start') return unwrap(await api.POST('/api/myntrix/agents/{id}/start', params))
+      if (action === 'stop') return unwrap(await api.POST('/api/myntrix/agents/{id}/stop', params))
+      return unwrap(await api.POST('/api/myntrix/agents/{id}/restart', params))
+    },
+    onSuccess: store,
+  })
+}
+
+export function useDeleteAgent() {
+  const client = useQueryClient()
+  return useMutation({
+    mutationFn: async (id: string) =>
+      unwrap(await api.DELETE('/api/myntrix/agents/{id}', { params: { path: { id } } })),
+    onSuccess: (_r, id) => {
+      client.removeQueries({ queryKey: [...agentsKey, 'one', id] })
+      void client.invalidateQueries({ queryKey: [...agentsKey, 'list'] })
+    },
+  })
+}
