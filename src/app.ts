@@ -11,6 +11,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import websocket from '@fastify/websocket'
 import Fastify, { type FastifyServerOptions } from 'fastify'
 import { AuditLog } from './auth/audit.js'
+import { AuthRetention } from './auth/retention.js'
 import { authRoutes } from './auth/routes.js'
 import { loadOrCreateJwtSecret } from './auth/secret.js'
 import { AuthService } from './auth/service.js'
@@ -96,7 +97,9 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
     loginMaxAttempts: config.loginMaxAttempts,
     loginWindowSeconds: config.loginWindowSeconds,
   })
-  const audit = new AuditLog(database.db, (err) => logger.error({ err }, 'audit log write failed'))
+  const audit = new AuditLog(database.db, (err) => logger.error({ err }, 'audit log write failed'), {
+    coalesceMs: config.auditCoalesceSeconds * 1000,
+  })
 
   const instanceId = newId()
   const context: AreaContext = {
@@ -147,6 +150,23 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
       },
     }),
   )
+
+  // Credentials and audit housekeeping; listed last, so it stops first and the
+  // audit's open summary rows are written while the database is still there.
+  const authRetention = new AuthRetention({
+    auth,
+    audit,
+    auditDays: config.auditRetentionDays,
+    logger,
+  })
+  areas.push({
+    name: 'auth',
+    start: async () => authRetention.start(),
+    stop: async () => {
+      await authRetention.stop()
+      await audit.stop()
+    },
+  })
 
   // After the areas are built, so a bad area setting stops start-up before anything is created.
   const admin = await auth.ensureAdmin(config.adminPassword)

@@ -24,6 +24,8 @@ export interface Config {
   cookieSecure: boolean
   /** Audit rows older than this many days are pruned; 0 keeps every row. */
   auditRetentionDays: number
+  /** Identical audit entries within this many seconds of the first are counted into one row; 0 = a row each. */
+  auditCoalesceSeconds: number
   logLevel: LogLevel
   /** Failed logins per username+IP within loginWindowSeconds before 429. */
   loginMaxAttempts: number
@@ -127,6 +129,7 @@ export function loadConfig(env: Env = process.env): Config {
     sessionTtlSeconds: int(env, 'MYNTRIX_SESSION_TTL_SECONDS', 28_800, 60, 30 * 24 * 3600),
     cookieSecure: bool(env, 'MYNTRIX_COOKIE_SECURE', false),
     auditRetentionDays: int(env, 'MYNTRIX_AUDIT_RETENTION_DAYS', 90, 0, 36_500),
+    auditCoalesceSeconds: int(env, 'MYNTRIX_AUDIT_COALESCE_SECONDS', 60, 0, 3600),
     logLevel,
     loginMaxAttempts: int(env, 'MYNTRIX_LOGIN_MAX_ATTEMPTS', 5, 1, 1000),
     loginWindowSeconds: int(env, 'MYNTRIX_LOGIN_WINDOW_SECONDS', 300, 1, 86400),

@@ -1,7 +1,9 @@
 // The console is built to web/dist, which the server serves at /. In
 // development (`npm run dev:web`) Vite serves it on :5173 and passes the API,
 // the WebSockets and the docs through to a server on :8080, so the browser
-// sees one origin either way (the session cookie is SameSite=Strict).
+// sees one origin either way (the session cookie is SameSite=Strict). The
+// Host header is passed on unchanged, because the server compares a cookie
+// request's Origin with its Host.
 
 import react from '@vitejs/plugin-react'
 import { defineConfig } from 'vite'
@@ -18,12 +20,11 @@ export default defineConfig({
     chunkSizeWarningLimit: 600,
   },
   server: {
-    proxy: {
-      '/api': server,
-      '/docs': server,
-      '/metrics': server,
-      '/healthz': server,
-      '/ws': { target: server, ws: true },
-    },
+    proxy: Object.fromEntries(
+      ['/api', '/docs', '/metrics', '/healthz', '/readyz', '/ws'].map((prefix) => [
+        prefix,
+        { target: server, changeOrigin: false, ws: prefix === '/ws' },
+      ]),
+    ),
   },
 })

@@ -1,5 +1,6 @@
 import multipart from '@fastify/multipart'
 import { Type } from '@sinclair/typebox'
+import { ValidationError } from '../errors.js'
 import { assertFromOwnOrigin, principalOf, requireRole, SESSION_COOKIE } from '../http/auth-hook.js'
 import { ListQuery, listReply, pageOf } from '../http/list.js'
 import type { AppInstance } from '../modules/area.js'
@@ -48,6 +49,39 @@ const TokenResponse = Type.Object({
   token_type: Type.Literal('bearer'),
   expires_in: Type.Integer({ description: 'seconds' }),
 })
+
+const AuditRow = Type.Object({
+  id: Type.String(),
+  at: Type.String({ format: 'date-time' }),
+  userId: Type.Union([Type.String(), Type.Null()]),
+  username: Type.Union([Type.String(), Type.Null()]),
+  action: Type.String({ description: '`login`, `login.failed`, or `<METHOD> <route pattern>`' }),
+  target: Type.Union([Type.String(), Type.Null()]),
+  method: Type.Union([Type.String(), Type.Null()]),
+  path: Type.Union([Type.String(), Type.Null()]),
+  statusCode: Type.Union([Type.Integer(), Type.Null()]),
+  ip: Type.Union([Type.String(), Type.Null()]),
+  details: Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()], {
+    description: 'a summary row of coalesced repeats has `repeated`, `firstAt` and `lastAt`',
+  }),
+})
+
+const AuditQuery = Type.Composite([
+  ListQuery,
+  Type.Object({
+    userId: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+    username: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    action: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 300,
+        description: 'exact, e.g. `login.failed` or `DELETE /api/myntrix/agents/:id`',
+      }),
+    ),
+    from: Type.Optional(Type.String({ format: 'date-time', description: 'at or after (ISO-8601)' })),
+    to: Type.Optional(Type.String({ format: 'date-time', description: 'before (ISO-8601)' })),
+  }),
+])
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) })
 const Deleted = Type.Object({ message: Type.String(), id: Type.String() })
@@ -295,6 +329,40 @@ export async function authRoutes(app: AppInstance, deps: AuthRoutesDeps): Promis
     async (request) => {
       await auth.deleteUser(principalOf(request), request.params.id)
       return { message: 'user deleted', id: request.params.id }
+    },
+  )
+
+  // ---- audit log: admin only ----
+
+  app.get(
+    '/api/auth/audit',
+    {
+      preHandler: admin,
+      schema: {
+        tags: ['audit'],
+        summary: 'The audit log, newest first (admins only)',
+        querystring: AuditQuery,
+        response: { 200: Type.Array(AuditRow) },
+      },
+    },
+    async (request, reply) => {
+      const { userId, username, action, from, to } = request.query
+      const fromDate = from === undefined ? undefined : new Date(from)
+      const toDate = to === undefined ? undefined : new Date(to)
+      if (fromDate && toDate && fromDate > toDate) {
+        throw new ValidationError('from must not be after to', [
+          { path: 'query.from', message: `must not be after to (${to}), got ${from}` },
+        ])
+      }
+      const { items, total } = await audit.list({
+        userId,
+        username,
+        action,
+        from: fromDate,
+        to: toDate,
+        ...pageOf(request.query),
+      })
+      return listReply(reply, items, total)
     },
   )
 

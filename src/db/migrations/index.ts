@@ -9,6 +9,7 @@ import { taskRunJobIndex } from './0403_task_run_job_index.js'
 import { deviceFiles } from './0501_device_files.js'
 import { sceneLayout } from './0601_scene_layout.js'
 import { authSessions } from './0702_auth_sessions.js'
+import { auditLogIndexes } from './0703_audit_log_indexes.js'
 import type { MyntrixMigration } from './types.js'
 
 export const migrations: Record<string, MyntrixMigration> = {
@@ -20,4 +21,5 @@ export const migrations: Record<string, MyntrixMigration> = {
   '0402_task_run_active_indexes': taskRunActiveIndexes,
   '0403_task_run_job_index': taskRunJobIndex,
   '0702_auth_sessions': authSessions,
+  '0703_audit_log_indexes': auditLogIndexes,
 }

@@ -1,7 +1,7 @@
 // HTTP for agents: schema in, service call, status code out.
 
 import type { EventBus } from '../../events/bus.js'
-import { principalOf, requireRole } from '../../http/auth-hook.js'
+import { onPrincipalChange, principalOf, requireRole } from '../../http/auth-hook.js'
 import { listReply, pageOf } from '../../http/list.js'
 import { ClientQueue } from '../../realtime/client-queue.js'
 import { envelope } from '../../realtime/envelope.js'
@@ -173,6 +173,18 @@ export function agentRoutes(app: AppInstance, service: AgentsService, bus: Event
         queue.close()
       }
       socket.on('close', cleanup)
+      // Access was checked at open; when the caller's role changes (an admin
+      // demoted while watching another user's agent), check it again.
+      offs.push(
+        onPrincipalChange(request, () => {
+          service.get(principal, agentId).catch((err: { status?: number }) => {
+            socket.close(
+              err.status === 404 ? 4404 : 1011,
+              err.status === 404 ? 'agent not found' : 'internal error',
+            )
+          })
+        }),
+      )
       service
         .get(principal, agentId)
         .then(async (details) => {

@@ -1,7 +1,7 @@
 // HTTP and WebSocket for devices: schema in, service call, status code out.
 
 import type { EventBus } from '../../events/bus.js'
-import { principalOf, requireRole } from '../../http/auth-hook.js'
+import { onPrincipalChange, principalOf, requireRole } from '../../http/auth-hook.js'
 import { listReply, pageOf } from '../../http/list.js'
 import { ClientQueue } from '../../realtime/client-queue.js'
 import { envelope } from '../../realtime/envelope.js'
@@ -191,6 +191,18 @@ export function deviceRoutes(app: AppInstance, service: DevicesService, bus: Eve
         queue.close()
       }
       socket.on('close', cleanup)
+      // Access was checked at open; when the caller's role changes (an admin
+      // demoted while watching another user's device), check it again.
+      offs.push(
+        onPrincipalChange(request, () => {
+          service.get(principal, deviceId).catch((err: { status?: number }) => {
+            socket.close(
+              err.status === 404 ? 4404 : 1011,
+              err.status === 404 ? 'device not found' : 'internal error',
+            )
+          })
+        }),
+      )
       service
         .get(principal, deviceId)
         .then((device) => {

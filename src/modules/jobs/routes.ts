@@ -1,4 +1,4 @@
-import { principalOf } from '../../http/auth-hook.js'
+import { onPrincipalChange, principalOf } from '../../http/auth-hook.js'
 import { listReply, pageOf } from '../../http/list.js'
 import { ClientQueue } from '../../realtime/client-queue.js'
 import { envelope } from '../../realtime/envelope.js'
@@ -68,6 +68,8 @@ export function jobRoutes(app: AppInstance, service: JobsService): void {
     '/ws/myntrix/jobs',
     { websocket: true, schema: { tags: ['jobs'], hide: true } },
     (socket, request) => {
+      // The principal is kept current by the auth hook's re-check: filtering
+      // each change with it follows a role change while the socket is open.
       const principal = principalOf(request)
       const queue = new ClientQueue(socket, {
         conflate: (m) => (m.type === 'job' ? `job:${String(m.jobId)}` : null),
@@ -81,18 +83,27 @@ export function jobRoutes(app: AppInstance, service: JobsService): void {
         if (held) held.push(message)
         else queue.push(message)
       })
+      const sendSnapshot = () =>
+        service
+          .listFor(principal, { status: ['pending', 'running'], limit: 1000, offset: 0 })
+          .then(({ items }) => {
+            queue.push(envelope('snapshot', { jobs: items.map((j) => jobView(j)) }))
+            for (const message of held ?? []) queue.push(message)
+            held = null
+          })
+          .catch(() => socket.close(1011, 'could not read jobs'))
+      // The caller's role changed (e.g. an admin demoted): a new snapshot
+      // replaces what the client holds with what it may now see.
+      const offChange = onPrincipalChange(request, () => {
+        held ??= []
+        void sendSnapshot()
+      })
       socket.on('close', () => {
         off()
+        offChange()
         queue.close()
       })
-      service
-        .listFor(principal, { status: ['pending', 'running'], limit: 1000, offset: 0 })
-        .then(({ items }) => {
-          queue.push(envelope('snapshot', { jobs: items.map((j) => jobView(j)) }))
-          for (const message of held ?? []) queue.push(message)
-          held = null
-        })
-        .catch(() => socket.close(1011, 'could not read jobs'))
+      void sendSnapshot()
     },
   )
 }

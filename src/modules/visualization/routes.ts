@@ -1,4 +1,5 @@
-import { principalOf } from '../../http/auth-hook.js'
+import type { FastifyRequest } from 'fastify'
+import { onPrincipalChange, principalOf } from '../../http/auth-hook.js'
 import { envelope } from '../../realtime/envelope.js'
 import type { AppInstance } from '../area.js'
 import { ScenePayloadSchema, StreamQuery } from './schemas.js'
@@ -6,6 +7,24 @@ import type { SceneMessage, VisualizationService } from './service.js'
 
 /** A client with more than this buffered is behind: it skips deltas and gets a snapshot later. */
 const MAX_BUFFERED_BYTES = 1024 * 1024
+
+/**
+ * Subscribes now, and again whenever the auth hook's re-check finds the
+ * caller's role changed: the new subscription starts with a snapshot at the
+ * new owner scope, replacing what the client held (a demoted admin's scene
+ * loses other users' agents and devices at once). Returns the unsubscribe.
+ */
+function followPrincipal(request: FastifyRequest, subscribe: () => () => void): () => void {
+  let unsubscribe = subscribe()
+  const offChange = onPrincipalChange(request, () => {
+    unsubscribe()
+    unsubscribe = subscribe()
+  })
+  return () => {
+    offChange()
+    unsubscribe()
+  }
+}
 
 export function visualizationRoutes(app: AppInstance, service: VisualizationService): void {
   app.get(
@@ -45,7 +64,7 @@ export function visualizationRoutes(app: AppInstance, service: VisualizationServ
         'x-accel-buffering': 'no',
       })
       raw.write(': myntrix visualization stream\n\n')
-      const unsubscribe = service.subscribe(principal, {
+      const sink = {
         send(message: SceneMessage) {
           if (raw.destroyed || raw.writableLength > MAX_BUFFERED_BYTES) return false
           raw.write(
@@ -53,7 +72,8 @@ export function visualizationRoutes(app: AppInstance, service: VisualizationServ
           )
           return true
         },
-      })
+      }
+      const unsubscribe = followPrincipal(request, () => service.subscribe(principal, sink))
       request.raw.on('close', unsubscribe)
       raw.on('close', unsubscribe)
     },
@@ -61,13 +81,14 @@ export function visualizationRoutes(app: AppInstance, service: VisualizationServ
 
   app.get('/ws/myntrix/visualization', { websocket: true }, (socket, request) => {
     const principal = principalOf(request)
-    const unsubscribe = service.subscribe(principal, {
+    const sink = {
       send(message: SceneMessage) {
         if (socket.readyState !== socket.OPEN || socket.bufferedAmount > MAX_BUFFERED_BYTES) return false
         socket.send(JSON.stringify(envelope(message.type, message.payload)))
         return true
       },
-    })
+    }
+    const unsubscribe = followPrincipal(request, () => service.subscribe(principal, sink))
     socket.on('close', unsubscribe)
     socket.on('error', unsubscribe)
   })

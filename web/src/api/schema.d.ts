@@ -134,6 +134,74 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/auth/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The audit log, newest first (admins only) */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description exact, e.g. `login.failed` or `DELETE /api/myntrix/agents/:id` */
+                    action?: string;
+                    /** @description at or after (ISO-8601) */
+                    from?: string;
+                    /** @description page size (default 100) */
+                    limit?: number;
+                    /** @description items to skip */
+                    offset?: number;
+                    /** @description alias of offset */
+                    skip?: number;
+                    /** @description before (ISO-8601) */
+                    to?: string;
+                    userId?: string;
+                    username?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description `login`, `login.failed`, or `<METHOD> <route pattern>` */
+                            action: string;
+                            /** Format: date-time */
+                            at: string;
+                            /** @description a summary row of coalesced repeats has `repeated`, `firstAt` and `lastAt` */
+                            details: {
+                                [key: string]: unknown;
+                            } | null;
+                            id: string;
+                            ip: string | null;
+                            method: string | null;
+                            path: string | null;
+                            statusCode: number | null;
+                            target: string | null;
+                            userId: string | null;
+                            username: string | null;
+                        }[];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/logout": {
         parameters: {
             query?: never;

@@ -3,7 +3,7 @@
 // can read, and every later call (and WebSocket) carries it. POST
 // /api/auth/logout revokes it on the server and clears it.
 
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
+import { type QueryClient, useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
 import { useEffect } from 'react'
 import { api, setUnauthenticatedHandler, unwrap } from './client'
 import type { Me, Role } from './types'
@@ -14,6 +14,14 @@ async function fetchMe(): Promise<Me | null> {
   const result = await api.GET('/api/auth/me')
   if (result.response.status === 401) return null
   return unwrap(result)
+}
+
+/**
+ * Drops everything cached but the session itself, so one user's data never shows through to the
+ * next. (QueryClient.clear() would also drop the session query the app is observing.)
+ */
+function forgetServerData(client: QueryClient): void {
+  client.removeQueries({ predicate: (q) => q.queryKey[0] !== sessionKey[0] })
 }
 
 /** The logged-in user, null when nobody is; undefined while the first answer is awaited. */
@@ -34,8 +42,7 @@ export function useLogin() {
       return fetchMe()
     },
     onSuccess: (me) => {
-      // Whatever another user's session had cached must not show through.
-      client.clear()
+      forgetServerData(client)
       client.setQueryData(sessionKey, me)
     },
   })
@@ -46,8 +53,8 @@ export function useLogout() {
   return useMutation({
     mutationFn: async () => unwrap(await api.POST('/api/auth/logout')),
     onSettled: () => {
-      client.clear()
       client.setQueryData(sessionKey, null)
+      forgetServerData(client)
     },
   })
 }

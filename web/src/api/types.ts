@@ -51,3 +51,4 @@ export interface SceneDelta {
   links?: Scene['links']
   summary?: Scene['summary']
 }
+export type AuditEntry = Ok<'/api/auth/audit', 'get'>[number]

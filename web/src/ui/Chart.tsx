@@ -20,6 +20,7 @@ export function Chart({
   data,
   height = 180,
   yRange,
+  windowSeconds,
 }: {
   title: string
   series: ChartSeries[]
@@ -27,6 +28,8 @@ export function Chart({
   height?: number
   /** Fixed y range, e.g. [0, 100] for percentages; default fits the data. */
   yRange?: [number, number]
+  /** Show this many seconds up to the newest point (a live window), instead of fitting the data. */
+  windowSeconds?: number
 }) {
   const container = useRef<HTMLDivElement>(null)
   const plot = useRef<uPlot | null>(null)
@@ -39,7 +42,12 @@ export function Chart({
     const opts: uPlot.Options = {
       width: el.clientWidth || 400,
       height,
-      scales: { x: { time: true }, y: yRange ? { range: yRange } : {} },
+      scales: {
+        x: windowSeconds
+          ? { time: true, range: (_u, _min, max) => [max - windowSeconds, max] }
+          : { time: true },
+        y: yRange ? { range: yRange } : {},
+      },
       series: [
         {},
         ...series.map((s) => ({
@@ -60,7 +68,7 @@ export function Chart({
       instance.destroy()
       plot.current = null
     }
-  }, [series.map((s) => s.label).join('|'), height, yRange?.[0], yRange?.[1]])
+  }, [series.map((s) => s.label).join('|'), height, yRange?.[0], yRange?.[1], windowSeconds])
 
   useEffect(() => {
     plot.current?.setData(data)

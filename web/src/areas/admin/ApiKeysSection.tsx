@@ -65,7 +65,7 @@ export function ApiKeysSection({ canChange }: { canChange: boolean }) {
             Key <strong>{created.name}</strong> created. Copy it now: it is shown only this once.
           </p>
           <label>
-            New API key
+            The new key, shown once
             <input className="mono" readOnly value={created.key} onFocus={(e) => e.target.select()} />
           </label>
           <button type="button" onClick={() => setCreated(null)}>

@@ -1,5 +1,5 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
-import { api, unwrap } from '../../api/client'
+import { api, totalOf, unwrap } from '../../api/client'
 import type { Role } from '../../api/types'
 
 const usersKey = ['admin', 'users'] as const
@@ -53,5 +53,27 @@ export function useRevokeApiKey() {
     mutationFn: async (id: string) =>
       unwrap(await api.DELETE('/api/auth/api-keys/{id}', { params: { path: { id } } })),
     onSuccess: () => client.invalidateQueries({ queryKey: keysKey }),
+  })
+}
+
+export const AUDIT_PAGE = 50
+
+export function useAudit(filter: { username: string; action: string }, offset: number) {
+  return useQuery({
+    queryKey: ['admin', 'audit', filter, offset],
+    queryFn: async () => {
+      const result = await api.GET('/api/auth/audit', {
+        params: {
+          query: {
+            limit: AUDIT_PAGE,
+            offset,
+            ...(filter.username && { username: filter.username }),
+            ...(filter.action && { action: filter.action }),
+          },
+        },
+      })
+      return { entries: unwrap(result), total: totalOf(result.response) }
+    },
+    placeholderData: (previous) => previous,
   })
 }

@@ -3,7 +3,7 @@
 // healthCheck, maxMemoryMb) get fields; every other key belongs to the agent
 // and is edited as JSON, and kept as it was when untouched.
 
-import type { Problem } from '../../api/problem'
+import type { Problem } from '../../api/problem.js'
 
 export interface AgentFormValues {
   name: string
