@@ -89,12 +89,24 @@ export function Readings({ samples, status }: { samples: TelemetrySample[]; stat
       <div className="chart-grid">
         <div>
           <h3>Temperature</h3>
-          <Chart title="Temperature and target, °C" series={TEMP_SERIES} data={temps} height={170} />
+          <Chart
+            title="Temperature and target, °C"
+            series={TEMP_SERIES}
+            data={temps}
+            height={170}
+            windowSeconds={300}
+          />
           <p className="muted">{temps[0].length} points</p>
         </div>
         <div>
           <h3>Position</h3>
-          <Chart title="Position X, Y and Z, mm" series={POSITION_SERIES} data={positions} height={170} />
+          <Chart
+            title="Position X, Y and Z, mm"
+            series={POSITION_SERIES}
+            data={positions}
+            height={170}
+            windowSeconds={300}
+          />
           <p className="muted">{positions[0].length} points</p>
         </div>
       </div>

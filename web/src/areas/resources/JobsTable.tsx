@@ -33,6 +33,7 @@ export function JobsTable({ canOperate, isAdmin }: { canOperate: boolean; isAdmi
         <label htmlFor={statusId}>Status</label>
         <select
           id={statusId}
+          aria-label="Status of jobs shown"
           value={filter.status}
           onChange={(e) => setFilter({ ...filter, status: e.target.value })}
         >
@@ -44,6 +45,7 @@ export function JobsTable({ canOperate, isAdmin }: { canOperate: boolean; isAdmi
         <label htmlFor={typeId}>Type</label>
         <input
           id={typeId}
+          aria-label="Type of jobs shown"
           list={typeList}
           value={filter.type}
           placeholder="any"

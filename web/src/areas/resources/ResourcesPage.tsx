@@ -26,6 +26,7 @@ export default function ResourcesPage() {
   )
 }
 
+const WINDOW_SECONDS: Record<Window, number> = { '15m': 900, '1h': 3600, '24h': 86_400, '7d': 604_800 }
 const pct = (v: number) => formatPercent(v)
 const rate = (v: number) => `${formatBytes(v)}/s`
 const CPU_SERIES = [
@@ -109,7 +110,14 @@ function Resources({ feed }: { feed: string }) {
           <div className="chart-grid">
             <section className="card" aria-labelledby="cpu-title">
               <h2 id="cpu-title">CPU</h2>
-              <Chart title={`CPU %, last ${window}`} series={CPU_SERIES} data={cpu} yRange={[0, 100]} />
+              <Chart
+                key={window}
+                title={`CPU %, last ${window}`}
+                series={CPU_SERIES}
+                data={cpu}
+                yRange={[0, 100]}
+                windowSeconds={WINDOW_SECONDS[window]}
+              />
               <p className="muted">
                 {cpu[0].length} buckets of {h ? `${h.stepMs / 1000} s` : '—'} ({h?.source ?? '—'})
               </p>
@@ -117,10 +125,12 @@ function Resources({ feed }: { feed: string }) {
             <section className="card" aria-labelledby="memory-title">
               <h2 id="memory-title">Memory</h2>
               <Chart
+                key={window}
                 title={`Memory %, last ${window}`}
                 series={MEMORY_SERIES}
                 data={memory}
                 yRange={[0, 100]}
+                windowSeconds={WINDOW_SECONDS[window]}
               />
               <p className="muted">{memory[0].length} buckets</p>
             </section>

@@ -17,13 +17,37 @@ export interface Picked {
 
 interface Entity {
   mesh: THREE.Mesh<THREE.BufferGeometry, THREE.MeshStandardMaterial>
+  label: THREE.Sprite | null
+  labelText: string
   picked: Picked
   data: SceneAgent | SceneDevice | null
 }
 
-const AGENT_GEOMETRY = new THREE.SphereGeometry(1.2, 24, 16)
-const DEVICE_GEOMETRY = new THREE.BoxGeometry(2.4, 2.4, 2.4)
-const CORE_GEOMETRY = new THREE.SphereGeometry(4, 40, 24)
+const AGENT_GEOMETRY = new THREE.SphereGeometry(2, 24, 16)
+const DEVICE_GEOMETRY = new THREE.BoxGeometry(3.6, 3.6, 3.6)
+const CORE_GEOMETRY = new THREE.SphereGeometry(5, 40, 24)
+
+/** A name drawn on a canvas, shown as a sprite that always faces the camera. */
+function makeLabel(text: string): THREE.Sprite {
+  const canvas = document.createElement('canvas')
+  const ctx = canvas.getContext('2d')!
+  const font = '600 28px system-ui, sans-serif'
+  ctx.font = font
+  canvas.width = Math.ceil(ctx.measureText(text).width) + 16
+  canvas.height = 40
+  ctx.font = font
+  ctx.fillStyle = 'rgba(11, 16, 32, 0.6)'
+  ctx.fillRect(0, 0, canvas.width, canvas.height)
+  ctx.fillStyle = '#e3e8ee'
+  ctx.textBaseline = 'middle'
+  ctx.fillText(text, 8, canvas.height / 2)
+  const texture = new THREE.CanvasTexture(canvas)
+  texture.colorSpace = THREE.SRGBColorSpace
+  const sprite = new THREE.Sprite(new THREE.SpriteMaterial({ map: texture, depthWrite: false }))
+  // 40 px of canvas = 2.5 scene units tall.
+  sprite.scale.set((canvas.width / canvas.height) * 2.5, 2.5, 1)
+  return sprite
+}
 
 export class SceneView {
   private readonly renderer: THREE.WebGLRenderer
@@ -44,7 +68,7 @@ export class SceneView {
     this.renderer.setPixelRatio(Math.min(window.devicePixelRatio, 2))
     this.scene.background = new THREE.Color('#0b1020')
     this.camera = new THREE.PerspectiveCamera(50, 1, 0.5, 2000)
-    this.camera.position.set(0, 70, 140)
+    this.camera.position.set(0, 60, 120)
     this.controls = new OrbitControls(this.camera, canvas)
     this.controls.enableDamping = true
     this.controls.listenToKeyEvents(canvas)
@@ -76,11 +100,25 @@ export class SceneView {
       const mesh = new THREE.Mesh(geometry, new THREE.MeshStandardMaterial({ roughness: 0.45 }))
       mesh.userData.id = id
       this.scene.add(mesh)
-      e = { mesh, picked, data: null }
+      e = { mesh, label: null, labelText: '', picked, data: null }
       this.entities.set(id, e)
     }
     e.picked = picked
+    if (e.labelText !== picked.name) {
+      if (e.label) this.disposeLabel(e)
+      e.label = makeLabel(picked.name)
+      e.labelText = picked.name
+      this.scene.add(e.label)
+    }
     return e
+  }
+
+  private disposeLabel(e: Entity): void {
+    if (!e.label) return
+    this.scene.remove(e.label)
+    e.label.material.map?.dispose()
+    e.label.material.dispose()
+    e.label = null
   }
 
   /** Takes a new scene: entities added, changed or removed; links drawn again. */
@@ -115,6 +153,7 @@ export class SceneView {
       if (seen.has(id)) continue
       this.scene.remove(e.mesh)
       e.mesh.material.dispose()
+      this.disposeLabel(e)
       this.entities.delete(id)
     }
     this.drawLinks()
@@ -147,6 +186,10 @@ export class SceneView {
   private animate(t: number): void {
     for (const e of this.entities.values()) {
       const d = e.data
+      if (e.label) {
+        const p = e.mesh.position
+        e.label.position.set(p.x, p.y + 3.2 * e.mesh.scale.y + (e.picked.kind === 'core' ? 3 : 0), p.z)
+      }
       if (!d) continue
       if ('orbit' in d && d.orbit.speed > 0) {
         const angle = d.orbit.phase + d.orbit.speed * t
@@ -191,7 +234,10 @@ export class SceneView {
     cancelAnimationFrame(this.frame)
     this.resize.disconnect()
     this.controls.dispose()
-    for (const e of this.entities.values()) e.mesh.material.dispose()
+    for (const e of this.entities.values()) {
+      e.mesh.material.dispose()
+      this.disposeLabel(e)
+    }
     this.drawLinksClear()
     this.renderer.dispose()
   }
