@@ -238,8 +238,30 @@ describe.skipIf(skip)('console pages in Chromium', () => {
   it(
     'draws the 3D scene, and its list opens an entity',
     async () => {
+      // An agent whose configuration names the device: the scene links the two.
+      const { access_token: token } = (await (
+        await fetch(`${server.baseUrl}/api/auth/token`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ username: 'admin', password: server.adminPassword }),
+        })
+      ).json()) as { access_token: string }
+      const created = await fetch(`${server.baseUrl}/api/myntrix/agents`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          name: 'Slicer',
+          type: 'slicer',
+          configuration: { command: 'node -e 0', printer: deviceUrl.split('/').pop() },
+        }),
+      })
+      expect(created.status).toBe(201)
+
       await page.getByRole('navigation', { name: 'Areas' }).getByRole('link', { name: '3D' }).click()
       await page.getByRole('heading', { name: '3D' }).waitFor()
+      const entities = page.getByRole('navigation', { name: 'Scene entities' })
+      await entities.getByRole('link', { name: 'Slicer' }).waitFor()
+      await page.getByText(/1 agent, 1 device, 1 link\./).waitFor()
       const canvas = page.getByRole('img', { name: /3D scene/ }).or(page.getByLabel(/3D scene/))
       await canvas.first().waitFor()
       await waitFor(async () => (await drawnPixels(page, canvas.first())) > 1000, {

@@ -13,6 +13,7 @@ import { StatusDot } from '../../ui/StatusDot'
 import '../pages.css'
 import { type Picked, SceneView } from './view'
 
+const count = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`
 const pathOf = (p: Picked) =>
   p.kind === 'agent' ? `/agents/${p.id}` : p.kind === 'device' ? `/devices/${p.id}` : '/'
 
@@ -50,8 +51,8 @@ export default function ScenePage() {
       <div className="page-head">
         <h1 id="page-title">3D</h1>
         <span className="muted">
-          {agents.length} agents, {devices.length} devices, {links.length} links. Drag to orbit, wheel to
-          zoom, click an agent or device to open it.
+          {count(agents.length, 'agent')}, {count(devices.length, 'device')}, {count(links.length, 'link')}.
+          Drag to orbit, wheel to zoom, click an agent or device to open it.
         </span>
       </div>
       {failed && (
@@ -65,7 +66,7 @@ export default function ScenePage() {
             ref={canvas}
             className="scene-canvas"
             tabIndex={0}
-            aria-label={`3D scene: host core ${core.status}, ${agents.length} agents and ${devices.length} devices`}
+            aria-label={`3D scene: host core ${core.status}, ${count(agents.length, 'agent')} and ${count(devices.length, 'device')}`}
             onPointerDown={(e) => {
               down.current = { x: e.clientX, y: e.clientY }
             }}

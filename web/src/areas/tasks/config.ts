@@ -2,8 +2,11 @@
 // own fields (docs/SCHEDULER.md, "Actions"); a workflow's steps are JSON, since
 // a step is itself any other action with its payload.
 
-import type { Problem } from '../../api/problem'
-import type { Task } from '../../api/types'
+import type { Problem } from '../../api/problem.js'
+import type { paths } from '../../api/schema.js'
+
+// From the generated schema directly (not api/types.ts), so the server's tests can import this file.
+type Task = paths['/api/myntrix/tasks/{id}']['get']['responses'][200]['content']['application/json']
 
 export type ActionType = Task['action']
 
@@ -138,13 +141,14 @@ function payloadFromForm(v: TaskFormValues): Record<string, unknown> {
       return v.deviceMode === 'file'
         ? { deviceId: v.deviceId, fileId: v.fileId }
         : { deviceId: v.deviceId, command: v.deviceCommand }
-    case 'workflow': {
+    default: {
       let steps: unknown
       try {
         steps = JSON.parse(v.steps)
       } catch (err) {
         throw local('steps', `is not valid JSON: ${(err as Error).message}`)
       }
+      // workflow
       return { steps }
     }
   }
