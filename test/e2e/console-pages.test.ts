@@ -51,6 +51,20 @@ async function drawnPixels(page: Page, element: Locator): Promise<number> {
   })()`) as Promise<number>
 }
 
+/** A scene point's normalised device coordinates for the 3D page's starting camera. */
+function project([px, py, pz]: [number, number, number], aspect: number): [number, number] {
+  const eye = [0, 60, 120]
+  const len = Math.hypot(eye[0], eye[1], eye[2])
+  const forward = [-eye[0] / len, -eye[1] / len, -eye[2] / len]
+  // right = forward x up (up = +y), up' = right x forward; here right is +x.
+  const right = [1, 0, 0]
+  const up = [0, -forward[2], forward[1]]
+  const d = [px - eye[0], py - eye[1], pz - eye[2]]
+  const dot = (a: number[]) => a[0] * d[0] + a[1] * d[1] + a[2] * d[2]
+  const tan = Math.tan((50 / 2) * (Math.PI / 180))
+  return [dot(right) / (dot(forward) * tan * aspect), dot(up) / (dot(forward) * tan)]
+}
+
 describe.skipIf(skip)('console pages in Chromium', () => {
   let server: RunningServer
   let launched: LaunchedBrowser
@@ -86,9 +100,19 @@ describe.skipIf(skip)('console pages in Chromium', () => {
       await page.getByRole('navigation', { name: 'Areas' }).getByRole('link', { name: 'Devices' }).click()
       await page.getByRole('heading', { name: 'Devices' }).waitFor()
       await page.getByRole('button', { name: 'New device' }).click()
-      await page.getByRole('button', { name: 'Use the sim://marlin example' }).click()
-      expect(await page.getByLabel('Connection string').inputValue()).toBe('sim://marlin')
+      // A connection string the server refuses: its reason beside the field.
       await page.getByLabel('Name').fill('Bench printer')
+      const connection = page.getByLabel('Connection string')
+      await connection.fill('bogus://nowhere')
+      await page.getByRole('button', { name: 'Create device' }).click()
+      await waitFor(async () => (await connection.getAttribute('aria-invalid')) === 'true', {
+        what: 'the connection string marked invalid',
+      })
+      const errorId = (await connection.getAttribute('aria-describedby'))!.split(' ').pop()!
+      expect(await page.locator(`[id="${errorId}"]`).textContent()).toMatch(/sim:\/\/marlin/)
+
+      await page.getByRole('button', { name: 'Use the sim://marlin example' }).click()
+      expect(await connection.inputValue()).toBe('sim://marlin')
       await page.getByLabel('Other settings (JSON)').fill('{"temperatureIntervalMs": 500}')
       await page.getByRole('button', { name: 'Create device' }).click()
 
@@ -269,6 +293,26 @@ describe.skipIf(skip)('console pages in Chromium', () => {
         what: 'the scene drawn on the canvas',
       })
       await shoot(page, 'scene', false)
+
+      // A click on the device's box opens its page. Where the box is on screen follows from its
+      // position in the scene and the page's starting camera (at (0, 60, 120), looking at the
+      // origin, 50° vertical field of view); nothing has moved the camera yet.
+      const scene = (await (
+        await fetch(`${server.baseUrl}/api/myntrix/visualization-data`, {
+          headers: { authorization: `Bearer ${token}` },
+        })
+      ).json()) as { devices: { id: string; position: [number, number, number] }[] }
+      const device = scene.devices.find((d) => deviceUrl.endsWith(d.id))!
+      const box = (await canvas.first().boundingBox())!
+      const [x, y] = project(device.position, box.width / box.height)
+      await page.mouse.move(box.x + ((x + 1) / 2) * box.width, box.y + ((1 - y) / 2) * box.height)
+      await page.getByText('device: Bench printer').waitFor()
+      await page.mouse.down()
+      await page.mouse.up()
+      await page.getByRole('heading', { name: 'Bench printer' }).waitFor()
+      expect(new URL(page.url()).pathname).toBe(deviceUrl)
+      await page.goBack()
+      await page.getByRole('heading', { name: '3D' }).waitFor()
       await page
         .getByRole('navigation', { name: 'Scene entities' })
         .getByRole('link', { name: 'Bench printer' })
