@@ -163,6 +163,24 @@ describe.skipIf(skip)('console pages in Chromium', () => {
       ).toBe('100')
       await transfer.getByText('100 %').waitFor()
       await page.getByRole('rowheader', { name: 'square.gcode' }).waitFor()
+      // The square ended at X0 Y0 after visiting X10: M114 reports the position, the chart draws it.
+      await page.getByLabel('Command', { exact: true }).fill('M114')
+      await page.getByRole('button', { name: 'Send', exact: true }).click()
+      await page.getByRole('img', { name: 'Position X, Y and Z, mm' }).waitFor()
+
+      // A slow file (each line a 300 ms dwell): pause it, resume it, cancel it.
+      const dwell = path.join(path.dirname(gcode), 'dwell.gcode')
+      fs.writeFileSync(dwell, `${Array.from({ length: 40 }, () => 'G4 P300').join('\n')}\n`)
+      await page.getByLabel('File to send').setInputFiles(dwell)
+      await page.getByRole('button', { name: 'Upload and send' }).click()
+      const slow = page.getByRole('region', { name: 'Transfer of dwell.gcode' })
+      await slow.getByRole('button', { name: 'Pause' }).click()
+      await slow.getByText('paused', { exact: true }).waitFor()
+      await slow.getByRole('button', { name: 'Resume' }).click()
+      await slow.getByText('running', { exact: true }).waitFor()
+      await slow.getByRole('button', { name: 'Cancel transfer' }).click()
+      await slow.getByText('cancelled', { exact: true }).waitFor()
+      expect(await slow.getByRole('button', { name: 'Pause' }).count()).toBe(0)
       fs.rmSync(path.dirname(gcode), { recursive: true, force: true })
       await shoot(page, 'device')
 

@@ -89,24 +89,16 @@ export function Readings({ samples, status }: { samples: TelemetrySample[]; stat
       <div className="chart-grid">
         <div>
           <h3>Temperature</h3>
-          <Chart
-            title="Temperature and target, °C"
-            series={TEMP_SERIES}
-            data={temps}
-            height={170}
-            windowSeconds={300}
-          />
+          <Chart title="Temperature and target, °C" series={TEMP_SERIES} data={temps} height={170} />
           <p className="muted">{temps[0].length} points</p>
         </div>
         <div>
           <h3>Position</h3>
-          <Chart
-            title="Position X, Y and Z, mm"
-            series={POSITION_SERIES}
-            data={positions}
-            height={170}
-            windowSeconds={300}
-          />
+          {positions[0].length === 0 ? (
+            <p className="muted">No position reported yet (Marlin reports it after M114).</p>
+          ) : (
+            <Chart title="Position X, Y and Z, mm" series={POSITION_SERIES} data={positions} height={170} />
+          )}
           <p className="muted">{positions[0].length} points</p>
         </div>
       </div>
