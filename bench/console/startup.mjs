@@ -55,9 +55,17 @@ function tree(pid) {
   return [pid, ...children(pid).flatMap(tree)]
 }
 
-/** The process that listens: the deepest node process of the tree (tsx's child, or node itself). */
+function comm(pid) {
+  try {
+    return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim()
+  } catch {
+    return ''
+  }
+}
+
+/** The process that listens: the deepest node process (tsx's child, or node itself), not esbuild. */
 function serverPid(pid) {
-  const kids = children(pid)
+  const kids = children(pid).filter((k) => comm(k) === 'node')
   return kids.length ? serverPid(kids[kids.length - 1]) : pid
 }
 
@@ -100,11 +108,14 @@ if (!fs.existsSync(path.join(root, 'dist/main.js'))) {
   console.error('no dist/main.js: run `npm run build` first')
   process.exit(1)
 }
+const load = () => fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')
 console.log(`${RUNS} runs each, alternating; RSS after ${IDLE_SECONDS} s idle; medians (min-max)`)
+console.log(`load average at start: ${load()} (${os.cpus().length} cores)`)
 const results = new Map(subjects.map((s) => [s.name, []]))
 for (let i = 0; i < RUNS; i++) {
   for (const s of subjects) results.get(s.name).push(await once(s))
 }
+console.log(`load average at end: ${load()}`)
 console.log('| how it runs | spawn to /healthz 200 ms | server RSS MiB | process tree RSS MiB |')
 console.log('| --- | ---: | ---: | ---: |')
 for (const s of subjects) {
