@@ -8,7 +8,7 @@ import { useRef, useState } from 'react'
 import { api, unwrap } from '../../api/client'
 import { type Envelope, useLiveFeed } from '../../api/live'
 import type { Device, Job } from '../../api/types'
-import { storeJob } from '../resources/jobs'
+import { laterJob, storeJob } from '../resources/jobs'
 import type { CreateDevice, DeviceFile, TelemetrySample, UpdateDevice, UploadResult } from './types'
 
 export const devicesKey = ['devices'] as const
@@ -143,7 +143,7 @@ export function useUpload(id: string) {
       void client.invalidateQueries({ queryKey: [...devicesKey, 'files', id] })
       if (result.job) {
         const job = result.job as unknown as Job
-        client.setQueryData([...devicesKey, 'transfer', id], job)
+        client.setQueryData<Job | null>([...devicesKey, 'transfer', id], (old) => laterJob(old, job))
         storeJob(client, job)
       }
     },
@@ -161,7 +161,7 @@ export function useSendFile(id: string) {
       ),
     onSuccess: (result) => {
       const job = result.job as unknown as Job
-      client.setQueryData([...devicesKey, 'transfer', id], job)
+      client.setQueryData<Job | null>([...devicesKey, 'transfer', id], (old) => laterJob(old, job))
       storeJob(client, job)
     },
   })
@@ -229,7 +229,7 @@ export function useDeviceFeed(id: string) {
     } else if (m.type === 'job') {
       const job = m.payload as Job
       storeJob(client, job)
-      client.setQueryData([...devicesKey, 'transfer', id], job)
+      client.setQueryData<Job | null>([...devicesKey, 'transfer', id], (old) => laterJob(old, job))
     }
   })
   return { state, log, clearLog: () => setLog([]) }

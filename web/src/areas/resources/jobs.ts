@@ -10,6 +10,7 @@ import { type Envelope, useLiveFeed } from '../../api/live'
 import type { Job } from '../../api/types'
 
 export const jobsKey = ['jobs'] as const
+const ACTIVE = new Set(['pending', 'running'])
 
 export interface JobFilter {
   status: string
@@ -46,11 +47,28 @@ function matches(job: Job, filter: JobFilter): boolean {
   return (!filter.status || job.status === filter.status) && (!filter.type || job.type === filter.type)
 }
 
+/**
+ * The later of two states of one job. An action's answer and the feeds race: a quick transfer's
+ * `completed` can arrive on the feed before the upload's own answer, which still says `running`.
+ */
+export function laterJob<T extends Job>(old: T | null | undefined, next: T): T {
+  if (!old || old.id !== next.id) return next
+  if (!ACTIVE.has(old.status) && ACTIVE.has(next.status)) return old
+  return old.updatedAt > next.updatedAt ? old : next
+}
+
 /** Folds one job's new state into the cache. */
 export function storeJob(client: QueryClient, job: Job): void {
-  client.setQueryData<Job & { logs?: string | null }>([...jobsKey, 'one', job.id], (old) =>
+  const key = [...jobsKey, 'one', job.id]
+  const before = client.getQueryData<Job>(key)
+  if (before && laterJob(before, job) === before && before !== job) return
+  client.setQueryData<Job & { logs?: string | null }>(key, (old) =>
     old ? { ...old, ...job } : (job as Job & { logs: null }),
   )
+  // Changes carry no logs; a job's page reads them again when the job ends.
+  if (before && before.status !== job.status && !ACTIVE.has(job.status)) {
+    void client.invalidateQueries({ queryKey: key, exact: true })
+  }
   for (const query of client.getQueryCache().findAll({ queryKey: [...jobsKey, 'list'] })) {
     const filter = query.queryKey[2] as JobFilter
     const list = query.state.data as Job[] | undefined
