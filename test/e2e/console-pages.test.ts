@@ -241,7 +241,10 @@ describe.skipIf(skip)('console pages in Chromium', () => {
       await page.getByRole('button', { name: 'Enable Every second' }).waitFor()
       // Run now works on a disabled task: a manual run appears in the history.
       await page.getByRole('button', { name: 'Run Every second now' }).click()
-      await history.getByRole('row', { name: /manual/ }).first().waitFor({ timeout: 20_000 })
+      await history
+        .getByRole('row', { name: /manual/ })
+        .first()
+        .waitFor({ timeout: 20_000 })
       await page.getByRole('link', { name: 'Tasks', exact: true }).first().click()
       await page
         .getByRole('row', { name: /Every second/ })
