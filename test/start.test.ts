@@ -22,7 +22,7 @@ async function loginToken(baseUrl: string, password: string): Promise<string> {
   return ((await res.json()) as { access_token: string }).access_token
 }
 
-describe.skipIf(notBuilt)('npm start', () => {
+describe.skipIf(notBuilt)('npm start', { timeout: 90_000 }, () => {
   it('runs compiled JavaScript with node, no TypeScript loader', () => {
     const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'))
     expect(pkg.scripts.start).toBe('exec node dist/main.js')

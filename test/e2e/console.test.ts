@@ -59,7 +59,8 @@ async function enabledControls(page: Page): Promise<string[]> {
   return names
 }
 
-describe.skipIf(skip)('the console in Chromium', () => {
+// Real browser, real server, on a shared 2-core machine: generous limits, never a sleep.
+describe.skipIf(skip)('the console in Chromium', { timeout: 120_000 }, () => {
   let server: RunningServer
   let chromium: LaunchedBrowser
   let browser: Browser
@@ -92,7 +93,7 @@ describe.skipIf(skip)('the console in Chromium', () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } })
     const page = await context.newPage()
     // Fail on the step that waits, well inside the test's own timeout.
-    page.setDefaultTimeout(10_000)
+    page.setDefaultTimeout(20_000)
     return { context, page }
   }
 
@@ -163,7 +164,7 @@ describe.skipIf(skip)('the console in Chromium', () => {
       await page.getByRole('button', { name: 'Create agent' }).click()
       const maxRestarts = page.getByLabel('Max restarts')
       await expect
-        .poll(async () => maxRestarts.getAttribute('aria-invalid'), { timeout: 10_000 })
+        .poll(async () => maxRestarts.getAttribute('aria-invalid'), { timeout: 20_000 })
         .toBe('true')
       const describedBy = (await maxRestarts.getAttribute('aria-describedby'))!.split(' ')
       const fieldError = await page.locator(`[id="${describedBy[describedBy.length - 1]}"]`).innerText()
@@ -180,14 +181,14 @@ describe.skipIf(skip)('the console in Chromium', () => {
       const dialog = page.getByRole('dialog', { name: 'Start agent' })
       await dialog.getByRole('button', { name: 'Start', exact: true }).click()
       // The lines arrive over the live feed: no reload.
-      await log.getByText('ready').waitFor({ timeout: 15_000 })
+      await log.getByText('ready').waitFor({ timeout: 30_000 })
       expect(await log.innerText()).toContain('line 2')
       await page.getByRole('button', { name: 'Stop e2e printer watcher', exact: true }).waitFor()
       await page.getByRole('main').getByText('running', { exact: true }).first().waitFor()
 
       // Search narrows the tail to matching lines.
       await page.getByRole('searchbox', { name: 'Search' }).fill('line 1')
-      await expect.poll(() => log.innerText()).not.toContain('ready')
+      await expect.poll(() => log.innerText(), { timeout: 20_000 }).not.toContain('ready')
       await page.getByRole('searchbox', { name: 'Search' }).fill('')
       await shoot(page, 'agent')
 
@@ -209,7 +210,7 @@ describe.skipIf(skip)('the console in Chromium', () => {
         .click()
       await page
         .getByRole('button', { name: 'Start e2e printer watcher', exact: true })
-        .waitFor({ timeout: 15_000 })
+        .waitFor({ timeout: 30_000 })
 
       await page.getByRole('button', { name: 'Delete e2e printer watcher', exact: true }).click()
       await page
@@ -238,7 +239,18 @@ describe.skipIf(skip)('the console in Chromium', () => {
       const key = page.getByLabel('The new key, shown once')
       await key.waitFor()
       expect(await key.inputValue()).toMatch(/^myx_/)
-      // This very login is in the audit log, filtered by action.
+      await page.getByRole('button', { name: 'Done' }).click()
+      // Revoking asks in its own dialog (the page has others: each is named by its own title).
+      await page.getByRole('button', { name: 'Revoke ci exporter' }).click()
+      await page
+        .getByRole('dialog', { name: 'Revoke API key' })
+        .getByRole('button', { name: 'Revoke' })
+        .click()
+      await page
+        .getByRole('row', { name: /ci exporter/ })
+        .getByText('revoked')
+        .waitFor()
+      // The admin's logins are in the audit log, filtered by action.
       await page.getByLabel('Filter by action').fill('login')
       const audit = page.getByRole('table', { name: 'Audit log' })
       await audit.getByRole('cell', { name: 'login', exact: true }).first().waitFor()
@@ -286,7 +298,7 @@ describe.skipIf(skip)('the console in Chromium', () => {
       await logIn(page, server.baseUrl, 'admin', server.adminPassword)
       await page.getByRole('navigation').getByRole('link', { name: 'Agents' }).click()
       await page.getByText('No agents yet.').waitFor()
-      await expect.poll(() => live !== null).toBe(true)
+      await expect.poll(() => live !== null, { timeout: 20_000 }).toBe(true)
 
       refuse = true
       await live!.close({ code: 1011, reason: 'test: connection lost' })

@@ -107,7 +107,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     child.on('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')),
   )
   const baseUrl = `http://127.0.0.1:${port}`
-  const deadline = Date.now() + 30_000
+  const deadline = Date.now() + 60_000
   let up = false
   let ended = false
   void exited.then(() => {

@@ -52,7 +52,8 @@ export function useLogout() {
   const client = useQueryClient()
   return useMutation({
     mutationFn: async () => unwrap(await api.POST('/api/auth/logout')),
-    onSettled: () => {
+    // Only once the server has ended the session: a failed logout stays logged in and says why.
+    onSuccess: () => {
       client.setQueryData(sessionKey, null)
       forgetServerData(client)
     },

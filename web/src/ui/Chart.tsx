@@ -44,7 +44,15 @@ export function Chart({
       height,
       scales: {
         x: windowSeconds
-          ? { time: true, range: (_u, _min, max) => [max - windowSeconds, max] }
+          ? {
+              time: true,
+              // From the newest point itself: with a single point uPlot widens min and max by days.
+              range: (u) => {
+                const times = u.data[0]
+                const end = times.length > 0 ? times[times.length - 1] : Date.now() / 1000
+                return [end - windowSeconds, end]
+              },
+            }
           : { time: true },
         y: yRange ? { range: yRange } : {},
       },

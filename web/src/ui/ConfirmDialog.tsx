@@ -2,7 +2,7 @@
 // cancels, the page behind is inert. The action's own error is shown inside
 // it, so a refused delete does not vanish with the dialog.
 
-import { type ReactNode, useEffect, useRef } from 'react'
+import { type ReactNode, useEffect, useId, useRef } from 'react'
 import type { Problem } from '../api/problem'
 import { ProblemView } from './ProblemView'
 
@@ -28,6 +28,8 @@ export function ConfirmDialog({
   onCancel(): void
 }) {
   const ref = useRef<HTMLDialogElement>(null)
+  // Several dialogs live on one page (one per row): each names itself by its own heading.
+  const titleId = useId()
   useEffect(() => {
     const dialog = ref.current
     if (!dialog) return
@@ -38,7 +40,7 @@ export function ConfirmDialog({
     <dialog
       ref={ref}
       className="dialog"
-      aria-labelledby="confirm-title"
+      aria-labelledby={titleId}
       onCancel={(e) => {
         e.preventDefault()
         onCancel()
@@ -51,7 +53,7 @@ export function ConfirmDialog({
           onConfirm()
         }}
       >
-        <h2 id="confirm-title">{title}</h2>
+        <h2 id={titleId}>{title}</h2>
         {children}
         <ProblemView problem={problem} />
         <div className="dialog-actions">

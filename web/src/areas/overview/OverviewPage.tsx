@@ -12,9 +12,11 @@ import { formatAgo, formatPercent } from '../../ui/format'
 import { QueryState } from '../../ui/Loading'
 import { ProblemView } from '../../ui/ProblemView'
 import { StatusDot } from '../../ui/StatusDot'
-import { useFailedJobs, useFailedRuns, useRefreshOnJobCounts, useTaskCounts } from './hooks'
+import { useFailedJobs, useFailedRuns, useHostHistory, useRefreshOnJobCounts, useTaskCounts } from './hooks'
 
-const HOST_POINTS = 300
+// One point a second (the history at 1 s steps, then the scene feed): fifteen minutes.
+const HOST_WINDOW_SECONDS = 900
+const HOST_POINTS = 900
 
 function Counts({ title, counts, to }: { title: string; counts: Record<string, number>; to: string }) {
   const total = Object.values(counts).reduce((a, b) => a + b, 0)
@@ -37,28 +39,54 @@ function Counts({ title, counts, to }: { title: string; counts: Record<string, n
   )
 }
 
-/** The host's CPU and memory as the scene feed reports them, kept for the last few minutes. */
+type HostSeries = { t: number[]; cpu: (number | null)[]; mem: (number | null)[] }
+
+/** Appends a point unless it is not newer than the last one (a repeated or late figure). */
+function pushPoint(p: HostSeries, t: number, cpu: number | null, mem: number | null): void {
+  if (p.t.length > 0 && p.t[p.t.length - 1] >= t) return
+  p.t.push(t)
+  p.cpu.push(cpu)
+  p.mem.push(mem)
+}
+
+function trimPoints(p: HostSeries): void {
+  const extra = p.t.length - HOST_POINTS
+  if (extra > 0) for (const list of [p.t, p.cpu, p.mem]) list.splice(0, extra)
+}
+
+/**
+ * The host's CPU and memory for the chart: the last minutes from the history endpoint, then each
+ * figure the scene feed brings, newest last, at most HOST_POINTS.
+ */
 function useHostSeries(scene: Scene | undefined) {
-  const points = useRef<{ t: number[]; cpu: (number | null)[]; mem: (number | null)[] }>({
-    t: [],
-    cpu: [],
-    mem: [],
-  })
+  const history = useHostHistory()
+  const points = useRef<HostSeries>({ t: [], cpu: [], mem: [] })
   const [version, setVersion] = useState(0)
+  useEffect(() => {
+    const h = history.data
+    if (!h) return
+    // History first, then whatever the feed already brought that is newer.
+    const seeded: HostSeries = { t: [], cpu: [], mem: [] }
+    h.timestamps.forEach((ts, i) => {
+      pushPoint(seeded, Math.floor(new Date(ts).getTime() / 1000), h.cpu[i], h.memory[i])
+    })
+    const live = points.current
+    live.t.forEach((t, i) => {
+      pushPoint(seeded, t, live.cpu[i], live.mem[i])
+    })
+    trimPoints(seeded)
+    points.current = seeded
+    setVersion((v) => v + 1)
+  }, [history.data])
+
   const core = scene?.core
   useEffect(() => {
     if (!core || !scene) return
     const p = points.current
-    const t = Math.floor(new Date(scene.timestamp).getTime() / 1000)
-    if (p.t.length > 0 && p.t[p.t.length - 1] >= t) return
-    p.t.push(t)
-    p.cpu.push(core.cpuPercent)
-    p.mem.push(core.memoryPercent)
-    if (p.t.length > HOST_POINTS) {
-      p.t.shift()
-      p.cpu.shift()
-      p.mem.shift()
-    }
+    const before = p.t.length
+    pushPoint(p, Math.floor(new Date(scene.timestamp).getTime() / 1000), core.cpuPercent, core.memoryPercent)
+    if (p.t.length === before) return
+    trimPoints(p)
     setVersion((v) => v + 1)
   }, [core, scene])
   // biome-ignore lint/correctness/useExhaustiveDependencies: version marks a change inside the ref
@@ -132,10 +160,11 @@ export default function OverviewPage() {
           <StatusDot status={core.status} label={`host ${core.status}`} />
         </p>
         <Chart
-          title="Host CPU and memory, last minutes"
+          title="Host CPU and memory, last 15 minutes"
           series={HOST_SERIES}
           data={host}
           yRange={[0, 100]}
+          windowSeconds={HOST_WINDOW_SECONDS}
           height={160}
         />
       </section>
