@@ -31,7 +31,11 @@ export interface Config {
   metricsRetentionDays: number
   /** Comma-separated host allow-list for the scheduler's `api` action; empty = any host. */
   apiActionAllow: string[]
-  /** The OS user agents and script tasks run as (MYNTRIX_CHILD_USER); undefined = the server's own. */
+  /**
+   * The OS user agents and script tasks run as (MYNTRIX_CHILD_USER; `nobody` when
+   * unset on a root server). undefined: the server's own user, so children can read
+   * the server's secrets and only admins may decide what they run.
+   */
   childUser: ChildUser | undefined
   /** Extra settings an area reads; kept as raw strings so areas validate their own. */
   raw: Record<string, string | undefined>

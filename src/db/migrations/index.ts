@@ -8,6 +8,7 @@ import { taskRunActiveIndexes } from './0402_task_run_active_indexes.js'
 import { taskRunJobIndex } from './0403_task_run_job_index.js'
 import { deviceFiles } from './0501_device_files.js'
 import { sceneLayout } from './0601_scene_layout.js'
+import { taskRunProcess } from './0701_task_run_process.js'
 import type { MyntrixMigration } from './types.js'
 
 export const migrations: Record<string, MyntrixMigration> = {
@@ -18,4 +19,5 @@ export const migrations: Record<string, MyntrixMigration> = {
   '0401_scheduler_instances': schedulerInstances,
   '0402_task_run_active_indexes': taskRunActiveIndexes,
   '0403_task_run_job_index': taskRunJobIndex,
+  '0701_task_run_process': taskRunProcess,
 }

@@ -4,6 +4,7 @@
 import type { Principal } from '../../auth/principal.js'
 import { ConfigError, UnprocessableError } from '../../errors.js'
 import type { EventBus } from '../../events/bus.js'
+import { childWorkspace } from '../../process/child-user.js'
 import type { Area, AreaContext } from '../area.js'
 import {
   type ActionRegistry,
@@ -249,11 +250,18 @@ export function createSchedulerArea(ctx: AreaContext, deps: SchedulerDeps = {}):
       devices,
       apiAllowHosts: ctx.config.apiActionAllow,
       childUser: ctx.config.childUser,
+      childWorkspace: childWorkspace(ctx.config.childUser),
     },
     ...(maxSleepMs !== undefined && { maxSleepMs }),
     ...(maxLogChars !== undefined && { maxLogChars }),
   })
-  const service = new SchedulerService({ repo, engine, registry, bus: ctx.bus })
+  const service = new SchedulerService({
+    repo,
+    engine,
+    registry,
+    bus: ctx.bus,
+    childrenShareServerUser: ctx.config.childUser === undefined,
+  })
   const days = historyDaysFrom(ctx.config.raw)
   const retention = days
     ? new HistoryRetention({ repo, jobs: deps.jobs, days, logger: ctx.logger.child({ area: 'scheduler' }) })
