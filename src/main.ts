@@ -78,7 +78,15 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM'))
   process.on('SIGINT', () => void shutdown('SIGINT'))
 
-  await app.listen({ host: config.host, port: config.port })
+  try {
+    await app.listen({ host: config.host, port: config.port })
+  } catch (err) {
+    // The areas have started (agents run): a start-up that fails here must stop them,
+    // or they outlive this process beside the ones the next start runs.
+    await app.close().catch(() => {})
+    await database.close().catch(() => {})
+    throw err
+  }
 }
 
 main().catch((err) => {

@@ -11,7 +11,7 @@ import { waitFor } from './processes.js'
 
 const ROOT = resolve(import.meta.dirname, '../..')
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((ok, fail) => {
     const srv = createServer()
     srv.on('error', fail)
@@ -46,11 +46,8 @@ export async function killServers(): Promise<void> {
   for (const s of [...running]) await s.kill9()
 }
 
-export async function startServer(
-  testDb: TestDatabase,
-  env: Record<string, string> = {},
-): Promise<RealServer> {
-  const port = await freePort()
+/** The server process on `port`, without waiting for it (see startServer). */
+export function spawnServer(testDb: TestDatabase, port: number, env: Record<string, string> = {}) {
   const child = spawn(process.execPath, ['--import', 'tsx', resolve(ROOT, 'src/main.ts')], {
     cwd: ROOT,
     env: {
@@ -68,6 +65,15 @@ export async function startServer(
     stdio: 'ignore',
   })
   const exited = new Promise<number | null>((ok) => child.once('exit', (code) => ok(code)))
+  return { child, exited }
+}
+
+export async function startServer(
+  testDb: TestDatabase,
+  env: Record<string, string> = {},
+): Promise<RealServer> {
+  const port = await freePort()
+  const { child, exited } = spawnServer(testDb, port, env)
   const base = `http://127.0.0.1:${port}`
   const server: RealServer = {
     child,
