@@ -407,7 +407,7 @@ export class AgentsService {
       .where('id', '=', record.ownerId)
       .executeTakeFirst()
     if (owner?.role === 'admin' && !fromDbBool(owner.disabled)) return null
-    return `only an admin may start an agent that a non-admin configured: ${SAME_USER_REASON}`
+    return `only an admin may start an agent owned by a non-admin: ${SAME_USER_REASON}`
   }
 
   private checkConfiguration(value: Record<string, unknown> | null | undefined): Record<string, unknown> {
