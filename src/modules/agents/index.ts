@@ -75,6 +75,7 @@ export function createAgentsArea(ctx: AreaContext): AgentsArea {
     supervisor,
     logDir: options.logDir,
     childrenShareServerUser: childUser === undefined,
+    findOwner: (id) => ctx.auth.repo.findUserById(id),
   })
   return {
     name: 'agents',

@@ -7,7 +7,6 @@
 import { assertRole, type Principal, visibleOr404 } from '../../auth/principal.js'
 import { newId } from '../../db/ids.js'
 import type { Database } from '../../db/types.js'
-import { fromDbBool } from '../../db/values.js'
 import {
   ConflictError,
   ForbiddenError,
@@ -39,6 +38,8 @@ export interface AgentsServiceOptions {
    * an agent can read the server's secrets, so only admins may decide what one runs.
    */
   childrenShareServerUser?: boolean
+  /** An agent's owner as the owner is now (the auth area's users); needed with childrenShareServerUser. */
+  findOwner?: (id: string) => Promise<{ role: string; disabled: boolean } | undefined>
   now?: () => Date
 }
 
@@ -75,7 +76,7 @@ export class AgentsService {
   private readonly logDir: string
   private readonly now: () => Date
   private readonly childrenShareServerUser: boolean
-  private readonly db: Database
+  private readonly findOwner: (id: string) => Promise<{ role: string; disabled: boolean } | undefined>
   /** agentId -> ownerId, for bus events (filled whenever a record is read). */
   private readonly owners = new Map<string, string>()
   /** Per-agent chain of database writes, so reports land in the order they happened. */
@@ -90,7 +91,7 @@ export class AgentsService {
     this.logDir = options.logDir
     this.now = options.now ?? (() => new Date())
     this.childrenShareServerUser = options.childrenShareServerUser ?? false
-    this.db = options.db
+    this.findOwner = options.findOwner ?? (async () => undefined)
     this.offSupervisor = this.supervisor.onEvent((e) => {
       if (e.type === 'status') this.onStatus(e.facts)
       else if (e.type === 'health') this.onHealth(e.facts)
@@ -401,12 +402,8 @@ export class AgentsService {
   private async startRefusal(caller: Caller, record: AgentRecord): Promise<string | null> {
     if (!this.childrenShareServerUser) return null
     if ('principal' in caller ? caller.principal.role === 'admin' : caller.actor.role === 'admin') return null
-    const owner = await this.db
-      .selectFrom('users')
-      .select(['role', 'disabled'])
-      .where('id', '=', record.ownerId)
-      .executeTakeFirst()
-    if (owner?.role === 'admin' && !fromDbBool(owner.disabled)) return null
+    const owner = await this.findOwner(record.ownerId)
+    if (owner?.role === 'admin' && !owner.disabled) return null
     return `only an admin may start an agent owned by a non-admin: ${SAME_USER_REASON}`
   }
 
