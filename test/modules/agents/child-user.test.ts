@@ -159,6 +159,43 @@ describe.skipIf(!isRoot).each(testEngines())('children by default on a root serv
     for (const line of DENIED) expect(run.logs).toContain(line)
   })
 
+  it('an agent whose cwd is the data directory still cannot read what is in it', async () => {
+    // The switch to the child user happens after the chdir (libuv), so the start
+    // succeeds; every lookup through the directory is still the child user's.
+    const created = await t.request('POST', '/api/myntrix/agents', {
+      as: t.operator,
+      body: {
+        name: 'inside',
+        configuration: {
+          command: [
+            '/bin/sh',
+            '-c',
+            'cat jwt-secret || echo relative:denied; ls . || echo list:denied; echo probe:done',
+          ],
+          cwd: t.config.dataDir,
+          restartPolicy: 'never',
+        },
+      },
+    })
+    const id = created.body.id
+    const done = new Promise<void>((resolve) => {
+      const off = t.app.myntrix.context.bus.on('agent.log', (e) => {
+        if (e.agentId === id && e.line === 'probe:done') {
+          off()
+          resolve()
+        }
+      })
+    })
+    expect((await t.request('POST', `/api/myntrix/agents/${id}/start`, { as: t.operator })).status).toBe(200)
+    await done
+    const lines = (await t.request('GET', `/api/myntrix/agents/${id}/logs`, { as: t.operator })).body.map(
+      (l: { line: string }) => l.line,
+    )
+    expect(lines).toEqual(expect.arrayContaining(['relative:denied', 'list:denied']))
+    const secret = fs.readFileSync(path.join(t.config.dataDir, 'jwt-secret'), 'utf8').trim()
+    expect(lines.join('\n')).not.toContain(secret)
+  })
+
   it('script tasks run as nobody too, in /', async () => {
     const task = await t.request('POST', '/api/myntrix/tasks', {
       as: t.admin,
