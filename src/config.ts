@@ -37,6 +37,12 @@ export interface Config {
    * the server's secrets and only admins may decide what they run.
    */
   childUser: ChildUser | undefined
+  /**
+   * MYNTRIX_TRUST_OPERATORS: where children share the server's user, let operators
+   * create, configure and start agents anyway (they can then read the server's
+   * secrets). For a single-user machine, and the test suite run without root.
+   */
+  trustOperators: boolean
   /** Extra settings an area reads; kept as raw strings so areas validate their own. */
   raw: Record<string, string | undefined>
 }
@@ -136,6 +142,7 @@ export function loadConfig(env: Env = process.env): Config {
       .map((h) => h.trim().toLowerCase())
       .filter(Boolean),
     childUser: resolveChildUser(str(env, 'MYNTRIX_CHILD_USER')),
+    trustOperators: bool(env, 'MYNTRIX_TRUST_OPERATORS', false),
     raw: { ...env },
   }
 }

@@ -39,6 +39,11 @@ async function main(): Promise<void> {
   if (dataDirWarning) app.log.warn(dataDirWarning)
   if (config.childUser) {
     app.log.info({ childUser: config.childUser.name }, 'agents and script tasks run as another user')
+  } else if (config.trustOperators) {
+    app.log.warn(
+      "MYNTRIX_TRUST_OPERATORS=true: agents and script tasks run as the server's own user and operators may " +
+        "create and start agents, so every operator can read the server's secrets (JWT secret, database)",
+    )
   } else if (process.getuid?.() === 0) {
     // Only MYNTRIX_CHILD_USER=root gets here: unset, a root server uses nobody.
     app.log.warn(

@@ -60,6 +60,8 @@ export function spawnServer(testDb: TestDatabase, port: number, env: Record<stri
       MYNTRIX_HOST: '127.0.0.1',
       MYNTRIX_LOG_LEVEL: 'silent',
       MYNTRIX_LOGIN_MAX_ATTEMPTS: '50',
+      // As in test/helpers/app.ts: without root, operators' agents share the server's user.
+      ...(process.getuid?.() === 0 ? {} : { MYNTRIX_TRUST_OPERATORS: 'true' }),
       ...env,
     },
     stdio: 'ignore',

@@ -74,7 +74,7 @@ export function createAgentsArea(ctx: AreaContext): AgentsArea {
     logger: ctx.logger,
     supervisor,
     logDir: options.logDir,
-    childrenShareServerUser: childUser === undefined,
+    childrenShareServerUser: childUser === undefined && !ctx.config.trustOperators,
     findOwner: (id) => ctx.auth.repo.findUserById(id),
   })
   return {

@@ -260,7 +260,7 @@ export function createSchedulerArea(ctx: AreaContext, deps: SchedulerDeps = {}):
     engine,
     registry,
     bus: ctx.bus,
-    childrenShareServerUser: ctx.config.childUser === undefined,
+    childrenShareServerUser: ctx.config.childUser === undefined && !ctx.config.trustOperators,
   })
   const days = historyDaysFrom(ctx.config.raw)
   const retention = days

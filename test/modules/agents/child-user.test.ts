@@ -218,7 +218,10 @@ describe.each(testEngines())(
   'children sharing the server’s user (MYNTRIX_CHILD_USER=root), on $name',
   (engine) => {
     // The server's own user: `root` here, as in CI.
-    const sameUser = { MYNTRIX_CHILD_USER: isRoot ? 'root' : `${process.getuid?.()}:${process.getgid?.()}` }
+    const sameUser = {
+      MYNTRIX_CHILD_USER: isRoot ? 'root' : `${process.getuid?.()}:${process.getgid?.()}`,
+      MYNTRIX_TRUST_OPERATORS: 'false',
+    }
     let t: TestApp | null = null
     afterEach(async () => {
       await t?.dispose()
@@ -306,6 +309,12 @@ describe.each(testEngines())(
       expect(finished.status).toBe('failed')
       expect(finished.logs).toMatch(/only an admin may start/)
       expect((await t.request('GET', `/api/myntrix/agents/${id}`, { as: t.operator })).body.pid).toBeNull()
+    })
+
+    it('MYNTRIX_TRUST_OPERATORS=true lets operators make agents anyway (single-user machines)', async () => {
+      t = await createTestApp(engine, { env: { ...sameUser, MYNTRIX_TRUST_OPERATORS: 'true' } })
+      expect(t.config.childUser).toBeUndefined()
+      expect((await createProbe(t, t.operator)).status).toBe(201)
     })
 
     it('refuses an operator creating tasks that start agents, also as workflow steps', async () => {
