@@ -54,8 +54,18 @@ export interface Config {
   outboundAllow: AllowEntry[]
   /** Whether non-admins may reach private ranges (MYNTRIX_OUTBOUND_PRIVATE=allow|deny, default allow). */
   outboundPrivate: boolean
-  /** The OS user agents and script tasks run as (MYNTRIX_CHILD_USER); undefined = the server's own. */
+  /**
+   * The OS user agents and script tasks run as (MYNTRIX_CHILD_USER; `nobody` when
+   * unset on a root server). undefined: the server's own user, so children can read
+   * the server's secrets and only admins may decide what they run.
+   */
   childUser: ChildUser | undefined
+  /**
+   * MYNTRIX_TRUST_OPERATORS: where children share the server's user, let operators
+   * create, configure and start agents anyway (they can then read the server's
+   * secrets). For a single-user machine, and the test suite run without root.
+   */
+  trustOperators: boolean
   /** Extra settings an area reads; kept as raw strings so areas validate their own. */
   raw: Record<string, string | undefined>
 }
@@ -169,6 +179,7 @@ export function loadConfig(env: Env = process.env): Config {
     outboundAllow: parseOutboundAllow(str(env, OUTBOUND_ALLOW_SETTING)),
     outboundPrivate: outboundPrivate(env),
     childUser: resolveChildUser(str(env, 'MYNTRIX_CHILD_USER')),
+    trustOperators: bool(env, 'MYNTRIX_TRUST_OPERATORS', false),
     raw: { ...env },
   }
 }

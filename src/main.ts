@@ -1,11 +1,11 @@
 // Start-up: config, database + migrations, app, listen, graceful shutdown.
 
-import fs from 'node:fs'
 import path from 'node:path'
 import { buildApp } from './app.js'
 import { loadConfig } from './config.js'
 import { openDatabase } from './db/index.js'
 import { ConfigError } from './errors.js'
+import { secureDataDir } from './process/child-user.js'
 
 const SHUTDOWN_DEADLINE_MS = 10_000
 
@@ -21,9 +21,8 @@ async function main(): Promise<void> {
     throw err
   }
 
-  fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 })
-  // Children running as another user must not read the database or the JWT secret.
-  if (config.childUser) fs.chmodSync(config.dataDir, 0o700)
+  // Children must not read the database or the JWT secret: 0700, the server's own.
+  const dataDirWarning = secureDataDir(config.dataDir)
   const database = openDatabase(config.databaseUrl)
   let app: Awaited<ReturnType<typeof buildApp>>
   try {
@@ -38,10 +37,26 @@ async function main(): Promise<void> {
     throw err
   }
 
-  if (!config.childUser && process.getuid?.() === 0) {
+  if (dataDirWarning) app.log.warn(dataDirWarning)
+  if (config.childUser) {
+    app.log.info({ childUser: config.childUser.name }, 'agents and script tasks run as another user')
+  } else if (config.trustOperators) {
     app.log.warn(
-      "agents and script tasks run as root, the server's own user: they can read the server's files and " +
-        'start-up environment; set MYNTRIX_CHILD_USER (e.g. nobody) to run them as another user',
+      "MYNTRIX_TRUST_OPERATORS=true: agents and script tasks run as the server's own user and operators may " +
+        "create and start agents, so every operator can read the server's secrets (JWT secret, database)",
+    )
+  } else if (process.getuid?.() === 0) {
+    // Only MYNTRIX_CHILD_USER=root gets here: unset, a root server uses nobody.
+    app.log.warn(
+      'MYNTRIX_CHILD_USER=root: AGENTS AND SCRIPT TASKS RUN AS ROOT. They can read the JWT secret, the ' +
+        "database and the server's start-up environment, and do anything on this host; only admins may " +
+        'create or change agents and agent tasks. Unset MYNTRIX_CHILD_USER (nobody) or name a dedicated user.',
+    )
+  } else {
+    app.log.warn(
+      "agents and script tasks run as the server's own user and can read its secrets, so only admins may " +
+        'create or change agents and agent tasks; to let operators do so, run children as another user ' +
+        '(MYNTRIX_CHILD_USER, see docs/SECURITY.md)',
     )
   }
 
@@ -69,7 +84,16 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM'))
   process.on('SIGINT', () => void shutdown('SIGINT'))
 
-  const address = await app.listen({ host: config.host, port: config.port })
+  let address: string
+  try {
+    address = await app.listen({ host: config.host, port: config.port })
+  } catch (err) {
+    // The areas have started (agents run): a start-up that fails here must stop them,
+    // or they outlive this process beside the ones the next start runs.
+    await app.close().catch(() => {})
+    await database.close().catch(() => {})
+    throw err
+  }
   // The one line a person starting the server needs: where to go, where the state lives.
   app.log.info(
     {

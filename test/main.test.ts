@@ -67,6 +67,31 @@ describe('main', () => {
     }
   })
 
+  it.skipIf(process.getuid?.() !== 0)(
+    'as root: tightens the data directory to 0700 and warns loudly when children run as root',
+    async () => {
+      const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'myntrix-main-'))
+      fs.chmodSync(dataDir, 0o755)
+      const port = await freePort()
+      const p = run({ MYNTRIX_DATA_DIR: dataDir, MYNTRIX_PORT: String(port), MYNTRIX_CHILD_USER: 'root' })
+      try {
+        let ok = false
+        for (let i = 0; i < 400 && !ok; i++) {
+          ok = (await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined))?.status === 200
+          if (!ok) await new Promise((r) => setTimeout(r, 50))
+        }
+        expect(ok).toBe(true)
+        expect(fs.statSync(dataDir).mode & 0o777).toBe(0o700)
+        expect(p.output()).toContain('AGENTS AND SCRIPT TASKS RUN AS ROOT')
+        p.child.kill('SIGTERM')
+        expect(await p.exited).toBe(0)
+      } finally {
+        p.child.kill('SIGKILL')
+        fs.rmSync(dataDir, { recursive: true, force: true })
+      }
+    },
+  )
+
   it('serves, prints the admin password once, and shuts down cleanly on SIGTERM', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'myntrix-main-'))
     const port = await freePort()

@@ -70,6 +70,9 @@ export async function createTestApp(engine: TestEngine, options: TestAppOptions 
     MYNTRIX_LOG_LEVEL: 'silent',
     // Tests log in many times from one address.
     MYNTRIX_LOGIN_MAX_ATTEMPTS: '50',
+    // Without root, children share the test process's user and only admins could make
+    // agents; most tests act as operators. Root (CI) runs them as nobody instead.
+    ...(process.getuid?.() === 0 ? {} : { MYNTRIX_TRUST_OPERATORS: 'true' }),
     ...options.env,
   })
   const database = testDb.open()

@@ -8,6 +8,7 @@ import { taskRunActiveIndexes } from './0402_task_run_active_indexes.js'
 import { taskRunJobIndex } from './0403_task_run_job_index.js'
 import { deviceFiles } from './0501_device_files.js'
 import { sceneLayout } from './0601_scene_layout.js'
+import { taskRunProcess } from './0701_task_run_process.js'
 import { authSessions } from './0702_auth_sessions.js'
 import { auditLogIndexes } from './0703_audit_log_indexes.js'
 import type { MyntrixMigration } from './types.js'
@@ -20,6 +21,7 @@ export const migrations: Record<string, MyntrixMigration> = {
   '0401_scheduler_instances': schedulerInstances,
   '0402_task_run_active_indexes': taskRunActiveIndexes,
   '0403_task_run_job_index': taskRunJobIndex,
+  '0701_task_run_process': taskRunProcess,
   '0702_auth_sessions': authSessions,
   '0703_audit_log_indexes': auditLogIndexes,
 }

@@ -3,7 +3,9 @@
 
 import { join } from 'node:path'
 import { ConfigError } from '../../errors.js'
+import { childWorkspace } from '../../process/child-user.js'
 import type { Area, AreaContext } from '../area.js'
+import { safeBaseEnv } from './env.js'
 import { agentRoutes } from './routes.js'
 import { ProcessRuntime } from './runtimes/process.js'
 import { AgentsService } from './service.js'
@@ -53,13 +55,27 @@ export function supervisorOptionsFrom(
 
 export function createAgentsArea(ctx: AreaContext): AgentsArea {
   const options = supervisorOptionsFrom(ctx.config.raw, ctx.config.dataDir)
-  const supervisor = new Supervisor({ ...options, runtime: new ProcessRuntime(ctx.config.childUser) })
+  const { childUser } = ctx.config
+  // Log files are written by the server (the child only has pipes), so they stay in
+  // the private data directory; the child starts somewhere its own user may enter.
+  const workspace = childWorkspace(childUser)
+  const baseEnv = safeBaseEnv()
+  if (workspace.home) baseEnv.HOME = workspace.home
+  else delete baseEnv.HOME
+  const supervisor = new Supervisor({
+    ...options,
+    runtime: new ProcessRuntime(childUser),
+    baseDir: workspace.cwd,
+    baseEnv,
+  })
   const service = new AgentsService({
     db: ctx.db,
     bus: ctx.bus,
     logger: ctx.logger,
     supervisor,
     logDir: options.logDir,
+    childrenShareServerUser: childUser === undefined && !ctx.config.trustOperators,
+    findOwner: (id) => ctx.auth.repo.findUserById(id),
   })
   return {
     name: 'agents',

@@ -1,9 +1,10 @@
 // SQL for agents; snake_case stays in here (CamelCasePlugin maps it).
 
 import type { Database } from '../../db/types.js'
-import { fromDbInt, fromDbIntOrNull, fromDbJson, fromDbTime, toDbJson, toDbTime } from '../../db/values.js'
+import { fromDbInt, fromDbJson, fromDbTime, toDbJson, toDbTime } from '../../db/values.js'
+import type { ProcessIdentity } from '../../process/identity.js'
+import { decodeProcess, encodeStartTime } from '../../process/identity.js'
 import type { HealthDetails } from './health.js'
-import type { ProcessIdentity } from './runtimes/types.js'
 import type { AgentStatus } from './supervisor.js'
 
 export type DesiredState = 'running' | 'stopped'
@@ -68,25 +69,6 @@ type Row = {
   statusReason: string | null
   createdAt: unknown
   updatedAt: unknown
-}
-
-/** pid_start_time holds "<startTicks>@<bootId>" so a record from another boot never matches. */
-export function encodeStartTime(identity: ProcessIdentity | null): string | null {
-  if (!identity || identity.startTicks === null) return null
-  return identity.bootId ? `${identity.startTicks}@${identity.bootId}` : String(identity.startTicks)
-}
-
-export function decodeProcess(pid: unknown, text: string | null): ProcessIdentity | null {
-  const p = fromDbIntOrNull(pid)
-  if (p === null) return null
-  if (!text) return { pid: p, startTicks: null, bootId: null }
-  const at = text.indexOf('@')
-  const ticks = Number(at < 0 ? text : text.slice(0, at))
-  return {
-    pid: p,
-    startTicks: Number.isFinite(ticks) ? ticks : null,
-    bootId: at < 0 ? null : text.slice(at + 1),
-  }
 }
 
 function toRecord(row: Row): AgentRecord {

@@ -7,15 +7,21 @@
 import { assertRole, type Principal, visibleOr404 } from '../../auth/principal.js'
 import { newId } from '../../db/ids.js'
 import type { Database } from '../../db/types.js'
-import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from '../../errors.js'
+import {
+  ConflictError,
+  ForbiddenError,
+  NotFoundError,
+  UnprocessableError,
+  ValidationError,
+} from '../../errors.js'
 import type { EventBus } from '../../events/bus.js'
 import type { Logger } from '../../logger.js'
+import { endOrphan } from '../../process/orphans.js'
 import { normalizeAgentConfig, validateAgentConfig } from './config.js'
 import { AgentNoCommandError } from './errors.js'
 import { computeHealth } from './health.js'
 import type { LogEntry } from './log-buffer.js'
 import { readLogTail } from './log-file.js'
-import { endOrphan } from './orphans.js'
 import { type AgentRecord, type AgentRuntimeState, AgentsRepository, type StoredExit } from './repository.js'
 import type { CreateAgentBody, LogEntryView, UpdateAgentBody } from './schemas.js'
 import type { AgentFacts, Supervisor } from './supervisor.js'
@@ -27,6 +33,13 @@ export interface AgentsServiceOptions {
   supervisor: Supervisor
   /** Where the supervisor writes the per-agent log files (for history after a restart). */
   logDir: string
+  /**
+   * True when agents run as the server's own OS user (no separate child user): then
+   * an agent can read the server's secrets, so only admins may decide what one runs.
+   */
+  childrenShareServerUser?: boolean
+  /** An agent's owner as the owner is now (the auth area's users); needed with childrenShareServerUser. */
+  findOwner?: (id: string) => Promise<{ role: string; disabled: boolean } | undefined>
   now?: () => Date
 }
 
@@ -49,6 +62,12 @@ export const SHUTDOWN_STOP_TIMEOUT_MS = 7000
 
 const ACTIVE_STATUSES = new Set(['starting', 'running', 'stopping', 'restarting'])
 
+/** Why non-admins may not decide what an agent runs where children share the server's user. */
+export const SAME_USER_REASON =
+  "agents run as the server's own OS user here (MYNTRIX_CHILD_USER is root, or unset on a non-root " +
+  "server), so an agent's command could read the server's secrets (JWT secret, database, start-up " +
+  'environment)'
+
 export class AgentsService {
   readonly repository: AgentsRepository
   private readonly supervisor: Supervisor
@@ -56,6 +75,8 @@ export class AgentsService {
   private readonly logger: Logger
   private readonly logDir: string
   private readonly now: () => Date
+  private readonly childrenShareServerUser: boolean
+  private readonly findOwner: (id: string) => Promise<{ role: string; disabled: boolean } | undefined>
   /** agentId -> ownerId, for bus events (filled whenever a record is read). */
   private readonly owners = new Map<string, string>()
   /** Per-agent chain of database writes, so reports land in the order they happened. */
@@ -69,6 +90,8 @@ export class AgentsService {
     this.logger = options.logger
     this.logDir = options.logDir
     this.now = options.now ?? (() => new Date())
+    this.childrenShareServerUser = options.childrenShareServerUser ?? false
+    this.findOwner = options.findOwner ?? (async () => undefined)
     this.offSupervisor = this.supervisor.onEvent((e) => {
       if (e.type === 'status') this.onStatus(e.facts)
       else if (e.type === 'health') this.onHealth(e.facts)
@@ -90,11 +113,24 @@ export class AgentsService {
     for (const r of records) {
       if (r.desiredState !== 'running') continue
       try {
+        const refusal = await this.startRefusal({ actor: { ownerId: null } }, r)
+        if (refusal) {
+          // Configured while children ran as another user: not run as the server's.
+          await this.repository.updateRuntime(r.id, {
+            ...stoppedState(r),
+            status: 'error',
+            statusReason: refusal,
+          })
+          this.logger.warn({ agentId: r.id }, refusal)
+          continue
+        }
         await this.supervisor.start(r.id, r.configuration, { restarts: r.restarts })
       } catch (err) {
         this.logger.warn({ agentId: r.id, err }, 'could not resume agent')
       }
     }
+    // Recorded before start-up goes on, so a crash from here on leaves nothing unknown.
+    await this.flushWrites()
   }
 
   /**
@@ -120,24 +156,7 @@ export class AgentsService {
       }
     }
     if (r.process || ACTIVE_STATUSES.has(r.status)) {
-      const status = r.status === 'error' ? 'error' : 'stopped'
-      await this.repository.updateRuntime(r.id, {
-        status,
-        statusReason: reason,
-        health: 0,
-        healthDetails: computeHealth({
-          alive: false,
-          recentRestarts: 0,
-          check: null,
-          memoryBytes: null,
-          maxMemoryMb: null,
-          cpuPercent: null,
-        }).details,
-        process: null,
-        startedAt: null,
-        restarts: r.restarts,
-        lastExit: r.lastExit,
-      })
+      await this.repository.updateRuntime(r.id, { ...stoppedState(r), statusReason: reason })
     }
   }
 
@@ -183,6 +202,7 @@ export class AgentsService {
 
   async create(principal: Principal, input: CreateAgentBody): Promise<AgentDetails> {
     assertRole(principal, 'operator', 'create agents')
+    this.assertMayConfigure(principal, 'create agents')
     const configuration = this.checkConfiguration(input.configuration)
     const now = this.now()
     const record: AgentRecord = {
@@ -216,7 +236,10 @@ export class AgentsService {
     const patch: { name?: string; type?: string; configuration?: Record<string, unknown> } = {}
     if (input.name !== undefined) patch.name = input.name
     if (input.type !== undefined) patch.type = input.type
-    if (input.configuration !== undefined) patch.configuration = this.checkConfiguration(input.configuration)
+    if (input.configuration !== undefined) {
+      this.assertMayConfigure(principal, "change an agent's configuration")
+      patch.configuration = this.checkConfiguration(input.configuration)
+    }
     await this.repository.updateDefinition(id, patch, this.now())
     return this.details(await this.visible({ principal }, id))
   }
@@ -273,6 +296,7 @@ export class AgentsService {
   ): Promise<{ exitCode: number | null; signal: string | null }> {
     const record = await this.visible({ actor: opts.actor }, agentId)
     const config = this.startable(record)
+    await this.assertMayStart({ actor: opts.actor }, record)
     // A run is its own process from start to exit: taking over a process someone
     // started (and then stopping it) would undo their intent.
     if (this.supervisor.knows(agentId)) {
@@ -293,6 +317,7 @@ export class AgentsService {
     try {
       opts.signal.addEventListener('abort', onAbort, { once: true })
       await this.supervisor.start(agentId, config, { restarts: record.restarts })
+      await this.writes.get(agentId)
       if (opts.signal.aborted) onAbort()
       const result = await exited
       // A run is one process: do not let the restart policy start another.
@@ -309,6 +334,7 @@ export class AgentsService {
   private async startAs(caller: Caller, id: string): Promise<AgentDetails> {
     const record = await this.visible(caller, id)
     const config = this.startable(record)
+    await this.assertMayStart(caller, record)
     await this.repository.setDesiredState(id, 'running')
     record.desiredState = 'running'
     try {
@@ -318,6 +344,9 @@ export class AgentsService {
       await this.repository.setDesiredState(id, 'stopped')
       throw err
     }
+    // The process identity is in the database before the caller hears "started":
+    // a server killed right after still finds the process at its next start.
+    await this.writes.get(id)
     return this.details(record)
   }
 
@@ -332,9 +361,11 @@ export class AgentsService {
   private async restartAs(caller: Caller, id: string): Promise<AgentDetails> {
     const record = await this.visible(caller, id)
     const config = this.startable(record)
+    await this.assertMayStart(caller, record)
     await this.repository.setDesiredState(id, 'running')
     record.desiredState = 'running'
     await this.supervisor.restart(id, config, { restarts: record.restarts })
+    await this.writes.get(id)
     return this.details(record)
   }
 
@@ -348,6 +379,32 @@ export class AgentsService {
     }
     if (!normalizeAgentConfig(record.configuration).argv) throw new AgentNoCommandError(record.id)
     return record.configuration
+  }
+
+  /** Creating or reconfiguring an agent decides what it runs: see SAME_USER_REASON. */
+  private assertMayConfigure(principal: Principal, action: string): void {
+    if (this.childrenShareServerUser && principal.role !== 'admin') {
+      throw new ForbiddenError(`only an admin may ${action}: ${SAME_USER_REASON}`)
+    }
+  }
+
+  private async assertMayStart(caller: Caller, record: AgentRecord): Promise<void> {
+    const refusal = await this.startRefusal(caller, record)
+    if (refusal) throw new ForbiddenError(refusal)
+  }
+
+  /**
+   * Where children share the server's user, a process starts only for an admin
+   * (the caller, or the agent's owner as the owner is now): an operator's agent
+   * configured while children ran as another user, or whose owner was demoted,
+   * is not started, whoever asks (API, a scheduled task, start-up).
+   */
+  private async startRefusal(caller: Caller, record: AgentRecord): Promise<string | null> {
+    if (!this.childrenShareServerUser) return null
+    if ('principal' in caller ? caller.principal.role === 'admin' : caller.actor.role === 'admin') return null
+    const owner = await this.findOwner(record.ownerId)
+    if (owner?.role === 'admin' && !owner.disabled) return null
+    return `only an admin may start an agent owned by a non-admin: ${SAME_USER_REASON}`
   }
 
   private checkConfiguration(value: Record<string, unknown> | null | undefined): Record<string, unknown> {
@@ -442,6 +499,27 @@ function storedExit(facts: AgentFacts): StoredExit | null {
 
 function logView(e: LogEntry): LogEntryView {
   return { seq: e.seq, stream: e.stream, line: e.line, ts: e.ts.toISOString() }
+}
+
+/** The state of an agent whose process is gone (after recovery, or refused at start-up). */
+function stoppedState(r: AgentRecord): AgentRuntimeState {
+  return {
+    status: r.status === 'error' ? 'error' : 'stopped',
+    statusReason: r.statusReason,
+    health: 0,
+    healthDetails: computeHealth({
+      alive: false,
+      recentRestarts: 0,
+      check: null,
+      memoryBytes: null,
+      maxMemoryMb: null,
+      cpuPercent: null,
+    }).details,
+    process: null,
+    startedAt: null,
+    restarts: r.restarts,
+    lastExit: r.lastExit,
+  }
 }
 
 function normalizedStopTimeout(configuration: Record<string, unknown>): number {

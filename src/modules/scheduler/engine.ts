@@ -23,6 +23,8 @@ import { newId } from '../../db/ids.js'
 import type { EventBus } from '../../events/bus.js'
 import type { Logger } from '../../logger.js'
 import type { ProcessLiveness } from '../../process/liveness.js'
+import { endOrphan } from '../../process/orphans.js'
+import { readBootId } from '../../process/proc.js'
 import {
   ActionCanceled,
   type ActionRegistry,
@@ -115,6 +117,9 @@ const SCHEDULE_CACHE_MAX = 10_000
 const STOP_WAIT_MS = 10_000
 /** The longest delay a Node timer takes (about 24.8 days). */
 const MAX_TIMER_MS = 2 ** 31 - 1
+/** SIGTERM to SIGKILL for a script's group left behind by a dead process (a script's default grace). */
+const ORPHAN_STOP_TIMEOUT_MS = 2000
+
 /** Change-feed wake-ups look for new or dead processes at most this often. */
 const MIN_REAP_GAP_MS = 250
 /** Another process's commits wake the engine at most this often (a busy peer on SQLite commits many times a second). */
@@ -683,6 +688,7 @@ export class SchedulerEngine {
         services,
         taskId: task.id,
         runId: run.id,
+        processStarted: (identity) => this.repo.setRunProcess(run.id, identity),
       })
       clearTimeout(timeout)
       let status: RunStatus = result.ok ? 'success' : result.canceled ? 'cancelled' : 'failed'
@@ -801,13 +807,37 @@ export class SchedulerEngine {
     this.reapDue = false
     for (const id of await this.repo.instances.deadOnThisHost()) await this.repo.instances.remove(id)
     const now = Date.now()
-    const reaped = await this.repo.reapOrphans(
-      this.instanceId,
-      new Date(now - 4 * this.heartbeatMs),
-      new Date(now),
-    )
+    const staleBefore = new Date(now - 4 * this.heartbeatMs)
+    // Before their runs are failed (and perhaps retried): a retry must not run beside the old copy.
+    await this.endOrphanedProcesses(staleBefore)
+    const reaped = await this.repo.reapOrphans(this.instanceId, staleBefore, new Date(now))
     this.peers = reaped.peers
     return reaped
+  }
+
+  /**
+   * Ends the process groups that runs of dead processes left on this machine
+   * (recognised by pid + start time + boot id, so a reused pid is never hit) and
+   * forgets them. A group on another machine is left to that machine's next
+   * start: its record stays until then.
+   */
+  private async endOrphanedProcesses(staleBefore: Date): Promise<void> {
+    const found = await this.repo.orphanedRunProcesses(this.instanceId, staleBefore)
+    if (found.length === 0) return
+    const bootId = readBootId()
+    const here = found.filter((f) => f.process.bootId === null || f.process.bootId === bootId)
+    await Promise.all(
+      here.map(async ({ runId, process }) => {
+        const result = await endOrphan(process, ORPHAN_STOP_TIMEOUT_MS)
+        if (result.ended) {
+          this.opts.logger.warn(
+            { runId, pid: process.pid, killed: result.killed },
+            'scheduler: ended a process group left running by a stopped process',
+          )
+        }
+      }),
+    )
+    await this.repo.clearRunProcesses(here.map((f) => f.runId))
   }
 
   private emitRun(runId: string, taskId: string, status: string): void {

@@ -6,6 +6,7 @@ import { ConfigError, UnprocessableError } from '../../errors.js'
 import type { EventBus } from '../../events/bus.js'
 import type { Logger } from '../../logger.js'
 import { createOutboundPolicy, OutboundDeniedError, type OutboundPolicy } from '../../net/outbound-policy.js'
+import { childWorkspace } from '../../process/child-user.js'
 import type { Area, AreaContext } from '../area.js'
 import {
   type ActionRegistry,
@@ -283,11 +284,18 @@ export function createSchedulerArea(ctx: AreaContext, deps: SchedulerDeps = {}):
       apiAllowHosts: ctx.config.apiActionAllow,
       outbound,
       childUser: ctx.config.childUser,
+      childWorkspace: childWorkspace(ctx.config.childUser),
     },
     ...(maxSleepMs !== undefined && { maxSleepMs }),
     ...(maxLogChars !== undefined && { maxLogChars }),
   })
-  const service = new SchedulerService({ repo, engine, registry, bus: ctx.bus })
+  const service = new SchedulerService({
+    repo,
+    engine,
+    registry,
+    bus: ctx.bus,
+    childrenShareServerUser: ctx.config.childUser === undefined && !ctx.config.trustOperators,
+  })
   const days = historyDaysFrom(ctx.config.raw)
   const retention = days
     ? new HistoryRetention({ repo, jobs: deps.jobs, days, logger: ctx.logger.child({ area: 'scheduler' }) })

@@ -20,6 +20,7 @@ import {
   toDbJson,
   toDbTime,
 } from '../../db/values.js'
+import { decodeProcess, encodeStartTime, type ProcessIdentity } from '../../process/identity.js'
 import { InstanceRegistry } from '../../process/liveness.js'
 import type { ActionType } from './actions/types.js'
 import {
@@ -40,9 +41,9 @@ interface SchedulerInstancesTable {
   heartbeatAt: string | Date
 }
 
-/** The foundation's tables plus what migration 0401 adds. */
+/** The foundation's tables plus what migrations 0401 and 0701 add. */
 export type SchedulerDB = Omit<DB, 'taskRuns'> & {
-  taskRuns: TaskRunsTable & { claimedBy: string | null }
+  taskRuns: TaskRunsTable & { claimedBy: string | null; pid: number | null; pidStartTime: string | null }
   schedulerInstances: SchedulerInstancesTable
 }
 type Db = Kysely<SchedulerDB>
@@ -555,7 +556,8 @@ export class SchedulerRepository {
     const withLogs = fields.logs !== undefined
     const withError = fields.error !== undefined
     const columns = ['run_id', 'status', 'end_time']
-    const sets = ['status = v.status', 'end_time = v.end_time']
+    // The run's action ended its process group on the way out: nothing left to recover.
+    const sets = ['status = v.status', 'end_time = v.end_time', 'pid = null', 'pid_start_time = null']
     const row = ['?', '?', typed(this.engine, 'timestamptz')]
     if (withLogs) {
       columns.push('logs')
@@ -648,6 +650,57 @@ export class SchedulerRepository {
       )
       .executeTakeFirst()
     return Number(res.numDeletedRows)
+  }
+
+  // ---- processes started by runs (`script`), for crash recovery ----
+
+  /** Records the process group a run started (see 0701_task_run_process.ts). */
+  async setRunProcess(id: string, identity: ProcessIdentity): Promise<void> {
+    await this.db
+      .updateTable('taskRuns')
+      .set({ pid: identity.pid, pidStartTime: encodeStartTime(identity) })
+      .where('id', '=', id)
+      .execute()
+  }
+
+  async clearRunProcesses(ids: string[]): Promise<void> {
+    if (ids.length === 0) return
+    await this.db
+      .updateTable('taskRuns')
+      .set({ pid: null, pidStartTime: null })
+      .where('id', 'in', ids)
+      .execute()
+  }
+
+  /**
+   * Processes recorded on runs that no live process looks after: running runs of
+   * processes that are gone (as reapOrphans sees them), and finished runs that a
+   * reaper on another host failed without being able to end their process.
+   */
+  async orphanedRunProcesses(
+    selfId: string,
+    staleBefore: Date,
+  ): Promise<{ runId: string; process: ProcessIdentity }[]> {
+    const live = this.db
+      .selectFrom('schedulerInstances')
+      .select('id')
+      .where('heartbeatAt', '>=', toDbTime(staleBefore))
+    const found = await this.db
+      .selectFrom('taskRuns')
+      .select(['id', 'pid', 'pidStartTime'])
+      .where('pid', 'is not', null)
+      .where((eb) =>
+        eb.or([
+          eb('status', '!=', 'running'),
+          eb('claimedBy', 'is', null),
+          eb.and([eb('claimedBy', '!=', selfId), eb('claimedBy', 'not in', live)]),
+        ]),
+      )
+      .execute()
+    return found.flatMap((r) => {
+      const identity = decodeProcess(r.pid, r.pidStartTime)
+      return identity ? [{ runId: r.id, process: identity }] : []
+    })
   }
 
   // ---- instances (rows written by src/process/liveness.ts) ----

@@ -55,6 +55,8 @@ interface ServiceOptions {
   engine: SchedulerEngine
   registry: ActionRegistry
   bus: EventBus
+  /** True when agents run as the server's own OS user: then only admins' tasks may start them. */
+  childrenShareServerUser?: boolean
   now?: () => Date
 }
 
@@ -66,6 +68,7 @@ export class SchedulerService {
   private readonly registry: ActionRegistry
   private readonly bus: EventBus
   private readonly now: () => Date
+  private readonly childrenShareServerUser: boolean
 
   constructor(o: ServiceOptions) {
     this.repo = o.repo
@@ -73,6 +76,7 @@ export class SchedulerService {
     this.registry = o.registry
     this.bus = o.bus
     this.now = o.now ?? (() => new Date())
+    this.childrenShareServerUser = o.childrenShareServerUser ?? false
   }
 
   async create(principal: Principal, body: Body): Promise<TaskWithLastRun> {
@@ -229,6 +233,12 @@ export class SchedulerService {
         'only an admin may create, change or run tasks that run scripts (also as workflow steps)',
       )
     }
+    // The agents service refuses such a start at run time too; saying so here is clearer.
+    if (this.childrenShareServerUser && startsAgent(action, payload) && !hasRole(principal, 'admin')) {
+      throw new ForbiddenError(
+        "only an admin may create, change or run tasks that start agents (also as workflow steps): agents run as the server's own OS user here, so an agent could read the server's secrets",
+      )
+    }
   }
 
   private changed(taskId: string): void {
@@ -340,6 +350,15 @@ function invalid(errors: FieldError[]): ValidationError {
 
 function page(q: { limit: number; offset: number }) {
   return { limit: q.limit, offset: q.offset }
+}
+
+/** Whether a task starts an agent's process (start, restart, run): directly, or as a workflow step. */
+export function startsAgent(action: string, payload: unknown): boolean {
+  if (typeof payload !== 'object' || payload === null) return false
+  if (action === 'agent') return (payload as { operation?: unknown }).operation !== 'stop'
+  if (action !== 'workflow') return false
+  const steps = (payload as { steps?: unknown }).steps
+  return Array.isArray(steps) && steps.some((step) => startsAgent(String(step?.action), step?.payload))
 }
 
 /** Whether a task runs a script: directly, or as any step of a workflow. */

@@ -5,9 +5,9 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { endOrphan, inspectOrphan } from '../../../src/modules/agents/orphans.js'
-import { parseProcStat, readBootId } from '../../../src/modules/agents/proc.js'
-import type { ProcessIdentity } from '../../../src/modules/agents/runtimes/types.js'
+import type { ProcessIdentity } from '../../../src/process/identity.js'
+import { endOrphan, inspectOrphan } from '../../../src/process/orphans.js'
+import { parseProcStat, readBootId } from '../../../src/process/proc.js'
 import { fixture, isAlive } from './helpers.js'
 
 interface Orphan extends ProcessIdentity {

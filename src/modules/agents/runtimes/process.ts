@@ -4,16 +4,16 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { stat } from 'node:fs/promises'
 import { type ChildUser, spawnIdentity } from '../../../process/child-user.js'
-import { LineSplitter } from '../lines.js'
+import { identify } from '../../../process/identity.js'
 import {
   CLOCK_TICKS_PER_SECOND,
   isGroupAlive,
   pageSizeBytes,
   processTree,
   readBootId,
-  readProcStat,
   readProcTable,
-} from '../proc.js'
+} from '../../../process/proc.js'
+import { LineSplitter } from '../lines.js'
 import {
   type AgentRuntime,
   type ExitInfo,
@@ -141,8 +141,13 @@ export class ProcessRuntime implements AgentRuntime {
     await new Promise<void>((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException) => {
         child.off('spawn', onSpawn)
+        // As another user, EACCES may also mean that user cannot enter the cwd.
+        const as =
+          this.user && err.code === 'EACCES'
+            ? ` as user ${this.user.name} (it must be able to enter ${spec.cwd} and run ${file})`
+            : ''
         reject(
-          new RuntimeSpawnError(`cannot start ${file}: ${err.code ?? err.message}`, {
+          new RuntimeSpawnError(`cannot start ${file}${as}: ${err.code ?? err.message}`, {
             cause: err,
             notFound: err.code === 'ENOENT',
             denied: err.code === 'EACCES',
@@ -159,12 +164,7 @@ export class ProcessRuntime implements AgentRuntime {
     // After 'spawn' errors are not expected, but an unhandled 'error' would crash the server.
     child.on('error', () => {})
     const pid = child.pid!
-    const identity: ProcessIdentity = {
-      pid,
-      startTicks: readProcStat(pid)?.startTicks ?? null,
-      bootId: this.bootId,
-    }
-    return new LocalProcess(child, identity)
+    return new LocalProcess(child, identify(pid, this.bootId))
   }
 
   usage(processes: readonly RuntimeProcess[]): Map<RuntimeProcess, ResourceUsage> {

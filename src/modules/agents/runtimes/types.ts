@@ -2,15 +2,11 @@
 // policy (restarts, backoff, health); a runtime only knows how to run things.
 // `process.ts` is the local one; a container runtime would be one more file.
 
-export type OutputStream = 'stdout' | 'stderr'
+import type { ProcessIdentity } from '../../../process/identity.js'
 
-/** What is recorded so a later server can recognise the process (orphan recovery). */
-export interface ProcessIdentity {
-  pid: number
-  /** /proc/<pid>/stat field 22 (clock ticks after boot); null where /proc is missing. */
-  startTicks: number | null
-  bootId: string | null
-}
+export type { ProcessIdentity }
+
+export type OutputStream = 'stdout' | 'stderr'
 
 export interface ExitInfo {
   code: number | null

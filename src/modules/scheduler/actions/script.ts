@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process'
 import { stat } from 'node:fs/promises'
 import { spawnIdentity } from '../../../process/child-user.js'
+import { identify } from '../../../process/identity.js'
 import { Checker } from './check.js'
 import { buildScriptEnv } from './env.js'
 import {
@@ -131,13 +132,28 @@ async function run(payload: ScriptPayload, ctx: ActionContext): Promise<ActionOu
     `$ ${shell ? payload.command : argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : JSON.stringify(a))).join(' ')}`,
   )
 
+  const workspace = ctx.services.childWorkspace
+  const env = buildScriptEnv(payload.env, { taskId: ctx.taskId, runId: ctx.runId })
+  // Another user's HOME and working directory, not the server's (often /root, 0700).
+  if (workspace && payload.env?.HOME === undefined) {
+    if (workspace.home) env.HOME = workspace.home
+    else delete env.HOME
+  }
   const child = spawn(argv[0], argv.slice(1), {
-    cwd: payload.cwd,
-    env: buildScriptEnv(payload.env, { taskId: ctx.taskId, runId: ctx.runId }),
+    cwd: payload.cwd ?? workspace?.cwd,
+    env,
     ...spawnIdentity(ctx.services.childUser),
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
   })
+  // Recorded before anything else can happen to it: a server killed from here on
+  // leaves a group the next one can recognise and end (see the engine's reaper).
+  const recorded =
+    child.pid === undefined || !ctx.processStarted
+      ? Promise.resolve()
+      : ctx.processStarted(identify(child.pid)).catch((e: Error) => {
+          ctx.log.line(`could not record the process for crash recovery: ${e.message}`)
+        })
   const out = lineWriter(ctx, '')
   const err = lineWriter(ctx, '[stderr] ')
   child.stdout.setEncoding('utf8').on('data', (s: string) => out.push(s))
@@ -167,6 +183,7 @@ async function run(payload: ScriptPayload, ctx: ActionContext): Promise<ActionOu
     }
     // The run ends with its main process; whatever it left in its group goes too.
     if (child.pid !== undefined) killGroup(child.pid, 'SIGKILL')
+    await recorded
     await drain(child)
     out.flush()
     err.flush()

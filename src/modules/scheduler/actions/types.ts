@@ -3,7 +3,8 @@
 
 import type { FieldError } from '../../../errors.js'
 import type { OutboundPolicy } from '../../../net/outbound-policy.js'
-import type { ChildUser } from '../../../process/child-user.js'
+import type { ChildUser, ChildWorkspace } from '../../../process/child-user.js'
+import type { ProcessIdentity } from '../../../process/identity.js'
 import type { LogSink } from './log-sink.js'
 
 export const ACTION_TYPES = ['agent', 'script', 'api', 'device', 'workflow'] as const
@@ -58,6 +59,8 @@ export interface ActionServices {
   outbound?: OutboundPolicy
   /** The OS user `script` runs as (MYNTRIX_CHILD_USER); undefined: the server's own. */
   childUser?: ChildUser
+  /** Where `script` starts without a `cwd`, and its HOME (src/process/child-user.ts). */
+  childWorkspace?: ChildWorkspace
 }
 
 export interface ActionContext {
@@ -68,6 +71,12 @@ export interface ActionContext {
   services: ActionServices
   taskId?: string
   runId?: string
+  /**
+   * Called when an action has started a process group (pid = pgid): the engine
+   * records it on the run, so that after a crash the next server ends it before
+   * the run is failed (and retried).
+   */
+  processStarted?: (identity: ProcessIdentity) => Promise<void>
 }
 
 export interface ActionOutcome {

@@ -1,13 +1,13 @@
-// Orphan recovery. After the server was killed with SIGKILL its agents keep running
-// (they are in their own process groups). The next server finds them from the
-// recorded pid and start time and ends them before starting the agents afresh.
-//
-// A pid alone is not enough: after a while the kernel hands the same number to an
-// unrelated process. /proc/<pid>/stat field 22 (start time in clock ticks after boot)
-// together with the boot id names exactly one process.
+// Orphan recovery. After the server was killed with SIGKILL its agents and script
+// task processes keep running (they are in their own process groups). The next
+// server (or a peer's reaper) finds them from the recorded identity (identity.ts)
+// and ends them before it starts agents afresh or fails the runs.
 
+import type { ProcessIdentity } from './identity.js'
 import { groupMembers, isGroupAlive, readBootId, readProcStat } from './proc.js'
-import type { ProcessIdentity } from './runtimes/types.js'
+
+/** How long after SIGKILL a group that will not go is still waited for. */
+const GIVE_UP_AFTER_KILL_MS = 5000
 
 export type OrphanVerdict =
   /** The recorded leader still runs: same pid, same start time, same boot. */
@@ -65,8 +65,12 @@ export async function endOrphan(
   send('SIGTERM')
   const deadline = Date.now() + timeoutMs
   let killed = false
-  // These processes are not our children, so no exit event exists: poll.
+  // These processes are not our children, so no exit event exists: poll. A group
+  // that even SIGKILL cannot end (EPERM: another user's, without CAP_KILL) is given
+  // up after a while rather than waited for forever.
+  const giveUpAt = deadline + GIVE_UP_AFTER_KILL_MS
   while (isGroupAlive(pgid)) {
+    if (Date.now() >= giveUpAt) return { verdict, ended: false, killed }
     if (!killed && Date.now() >= deadline) {
       killed = true
       send('SIGKILL')
