@@ -5,7 +5,7 @@ import { buildApp } from './app.js'
 import { loadConfig } from './config.js'
 import { openDatabase } from './db/index.js'
 import { ConfigError } from './errors.js'
-import { secureDataDir } from './process/child-user.js'
+import { ambientCapabilities, secureDataDir } from './process/child-user.js'
 
 const SHUTDOWN_DEADLINE_MS = 10_000
 
@@ -38,6 +38,14 @@ async function main(): Promise<void> {
   }
 
   if (dataDirWarning) app.log.warn(dataDirWarning)
+  const ambient = ambientCapabilities()
+  if (ambient !== 0n) {
+    app.log.error(
+      `the server holds ambient capabilities (CapAmb ${ambient.toString(16)}): every agent and script task ` +
+        'inherits them whatever user it runs as, and with CAP_SETUID could make itself root. Start the ' +
+        'server without AmbientCapabilities (see docs/SECURITY.md, recommended deployment)',
+    )
+  }
   if (config.childUser) {
     app.log.info({ childUser: config.childUser.name }, 'agents and script tasks run as another user')
   } else if (config.trustOperators) {

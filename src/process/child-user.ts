@@ -123,3 +123,23 @@ export function secureDataDir(
   if ((st.mode & 0o077) !== 0) fs.chmodSync(dir, 0o700)
   return null
 }
+
+/**
+ * The server's ambient capability set (`CapAmb` in /proc/self/status), as a
+ * bit mask; 0n when it has none or the file cannot be read. Ambient
+ * capabilities survive both a change to another non-root user and exec, so a
+ * server given CAP_SETUID this way (systemd's AmbientCapabilities=) hands it to
+ * every agent, which could then make itself root. Start-up warns when it is set.
+ */
+export function ambientCapabilities(statusText?: string): bigint {
+  let text = statusText
+  if (text === undefined) {
+    try {
+      text = fs.readFileSync('/proc/self/status', 'utf8')
+    } catch {
+      return 0n
+    }
+  }
+  const match = /^CapAmb:\s*([0-9a-f]+)$/m.exec(text)
+  return match?.[1] ? BigInt(`0x${match[1]}`) : 0n
+}
