@@ -17,6 +17,7 @@ import fastifyStatic from '@fastify/static'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { UnavailableError } from '../errors.js'
 import type { AppInstance } from '../modules/area.js'
+import { MAX_PARAM_LENGTH, sendUriTooLong } from './problem.js'
 
 /** web/dist beside src/ (tsx) or dist/ (compiled): both are two levels below the repository root. */
 export const DEFAULT_CONSOLE_DIR = fileURLToPath(new URL('../../web/dist/', import.meta.url))
@@ -81,7 +82,12 @@ export async function consoleRoutes(app: AppInstance, options: { dir?: string } 
 
   app.get('/*', { schema: { hide: true } }, async (request, reply) => {
     const urlPath = request.url.split('?')[0]
-    if (isServerPath(urlPath)) return reply.callNotFound()
+    if (isServerPath(urlPath)) {
+      // An id too long for the router's parameter limit falls through to this catch-all.
+      if (urlPath.split('/').some((segment) => segment.length > MAX_PARAM_LENGTH))
+        return sendUriTooLong(reply)
+      return reply.callNotFound()
+    }
     // A file at the top of the build (favicon, index.html itself): not hashed, so revalidated.
     const name = urlPath.slice(1)
     if (

@@ -77,12 +77,7 @@ export function fieldErrors(validation: AjvError[], context?: string): FieldErro
  */
 export function frameworkErrors(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
   if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
-    void sendProblem(reply, {
-      type: typeUri('uri-too-long'),
-      title: 'URI Too Long',
-      status: 414,
-      detail: `a path segment is longer than ${MAX_PARAM_LENGTH} characters; no id is that long`,
-    })
+    void sendUriTooLong(reply)
     return
   }
   if (error.code === 'FST_ERR_BAD_URL') {
@@ -100,6 +95,20 @@ export function frameworkErrors(error: FastifyError, _request: FastifyRequest, r
     title: TITLES[status] ?? 'Client Error',
     status,
     detail: error.message,
+  })
+}
+
+/**
+ * 414 for a path segment longer than any id. The router answers it itself when
+ * the segment is a route parameter; a catch-all route (the console's) gets the
+ * same request instead and calls this.
+ */
+export function sendUriTooLong(reply: FastifyReply) {
+  return sendProblem(reply, {
+    type: typeUri('uri-too-long'),
+    title: 'URI Too Long',
+    status: 414,
+    detail: `a path segment is longer than ${MAX_PARAM_LENGTH} characters; no id is that long`,
   })
 }
 
