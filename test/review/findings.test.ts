@@ -153,5 +153,37 @@ describe.skip('review findings', () => {
         expect(res.status, JSON.stringify(bad)).toBe(400)
       }
     })
+
+    // R8 (medium): ajv coerces a JSON body's *string* "1e400" into the number
+    // Infinity for an integer field (and skips minimum/maximum for it); the
+    // input guard re-checks only the query and path after the schemas
+    // (src/http/input.ts preHandler), so the body's Infinity reaches the
+    // service: expiresAt = now + Infinity days, an Invalid Date, then 500.
+    it('R8: refuses a body number given as the string "1e400" with 400, not 500', async () => {
+      for (const v of ['1e400', '-1e400']) {
+        const res = await t.request('POST', '/api/auth/api-keys', {
+          as: t.operator,
+          headers: { 'content-type': 'application/json' },
+          body: `{"name":"n","expiresInDays":"${v}"}`,
+        })
+        expect(res.status, `${v}: ${res.text}`).toBe(400)
+        expect(res.headers['content-type']).toMatch(/application\/problem\+json/)
+      }
+    })
+
+    // R9 (low): the login routes take any 200-character username, and a failed
+    // login writes it verbatim into the audit log: ESC sequences, U+202E and
+    // U+2028 reach the admin's audit view (log injection, a spoofed "admin").
+    it('R9: a failed login does not write control or bidi characters into the audit log', async () => {
+      const forged = 'admin\u202e\u2028[INFO] ok\u001b[2J'
+      const res = await t.request('POST', '/api/auth/session', { body: { username: forged, password: 'x' } })
+      expect(res.status).toBeGreaterThanOrEqual(400)
+      await new Promise((r) => setTimeout(r, 100)) // the audit write is not awaited by the request
+      const rows = await t.request('GET', '/api/auth/audit?action=login.failed', { as: t.admin })
+      const bad = (rows.body as Array<{ username: string | null }>).filter((row) =>
+        /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\u2028\u2029]/.test(row.username ?? ''),
+      )
+      expect(bad).toEqual([])
+    })
   })
 })
