@@ -11,7 +11,7 @@
 // - a multipart body without a boundary cannot be parsed at all.
 
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { type FieldError, ValidationError } from '../errors.js'
+import { type FieldError, PayloadTooLargeError, ValidationError } from '../errors.js'
 
 /** Deeper than any configuration a person writes; far below what overflows a recursive walk. */
 export const MAX_NESTING_DEPTH = 32
@@ -33,49 +33,97 @@ function join(base: string, key: string | number): string {
 }
 
 /**
+ * The most values (strings, numbers, objects, array elements, ...) one request
+ * part may hold. A 10 MB body of `[0,0,...]` is five million values; walking
+ * them (on public routes too, before any schema) costs seconds of event loop,
+ * while no real request comes near this.
+ */
+export const MAX_INPUT_VALUES = 100_000
+
+// One container being walked: its own key in its parent (for error paths) and
+// the next child to visit. Paths are built only when an error is found, so a
+// large array costs one counter, not a string and an object per element.
+interface Frame {
+  value: object
+  keys: string[] | null // null for an array
+  next: number
+  key: string | number | undefined
+}
+
+/**
  * Every problem of the three kinds above in a parsed value, with dotted paths
  * under `base` (`configuration.x`, `query.limit`). Iterative, so that depth
  * itself cannot overflow the stack; stops at the first too-deep branch of each
- * subtree rather than listing every level below it.
+ * subtree rather than listing every level below it. Throws a 413 past
+ * MAX_INPUT_VALUES values. `numbersOnly` skips the text checks (the second
+ * look after the schemas, which can only have added non-finite numbers).
  */
-export function inputProblems(value: unknown, base: string, maxErrors = 20): FieldError[] {
+export function inputProblems(
+  value: unknown,
+  base: string,
+  maxErrors = 20,
+  options: { numbersOnly?: boolean; maxValues?: number } = {},
+): FieldError[] {
+  const maxValues = options.maxValues ?? MAX_INPUT_VALUES
+  const text = !options.numbersOnly
   const errors: FieldError[] = []
-  const stack: Array<{ value: unknown; path: string; depth: number }> = [{ value, path: base, depth: 0 }]
-  while (stack.length > 0 && errors.length < maxErrors) {
-    const item = stack.pop() as { value: unknown; path: string; depth: number }
-    const { value: v, path, depth } = item
-    const at = path || '(body)'
+  const frames: Frame[] = []
+  let count = 0
+  const pathOf = (key: string | number | undefined): string => {
+    let p = base
+    for (let i = 1; i < frames.length; i++) p = join(p, frames[i].key as string | number)
+    if (key !== undefined) p = join(p, key)
+    return p || '(body)'
+  }
+  const visit = (v: unknown, key: string | number | undefined): void => {
+    if (++count > maxValues) {
+      throw new PayloadTooLargeError(`${base || 'the body'} holds more than ${maxValues} values`)
+    }
     if (typeof v === 'string') {
+      if (!text) return
       const problem = textProblem(v)
-      if (problem) errors.push({ path: at, message: problem })
+      if (problem) errors.push({ path: pathOf(key), message: problem })
     } else if (typeof v === 'number') {
       if (!Number.isFinite(v)) {
         errors.push({
-          path: at,
+          path: pathOf(key),
           message: 'must be a finite number: the value is outside the range of a double (about ±1.8e308)',
         })
       }
     } else if (typeof v === 'object' && v !== null && !ArrayBuffer.isView(v)) {
       // (Raw bytes, should a route take them, are data, not text: left to the route.)
-      if (depth >= MAX_NESTING_DEPTH) {
-        errors.push({ path: at, message: `nests deeper than ${MAX_NESTING_DEPTH} levels` })
+      if (frames.length >= MAX_NESTING_DEPTH) {
+        errors.push({ path: pathOf(key), message: `nests deeper than ${MAX_NESTING_DEPTH} levels` })
+        return
+      }
+      frames.push({ value: v, keys: Array.isArray(v) ? null : Object.keys(v), next: 0, key })
+    }
+  }
+  visit(value, undefined)
+  while (frames.length > 0 && errors.length < maxErrors) {
+    const f = frames[frames.length - 1]
+    if (f.keys === null) {
+      const arr = f.value as unknown[]
+      if (f.next >= arr.length) {
+        frames.pop()
         continue
       }
-      const entries: Array<[string | number, unknown]> = Array.isArray(v)
-        ? v.map((x, i) => [i, x])
-        : Object.entries(v)
-      for (let i = entries.length - 1; i >= 0; i--) {
-        const [key, child] = entries[i]
-        const childPath = join(path, key)
-        if (typeof key === 'string') {
-          const problem = textProblem(key)
-          if (problem) {
-            errors.push({ path: childPath, message: `field name ${problem}` })
-            continue
-          }
-        }
-        stack.push({ value: child, path: childPath, depth: depth + 1 })
+      const i = f.next++
+      visit(arr[i], i)
+    } else {
+      if (f.next >= f.keys.length) {
+        frames.pop()
+        continue
       }
+      const k = f.keys[f.next++]
+      if (text) {
+        const problem = textProblem(k)
+        if (problem) {
+          errors.push({ path: pathOf(k), message: `field name ${problem}` })
+          continue
+        }
+      }
+      visit((f.value as Record<string, unknown>)[k], k)
     }
   }
   return errors
@@ -112,9 +160,16 @@ export function installInputGuards(app: FastifyInstance): void {
     ])
   })
 
-  // After the schemas: ajv coerces the query string "1e309" to Infinity and then
-  // skips its minimum/maximum checks for a non-finite number, so look again.
+  // After the schemas: ajv coerces a string such as "1e309" (in the query, or a
+  // JSON body's "1e400" for a number field) to Infinity and then skips its
+  // minimum/maximum checks for a non-finite number, so look again. Only numbers
+  // can have changed, so this pass skips the text checks.
+  const numbersOnly = { numbersOnly: true }
   app.addHook('preHandler', async (request: FastifyRequest) => {
-    rejectIfAny([...inputProblems(request.params, 'params'), ...inputProblems(request.query, 'query')])
+    rejectIfAny([
+      ...inputProblems(request.params, 'params', 20, numbersOnly),
+      ...inputProblems(request.query, 'query', 20, numbersOnly),
+      ...inputProblems(request.body, '', 20, numbersOnly),
+    ])
   })
 }

@@ -9,7 +9,7 @@ import { createTestApp, type TestApp, USER_PASSWORD } from '../helpers/app.js'
 import { testEngines } from '../helpers/engines.js'
 import { waitFor } from '../helpers/processes.js'
 
-describe.skip('review findings', () => {
+describe('review findings', () => {
   describe.each(testEngines())('on $name', (engine) => {
     let t: TestApp
     let port: number
@@ -43,7 +43,7 @@ describe.skip('review findings', () => {
     // stops arriving is waited for forever (Fastify's requestTimeout and
     // connectionTimeout are 0), on the public login route too: any client can
     // hold sockets open without authenticating (slowloris).
-    it('R2: ends a login request whose JSON body stalls', async () => {
+    it.skip('R2: ends a login request whose JSON body stalls', async () => {
       const ended = await new Promise<string>((resolve) => {
         const req = http.request({
           host: '127.0.0.1',
@@ -63,7 +63,7 @@ describe.skip('review findings', () => {
     // R3 (medium): GET /api/auth/audit passes `from`/`to` (ajv format
     // date-time, which admits the leap second 23:59:60) to new Date(), which
     // gives an Invalid Date for it; toDbTime then throws: 500.
-    it('R3: answers a leap-second from/to on the audit log with 400, not 500', async () => {
+    it.skip('R3: answers a leap-second from/to on the audit log with 400, not 500', async () => {
       for (const q of ['from=2020-12-31T23:59:60Z', 'to=2020-12-31T23:59:60Z']) {
         const res = await t.request('GET', `/api/auth/audit?${q}`, { as: t.admin })
         expect(res.status, `${q}: ${res.text}`).toBe(400)
@@ -74,7 +74,7 @@ describe.skip('review findings', () => {
     // R4 (medium): a stolen 1 h token can mint an API key that never expires
     // (expiresInDays is optional); the password change that answers the leak,
     // and even disabling then re-enabling the user, leave that key working.
-    it('R4: a password change, or disabling and re-enabling, revokes API keys made before it', async () => {
+    it.skip('R4: a password change, or disabling and re-enabling, revokes API keys made before it', async () => {
       const login = await t.request('POST', '/api/auth/token', {
         body: { username: 'operator2', password: USER_PASSWORD },
       })
@@ -100,7 +100,7 @@ describe.skip('review findings', () => {
     // when the window closes (MYNTRIX_AUDIT_COALESCE_SECONDS, 60 s), and lost
     // if the process dies first: an admin looking during a guessing attack
     // sees one failed login.
-    it('R5: the audit log shows every failed login of a guessing run at once', async () => {
+    it.skip('R5: the audit log shows every failed login of a guessing run at once', async () => {
       for (let i = 0; i < 5; i++) {
         await t.request('POST', '/api/auth/token', { body: { username: 'admin', password: `guess-${i}` } })
       }
@@ -117,7 +117,7 @@ describe.skip('review findings', () => {
     // R6 (low): owner isolation answers 404, and the audit hook skips every
     // 404 (src/http/auth-hook.ts onResponse), so an operator trying to delete
     // another user's resources leaves no trace; a 403 would have been audited.
-    it("R6: an operator's refused attempt on another user's API key is audited", async () => {
+    it.skip("R6: an operator's refused attempt on another user's API key is audited", async () => {
       const key = await t.request('POST', '/api/auth/api-keys', { as: t.admin, body: { name: 'admins' } })
       const del = await t.request('DELETE', `/api/auth/api-keys/${key.body.id}`, { as: t.operator })
       expect(del.status).toBe(404)
@@ -137,7 +137,7 @@ describe.skip('review findings', () => {
     // paragraph separators (U+2028, U+2029: a line break in logs and
     // terminals), U+FEFF, and tag characters (U+E0000-U+E007F). `backup` and
     // `backup\u200b` are two names that print the same.
-    it('R7: refuses names with invisible format characters', async () => {
+    it.skip('R7: refuses names with invisible format characters', async () => {
       for (const bad of [
         'a\u200bb',
         'a\u200db',
@@ -174,7 +174,7 @@ describe.skip('review findings', () => {
     // R9 (low): the login routes take any 200-character username, and a failed
     // login writes it verbatim into the audit log: ESC sequences, U+202E and
     // U+2028 reach the admin's audit view (log injection, a spoofed "admin").
-    it('R9: a failed login does not write control or bidi characters into the audit log', async () => {
+    it.skip('R9: a failed login does not write control or bidi characters into the audit log', async () => {
       const forged = 'admin\u202e\u2028[INFO] ok\u001b[2J'
       const res = await t.request('POST', '/api/auth/session', { body: { username: forged, password: 'x' } })
       expect(res.status).toBeGreaterThanOrEqual(400)
