@@ -10,8 +10,8 @@
 //   (validators, serialisers, JSON columns);
 // - a multipart body without a boundary cannot be parsed at all.
 
-import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { type FieldError, PayloadTooLargeError, ValidationError } from '../errors.js'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { type FieldError, PayloadTooLargeError, RequestTimeoutError, ValidationError } from '../errors.js'
 
 /** Deeper than any configuration a person writes; far below what overflows a recursive walk. */
 export const MAX_NESTING_DEPTH = 32
@@ -137,7 +137,63 @@ function rejectIfAny(errors: FieldError[]): void {
 const MULTIPART = /^multipart\/[^;]*(;|$)/i
 const BOUNDARY = /;\s*boundary=("[^"]+"|[^;\s]+)/i
 
-export function installInputGuards(app: FastifyInstance): void {
+/**
+ * Ends a request whose body stops arriving. Fastify's requestTimeout and
+ * connectionTimeout are 0 (WebSockets and event streams live for hours), so
+ * without this a client could hold sockets forever by announcing a body and
+ * never sending it, on the public login routes too. Only requests that carry
+ * a body are watched (upgrades and event streams have none), and only until
+ * it is read: the timer is the socket's idle timer, so a slow body that keeps
+ * moving is not cut off. The stalled read fails with a 408, answered with
+ * `Connection: close` since the rest of the body may still come.
+ */
+const stopWatching = new WeakMap<FastifyRequest, () => void>()
+
+function watchBody(request: FastifyRequest, reply: FastifyReply, idleMs: number): void {
+  const raw = request.raw
+  const headers = raw.headers
+  const hasBody =
+    headers['transfer-encoding'] !== undefined ||
+    (headers['content-length'] !== undefined && headers['content-length'] !== '0')
+  const socket = raw.socket as FastifyRequest['raw']['socket'] | undefined
+  if (!hasBody || typeof socket?.setTimeout !== 'function' || typeof raw.setTimeout !== 'function') return
+  const onTimeout = () => {
+    if (raw.complete) return
+    const err = Object.assign(
+      new RequestTimeoutError(
+        `the request body sent nothing for ${idleMs} ms (MYNTRIX_UPLOAD_IDLE_TIMEOUT_MS); the request was ended`,
+      ),
+      { statusCode: 408 },
+    )
+    reply.header('connection', 'close')
+    // The body reader listens for this and fails the request with it.
+    raw.emit('error', err)
+  }
+  // A listener on the request keeps Node's server from destroying the socket on
+  // the timeout itself, so the 408 can still be written.
+  raw.setTimeout(idleMs, onTimeout)
+  const stop = () => {
+    raw.off('timeout', onTimeout)
+    raw.off('end', stop)
+    raw.off('close', stop)
+    // Back to no idle limit between requests, as Fastify's connectionTimeout 0 has it.
+    socket.setTimeout(0)
+  }
+  raw.once('end', stop)
+  raw.once('close', stop)
+  // Once parsed, the body is the route's (a multipart upload reads it in its
+  // handler, under its own timer).
+  stopWatching.set(request, stop)
+}
+
+export function installInputGuards(app: FastifyInstance, options: { bodyIdleTimeoutMs?: number } = {}): void {
+  const { bodyIdleTimeoutMs } = options
+  if (bodyIdleTimeoutMs !== undefined && bodyIdleTimeoutMs > 0) {
+    app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+      watchBody(request, reply, bodyIdleTimeoutMs)
+    })
+  }
+
   // Before the body is read: a multipart body whose boundary is not named cannot be parsed.
   app.addHook('preParsing', async (request: FastifyRequest) => {
     const type = request.headers['content-type']
@@ -153,6 +209,7 @@ export function installInputGuards(app: FastifyInstance): void {
 
   // After parsing, before the schemas: whatever the content type produced.
   app.addHook('preValidation', async (request: FastifyRequest) => {
+    stopWatching.get(request)?.()
     rejectIfAny([
       ...inputProblems(request.params, 'params'),
       ...inputProblems(request.query, 'query'),
