@@ -5,6 +5,7 @@ import { assertFromOwnOrigin, principalOf, requireRole, SESSION_COOKIE } from '.
 import { ListQuery, listReply, pageOf } from '../http/list.js'
 import type { AppInstance } from '../modules/area.js'
 import { NameString } from '../names.js'
+import { parseQueryTime } from '../time.js'
 import type { AuditLog } from './audit.js'
 import { credentialedOrigins } from './csrf.js'
 import { ROLES } from './principal.js'
@@ -348,8 +349,8 @@ export async function authRoutes(app: AppInstance, deps: AuthRoutesDeps): Promis
     },
     async (request, reply) => {
       const { userId, username, action, from, to } = request.query
-      const fromDate = from === undefined ? undefined : new Date(from)
-      const toDate = to === undefined ? undefined : new Date(to)
+      const fromDate = from === undefined ? undefined : parseQueryTime(from, 'query.from')
+      const toDate = to === undefined ? undefined : parseQueryTime(to, 'query.to')
       if (fromDate && toDate && fromDate > toDate) {
         throw new ValidationError('from must not be after to', [
           { path: 'query.from', message: `must not be after to (${to}), got ${from}` },
