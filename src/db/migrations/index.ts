@@ -10,6 +10,7 @@ import { deviceFiles } from './0501_device_files.js'
 import { sceneLayout } from './0601_scene_layout.js'
 import { authSessions } from './0702_auth_sessions.js'
 import { auditLogIndexes } from './0703_audit_log_indexes.js'
+import { apiKeyTokenVersion } from './0704_api_key_token_version.js'
 import type { MyntrixMigration } from './types.js'
 
 export const migrations: Record<string, MyntrixMigration> = {
@@ -22,4 +23,5 @@ export const migrations: Record<string, MyntrixMigration> = {
   '0403_task_run_job_index': taskRunJobIndex,
   '0702_auth_sessions': authSessions,
   '0703_audit_log_indexes': auditLogIndexes,
+  '0704_api_key_token_version': apiKeyTokenVersion,
 }
