@@ -107,7 +107,7 @@ describe('review findings', () => {
     // when the window closes (MYNTRIX_AUDIT_COALESCE_SECONDS, 60 s), and lost
     // if the process dies first: an admin looking during a guessing attack
     // sees one failed login.
-    it.skip('R5: the audit log shows every failed login of a guessing run at once', async () => {
+    it('R5: the audit log shows every failed login of a guessing run at once', async () => {
       for (let i = 0; i < 5; i++) {
         await t.request('POST', '/api/auth/token', { body: { username: 'admin', password: `guess-${i}` } })
       }
@@ -124,7 +124,7 @@ describe('review findings', () => {
     // R6 (low): owner isolation answers 404, and the audit hook skips every
     // 404 (src/http/auth-hook.ts onResponse), so an operator trying to delete
     // another user's resources leaves no trace; a 403 would have been audited.
-    it.skip("R6: an operator's refused attempt on another user's API key is audited", async () => {
+    it("R6: an operator's refused attempt on another user's API key is audited", async () => {
       const key = await t.request('POST', '/api/auth/api-keys', { as: t.admin, body: { name: 'admins' } })
       const del = await t.request('DELETE', `/api/auth/api-keys/${key.body.id}`, { as: t.operator })
       expect(del.status).toBe(404)
