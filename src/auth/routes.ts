@@ -9,7 +9,7 @@ import { parseQueryTime } from '../time.js'
 import type { AuditLog } from './audit.js'
 import { credentialedOrigins } from './csrf.js'
 import { ROLES } from './principal.js'
-import type { AuthService } from './service.js'
+import { type AuthService, USERNAME_PATTERN } from './service.js'
 
 const Role = Type.Union(
   ROLES.map((r) => Type.Literal(r)),
@@ -36,9 +36,19 @@ const ApiKey = Type.Object({
   revokedAt: Type.Union([Type.String(), Type.Null()]),
 })
 
+// Only names that can exist: anything else is refused by the schema (400)
+// before the login is tried, so no control or bidi text reaches the
+// `login.failed` audit row.
+const LoginUsername = Type.String({
+  minLength: 1,
+  maxLength: 64,
+  pattern: USERNAME_PATTERN,
+  description: 'letters, digits and _ . @ - (1-64)',
+})
+
 const TokenBody = Type.Object(
   {
-    username: Type.String({ minLength: 1, maxLength: 200 }),
+    username: LoginUsername,
     password: Type.String({ minLength: 1, maxLength: 1000 }),
     grant_type: Type.Optional(Type.String()),
     scope: Type.Optional(Type.String()),
@@ -89,7 +99,7 @@ const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 })
 const Deleted = Type.Object({ message: Type.String(), id: Type.String() })
 
 const SessionBody = Type.Object({
-  username: Type.String({ minLength: 1, maxLength: 200 }),
+  username: LoginUsername,
   password: Type.String({ minLength: 1, maxLength: 1000 }),
 })
 

@@ -83,7 +83,9 @@ function publicApiKey(k: ApiKey): PublicApiKey {
   }
 }
 
-const USERNAME = /^[A-Za-z0-9_.@-]{1,64}$/
+/** Every username (the login routes refuse others with 400: a name that cannot exist is not a failed login). */
+export const USERNAME_PATTERN = '^[A-Za-z0-9_.@-]{1,64}$'
+const USERNAME = new RegExp(USERNAME_PATTERN)
 
 function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex')
