@@ -289,6 +289,6 @@ describe.each(testEngines())('request bodies that stall on $name', (engine) => {
       req.on('close', () => resolve('closed'))
       req.write('{"username":')
     })
-    expect(ended).toMatch(/answered 408|closed/)
+    expect(ended).toBe('answered 408')
   }, 20_000)
 })
