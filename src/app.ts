@@ -183,7 +183,7 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
 
   installProblemHandlers(app)
   installRequestLog(app)
-  installInputGuards(app)
+  installInputGuards(app, { bodyIdleTimeoutMs: config.uploadIdleTimeoutMs })
   // The websocket plugin's own hooks must run before the auth hook: they mark an
   // upgrade request so that a refused one (401) has its socket destroyed.
   await app.register(websocket, { options: { maxPayload: 1024 * 1024 } })

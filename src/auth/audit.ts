@@ -74,6 +74,14 @@ export interface AuditLogOptions {
   maxWindows?: number
 }
 
+/**
+ * Actions written one row each, never counted into a window: a refused login
+ * is what an admin looks for during a guessing run, and a window's count shows
+ * only when it closes (and is lost if the process dies first). The login rate
+ * limit already bounds how many there can be.
+ */
+const NEVER_COALESCED = new Set(['login.failed'])
+
 export class AuditLog {
   private readonly windows = new Map<string, Window>()
   private readonly pending = new Set<Promise<void>>()
@@ -93,7 +101,7 @@ export class AuditLog {
   /** Records one entry (or counts it into an open window). Never throws: auditing must not fail the request it records. */
   record(entry: AuditEntry, at: Date = new Date()): Promise<void> {
     const sameThing = entry.target !== null || (entry.statusCode ?? 0) >= 400
-    if (this.coalesceMs > 0 && !this.stopped && sameThing) {
+    if (this.coalesceMs > 0 && !this.stopped && sameThing && !NEVER_COALESCED.has(entry.action)) {
       const key = JSON.stringify([
         entry.userId,
         entry.username,

@@ -29,6 +29,8 @@ export interface ApiKey {
   name: string
   prefix: string
   keyHash: string
+  /** The user's token version when the key was made (see migration 0704). */
+  tokenVersion: number
   createdAt: Date
   lastUsedAt: Date | null
   expiresAt: Date | null
@@ -148,7 +150,16 @@ export class AuthRepository {
         })
         .where('id', '=', id)
         .execute()
-      if (revokeCredentials) await trx.deleteFrom('authSessions').where('userId', '=', id).execute()
+      if (revokeCredentials) {
+        await trx.deleteFrom('authSessions').where('userId', '=', id).execute()
+        // The keys are already dead by their token version; this shows it in the list.
+        await trx
+          .updateTable('apiKeys')
+          .set({ revokedAt: toDbTime(at) })
+          .where('userId', '=', id)
+          .where('revokedAt', 'is', null)
+          .execute()
+      }
     })
   }
 
@@ -282,6 +293,7 @@ export class AuthRepository {
         name: key.name,
         prefix: key.prefix,
         keyHash: key.keyHash,
+        tokenVersion: key.tokenVersion,
         createdAt: toDbTime(key.createdAt),
         lastUsedAt: toDbTime(key.lastUsedAt),
         expiresAt: toDbTime(key.expiresAt),
@@ -342,6 +354,7 @@ function toApiKey(row: {
   name: string
   prefix: string
   keyHash: string
+  tokenVersion: number | string
   createdAt: Date | string
   lastUsedAt: Date | string | null
   expiresAt: Date | string | null
@@ -353,6 +366,7 @@ function toApiKey(row: {
     name: row.name,
     prefix: row.prefix,
     keyHash: row.keyHash,
+    tokenVersion: fromDbInt(row.tokenVersion),
     createdAt: fromDbTime(row.createdAt)!,
     lastUsedAt: fromDbTime(row.lastUsedAt),
     expiresAt: fromDbTime(row.expiresAt),

@@ -5,10 +5,11 @@ import { assertFromOwnOrigin, principalOf, requireRole, SESSION_COOKIE } from '.
 import { ListQuery, listReply, pageOf } from '../http/list.js'
 import type { AppInstance } from '../modules/area.js'
 import { NameString } from '../names.js'
+import { parseQueryTime } from '../time.js'
 import type { AuditLog } from './audit.js'
 import { credentialedOrigins } from './csrf.js'
 import { ROLES } from './principal.js'
-import type { AuthService } from './service.js'
+import { type AuthService, USERNAME_PATTERN } from './service.js'
 
 const Role = Type.Union(
   ROLES.map((r) => Type.Literal(r)),
@@ -35,9 +36,19 @@ const ApiKey = Type.Object({
   revokedAt: Type.Union([Type.String(), Type.Null()]),
 })
 
+// Only names that can exist: anything else is refused by the schema (400)
+// before the login is tried, so no control or bidi text reaches the
+// `login.failed` audit row.
+const LoginUsername = Type.String({
+  minLength: 1,
+  maxLength: 64,
+  pattern: USERNAME_PATTERN,
+  description: 'letters, digits and _ . @ - (1-64)',
+})
+
 const TokenBody = Type.Object(
   {
-    username: Type.String({ minLength: 1, maxLength: 200 }),
+    username: LoginUsername,
     password: Type.String({ minLength: 1, maxLength: 1000 }),
     grant_type: Type.Optional(Type.String()),
     scope: Type.Optional(Type.String()),
@@ -88,7 +99,7 @@ const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 })
 const Deleted = Type.Object({ message: Type.String(), id: Type.String() })
 
 const SessionBody = Type.Object({
-  username: Type.String({ minLength: 1, maxLength: 200 }),
+  username: LoginUsername,
   password: Type.String({ minLength: 1, maxLength: 1000 }),
 })
 
@@ -348,8 +359,8 @@ export async function authRoutes(app: AppInstance, deps: AuthRoutesDeps): Promis
     },
     async (request, reply) => {
       const { userId, username, action, from, to } = request.query
-      const fromDate = from === undefined ? undefined : new Date(from)
-      const toDate = to === undefined ? undefined : new Date(to)
+      const fromDate = from === undefined ? undefined : parseQueryTime(from, 'query.from')
+      const toDate = to === undefined ? undefined : parseQueryTime(to, 'query.to')
       if (fromDate && toDate && fromDate > toDate) {
         throw new ValidationError('from must not be after to', [
           { path: 'query.from', message: `must not be after to (${to}), got ${from}` },

@@ -83,7 +83,9 @@ function publicApiKey(k: ApiKey): PublicApiKey {
   }
 }
 
-const USERNAME = /^[A-Za-z0-9_.@-]{1,64}$/
+/** Every username (the login routes refuse others with 400: a name that cannot exist is not a failed login). */
+export const USERNAME_PATTERN = '^[A-Za-z0-9_.@-]{1,64}$'
+const USERNAME = new RegExp(USERNAME_PATTERN)
 
 function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex')
@@ -279,6 +281,8 @@ export class AuthService {
     if (key.expiresAt && key.expiresAt <= now) throw new UnauthorizedError('API key expired')
     const user = await this.repo.findUserById(key.userId)
     if (!user || user.disabled) throw new UnauthorizedError('user no longer active')
+    // A password change or disabling since the key was made revokes it.
+    if (key.tokenVersion !== user.tokenVersion) throw new UnauthorizedError('API key revoked')
     const last = this.keyTouched.get(key.id) ?? 0
     if (now.getTime() - last > 60_000) {
       this.keyTouched.set(key.id, now.getTime())
@@ -393,6 +397,10 @@ export class AuthService {
     const name = input.name.trim()
     if (!name)
       throw new ValidationError('name must not be empty', [{ path: 'name', message: 'must not be empty' }])
+    // Bound to the user's credentials as they are now: a later password change
+    // or disabling (which bump the version) revokes this key too.
+    const user = await this.repo.findUserById(principal.id)
+    if (!user || user.disabled) throw new UnauthorizedError('user no longer active')
     const prefix = randomBytes(6).toString('hex')
     const secret = randomBytes(24).toString('base64url')
     const at = this.now()
@@ -402,6 +410,7 @@ export class AuthService {
       name,
       prefix,
       keyHash: sha256(secret),
+      tokenVersion: user.tokenVersion,
       createdAt: at,
       lastUsedAt: null,
       expiresAt: input.expiresInDays ? new Date(at.getTime() + input.expiresInDays * 86_400_000) : null,

@@ -45,6 +45,8 @@ export interface ApiKeysTable {
   /** Public, indexed part of the key used to find the row; the rest is only stored hashed. */
   prefix: string
   keyHash: string
+  /** The user's token version when the key was made; a key whose version is behind its user's is revoked. */
+  tokenVersion: Generated<number>
   createdAt: DbTime
   lastUsedAt: DbTimeNullable
   expiresAt: DbTimeNullable

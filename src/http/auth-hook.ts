@@ -191,7 +191,11 @@ export function installAuthHook(app: FastifyInstance, options: AuthHookOptions):
     if (!['POST', 'PUT', 'PATCH', 'DELETE'].includes(request.method)) return
     const route = request.routeOptions.url
     if (!route || PUBLIC_ROUTES.has(route)) return // logins are audited by the token route itself
-    if (reply.statusCode === 401 || reply.statusCode === 404) return
+    if (reply.statusCode === 401) return
+    // A 404 from a logged-in caller is audited: owner isolation answers 404 for
+    // another user's resources, so this is what probing them looks like
+    // (repeats are coalesced). Without a principal there is no one to record.
+    if (reply.statusCode === 404 && !request.principal) return
     const params = request.params as Record<string, string> | undefined
     void options.audit.record({
       userId: request.principal?.id ?? null,

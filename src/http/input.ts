@@ -10,8 +10,8 @@
 //   (validators, serialisers, JSON columns);
 // - a multipart body without a boundary cannot be parsed at all.
 
-import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { type FieldError, ValidationError } from '../errors.js'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { type FieldError, PayloadTooLargeError, RequestTimeoutError, ValidationError } from '../errors.js'
 
 /** Deeper than any configuration a person writes; far below what overflows a recursive walk. */
 export const MAX_NESTING_DEPTH = 32
@@ -33,49 +33,97 @@ function join(base: string, key: string | number): string {
 }
 
 /**
+ * The most values (strings, numbers, objects, array elements, ...) one request
+ * part may hold. A 10 MB body of `[0,0,...]` is five million values; walking
+ * them (on public routes too, before any schema) costs seconds of event loop,
+ * while no real request comes near this.
+ */
+export const MAX_INPUT_VALUES = 100_000
+
+// One container being walked: its own key in its parent (for error paths) and
+// the next child to visit. Paths are built only when an error is found, so a
+// large array costs one counter, not a string and an object per element.
+interface Frame {
+  value: object
+  keys: string[] | null // null for an array
+  next: number
+  key: string | number | undefined
+}
+
+/**
  * Every problem of the three kinds above in a parsed value, with dotted paths
  * under `base` (`configuration.x`, `query.limit`). Iterative, so that depth
  * itself cannot overflow the stack; stops at the first too-deep branch of each
- * subtree rather than listing every level below it.
+ * subtree rather than listing every level below it. Throws a 413 past
+ * MAX_INPUT_VALUES values. `numbersOnly` skips the text checks (the second
+ * look after the schemas, which can only have added non-finite numbers).
  */
-export function inputProblems(value: unknown, base: string, maxErrors = 20): FieldError[] {
+export function inputProblems(
+  value: unknown,
+  base: string,
+  maxErrors = 20,
+  options: { numbersOnly?: boolean; maxValues?: number } = {},
+): FieldError[] {
+  const maxValues = options.maxValues ?? MAX_INPUT_VALUES
+  const text = !options.numbersOnly
   const errors: FieldError[] = []
-  const stack: Array<{ value: unknown; path: string; depth: number }> = [{ value, path: base, depth: 0 }]
-  while (stack.length > 0 && errors.length < maxErrors) {
-    const item = stack.pop() as { value: unknown; path: string; depth: number }
-    const { value: v, path, depth } = item
-    const at = path || '(body)'
+  const frames: Frame[] = []
+  let count = 0
+  const pathOf = (key: string | number | undefined): string => {
+    let p = base
+    for (let i = 1; i < frames.length; i++) p = join(p, frames[i].key as string | number)
+    if (key !== undefined) p = join(p, key)
+    return p || '(body)'
+  }
+  const visit = (v: unknown, key: string | number | undefined): void => {
+    if (++count > maxValues) {
+      throw new PayloadTooLargeError(`${base || 'the body'} holds more than ${maxValues} values`)
+    }
     if (typeof v === 'string') {
+      if (!text) return
       const problem = textProblem(v)
-      if (problem) errors.push({ path: at, message: problem })
+      if (problem) errors.push({ path: pathOf(key), message: problem })
     } else if (typeof v === 'number') {
       if (!Number.isFinite(v)) {
         errors.push({
-          path: at,
+          path: pathOf(key),
           message: 'must be a finite number: the value is outside the range of a double (about ±1.8e308)',
         })
       }
     } else if (typeof v === 'object' && v !== null && !ArrayBuffer.isView(v)) {
       // (Raw bytes, should a route take them, are data, not text: left to the route.)
-      if (depth >= MAX_NESTING_DEPTH) {
-        errors.push({ path: at, message: `nests deeper than ${MAX_NESTING_DEPTH} levels` })
+      if (frames.length >= MAX_NESTING_DEPTH) {
+        errors.push({ path: pathOf(key), message: `nests deeper than ${MAX_NESTING_DEPTH} levels` })
+        return
+      }
+      frames.push({ value: v, keys: Array.isArray(v) ? null : Object.keys(v), next: 0, key })
+    }
+  }
+  visit(value, undefined)
+  while (frames.length > 0 && errors.length < maxErrors) {
+    const f = frames[frames.length - 1]
+    if (f.keys === null) {
+      const arr = f.value as unknown[]
+      if (f.next >= arr.length) {
+        frames.pop()
         continue
       }
-      const entries: Array<[string | number, unknown]> = Array.isArray(v)
-        ? v.map((x, i) => [i, x])
-        : Object.entries(v)
-      for (let i = entries.length - 1; i >= 0; i--) {
-        const [key, child] = entries[i]
-        const childPath = join(path, key)
-        if (typeof key === 'string') {
-          const problem = textProblem(key)
-          if (problem) {
-            errors.push({ path: childPath, message: `field name ${problem}` })
-            continue
-          }
-        }
-        stack.push({ value: child, path: childPath, depth: depth + 1 })
+      const i = f.next++
+      visit(arr[i], i)
+    } else {
+      if (f.next >= f.keys.length) {
+        frames.pop()
+        continue
       }
+      const k = f.keys[f.next++]
+      if (text) {
+        const problem = textProblem(k)
+        if (problem) {
+          errors.push({ path: pathOf(k), message: `field name ${problem}` })
+          continue
+        }
+      }
+      visit((f.value as Record<string, unknown>)[k], k)
     }
   }
   return errors
@@ -89,7 +137,63 @@ function rejectIfAny(errors: FieldError[]): void {
 const MULTIPART = /^multipart\/[^;]*(;|$)/i
 const BOUNDARY = /;\s*boundary=("[^"]+"|[^;\s]+)/i
 
-export function installInputGuards(app: FastifyInstance): void {
+/**
+ * Ends a request whose body stops arriving. Fastify's requestTimeout and
+ * connectionTimeout are 0 (WebSockets and event streams live for hours), so
+ * without this a client could hold sockets forever by announcing a body and
+ * never sending it, on the public login routes too. Only requests that carry
+ * a body are watched (upgrades and event streams have none), and only until
+ * it is read: the timer is the socket's idle timer, so a slow body that keeps
+ * moving is not cut off. The stalled read fails with a 408, answered with
+ * `Connection: close` since the rest of the body may still come.
+ */
+const stopWatching = new WeakMap<FastifyRequest, () => void>()
+
+function watchBody(request: FastifyRequest, reply: FastifyReply, idleMs: number): void {
+  const raw = request.raw
+  const headers = raw.headers
+  const hasBody =
+    headers['transfer-encoding'] !== undefined ||
+    (headers['content-length'] !== undefined && headers['content-length'] !== '0')
+  const socket = raw.socket as FastifyRequest['raw']['socket'] | undefined
+  if (!hasBody || typeof socket?.setTimeout !== 'function' || typeof raw.setTimeout !== 'function') return
+  const onTimeout = () => {
+    if (raw.complete) return
+    const err = Object.assign(
+      new RequestTimeoutError(
+        `the request body sent nothing for ${idleMs} ms (MYNTRIX_UPLOAD_IDLE_TIMEOUT_MS); the request was ended`,
+      ),
+      { statusCode: 408 },
+    )
+    reply.header('connection', 'close')
+    // The body reader listens for this and fails the request with it.
+    raw.emit('error', err)
+  }
+  // A listener on the request keeps Node's server from destroying the socket on
+  // the timeout itself, so the 408 can still be written.
+  raw.setTimeout(idleMs, onTimeout)
+  const stop = () => {
+    raw.off('timeout', onTimeout)
+    raw.off('end', stop)
+    raw.off('close', stop)
+    // Back to no idle limit between requests, as Fastify's connectionTimeout 0 has it.
+    socket.setTimeout(0)
+  }
+  raw.once('end', stop)
+  raw.once('close', stop)
+  // Once parsed, the body is the route's (a multipart upload reads it in its
+  // handler, under its own timer).
+  stopWatching.set(request, stop)
+}
+
+export function installInputGuards(app: FastifyInstance, options: { bodyIdleTimeoutMs?: number } = {}): void {
+  const { bodyIdleTimeoutMs } = options
+  if (bodyIdleTimeoutMs !== undefined && bodyIdleTimeoutMs > 0) {
+    app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+      watchBody(request, reply, bodyIdleTimeoutMs)
+    })
+  }
+
   // Before the body is read: a multipart body whose boundary is not named cannot be parsed.
   app.addHook('preParsing', async (request: FastifyRequest) => {
     const type = request.headers['content-type']
@@ -105,6 +209,7 @@ export function installInputGuards(app: FastifyInstance): void {
 
   // After parsing, before the schemas: whatever the content type produced.
   app.addHook('preValidation', async (request: FastifyRequest) => {
+    stopWatching.get(request)?.()
     rejectIfAny([
       ...inputProblems(request.params, 'params'),
       ...inputProblems(request.query, 'query'),
@@ -112,9 +217,16 @@ export function installInputGuards(app: FastifyInstance): void {
     ])
   })
 
-  // After the schemas: ajv coerces the query string "1e309" to Infinity and then
-  // skips its minimum/maximum checks for a non-finite number, so look again.
+  // After the schemas: ajv coerces a string such as "1e309" (in the query, or a
+  // JSON body's "1e400" for a number field) to Infinity and then skips its
+  // minimum/maximum checks for a non-finite number, so look again. Only numbers
+  // can have changed, so this pass skips the text checks.
+  const numbersOnly = { numbersOnly: true }
   app.addHook('preHandler', async (request: FastifyRequest) => {
-    rejectIfAny([...inputProblems(request.params, 'params'), ...inputProblems(request.query, 'query')])
+    rejectIfAny([
+      ...inputProblems(request.params, 'params', 20, numbersOnly),
+      ...inputProblems(request.query, 'query', 20, numbersOnly),
+      ...inputProblems(request.body, '', 20, numbersOnly),
+    ])
   })
 }

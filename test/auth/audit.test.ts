@@ -189,6 +189,80 @@ describe.each(testEngines())('audit log on $name', (engine) => {
     expect(pruned.audit).toBeGreaterThanOrEqual(4)
     expect(await count()).toBe(2)
   })
+
+  // R3 (medium): GET /api/auth/audit passes `from`/`to` (ajv format
+  // date-time, which admits the leap second 23:59:60) to new Date(), which
+  // gives an Invalid Date for it; toDbTime then throws: 500.
+  it('R3: answers a leap-second from/to on the audit log (and every other query time) with 400, not 500', async () => {
+    for (const url of [
+      '/api/auth/audit?from=2020-12-31T23:59:60Z',
+      '/api/auth/audit?to=2020-12-31T23:59:60Z',
+      '/api/myntrix/system-metrics?from=2020-12-31T23:59:60Z&to=2021-01-01T00:00:00Z',
+      '/api/myntrix/jobs?since=2020-12-31T23:59:60Z',
+      '/api/myntrix/tasks/preview?schedule=*%20*%20*%20*%20*&from=2020-12-31T23:59:60Z',
+    ]) {
+      const q = url
+      const res = await t.request('GET', url, { as: t.admin })
+      expect(res.status, `${q}: ${res.text}`).toBe(400)
+      expect(res.headers['content-type']).toMatch(/application\/problem\+json/)
+    }
+  })
+
+  // R6 (low): owner isolation answers 404, and the audit hook skips every
+  // 404 (src/http/auth-hook.ts onResponse), so an operator trying to delete
+  // another user's resources leaves no trace; a 403 would have been audited.
+  it("R6: an operator's refused attempt on another user's API key is audited", async () => {
+    const key = await t.request('POST', '/api/auth/api-keys', { as: t.admin, body: { name: 'admins' } })
+    const del = await t.request('DELETE', `/api/auth/api-keys/${key.body.id}`, { as: t.operator })
+    expect(del.status).toBe(404)
+    // The audit write is not awaited by the request: wait for the row.
+    await waitFor(
+      async () => {
+        const res = await t.request('GET', `/api/auth/audit?userId=${t.operator.id}`, { as: t.admin })
+        return res.body.some((row: { target: string | null }) => row.target === key.body.id)
+      },
+      { timeoutMs: 3000, what: "an audit row for the operator's DELETE of the admin's key" },
+    )
+  })
+
+  // R9 (low): the login routes take any 200-character username, and a failed
+  // login writes it verbatim into the audit log: ESC sequences, U+202E and
+  // U+2028 reach the admin's audit view (log injection, a spoofed "admin").
+  it('R9: a failed login does not write control or bidi characters into the audit log', async () => {
+    const forged = 'admin\u202e\u2028[INFO] ok\u001b[2J'
+    const res = await t.request('POST', '/api/auth/session', { body: { username: forged, password: 'x' } })
+    expect(res.status).toBeGreaterThanOrEqual(400)
+    await new Promise((r) => setTimeout(r, 100)) // the audit write is not awaited by the request
+    const rows = await t.request('GET', '/api/auth/audit?action=login.failed', { as: t.admin })
+    const bad = (rows.body as Array<{ username: string | null }>).filter((row) =>
+      /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\u2028\u2029]/.test(row.username ?? ''),
+    )
+    expect(bad).toEqual([])
+  })
+
+  // R5 (low): failed logins are coalesced and the count is written only
+  // when the window closes (MYNTRIX_AUDIT_COALESCE_SECONDS, 60 s), and lost
+  // if the process dies first: an admin looking during a guessing attack
+  // sees one failed login.
+  it('R5: the audit log shows every failed login of a guessing run at once', async () => {
+    for (let i = 0; i < 5; i++) {
+      await t.request('POST', '/api/auth/token', { body: { username: 'admin', password: `guess-${i}` } })
+    }
+    // The audit write is not awaited by the request: wait for the rows, not a window.
+    await waitFor(
+      async () => {
+        const res = await t.request('GET', '/api/auth/audit?action=login.failed&username=admin', {
+          as: t.admin,
+        })
+        const seen = (res.body as Array<{ details: { repeated?: number } | null }>).reduce(
+          (n, row) => n + 1 + (row.details?.repeated ?? 0),
+          0,
+        )
+        return seen >= 5
+      },
+      { timeoutMs: 3000, what: 'five login.failed rows' },
+    )
+  })
 })
 
 describe('audit settings', () => {

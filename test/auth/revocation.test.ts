@@ -114,4 +114,29 @@ describe.each(testEngines())('token revocation on $name', (engine) => {
     expect(ids).toContain(`s-live-${n}`)
     expect(ids).not.toContain(`s-old-${n}`)
   })
+
+  // R4 (medium): a stolen 1 h token can mint an API key that never expires
+  // (expiresInDays is optional); the password change that answers the leak,
+  // and even disabling then re-enabling the user, leave that key working.
+  it('R4: a password change, or disabling and re-enabling, revokes API keys made before it', async () => {
+    const login = await t.request('POST', '/api/auth/token', {
+      body: { username: 'operator2', password: USER_PASSWORD },
+    })
+    const key = await t.request('POST', '/api/auth/api-keys', {
+      token: login.body.access_token,
+      body: { name: 'persistence' },
+    })
+    expect(key.status).toBe(201)
+    const changed = await t.request('PUT', `/api/auth/users/${t.operator2.id}`, {
+      as: t.admin,
+      body: { password: 'a-new-password-2' },
+    })
+    expect(changed.status).toBe(200)
+    expect((await t.request('GET', '/api/auth/me', { token: key.body.key })).status).toBe(401)
+
+    const key2 = await t.request('POST', '/api/auth/api-keys', { as: t.viewer, body: { name: 'k2' } })
+    await t.request('PUT', `/api/auth/users/${t.viewer.id}`, { as: t.admin, body: { disabled: true } })
+    await t.request('PUT', `/api/auth/users/${t.viewer.id}`, { as: t.admin, body: { disabled: false } })
+    expect((await t.request('GET', '/api/auth/me', { token: key2.body.key })).status).toBe(401)
+  })
 })

@@ -2,6 +2,7 @@
 // problem+json, one small test each: the answer is a 4xx problem with a detail
 // that names the field, and nothing is written.
 
+import http from 'node:http'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestApp, type TestApp, type TestResponse } from '../helpers/app.js'
@@ -222,4 +223,72 @@ describe.each(testEngines())('bad input on $name', (engine) => {
     })
     expectProblem(form, 400, /username/)
   })
+
+  // R1 (high): the input guard (src/http/input.ts inputProblems) builds a
+  // [key, value] tuple, a stack entry and a path string for every element of
+  // every array, before any authentication on the public login routes. One
+  // unauthenticated 10 MB body of `[0,0,...]` blocked the event loop for ~7 s
+  // and grew the server by ~1 GB. A body with that many values must be refused
+  // without being walked value by value.
+  it('R1: refuses a login body with a million array elements as too large instead of walking it', async () => {
+    const payload = `{"username":"x","password":"y","z":[${'0,'.repeat(999_999)}0]}`
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/api/auth/token',
+      headers: { 'content-type': 'application/json' },
+      payload,
+    })
+    expect(res.headers['content-type']).toMatch(/application\/problem\+json/)
+    expect([400, 413]).toContain(res.statusCode)
+  })
+
+  // R8 (medium): ajv coerces a JSON body's *string* "1e400" into the number
+  // Infinity for an integer field (and skips minimum/maximum for it); the
+  // input guard re-checks only the query and path after the schemas
+  // (src/http/input.ts preHandler), so the body's Infinity reaches the
+  // service: expiresAt = now + Infinity days, an Invalid Date, then 500.
+  it('R8: refuses a body number given as the string "1e400" with 400, not 500', async () => {
+    for (const v of ['1e400', '-1e400']) {
+      const res = await t.request('POST', '/api/auth/api-keys', {
+        as: t.operator,
+        headers: { 'content-type': 'application/json' },
+        body: `{"name":"n","expiresInDays":"${v}"}`,
+      })
+      expect(res.status, `${v}: ${res.text}`).toBe(400)
+      expect(res.headers['content-type']).toMatch(/application\/problem\+json/)
+    }
+  })
+})
+
+describe.each(testEngines())('request bodies that stall on $name', (engine) => {
+  let t: TestApp
+  let port: number
+  beforeAll(async () => {
+    t = await createTestApp(engine, { env: { MYNTRIX_UPLOAD_IDLE_TIMEOUT_MS: '400' } })
+    port = Number(new URL(await t.app.listen({ port: 0, host: '127.0.0.1' })).port)
+  })
+  afterAll(async () => {
+    await t.dispose()
+  })
+
+  // R2 (medium): only multipart uploads have an idle timer. A JSON body that
+  // stops arriving is waited for forever (Fastify's requestTimeout and
+  // connectionTimeout are 0), on the public login route too: any client can
+  // hold sockets open without authenticating (slowloris).
+  it('R2: ends a login request whose JSON body stalls', async () => {
+    const ended = await new Promise<string>((resolve) => {
+      const req = http.request({
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/api/auth/token',
+        headers: { 'content-type': 'application/json', 'content-length': '100' },
+      })
+      req.on('response', (res) => resolve(`answered ${res.statusCode}`))
+      req.on('error', () => resolve('closed'))
+      req.on('close', () => resolve('closed'))
+      req.write('{"username":')
+    })
+    expect(ended).toBe('answered 408')
+  }, 20_000)
 })

@@ -18,8 +18,21 @@ const UNSAFE = [
   '\u202e',
   '\u2066',
   '\u2069',
+  // Invisible format characters (review R7): names that print the same as another.
+  '\u200b',
+  '\u200c',
+  '\u200d',
+  '\u200e',
+  '\u200f',
+  '\u061c',
+  '\u2028',
+  '\u2029',
+  '\ufeff',
+  '\u{e0000}',
+  '\u{e0041}',
+  '\u{e007f}',
 ]
-const SAFE = ['Drucker Ü 3D 🖨', 'طابعة', 'プリンタ', "o'brien; DROP TABLE x", 'a\u200db']
+const SAFE = ['Drucker Ü 3D 🖨', 'طابعة', 'プリンタ', "o'brien; DROP TABLE x", 'a\u{e0080}b', '\u{1f600}x']
 
 describe('the name rule', () => {
   it('names the character and where it is', () => {

@@ -11,6 +11,7 @@ import { sceneLayout } from './0601_scene_layout.js'
 import { taskRunProcess } from './0701_task_run_process.js'
 import { authSessions } from './0702_auth_sessions.js'
 import { auditLogIndexes } from './0703_audit_log_indexes.js'
+import { apiKeyTokenVersion } from './0704_api_key_token_version.js'
 import type { MyntrixMigration } from './types.js'
 
 export const migrations: Record<string, MyntrixMigration> = {
@@ -24,4 +25,5 @@ export const migrations: Record<string, MyntrixMigration> = {
   '0701_task_run_process': taskRunProcess,
   '0702_auth_sessions': authSessions,
   '0703_audit_log_indexes': auditLogIndexes,
+  '0704_api_key_token_version': apiKeyTokenVersion,
 }

@@ -16,6 +16,7 @@ import {
 } from '../../errors.js'
 import type { EventBus, JobEventPayload } from '../../events/bus.js'
 import { InstanceRegistry, type ProcessLiveness } from '../../process/liveness.js'
+import { parseQueryTime } from '../../time.js'
 import { JobsRepository } from './repository.js'
 import {
   type CancelHandler,
@@ -309,13 +310,7 @@ export class JobsService {
     const statuses = parseStatuses(query.status)
     let since: Date | undefined
     if (query.since !== undefined) {
-      const ms = Date.parse(query.since)
-      if (!/^\d{4}-\d{2}-\d{2}/.test(query.since) || !Number.isFinite(ms)) {
-        throw new ValidationError(`since must be an ISO-8601 date-time, got "${query.since}"`, [
-          { path: 'query.since', message: 'must be an ISO-8601 date-time' },
-        ])
-      }
-      since = new Date(ms)
+      since = parseQueryTime(query.since, 'query.since')
     }
     return this.repository.list({
       ownerId: ownerScope(principal),

@@ -13,6 +13,7 @@ import {
 } from '../../errors.js'
 import type { EventBus } from '../../events/bus.js'
 import { nameProblem } from '../../names.js'
+import { parseQueryTime } from '../../time.js'
 import { isObject } from './actions/check.js'
 import { type ActionRegistry, type ActionType, actionErrors, validateAction } from './actions/index.js'
 import { nextAfter, parseSchedule, preview, validateTimezone } from './cron.js'
@@ -214,9 +215,12 @@ export class SchedulerService {
     }
     let from = this.now()
     if (q.from !== undefined) {
-      from = new Date(q.from)
-      if (Number.isNaN(from.getTime()))
-        errors.push({ path: 'query.from', message: 'must be an ISO-8601 date-time' })
+      try {
+        from = parseQueryTime(q.from, 'query.from')
+      } catch (err) {
+        if (!(err instanceof ValidationError)) throw err
+        errors.push(...(err.errors ?? []))
+      }
     }
     if (errors.length > 0 || !schedule || timezone === undefined) throw invalid(errors)
     return {

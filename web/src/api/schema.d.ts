@@ -307,6 +307,7 @@ export interface paths {
                 content: {
                     "application/json": {
                         password: string;
+                        /** @description letters, digits and _ . @ - (1-64) */
                         username: string;
                     };
                 };
@@ -360,6 +361,7 @@ export interface paths {
                         grant_type?: string;
                         password: string;
                         scope?: string;
+                        /** @description letters, digits and _ . @ - (1-64) */
                         username: string;
                     } & {
                         [key: string]: unknown;
@@ -368,6 +370,7 @@ export interface paths {
                         grant_type?: string;
                         password: string;
                         scope?: string;
+                        /** @description letters, digits and _ . @ - (1-64) */
                         username: string;
                     } & {
                         [key: string]: unknown;
@@ -376,6 +379,7 @@ export interface paths {
                         grant_type?: string;
                         password: string;
                         scope?: string;
+                        /** @description letters, digits and _ . @ - (1-64) */
                         username: string;
                     } & {
                         [key: string]: unknown;
