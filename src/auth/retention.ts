@@ -2,11 +2,10 @@
 // logged-out tokens past their own expiry (they are refused anyway; the rows
 // only take space), and audit rows older than MYNTRIX_AUDIT_RETENTION_DAYS
 // (0 keeps every row). Deletes run in small batches with a turn of the event
-// loop after each statement, like the scheduler's history retention: on SQLite
-// each statement runs synchronously, and a long walk back to back would hold
-// up requests and timers. Every process prunes; the deletes are idempotent.
+// loop after each statement (src/db/housekeeping.ts). Every process prunes;
+// the deletes are idempotent.
 
-import { setImmediate as nextTurn } from 'node:timers/promises'
+import { drainBatches, PeriodicPass } from '../db/housekeeping.js'
 import type { Logger } from '../logger.js'
 import type { AuditLog } from './audit.js'
 import type { AuthService } from './service.js'
@@ -34,40 +33,29 @@ export interface Pruned {
 
 export class AuthRetention {
   private readonly batch: number
-  private timer: NodeJS.Timeout | null = null
-  private running: Promise<unknown> | null = null
-  private stopped = false
+  private readonly periodic: PeriodicPass
 
   constructor(private readonly opts: AuthRetentionOptions) {
     this.batch = opts.batch ?? 500
+    this.periodic = new PeriodicPass(async () => {
+      try {
+        const n = await this.prune()
+        if (n.sessions + n.tokens + n.audit > 0)
+          this.opts.logger.info(n, 'auth: pruned expired sessions, logged-out tokens and old audit rows')
+      } catch (err) {
+        this.opts.logger.error({ err }, 'auth: pruning failed')
+      }
+    }, opts.intervalMs ?? 3_600_000)
   }
 
   /** Prunes now, then every intervalMs. */
   start(): void {
-    if (this.timer || this.stopped) return
-    const tick = () => {
-      if (this.running) return
-      this.running = this.prune()
-        .then((n) => {
-          if (n.sessions + n.tokens + n.audit > 0)
-            this.opts.logger.info(n, 'auth: pruned expired sessions, logged-out tokens and old audit rows')
-        })
-        .catch((err) => this.opts.logger.error({ err }, 'auth: pruning failed'))
-        .finally(() => {
-          this.running = null
-        })
-    }
-    tick()
-    this.timer = setInterval(tick, this.opts.intervalMs ?? 3_600_000)
-    this.timer.unref()
+    this.periodic.start()
   }
 
   /** Idempotent; waits for a prune in progress to reach its next batch boundary. */
   async stop(): Promise<void> {
-    this.stopped = true
-    if (this.timer) clearInterval(this.timer)
-    this.timer = null
-    await this.running
+    await this.periodic.stop()
   }
 
   /** One full pass; returns how many rows of each kind went. */
@@ -83,14 +71,7 @@ export class AuthRetention {
     return pruned
   }
 
-  private async drain(step: (limit: number) => Promise<number>): Promise<number> {
-    let total = 0
-    while (!this.stopped) {
-      const n = await step(this.batch)
-      total += n
-      await nextTurn()
-      if (n < this.batch) break
-    }
-    return total
+  private drain(step: (limit: number) => Promise<number>): Promise<number> {
+    return drainBatches(step, this.batch, () => this.periodic.stopped)
   }
 }

@@ -4,7 +4,7 @@
 // a turn of the event loop after each, so a firing never waits long behind a
 // delete. Every process prunes; the deletes are idempotent.
 
-import { setImmediate as nextTurn } from 'node:timers/promises'
+import { drainBatches, PeriodicPass } from '../../db/housekeeping.js'
 import type { Logger } from '../../logger.js'
 import type { SchedulerRepository } from './repository.js'
 import { RUN_JOB_TYPE } from './types.js'
@@ -32,69 +32,48 @@ const DAY_MS = 86_400_000
 export class HistoryRetention {
   private readonly opts: HistoryRetentionOptions
   private readonly batch: number
-  private timer: NodeJS.Timeout | null = null
-  private running: Promise<unknown> | null = null
-  private stopped = false
+  private readonly periodic: PeriodicPass
 
   constructor(options: HistoryRetentionOptions) {
     this.opts = options
     this.batch = options.batch ?? 500
+    this.periodic = new PeriodicPass(async () => {
+      try {
+        const n = await this.prune()
+        if (n.runs + n.jobs > 0) this.opts.logger.info(n, 'scheduler: pruned run history past its retention')
+      } catch (err) {
+        this.opts.logger.error({ err }, 'scheduler: pruning run history failed')
+      }
+    }, options.intervalMs ?? 3_600_000)
   }
 
   /** Prunes now, then every intervalMs. */
   start(): void {
-    if (this.timer || this.stopped) return
-    const tick = () => {
-      if (this.running) return
-      this.running = this.prune()
-        .then((n) => {
-          if (n.runs + n.jobs > 0)
-            this.opts.logger.info(n, 'scheduler: pruned run history past its retention')
-        })
-        .catch((err) => this.opts.logger.error({ err }, 'scheduler: pruning run history failed'))
-        .finally(() => {
-          this.running = null
-        })
-    }
-    tick()
-    this.timer = setInterval(tick, this.opts.intervalMs ?? 3_600_000)
-    this.timer.unref()
+    this.periodic.start()
   }
 
   /** Idempotent; waits for a prune in progress to reach its next batch boundary. */
   async stop(): Promise<void> {
-    this.stopped = true
-    if (this.timer) clearInterval(this.timer)
-    this.timer = null
-    await this.running
+    await this.periodic.stop()
   }
 
   /** Deletes what is past the retention; returns how many runs and jobs. */
   async prune(): Promise<{ runs: number; jobs: number }> {
     const before = new Date((this.opts.now?.() ?? Date.now()) - this.opts.days * DAY_MS)
-    // A turn of the event loop after every statement: on SQLite each one runs
-    // synchronously, and 10,000 tasks' deletes back to back would hold up
-    // timers (firings) and requests for the whole walk.
+    // Task by task, a turn of the event loop after every statement: 10,000
+    // tasks' deletes back to back would hold up firings for the whole walk.
+    const isStopped = () => this.periodic.stopped
     let runs = 0
     for (const taskId of await this.opts.repo.taskIds()) {
-      for (;;) {
-        if (this.stopped) return { runs, jobs: 0 }
-        const n = await this.opts.repo.pruneRuns(taskId, before, this.batch)
-        runs += n
-        await nextTurn()
-        if (n < this.batch) break
-      }
+      if (isStopped()) return { runs, jobs: 0 }
+      runs += await drainBatches((n) => this.opts.repo.pruneRuns(taskId, before, n), this.batch, isStopped)
     }
     // After the runs, so a job's delete rarely finds a run still pointing at it;
     // this also takes the jobs of runs whose task was deleted.
-    let jobs = 0
     const ledger = this.opts.jobs
-    while (ledger && !this.stopped) {
-      const n = await ledger.pruneFinished(RUN_JOB_TYPE, before, this.batch)
-      jobs += n
-      await nextTurn()
-      if (n < this.batch) break
-    }
+    const jobs = ledger
+      ? await drainBatches((n) => ledger.pruneFinished(RUN_JOB_TYPE, before, n), this.batch, isStopped)
+      : 0
     return { runs, jobs }
   }
 }
