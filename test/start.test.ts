@@ -7,8 +7,9 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { portOpen } from './helpers/ports.js'
 import { isAlive, waitFor } from './helpers/processes.js'
-import { portOpen, root, startServer, whyNotBuilt } from './helpers/server.js'
+import { root, startServer, whyNotBuilt } from './helpers/server.js'
 
 const notBuilt = whyNotBuilt()
 if (notBuilt) console.warn(`[myntrix tests] npm start tests skipped: ${notBuilt}`)

@@ -3,24 +3,13 @@
 // from outside the process that crashed.
 
 import { type ChildProcess, spawn } from 'node:child_process'
-import { createServer } from 'node:net'
 import { resolve } from 'node:path'
 import { ADMIN_PASSWORD, USER_PASSWORD } from './app.js'
 import type { TestDatabase } from './engines.js'
+import { freePort } from './ports.js'
 import { waitFor } from './processes.js'
 
 const ROOT = resolve(import.meta.dirname, '../..')
-
-export function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const srv = createServer()
-    srv.on('error', fail)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number }
-      srv.close(() => ok(port))
-    })
-  })
-}
 
 export interface RealServer {
   readonly child: ChildProcess

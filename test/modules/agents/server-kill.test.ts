@@ -11,14 +11,9 @@ import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { groupMembers } from '../../../src/process/proc.js'
 import { createTestApp, type TestApp } from '../../helpers/app.js'
-import {
-  freePort,
-  killServers,
-  type RealServer,
-  spawnServer,
-  startServer,
-} from '../../helpers/crash-server.js'
+import { killServers, type RealServer, spawnServer, startServer } from '../../helpers/crash-server.js'
 import { type TestDatabase, testEngines } from '../../helpers/engines.js'
+import { freePort } from '../../helpers/ports.js'
 import { isAlive, waitFor } from '../../helpers/processes.js'
 import { node } from './helpers.js'
 

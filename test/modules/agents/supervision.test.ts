@@ -2,6 +2,7 @@
 import { createServer, type Server } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { SupervisorEvent } from '../../../src/modules/agents/supervisor.js'
+import { freePort } from '../../helpers/ports.js'
 import { type Harness, harness, isAlive, node } from './helpers.js'
 
 let h: Harness
@@ -291,14 +292,3 @@ describe('health', () => {
     expect(e.facts.health).toBe(90)
   })
 })
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.on('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number }
-      srv.close(() => resolve(port))
-    })
-  })
-}
