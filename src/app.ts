@@ -36,6 +36,7 @@ import { createMonitoringArea } from './modules/monitoring/index.js'
 import { createSchedulerArea, engineTuningFrom } from './modules/scheduler/index.js'
 import { createVisualizationArea } from './modules/visualization/index.js'
 import { InstanceRegistry, processLiveness } from './process/liveness.js'
+import { AJV_OPTIONS } from './validation.js'
 
 export interface AppDeps {
   config: Config
@@ -70,14 +71,8 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
     // One line per request from installRequestLog instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     ajv: {
-      // strictNumbers: NaN and Infinity are not numbers (see also src/http/input.ts for coerced ones).
-      customOptions: {
-        allErrors: true,
-        coerceTypes: 'array',
-        removeAdditional: true,
-        useDefaults: true,
-        strictNumbers: true,
-      },
+      // The services' checks use the same options (src/validation.ts); query strings are coerced.
+      customOptions: { ...AJV_OPTIONS, coerceTypes: 'array' },
     },
     frameworkErrors,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },

@@ -1,8 +1,8 @@
 // The one place that builds error bodies: RFC 9457 problem+json.
 
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { type FieldError, MyntrixError, TooManyRequestsError, ValidationError } from '../errors.js'
-import { NAME_PATTERN, NAME_RULE } from '../names.js'
+import { type FieldError, MyntrixError, TooManyRequestsError } from '../errors.js'
+import { fieldErrors, refuseErrors, type SchemaError } from '../validation.js'
 
 export interface Problem {
   type: string
@@ -41,33 +41,9 @@ function typeUri(slug: string): string {
   return `https://myntrix.dev/problems/${slug}`
 }
 
-interface AjvError {
-  instancePath?: string
-  message?: string
-  keyword?: string
-  params?: Record<string, unknown>
-}
-
-/** Turns ajv errors into `{path, message}` with dotted paths (`configuration.command`, `query.limit`). */
-export function fieldErrors(validation: AjvError[], context?: string): FieldError[] {
-  const prefix = context && context !== 'body' ? (context === 'querystring' ? 'query' : context) : ''
-  return validation.map((v) => {
-    const segments = (v.instancePath ?? '').split('/').filter(Boolean)
-    if (v.keyword === 'required' && typeof v.params?.missingProperty === 'string') {
-      segments.push(v.params.missingProperty)
-    }
-    if (v.keyword === 'additionalProperties' && typeof v.params?.additionalProperty === 'string') {
-      segments.push(v.params.additionalProperty)
-    }
-    const path = [prefix, ...segments].filter(Boolean).join('.') || prefix || '(body)'
-    let message = v.message ?? 'is invalid'
-    if (v.keyword === 'enum' && Array.isArray(v.params?.allowedValues)) {
-      message = `must be one of ${(v.params.allowedValues as unknown[]).join(', ')}`
-    }
-    // The pattern itself is unreadable; say the rule.
-    if (v.keyword === 'pattern' && v.params?.pattern === NAME_PATTERN) message = NAME_RULE
-    return { path, message }
-  })
+/** Fastify's validation context (`body`, `querystring`, `params`) as the path prefix of field errors. */
+function contextPrefix(context?: string): string {
+  return context && context !== 'body' ? (context === 'querystring' ? 'query' : context) : ''
 }
 
 /**
@@ -126,17 +102,17 @@ export function refuseInvalid(
   rules: (body: Record<string, unknown>) => FieldError[],
 ): void {
   const failed = request.validationError as
-    | (Error & { validation?: AjvError[]; validationContext?: string })
+    | (Error & { validation?: SchemaError[]; validationContext?: string })
     | undefined
   if (!failed) return
   const body = request.body
   const errors = [
-    ...fieldErrors(failed.validation ?? [], failed.validationContext),
+    ...fieldErrors(failed.validation ?? [], contextPrefix(failed.validationContext)),
     ...(typeof body === 'object' && body !== null && !Array.isArray(body)
       ? rules(body as Record<string, unknown>)
       : []),
   ]
-  throw new ValidationError(errors.map((e) => `${e.path} ${e.message}`).join('; '), errors)
+  refuseErrors(errors)
 }
 
 export function installProblemHandlers(app: FastifyInstance): void {
@@ -152,7 +128,7 @@ export function installProblemHandlers(app: FastifyInstance): void {
       })
     }
     if (error.validation) {
-      const errors = fieldErrors(error.validation as AjvError[], error.validationContext)
+      const errors = fieldErrors(error.validation as SchemaError[], contextPrefix(error.validationContext))
       return sendProblem(reply, {
         type: typeUri('validation-error'),
         title: 'Validation Error',

@@ -1,0 +1,83 @@
+// One validation style for the whole server: a TypeBox schema is the single
+// statement of a body's shape. Routes hand it to Fastify (which validates with
+// Ajv and documents it in OpenAPI); services and drivers that receive values
+// from elsewhere (a stored task, a scheduler action, a configuration read back)
+// check the same schema here, with the same Ajv options, and both report
+// failures in the one documented shape: `errors: [{path, message}]`.
+// Nothing here knows about HTTP frameworks.
+
+import type { TSchema } from '@sinclair/typebox'
+import { Ajv, type ErrorObject, type Options, type ValidateFunction } from 'ajv'
+import addFormats from 'ajv-formats'
+import { type FieldError, ValidationError } from './errors.js'
+import { NAME_PATTERN, NAME_RULE } from './names.js'
+
+/**
+ * The Ajv options of every check, routes included (src/app.ts passes them to
+ * Fastify). allErrors: one 400 lists every problem. strictNumbers: NaN and
+ * Infinity are not numbers. Coercion is for query strings only, so services
+ * (which receive typed values) check without it.
+ */
+export const AJV_OPTIONS = {
+  allErrors: true,
+  removeAdditional: true,
+  useDefaults: true,
+  strictNumbers: true,
+} as const satisfies Options
+
+const ajv = addFormats.default(new Ajv({ ...AJV_OPTIONS, coerceTypes: false, strict: false }))
+const compiled = new WeakMap<TSchema, ValidateFunction>()
+
+/** The error Ajv reports, as far as the mapping reads it (Fastify's validation errors have this shape too). */
+export interface SchemaError {
+  instancePath?: string
+  message?: string
+  keyword?: string
+  params?: Record<string, unknown>
+}
+
+/**
+ * Turns Ajv errors into `{path, message}` with dotted paths
+ * (`configuration.command`, `query.limit`); `prefix` names where the value sits.
+ */
+export function fieldErrors(validation: readonly SchemaError[], prefix = ''): FieldError[] {
+  return validation.map((v) => {
+    const segments = (v.instancePath ?? '').split('/').filter(Boolean)
+    if (v.keyword === 'required' && typeof v.params?.missingProperty === 'string') {
+      segments.push(v.params.missingProperty)
+    }
+    if (v.keyword === 'additionalProperties' && typeof v.params?.additionalProperty === 'string') {
+      segments.push(v.params.additionalProperty)
+    }
+    const path = [prefix, ...segments].filter(Boolean).join('.') || prefix || '(body)'
+    let message = v.message ?? 'is invalid'
+    if (v.keyword === 'enum' && Array.isArray(v.params?.allowedValues)) {
+      message = `must be one of ${(v.params.allowedValues as unknown[]).join(', ')}`
+    }
+    // The pattern itself is unreadable; say the rule.
+    if (v.keyword === 'pattern' && v.params?.pattern === NAME_PATTERN) message = NAME_RULE
+    return { path, message }
+  })
+}
+
+/** The field errors of `value` against `schema` (empty when it conforms); `prefix` as in fieldErrors. */
+export function schemaErrors(schema: TSchema, value: unknown, prefix = ''): FieldError[] {
+  let validate = compiled.get(schema)
+  if (!validate) {
+    validate = ajv.compile(schema)
+    compiled.set(schema, validate)
+  }
+  if (validate(value)) return []
+  return fieldErrors((validate.errors ?? []) as ErrorObject[], prefix)
+}
+
+/** Throws one ValidationError listing every field error, if there are any. */
+export function refuseErrors(errors: FieldError[]): void {
+  if (errors.length === 0) return
+  throw new ValidationError(errors.map((e) => `${e.path} ${e.message}`).join('; '), errors)
+}
+
+/** Checks `value` against `schema` and throws a ValidationError (400) listing every problem. */
+export function assertSchema(schema: TSchema, value: unknown, prefix = ''): void {
+  refuseErrors(schemaErrors(schema, value, prefix))
+}
