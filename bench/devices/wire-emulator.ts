@@ -8,7 +8,7 @@
 // sender's start-up and shutdown sleeps do not count).
 
 import { SerialPort } from 'serialport'
-import { MarlinEmulator } from '../../src/modules/devices/sim/marlin.js'
+import { MarlinEmulator } from '../../src/modules/firmware/marlin/emulator.js'
 
 const [path, expectedRaw, ...flags] = process.argv.slice(2)
 const expected = Number(expectedRaw)

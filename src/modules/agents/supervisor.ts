@@ -7,8 +7,8 @@
 // it into a second process.
 
 import { resolve } from 'node:path'
+import { type BackoffOptions, DEFAULT_BACKOFF, RestartWindow, restartDelayMs } from '../../backoff.js'
 import { UnavailableError, ValidationError } from '../../errors.js'
-import { type BackoffOptions, DEFAULT_BACKOFF, RestartWindow, restartDelayMs } from './backoff.js'
 import { heartbeatResult, httpCheck, isHeartbeatLine } from './checks.js'
 import { normalizeAgentConfig, type SupervisedConfig, validateAgentConfig } from './config.js'
 import { buildAgentEnv, safeBaseEnv } from './env.js'
