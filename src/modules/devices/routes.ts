@@ -7,6 +7,7 @@ import { refuseInvalid } from '../../http/problem.js'
 import { ClientQueue } from '../../realtime/client-queue.js'
 import { envelope } from '../../realtime/envelope.js'
 import type { AppInstance } from '../area.js'
+import { deviceRuleErrors } from './device-input.js'
 import {
   CommandBody,
   CommandReply,
@@ -23,7 +24,7 @@ import {
   TelemetrySocketParams,
   UpdateDeviceBody,
 } from './schemas.js'
-import { type DevicesService, deviceRuleErrors } from './service.js'
+import type { DevicesService } from './service.js'
 
 const tags = ['devices']
 
@@ -180,7 +181,7 @@ export function deviceRoutes(app: AppInstance, service: DevicesService, bus: Eve
     },
   )
 
-  // Live feed (DESIGN.md §4): status and the last snapshot first, then
+  // Live feed (docs/DEVICES.md, API): status and the last snapshot first, then
   // telemetry, log and status messages; a slow client gets telemetry
   // conflated and logs dropped (counted), never slowing the device or others.
   app.get(
