@@ -4,9 +4,11 @@
 // commands (GRBL `?` `!` `~` Ctrl-X) bypass the queue. An unexpected drop is
 // reported once and, while the device is meant to be connected, reopened with
 // backoff. The pieces, one concern each: reconnect.ts (whether and when to
-// reopen), command-queue.ts (the queue), reply-tracker.ts and reply-sync.ts
-// (which reply belongs to which command), realtime-reports.ts (queries that a
-// report line answers), exclusive.ts (a file stream holding the queue).
+// reopen), command-queue.ts (the queue), reply-tracker.ts, resync.ts and
+// reply-sync.ts (which reply belongs to which command), realtime-reports.ts
+// (queries that a report line answers), device-state.ts (what the device is
+// and what the owner hears), exclusive.ts (a file stream holding the queue).
+// This file opens and closes the link and hands each line to them.
 
 import { performance } from 'node:perf_hooks'
 import { ReadlineParser } from '@serialport/parser-readline'
@@ -14,6 +16,7 @@ import { ValidationError } from '../../errors.js'
 import { CommandQueue } from './command-queue.js'
 import { defaultProtocolFor, type ResolvedConfiguration, resolveConfiguration } from './configuration.js'
 import { type ConnectionTarget, describeTarget } from './connection-string.js'
+import { DeviceState } from './device-state.js'
 import { DeviceCommandError, DeviceNotConnectedError, DeviceOpenError } from './errors.js'
 import { type ExclusiveSession, exclusiveSession, type LineTap } from './exclusive.js'
 import { protocols as protocolRegistry } from './protocols/index.js'
@@ -31,7 +34,7 @@ import { elapsed, type InFlight, isReplyEvent, ReplyTracker } from './reply-trac
 import { validateCommand } from './schemas.js'
 import { transports as transportRegistry } from './transports/index.js'
 import type { Transport, TransportError, TransportFactory } from './transports/types.js'
-import type { ConnectionListener, DeviceStatus, LogDirection } from './types.js'
+import type { ConnectionListener, DeviceStatus } from './types.js'
 
 export interface DeviceConnectionOptions {
   /** Used in messages (the device id or name). */
@@ -47,14 +50,9 @@ export class DeviceConnection {
   readonly label: string
   readonly target: ConnectionTarget
   readonly config: ResolvedConfiguration
-  private readonly listener: ConnectionListener
+  private readonly state: DeviceState
   private readonly transportFactory: TransportFactory
   private readonly protocolFactory: ProtocolFactory
-
-  private currentStatus: DeviceStatus = 'disconnected'
-  private currentError: string | null = null
-  private firmware: string | null = null
-  private readings: Readings = {}
 
   private transport: Transport | null = null
   private protocol: Protocol | null = null
@@ -62,8 +60,6 @@ export class DeviceConnection {
   /** Bumped on every open and close; events from an older link are ignored. */
   private generation = 0
   private isOpen = false
-  private isAlarmed = false
-  private isRemoteOffline = false
 
   private readonly queue = new CommandQueue()
   private readonly replies: ReplyTracker
@@ -84,7 +80,7 @@ export class DeviceConnection {
     const protocolFactory = (options.protocols ?? protocolRegistry)[protocolName]
     if (!protocolFactory) throw new ValidationError(`unknown protocol ${protocolName}`)
     this.protocolFactory = protocolFactory
-    this.listener = options.listener ?? {}
+    this.state = new DeviceState(options.listener ?? {})
     const self = this
     this.replies = new ReplyTracker({
       label: this.label,
@@ -97,8 +93,8 @@ export class DeviceConnection {
       },
       notConnected: () => this.notConnected(),
       writeRaw: (data, quiet) => this.writeRaw(data, quiet),
-      log: (direction, line) => this.log(direction, line),
-      warn: (message) => this.warn(message),
+      log: (direction, line) => this.state.log(direction, line),
+      warn: (message) => this.state.warn(message),
     })
     this.reports = new RealtimeReports(this.label)
     this.reconnect = new Reconnector(
@@ -107,27 +103,27 @@ export class DeviceConnection {
           return self.isOpen
         },
         open: () => this.open(),
-        reopened: () => this.log('info', 'reconnected'),
+        reopened: () => this.state.log('info', 'reconnected'),
       },
       this.config,
     )
   }
 
   get status(): DeviceStatus {
-    return this.currentStatus
+    return this.state.status
   }
 
   get lastError(): string | null {
-    return this.currentError
+    return this.state.lastError
   }
 
   get firmwareVersion(): string | null {
-    return this.firmware
+    return this.state.firmwareVersion
   }
 
   /** A copy of the current readings. */
   get telemetry(): Readings {
-    return { ...this.readings }
+    return this.state.telemetry
   }
 
   /** The protocol of the open link (null when closed). */
@@ -146,8 +142,10 @@ export class DeviceConnection {
     if (this.isOpen) return Promise.resolve()
     const pending = this.reconnect.connecting
     if (pending) return pending
-    this.setStatus('connecting', null)
-    return this.reconnect.open(options.keepTrying ?? false, (err) => this.setStatus('error', err.message))
+    this.state.setStatus('connecting', null)
+    return this.reconnect.open(options.keepTrying ?? false, (err) =>
+      this.state.setStatus('error', err.message),
+    )
   }
 
   /** Closes the link and stops reconnecting; idempotent. Commands in flight reject with `canceled`. */
@@ -155,7 +153,7 @@ export class DeviceConnection {
     const pending = this.reconnect.stop()
     await this.teardown(new DeviceCommandError(`device ${this.label} was disconnected`, { canceled: true }))
     if (pending) await pending.catch(() => {})
-    this.setStatus('disconnected', null)
+    this.state.setStatus('disconnected', null)
   }
 
   /** Same as disconnect(); the name long-lived pieces share. */
@@ -174,7 +172,7 @@ export class DeviceConnection {
    */
   async command(text: string, options: { timeoutMs?: number } = {}): Promise<CommandResult> {
     validateCommand(text, options.timeoutMs)
-    if (this.currentStatus !== 'connected' && !(this.isOpen && this.isAlarmed)) {
+    if (this.state.status !== 'connected' && !(this.isOpen && this.state.isAlarmed)) {
       throw this.notConnected()
     }
     const timeoutMs = options.timeoutMs ?? this.config.commandTimeoutMs
@@ -198,7 +196,7 @@ export class DeviceConnection {
           closeTaps: this.closeTaps,
           command: (text, options) => this.replies.runInStep(text, options ?? {}),
           writeRaw: (data, quiet) => this.writeRaw(data, quiet),
-          log: (line) => this.log('out', line),
+          log: (line) => this.state.log('out', line),
         },
         work,
       )
@@ -217,7 +215,7 @@ export class DeviceConnection {
     })
     transport.onData((chunk) => {
       if (generation !== this.generation) return
-      this.listener.traffic?.(new Date())
+      this.state.traffic()
       parser.write(chunk)
     })
     transport.onClose((err) => this.onDrop(generation, err))
@@ -236,8 +234,7 @@ export class DeviceConnection {
     this.protocol = protocol
     this.parser = parser
     this.isOpen = true
-    this.isAlarmed = false
-    this.isRemoteOffline = false
+    this.state.linkOpened()
     this.replies.linkOpened()
     try {
       await protocol.handshake?.(this.session())
@@ -246,10 +243,7 @@ export class DeviceConnection {
       throw err
     }
     if (generation !== this.generation) throw this.disconnectedWhileConnecting()
-    this.setStatus(
-      this.isRemoteOffline ? 'connecting' : 'connected',
-      this.isRemoteOffline ? 'the device reports it is offline' : null,
-    )
+    this.state.handshakeDone()
     this.stopPolling = protocol.start?.(this.session()) ?? null
   }
 
@@ -278,8 +272,8 @@ export class DeviceConnection {
       new DeviceCommandError(`device ${this.label} disconnected: ${reason}`, { disconnected: true }, err),
     )
     const retrying = this.reconnect.dropped()
-    this.log('info', `connection lost: ${reason}${retrying ? '; reconnecting' : ''}`)
-    this.setStatus('error', `connection lost: ${reason}`)
+    this.state.log('info', `connection lost: ${reason}${retrying ? '; reconnecting' : ''}`)
+    this.state.setStatus('error', `connection lost: ${reason}`)
   }
 
   /** What the protocol's handshake and polls use: the queue, and real-time writes. */
@@ -317,7 +311,7 @@ export class DeviceConnection {
   private async writeRaw(data: Buffer, quiet: boolean): Promise<void> {
     const transport = this.transport
     if (!transport) throw this.notConnected()
-    if (!quiet) this.log('out', printable(data))
+    if (!quiet) this.state.log('out', printable(data))
     try {
       await transport.write(data)
     } catch (err) {
@@ -341,77 +335,36 @@ export class DeviceConnection {
     const isHeard = line.trim() !== '' && !isReportOnly
     const { events, lateAfter, isQuiet } = this.replies.screen(line, read, inFlight, isHeard)
     if (isHeard) {
-      if (lateAfter !== null) this.log('info', `late reply to "${lateAfter}": ${line}`)
-      else if (!isQuiet) this.log('in', line)
+      if (lateAfter !== null) this.state.log('info', `late reply to "${lateAfter}": ${line}`)
+      else if (!isQuiet) this.state.log('in', line)
     }
     if (isReportOnly) this.reports.answer(line)
     for (const event of events) this.apply(event, line, inFlight)
     for (const tap of this.lineTaps) tap(line, events)
   }
 
-  /** Reply events go to the tracker; what a line says about the device is applied here. */
+  /** Reply events go to the tracker; what a line says about the device, to the device's state. */
   private apply(event: ProtocolEvent, line: string, inFlight: InFlight | null): void {
     if (isReplyEvent(event)) {
       this.replies.apply(event, line, inFlight)
       return
     }
-    switch (event.kind) {
-      case 'telemetry':
-        this.readings = { ...this.readings, ...event.readings }
-        this.listener.telemetry?.({ ...this.readings }, new Date())
-        return
-      case 'firmware':
-        if (this.firmware === event.version) return
-        this.firmware = event.version
-        this.listener.firmwareVersion?.(event.version)
-        return
-      case 'alarm':
-        this.isAlarmed = true
-        this.replies.alarmed(event.message, line, inFlight)
-        if (this.isOpen) this.setStatus('error', event.message)
-        return
-      case 'alarm-cleared':
-        this.isAlarmed = false
-        if (this.isOpen && this.currentStatus === 'error') this.setStatus('connected', null)
-        return
-      case 'presence':
-        this.isRemoteOffline = !event.online
-        if (!this.isOpen || this.reconnect.connecting) return
-        if (event.online) this.setStatus('connected', null)
-        else this.setStatus('connecting', 'the device reports it is offline')
-        return
-      case 'consumed':
-        return
-    }
+    if (event.kind === 'consumed') return
+    // An alarm ends the command in flight with `ok: false`, and puts the device in error.
+    if (event.kind === 'alarm') this.replies.alarmed(event.message, line, inFlight)
+    this.state.apply(event, { isOpen: this.isOpen, isConnecting: this.reconnect.connecting !== null })
   }
 
   // ---- helpers --------------------------------------------------------------
 
   private notConnected(): DeviceNotConnectedError {
-    return new DeviceNotConnectedError(this.label, this.currentStatus)
+    return new DeviceNotConnectedError(this.label, this.state.status)
   }
 
   private disconnectedWhileConnecting(): DeviceCommandError {
     return new DeviceCommandError(`device ${this.label} was disconnected while connecting`, {
       canceled: true,
     })
-  }
-
-  private setStatus(status: DeviceStatus, lastError: string | null): void {
-    if (status === this.currentStatus && lastError === this.currentError) return
-    this.currentStatus = status
-    this.currentError = lastError
-    this.listener.status?.(status, lastError)
-  }
-
-  private log(direction: LogDirection, line: string): void {
-    this.listener.log?.(direction, line, new Date())
-  }
-
-  /** To the operator's log (the service's logger) and the device's log feed. */
-  private warn(message: string): void {
-    this.log('info', `warning: ${message}`)
-    this.listener.warning?.(message)
   }
 }
 

@@ -9,8 +9,9 @@
 import { performance } from 'node:perf_hooks'
 import type { ResolvedConfiguration } from './configuration.js'
 import { DeviceCommandError, DeviceTimeoutError } from './errors.js'
-import type { CommandOptions, CommandResult, Protocol, ProtocolEvent, SyncProbe } from './protocols/types.js'
-import { QuietWindow, ResetProbe } from './reply-sync.js'
+import type { CommandOptions, CommandResult, Protocol, ProtocolEvent } from './protocols/types.js'
+import { ResetProbe } from './reply-sync.js'
+import { type ProbeInFlight, Resync } from './resync.js'
 import type { Transport, TransportError } from './transports/types.js'
 import type { LogDirection } from './types.js'
 
@@ -44,13 +45,6 @@ export interface InFlight {
   settle(outcome: { result?: CommandResult; error?: Error }): void
 }
 
-interface ProbeInFlight extends SyncProbe {
-  /** The command that timed out, for the log. */
-  after: string
-  /** Whether the marker line arrived: completions before it are late replies. */
-  seen: boolean
-}
-
 /** A reply event (ok, fail, response, busy, resend, reset); the connection applies the rest. */
 export type ReplyEvent = Extract<
   ProtocolEvent,
@@ -70,12 +64,13 @@ export function isReplyEvent(event: ProtocolEvent): event is ReplyEvent {
 
 export class ReplyTracker {
   private inFlight: InFlight | null = null
-  /** The first command that timed out since the reply stream was last known in step; null when in step. */
-  private resyncAfter: string | null = null
-  /** While a resync falls back: every line is a late reply until the firmware is quiet. */
-  private draining: { after: string; window: QuietWindow } | null = null
+  private readonly resync: Resync
 
-  constructor(private readonly link: TrackedLink) {}
+  constructor(private readonly link: TrackedLink) {
+    this.resync = new Resync(link, (probe, timeoutMs) =>
+      this.run(probe.command, { timeoutMs, quiet: true }, probe),
+    )
+  }
 
   /** The command on the wire, if any. */
   get current(): InFlight | null {
@@ -88,12 +83,12 @@ export class ReplyTracker {
    * during its handshake, fail, and never reconnect.
    */
   linkOpened(): void {
-    this.resyncAfter = null
+    this.resync.owed = null
   }
 
   /** Fails the command in flight and a resync's wait with `reason` (the link closed). */
   failAll(reason: Error): void {
-    this.draining?.window.cancel(reason)
+    this.resync.cancel(reason)
     this.inFlight?.settle({ error: reason })
   }
 
@@ -101,15 +96,15 @@ export class ReplyTracker {
   runInStep(text: string, options: CommandOptions): Promise<CommandResult> {
     // In step, the command goes out in this tick (no await): streaming and
     // tests rely on a write being on the wire when command() returns.
-    if (this.resyncAfter === null) return this.run(text, options)
-    return this.resync(options.timeoutMs ?? this.link.config.commandTimeoutMs).then(() =>
-      this.run(text, options),
-    )
+    if (this.resync.owed === null) return this.run(text, options)
+    return this.resync
+      .run(options.timeoutMs ?? this.link.config.commandTimeoutMs)
+      .then(() => this.run(text, options))
   }
 
   /** Gets in step if a command timed out since the last time it was (a streamer counts from its first line). */
   async ensureInStep(timeoutMs: number): Promise<void> {
-    if (this.resyncAfter !== null) await this.resync(timeoutMs)
+    if (this.resync.owed !== null) await this.resync.run(timeoutMs)
   }
 
   /**
@@ -127,10 +122,11 @@ export class ReplyTracker {
     let events = read
     const probe = inFlight?.probe
     let lateAfter: string | null = null
-    if (this.draining) {
+    const draining = this.resync.draining
+    if (draining) {
       // A resync fallback: everything until quiet is a late reply.
-      if (isHeard) this.draining.window.activity()
-      lateAfter = this.draining.after
+      if (isHeard) draining.window.activity()
+      lateAfter = draining.after
       events = events.filter(isNotAnAnswer)
     } else if (probe && !probe.seen) {
       // Before the probe's marker, every line is the late reply of the command
@@ -193,7 +189,7 @@ export class ReplyTracker {
   /** An alarm ends the command in flight with `ok: false`. */
   alarmed(message: string, line: string, inFlight: InFlight | null): void {
     // A reset probe still owes its reply: the next command must not take it.
-    if (inFlight?.afterReset) this.resyncAfter ??= inFlight.afterReset.probe.command
+    if (inFlight?.afterReset) this.resync.owed ??= inFlight.afterReset.probe.command
     inFlight?.settle({
       result: {
         ok: false,
@@ -254,99 +250,18 @@ export class ReplyTracker {
     inFlight.timer = setTimeout(() => this.expire(inFlight), inFlight.timeoutMs)
   }
 
-  /** The connection stays usable; the next queued command resyncs first (see resync). */
+  /** The connection stays usable; the next queued command resyncs first (resync.ts). */
   private expire(inFlight: InFlight): void {
     if (this.inFlight !== inFlight) return
     const resetProbe = inFlight.afterReset?.probe.command
     const held = inFlight.afterReset?.heldResult
     // After a reset the probe was the last thing written: the next resync must
     // pick a probe whose marker that one's late reply cannot fake (GRBL: $I after $G).
-    this.resyncAfter ??= resetProbe ?? inFlight.text
+    this.resync.owed ??= resetProbe ?? inFlight.text
     // The command answered after a reset; only the probe's completion is missing, and may come late.
     if (held) inFlight.settle({ result: held })
     else
       inFlight.settle({ error: new DeviceTimeoutError(this.link.label, inFlight.text, inFlight.timeoutMs) })
-  }
-
-  // ---- after a timeout: resync -------------------------------------------------
-
-  /**
-   * After a timeout the timed-out command's completion may still come, and
-   * without correlation ids it would complete the next command instead (every
-   * later reply one behind). The protocol's probe finds the place again; when
-   * it cannot confirm, the fallback below gets the link going anyway.
-   */
-  private async resync(timeoutMs: number): Promise<void> {
-    const after = this.resyncAfter
-    if (after === null) return
-    const spec = this.link.protocol?.syncProbe?.(after)
-    if (!spec) return
-    const probe: ProbeInFlight = { ...spec, after, seen: false }
-    this.link.log('info', `resynchronising after "${after}" timed out: ${probe.command}`)
-    let failure: unknown = null
-    try {
-      const result = await this.run(probe.command, { timeoutMs, quiet: true }, probe)
-      if (!probe.seen) failure = new Error(`completed without its marker: ${result.message}`)
-    } catch (err) {
-      failure = err
-    }
-    // Cleared meanwhile (a new link, see linkOpened): there is nothing left to resync.
-    if (this.resyncAfter === null) return
-    if (!failure && probe.seen) {
-      this.resyncAfter = null
-      this.link.log('info', 'resynchronised')
-      return
-    }
-    const flags = failure as { disconnected?: boolean; canceled?: boolean; message?: string }
-    if (flags.disconnected || flags.canceled) throw failure
-    await this.resyncFallback(after, spec, flags.message ?? String(failure), timeoutMs)
-  }
-
-  /**
-   * The probe could not confirm where the replies stand (a firmware that
-   * answers it with a bare `ok`, or one that reset meanwhile). Refusing every
-   * later command would leave the link unusable, so: send the protocol's
-   * fallback commands, take every line as a late reply until the firmware has
-   * been quiet for `resyncQuietMs` (at most `limitMs`), and carry on with a
-   * warning.
-   */
-  private async resyncFallback(
-    after: string,
-    spec: SyncProbe,
-    reason: string,
-    limitMs: number,
-  ): Promise<void> {
-    const protocol = this.link.protocol
-    if (!protocol) throw this.link.notConnected()
-    const steps = spec.fallback ?? []
-    const quietMs = this.link.config.resyncQuietMs
-    this.link.log(
-      'info',
-      `the probe "${spec.command}" could not confirm (${reason}); ${steps.length > 0 ? `sending ${steps.join(', ')}, then ` : ''}waiting for ${quietMs} ms of quiet`,
-    )
-    const window = new QuietWindow(quietMs, limitMs)
-    this.draining = { after, window }
-    let how: 'quiet' | 'limit'
-    try {
-      // Not awaited: a write a wedged port never completes must not hold the
-      // link past the window's limit. A failed write ends the wait with its error.
-      for (const text of steps) {
-        this.link
-          .writeRaw(Buffer.from(protocol.encode(text), 'latin1'), true)
-          .catch((err: Error) => window.cancel(err))
-      }
-      how = await window.settled
-    } finally {
-      if (this.draining?.window === window) this.draining = null
-    }
-    this.resyncAfter = null
-    this.link.warn(
-      `could not confirm that replies are in step after "${after}" timed out (${reason}); ` +
-        (how === 'quiet'
-          ? `carrying on after ${quietMs} ms of quiet`
-          : `the firmware kept talking for ${limitMs} ms; carrying on`) +
-        ': a reply that comes later still may be taken for the next command',
-    )
   }
 
   // ---- firmware resets -------------------------------------------------------
@@ -362,7 +277,7 @@ export class ReplyTracker {
     const lost = (detail: string) => new DeviceCommandError(`${message}; ${detail}`, { reset: true })
     if (!inFlight) {
       // Nothing on the wire: no late reply of an earlier command can follow.
-      this.resyncAfter = null
+      this.resync.owed = null
       return
     }
     if (inFlight.probe) {
@@ -374,11 +289,11 @@ export class ReplyTracker {
       // A second reset before the first one's probe answered: the command's own
       // completion (if it came) stands; anything still owed is drained before the next command.
       const held = inFlight.afterReset.heldResult
-      this.resyncAfter = inFlight.text
+      this.resync.owed = inFlight.text
       inFlight.settle(held ? { result: held } : { error: lost(`whether "${inFlight.text}" ran is unknown`) })
       return
     }
-    this.resyncAfter = null
+    this.resync.owed = null
     const protocol = this.link.protocol
     const transport = this.link.transport
     const spec = protocol?.syncProbe?.(inFlight.text)

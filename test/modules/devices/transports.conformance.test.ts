@@ -73,14 +73,18 @@ const harnesses: Record<string, Harness> = {
       const echo = new LineEchoEmulator()
       port.on('data', (chunk: Buffer) => echo.write(chunk))
       echo.onOutput((data) => port.write(Buffer.from(data, 'latin1')))
+      const closeFarEnd = async () => {
+        echo.stop()
+        if (port.isOpen) await new Promise<void>((resolve) => port.close(() => resolve()))
+      }
       return {
         target: parseConnectionString(pair.devicePath),
         request: 'hello\n',
         answer: /^echo hello\r?\n$/,
-        drop: () => pair.stop(),
+        // As a pulled USB cable: the device behind the pty goes, then the pty pair.
+        drop: () => closeFarEnd().then(() => pair.stop()),
         async stop() {
-          echo.stop()
-          if (port.isOpen) await new Promise<void>((resolve) => port.close(() => resolve()))
+          await closeFarEnd()
           await pair.stop()
           removePtyDir(dir)
         },
