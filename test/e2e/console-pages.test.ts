@@ -260,7 +260,12 @@ describe.skipIf(skip)('console pages in Chromium', () => {
     async () => {
       await page.getByRole('navigation', { name: 'Areas' }).getByRole('link', { name: 'Resources' }).click()
       await page.getByRole('heading', { name: 'Resources' }).waitFor()
-      for (const name of ['CPU %, last 15m', 'Memory %, last 15m']) {
+      for (const name of [
+        'CPU %, last 15m',
+        'Memory %, last 15m',
+        'Disk used %, last 15m',
+        'Network bytes per second, last 15m',
+      ]) {
         const chart = page.getByRole('img', { name })
         await chart.waitFor()
         await waitFor(async () => (await drawnPixels(page, chart)) > 200, {

@@ -6,15 +6,22 @@
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
 import { useEffect, useRef, useState } from 'react'
 import { api, unwrap } from '../../api/client'
+import { PAGE_SIZE, toPage } from '../../api/paging'
 import type { Job, Task } from '../../api/types'
 import { useJobsFeed } from '../resources/jobs'
 
 export const tasksKey = ['tasks'] as const
 
-export function useTasks() {
+/** One page of tasks. */
+export function useTasks(offset = 0) {
   return useQuery({
-    queryKey: [...tasksKey, 'list'],
-    queryFn: async () => unwrap(await api.GET('/api/myntrix/tasks', { params: { query: { limit: 1000 } } })),
+    queryKey: [...tasksKey, 'list', offset],
+    queryFn: async () =>
+      toPage(
+        await api.GET('/api/myntrix/tasks', { params: { query: { offset, limit: PAGE_SIZE } } }),
+        offset,
+      ),
+    placeholderData: keepPreviousData,
   })
 }
 
