@@ -173,10 +173,25 @@ tbody.append(frag)
   const framesBefore = frames
   const linesBefore = lines
   await new Promise((r) => setTimeout(r, SECONDS * 1000))
-  const longTasks = await page.evaluate(() => (window as unknown as { longTasks: number[] }).longTasks)
+  const longTasks: number[] = await page.evaluate(
+    () => (window as unknown as { longTasks: number[] }).longTasks,
+  )
   const sceneFrames = frames - framesBefore
   const fed = lines - linesBefore
   clearInterval(timer)
+  // The observer's self-check: a 250 ms busy loop in the page must be reported as a long
+  // task, or a count of zero above would mean nothing.
+  await page.evaluate(() => {
+    ;(window as unknown as { longTasks: number[] }).longTasks = []
+    // A task of the page's own event loop (a script evaluated from outside is not one).
+    setTimeout(() => {
+      const t = performance.now()
+      while (performance.now() - t < 250) {}
+    }, 0)
+  })
+  await page.waitForTimeout(1000)
+  const check: number[] = await page.evaluate(() => (window as unknown as { longTasks: number[] }).longTasks)
+  if (!check.some((d) => d >= 250)) throw new Error(`the long-task observer missed a 250 ms task: ${check}`)
   await context.close()
 
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
@@ -207,6 +222,7 @@ tbody.append(frag)
     `| total blocking (sum of task - 50 ms) ms | ${longTasks.reduce((s, d) => s + d - 50, 0).toFixed(0)} |`,
   )
   console.log(`| tasks over 200 ms (target 0) | ${over200} |`)
+  console.log(`| observer self-check: a 250 ms busy loop seen as | ${Math.max(...check).toFixed(0)} ms |`)
 }
 
 try {
