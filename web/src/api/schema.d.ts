@@ -2879,11 +2879,19 @@ export interface paths {
                                 /** @description average CPU % per bucket */
                                 cpu: number[];
                                 cpuMax: number[];
+                                /** @description average % used of the watched filesystem per bucket; null where it could not be read */
+                                disk: (number | null)[];
                                 /** Format: date-time */
                                 from: string;
                                 /** @description average memory % per bucket */
                                 memory: number[];
                                 memoryMax: number[];
+                                /** @description average bytes/s received per bucket, all interfaces but loopback */
+                                netRx: number[];
+                                netRxMax: number[];
+                                /** @description average bytes/s sent per bucket */
+                                netTx: number[];
+                                netTxMax: number[];
                                 source: "memory" | "database" | "mixed";
                                 stepMs: number;
                                 /** @description start of each bucket */
