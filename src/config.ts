@@ -77,7 +77,8 @@ function str(env: Env, name: string): string | undefined {
   return v === undefined || v.trim() === '' ? undefined : v.trim()
 }
 
-function int(env: Env, name: string, def: number, min: number, max: number): number {
+/** An integer setting in [min, max], `def` when unset; a bad value stops start-up naming the variable. */
+export function int(env: Env, name: string, def: number, min: number, max: number): number {
   const v = str(env, name)
   if (v === undefined) return def
   if (!/^-?\d+$/.test(v))

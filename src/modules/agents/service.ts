@@ -96,6 +96,7 @@ export class AgentsService {
       if (e.type === 'status') this.onStatus(e.facts)
       else if (e.type === 'health') this.onHealth(e.facts)
       else if (e.type === 'log') this.onLog(e.agentId, e.entry)
+      else this.onExit(e.agentId, e.exit, e.expected)
     })
   }
 
@@ -465,6 +466,16 @@ export class AgentsService {
     })
   }
 
+  private onExit(
+    agentId: string,
+    exit: { code: number | null; signal: string | null; at: Date },
+    expected: boolean,
+  ) {
+    const ownerId = this.owners.get(agentId) ?? ''
+    const { code, signal } = exit
+    this.bus.emit('agent.exited', { agentId, ownerId, code, signal, at: exit.at.toISOString(), expected })
+  }
+
   private announce(facts: AgentFacts): void {
     this.bus.emit('agent.status', {
       agentId: facts.agentId,
@@ -472,6 +483,7 @@ export class AgentsService {
       status: facts.status,
       health: facts.health,
       pid: facts.pid,
+      reason: facts.reason,
     })
   }
 
