@@ -8,7 +8,7 @@
 
 import { newId } from '../../db/ids.js'
 import type { Logger } from '../../logger.js'
-import type { AttemptRecord, DeliveryRecord } from './delivery-record.js'
+import type { DeliveryRecord } from './delivery-record.js'
 import type { Outbox } from './outbox.js'
 import type { SinkSettings } from './rule-record.js'
 import type { RuleRepository } from './rule-repository.js'
@@ -38,8 +38,6 @@ export interface DeliveryWorkerOptions {
   holder: string
   settings: DeliverySettings
   logger: Logger
-  /** Told each attempt's outcome (metrics). */
-  onAttempt?(outcome: AttemptRecord['outcome']): void
 }
 
 /** Backoff before attempt `attempt + 1`: base, 2×base, 4×base, ... capped at retryMaxMs. */
@@ -210,7 +208,6 @@ export class DeliveryWorker {
         deliveredAt: result.ok ? new Date() : null,
       },
     )
-    this.options.onAttempt?.(outcome)
     if (!result.ok) {
       this.options.logger.info(
         { deliveryId: delivery.id, ruleId: rule.id, attempt, error: result.error, nextAttemptAt },

@@ -228,14 +228,4 @@ export class Outbox {
     }
     return byDelivery
   }
-
-  /** Deliveries by status, for /metrics. */
-  async countByStatus(): Promise<Record<string, number>> {
-    const rows = await this.db
-      .selectFrom('notificationDeliveries')
-      .select(['status', (eb) => eb.fn.countAll<number>().as('n')])
-      .groupBy('status')
-      .execute()
-    return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]))
-  }
 }

@@ -221,6 +221,11 @@ describe.each(testEngines())('notification rules on $name', (engine) => {
     const listed = await t.request('GET', `${RULES}/${rule.id}/deliveries`, { as: t.admin })
     expect(listed.body).toHaveLength(1)
     expect(listed.body[0].id).toBe(res.body.id)
+
+    const metrics = await t.request('GET', '/metrics', { as: t.admin })
+    expect(metrics.text).toContain('myntrix_notification_deliveries{status="delivered"} 1')
+    expect(metrics.text).toContain('myntrix_notification_deliveries{status="failed"} 1')
+    expect(metrics.text).toContain('myntrix_notification_deliveries{status="pending"} 0')
   })
 
   it('checks the destination again at delivery with the owner’s role as it is now', async () => {
