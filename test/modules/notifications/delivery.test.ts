@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createTestApp, type TestApp } from '../../helpers/app.js'
 import { testEngines } from '../../helpers/engines.js'
 import { waitFor } from '../../helpers/processes.js'
-import { Receiver } from './receiver.js'
+import { HANG, Receiver } from './receiver.js'
 
 const RULES = '/api/myntrix/notification-rules'
 
@@ -168,5 +168,24 @@ describe.each(testEngines())('notification delivery on $name', (engine) => {
       expect(d.attemptLog.at(-1).outcome).toBe('failed')
     }
     expect(receiver.to('/gone')).toHaveLength(1)
+  })
+
+  it('ends an attempt the receiver does not answer at the timeout and retries it', async () => {
+    const t = await start({ MYNTRIX_NOTIFY_TIMEOUT_MS: '300', MYNTRIX_NOTIFY_RETRY_BASE_MS: '20' })
+    receiver.script('/slow', [HANG])
+    const rule = await hook(t, '/slow')
+    await connectDevice(t)
+    await receiver.waitFor('/slow', 2)
+    const [d] = await waitFor(
+      async () => {
+        const list = await deliveries(t, rule.id)
+        return list[0]?.status === 'delivered' ? list : null
+      },
+      { what: 'the delivery after the timed-out attempt' },
+    )
+    expect(d.attemptLog.map((a: any) => [a.attempt, a.statusCode, a.outcome, a.error])).toEqual([
+      [1, null, 'retry', 'timed out after 300 ms'],
+      [2, 200, 'delivered', null],
+    ])
   })
 })

@@ -7,6 +7,9 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { verifySignature } from '../../../src/modules/notifications/signature.js'
 
+/** A scripted status that never answers. */
+export const HANG = 0
+
 export interface Received {
   path: string
   headers: IncomingHttpHeaders
@@ -43,9 +46,11 @@ export class Receiver {
           secret !== undefined && verifySignature(secret, Array.isArray(header) ? header[0] : header, text)
         this.received.push({ path, headers: req.headers, text, body, signed })
         const status = this.statuses.get(path)?.shift() ?? 200
+        this.notify()
+        // HANG: keep the request open without an answer (a receiver that times out).
+        if (status === HANG) return
         res.writeHead(status, { 'content-type': 'text/plain' })
         res.end(status >= 300 ? `receiver answered ${status}` : 'ok')
-        this.notify()
       })
     })
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve))
@@ -53,7 +58,7 @@ export class Receiver {
     return this
   }
 
-  /** The statuses the next requests to `path` get, in order. */
+  /** The statuses the next requests to `path` get, in order (HANG: none, the request is held open). */
   script(path: string, statuses: number[]): void {
     this.statuses.set(path, [...statuses])
   }
