@@ -26,7 +26,12 @@ export interface DeliverySettings {
   concurrency: number
   /** How often to look for deliveries other servers queued. */
   pollMs: number
+  /** Days a finished delivery (and its attempts) is kept; 0 keeps all. */
+  historyDays: number
 }
+
+/** How often finished deliveries past historyDays are deleted. */
+const PRUNE_INTERVAL_MS = 3_600_000
 
 export interface DeliveryWorkerOptions {
   outbox: Outbox
@@ -67,6 +72,7 @@ export class DeliveryWorker {
   private pumping = false
   private again = false
   private started = false
+  private lastPruneMs = 0
 
   constructor(private readonly options: DeliveryWorkerOptions) {}
 
@@ -120,6 +126,10 @@ export class DeliveryWorker {
 
   private async pump(): Promise<void> {
     const { outbox, settings } = this.options
+    if (settings.historyDays > 0 && Date.now() - this.lastPruneMs >= PRUNE_INTERVAL_MS) {
+      this.lastPruneMs = Date.now()
+      await outbox.prune(new Date(Date.now() - settings.historyDays * 86_400_000))
+    }
     const free = settings.concurrency - this.inFlight.size
     if (free > 0) {
       for (const id of await outbox.due(new Date(), free)) {

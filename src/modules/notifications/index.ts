@@ -31,6 +31,7 @@ export function deliverySettingsFrom(raw: Record<string, string | undefined>): D
     retryMaxMs: int(raw, 'MYNTRIX_NOTIFY_RETRY_MAX_MS', 900_000, 1, 86_400_000),
     concurrency: int(raw, 'MYNTRIX_NOTIFY_CONCURRENCY', 4, 1, 64),
     pollMs: int(raw, 'MYNTRIX_NOTIFY_POLL_MS', 5000, 50, 600_000),
+    historyDays: int(raw, 'MYNTRIX_NOTIFY_HISTORY_DAYS', 30, 0, 36_500),
   }
 }
 

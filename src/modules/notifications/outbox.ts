@@ -228,4 +228,14 @@ export class Outbox {
     }
     return byDelivery
   }
+
+  /** Deletes finished deliveries (delivered or failed) created before `before`, with their attempts. */
+  async prune(before: Date): Promise<number> {
+    const result = await this.db
+      .deleteFrom('notificationDeliveries')
+      .where('status', '!=', 'pending')
+      .where('createdAt', '<', toDbTime(before))
+      .executeTakeFirst()
+    return Number(result.numDeletedRows)
+  }
 }

@@ -3,6 +3,7 @@
 // creation and again at delivery), and POST .../test against a real receiver.
 
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { Outbox } from '../../../src/modules/notifications/outbox.js'
 import { createTestApp, type TestApp, type TestUser } from '../../helpers/app.js'
 import { testEngines } from '../../helpers/engines.js'
 import { Receiver } from './receiver.js'
@@ -226,6 +227,14 @@ describe.each(testEngines())('notification rules on $name', (engine) => {
     expect(metrics.text).toContain('myntrix_notification_deliveries{status="delivered"} 1')
     expect(metrics.text).toContain('myntrix_notification_deliveries{status="failed"} 1')
     expect(metrics.text).toContain('myntrix_notification_deliveries{status="pending"} 0')
+
+    // History: finished deliveries older than the cut are deleted with their attempts.
+    const outbox = new Outbox(t.database.db)
+    expect(await outbox.prune(new Date(Date.parse(res.body.createdAt)))).toBe(0)
+    expect(await outbox.prune(new Date(Date.now() + 60_000))).toBe(2)
+    expect((await t.request('GET', `${RULES}/${rule.id}/deliveries`, { as: t.admin })).body).toEqual([])
+    const attempts = await t.database.db.selectFrom('notificationAttempts').selectAll().execute()
+    expect(attempts).toEqual([])
   })
 
   it('checks the destination again at delivery with the owner’s role as it is now', async () => {
