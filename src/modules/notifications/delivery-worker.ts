@@ -6,6 +6,7 @@
 // here, when the next planned attempt is due, and every pollMs for work other
 // servers queued. Nothing it does runs on the path of the event's source.
 
+import type { NotificationsSettings } from '../../config/index.js'
 import { newId } from '../../db/ids.js'
 import type { Logger } from '../../logger.js'
 import type { DeliveryRecord } from './delivery-record.js'
@@ -13,22 +14,6 @@ import type { Outbox } from './outbox.js'
 import type { SinkSettings } from './rule-record.js'
 import type { RuleRepository } from './rule-repository.js'
 import type { SendResult, Sink } from './sinks/types.js'
-
-export interface DeliverySettings {
-  /** One attempt's limit (connect, send, answer). */
-  timeoutMs: number
-  /** Attempts per notification, the first included. */
-  maxAttempts: number
-  /** The wait after the first failed attempt; it doubles after each further one. */
-  retryBaseMs: number
-  retryMaxMs: number
-  /** Attempts in flight at once. */
-  concurrency: number
-  /** How often to look for deliveries other servers queued. */
-  pollMs: number
-  /** Days a finished delivery (and its attempts) is kept; 0 keeps all. */
-  historyDays: number
-}
 
 /** How often finished deliveries past historyDays are deleted. */
 const PRUNE_INTERVAL_MS = 3_600_000
@@ -41,14 +26,14 @@ export interface DeliveryWorkerOptions {
   roleOf(userId: string): Promise<string | undefined>
   /** This process, as the holder of its claims. */
   holder: string
-  settings: DeliverySettings
+  settings: NotificationsSettings
   logger: Logger
 }
 
 /** Backoff before attempt `attempt + 1`: base, 2×base, 4×base, ... capped at retryMaxMs. */
 export function retryDelayMs(
   attempt: number,
-  settings: Pick<DeliverySettings, 'retryBaseMs' | 'retryMaxMs'>,
+  settings: Pick<NotificationsSettings, 'retryBaseMs' | 'retryMaxMs'>,
 ) {
   return Math.min(settings.retryMaxMs, settings.retryBaseMs * 2 ** Math.max(0, attempt - 1))
 }

@@ -1,11 +1,10 @@
 // Wires the notifications area: the event source on the bus, the dispatcher
 // that writes the outbox, the delivery worker with its sinks, and the rules
-// API. Settings (MYNTRIX_NOTIFY_*) are listed in docs/ALERTS.md.
+// API. Its settings (MYNTRIX_NOTIFY_*, src/config/notifications.ts) are listed in docs/ALERTS.md.
 
-import { int } from '../../config.js'
-import { createOutboundPolicy } from '../../net/outbound-policy.js'
+import type { NotificationsSettings } from '../../config/index.js'
 import type { Area, AreaContext } from '../area.js'
-import { type DeliverySettings, DeliveryWorker } from './delivery-worker.js'
+import { DeliveryWorker } from './delivery-worker.js'
 import { Dispatcher } from './dispatcher.js'
 import { EventSource } from './event-source.js'
 import { Outbox } from './outbox.js'
@@ -22,25 +21,14 @@ export interface NotificationsArea extends Area {
   worker: DeliveryWorker
 }
 
-/** Delivery settings from MYNTRIX_NOTIFY_* (validated; a bad value stops start-up). */
-export function deliverySettingsFrom(raw: Record<string, string | undefined>): DeliverySettings {
-  return {
-    timeoutMs: int(raw, 'MYNTRIX_NOTIFY_TIMEOUT_MS', 10_000, 100, 300_000),
-    maxAttempts: int(raw, 'MYNTRIX_NOTIFY_MAX_ATTEMPTS', 8, 1, 100),
-    retryBaseMs: int(raw, 'MYNTRIX_NOTIFY_RETRY_BASE_MS', 10_000, 1, 3_600_000),
-    retryMaxMs: int(raw, 'MYNTRIX_NOTIFY_RETRY_MAX_MS', 900_000, 1, 86_400_000),
-    concurrency: int(raw, 'MYNTRIX_NOTIFY_CONCURRENCY', 4, 1, 64),
-    pollMs: int(raw, 'MYNTRIX_NOTIFY_POLL_MS', 5000, 50, 600_000),
-    historyDays: int(raw, 'MYNTRIX_NOTIFY_HISTORY_DAYS', 30, 0, 36_500),
-  }
-}
-
-export function createNotificationsArea(ctx: AreaContext): NotificationsArea {
-  const settings = deliverySettingsFrom(ctx.config.raw)
-  const policy = createOutboundPolicy(ctx.config)
+export function createNotificationsArea(
+  ctx: AreaContext,
+  settings: NotificationsSettings,
+): NotificationsArea {
+  const policy = ctx.outbound
   // A disabled or deleted owner has no reach left, and their rules send nothing.
   const roleOf = async (id: string) => {
-    const user = await ctx.auth.repo.findUserById(id)
+    const user = await ctx.findUser(id)
     return user && !user.disabled ? user.role : undefined
   }
   const rules = new RuleRepository(ctx.db)
