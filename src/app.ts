@@ -33,6 +33,7 @@ import { createDeviceFilesArea } from './modules/device-files/index.js'
 import { createDevicesArea } from './modules/devices/index.js'
 import { createJobsArea } from './modules/jobs/index.js'
 import { createMonitoringArea } from './modules/monitoring/index.js'
+import { createNotificationsArea } from './modules/notifications/index.js'
 import { createSchedulerArea } from './modules/scheduler/index.js'
 import { createVisualizationArea } from './modules/visualization/index.js'
 import { createOutboundPolicy } from './net/outbound-policy.js'
@@ -132,6 +133,8 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
   const areas: Area[] = []
   const jobs = createJobsArea(context)
   areas.push(jobs)
+  // Early, so it hears the other areas start and stop, and writes what it heard before it stops.
+  areas.push(createNotificationsArea(context, config.notifications))
   const monitoring = createMonitoringArea(context, config.monitoring)
   areas.push(monitoring)
   const agents = createAgentsArea(context, config.agents, config.children)

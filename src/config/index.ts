@@ -1,7 +1,7 @@
 // Every setting comes from the environment and is validated once, here, when
 // the process starts: a bad value throws ConfigError naming the variable and
 // what is allowed; main.ts prints that one line and exits. Each area receives
-// only its own section (agents, scheduler, deviceFiles, monitoring), never the
+// only its own section (agents, scheduler, deviceFiles, monitoring, notifications), never the
 // environment, which holds the server's secrets.
 
 import path from 'node:path'
@@ -12,6 +12,7 @@ import { type DeviceFilesSettings, deviceFilesSettings } from './device-files.js
 import { bool, type Env, int, str } from './env.js'
 import { heartbeatMs } from './heartbeat.js'
 import { type MonitoringSettings, monitoringSettings } from './monitoring.js'
+import { type NotificationsSettings, notificationsSettings } from './notifications.js'
 import { type OutboundSettings, outboundSettings } from './outbound.js'
 import { type SchedulerSettings, schedulerSettings } from './scheduler.js'
 
@@ -19,6 +20,7 @@ export type { AgentsSettings } from './agents.js'
 export { type ChildrenSettings, onlyAdminsDecide } from './children.js'
 export type { DeviceFilesSettings } from './device-files.js'
 export type { MonitoringSettings } from './monitoring.js'
+export type { NotificationsSettings } from './notifications.js'
 export type { OutboundSettings } from './outbound.js'
 export type { SchedulerSettings } from './scheduler.js'
 
@@ -59,6 +61,7 @@ export interface Config {
   deviceFiles: DeviceFilesSettings
   monitoring: MonitoringSettings
   scheduler: SchedulerSettings
+  notifications: NotificationsSettings
   /** One line each for deprecated or retired settings still set; logged at start-up. */
   warnings: string[]
 }
@@ -137,6 +140,7 @@ export function loadConfig(env: Env = process.env): Config {
     deviceFiles: deviceFilesSettings(env, dataDir, uploadIdleTimeoutMs),
     monitoring: monitoringSettings(env, dataDir),
     scheduler: schedulerSettings(env, warnings),
+    notifications: notificationsSettings(env),
     warnings,
   }
 }

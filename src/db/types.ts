@@ -188,6 +188,60 @@ export interface SceneSlotsTable {
   slot: number
 }
 
+export interface NotificationRulesTable {
+  id: string
+  name: string
+  ownerId: string
+  enabled: DbBool
+  filter: DbJson
+  cooldownSeconds: number
+  sinkType: string
+  sink: DbJson
+  sinkSecret: string | null
+  createdAt: DbTime
+  updatedAt: DbTime
+}
+
+export interface NotificationDeliveriesTable {
+  id: string
+  ruleId: string
+  eventId: string
+  eventKind: string
+  resourceType: string | null
+  resourceId: string | null
+  body: string
+  status: string
+  attempts: number
+  maxAttempts: number
+  nextAttemptAt: DbTimeNullable
+  claimedBy: string | null
+  claimedUntil: DbTimeNullable
+  lastStatusCode: number | null
+  lastError: string | null
+  createdAt: DbTime
+  updatedAt: DbTime
+  deliveredAt: DbTimeNullable
+}
+
+export interface NotificationAttemptsTable {
+  id: string
+  deliveryId: string
+  attempt: number
+  startedAt: DbTime
+  durationMs: number
+  statusCode: number | null
+  error: string | null
+  outcome: string
+  nextAttemptAt: DbTimeNullable
+}
+
+export interface NotificationCooldownsTable {
+  ruleId: string
+  resourceKey: string
+  lastSentAt: DbTime
+  suppressed: number
+}
+
 export interface DB {
   users: UsersTable
   apiKeys: ApiKeysTable
@@ -202,6 +256,10 @@ export interface DB {
   systemMetricsHistory: SystemMetricsHistoryTable
   sceneGroups: SceneGroupsTable
   sceneSlots: SceneSlotsTable
+  notificationRules: NotificationRulesTable
+  notificationDeliveries: NotificationDeliveriesTable
+  notificationAttempts: NotificationAttemptsTable
+  notificationCooldowns: NotificationCooldownsTable
 }
 
 export type Database = Kysely<DB>

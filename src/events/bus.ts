@@ -5,7 +5,24 @@
 import { EventEmitter } from 'node:events'
 
 export interface EventMap {
-  'agent.status': { agentId: string; ownerId: string; status: string; health: number; pid: number | null }
+  'agent.status': {
+    agentId: string
+    ownerId: string
+    status: string
+    health: number
+    pid: number | null
+    /** Why the agent is in this status (exit code, `crash loop: ...`), when the supervisor said. */
+    reason?: string | null
+  }
+  /** A process of the agent ended; `expected` when Myntrix ended it (stop, restart), not on its own. */
+  'agent.exited': {
+    agentId: string
+    ownerId: string
+    code: number | null
+    signal: string | null
+    at: string
+    expected: boolean
+  }
   'agent.log': { agentId: string; stream: 'stdout' | 'stderr'; line: string; ts: string }
   'agent.deleted': { agentId: string; ownerId: string }
   'device.status': {

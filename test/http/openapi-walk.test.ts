@@ -398,6 +398,7 @@ const DEFINITION_TABLES = [
   'devices',
   'scheduled_tasks',
   'device_files',
+  'notification_rules',
 ] as const
 
 async function definitions(t: TestApp): Promise<string> {
@@ -420,6 +421,9 @@ async function definitions(t: TestApp): Promise<string> {
       'payload',
       'revoked_at',
       'type',
+      'filter',
+      'sink',
+      'sink_secret',
     ]
     parts.push(
       `${table}:${rows.length}:${JSON.stringify(rows.map((r: Json) => written.map((c) => (c in r ? String(r[c]) : ''))))}`,
@@ -484,7 +488,14 @@ describe.each(testEngines())('the OpenAPI walk with malformed input on $name', (
       body: { username: 'walk-user', password: 'walk-password-1', role: 'viewer' },
     })
     const key = await t.request('POST', '/api/auth/api-keys', { as: t.admin, body: { name: 'walk-key' } })
-    for (const r of [agent, device, task, user, key]) expect(r.status, r.text).toBe(201)
+    // Port 9 on loopback refuses at once: the walk's test notifications fail fast.
+    const ruleBase = {
+      name: 'walk',
+      filter: { kinds: ['task.failed'] },
+      sink: { type: 'webhook', url: 'http://127.0.0.1:9/walk' },
+    }
+    const rule = await t.request('POST', '/api/myntrix/notification-rules', { as: t.admin, body: ruleBase })
+    for (const r of [agent, device, task, user, key, rule]) expect(r.status, r.text).toBe(201)
     for (const suffix of ['', '/start', '/stop', '/restart', '/logs'])
       realIds[`/api/myntrix/agents/{id}${suffix}`] = agent.body.id
     for (const suffix of [
@@ -502,6 +513,10 @@ describe.each(testEngines())('the OpenAPI walk with malformed input on $name', (
     for (const suffix of ['', '/run', '/history']) realIds[`/api/myntrix/tasks/{id}${suffix}`] = task.body.id
     realIds['/api/auth/users/{id}'] = user.body.id
     realIds['/api/auth/api-keys/{id}'] = key.body.id
+    for (const suffix of ['', '/deliveries', '/test'])
+      realIds[`/api/myntrix/notification-rules/{id}${suffix}`] = rule.body.id
+    bases['POST /api/myntrix/notification-rules'] = ruleBase
+    bases['PUT /api/myntrix/notification-rules/{id}'] = ruleBase
     bases['POST /api/myntrix/agents'] = { name: 'walk', configuration: { restartPolicy: 'never' } }
     bases['PUT /api/myntrix/agents/{id}'] = { name: 'walk', configuration: { restartPolicy: 'never' } }
     bases['POST /api/myntrix/devices'] = { name: 'walk', connectionString: 'sim://marlin', configuration: {} }

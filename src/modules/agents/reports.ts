@@ -1,6 +1,6 @@
 // What the supervisor reports about agents, recorded and announced: status and
 // health go to the database in the order they happened (one chain of writes
-// per agent) and out on the bus as `agent.status` and `agent.log`.
+// per agent) and out on the bus as `agent.status`, `agent.log` and `agent.exited`.
 
 import type { EventBus } from '../../events/bus.js'
 import type { Logger } from '../../logger.js'
@@ -23,6 +23,7 @@ export class AgentReports {
       if (e.type === 'status') this.onStatus(e.facts)
       else if (e.type === 'health') this.onHealth(e.facts)
       else if (e.type === 'log') this.onLog(e.agentId, e.entry)
+      else this.onExit(e.agentId, e.exit, e.expected)
     })
   }
 
@@ -64,6 +65,23 @@ export class AgentReports {
     })
   }
 
+  private onExit(
+    agentId: string,
+    exit: { code: number | null; signal: string | null; at: Date },
+    expected: boolean,
+  ): void {
+    const ownerId = this.owners.get(agentId) ?? ''
+    const { code, signal } = exit
+    this.deps.bus.emit('agent.exited', {
+      agentId,
+      ownerId,
+      code,
+      signal,
+      at: exit.at.toISOString(),
+      expected,
+    })
+  }
+
   private announce(facts: AgentFacts): void {
     this.deps.bus.emit('agent.status', {
       agentId: facts.agentId,
@@ -71,6 +89,7 @@ export class AgentReports {
       status: facts.status,
       health: facts.health,
       pid: facts.pid,
+      reason: facts.reason,
     })
   }
 

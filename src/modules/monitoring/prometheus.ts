@@ -33,6 +33,12 @@ const STATUS_FAMILIES: Array<{ table: StatusCountTable; name: string; help: stri
     help: 'Scheduled task runs in the history by outcome (status)',
     statuses: ['pending', 'running', 'success', 'failed', 'skipped', 'cancelled'],
   },
+  {
+    table: 'notificationDeliveries',
+    name: 'myntrix_notification_deliveries',
+    help: 'Notifications by outcome: pending (not yet sent or waiting to retry), delivered, failed (gave up)',
+    statuses: ['pending', 'delivered', 'failed'],
+  },
 ]
 
 export interface MetricsRegistry {

@@ -21,7 +21,7 @@ const num = (v: unknown): number | null => (v === null || v === undefined ? null
 const weighted = (a: number | null, na: number, b: number | null, nb: number): number | null =>
   a === null ? b : b === null ? a : (a * na + b * nb) / (na + nb)
 
-export type StatusCountTable = 'agents' | 'devices' | 'jobs' | 'taskRuns'
+export type StatusCountTable = 'agents' | 'devices' | 'jobs' | 'taskRuns' | 'notificationDeliveries'
 
 export class MonitoringRepository {
   constructor(private readonly db: Database) {}

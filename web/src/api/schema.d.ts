@@ -2830,6 +2830,480 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/myntrix/notification-rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The notification rules the caller may see (their own; every rule for admins) */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description page size (default 100) */
+                    limit?: number;
+                    /** @description items to skip */
+                    offset?: number;
+                    /** @description alias of offset */
+                    skip?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            cooldownSeconds: number;
+                            /** Format: date-time */
+                            createdAt: string;
+                            enabled: boolean;
+                            filter: {
+                                /** @description only events of these agents (omitted or empty: all the owner may see) */
+                                agentIds?: string[];
+                                /** @description only events of these devices (omitted or empty: all the owner may see) */
+                                deviceIds?: string[];
+                                kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error")[];
+                                /** @description only events of these tasks (omitted or empty: all the owner may see) */
+                                taskIds?: string[];
+                            };
+                            id: string;
+                            name: string;
+                            ownerId: string;
+                            sink: {
+                                hasPassword: boolean;
+                                retain: boolean;
+                                topic: string | null;
+                                type: "webhook" | "mqtt";
+                                url: string;
+                                username: string | null;
+                            };
+                            /** Format: date-time */
+                            updatedAt: string;
+                        }[];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Create a rule: events (kinds, optionally agents, devices, tasks) to a webhook or MQTT sink; a webhook answers its signing secret once */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description at most one notification per rule and resource in this many seconds; the next one counts the events held back (default 60) */
+                        cooldownSeconds?: number;
+                        /** @description default true */
+                        enabled?: boolean;
+                        filter: {
+                            /** @description only events of these agents (omitted or empty: all the owner may see) */
+                            agentIds?: string[];
+                            /** @description only events of these devices (omitted or empty: all the owner may see) */
+                            deviceIds?: string[];
+                            kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error")[];
+                            /** @description only events of these tasks (omitted or empty: all the owner may see) */
+                            taskIds?: string[];
+                        };
+                        name: string;
+                        sink: {
+                            /** @description mqtt only; stored and never returned (omit on update to keep it) */
+                            password?: string;
+                            /** @description mqtt only: publish with the retain flag (default false) */
+                            retain?: boolean;
+                            /** @description mqtt only */
+                            topic?: string;
+                            /** @description webhook: POST signed JSON to url; mqtt: publish (QoS 1) to topic on the broker at url */
+                            type: "webhook" | "mqtt";
+                            /** @description webhook: http(s)://host[:port]/path; mqtt: mqtt://host[:port] (default port 1883) */
+                            url: string;
+                            /** @description mqtt only */
+                            username?: string;
+                        };
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            cooldownSeconds: number;
+                            /** Format: date-time */
+                            createdAt: string;
+                            enabled: boolean;
+                            filter: {
+                                /** @description only events of these agents (omitted or empty: all the owner may see) */
+                                agentIds?: string[];
+                                /** @description only events of these devices (omitted or empty: all the owner may see) */
+                                deviceIds?: string[];
+                                kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error")[];
+                                /** @description only events of these tasks (omitted or empty: all the owner may see) */
+                                taskIds?: string[];
+                            };
+                            id: string;
+                            name: string;
+                            ownerId: string;
+                            /** @description the webhook signing secret: answered only when it is made (create, rotateSecret, a sink changed to webhook) */
+                            secret?: string;
+                            sink: {
+                                hasPassword: boolean;
+                                retain: boolean;
+                                topic: string | null;
+                                type: "webhook" | "mqtt";
+                                url: string;
+                                username: string | null;
+                            };
+                            /** Format: date-time */
+                            updatedAt: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/myntrix/notification-rules/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One notification rule */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            cooldownSeconds: number;
+                            /** Format: date-time */
+                            createdAt: string;
+                            enabled: boolean;
+                            filter: {
+                                /** @description only events of these agents (omitted or empty: all the owner may see) */
+                                agentIds?: string[];
+                                /** @description only events of these devices (omitted or empty: all the owner may see) */
+                                deviceIds?: string[];
+                                kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error")[];
+                                /** @description only events of these tasks (omitted or empty: all the owner may see) */
+                                taskIds?: string[];
+                            };
+                            id: string;
+                            name: string;
+                            ownerId: string;
+                            sink: {
+                                hasPassword: boolean;
+                                retain: boolean;
+                                topic: string | null;
+                                type: "webhook" | "mqtt";
+                                url: string;
+                                username: string | null;
+                            };
+                            /** Format: date-time */
+                            updatedAt: string;
+                        };
+                    };
+                };
+            };
+        };
+        /** Change a rule; omitted fields stay (an MQTT password too); rotateSecret makes a new webhook secret */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description at most one notification per rule and resource in this many seconds; the next one counts the events held back (default 60) */
+                        cooldownSeconds?: number;
+                        enabled?: boolean;
+                        filter?: {
+                            /** @description only events of these agents (omitted or empty: all the owner may see) */
+                            agentIds?: string[];
+                            /** @description only events of these devices (omitted or empty: all the owner may see) */
+                            deviceIds?: string[];
+                            kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error")[];
+                            /** @description only events of these tasks (omitted or empty: all the owner may see) */
+                            taskIds?: string[];
+                        };
+                        name?: string;
+                        /** @description webhook: make a new signing secret, answered once in `secret` */
+                        rotateSecret?: boolean;
+                        sink?: {
+                            /** @description mqtt only; stored and never returned (omit on update to keep it) */
+                            password?: string;
+                            /** @description mqtt only: publish with the retain flag (default false) */
+                            retain?: boolean;
+                            /** @description mqtt only */
+                            topic?: string;
+                            /** @description webhook: POST signed JSON to url; mqtt: publish (QoS 1) to topic on the broker at url */
+                            type: "webhook" | "mqtt";
+                            /** @description webhook: http(s)://host[:port]/path; mqtt: mqtt://host[:port] (default port 1883) */
+                            url: string;
+                            /** @description mqtt only */
+                            username?: string;
+                        };
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            cooldownSeconds: number;
+                            /** Format: date-time */
+                            createdAt: string;
+                            enabled: boolean;
+                            filter: {
+                                /** @description only events of these agents (omitted or empty: all the owner may see) */
+                                agentIds?: string[];
+                                /** @description only events of these devices (omitted or empty: all the owner may see) */
+                                deviceIds?: string[];
+                                kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error")[];
+                                /** @description only events of these tasks (omitted or empty: all the owner may see) */
+                                taskIds?: string[];
+                            };
+                            id: string;
+                            name: string;
+                            ownerId: string;
+                            /** @description the webhook signing secret: answered only when it is made (create, rotateSecret, a sink changed to webhook) */
+                            secret?: string;
+                            sink: {
+                                hasPassword: boolean;
+                                retain: boolean;
+                                topic: string | null;
+                                type: "webhook" | "mqtt";
+                                url: string;
+                                username: string | null;
+                            };
+                            /** Format: date-time */
+                            updatedAt: string;
+                        };
+                    };
+                };
+            };
+        };
+        post?: never;
+        /** Delete a rule with its deliveries (pending ones are not sent) */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/myntrix/notification-rules/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The rule's notifications, newest first, each with every attempt (status code, duration, error) */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description page size (default 100) */
+                    limit?: number;
+                    /** @description items to skip */
+                    offset?: number;
+                    /** @description alias of offset */
+                    skip?: number;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description every attempt, oldest first */
+                            attemptLog: {
+                                attempt: number;
+                                durationMs: number;
+                                error: string | null;
+                                /** Format: date-time */
+                                nextAttemptAt: string | null;
+                                outcome: "delivered" | "retry" | "failed";
+                                /** Format: date-time */
+                                startedAt: string;
+                                statusCode: number | null;
+                            }[];
+                            attempts: number;
+                            /** @description the notification as sent */
+                            body: unknown;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            deliveredAt: string | null;
+                            eventId: string;
+                            eventKind: string;
+                            id: string;
+                            lastError: string | null;
+                            lastStatusCode: number | null;
+                            maxAttempts: number;
+                            /** Format: date-time */
+                            nextAttemptAt: string | null;
+                            resourceId: string | null;
+                            resourceType: string | null;
+                            ruleId: string;
+                            status: "pending" | "delivered" | "failed";
+                        }[];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/myntrix/notification-rules/{id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Send a test notification through the rule now (one attempt) and answer the delivery */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description every attempt, oldest first */
+                            attemptLog: {
+                                attempt: number;
+                                durationMs: number;
+                                error: string | null;
+                                /** Format: date-time */
+                                nextAttemptAt: string | null;
+                                outcome: "delivered" | "retry" | "failed";
+                                /** Format: date-time */
+                                startedAt: string;
+                                statusCode: number | null;
+                            }[];
+                            attempts: number;
+                            /** @description the notification as sent */
+                            body: unknown;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            deliveredAt: string | null;
+                            eventId: string;
+                            eventKind: string;
+                            id: string;
+                            lastError: string | null;
+                            lastStatusCode: number | null;
+                            maxAttempts: number;
+                            /** Format: date-time */
+                            nextAttemptAt: string | null;
+                            resourceId: string | null;
+                            resourceType: string | null;
+                            ruleId: string;
+                            status: "pending" | "delivered" | "failed";
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/myntrix/system-metrics": {
         parameters: {
             query?: never;

@@ -1,17 +1,15 @@
 // `api`: one HTTP request. Success is the expected status (any 2xx unless
 // given). Every hop, the first and each redirect, is checked against the
 // outbound policy for the task owner's role (src/net/outbound-policy.ts) and
-// connects to the address the policy checked; redirects are followed by hand
-// for that, and against the optional host list MYNTRIX_API_ACTION_ALLOW, so a
-// reachable host cannot bounce the server to one that is not.
-// node:http rather than fetch: fetch cannot be told which address to connect
-// to without a second resolution, and that second answer could differ.
+// connects to the address the policy checked (src/net/pinned-request.ts);
+// redirects are followed by hand for that, and against the optional host list
+// MYNTRIX_API_ACTION_ALLOW, so a reachable host cannot bounce the server to
+// one that is not.
 
-import http, { type IncomingMessage } from 'node:http'
-import https from 'node:https'
-import type { LookupFunction } from 'node:net'
+import type { IncomingMessage } from 'node:http'
 import { StringDecoder } from 'node:string_decoder'
-import { type CheckedAddress, OutboundDeniedError, OutboundPolicy } from '../../../net/outbound-policy.js'
+import { OutboundDeniedError, OutboundPolicy } from '../../../net/outbound-policy.js'
+import { abortable, errorText, portOf, sendPinned as send } from '../../../net/pinned-request.js'
 import { Checker, describe } from './check.js'
 import { type Action, type ActionContext, type ActionOutcome, ActionTimeout, abortFlags } from './types.js'
 
@@ -134,60 +132,9 @@ async function readExcerpt(res: IncomingMessage): Promise<{ text: string; more: 
   return { text: text.slice(0, BODY_EXCERPT_CHARS), more }
 }
 
-/** The port a URL reaches (its default when none is written). */
-function portOf(url: URL): number {
-  return url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80
-}
-
-/**
- * One request to the checked address. The socket's lookup answers that
- * address, so the name is not resolved again, while TLS still verifies the
- * certificate against the name and the Host header still carries it.
- */
-function send(
-  url: URL,
-  init: { method: string; headers: Record<string, string>; body?: string; signal: AbortSignal },
-  target: CheckedAddress,
-): Promise<IncomingMessage> {
-  const lookup = ((_host: string, options: { all?: boolean }, callback: (...args: unknown[]) => void) => {
-    if (options.all) callback(null, [{ address: target.address, family: target.family }])
-    else callback(null, target.address, target.family)
-  }) as unknown as LookupFunction
-  const headers = { ...init.headers }
-  if (init.body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-length')) {
-    headers['content-length'] = String(Buffer.byteLength(init.body))
-  }
-  return new Promise((resolve, reject) => {
-    const client = url.protocol === 'https:' ? https : http
-    // agent: false: no pooled socket outlives the run or is shared between hops.
-    const req = client.request(
-      url,
-      { method: init.method, headers, signal: init.signal, lookup, agent: false },
-      resolve,
-    )
-    req.on('error', reject)
-    req.end(init.body)
-  })
-}
-
-/** A promise that also settles when `signal` aborts (dns lookups cannot be cancelled). */
-function abortable<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason)
-  return new Promise((resolve, reject) => {
-    const onAbort = () => reject(signal.reason)
-    signal.addEventListener('abort', onAbort, { once: true })
-    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
-  })
-}
-
 function statusMatches(status: number, expected: ApiPayload['expectedStatus']): boolean {
   if (expected === undefined) return status >= 200 && status < 300
   return (Array.isArray(expected) ? expected : [expected]).includes(status)
-}
-
-function errorText(err: unknown): string {
-  const e = err as Error & { cause?: { code?: string; message?: string } }
-  return e.cause?.message ? `${e.message}: ${e.cause.message}` : e.message
 }
 
 async function run(payload: ApiPayload, ctx: ActionContext): Promise<ActionOutcome> {

@@ -1,0 +1,237 @@
+// Turns what the areas already say on the bus (agent.status, agent.exited,
+// task.run, job.updated, device.status) into notification events. Bus
+// listeners only queue work: names and run logs are read afterwards, one
+// event after another in arrival order, so the source of an event is never
+// slowed by it. Status streams repeat themselves (a device's status is sent on
+// every edit, a job's on every progress step), so each kind fires on the
+// change into its state only.
+
+import { newId } from '../../db/ids.js'
+import type { EventBus, JobEventPayload } from '../../events/bus.js'
+import type { Logger } from '../../logger.js'
+import {
+  type EventKind,
+  type EventResource,
+  linkOf,
+  type NotificationEvent,
+  type ResourceType,
+} from './events.js'
+import { logExcerpt, type ResourceFacts, type ResourceLookup } from './resources.js'
+
+/** Events waiting for their lookups; beyond this a burst is dropped (and counted) rather than held in memory. */
+export const MAX_QUEUED_EVENTS = 10_000
+/** Finished jobs remembered so a repeated `job.updated` does not notify twice. */
+const FINISHED_JOBS_REMEMBERED = 10_000
+/** How the supervisor words the status reason of an agent it gave up restarting. */
+const CRASH_LOOP_REASON = /^crash loop\b/
+
+const TASK_KINDS: Record<string, EventKind> = {
+  failed: 'task.failed',
+  skipped: 'task.skipped',
+  success: 'task.succeeded',
+}
+const JOB_KINDS: Record<string, EventKind> = {
+  completed: 'job.completed',
+  failed: 'job.failed',
+  cancelled: 'job.cancelled',
+}
+
+export interface EventSourceOptions {
+  bus: EventBus
+  lookup: ResourceLookup
+  logger: Logger
+  /** Receives each event, in order; the next waits for it (the dispatcher writes its outbox rows). */
+  deliver(event: NotificationEvent): Promise<void>
+  now?: () => Date
+}
+
+export class EventSource {
+  private readonly offs: (() => void)[] = []
+  private chain: Promise<void> = Promise.resolve()
+  private queued = 0
+  private dropped = 0
+  private readonly deviceStatus = new Map<string, string>()
+  private readonly crashLooping = new Set<string>()
+  private readonly finishedJobs = new Set<string>()
+  private readonly now: () => Date
+
+  constructor(private readonly options: EventSourceOptions) {
+    this.now = options.now ?? (() => new Date())
+  }
+
+  start(): void {
+    const { bus } = this.options
+    this.offs.push(
+      bus.on('agent.exited', (e) => {
+        if (e.expected) return
+        this.queue(() => this.agentExited(e.agentId, e.code, e.signal, e.at))
+      }),
+      bus.on('agent.status', (e) => {
+        const looping = e.status === 'error' && CRASH_LOOP_REASON.test(e.reason ?? '')
+        if (!looping) {
+          this.crashLooping.delete(e.agentId)
+          return
+        }
+        if (this.crashLooping.has(e.agentId)) return
+        this.crashLooping.add(e.agentId)
+        this.queue(() => this.agentCrashLoop(e.agentId, e.reason ?? 'crash loop'))
+      }),
+      bus.on('agent.deleted', (e) => this.crashLooping.delete(e.agentId)),
+      bus.on('task.run', (e) => {
+        const kind = TASK_KINDS[e.status]
+        if (kind && e.taskId) this.queue(() => this.taskRun(kind, e.taskId, e.runId))
+      }),
+      bus.on('job.updated', ({ job }) => {
+        const kind = JOB_KINDS[job.status]
+        if (!kind || this.finishedJobs.has(job.id)) return
+        this.finishedJobs.add(job.id)
+        if (this.finishedJobs.size > FINISHED_JOBS_REMEMBERED) {
+          this.finishedJobs.delete(this.finishedJobs.values().next().value as string)
+        }
+        this.queue(async () => this.jobFinished(kind, job))
+      }),
+      bus.on('device.status', (e) => {
+        const previous = this.deviceStatus.get(e.deviceId)
+        this.deviceStatus.set(e.deviceId, e.status)
+        if (previous === e.status) return
+        let kind: EventKind | undefined
+        if (e.status === 'connected') kind = 'device.connected'
+        else if (e.status === 'error') kind = 'device.error'
+        // Only a connection that was up can drop; a new or edited device reports `disconnected` too.
+        else if (e.status === 'disconnected' && previous === 'connected') kind = 'device.disconnected'
+        if (kind) {
+          const k = kind
+          this.queue(() => this.deviceChanged(k, e.deviceId, e.lastError ?? null))
+        }
+      }),
+      bus.on('device.deleted', (e) => this.deviceStatus.delete(e.deviceId)),
+    )
+  }
+
+  /** Stops listening, then waits until every queued event has been handed on. */
+  async stop(): Promise<void> {
+    for (const off of this.offs.splice(0)) off()
+    await this.chain
+  }
+
+  /** Resolves when the events queued so far have been handed on (tests, shutdown). */
+  settled(): Promise<void> {
+    return this.chain
+  }
+
+  private queue(build: () => Promise<NotificationEvent | null>): void {
+    if (this.queued >= MAX_QUEUED_EVENTS) {
+      this.dropped++
+      if (this.dropped === 1 || this.dropped % 1000 === 0) {
+        this.options.logger.warn({ dropped: this.dropped }, 'notifications: event queue full; events dropped')
+      }
+      return
+    }
+    this.queued++
+    this.chain = this.chain
+      .then(async () => {
+        const event = await build()
+        if (event) await this.options.deliver(event)
+      })
+      .catch((err) => this.options.logger.error({ err }, 'notifications: could not handle an event'))
+      .finally(() => {
+        this.queued--
+      })
+  }
+
+  private event(
+    kind: EventKind,
+    resource: EventResource,
+    summary: string,
+    details: Record<string, unknown>,
+  ): NotificationEvent {
+    return {
+      id: newId(),
+      kind,
+      time: this.now().toISOString(),
+      resource,
+      summary,
+      link: linkOf(resource.type, resource.id),
+      details,
+    }
+  }
+
+  private resource(type: ResourceType, id: string, facts: ResourceFacts | undefined): EventResource {
+    return { type, id, name: facts?.name ?? id, ownerId: facts?.ownerId ?? null }
+  }
+
+  private async agentExited(
+    id: string,
+    code: number | null,
+    signal: string | null,
+    at: string,
+  ): Promise<NotificationEvent | null> {
+    const facts = await this.options.lookup.agent(id)
+    if (!facts) return null
+    const how = signal ? `was ended by ${signal}` : `exited with code ${code}`
+    return this.event('agent.exited', this.resource('agent', id, facts), `Agent "${facts.name}" ${how}`, {
+      code,
+      signal,
+      exitedAt: at,
+    })
+  }
+
+  private async agentCrashLoop(id: string, reason: string): Promise<NotificationEvent | null> {
+    const facts = await this.options.lookup.agent(id)
+    if (!facts) return null
+    return this.event(
+      'agent.crashloop',
+      this.resource('agent', id, facts),
+      `Agent "${facts.name}" is in a crash loop and was not restarted again`,
+      { reason },
+    )
+  }
+
+  private async taskRun(kind: EventKind, taskId: string, runId: string): Promise<NotificationEvent | null> {
+    const [task, run] = await Promise.all([this.options.lookup.task(taskId), this.options.lookup.run(runId)])
+    if (!task) return null
+    const verb = kind === 'task.failed' ? 'failed' : kind === 'task.skipped' ? 'skipped a run' : 'succeeded'
+    const why = run?.error && kind !== 'task.succeeded' ? `: ${run.error}` : ''
+    return this.event(kind, this.resource('task', taskId, task), `Task "${task.name}" ${verb}${why}`, {
+      runId,
+      attempt: run?.attempt ?? null,
+      trigger: run?.trigger ?? null,
+      error: run?.error ?? null,
+      logExcerpt: kind === 'task.failed' ? logExcerpt(run?.logs ?? null) : null,
+    })
+  }
+
+  private jobFinished(kind: EventKind, job: JobEventPayload): NotificationEvent {
+    const verb = kind === 'job.completed' ? 'completed' : kind === 'job.failed' ? 'failed' : 'was cancelled'
+    const why = job.error ? `: ${job.error}` : ''
+    return this.event(
+      kind,
+      { type: 'job', id: job.id, name: job.name, ownerId: job.ownerId },
+      `Job "${job.name}" ${verb}${why}`,
+      {
+        type: job.type,
+        error: job.error ?? null,
+        startedAt: job.startedAt ?? null,
+        finishedAt: job.finishedAt ?? null,
+      },
+    )
+  }
+
+  private async deviceChanged(
+    kind: EventKind,
+    id: string,
+    lastError: string | null,
+  ): Promise<NotificationEvent | null> {
+    const facts = await this.options.lookup.device(id)
+    if (!facts) return null
+    const what =
+      kind === 'device.connected'
+        ? 'connected'
+        : kind === 'device.disconnected'
+          ? 'disconnected'
+          : `reported an error${lastError ? `: ${lastError}` : ''}`
+    return this.event(kind, this.resource('device', id, facts), `Device "${facts.name}" ${what}`, {
+      lastError,
+    })
+  }
+}

@@ -1,0 +1,132 @@
+// HTTP for notification rules: schema in, service call, status code out.
+
+import { principalOf, requireRole } from '../../http/auth-hook.js'
+import { listReply, pageOf } from '../../http/list.js'
+import type { AppInstance } from '../area.js'
+import {
+  CreateRuleBody,
+  DeletedSchema,
+  DeliverySchema,
+  RuleIdParams,
+  RuleListQuery,
+  RuleSchema,
+  RuleWithSecretSchema,
+  UpdateRuleBody,
+} from './schemas.js'
+import type { NotificationsService, RuleAnswer } from './service.js'
+
+const tags = ['notifications']
+const BASE = '/api/myntrix/notification-rules'
+const operator = requireRole('operator')
+const answer = (a: RuleAnswer) => (a.secret ? { ...a.rule, secret: a.secret } : a.rule)
+
+export function notificationRoutes(app: AppInstance, service: NotificationsService): void {
+  app.get(
+    BASE,
+    {
+      schema: {
+        tags,
+        summary: 'The notification rules the caller may see (their own; every rule for admins)',
+        querystring: RuleListQuery,
+        response: { 200: { type: 'array', items: RuleSchema } },
+      },
+    },
+    async (request, reply) => {
+      const { items, total } = await service.list(principalOf(request), pageOf(request.query))
+      return listReply(reply, items, total)
+    },
+  )
+
+  app.post(
+    BASE,
+    {
+      schema: {
+        tags,
+        summary:
+          'Create a rule: events (kinds, optionally agents, devices, tasks) to a webhook or MQTT sink; a webhook answers its signing secret once',
+        body: CreateRuleBody,
+        response: { 201: RuleWithSecretSchema },
+      },
+      preHandler: operator,
+    },
+    async (request, reply) =>
+      reply.code(201).send(answer(await service.create(principalOf(request), request.body))),
+  )
+
+  app.get(
+    `${BASE}/:id`,
+    {
+      schema: { tags, summary: 'One notification rule', params: RuleIdParams, response: { 200: RuleSchema } },
+    },
+    async (request) => service.get(principalOf(request), request.params.id),
+  )
+
+  app.put(
+    `${BASE}/:id`,
+    {
+      schema: {
+        tags,
+        summary:
+          'Change a rule; omitted fields stay (an MQTT password too); rotateSecret makes a new webhook secret',
+        params: RuleIdParams,
+        body: UpdateRuleBody,
+        response: { 200: RuleWithSecretSchema },
+      },
+      preHandler: operator,
+    },
+    async (request) => answer(await service.update(principalOf(request), request.params.id, request.body)),
+  )
+
+  app.delete(
+    `${BASE}/:id`,
+    {
+      schema: {
+        tags,
+        summary: 'Delete a rule with its deliveries (pending ones are not sent)',
+        params: RuleIdParams,
+        response: { 200: DeletedSchema },
+      },
+      preHandler: operator,
+    },
+    async (request) => {
+      await service.remove(principalOf(request), request.params.id)
+      return { message: 'notification rule deleted', id: request.params.id }
+    },
+  )
+
+  app.get(
+    `${BASE}/:id/deliveries`,
+    {
+      schema: {
+        tags,
+        summary:
+          "The rule's notifications, newest first, each with every attempt (status code, duration, error)",
+        params: RuleIdParams,
+        querystring: RuleListQuery,
+        response: { 200: { type: 'array', items: DeliverySchema } },
+      },
+    },
+    async (request, reply) => {
+      const { items, total } = await service.deliveries(
+        principalOf(request),
+        request.params.id,
+        pageOf(request.query),
+      )
+      return listReply(reply, items, total)
+    },
+  )
+
+  app.post(
+    `${BASE}/:id/test`,
+    {
+      schema: {
+        tags,
+        summary: 'Send a test notification through the rule now (one attempt) and answer the delivery',
+        params: RuleIdParams,
+        response: { 200: DeliverySchema },
+      },
+      preHandler: operator,
+    },
+    async (request) => service.test(principalOf(request), request.params.id),
+  )
+}
