@@ -55,7 +55,7 @@ export interface NotificationBody extends NotificationEvent {
 const LINK_BASE: Record<ResourceType, string> = {
   agent: '/agents',
   task: '/tasks',
-  job: '/api/myntrix/jobs',
+  job: '/resources/jobs',
   device: '/devices',
   rule: '/api/myntrix/notification-rules',
 }
