@@ -168,8 +168,7 @@ function watchCredential(
 export function installAuthHook(app: FastifyInstance, options: AuthHookOptions): void {
   const publicPaths = new Set(options.publicPaths ?? [])
   const allowedOrigins = credentialedOrigins(options.corsOrigin ?? null)
-  app.addHook('onRequest', async (request) => {
-    if (!needsAuth(request, publicPaths)) return
+  const authenticateRequest = async (request: FastifyRequest): Promise<void> => {
     const credential = credentialOf(request)
     if (!credential)
       throw new UnauthorizedError(
@@ -185,28 +184,40 @@ export function installAuthHook(app: FastifyInstance, options: AuthHookOptions):
         : () => options.auth.authenticate(credential.value)
     request.principal = await authenticate()
     if (isLongLived(request)) watchCredential(request, authenticate, options.streamRecheckMs ?? 30_000)
+  }
+  // A callback hook, so that public routes (probes, the console) pass without a promise.
+  app.addHook('onRequest', (request, _reply, done) => {
+    if (!needsAuth(request, publicPaths)) return done()
+    authenticateRequest(request).then(() => done(), done)
   })
 
-  app.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {
-    if (!['POST', 'PUT', 'PATCH', 'DELETE'].includes(request.method)) return
-    const route = request.routeOptions.url
-    if (!route || PUBLIC_ROUTES.has(route)) return // logins are audited by the token route itself
-    if (reply.statusCode === 401) return
-    // A 404 from a logged-in caller is audited: owner isolation answers 404 for
-    // another user's resources, so this is what probing them looks like
-    // (repeats are coalesced). Without a principal there is no one to record.
-    if (reply.statusCode === 404 && !request.principal) return
-    const params = request.params as Record<string, string> | undefined
-    void options.audit.record({
-      userId: request.principal?.id ?? null,
-      username: request.principal?.username ?? null,
-      action: `${request.method} ${route}`,
-      target: params?.id ?? params?.deviceId ?? null,
-      method: request.method,
-      path: request.url.split('?')[0],
-      statusCode: reply.statusCode,
-      ip: request.ip,
-    })
+  // A callback hook: it runs on every request, and an async one would cost a
+  // promise and a microtask turn each time for the reads that record nothing.
+  app.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+    recordAudit(options.audit, request, reply)
+    done()
+  })
+}
+
+function recordAudit(audit: AuditLog, request: FastifyRequest, reply: FastifyReply): void {
+  if (!STATE_CHANGING.has(request.method)) return
+  const route = request.routeOptions.url
+  if (!route || PUBLIC_ROUTES.has(route)) return // logins are audited by the token route itself
+  if (reply.statusCode === 401) return
+  // A 404 from a logged-in caller is audited: owner isolation answers 404 for
+  // another user's resources, so this is what probing them looks like
+  // (repeats are coalesced). Without a principal there is no one to record.
+  if (reply.statusCode === 404 && !request.principal) return
+  const params = request.params as Record<string, string> | undefined
+  void audit.record({
+    userId: request.principal?.id ?? null,
+    username: request.principal?.username ?? null,
+    action: `${request.method} ${route}`,
+    target: params?.id ?? params?.deviceId ?? null,
+    method: request.method,
+    path: request.url.split('?')[0],
+    statusCode: reply.statusCode,
+    ip: request.ip,
   })
 }
 
