@@ -3,10 +3,8 @@
 
 import type {} from '@fastify/cookie'
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerHookHandler } from 'fastify'
-import type { AuditLog } from '../auth/audit.js'
 import { assertSameOrAllowedOrigin, credentialedOrigins, normalizeOrigin } from '../auth/csrf.js'
 import { assertRole, type Principal, type Role } from '../auth/principal.js'
-import type { AuthService } from '../auth/service.js'
 import { UnauthorizedError } from '../errors.js'
 
 declare module 'fastify' {
@@ -84,9 +82,39 @@ export function credentialOf(request: FastifyRequest): Credential | undefined {
   return undefined
 }
 
+/**
+ * What the hook needs of the auth service: a credential in, its caller out
+ * (or an UnauthorizedError). The hook depends on this, not on the service, so
+ * that the auth area (whose routes use this hook) and the HTTP layer do not
+ * import each other.
+ */
+export interface Authenticator {
+  /** A bearer credential: a JWT or a myx_ API key. */
+  authenticate(credential: string): Promise<Principal>
+  /** The value of the session cookie. */
+  authenticateSession(cookieValue: string): Promise<Principal>
+}
+
+/** One state-changing request, as the audit log records it. */
+export interface AuditedRequest {
+  userId: string | null
+  username: string | null
+  action: string
+  target: string | null
+  method: string
+  path: string
+  statusCode: number
+  ip: string
+}
+
+/** Where the hook records state-changing requests (the audit log). */
+export interface AuditSink {
+  record(entry: AuditedRequest): Promise<void>
+}
+
 export interface AuthHookOptions {
-  auth: AuthService
-  audit: AuditLog
+  auth: Authenticator
+  audit: AuditSink
   /** Extra paths that need no credential (e.g. /metrics when MYNTRIX_METRICS_PUBLIC=true). */
   publicPaths?: string[]
   /** How often a live stream re-checks its credential (default 30 s). */
@@ -199,7 +227,7 @@ export function installAuthHook(app: FastifyInstance, options: AuthHookOptions):
   })
 }
 
-function recordAudit(audit: AuditLog, request: FastifyRequest, reply: FastifyReply): void {
+function recordAudit(audit: AuditSink, request: FastifyRequest, reply: FastifyReply): void {
   if (!STATE_CHANGING.has(request.method)) return
   const route = request.routeOptions.url
   if (!route || PUBLIC_ROUTES.has(route)) return // logins are audited by the token route itself
