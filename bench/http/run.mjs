@@ -4,7 +4,7 @@
 // Env: BENCH_CONNECTIONS (10), BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (3),
 // BENCH_ROUNDS (2: every subject once per round, the median round reported),
 // BENCH_AGENTS (20), BENCH_SKIP_BUILD=1 (reuse dist/ as it is), BENCH_SUBJECTS
-// (bare,floor,myntrix), BENCH_TARGETS (a pattern: only targets whose name
+// (bare,floor,myntrix,floor-no-user), BENCH_TARGETS (a pattern: only targets whose name
 // matches, e.g. healthz), BENCH_LOG_LEVEL (Myntrix's, default info), BENCH_CPU_PROF=<dir> (each subject writes a V8 CPU
 // profile there when it stops: `node --cpu-prof`).
 // Each subject is its own process, started for its turn and stopped after it,
@@ -28,7 +28,7 @@ const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 3)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2)
 const AGENTS = Number(process.env.BENCH_AGENTS ?? 20)
 const ONLY = new RegExp(process.env.BENCH_TARGETS ?? '')
-const SUBJECTS = (process.env.BENCH_SUBJECTS ?? 'bare,floor,myntrix').split(',')
+const SUBJECTS = (process.env.BENCH_SUBJECTS ?? 'bare,floor,myntrix,floor-no-user').split(',')
 const TICKS = Number(spawnSync('getconf', ['CLK_TCK']).stdout.toString().trim() || 100)
 const PASSWORD = 'bench-password-1'
 const JWT_SECRET = 'bench-secret-0123456789abcdef0123456789abcdef'
@@ -77,16 +77,17 @@ async function startSubject(kind) {
     })
     // The request log goes where an operator's would: a file (not a pipe this process must drain).
     logFile = fs.openSync(path.join(dataDir, 'myntrix.log'), 'a')
-  } else if (kind === 'floor') {
+  } else if (kind === 'floor' || kind === 'floor-no-user') {
     args = [floorJs]
     Object.assign(env, { MYNTRIX_DATABASE_URL: databaseUrl, MYNTRIX_JWT_SECRET: JWT_SECRET })
+    if (kind === 'floor-no-user') env.FLOOR_USER_LOOKUP = '0'
   } else {
     args = [path.join(here, 'subjects/bare.mjs')]
   }
   if (profiling) args.unshift('--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`)
   const child = spawn(process.execPath, args, { cwd: root, env, stdio: ['ignore', logFile, 'inherit'] })
   const base = `http://127.0.0.1:${port}`
-  const probe = kind === 'floor' ? '/api/myntrix/agents' : '/healthz'
+  const probe = kind.startsWith('floor') ? '/api/myntrix/agents' : '/healthz'
   for (let i = 0; ; i++) {
     if (child.exitCode !== null) throw new Error(`${kind} exited with ${child.exitCode}`)
     try {
@@ -172,6 +173,14 @@ const TARGETS = [
   { name: 'floor GET /api/myntrix/agents', subject: 'floor', path: '/api/myntrix/agents', auth: true },
   { name: 'myntrix /healthz (log level info)', subject: 'myntrix', path: '/healthz', auth: false },
   { name: 'myntrix GET /api/myntrix/agents', subject: 'myntrix', path: '/api/myntrix/agents', auth: true },
+  // What reading the user on every request costs (the auth hook does, so that
+  // revocation, role changes and disabling apply at once).
+  {
+    name: 'floor without the user lookup',
+    subject: 'floor-no-user',
+    path: '/api/myntrix/agents',
+    auth: true,
+  },
 ]
 
 const token = await prepare()
@@ -226,6 +235,7 @@ const ratios = {
   agentsOverFloor: ratio(3, 1),
   healthzOverBare: ratio(2, 0),
   floorOverBare: ratio(1, 0),
+  ...(results[TARGETS[4].name].length > 0 ? { floorOverFloorWithoutUser: ratio(1, 4) } : {}),
 }
 const fastifyVersion = JSON.parse(
   fs.readFileSync(path.join(root, 'node_modules/fastify/package.json')),
@@ -245,10 +255,13 @@ for (const r of rows) {
   )
 }
 const show = (r) => `${r.reqPerSec.toFixed(2)} by req/s, ${r.cpu.toFixed(2)} by CPU/request`
-if (rows.length === TARGETS.length) {
+if (TARGETS.slice(0, 4).every((t) => results[t.name].length > 0)) {
   console.log(`\nmyntrix agents list / floor: ${show(ratios.agentsOverFloor)} (target >= 0.5)`)
   console.log(`myntrix /healthz at info / bare: ${show(ratios.healthzOverBare)} (target >= 0.8)`)
   console.log(`floor / bare: ${show(ratios.floorOverBare)}`)
+  if (ratios.floorOverFloorWithoutUser) {
+    console.log(`floor / floor without the user lookup: ${show(ratios.floorOverFloorWithoutUser)}`)
+  }
 }
 fs.writeFileSync(
   path.join(here, `results-${new Date().toISOString().replace(/[:.]/g, '-')}.json`),
