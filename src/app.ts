@@ -26,7 +26,7 @@ import { installInputGuards } from './http/input.js'
 import { frameworkErrors, installProblemHandlers, MAX_PARAM_LENGTH } from './http/problem.js'
 import { installRequestLog } from './http/request-log.js'
 import { systemRoutes } from './http/system-routes.js'
-import { type Logger, logDestination } from './logger.js'
+import type { Logger } from './logger.js'
 import { createAgentsArea } from './modules/agents/index.js'
 import type { AppInstance, Area, AreaContext } from './modules/area.js'
 import { createDeviceFilesArea } from './modules/device-files/index.js'
@@ -67,7 +67,6 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
       level: config.logLevel,
       // Nothing logged carries these, but a stray `req` object in an error must not leak them either.
       redact: { paths: ['req.headers.authorization', 'req.headers.cookie'], censor: '[REDACTED]' },
-      stream: logDestination(),
     },
     // One line per request from installRequestLog instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
