@@ -19,6 +19,15 @@ export interface Principal {
   credential?: { jti: string; expiresAt: Date } | { sessionId: string } | { apiKeyId: string }
 }
 
+/** The caller a credential resolved to: its user as the database has it now, and which credential it was. */
+export function callerFrom(
+  user: { id: string; username: string; role: Role },
+  via: Principal['via'],
+  credential: NonNullable<Principal['credential']>,
+): Principal {
+  return { id: user.id, username: user.username, role: user.role, via, credential }
+}
+
 const RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 }
 
 export function hasRole(principal: Principal, least: Role): boolean {

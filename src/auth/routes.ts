@@ -9,7 +9,8 @@ import { parseQueryTime } from '../time.js'
 import type { AuditLog } from './audit.js'
 import { credentialedOrigins } from './csrf.js'
 import { ROLES } from './principal.js'
-import { type AuthService, USERNAME_PATTERN } from './service.js'
+import type { AuthService } from './service.js'
+import { USERNAME_PATTERN } from './users.js'
 
 const Role = Type.Union(
   ROLES.map((r) => Type.Literal(r)),
@@ -284,7 +285,7 @@ export async function authRoutes(app: AppInstance, deps: AuthRoutesDeps): Promis
     },
     async (request, reply) => {
       const { limit, offset } = pageOf(request.query)
-      const { items, total } = await auth.listUsers(principalOf(request), limit, offset)
+      const { items, total } = await auth.users.list(principalOf(request), limit, offset)
       return listReply(reply, items, total)
     },
   )
@@ -305,7 +306,7 @@ export async function authRoutes(app: AppInstance, deps: AuthRoutesDeps): Promis
       },
     },
     async (request, reply) => {
-      const user = await auth.createUser(principalOf(request), request.body)
+      const user = await auth.users.create(principalOf(request), request.body)
       return reply.code(201).send(user)
     },
   )
@@ -313,7 +314,7 @@ export async function authRoutes(app: AppInstance, deps: AuthRoutesDeps): Promis
   app.get(
     '/api/auth/users/:id',
     { preHandler: admin, schema: { tags: ['users'], params: IdParams, response: { 200: User } } },
-    async (request) => auth.getUser(principalOf(request), request.params.id),
+    async (request) => auth.users.get(principalOf(request), request.params.id),
   )
 
   app.put(
@@ -332,14 +333,14 @@ export async function authRoutes(app: AppInstance, deps: AuthRoutesDeps): Promis
         response: { 200: User },
       },
     },
-    async (request) => auth.updateUser(principalOf(request), request.params.id, request.body),
+    async (request) => auth.users.update(principalOf(request), request.params.id, request.body),
   )
 
   app.delete(
     '/api/auth/users/:id',
     { preHandler: admin, schema: { tags: ['users'], params: IdParams, response: { 200: Deleted } } },
     async (request) => {
-      await auth.deleteUser(principalOf(request), request.params.id)
+      await auth.users.delete(principalOf(request), request.params.id)
       return { message: 'user deleted', id: request.params.id }
     },
   )
@@ -392,7 +393,7 @@ export async function authRoutes(app: AppInstance, deps: AuthRoutesDeps): Promis
     },
     async (request, reply) => {
       const { limit, offset } = pageOf(request.query)
-      const { items, total } = await auth.listApiKeys(principalOf(request), limit, offset)
+      const { items, total } = await auth.apiKeys.list(principalOf(request), limit, offset)
       return listReply(reply, items, total)
     },
   )
@@ -411,7 +412,7 @@ export async function authRoutes(app: AppInstance, deps: AuthRoutesDeps): Promis
       },
     },
     async (request, reply) => {
-      const key = await auth.createApiKey(principalOf(request), request.body)
+      const key = await auth.apiKeys.create(principalOf(request), request.body)
       return reply.code(201).send(key)
     },
   )
@@ -427,7 +428,7 @@ export async function authRoutes(app: AppInstance, deps: AuthRoutesDeps): Promis
       },
     },
     async (request) => {
-      await auth.revokeApiKey(principalOf(request), request.params.id)
+      await auth.apiKeys.revoke(principalOf(request), request.params.id)
       return { message: 'API key revoked', id: request.params.id }
     },
   )

@@ -3,10 +3,8 @@
 
 import type {} from '@fastify/cookie'
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerHookHandler } from 'fastify'
-import type { AuditLog } from '../auth/audit.js'
 import { assertSameOrAllowedOrigin, credentialedOrigins, normalizeOrigin } from '../auth/csrf.js'
 import { assertRole, type Principal, type Role } from '../auth/principal.js'
-import type { AuthService } from '../auth/service.js'
 import { UnauthorizedError } from '../errors.js'
 
 declare module 'fastify' {
@@ -84,9 +82,39 @@ export function credentialOf(request: FastifyRequest): Credential | undefined {
   return undefined
 }
 
+/**
+ * What the hook needs of the auth service: a credential in, its caller out
+ * (or an UnauthorizedError). The hook depends on this, not on the service, so
+ * that the auth area (whose routes use this hook) and the HTTP layer do not
+ * import each other.
+ */
+export interface Authenticator {
+  /** A bearer credential: a JWT or a myx_ API key. */
+  authenticate(credential: string): Promise<Principal>
+  /** The value of the session cookie. */
+  authenticateSession(cookieValue: string): Promise<Principal>
+}
+
+/** One state-changing request, as the audit log records it. */
+export interface AuditedRequest {
+  userId: string | null
+  username: string | null
+  action: string
+  target: string | null
+  method: string
+  path: string
+  statusCode: number
+  ip: string
+}
+
+/** Where the hook records state-changing requests (the audit log). */
+export interface AuditSink {
+  record(entry: AuditedRequest): Promise<void>
+}
+
 export interface AuthHookOptions {
-  auth: AuthService
-  audit: AuditLog
+  auth: Authenticator
+  audit: AuditSink
   /** Extra paths that need no credential (e.g. /metrics when MYNTRIX_METRICS_PUBLIC=true). */
   publicPaths?: string[]
   /** How often a live stream re-checks its credential (default 30 s). */
@@ -168,8 +196,7 @@ function watchCredential(
 export function installAuthHook(app: FastifyInstance, options: AuthHookOptions): void {
   const publicPaths = new Set(options.publicPaths ?? [])
   const allowedOrigins = credentialedOrigins(options.corsOrigin ?? null)
-  app.addHook('onRequest', async (request) => {
-    if (!needsAuth(request, publicPaths)) return
+  const authenticateRequest = async (request: FastifyRequest): Promise<void> => {
     const credential = credentialOf(request)
     if (!credential)
       throw new UnauthorizedError(
@@ -185,28 +212,40 @@ export function installAuthHook(app: FastifyInstance, options: AuthHookOptions):
         : () => options.auth.authenticate(credential.value)
     request.principal = await authenticate()
     if (isLongLived(request)) watchCredential(request, authenticate, options.streamRecheckMs ?? 30_000)
+  }
+  // A callback hook, so that public routes (probes, the console) pass without a promise.
+  app.addHook('onRequest', (request, _reply, done) => {
+    if (!needsAuth(request, publicPaths)) return done()
+    authenticateRequest(request).then(() => done(), done)
   })
 
-  app.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {
-    if (!['POST', 'PUT', 'PATCH', 'DELETE'].includes(request.method)) return
-    const route = request.routeOptions.url
-    if (!route || PUBLIC_ROUTES.has(route)) return // logins are audited by the token route itself
-    if (reply.statusCode === 401) return
-    // A 404 from a logged-in caller is audited: owner isolation answers 404 for
-    // another user's resources, so this is what probing them looks like
-    // (repeats are coalesced). Without a principal there is no one to record.
-    if (reply.statusCode === 404 && !request.principal) return
-    const params = request.params as Record<string, string> | undefined
-    void options.audit.record({
-      userId: request.principal?.id ?? null,
-      username: request.principal?.username ?? null,
-      action: `${request.method} ${route}`,
-      target: params?.id ?? params?.deviceId ?? null,
-      method: request.method,
-      path: request.url.split('?')[0],
-      statusCode: reply.statusCode,
-      ip: request.ip,
-    })
+  // A callback hook: it runs on every request, and an async one would cost a
+  // promise and a microtask turn each time for the reads that record nothing.
+  app.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+    recordAudit(options.audit, request, reply)
+    done()
+  })
+}
+
+function recordAudit(audit: AuditSink, request: FastifyRequest, reply: FastifyReply): void {
+  if (!STATE_CHANGING.has(request.method)) return
+  const route = request.routeOptions.url
+  if (!route || PUBLIC_ROUTES.has(route)) return // logins are audited by the token route itself
+  if (reply.statusCode === 401) return
+  // A 404 from a logged-in caller is audited: owner isolation answers 404 for
+  // another user's resources, so this is what probing them looks like
+  // (repeats are coalesced). Without a principal there is no one to record.
+  if (reply.statusCode === 404 && !request.principal) return
+  const params = request.params as Record<string, string> | undefined
+  void audit.record({
+    userId: request.principal?.id ?? null,
+    username: request.principal?.username ?? null,
+    action: `${request.method} ${route}`,
+    target: params?.id ?? params?.deviceId ?? null,
+    method: request.method,
+    path: request.url.split('?')[0],
+    statusCode: reply.statusCode,
+    ip: request.ip,
   })
 }
 

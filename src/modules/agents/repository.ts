@@ -1,5 +1,6 @@
 // SQL for agents; snake_case stays in here (CamelCasePlugin maps it).
 
+import { oldestFirstPage } from '../../db/page.js'
 import type { Database } from '../../db/types.js'
 import { fromDbInt, fromDbJson, fromDbTime, toDbJson, toDbTime } from '../../db/values.js'
 import type { ProcessIdentity } from '../../process/identity.js'
@@ -131,17 +132,8 @@ export class AgentsRepository {
   async list(ownerId: string | null, page: { limit: number; offset: number }) {
     let q = this.db.selectFrom('agents')
     if (ownerId !== null) q = q.where('ownerId', '=', ownerId)
-    const [rows, count] = await Promise.all([
-      q
-        .selectAll()
-        .orderBy('createdAt', 'asc')
-        .orderBy('id', 'asc')
-        .limit(page.limit)
-        .offset(page.offset)
-        .execute(),
-      q.select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow(),
-    ])
-    return { items: rows.map((r) => toRecord(r as Row)), total: fromDbInt(count.n) }
+    const { rows, total } = await oldestFirstPage(q, page)
+    return { items: rows.map((r) => toRecord(r as Row)), total }
   }
 
   /** Every agent, for start-up recovery. */

@@ -1,5 +1,6 @@
 // SQL for the devices table; snake_case stays in here (CamelCasePlugin maps it).
 
+import { oldestFirstPage } from '../../db/page.js'
 import type { Database } from '../../db/types.js'
 import { fromDbBool, fromDbJson, fromDbTime, toDbBool, toDbJson, toDbTime } from '../../db/values.js'
 import type { Device, DeviceStatus } from './types.js'
@@ -89,15 +90,8 @@ export class DevicesRepository {
   ): Promise<{ items: Device[]; total: number }> {
     let query = this.db.selectFrom('devices')
     if (ownerId !== null) query = query.where('ownerId', '=', ownerId)
-    const rows = await query
-      .selectAll()
-      .orderBy('createdAt', 'asc')
-      .orderBy('id', 'asc')
-      .limit(page.limit)
-      .offset(page.offset)
-      .execute()
-    const count = await query.select((eb) => eb.fn.countAll().as('n')).executeTakeFirst()
-    return { items: rows.map((r) => toDevice(r as DeviceRow)), total: Number(count?.n ?? 0) }
+    const { rows, total } = await oldestFirstPage(query, page)
+    return { items: rows.map((r) => toDevice(r as DeviceRow)), total }
   }
 
   async listDesiredConnected(): Promise<Device[]> {
