@@ -15,14 +15,31 @@ export function redactUrl(url: string): string {
   return url.includes('token=') ? url.replace(/([?&]token=)[^&]*/g, '$1[REDACTED]') : url
 }
 
+/**
+ * Health probes that pass. A load balancer or an orchestrator asks every few
+ * seconds; at `info` their lines would bury the requests people made and cost
+ * most of the probe's own time. A passing probe is logged at `debug`; a
+ * failing one (503 while the database is away or the server is closing) at
+ * `info` like every other request.
+ */
+const PROBES = new Set(['/healthz', '/readyz'])
+
 export function installRequestLog(app: FastifyInstance): void {
   // A callback hook rather than an async one: it runs on every request, and an
   // async hook costs a promise and a microtask turn each time.
   app.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
-    request.log.info(
+    const route = request.routeOptions.url
+    const quiet = reply.statusCode < 400 && route !== undefined && PROBES.has(route)
+    // Fastify's logger is pino's, which can say whether a level is on without building the line.
+    const log = request.log as typeof request.log & { isLevelEnabled(level: string): boolean }
+    if (quiet && !log.isLevelEnabled('debug')) {
+      done()
+      return
+    }
+    log[quiet ? 'debug' : 'info'](
       {
         method: request.method,
-        route: request.routeOptions.url ?? null,
+        route: route ?? null,
         url: redactUrl(request.url),
         status: reply.statusCode,
         durationMs: Math.round(reply.elapsedTime * 10) / 10,

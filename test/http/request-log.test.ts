@@ -54,7 +54,7 @@ describe('request log', () => {
       headers: { authorization: `Bearer ${token}` },
     })
     const adminId = me.json().id
-    await app.inject({ method: 'GET', url: '/healthz' })
+    await app.inject({ method: 'GET', url: '/api/auth/me' })
     const logged = requestLines()
     expect(logged).toHaveLength(2)
     expect(logged[0]).toMatchObject({
@@ -65,13 +65,28 @@ describe('request log', () => {
       userId: adminId,
     })
     expect(typeof logged[0]!.durationMs).toBe('number')
-    expect(logged[1]).toMatchObject({ method: 'GET', route: '/healthz', status: 200, userId: null })
+    expect(logged[1]).toMatchObject({ method: 'GET', route: '/api/auth/me', status: 401, userId: null })
     // Nothing else is written per request: no "incoming request" / "request completed" pair.
     expect(lines).toHaveLength(2)
     const text = JSON.stringify(lines)
     expect(text).not.toContain(token)
     expect(text).not.toContain('authorization')
     expect(text).not.toContain('REDACTED')
+  })
+
+  it('logs a passing health probe only at debug, a failing one at info', async () => {
+    lines.length = 0
+    await app.inject({ method: 'GET', url: '/healthz' })
+    await app.inject({ method: 'GET', url: '/readyz' })
+    expect(requestLines()).toEqual([])
+    // The same probe is a line like any other at debug.
+    app.log.level = 'debug'
+    try {
+      await app.inject({ method: 'GET', url: '/healthz' })
+      expect(requestLines()).toEqual([expect.objectContaining({ level: 20, route: '/healthz', status: 200 })])
+    } finally {
+      app.log.level = 'info'
+    }
   })
 
   it('cuts a query-string token out of the logged URL', async () => {
