@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, describe, expect, it, onTestFinished, vi } from 'vitest'
 import { DockerRuntime } from '../../../src/modules/agents/runtimes/docker.js'
-import { runtimes } from '../../../src/modules/agents/runtimes/index.js'
+import { ProcessRuntime } from '../../../src/modules/agents/runtimes/process.js'
 import {
   type AgentRuntime,
   type RuntimeProcess,
@@ -49,7 +49,7 @@ const subjects: Subject[] = [
   {
     name: 'process',
     skip: null,
-    make: runtimes.process,
+    make: () => new ProcessRuntime(),
     spec: async (argv) => ({ argv, cwd: FIXTURES, env }),
     exits7: node('crashes-after-ms.mjs', 10, 7),
     printsLines: node('prints-lines.mjs'),
@@ -114,7 +114,8 @@ describe.each(subjects)('runtime $name', (subject) => {
       const p = await run(subject.printsLines)
       const seen: [string, string][] = []
       p.onLine((stream, line) => seen.push([stream, line]))
-      await nextLine(p, (l) => l === 'ready')
+      // stdout and stderr are two pipes: neither waits for the other.
+      await Promise.all([nextLine(p, (l) => l === 'ready'), nextLine(p, (l) => l === 'to stderr')])
       expect(seen.filter(([s]) => s === 'stdout').map(([, l]) => l)).toEqual([
         'line 1',
         'line 2',
@@ -178,7 +179,7 @@ describe('runtime process only', () => {
     await Promise.all(started.map((p) => p.stop(100)))
     started.length = 0
   })
-  const make = runtimes.process
+  const make = () => new ProcessRuntime()
 
   it('names its own pid in the first line', async () => {
     const p = await make().spawn({ argv: node('crashes-after-ms.mjs', 10, 7), cwd: FIXTURES, env })
@@ -281,8 +282,16 @@ describe.skipIf(noDocker)('runtime docker only', () => {
     expect(err.message).toContain('myntrix-test-no-such-image:0')
   })
 
+  it('reports the engine reachable with its version', async () => {
+    expect(await make().status()).toMatchObject({ reachable: true, version: expect.stringMatching(/^\d+\./) })
+  })
+
   it('says the engine is unavailable when its socket is missing', async () => {
     const rt = new DockerRuntime({ host: 'unix:///no/such/docker.sock', node: testNode })
+    expect(await rt.status()).toEqual({
+      reachable: false,
+      reason: expect.stringContaining('/no/such/docker.sock'),
+    })
     const err = await rt.spawn(await spec(['true'])).catch((e) => e)
     expect(err).toBeInstanceOf(RuntimeSpawnError)
     expect(err.unavailable).toBe(true)

@@ -20,6 +20,8 @@ import type {
 
 /** While the engine is away (restarting), how often to ask again how the container is. */
 const ENGINE_RETRY_MS = 1000
+/** How long a SIGKILLed container with a memory limit is given for its OOM event to arrive. */
+const OOM_EVENT_GRACE_MS = 250
 /** How long the end waits for the last output lines before the container is removed. */
 const LOG_DRAIN_MS = 2000
 
@@ -193,7 +195,17 @@ export class ContainerProcess implements RuntimeProcess {
     let exit: ExitInfo = { code: null, signal: null, at: new Date() }
     if (!removed) {
       try {
-        const info = await this.container.inspect()
+        let info = await this.container.inspect()
+        if (
+          info.State.ExitCode === 128 + constants.signals.SIGKILL &&
+          !info.State.OOMKilled &&
+          info.HostConfig.Memory
+        ) {
+          // The engine learns of an OOM kill by an event of its own, which can come just
+          // after the exit: look once more before calling it a plain SIGKILL.
+          await delay(OOM_EVENT_GRACE_MS)
+          info = await this.container.inspect()
+        }
         const at = new Date(info.State.FinishedAt)
         exit = {
           ...exitFromStatus(info.State.ExitCode),

@@ -10,7 +10,9 @@ import { ContainerProcess } from './docker-container.js'
 import {
   DEFAULT_DOCKER_HOST,
   dockerClient,
+  type EngineStatus,
   engineMessage,
+  engineStatus,
   engineStatusCode,
   isEngineUnavailable,
   unreachableReason,
@@ -78,6 +80,11 @@ export class DockerRuntime implements AgentRuntime {
     this.host = options.host ?? DEFAULT_DOCKER_HOST
     this.node = options.node ?? os.hostname()
     this.client = dockerClient(this.host)
+  }
+
+  /** Whether the engine answers, with its version (for GET /api/myntrix/runtimes). */
+  status(): Promise<EngineStatus> {
+    return engineStatus(this.client, this.host)
   }
 
   async spawn(spec: RuntimeSpec): Promise<RuntimeProcess> {
