@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AuditLog } from '../../src/auth/audit.js'
 import { AuthRetention } from '../../src/auth/retention.js'
-import { loadConfig } from '../../src/config.js'
+import { loadConfig } from '../../src/config/index.js'
 import { newId } from '../../src/db/ids.js'
 import { toDbTime } from '../../src/db/values.js'
 import type { Logger } from '../../src/logger.js'
@@ -178,7 +178,7 @@ describe.each(testEngines())('audit log on $name', (engine) => {
             .executeTakeFirst()
         )?.n,
       )
-    const auth = t.app.myntrix.context.auth
+    const auth = t.app.myntrix.auth
     const log = new AuditLog(db, () => {})
     const keepAll = new AuthRetention({ auth, audit: log, auditDays: 0, logger: silent, batch: 2 })
     expect((await keepAll.prune()).audit).toBe(0)

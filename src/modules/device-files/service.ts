@@ -281,13 +281,13 @@ export class DeviceFilesService {
   async pause(principal: Principal, jobId: string): Promise<Job> {
     const transfer = await this.transferOf(principal, jobId, 'pause')
     transfer.pause()
-    return this.options.jobs.repository.get(jobId).then((j) => j!)
+    return this.options.jobs.get(jobId).then((j) => j!)
   }
 
   async resume(principal: Principal, jobId: string): Promise<Job> {
     const transfer = await this.transferOf(principal, jobId, 'resume')
     transfer.resume()
-    return this.options.jobs.repository.get(jobId).then((j) => j!)
+    return this.options.jobs.get(jobId).then((j) => j!)
   }
 
   private async transferOf(principal: Principal, jobId: string, action: string): Promise<Transfer> {

@@ -180,7 +180,7 @@ export function deviceRoutes(app: AppInstance, service: DevicesService, bus: Eve
     },
   )
 
-  // Live feed (DESIGN.md §4): status and the last snapshot first, then
+  // Live feed (docs/DEVICES.md): status and the last snapshot first, then
   // telemetry, log and status messages; a slow client gets telemetry
   // conflated and logs dropped (counted), never slowing the device or others.
   app.get(

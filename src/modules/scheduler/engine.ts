@@ -1,4 +1,4 @@
-// The scheduler engine (DESIGN.md §8): claim at the due time, start at once.
+// The scheduler engine (docs/SCHEDULER.md): claim at the due time, start at once.
 //
 // One wake-up timer sleeps until a few ms before the earliest stored
 // next_run_at, reads and plans the tasks due then, and at the due time claims

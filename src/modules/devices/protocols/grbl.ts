@@ -1,7 +1,7 @@
 // GRBL 1.1: `ok` or `error:N` per line, real-time single bytes (`?` `!` `~`
 // Ctrl-X) that bypass the line buffer, `<...>` status reports that may arrive
 // between a line and its `ok`, `ALARM:N` that may leave a line unanswered, and
-// no greeting on a port that did not reset the board (DESIGN.md §10).
+// no greeting on a port that did not reset the board.
 
 import type { ResolvedConfiguration } from '../configuration.js'
 import { grblAlarmMessage, grblErrorMessage } from './grbl-codes.js'

@@ -1,5 +1,5 @@
 // A GRBL 1.1-like controller, matching what real 1.1h firmware does behind a
-// pty (DESIGN.md §10): no banner on open, `$I` answers VER/OPT/ok, `?` `!` `~`
+// pty: no banner on open, `$I` answers VER/OPT/ok, `?` `!` `~`
 // and Ctrl-X are real-time (picked out of the byte stream at once), reports end
 // in \r\n with WCO/Ov only on some of them, failures answer `error:N`, and an
 // alarm locks G-code out until `$X` or a reset. `$C` toggles check mode;
