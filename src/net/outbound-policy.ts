@@ -120,7 +120,7 @@ export function parseAllowEntry(raw: string): AllowEntry | undefined {
   let port: number | undefined
   const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(text)
   if (bracketed) {
-    body = bracketed[1]
+    body = bracketed[1] ?? ''
     if (bracketed[2] !== undefined) {
       port = parsePortText(bracketed[2])
       if (port === undefined) return undefined
@@ -248,7 +248,8 @@ export class OutboundPolicy {
     if (request.role !== 'admin') {
       for (const ip of addresses) await this.checkAddress(request, host, ip)
     }
-    const chosen = addresses[0]
+    // Non-empty: a literal is one address, and an empty lookup threw above.
+    const chosen = addresses[0]!
     return { host, address: chosen.text, family: chosen.family, port: request.port }
   }
 

@@ -3,8 +3,8 @@
 // bookkeeping: the supervisor (supervisor.ts) drives it, health-watch.ts
 // measures it.
 
+import { RestartWindow } from '../../backoff.js'
 import { ValidationError } from '../../errors.js'
-import { RestartWindow } from './backoff.js'
 import type { SupervisedConfig } from './config.js'
 import { type CheckResult, computeHealth, type HealthDetails, idleHealth } from './health.js'
 import type { LogEntry, LogRing } from './log-buffer.js'

@@ -7,6 +7,7 @@
 // it into a second process.
 
 import { resolve } from 'node:path'
+import { type BackoffOptions, DEFAULT_BACKOFF, restartDelayMs } from '../../backoff.js'
 import { UnavailableError, ValidationError } from '../../errors.js'
 import {
   AgentEntry,
@@ -21,7 +22,6 @@ import {
   type SupervisorEvent,
   setStatusQuiet,
 } from './agent-entry.js'
-import { type BackoffOptions, DEFAULT_BACKOFF, restartDelayMs } from './backoff.js'
 import { isHeartbeatLine } from './checks.js'
 import { normalizeAgentConfig, type SupervisedConfig, validateAgentConfig } from './config.js'
 import { buildAgentEnv, safeBaseEnv } from './env.js'

@@ -157,14 +157,15 @@ export class SampleRing {
   addTo(builder: SeriesBuilder, fromMs: number, toMs: number): number {
     let n = 0
     for (let i = this.firstIndexAtOrAfter(fromMs); i < this.count; i++) {
+      // Indexes below are always inside the ring (modulo its capacity).
       const index = (this.start + i) % this.capacity
-      const t = this.timestamps[index]
+      const t = this.timestamps[index]!
       if (t > toMs) break
-      const cpu = this.cpu[index]
-      const memory = this.memory[index]
-      const disk = this.disk[index]
-      const netRx = this.netRx[index]
-      const netTx = this.netTx[index]
+      const cpu = this.cpu[index]!
+      const memory = this.memory[index]!
+      const disk = this.disk[index]!
+      const netRx = this.netRx[index]!
+      const netTx = this.netTx[index]!
       builder.add(t, {
         cpu,
         cpuMax: cpu,
@@ -187,7 +188,7 @@ export class SampleRing {
   }
 
   private at(i: number): number {
-    return this.timestamps[(this.start + i) % this.capacity]
+    return this.timestamps[(this.start + i) % this.capacity]!
   }
 
   private evictBefore(cutoffMs: number): void {

@@ -36,11 +36,16 @@ export function mapPage<T>(page: Paged<T> | undefined, change: (item: T) => T): 
   return changed ? { ...page, items } : page
 }
 
+/** The offset `?page=N` (1-based) names; 0 when it names none. */
+export function offsetOf(params: URLSearchParams): number {
+  const n = Number(params.get('page') ?? '1')
+  return Number.isInteger(n) && n > 1 ? (n - 1) * PAGE_SIZE : 0
+}
+
 /** The page offset from `?page=N` (1-based), and a setter that writes it back. */
 export function usePageOffset(): [number, (offset: number) => void] {
   const [params, setParams] = useSearchParams()
-  const n = Number(params.get('page') ?? '1')
-  const offset = Number.isInteger(n) && n > 1 ? (n - 1) * PAGE_SIZE : 0
+  const offset = offsetOf(params)
   const setOffset = (next: number) =>
     setParams(
       (p) => {

@@ -6,6 +6,7 @@
 import {
   keepPreviousData,
   type QueryClient,
+  queryOptions,
   useMutation,
   useQuery,
   useQueryClient,
@@ -23,13 +24,17 @@ const KEEP_SAMPLES = 600
 const KEEP_LOG_LINES = 1000
 
 /** One page of devices (the list page), or up to `limit` of them (a form's choice of device). */
-export function useDevices(offset = 0, limit = PAGE_SIZE) {
-  return useQuery({
+export function devicesQuery(offset = 0, limit = PAGE_SIZE) {
+  return queryOptions({
     queryKey: [...devicesKey, 'list', offset, limit],
     queryFn: async () =>
       toPage(await api.GET('/api/myntrix/devices', { params: { query: { offset, limit } } }), offset),
     placeholderData: keepPreviousData,
   })
+}
+
+export function useDevices(offset = 0, limit = PAGE_SIZE) {
+  return useQuery(devicesQuery(offset, limit))
 }
 
 export function useDevice(id: string) {

@@ -3,7 +3,7 @@
 // time), and the actions. There is no tasks feed: a run is a `task.run` job,
 // so the jobs feed saying one changed refreshes the tasks and their history.
 
-import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
+import { keepPreviousData, queryOptions, useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
 import { useEffect, useRef, useState } from 'react'
 import { api, unwrap } from '../../api/client'
 import { PAGE_SIZE, toPage } from '../../api/paging'
@@ -13,8 +13,8 @@ import { useJobsFeed } from '../resources/jobs'
 export const tasksKey = ['tasks'] as const
 
 /** One page of tasks. */
-export function useTasks(offset = 0) {
-  return useQuery({
+export function tasksQuery(offset = 0) {
+  return queryOptions({
     queryKey: [...tasksKey, 'list', offset],
     queryFn: async () =>
       toPage(
@@ -23,6 +23,10 @@ export function useTasks(offset = 0) {
       ),
     placeholderData: keepPreviousData,
   })
+}
+
+export function useTasks(offset = 0) {
+  return useQuery(tasksQuery(offset))
 }
 
 export function useTask(id: string) {
