@@ -6,6 +6,8 @@ import { ConfigError } from '../errors.js'
 import { type Env, int, str } from './env.js'
 
 export interface AgentsSettings {
+  /** The server's private data directory (database, secrets): never mounted into a container. */
+  dataDir: string
   /** Per-agent log files: written by the server, so under the private data directory. */
   logDir: string
   /** How often liveness, CPU, memory and heartbeats are sampled. */
@@ -23,6 +25,7 @@ export interface AgentsSettings {
 
 export function agentsSettings(env: Env, dataDir: string): AgentsSettings {
   return {
+    dataDir,
     logDir: join(dataDir, 'logs', 'agents'),
     sampleIntervalMs: int(env, 'MYNTRIX_AGENT_SAMPLE_INTERVAL_MS', 2000, 50, 60_000),
     logBufferLines: int(env, 'MYNTRIX_AGENT_LOG_LINES', 1000, 1, 100_000),

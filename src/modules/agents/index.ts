@@ -49,6 +49,7 @@ export function createAgentsArea(
     childrenShareServerUser: onlyAdminsDecide(children),
     findOwner: ctx.findUser,
     findLeftovers: () => docker.adopt(),
+    protectedPaths: [settings.dataDir],
   })
   return {
     name: 'agents',

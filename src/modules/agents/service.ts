@@ -20,6 +20,7 @@ import type { LogEntry } from './log-buffer.js'
 import { readLogTail } from './log-file.js'
 import { AgentReports } from './reports.js'
 import { type AgentRecord, type AgentRuntimeState, AgentsRepository } from './repository.js'
+import { type DockerRuntimeConfig, mountErrors } from './runtime-config.js'
 import type { AdoptedProcess } from './runtimes/types.js'
 import type { CreateAgentBody, LogEntryView, UpdateAgentBody } from './schemas.js'
 import { type AgentActor, type Caller, StartRules } from './start-rules.js'
@@ -39,6 +40,8 @@ export interface AgentsServiceOptions {
   childrenShareServerUser?: boolean
   /** An agent's owner as the owner is now (the auth area's users); needed with childrenShareServerUser. */
   findOwner?: (id: string) => Promise<{ role: string; disabled: boolean } | undefined>
+  /** Host paths no container may mount, admin or not (the server's data directory). */
+  protectedPaths?: string[]
   /** What an earlier server of this node left running (containers by label). */
   findLeftovers?: () => Promise<AdoptedProcess[]>
   now?: () => Date
@@ -64,6 +67,7 @@ export class AgentsService {
   private readonly rules: StartRules
   private readonly reports: AgentReports
   private readonly findLeftovers: () => Promise<AdoptedProcess[]>
+  private readonly protectedPaths: string[]
   private offSupervisor: (() => void) | null = null
 
   constructor(options: AgentsServiceOptions) {
@@ -74,6 +78,7 @@ export class AgentsService {
     this.logDir = options.logDir
     this.now = options.now ?? (() => new Date())
     this.findLeftovers = options.findLeftovers ?? (async () => [])
+    this.protectedPaths = options.protectedPaths ?? []
     this.rules = new StartRules({
       childrenShareServerUser: options.childrenShareServerUser ?? false,
       findOwner: options.findOwner ?? (async () => undefined),
@@ -383,6 +388,10 @@ export class AgentsService {
   private checkConfiguration(value: Record<string, unknown> | null | undefined): Record<string, unknown> {
     const configuration = value ?? {}
     const errors = validateAgentConfig(configuration, 'configuration')
+    const runtime = configuration.runtime
+    if (errors.length === 0 && typeof runtime === 'object' && runtime !== null) {
+      errors.push(...mountErrors(runtime as DockerRuntimeConfig, this.protectedPaths))
+    }
     if (errors.length > 0) {
       throw new ValidationError(errors.map((e) => `${e.path}: ${e.message}`).join('; '), errors)
     }

@@ -166,6 +166,15 @@ describe.skipIf(noDocker).each(testEngines())('container agents through the API 
     expect(mount.body.errors).toContainEqual(
       expect.objectContaining({ path: 'configuration.runtime.mounts.0.source' }),
     )
+    const data = await create(
+      { runtime: { type: 'docker', image, mounts: [{ source: t.config.dataDir, target: '/data' }] } },
+      t.admin,
+    )
+    expect(data.status).toBe(400)
+    expect(data.body.errors).toContainEqual({
+      path: 'configuration.runtime.mounts.0.source',
+      message: `${t.config.dataDir} holds the server's own data`,
+    })
   })
 
   it('lets only an admin give a container a host mount, the host network or root', async () => {
