@@ -1,11 +1,13 @@
 // In CI (CI=true) the suites that skip when a service is missing must not
-// skip: PostgreSQL, socat ptys, the MQTT broker, Chromium and a fresh build
+// skip: PostgreSQL, socat ptys, the MQTT broker, the Docker engine (with what
+// the test image is built from), Chromium and a fresh build
 // (for the npm start and browser tests) must all be there.
 
 import { execFileSync } from 'node:child_process'
 import net from 'node:net'
 import { describe, expect, it } from 'vitest'
 import { CHROMIUM } from './helpers/browser.js'
+import { whyNoDocker } from './helpers/docker.js'
 import { whyNotBuilt } from './helpers/server.js'
 
 function reachable(port: number): Promise<boolean> {
@@ -33,6 +35,9 @@ describe.runIf(process.env.CI === 'true')('CI has every real part the suites nee
   })
   it('reaches PostgreSQL on 127.0.0.1:5432', async () => {
     expect(await reachable(5432)).toBe(true)
+  })
+  it('reaches the Docker engine for the container runtime tests', async () => {
+    expect(await whyNoDocker()).toBeNull()
   })
   it('has Chromium for the browser tests', () => {
     expect(() => execFileSync(CHROMIUM, ['--version'], { stdio: 'ignore' })).not.toThrow()

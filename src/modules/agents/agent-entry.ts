@@ -149,7 +149,10 @@ function round1(v: number | null): number | null {
   return v === null ? null : Math.round(v * 10) / 10
 }
 
-export function describeExit(exit: Pick<ExitInfo, 'code' | 'signal'>): string {
+export function describeExit(exit: Pick<ExitInfo, 'code' | 'signal' | 'oomKilled' | 'reason'>): string {
+  if (exit.reason) return exit.reason
+  if (exit.oomKilled)
+    return `killed by ${exit.signal ?? 'the kernel'}: out of memory at its memory limit (OOM)`
   if (exit.signal) return `killed by ${exit.signal}`
   return `exited with code ${exit.code}`
 }

@@ -4,7 +4,15 @@
 
 import { type Static, Type } from '@sinclair/typebox'
 import type { FieldError } from '../../errors.js'
+import { schemaErrors } from '../../validation.js'
 import { CommandSyntaxError, splitCommand } from './command.js'
+import {
+  containerSpecOf,
+  type DockerRuntimeConfig,
+  mountErrors,
+  RuntimeConfigSchema,
+} from './runtime-config.js'
+import type { ContainerSpec } from './runtimes/types.js'
 
 export const RESTART_POLICIES = ['always', 'on-failure', 'never'] as const
 export type RestartPolicy = (typeof RESTART_POLICIES)[number]
@@ -29,6 +37,7 @@ export const SUPERVISOR_KEYS = [
   'stopTimeoutMs',
   'healthCheck',
   'maxMemoryMb',
+  'runtime',
 ] as const
 
 const LIMITS = {
@@ -117,6 +126,8 @@ export interface SupervisedConfig {
   stopTimeoutMs: number
   healthCheck: HealthCheckConfig | null
   maxMemoryMb: number | null
+  /** Set for an agent that runs in a container (configuration.runtime of type docker). */
+  container: ContainerSpec | null
   /** The agent's own keys, passed to it as MYNTRIX_AGENT_CONFIG. */
   own: Record<string, unknown>
 }
@@ -256,7 +267,29 @@ export function validateAgentConfig(value: unknown, basePath = ''): FieldError[]
     }
   }
   if (c.healthCheck !== undefined) validateHealthCheck(errors, c.healthCheck, at('healthCheck'))
+  if (c.runtime !== undefined) validateRuntime(errors, c, at)
   return errors
+}
+
+/** configuration.runtime; a container's command and working directory are its own fields. */
+function validateRuntime(
+  errors: FieldError[],
+  c: Record<string, unknown>,
+  at: (key: string) => string,
+): void {
+  const shape = schemaErrors(RuntimeConfigSchema, structuredClone(c.runtime), at('runtime'))
+  if (shape.length > 0) {
+    errors.push(...shape)
+    return
+  }
+  if (c.runtime === 'process') return
+  errors.push(...mountErrors(c.runtime as DockerRuntimeConfig, [], at('runtime')))
+  if (c.command !== undefined) {
+    errors.push({ path: at('command'), message: 'a container agent takes its command as runtime.command' })
+  }
+  if (c.cwd !== undefined) {
+    errors.push({ path: at('cwd'), message: 'a container agent takes its directory as runtime.workingDir' })
+  }
 }
 
 function validateHealthCheck(errors: FieldError[], hc: unknown, path: string): void {
@@ -320,9 +353,12 @@ export function normalizeAgentConfig(value: unknown): SupervisedConfig {
   for (const [k, v] of Object.entries(c)) {
     if (!(SUPERVISOR_KEYS as readonly string[]).includes(k)) own[k] = v
   }
+  const runtime = c.runtime as DockerRuntimeConfig | 'process' | undefined
   let argv: string[] | null = null
   if (typeof c.command === 'string') argv = splitCommand(c.command)
   else if (Array.isArray(c.command)) argv = [...(c.command as string[])]
+  // A container always has something to run: its command, or the image's own.
+  if (runtime && runtime !== 'process') argv = [...(runtime.command ?? [])]
   let healthCheck: HealthCheckConfig | null = null
   const hc = c.healthCheck as Record<string, unknown> | undefined
   if (hc?.type === 'http') {
@@ -338,13 +374,17 @@ export function normalizeAgentConfig(value: unknown): SupervisedConfig {
   return {
     argv,
     cwd: (c.cwd as string | undefined) ?? null,
-    env: { ...((c.env as Record<string, string> | undefined) ?? {}) },
+    env: {
+      ...((c.env as Record<string, string> | undefined) ?? {}),
+      ...(runtime && runtime !== 'process' ? runtime.env : {}),
+    },
     restartPolicy: (c.restartPolicy as RestartPolicy | undefined) ?? CONFIG_DEFAULTS.restartPolicy,
     maxRestarts: (c.maxRestarts as number | undefined) ?? CONFIG_DEFAULTS.maxRestarts,
     restartWindowMs: (c.restartWindowMs as number | undefined) ?? CONFIG_DEFAULTS.restartWindowMs,
     stopTimeoutMs: (c.stopTimeoutMs as number | undefined) ?? CONFIG_DEFAULTS.stopTimeoutMs,
     healthCheck,
     maxMemoryMb: (c.maxMemoryMb as number | undefined) ?? null,
+    container: containerSpecOf(runtime),
     own,
   }
 }

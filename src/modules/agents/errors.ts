@@ -17,3 +17,12 @@ export class AgentSpawnError extends MyntrixError {
     super(`agent ${agentId} could not be started: ${reason}`, { cause })
   }
 }
+
+/** 503: the agent's runtime is not there (the Docker engine's socket missing or refused). */
+export class AgentRuntimeUnavailableError extends MyntrixError {
+  readonly status = 503
+  readonly type = 'agent-runtime-unavailable'
+  constructor(agentId: string, reason: string, cause?: unknown) {
+    super(`agent ${agentId} could not be started: ${reason}`, { cause })
+  }
+}

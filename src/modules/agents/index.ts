@@ -7,6 +7,9 @@ import { childWorkspace } from '../../process/child-user.js'
 import type { Area, AreaContext } from '../area.js'
 import { safeBaseEnv } from './env.js'
 import { agentRoutes } from './routes.js'
+import { runtimeRoutes } from './runtime-routes.js'
+import { RuntimeChoice } from './runtimes/choice.js'
+import { DockerRuntime } from './runtimes/docker.js'
 import { ProcessRuntime } from './runtimes/process.js'
 import { AgentsService } from './service.js'
 import { Supervisor } from './supervisor.js'
@@ -28,9 +31,12 @@ export function createAgentsArea(
   const baseEnv = safeBaseEnv()
   if (workspace.home) baseEnv.HOME = workspace.home
   else delete baseEnv.HOME
+  // The engine is asked only when a container agent starts (or the runtimes are listed):
+  // a server without Docker runs process agents as before.
+  const docker = new DockerRuntime({ host: settings.dockerHost, node: settings.nodeName })
   const supervisor = new Supervisor({
     ...settings,
-    runtime: new ProcessRuntime(childUser),
+    runtime: new RuntimeChoice(new ProcessRuntime(childUser), docker),
     baseDir: workspace.cwd,
     baseEnv,
   })
@@ -42,12 +48,17 @@ export function createAgentsArea(
     logDir: settings.logDir,
     childrenShareServerUser: onlyAdminsDecide(children),
     findOwner: ctx.findUser,
+    findLeftovers: () => docker.adopt(),
+    protectedPaths: [settings.dataDir],
   })
   return {
     name: 'agents',
     service,
     supervisor,
-    routes: (app) => agentRoutes(app, service, ctx.bus),
+    routes: (app) => {
+      agentRoutes(app, service, ctx.bus)
+      runtimeRoutes(app, docker)
+    },
     start: () => service.resume(),
     stop: () => service.stop(),
   }

@@ -11,6 +11,7 @@ import { ConflictError, NotFoundError, UnprocessableError, ValidationError } fro
 import type { EventBus } from '../../events/bus.js'
 import type { Logger } from '../../logger.js'
 import { endOrphan } from '../../process/orphans.js'
+import { adoptLeftovers } from './adoption.js'
 import type { AgentFacts } from './agent-entry.js'
 import { normalizeAgentConfig, validateAgentConfig } from './config.js'
 import { AgentNoCommandError } from './errors.js'
@@ -19,6 +20,8 @@ import type { LogEntry } from './log-buffer.js'
 import { readLogTail } from './log-file.js'
 import { AgentReports } from './reports.js'
 import { type AgentRecord, type AgentRuntimeState, AgentsRepository } from './repository.js'
+import { type DockerRuntimeConfig, mountErrors } from './runtime-config.js'
+import type { AdoptedProcess } from './runtimes/types.js'
 import type { CreateAgentBody, LogEntryView, UpdateAgentBody } from './schemas.js'
 import { type AgentActor, type Caller, StartRules } from './start-rules.js'
 import type { Supervisor } from './supervisor.js'
@@ -37,6 +40,10 @@ export interface AgentsServiceOptions {
   childrenShareServerUser?: boolean
   /** An agent's owner as the owner is now (the auth area's users); needed with childrenShareServerUser. */
   findOwner?: (id: string) => Promise<{ role: string; disabled: boolean } | undefined>
+  /** Host paths no container may mount, admin or not (the server's data directory). */
+  protectedPaths?: string[]
+  /** What an earlier server of this node left running (containers by label). */
+  findLeftovers?: () => Promise<AdoptedProcess[]>
   now?: () => Date
 }
 
@@ -59,6 +66,8 @@ export class AgentsService {
   private readonly now: () => Date
   private readonly rules: StartRules
   private readonly reports: AgentReports
+  private readonly findLeftovers: () => Promise<AdoptedProcess[]>
+  private readonly protectedPaths: string[]
   private offSupervisor: (() => void) | null = null
 
   constructor(options: AgentsServiceOptions) {
@@ -68,6 +77,8 @@ export class AgentsService {
     this.logger = options.logger
     this.logDir = options.logDir
     this.now = options.now ?? (() => new Date())
+    this.findLeftovers = options.findLeftovers ?? (async () => [])
+    this.protectedPaths = options.protectedPaths ?? []
     this.rules = new StartRules({
       childrenShareServerUser: options.childrenShareServerUser ?? false,
       findOwner: options.findOwner ?? (async () => undefined),
@@ -86,9 +97,18 @@ export class AgentsService {
   async resume(): Promise<void> {
     const records = await this.repository.all()
     for (const r of records) this.reports.owners.set(r.id, r.ownerId)
-    await Promise.all(records.map((r) => this.recover(r)))
+    const adopted = await adoptLeftovers(
+      {
+        supervisor: this.supervisor,
+        logger: this.logger,
+        find: this.findLeftovers,
+        refusal: (r) => this.rules.startRefusal({ actor: { ownerId: null } }, r),
+      },
+      records,
+    )
+    await Promise.all(records.filter((r) => !adopted.has(r.id)).map((r) => this.recover(r)))
     for (const r of records) {
-      if (r.desiredState !== 'running') continue
+      if (r.desiredState !== 'running' || adopted.has(r.id)) continue
       try {
         const refusal = await this.rules.startRefusal({ actor: { ownerId: null } }, r)
         if (refusal) {
@@ -186,6 +206,7 @@ export class AgentsService {
     assertRole(principal, 'operator', 'create agents')
     this.rules.assertMayConfigure(principal, 'create agents')
     const configuration = this.checkConfiguration(input.configuration)
+    this.rules.assertMayUseContainer(principal, configuration)
     const now = this.now()
     const record: AgentRecord = {
       id: newId(),
@@ -221,6 +242,7 @@ export class AgentsService {
     if (input.configuration !== undefined) {
       this.rules.assertMayConfigure(principal, "change an agent's configuration")
       patch.configuration = this.checkConfiguration(input.configuration)
+      this.rules.assertMayUseContainer(principal, patch.configuration)
     }
     await this.repository.updateDefinition(id, patch, this.now())
     return this.details(await this.visible({ principal }, id))
@@ -366,6 +388,10 @@ export class AgentsService {
   private checkConfiguration(value: Record<string, unknown> | null | undefined): Record<string, unknown> {
     const configuration = value ?? {}
     const errors = validateAgentConfig(configuration, 'configuration')
+    const runtime = configuration.runtime
+    if (errors.length === 0 && typeof runtime === 'object' && runtime !== null) {
+      errors.push(...mountErrors(runtime as DockerRuntimeConfig, this.protectedPaths))
+    }
     if (errors.length > 0) {
       throw new ValidationError(errors.map((e) => `${e.path}: ${e.message}`).join('; '), errors)
     }

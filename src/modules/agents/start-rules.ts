@@ -6,6 +6,7 @@
 import type { Principal } from '../../auth/principal.js'
 import { ForbiddenError } from '../../errors.js'
 import type { AgentRecord } from './repository.js'
+import { adminOnlyFields, type RuntimeConfig } from './runtime-config.js'
 
 /** Why non-admins may not decide what an agent runs where children share the server's user. */
 export const SAME_USER_REASON =
@@ -37,6 +38,14 @@ export class StartRules {
     if (this.options.childrenShareServerUser && principal.role !== 'admin') {
       throw new ForbiddenError(`only an admin may ${action}: ${SAME_USER_REASON}`)
     }
+  }
+
+  /** A host mount, the host's network or root in a container: each is a way out of the
+   * container onto the host, so only an admin may put one in a configuration. */
+  assertMayUseContainer(principal: Principal, configuration: Record<string, unknown>): void {
+    if (principal.role === 'admin') return
+    const fields = adminOnlyFields(configuration.runtime as RuntimeConfig | undefined)
+    if (fields.length > 0) throw new ForbiddenError(fields.map((f) => `${f.path}: ${f.message}`).join('; '))
   }
 
   async assertMayStart(caller: Caller, record: AgentRecord): Promise<void> {

@@ -25,12 +25,18 @@ import {
 import { isHeartbeatLine } from './checks.js'
 import { normalizeAgentConfig, type SupervisedConfig, validateAgentConfig } from './config.js'
 import { buildAgentEnv, safeBaseEnv } from './env.js'
-import { AgentNoCommandError, AgentSpawnError } from './errors.js'
+import { AgentNoCommandError, AgentRuntimeUnavailableError, AgentSpawnError } from './errors.js'
 import { HealthWatch } from './health-watch.js'
 import { type LogEntry, LogRing } from './log-buffer.js'
 import { DEFAULT_LOG_FILE_OPTIONS, type LogFileOptions, RotatingLogFile, removeLogFiles } from './log-file.js'
 import { ProcessRuntime } from './runtimes/process.js'
-import type { AgentRuntime, ExitInfo, OutputStream, RuntimeProcess } from './runtimes/types.js'
+import {
+  type AgentRuntime,
+  type ExitInfo,
+  type OutputStream,
+  type RuntimeProcess,
+  RuntimeSpawnError,
+} from './runtimes/types.js'
 
 export interface SupervisorOptions {
   /** Directory for the per-agent log files. */
@@ -152,6 +158,20 @@ export class Supervisor {
     })
   }
 
+  /**
+   * Takes over a process an earlier server of this node left running (a container
+   * found by its label), as if this supervisor had started it: no second copy.
+   */
+  async adopt(agentId: string, configuration: unknown, proc: RuntimeProcess, options: EntryOptions = {}) {
+    const config = this.parse(agentId, configuration)
+    const entry = this.entry(agentId, config, options)
+    return this.enqueue(entry, async () => {
+      entry.config = config
+      this.attach(entry, proc)
+      return entryFacts(entry)
+    })
+  }
+
   /** Live facts; an agent this supervisor does not know is `stopped`. */
   status(agentId: string): AgentFacts {
     const entry = this.entries.get(agentId)
@@ -250,13 +270,25 @@ export class Supervisor {
       proc = await this.runtime.spawn({
         argv: config.argv,
         cwd: resolve(this.options.baseDir ?? process.cwd(), config.cwd ?? '.'),
-        env: buildAgentEnv(entry.id, config, this.baseEnv),
+        // A container gets its image's PATH and HOME, not the server's.
+        env: buildAgentEnv(entry.id, config, config.container ? {} : this.baseEnv),
+        agentId: entry.id,
+        container: config.container ?? undefined,
       })
     } catch (err) {
       const message = (err as Error).message
       this.setStatus(entry, 'error', message)
+      if (err instanceof RuntimeSpawnError && err.unavailable) {
+        throw new AgentRuntimeUnavailableError(entry.id, message, err)
+      }
       throw new AgentSpawnError(entry.id, message, err)
     }
+    this.attach(entry, proc)
+  }
+
+  /** From here on `proc` is the agent's process: its output, its end, its health. */
+  private attach(entry: AgentEntry, proc: RuntimeProcess): void {
+    const { config } = entry
     entry.proc = proc
     entry.expectExit = false
     entry.startedAt = new Date()

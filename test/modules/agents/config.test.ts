@@ -164,6 +164,7 @@ describe('normalizeAgentConfig', () => {
       stopTimeoutMs: 10_000,
       healthCheck: { type: 'http', url: 'http://h/', intervalMs: 5000, timeoutMs: 2000 },
       maxMemoryMb: null,
+      container: null,
       own: { model: 'm' },
     })
   })

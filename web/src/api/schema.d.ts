@@ -3304,6 +3304,51 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/myntrix/runtimes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The agent runtimes of this server: process always, docker when its engine answers */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            available: boolean;
+                            /** @description MYNTRIX_DOCKER_HOST (docker) */
+                            endpoint: string | null;
+                            name: "process" | "docker";
+                            /** @description why it is not available */
+                            reason: string | null;
+                            /** @description the engine's version (docker) */
+                            version: string | null;
+                        }[];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/myntrix/system-metrics": {
         parameters: {
             query?: never;
