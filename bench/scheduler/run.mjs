@@ -123,7 +123,9 @@ function wakeUps(pid) {
   let total = 0
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     try {
-      const m = /voluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8'))
+      const m = /voluntary_ctxt_switches:\s+(\d+)/.exec(
+        readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8'),
+      )
       if (m) total += Number(m[1])
     } catch {
       // The thread ended between the listing and the read.
