@@ -43,14 +43,15 @@ export interface SchemaError {
 
 /**
  * Schema options that keep an area's own wording in the services' checks
- * (route checks report Ajv's words). `errorMessage` answers for every failure
- * of its schema and of the schemas inside it (a union's branches), `{got}`
- * standing for a short description of the value; `requiredMessage`, on a
- * property, is said when the property is missing.
+ * (route checks report Ajv's words); named as OpenAPI extensions, so the
+ * document stays valid. `x-message` answers for every failure of its schema
+ * and of the schemas inside it about the same value (a union's branches),
+ * `{got}` standing for a short description of the value;
+ * `x-required-message`, on a property, is said when it is missing.
  */
 export interface MessageOptions {
-  errorMessage?: string
-  requiredMessage?: string
+  'x-message'?: string
+  'x-required-message'?: string
 }
 
 /** A value in a message: short, and never the whole of a long string. */
@@ -69,19 +70,20 @@ function ownMessage(v: SchemaError): string | undefined {
     const missing = v.params?.missingProperty
     const message =
       typeof missing === 'string'
-        ? (v.parentSchema?.properties as Record<string, MessageOptions> | undefined)?.[missing]
-            ?.requiredMessage
+        ? (v.parentSchema?.properties as Record<string, MessageOptions> | undefined)?.[missing]?.[
+            'x-required-message'
+          ]
         : undefined
     return typeof message === 'string' ? message : undefined
   }
-  const message = v.parentSchema?.errorMessage
+  const message = v.parentSchema?.['x-message']
   return typeof message === 'string' ? message.replace('{got}', describeValue(v.data)) : undefined
 }
 
 /** Drops the errors a schema with its own message answers for (those inside it, about the same value). */
 function spokenFor(validation: readonly SchemaError[]): SchemaError[] {
   const speaks = (v: SchemaError) =>
-    v.keyword !== 'required' && typeof v.parentSchema?.errorMessage === 'string'
+    v.keyword !== 'required' && typeof v.parentSchema?.['x-message'] === 'string'
   const speakers = validation.filter(speaks).map((v) => ({
     at: v.instancePath ?? '',
     node: (v.schemaPath ?? '').slice(0, (v.schemaPath ?? '').lastIndexOf('/') + 1),

@@ -47,21 +47,21 @@ describe('schemaErrors', () => {
   })
 })
 
-describe("a schema's own words (errorMessage, requiredMessage)", () => {
+describe("a schema's own words (x-message, x-required-message)", () => {
   const Own = Type.Object({
     retries: Type.Integer({
       minimum: 0,
       maximum: 9,
-      errorMessage: 'must be a whole number from 0 to 9, got {got}',
+      'x-message': 'must be a whole number from 0 to 9, got {got}',
     }),
     code: Type.Optional(
       Type.Union([Type.Integer({ minimum: 100 }), Type.Array(Type.Integer({ minimum: 100 }))], {
-        errorMessage: 'must be a status or a list of them, got {got}',
+        'x-message': 'must be a status or a list of them, got {got}',
       }),
     ),
-    name: Type.String({ requiredMessage: 'is required: a name' }),
+    name: Type.String({ 'x-required-message': 'is required: a name' }),
     codes: Type.Optional(
-      Type.Array(Type.Integer({ maximum: 5, errorMessage: 'must be at most 5, got {got}' })),
+      Type.Array(Type.Integer({ maximum: 5, 'x-message': 'must be at most 5, got {got}' })),
     ),
   })
 
@@ -83,7 +83,7 @@ describe("a schema's own words (errorMessage, requiredMessage)", () => {
     ])
   })
 
-  it('says requiredMessage for a missing property, and Ajv keeps its words elsewhere', () => {
+  it('says x-required-message for a missing property, and Ajv keeps its words elsewhere', () => {
     expect(schemaErrors(Own, { retries: 1 })).toEqual([{ path: 'name', message: 'is required: a name' }])
     expect(schemaErrors(Body, { mode: 'a' })).toEqual([
       { path: 'name', message: "must have required property 'name'" },

@@ -18,12 +18,13 @@
 // it also wakes at least every maxSleepMs; while other processes are alive
 // (one may die and leave runs to end, reaper.ts), every heartbeatMs.
 
-import type { ChangeWatch, WatchChanges } from '../../db/change-feed.js'
+import type { WatchChanges } from '../../db/change-feed.js'
 import { newId } from '../../db/ids.js'
 import type { EventBus } from '../../events/bus.js'
 import type { Logger } from '../../logger.js'
 import type { ProcessLiveness } from '../../process/liveness.js'
 import type { ActionRegistry, ActionServices } from './actions/index.js'
+import { FeedWatch } from './feed-watch.js'
 import { type ClaimPlan, confirmPlan, type PlanOptions, planClaim, ScheduleCache } from './planner.js'
 import { RunReaper } from './reaper.js'
 import type { SchedulerRepository } from './repository.js'
@@ -73,10 +74,6 @@ const MAX_TIMER_MS = 2 ** 31 - 1
 const MIN_REAP_GAP_MS = 250
 /** Another process's commits wake the engine at most this often (a busy peer on SQLite commits many times a second). */
 const FEED_TICK_GAP_MS = 100
-/** The feed of a database no other process can reach (SQLite in memory): there is nothing to watch or poll for. */
-const NOTHING_TO_WATCH: ChangeWatch = { close: async () => {} }
-/** After the change feed is lost, how long until it is opened again. */
-const FEED_RETRY_MS = 30_000
 
 export class SchedulerEngine {
   readonly instanceId: string
@@ -103,8 +100,7 @@ export class SchedulerEngine {
   private readonly liveness: ProcessLiveness
   /** A change-feed wake-up may be another process starting: look at the processes on the next tick. */
   private reapDue = false
-  private feed: ChangeWatch | null = null
-  private lastFeedAttemptMs = Number.NEGATIVE_INFINITY
+  private readonly feed: FeedWatch
   private readonly background = new Set<Promise<unknown>>()
   private readonly schedules = new ScheduleCache()
 
@@ -132,6 +128,13 @@ export class SchedulerEngine {
       isStopped: () => this.stopped,
     })
     this.reaper = new RunReaper(options.repo, this.instanceId, this.heartbeatMs, options.logger)
+    this.feed = new FeedWatch(options.watchChanges, options.logger, {
+      change: () => {
+        this.reapDue = true
+        this.wakeSoon()
+      },
+      lost: () => this.notify(),
+    })
   }
 
   async start(): Promise<void> {
@@ -142,33 +145,8 @@ export class SchedulerEngine {
     if (reaped.failed + reaped.skipped > 0) {
       this.opts.logger.warn(reaped, 'scheduler: ended runs left behind by a stopped process')
     }
-    await this.openFeed()
+    await this.feed.openFeed()
     this.wake(0)
-  }
-
-  /** Opens the change feed; on failure the engine polls every maxSleepMs and tries again later. */
-  private async openFeed(): Promise<void> {
-    const watch = this.opts.watchChanges
-    if (!watch || this.feed || this.stopped) return
-    this.lastFeedAttemptMs = Date.now()
-    try {
-      const feed = await watch({
-        onChange: () => {
-          this.reapDue = true
-          this.wakeSoon()
-        },
-        onLost: (err) => {
-          this.feed = null
-          if (this.stopped) return
-          this.opts.logger.warn({ err }, 'scheduler: lost the database change feed; polling until it is back')
-          this.notify()
-        },
-      })
-      if (this.stopped) await feed?.close()
-      else this.feed = feed ?? NOTHING_TO_WATCH
-    } catch (err) {
-      this.opts.logger.warn({ err }, "scheduler: no database change feed; polling for other processes' edits")
-    }
   }
 
   /** Idempotent: stops timers, cancels running actions, records unstarted runs as skipped. */
@@ -177,9 +155,7 @@ export class SchedulerEngine {
     this.stopped = true
     if (this.timer) clearTimeout(this.timer)
     this.timer = null
-    const feed = this.feed
-    this.feed = null
-    await feed?.close()
+    await this.feed.close()
     const now = new Date()
     const unstarted = await this.runner.stop()
     await Promise.allSettled([...this.background])
@@ -307,8 +283,7 @@ export class SchedulerEngine {
       if (sinceReap >= this.heartbeatMs || (this.reapDue && sinceReap >= MIN_REAP_GAP_MS)) await this.reap()
       await this.runner.drainQueues()
       await this.runner.checkRemoteCancels()
-      if (!this.feed && this.opts.watchChanges && Date.now() - this.lastFeedAttemptMs >= FEED_RETRY_MS)
-        this.track(this.openFeed())
+      if (this.feed.retryDue) this.track(this.feed.openFeed())
       const cap = this.sleepCapMs()
       nextDelay = cap
       const earliest = await this.repo.earliestDue()
@@ -348,7 +323,7 @@ export class SchedulerEngine {
    * are found only by looking.
    */
   private sleepCapMs(): number {
-    let cap = this.runner.busy || !this.feed ? this.maxSleepMs : MAX_TIMER_MS
+    let cap = this.runner.busy || !this.feed.open ? this.maxSleepMs : MAX_TIMER_MS
     if (this.reaper.peers > 0) cap = Math.min(cap, this.heartbeatMs)
     if (this.reapDue) cap = Math.min(cap, MIN_REAP_GAP_MS)
     return cap

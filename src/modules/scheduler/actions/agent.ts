@@ -17,12 +17,12 @@ const OPERATIONS = AGENT_OPERATIONS.join(', ')
 
 export const AgentPayloadSchema = Type.Object(
   {
-    agentId: Type.String({ ...nonEmpty(200, 'the agent to act on'), requiredMessage: 'is required' }),
+    agentId: Type.String({ ...nonEmpty(200, 'the agent to act on'), 'x-required-message': 'is required' }),
     operation: Type.String({
       enum: [...AGENT_OPERATIONS],
       description: '`run`: start the agent and succeed when its process exits 0',
-      errorMessage: `must be one of ${OPERATIONS}, got {got}`,
-      requiredMessage: `is required; one of ${OPERATIONS}`,
+      'x-message': `must be one of ${OPERATIONS}, got {got}`,
+      'x-required-message': `is required; one of ${OPERATIONS}`,
     }),
   },
   { additionalProperties: false, title: 'AgentPayload' },

@@ -43,21 +43,24 @@ const HTTP_STATUS = { minimum: 100, maximum: 599 }
 
 export const ApiPayloadSchema = Type.Object(
   {
-    url: Type.String({ ...nonEmpty(8192, 'absolute http or https URL'), requiredMessage: 'is required' }),
+    url: Type.String({
+      ...nonEmpty(8192, 'absolute http or https URL'),
+      'x-required-message': 'is required',
+    }),
     method: Type.Optional(
       Type.String({
         enum: [...HTTP_METHODS],
         description: 'default GET (any case; stored in upper case)',
-        errorMessage: `must be one of ${HTTP_METHODS.join(', ')}, got {got}`,
+        'x-message': `must be one of ${HTTP_METHODS.join(', ')}, got {got}`,
       }),
     ),
     headers: Type.Optional(
       Type.Object(
         {},
         {
-          additionalProperties: Type.String({ errorMessage: 'must be a string, got {got}' }),
+          additionalProperties: Type.String({ 'x-message': 'must be a string, got {got}' }),
           description: 'header name (an HTTP token) to value (no CR, LF or NUL)',
-          errorMessage: 'must be an object of strings, got {got}',
+          'x-message': 'must be an object of strings, got {got}',
         },
       ),
     ),
@@ -70,20 +73,20 @@ export const ApiPayloadSchema = Type.Object(
         [
           Type.Integer(HTTP_STATUS),
           Type.Array(
-            Type.Integer({ ...HTTP_STATUS, errorMessage: 'must be an HTTP status 100-599, got {got}' }),
+            Type.Integer({ ...HTTP_STATUS, 'x-message': 'must be an HTTP status 100-599, got {got}' }),
             { minItems: 1 },
           ),
         ],
         {
           description: 'status or statuses that count as success; default any 2xx',
-          errorMessage: 'must be an HTTP status 100-599 or a list of them, got {got}',
+          'x-message': 'must be an HTTP status 100-599 or a list of them, got {got}',
         },
       ),
     ),
     followRedirects: Type.Optional(
       Type.Boolean({
         description: 'follow up to 5 redirects (default true)',
-        errorMessage: 'must be true or false, got {got}',
+        'x-message': 'must be true or false, got {got}',
       }),
     ),
   },

@@ -58,7 +58,7 @@ export function wholeNumber(min: number, max: number, description?: string) {
   return {
     minimum: min,
     maximum: max,
-    errorMessage: `must be a whole number from ${min} to ${max}, got {got}`,
+    'x-message': `must be a whole number from ${min} to ${max}, got {got}`,
     ...(description ? { description } : {}),
   }
 }
@@ -69,7 +69,7 @@ export function nonEmpty(maxLength: number, description?: string) {
     minLength: 1,
     maxLength,
     pattern: '\\S',
-    errorMessage: `must be a non-empty string of at most ${maxLength} characters, got {got}`,
+    'x-message': `must be a non-empty string of at most ${maxLength} characters, got {got}`,
     ...(description ? { description } : {}),
   }
 }

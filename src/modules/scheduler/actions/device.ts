@@ -10,11 +10,11 @@ export type DevicePayload = { deviceId: string; command: string } | { deviceId: 
 /** `command` or `fileId`, not both (a rule below: the document shows both as optional). */
 export const DevicePayloadSchema = Type.Object(
   {
-    deviceId: Type.String({ ...nonEmpty(200, 'the device'), requiredMessage: 'is required' }),
+    deviceId: Type.String({ ...nonEmpty(200, 'the device'), 'x-required-message': 'is required' }),
     command: Type.Optional(
       Type.String({
         ...nonEmpty(4096, 'one line sent to the device; or give fileId'),
-        errorMessage: 'must be a non-empty string of at most 4096 characters, got {got}',
+        'x-message': 'must be a non-empty string of at most 4096 characters, got {got}',
       }),
     ),
     fileId: Type.Optional(

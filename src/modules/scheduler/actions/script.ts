@@ -38,15 +38,15 @@ const DRAIN_MS = 1000
 
 export const ScriptPayloadSchema = Type.Object(
   {
-    command: Type.Union([Type.Array(Type.String({ errorMessage: 'must be a string' })), Type.String()], {
+    command: Type.Union([Type.Array(Type.String({ 'x-message': 'must be a string' })), Type.String()], {
       description: 'argv array such as ["ls", "-l"], or one string run by /bin/sh -c when shell is true',
-      errorMessage: 'must be an argv array of strings, or a string with shell: true',
-      requiredMessage: 'is required: an argv array such as ["ls", "-l"]',
+      'x-message': 'must be an argv array of strings, or a string with shell: true',
+      'x-required-message': 'is required: an argv array such as ["ls", "-l"]',
     }),
     shell: Type.Optional(
       Type.Boolean({
         description: 'run command with /bin/sh -c',
-        errorMessage: 'must be true or false, got {got}',
+        'x-message': 'must be true or false, got {got}',
       }),
     ),
     cwd: Type.Optional(
@@ -54,17 +54,17 @@ export const ScriptPayloadSchema = Type.Object(
         minLength: 1,
         pattern: '^/',
         description: "absolute working directory (default: the child user's home, or /)",
-        errorMessage: 'must be an absolute path, got {got}',
+        'x-message': 'must be an absolute path, got {got}',
       }),
     ),
     env: Type.Optional(
       Type.Object(
         {},
         {
-          additionalProperties: Type.String({ errorMessage: 'must be a string, got {got}' }),
+          additionalProperties: Type.String({ 'x-message': 'must be a string, got {got}' }),
           description:
             'extra environment variables (names: letters, digits and _, not starting with a digit)',
-          errorMessage: 'must be an object of strings, got {got}',
+          'x-message': 'must be an object of strings, got {got}',
         },
       ),
     ),
@@ -74,11 +74,11 @@ export const ScriptPayloadSchema = Type.Object(
     ),
     okExitCodes: Type.Optional(
       Type.Array(
-        Type.Integer({ minimum: 0, maximum: 255, errorMessage: 'must be an exit code 0-255, got {got}' }),
+        Type.Integer({ minimum: 0, maximum: 255, 'x-message': 'must be an exit code 0-255, got {got}' }),
         {
           minItems: 1,
           description: 'exit codes that count as success (default [0])',
-          errorMessage: 'must be a non-empty array of exit codes',
+          'x-message': 'must be a non-empty array of exit codes',
         },
       ),
     ),

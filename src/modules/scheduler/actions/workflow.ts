@@ -26,7 +26,7 @@ export const WorkflowStepSchema = Type.Object(
   {
     action: Type.String({
       description: "the step's action: agent, script, api or device (not another workflow)",
-      requiredMessage: 'is required',
+      'x-required-message': 'is required',
     }),
     payload: Type.Optional(
       Type.Object({}, { additionalProperties: true, description: "the payload of the step's action" }),
@@ -36,7 +36,7 @@ export const WorkflowStepSchema = Type.Object(
   {
     additionalProperties: false,
     title: 'WorkflowStep',
-    errorMessage: 'must be an object {action, payload, name?}, got {got}',
+    'x-message': 'must be an object {action, payload, name?}, got {got}',
   },
 )
 
@@ -46,8 +46,8 @@ export const WorkflowPayloadSchema = Type.Object(
       minItems: 1,
       maxItems: MAX_WORKFLOW_STEPS,
       description: `1-${MAX_WORKFLOW_STEPS} steps run in order; the first failure stops the workflow`,
-      errorMessage: `must be a non-empty array of at most ${MAX_WORKFLOW_STEPS} {action, payload} steps, got {got}`,
-      requiredMessage: 'must be a non-empty array of {action, payload}',
+      'x-message': `must be a non-empty array of at most ${MAX_WORKFLOW_STEPS} {action, payload} steps, got {got}`,
+      'x-required-message': 'must be a non-empty array of {action, payload}',
     }),
   },
   { additionalProperties: false, title: 'WorkflowPayload' },
