@@ -11,7 +11,7 @@ import os from 'node:os'
 import path from 'node:path'
 import openapiTS, { astToString } from 'openapi-typescript'
 import { buildApp } from '../src/app.js'
-import { loadConfig } from '../src/config.js'
+import { loadConfig } from '../src/config/index.js'
 import { openDatabase } from '../src/db/index.js'
 
 const root = path.resolve(import.meta.dirname, '..')

@@ -15,7 +15,7 @@ import { AuthRetention } from './auth/retention.js'
 import { authRoutes } from './auth/routes.js'
 import { loadOrCreateJwtSecret } from './auth/secret.js'
 import { AuthService } from './auth/service.js'
-import type { Config } from './config.js'
+import type { Config } from './config/index.js'
 import { newId } from './db/ids.js'
 import { type DatabaseHandle, migrate } from './db/index.js'
 import { EventBus } from './events/bus.js'
@@ -33,8 +33,9 @@ import { createDeviceFilesArea } from './modules/device-files/index.js'
 import { createDevicesArea } from './modules/devices/index.js'
 import { createJobsArea } from './modules/jobs/index.js'
 import { createMonitoringArea } from './modules/monitoring/index.js'
-import { createSchedulerArea, engineTuningFrom } from './modules/scheduler/index.js'
+import { createSchedulerArea } from './modules/scheduler/index.js'
 import { createVisualizationArea } from './modules/visualization/index.js'
+import { createOutboundPolicy } from './net/outbound-policy.js'
 import { InstanceRegistry, processLiveness } from './process/liveness.js'
 import { AJV_OPTIONS } from './validation.js'
 
@@ -49,6 +50,8 @@ export interface AppDeps {
 
 export interface MyntrixHandle {
   context: AreaContext
+  /** Not part of the areas' context (they get context.findUser); for tests and tools. */
+  auth: AuthService
   areas: Area[]
   /** The password generated for the first admin, when this start created it. */
   generatedAdminPassword?: string
@@ -82,6 +85,8 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   const logger = app.log as unknown as Logger
+  // Deprecated or retired settings still set: one line each, so they are noticed and renamed.
+  for (const warning of config.warnings) logger.warn(warning)
   await migrate(database)
 
   const jwtSecret = loadOrCreateJwtSecret(config.dataDir, config.jwtSecret)
@@ -104,32 +109,42 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
     liveness: processLiveness(
       new InstanceRegistry(database.db, database.engine),
       instanceId,
-      engineTuningFrom(config.raw).heartbeatMs ?? 5000,
+      config.heartbeatMs,
       (err) => logger.warn({ err }, 'heartbeat write failed; retrying'),
     ),
     watchDbChanges: database.watchChanges,
-    config,
     db: database.db,
     dbEngine: database.engine,
     bus: new EventBus(),
     logger,
-    auth,
+    outbound: createOutboundPolicy({
+      ...config.outbound,
+      port: config.port,
+      databaseUrl: config.databaseUrl,
+    }),
+    async findUser(id) {
+      const user = await auth.repo.findUserById(id)
+      return user && { role: user.role, disabled: user.disabled }
+    },
   }
 
   // ---- areas, in dependency order; each line below is one area ----
   const areas: Area[] = []
   const jobs = createJobsArea(context)
   areas.push(jobs)
-  const monitoring = createMonitoringArea(context)
+  const monitoring = createMonitoringArea(context, config.monitoring)
   areas.push(monitoring)
-  const agents = createAgentsArea(context)
+  const agents = createAgentsArea(context, config.agents, config.children)
   areas.push(agents)
   const devices = createDevicesArea(context)
   areas.push(devices)
-  const deviceFiles = createDeviceFilesArea(context, { jobs: jobs.service, devices: devices.service })
+  const deviceFiles = createDeviceFilesArea(context, config.deviceFiles, {
+    jobs: jobs.service,
+    devices: devices.service,
+  })
   areas.push(deviceFiles)
   areas.push(
-    createSchedulerArea(context, {
+    createSchedulerArea(context, config.scheduler, config.children, {
       jobs: jobs.service,
       agents: agents.service,
       devices: devices.service,
@@ -164,7 +179,7 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
     },
   })
 
-  // After the areas are built, so a bad area setting stops start-up before anything is created.
+  // After the areas are built, so an area that cannot be built stops start-up before anything is created.
   const admin = await auth.ensureAdmin(config.adminPassword)
   if (admin.generatedPassword) {
     logger.warn(
@@ -174,7 +189,7 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
   } else if (admin.created) {
     logger.info({ username: 'admin' }, 'first start: created user "admin" with MYNTRIX_ADMIN_PASSWORD')
   }
-  app.decorate('myntrix', { context, areas, generatedAdminPassword: admin.generatedPassword })
+  app.decorate('myntrix', { context, auth, areas, generatedAdminPassword: admin.generatedPassword })
 
   installProblemHandlers(app)
   installRequestLog(app)
@@ -188,7 +203,7 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
   installAuthHook(app, {
     auth,
     audit,
-    publicPaths: config.metricsPublic ? ['/metrics'] : [],
+    publicPaths: config.monitoring.public ? ['/metrics'] : [],
     streamRecheckMs: config.streamAuthRecheckMs,
     corsOrigin: config.corsOrigin,
     cookieSecure: config.cookieSecure,

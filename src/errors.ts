@@ -25,6 +25,18 @@ export abstract class MyntrixError extends Error {
   }
 }
 
+/**
+ * The base of an error that is only its status and problem type (most are):
+ * `class ConflictError extends statusError(409, 'conflict') {}` keeps its own
+ * name for `instanceof` and in logs.
+ */
+function statusError<S extends number, T extends string>(status: S, type: T) {
+  return class extends MyntrixError {
+    readonly status = status
+    readonly type = type
+  }
+}
+
 /** 400: the request is malformed or fails validation. */
 export class ValidationError extends MyntrixError {
   readonly status = 400
@@ -52,16 +64,10 @@ export function collectErrors<T>(errors: FieldError[], path: string, check: () =
 }
 
 /** 401: no or bad credentials. */
-export class UnauthorizedError extends MyntrixError {
-  readonly status = 401
-  readonly type = 'unauthorized'
-}
+export class UnauthorizedError extends statusError(401, 'unauthorized') {}
 
 /** 403: authenticated, but the role does not allow this. */
-export class ForbiddenError extends MyntrixError {
-  readonly status = 403
-  readonly type = 'forbidden'
-}
+export class ForbiddenError extends statusError(403, 'forbidden') {}
 
 /** 404: unknown id, or another owner's resource (never reveal it exists). */
 export class NotFoundError extends MyntrixError {
@@ -73,28 +79,16 @@ export class NotFoundError extends MyntrixError {
 }
 
 /** 408: the client stopped sending the request before it was complete. */
-export class RequestTimeoutError extends MyntrixError {
-  readonly status = 408
-  readonly type = 'request-timeout'
-}
+export class RequestTimeoutError extends statusError(408, 'request-timeout') {}
 
 /** 409: the resource is in the wrong state for this request. */
-export class ConflictError extends MyntrixError {
-  readonly status = 409
-  readonly type = 'conflict'
-}
+export class ConflictError extends statusError(409, 'conflict') {}
 
 /** 413: the body is larger than allowed. */
-export class PayloadTooLargeError extends MyntrixError {
-  readonly status = 413
-  readonly type = 'payload-too-large'
-}
+export class PayloadTooLargeError extends statusError(413, 'payload-too-large') {}
 
 /** 422: well-formed, but cannot be carried out in the current state. */
-export class UnprocessableError extends MyntrixError {
-  readonly status = 422
-  readonly type = 'unprocessable'
-}
+export class UnprocessableError extends statusError(422, 'unprocessable') {}
 
 /** 429: too many attempts. */
 export class TooManyRequestsError extends MyntrixError {
@@ -109,22 +103,13 @@ export class TooManyRequestsError extends MyntrixError {
 }
 
 /** 502: an upstream (device, broker) failed in a way the client cannot fix. */
-export class UpstreamError extends MyntrixError {
-  readonly status = 502
-  readonly type = 'upstream-error'
-}
+export class UpstreamError extends statusError(502, 'upstream-error') {}
 
 /** 503: a dependency (database) is unavailable. */
-export class UnavailableError extends MyntrixError {
-  readonly status = 503
-  readonly type = 'unavailable'
-}
+export class UnavailableError extends statusError(503, 'unavailable') {}
 
 /** 504: a device or upstream gave no answer in time. */
-export class TimeoutError extends MyntrixError {
-  readonly status = 504
-  readonly type = 'timeout'
-}
+export class TimeoutError extends statusError(504, 'timeout') {}
 
 /** Thrown at start-up for a bad setting; main.ts prints it as one line and exits. */
 export class ConfigError extends Error {

@@ -2,7 +2,7 @@
 
 import path from 'node:path'
 import { buildApp } from './app.js'
-import { loadConfig } from './config.js'
+import { loadConfig } from './config/index.js'
 import { openDatabase } from './db/index.js'
 import { ConfigError } from './errors.js'
 import { ambientCapabilities, secureDataDir } from './process/child-user.js'
@@ -29,11 +29,6 @@ async function main(): Promise<void> {
     app = await buildApp({ config, database })
   } catch (err) {
     await database.close().catch(() => {})
-    // Areas validate their own settings while they are built: same one-line answer.
-    if (err instanceof ConfigError) {
-      process.stderr.write(`myntrix: invalid configuration: ${err.message}\n`)
-      process.exit(2)
-    }
     throw err
   }
 
@@ -46,9 +41,9 @@ async function main(): Promise<void> {
         'server without AmbientCapabilities (see docs/SECURITY.md, recommended deployment)',
     )
   }
-  if (config.childUser) {
-    app.log.info({ childUser: config.childUser.name }, 'agents and script tasks run as another user')
-  } else if (config.trustOperators) {
+  if (config.children.user) {
+    app.log.info({ childUser: config.children.user.name }, 'agents and script tasks run as another user')
+  } else if (config.children.trustOperators) {
     app.log.warn(
       "MYNTRIX_TRUST_OPERATORS=true: agents and script tasks run as the server's own user and operators may " +
         "create and start agents, so every operator can read the server's secrets (JWT secret, database)",

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { loadConfig } from '../src/config.js'
+import { loadConfig } from '../src/config/index.js'
 import { ConfigError } from '../src/errors.js'
 
 function configError(env: Record<string, string>): ConfigError {
@@ -20,11 +20,11 @@ describe('config', () => {
     expect(c.dataDir).toMatch(/\/data$/)
     expect(c.databaseUrl).toBe(`sqlite://${c.dataDir}/myntrix.db`)
     expect(c.logLevel).toBe('info')
-    expect(c.uploadMaxMb).toBe(50)
-    expect(c.metricsPublic).toBe(false)
+    expect(c.deviceFiles.uploadMaxMb).toBe(50)
+    expect(c.monitoring.public).toBe(false)
     // The outbound policy's safe default: nothing opened beyond it, private ranges allowed.
-    expect(c.outboundAllow).toEqual([])
-    expect(c.outboundPrivate).toBe(true)
+    expect(c.outbound.allow).toEqual([])
+    expect(c.outbound.allowPrivate).toBe(true)
   })
 
   it.each([
@@ -49,6 +49,51 @@ describe('config', () => {
     expect(err.variable).toBe(variable)
     expect(err.message.startsWith(`${variable}: `)).toBe(true)
     expect(err.message).toMatch(pattern)
+  })
+
+  it('reads the process heartbeat as MYNTRIX_HEARTBEAT_MS, and the old name with a warning', () => {
+    expect(loadConfig({}).heartbeatMs).toBe(5000)
+    expect(loadConfig({}).warnings).toEqual([])
+    expect(loadConfig({ MYNTRIX_HEARTBEAT_MS: '700' }).heartbeatMs).toBe(700)
+    const old = loadConfig({ MYNTRIX_SCHEDULER_HEARTBEAT_MS: '800' })
+    expect(old.heartbeatMs).toBe(800)
+    expect(old.warnings).toEqual([
+      'MYNTRIX_SCHEDULER_HEARTBEAT_MS is deprecated: name it MYNTRIX_HEARTBEAT_MS (the process heartbeat)',
+    ])
+    const both = loadConfig({ MYNTRIX_HEARTBEAT_MS: '700', MYNTRIX_SCHEDULER_HEARTBEAT_MS: '800' })
+    expect(both.heartbeatMs).toBe(700)
+    expect(both.warnings).toHaveLength(1)
+    expect(configError({ MYNTRIX_SCHEDULER_HEARTBEAT_MS: '5' }).variable).toBe(
+      'MYNTRIX_SCHEDULER_HEARTBEAT_MS',
+    )
+  })
+
+  it('gives each area its own section, and no area the environment', () => {
+    const c = loadConfig({
+      MYNTRIX_DATA_DIR: '/tmp/myntrix-config-test',
+      MYNTRIX_AGENT_LOG_FILES: '5',
+      MYNTRIX_UPLOAD_EXTENSIONS: 'marlin=.gcode',
+      MYNTRIX_API_ACTION_ALLOW: 'Example.com, api.lan',
+      MYNTRIX_REDIS_URL: 'redis://127.0.0.1:6380',
+    })
+    expect(c.agents.logFile.maxFiles).toBe(5)
+    expect(c.agents.logDir).toBe('/tmp/myntrix-config-test/logs/agents')
+    expect(c.deviceFiles.extensions.marlin).toEqual(['.gcode'])
+    expect(c.deviceFiles.dir).toBe('/tmp/myntrix-config-test/device-files')
+    expect(c.scheduler.apiActionAllow).toEqual(['example.com', 'api.lan'])
+    expect(c.outbound.redisUrl).toBe('redis://127.0.0.1:6380')
+    expect('raw' in c).toBe(false)
+  })
+
+  it.each([
+    [{ MYNTRIX_AGENT_LOG_FILES: 'many' }, 'MYNTRIX_AGENT_LOG_FILES'],
+    [{ MYNTRIX_SCHEDULER_MAX_SLEEP_MS: '10' }, 'MYNTRIX_SCHEDULER_MAX_SLEEP_MS'],
+    [{ MYNTRIX_UPLOAD_EXTENSIONS: 'marlin' }, 'MYNTRIX_UPLOAD_EXTENSIONS'],
+    [{ MYNTRIX_HEARTBEAT_MS: '0' }, 'MYNTRIX_HEARTBEAT_MS'],
+  ])('validates area settings at start-up too: %o', (env, variable) => {
+    const err = configError(env as Record<string, string>)
+    expect(err.variable).toBe(variable)
+    expect(err.message).toMatch(new RegExp(`^${variable}: `))
   })
 
   it('accepts the three database URL forms', () => {

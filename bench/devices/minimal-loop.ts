@@ -5,7 +5,8 @@
 import { readFileSync } from 'node:fs'
 import { ReadlineParser } from '@serialport/parser-readline'
 import { SerialPort } from 'serialport'
-import { marlinFrame, prepareGcode } from '../../src/modules/device-files/gcode.js'
+import { prepareGcode } from '../../src/modules/firmware/gcode.js'
+import { marlinFrame } from '../../src/modules/firmware/marlin/wire.js'
 
 const [path, file, baudRaw] = process.argv.slice(2)
 const lines = ['M110 N0', ...prepareGcode(readFileSync(file, 'latin1'))]

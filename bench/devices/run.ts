@@ -3,7 +3,7 @@
 // loop (the limit), Myntrix (upload + device-transfer job), and Debian's
 // printcore. Each repetition runs all three, without and with the 115200-baud
 // wire modelled at the emulator, and reports each as a ratio to the limit of
-// the same repetition (DESIGN.md §9).
+// the same repetition (docs/PERFORMANCE.md, Devices).
 //   npx tsx bench/devices/run.ts [--reps 3] [--lines 2000]
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'

@@ -1,6 +1,6 @@
 // The bench's far end: Myntrix's Marlin emulator on one end of a pty, with
-// the serial wire optionally modelled. A pty ignores the baud rate (DESIGN.md
-// §9), so with --wire every byte in each direction occupies the line for
+// the serial wire optionally modelled. A pty ignores the baud rate (it moves
+// bytes as fast as both ends read), so with --wire every byte in each direction occupies the line for
 // 10 bits at the baud rate (8N1) before the other side sees it.
 //   node --import tsx wire-emulator.ts <pty> <expectedMoves> [--wire] [--baud 115200]
 // Prints `ready`, then `done <ms> <moves>` when the last expected G1 line has
@@ -8,7 +8,7 @@
 // sender's start-up and shutdown sleeps do not count).
 
 import { SerialPort } from 'serialport'
-import { MarlinEmulator } from '../../src/modules/devices/sim/marlin.js'
+import { MarlinEmulator } from '../../src/modules/firmware/marlin/emulator.js'
 
 const [path, expectedRaw, ...flags] = process.argv.slice(2)
 const expected = Number(expectedRaw)

@@ -11,7 +11,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { buildApp } from '../../src/app.js'
 import type { Principal } from '../../src/auth/principal.js'
-import { loadConfig } from '../../src/config.js'
+import { loadConfig } from '../../src/config/index.js'
 import { newId } from '../../src/db/ids.js'
 import { openDatabase } from '../../src/db/index.js'
 import { toDbTime } from '../../src/db/values.js'
@@ -39,7 +39,7 @@ async function main() {
   const viz = areas.find((a) => a.name === 'visualization') as unknown as {
     service: import('../../src/modules/visualization/service.js').VisualizationService
   }
-  const admin = await context.auth.repo.findUserByName('admin')
+  const admin = await app.myntrix.auth.repo.findUserByName('admin')
   const principal: Principal = { id: admin!.id, username: 'admin', role: 'admin', via: 'token' }
 
   const now = toDbTime(new Date())

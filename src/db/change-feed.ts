@@ -112,7 +112,7 @@ export function listenPostgres(config: pg.ClientConfig): WatchChanges {
     client.on('end', () => lost(new Error('the LISTEN connection to PostgreSQL ended')))
     try {
       await client.connect()
-      const schema = (await client.query<{ s: string }>('select current_schema() as s')).rows[0].s
+      const schema = (await client.query<{ s: string }>('select current_schema() as s')).rows[0]!.s
       client.on('notification', (n) => {
         if (n.channel === CHANGE_CHANNEL && n.payload === schema) onChange()
       })

@@ -40,7 +40,7 @@ export function newId(): string {
   id.writeUIntBE(ms, 0, 6)
   id[6] = 0x70 | (seq >> 8)
   id[7] = seq & 0xff
-  id[8] = 0x80 | (id[8] & 0x3f)
+  id[8] = 0x80 | (id[8]! & 0x3f)
   const h = id.toString('hex', 0, 16)
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`
 }

@@ -38,15 +38,15 @@ export class TurnBatch<T, R> {
       const chunk = queue.slice(i, i + this.maxBatch)
       try {
         const results = await this.writeMany(chunk.map((q) => q.item))
-        for (const [k, q] of chunk.entries()) q.resolve(results[k])
+        for (const [k, q] of chunk.entries()) q.resolve(results[k] as R)
       } catch (err) {
         if (chunk.length === 1) {
-          chunk[0].reject(err)
+          chunk[0]!.reject(err)
           continue
         }
         for (const q of chunk) {
           try {
-            q.resolve((await this.writeMany([q.item]))[0])
+            q.resolve((await this.writeMany([q.item]))[0] as R)
           } catch (one) {
             q.reject(one)
           }

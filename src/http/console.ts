@@ -81,7 +81,7 @@ export async function consoleRoutes(app: AppInstance, options: { dir?: string } 
   })
 
   app.get('/*', { schema: { hide: true } }, async (request, reply) => {
-    const urlPath = request.url.split('?')[0]
+    const urlPath = request.url.split('?', 1)[0] ?? ''
     if (isServerPath(urlPath)) {
       // An id too long for the router's parameter limit falls through to this catch-all.
       if (urlPath.split('/').some((segment) => segment.length > MAX_PARAM_LENGTH))

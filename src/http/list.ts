@@ -1,4 +1,4 @@
-// The list convention (DESIGN.md §3): a plain JSON array, `limit` (default
+// The list convention (docs/ARCHITECTURE.md, HTTP conventions): a plain JSON array, `limit` (default
 // 100, max 1000), `offset` with `skip` as an alias, the total in X-Total-Count.
 
 import { type Static, Type } from '@sinclair/typebox'

@@ -1,6 +1,8 @@
 // How an area plugs into the app. An area is built by a factory in
-// src/modules/<area>/index.ts from the shared context plus the services of
-// the areas it uses, and hands back its routes and its lifecycle.
+// src/modules/<area>/index.ts from the shared context, its own config section
+// and the services of the areas it uses, and hands back its routes and its
+// lifecycle. The context holds no settings and no credentials: an area sees
+// only what it is handed.
 
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type {
@@ -10,12 +12,12 @@ import type {
   RawRequestDefaultExpression,
   RawServerDefault,
 } from 'fastify'
-import type { AuthService } from '../auth/service.js'
-import type { Config } from '../config.js'
+import type { Role } from '../auth/principal.js'
 import type { WatchChanges } from '../db/change-feed.js'
 import type { Database, DbEngine } from '../db/types.js'
 import type { EventBus } from '../events/bus.js'
 import type { Logger } from '../logger.js'
+import type { OutboundPolicy } from '../net/outbound-policy.js'
 import type { ProcessLiveness } from '../process/liveness.js'
 
 /** The Fastify instance routes are registered on, typed by TypeBox schemas. */
@@ -34,12 +36,22 @@ export interface AreaContext {
   liveness: ProcessLiveness
   /** Notices other processes' commits (the scheduler wakes on them instead of polling). */
   watchDbChanges: WatchChanges
-  config: Config
   db: Database
   dbEngine: DbEngine
   bus: EventBus
   logger: Logger
-  auth: AuthService
+  /** Where non-admins may connect (one policy for devices and scheduler tasks). */
+  outbound: OutboundPolicy
+  /**
+   * A user as they are now (role, disabled), or undefined once deleted: what the areas
+   * ask of auth to act for an owner with the owner's current standing.
+   */
+  findUser: (id: string) => Promise<UserStanding | undefined>
+}
+
+export interface UserStanding {
+  role: Role
+  disabled: boolean
 }
 
 export interface Area {

@@ -41,8 +41,9 @@ function ipv6Value(text: string): bigint {
   // An embedded IPv4 tail (`::ffff:127.0.0.1`) is two groups.
   const v4 = /^(.*:)(\d+\.\d+\.\d+\.\d+)$/.exec(head)
   if (v4) {
-    const n = ipv4Value(v4[2])
-    head = v4[1].endsWith('::') ? v4[1] : v4[1].slice(0, -1)
+    const [, groups = '', dotted = ''] = v4
+    const n = ipv4Value(dotted)
+    head = groups.endsWith('::') ? groups : groups.slice(0, -1)
     tail = [Number(n >> 16n), Number(n & 0xffffn)]
   }
   const [left, right] = head.includes('::') ? head.split('::') : [head, undefined]
@@ -102,11 +103,11 @@ export function parseIpLoose(host: string): Ip | null {
 export function parseCidr(text: string): Cidr | null {
   const m = /^([^/]+)\/(\d{1,3})$/.exec(text)
   if (!m) return null
-  const bare = m[1]
+  const [, bare = '', bits = ''] = m
   // The prefix counts bits of the address as written; a mapped address is not folded here.
   const family = isIPv4(bare) ? 4 : isIPv6(bare) ? 6 : 0
   if (family === 0) return null
-  const prefix = Number(m[2])
+  const prefix = Number(bits)
   if (prefix > (family === 4 ? 32 : 128)) return null
   const value = family === 4 ? ipv4Value(bare) : ipv6Value(bare)
   const ip: Ip = { family, value, text: family === 4 ? ipv4Text(value) : ipv6Text(value) }

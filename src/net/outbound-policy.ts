@@ -120,7 +120,7 @@ export function parseAllowEntry(raw: string): AllowEntry | undefined {
   let port: number | undefined
   const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(text)
   if (bracketed) {
-    body = bracketed[1]
+    body = bracketed[1] ?? ''
     if (bracketed[2] !== undefined) {
       port = parsePortText(bracketed[2])
       if (port === undefined) return undefined
@@ -248,7 +248,8 @@ export class OutboundPolicy {
     if (request.role !== 'admin') {
       for (const ip of addresses) await this.checkAddress(request, host, ip)
     }
-    const chosen = addresses[0]
+    // Non-empty: a literal is one address, and an empty lookup threw above.
+    const chosen = addresses[0]!
     return { host, address: chosen.text, family: chosen.family, port: request.port }
   }
 
@@ -361,22 +362,25 @@ function endpointOf(
   }
 }
 
-/** The policy for this server, from its settings (config.ts validated them). */
+/**
+ * The policy for this server, from its settings (src/config validated them): the
+ * outbound section, plus the server's own port and database, which it protects.
+ */
 export function createOutboundPolicy(settings: {
-  outboundAllow: AllowEntry[]
-  outboundPrivate: boolean
+  allow: AllowEntry[]
+  allowPrivate: boolean
+  redisUrl: string | undefined
   port: number
   databaseUrl: string
-  raw: Record<string, string | undefined>
 }): OutboundPolicy {
   const database = settings.databaseUrl.startsWith('postgres')
     ? endpointOf(settings.databaseUrl, 5432, 'database')
     : undefined
-  const redis = endpointOf(settings.raw.MYNTRIX_REDIS_URL, 6379, 'Redis')
+  const redis = endpointOf(settings.redisUrl, 6379, 'Redis')
   const endpoints = [database, redis].filter((e): e is ProtectedEndpoint => e !== undefined)
   return new OutboundPolicy({
-    allow: settings.outboundAllow,
-    allowPrivate: settings.outboundPrivate,
+    allow: settings.allow,
+    allowPrivate: settings.allowPrivate,
     // Port 0 means "any free port" (tests); the real one is not known here.
     protectedPorts: [...(settings.port > 0 ? [settings.port] : []), ...endpoints.map((e) => e.port)],
     protectedEndpoints: endpoints,

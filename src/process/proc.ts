@@ -37,7 +37,7 @@ export function parseProcStat(text: string): ProcStat | null {
   return {
     pid: Number(text.slice(0, open).trim()),
     comm: text.slice(open + 1, close),
-    state: f[0],
+    state: f[0]!,
     ppid: n(1),
     pgrp: n(2),
     cpuTicks: n(11) + n(12) + n(13) + n(14),

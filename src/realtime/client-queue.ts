@@ -1,4 +1,4 @@
-// A per-client outbound queue for live feeds (DESIGN.md §4): a slow consumer
+// A per-client outbound queue for live feeds (docs/ARCHITECTURE.md, Realtime): a slow consumer
 // never slows the producer or other clients. While the socket has too much in
 // flight, conflatable messages (telemetry) keep only the latest per key, other
 // messages queue up to a bound and past it are dropped and counted; the count

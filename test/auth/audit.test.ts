@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AuditLog } from '../../src/auth/audit.js'
 import { AuthRetention } from '../../src/auth/retention.js'
-import { loadConfig } from '../../src/config.js'
+import { loadConfig } from '../../src/config/index.js'
 import { newId } from '../../src/db/ids.js'
 import { toDbTime } from '../../src/db/values.js'
 import type { Logger } from '../../src/logger.js'
@@ -178,7 +178,7 @@ describe.each(testEngines())('audit log on $name', (engine) => {
             .executeTakeFirst()
         )?.n,
       )
-    const auth = t.app.myntrix.context.auth
+    const auth = t.app.myntrix.auth
     const log = new AuditLog(db, () => {})
     const keepAll = new AuthRetention({ auth, audit: log, auditDays: 0, logger: silent, batch: 2 })
     expect((await keepAll.prune()).audit).toBe(0)
@@ -231,10 +231,20 @@ describe.each(testEngines())('audit log on $name', (engine) => {
   it('R9: a failed login does not write control or bidi characters into the audit log', async () => {
     const forged = 'admin\u202e\u2028[INFO] ok\u001b[2J'
     const res = await t.request('POST', '/api/auth/session', { body: { username: forged, password: 'x' } })
-    expect(res.status).toBeGreaterThanOrEqual(400)
-    await new Promise((r) => setTimeout(r, 100)) // the audit write is not awaited by the request
-    const rows = await t.request('GET', '/api/auth/audit?action=login.failed', { as: t.admin })
-    const bad = (rows.body as Array<{ username: string | null }>).filter((row) =>
+    // Refused by the schema before any login is tried.
+    expect(res.status).toBe(400)
+    // The audit write is not awaited by the request: a failed login of a plain name after it, once
+    // its row is there, says the writes before it had their chance.
+    await t.request('POST', '/api/auth/session', { body: { username: 'r9-probe', password: 'x' } })
+    let rows = { body: [] as Array<{ username: string | null }> }
+    await waitFor(
+      async () => {
+        rows = await t.request('GET', '/api/auth/audit?action=login.failed', { as: t.admin })
+        return rows.body.some((row) => row.username === 'r9-probe')
+      },
+      { timeoutMs: 5000, what: 'the probe login in the audit log' },
+    )
+    const bad = rows.body.filter((row) =>
       /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\u2028\u2029]/.test(row.username ?? ''),
     )
     expect(bad).toEqual([])

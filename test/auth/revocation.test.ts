@@ -94,7 +94,7 @@ describe.each(testEngines())('token revocation on $name', (engine) => {
   })
 
   it('prunes logged-out tokens and sessions once they are past their own expiry', async () => {
-    const { auth } = t.app.myntrix.context
+    const { auth } = t.app.myntrix
     const user = await newUser()
     const past = new Date(Date.now() - 60_000)
     const future = new Date(Date.now() + 3_600_000)

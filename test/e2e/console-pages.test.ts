@@ -53,14 +53,15 @@ async function drawnPixels(page: Page, element: Locator): Promise<number> {
 
 /** A scene point's normalised device coordinates for the 3D page's starting camera. */
 function project([px, py, pz]: [number, number, number], aspect: number): [number, number] {
-  const eye = [0, 60, 120]
-  const len = Math.hypot(eye[0], eye[1], eye[2])
-  const forward = [-eye[0] / len, -eye[1] / len, -eye[2] / len]
+  type V3 = [number, number, number]
+  const eye: V3 = [0, 60, 120]
+  const len = Math.hypot(...eye)
+  const forward: V3 = [-eye[0] / len, -eye[1] / len, -eye[2] / len]
   // right = forward x up (up = +y), up' = right x forward; here right is +x.
-  const right = [1, 0, 0]
-  const up = [0, -forward[2], forward[1]]
-  const d = [px - eye[0], py - eye[1], pz - eye[2]]
-  const dot = (a: number[]) => a[0] * d[0] + a[1] * d[1] + a[2] * d[2]
+  const right: V3 = [1, 0, 0]
+  const up: V3 = [0, -forward[2], forward[1]]
+  const d: V3 = [px - eye[0], py - eye[1], pz - eye[2]]
+  const dot = (a: V3) => a[0] * d[0] + a[1] * d[1] + a[2] * d[2]
   const tan = Math.tan((50 / 2) * (Math.PI / 180))
   return [dot(right) / (dot(forward) * tan * aspect), dot(up) / (dot(forward) * tan)]
 }
@@ -260,7 +261,12 @@ describe.skipIf(skip)('console pages in Chromium', () => {
     async () => {
       await page.getByRole('navigation', { name: 'Areas' }).getByRole('link', { name: 'Resources' }).click()
       await page.getByRole('heading', { name: 'Resources' }).waitFor()
-      for (const name of ['CPU %, last 15m', 'Memory %, last 15m']) {
+      for (const name of [
+        'CPU %, last 15m',
+        'Memory %, last 15m',
+        'Disk used %, last 15m',
+        'Network bytes per second, last 15m',
+      ]) {
         const chart = page.getByRole('img', { name })
         await chart.waitFor()
         await waitFor(async () => (await drawnPixels(page, chart)) > 200, {

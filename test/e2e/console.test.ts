@@ -328,4 +328,45 @@ describe.skipIf(skip)('the console in Chromium', { timeout: 120_000 }, () => {
       await context.close()
     }
   })
+
+  it('pages a list longer than a page, keeps the page in the address, and counts every agent', async () => {
+    const api = (path: string, init: RequestInit = {}) =>
+      fetch(`${server.baseUrl}${path}`, {
+        ...init,
+        headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+      })
+    const ids: string[] = []
+    for (let i = 0; i < 105; i += 15) {
+      const batch = Array.from({ length: Math.min(15, 105 - i) }, (_, k) =>
+        api('/api/myntrix/agents', {
+          method: 'POST',
+          body: JSON.stringify({ name: `paged-${String(i + k).padStart(3, '0')}` }),
+        }).then((r) => r.json() as Promise<{ id: string }>),
+      )
+      for (const created of await Promise.all(batch)) ids.push(created.id)
+    }
+    const { context, page } = await newPage()
+    try {
+      await logIn(page, server.baseUrl, 'admin', server.adminPassword)
+      await page.getByRole('navigation').getByRole('link', { name: 'Agents' }).click()
+      const pager = page.getByRole('navigation', { name: 'Pages of agents' })
+      await pager.getByText('1–100 of 105 agents').waitFor()
+      expect(await page.getByRole('table').getByRole('row').count()).toBe(101)
+      // The total counts every agent, not the page.
+      await expect.poll(() => page.getByRole('definition').first().innerText()).toBe('105')
+      await pager.getByRole('button', { name: 'Next page' }).click()
+      await pager.getByText('101–105 of 105 agents').waitFor()
+      expect(new URL(page.url()).searchParams.get('page')).toBe('2')
+      expect(await page.getByRole('table').getByRole('row').count()).toBe(6)
+      expect(await pager.getByRole('button', { name: 'Next page' }).isDisabled()).toBe(true)
+      // A reload keeps the page; Back returns to the first.
+      await page.reload()
+      await pager.getByText('101–105 of 105 agents').waitFor()
+      await page.goBack()
+      await pager.getByText('1–100 of 105 agents').waitFor()
+    } finally {
+      await context.close()
+      for (const id of ids) await api(`/api/myntrix/agents/${id}`, { method: 'DELETE' })
+    }
+  })
 })

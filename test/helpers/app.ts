@@ -3,7 +3,7 @@
 
 import type { InjectOptions } from 'fastify'
 import { buildApp } from '../../src/app.js'
-import { type Config, loadConfig } from '../../src/config.js'
+import { type Config, loadConfig } from '../../src/config/index.js'
 import type { DatabaseHandle } from '../../src/db/index.js'
 import type { AppInstance } from '../../src/modules/area.js'
 import type { TestDatabase, TestEngine } from './engines.js'

@@ -4,7 +4,7 @@
 import { Writable } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildApp } from '../../src/app.js'
-import { loadConfig } from '../../src/config.js'
+import { loadConfig } from '../../src/config/index.js'
 import type { AppInstance } from '../../src/modules/area.js'
 import { ADMIN_PASSWORD } from '../helpers/app.js'
 import { type TestDatabase, testEngines } from '../helpers/engines.js'

@@ -12,8 +12,12 @@ import { EventBus } from '../../src/events/bus.js'
 import { JobsService } from '../../src/modules/jobs/service.js'
 import { InstanceRegistry, type ProcessLiveness, processLiveness } from '../../src/process/liveness.js'
 import { type TestDatabase, testEngines } from '../helpers/engines.js'
+import { waitFor } from '../helpers/processes.js'
 
 const INTERVAL_MS = 100
+// Only for what must NOT happen (no write while idle, no beat after release):
+// there is no event to wait for, so the test lets intervals pass and looks.
+// What must happen is awaited with waitFor.
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 describe.each(testEngines())('process liveness on $name', (engine) => {
@@ -59,13 +63,14 @@ describe.each(testEngines())('process liveness on $name', (engine) => {
   it('beats every interval while held, and stops once every holder has released', async () => {
     const first = liveness.hold()
     const second = liveness.hold()
-    await sleep(50)
+    await waitFor(async () => (await beatAt()) !== null, { timeoutMs: 5000, what: 'the first beat' })
     const start = (await beatAt()) as number
-    expect(start).not.toBeNull()
     first()
     first() // a second release of the same hold must not drop the other holder's
-    await sleep(4 * INTERVAL_MS)
-    expect(((await beatAt()) as number) - start).toBeGreaterThanOrEqual(2 * INTERVAL_MS)
+    await waitFor(async () => ((await beatAt()) as number) - start >= 2 * INTERVAL_MS, {
+      timeoutMs: 5000,
+      what: 'beats two intervals on while one hold remains',
+    })
     second()
     // Timed beats go on for one interval after the last release.
     await sleep(3 * INTERVAL_MS)
@@ -152,8 +157,10 @@ describe.each(testEngines())('process liveness on $name', (engine) => {
     const job = await jobs.create({ name: 'transfer', type: 'test.work', running: true })
     const created = (await beatAt()) as number
     expect(created).not.toBeNull()
-    await sleep(4 * INTERVAL_MS)
-    expect(((await beatAt()) as number) - created).toBeGreaterThanOrEqual(2 * INTERVAL_MS)
+    await waitFor(async () => ((await beatAt()) as number) - created >= 2 * INTERVAL_MS, {
+      timeoutMs: 5000,
+      what: 'beats two intervals on while the job is active',
+    })
     await jobs.complete(job.id)
     await sleep(3 * INTERVAL_MS)
     const ended = await beatAt()

@@ -4,6 +4,7 @@ import { createRoot } from 'react-dom/client'
 import { BrowserRouter } from 'react-router'
 import { ApiError } from './api/problem'
 import { App } from './app/App'
+import { prefetchPage } from './app/prefetch'
 import './ui/styles.css'
 
 const queryClient = new QueryClient({
@@ -16,6 +17,8 @@ const queryClient = new QueryClient({
     mutations: { retry: false },
   },
 })
+
+prefetchPage(queryClient, window.location)
 
 createRoot(document.getElementById('root')!).render(
   <StrictMode>

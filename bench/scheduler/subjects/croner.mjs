@@ -1,5 +1,6 @@
 // Bare croner timers: one Cron object (and timer) per task, the approach
-// DESIGN.md §1 rules out for Myntrix. Lateness from the whole second.
+// Myntrix rules out (a timer per task costs memory and wake-ups with 10,000
+// tasks; docs/SCHEDULER.md). Lateness from the whole second.
 // Usage: croner.mjs <tasks> <schedule> <seconds>
 import { Cron } from 'croner'
 import { nowMs, stats } from './report.mjs'

@@ -1,7 +1,7 @@
 // The Myntrix engine on a SQLite file: N tasks, each a no-op action (the
 // benchmark measures the scheduler, not the work), with the real jobs ledger
 // as in the server: every firing writes its run row and its job, start and
-// end. Lateness is from the due time to the action's start (DESIGN.md §8).
+// end. Lateness is from the due time to the action's start (docs/SCHEDULER.md).
 // Usage: myntrix.mjs <tasks> <schedule> <seconds> [seed | seeded]
 // `seed` writes the tasks to BENCH_DATABASE_URL and exits; `seeded` starts on
 // that database without adding any (a restart with the tasks already stored).

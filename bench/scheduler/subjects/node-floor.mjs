@@ -1,5 +1,4 @@
-// The least a process on Myntrix's stack (Node 20 + better-sqlite3 12,
-// DESIGN.md §1) can be: it opens a SQLite file in WAL mode, makes one read,
+// The least a process on Myntrix's stack (Node 20 + better-sqlite3 12) can be: it opens a SQLite file in WAL mode, makes one read,
 // and waits on a timer. No scheduler, no tasks: a floor for the RSS row, not a peer.
 // Usage: node-floor.mjs <tasks> <schedule> <seconds> (the first two are ignored)
 import fs from 'node:fs'

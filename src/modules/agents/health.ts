@@ -96,3 +96,15 @@ export function computeHealth(input: HealthInput): { health: number; details: He
 function mb(bytes: number): string {
   return (bytes / (1024 * 1024)).toFixed(1)
 }
+
+/** The health of an agent without a process: no restarts counted, nothing measured. */
+export function idleHealth(): { health: number; details: HealthDetails } {
+  return computeHealth({
+    alive: false,
+    recentRestarts: 0,
+    check: null,
+    memoryBytes: null,
+    maxMemoryMb: null,
+    cpuPercent: null,
+  })
+}

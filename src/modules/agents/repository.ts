@@ -4,8 +4,8 @@ import type { Database } from '../../db/types.js'
 import { fromDbInt, fromDbJson, fromDbTime, toDbJson, toDbTime } from '../../db/values.js'
 import type { ProcessIdentity } from '../../process/identity.js'
 import { decodeProcess, encodeStartTime } from '../../process/identity.js'
+import type { AgentStatus } from './agent-entry.js'
 import type { HealthDetails } from './health.js'
-import type { AgentStatus } from './supervisor.js'
 
 export type DesiredState = 'running' | 'stopped'
 

@@ -3,9 +3,9 @@
 import { type Static, Type } from '@sinclair/typebox'
 import { ListQuery } from '../../http/list.js'
 import { NameString } from '../../names.js'
+import { AGENT_STATUSES, type AgentFacts } from './agent-entry.js'
 import { HEALTH_WEIGHTS } from './health.js'
 import type { AgentRecord } from './repository.js'
-import { AGENT_STATUSES, type AgentFacts } from './supervisor.js'
 
 export const AgentStatusSchema = Type.Union(
   AGENT_STATUSES.map((s) => Type.Literal(s)),

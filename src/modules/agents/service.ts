@@ -7,24 +7,21 @@
 import { assertRole, type Principal, visibleOr404 } from '../../auth/principal.js'
 import { newId } from '../../db/ids.js'
 import type { Database } from '../../db/types.js'
-import {
-  ConflictError,
-  ForbiddenError,
-  NotFoundError,
-  UnprocessableError,
-  ValidationError,
-} from '../../errors.js'
+import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from '../../errors.js'
 import type { EventBus } from '../../events/bus.js'
 import type { Logger } from '../../logger.js'
 import { endOrphan } from '../../process/orphans.js'
+import type { AgentFacts } from './agent-entry.js'
 import { normalizeAgentConfig, validateAgentConfig } from './config.js'
 import { AgentNoCommandError } from './errors.js'
-import { computeHealth } from './health.js'
+import { idleHealth } from './health.js'
 import type { LogEntry } from './log-buffer.js'
 import { readLogTail } from './log-file.js'
-import { type AgentRecord, type AgentRuntimeState, AgentsRepository, type StoredExit } from './repository.js'
+import { AgentReports } from './reports.js'
+import { type AgentRecord, type AgentRuntimeState, AgentsRepository } from './repository.js'
 import type { CreateAgentBody, LogEntryView, UpdateAgentBody } from './schemas.js'
-import type { AgentFacts, Supervisor } from './supervisor.js'
+import { type AgentActor, type Caller, StartRules } from './start-rules.js'
+import type { Supervisor } from './supervisor.js'
 
 export interface AgentsServiceOptions {
   db: Database
@@ -43,15 +40,6 @@ export interface AgentsServiceOptions {
   now?: () => Date
 }
 
-/** A caller from another area (the scheduler): null ownerId acts for the system. */
-export interface AgentActor {
-  ownerId: string | null
-  role?: string
-}
-
-/** Who may act: an authenticated user, or another area acting for an owner. */
-type Caller = { principal: Principal } | { actor: AgentActor }
-
 export interface AgentDetails {
   record: AgentRecord
   /** Live facts when this server's supervisor runs (or ran) the agent. */
@@ -62,12 +50,6 @@ export const SHUTDOWN_STOP_TIMEOUT_MS = 7000
 
 const ACTIVE_STATUSES = new Set(['starting', 'running', 'stopping', 'restarting'])
 
-/** Why non-admins may not decide what an agent runs where children share the server's user. */
-export const SAME_USER_REASON =
-  "agents run as the server's own OS user here (MYNTRIX_CHILD_USER is root, or unset on a non-root " +
-  "server), so an agent's command could read the server's secrets (JWT secret, database, start-up " +
-  'environment)'
-
 export class AgentsService {
   readonly repository: AgentsRepository
   private readonly supervisor: Supervisor
@@ -75,12 +57,8 @@ export class AgentsService {
   private readonly logger: Logger
   private readonly logDir: string
   private readonly now: () => Date
-  private readonly childrenShareServerUser: boolean
-  private readonly findOwner: (id: string) => Promise<{ role: string; disabled: boolean } | undefined>
-  /** agentId -> ownerId, for bus events (filled whenever a record is read). */
-  private readonly owners = new Map<string, string>()
-  /** Per-agent chain of database writes, so reports land in the order they happened. */
-  private readonly writes = new Map<string, Promise<void>>()
+  private readonly rules: StartRules
+  private readonly reports: AgentReports
   private offSupervisor: (() => void) | null = null
 
   constructor(options: AgentsServiceOptions) {
@@ -90,13 +68,12 @@ export class AgentsService {
     this.logger = options.logger
     this.logDir = options.logDir
     this.now = options.now ?? (() => new Date())
-    this.childrenShareServerUser = options.childrenShareServerUser ?? false
-    this.findOwner = options.findOwner ?? (async () => undefined)
-    this.offSupervisor = this.supervisor.onEvent((e) => {
-      if (e.type === 'status') this.onStatus(e.facts)
-      else if (e.type === 'health') this.onHealth(e.facts)
-      else if (e.type === 'log') this.onLog(e.agentId, e.entry)
+    this.rules = new StartRules({
+      childrenShareServerUser: options.childrenShareServerUser ?? false,
+      findOwner: options.findOwner ?? (async () => undefined),
     })
+    this.reports = new AgentReports({ repository: this.repository, bus: this.bus, logger: this.logger })
+    this.offSupervisor = this.reports.follow(this.supervisor)
   }
 
   // ---- lifecycle of the area -------------------------------------------------
@@ -108,12 +85,12 @@ export class AgentsService {
    */
   async resume(): Promise<void> {
     const records = await this.repository.all()
-    for (const r of records) this.owners.set(r.id, r.ownerId)
+    for (const r of records) this.reports.owners.set(r.id, r.ownerId)
     await Promise.all(records.map((r) => this.recover(r)))
     for (const r of records) {
       if (r.desiredState !== 'running') continue
       try {
-        const refusal = await this.startRefusal({ actor: { ownerId: null } }, r)
+        const refusal = await this.rules.startRefusal({ actor: { ownerId: null } }, r)
         if (refusal) {
           // Configured while children ran as another user: not run as the server's.
           await this.repository.updateRuntime(r.id, {
@@ -143,6 +120,11 @@ export class AgentsService {
     this.offSupervisor?.()
     this.offSupervisor = null
     await this.flushWrites()
+  }
+
+  /** Resolves when every state report so far is in the database. */
+  flushWrites(): Promise<void> {
+    return this.reports.flushWrites()
   }
 
   private async recover(r: AgentRecord): Promise<void> {
@@ -202,7 +184,7 @@ export class AgentsService {
 
   async create(principal: Principal, input: CreateAgentBody): Promise<AgentDetails> {
     assertRole(principal, 'operator', 'create agents')
-    this.assertMayConfigure(principal, 'create agents')
+    this.rules.assertMayConfigure(principal, 'create agents')
     const configuration = this.checkConfiguration(input.configuration)
     const now = this.now()
     const record: AgentRecord = {
@@ -225,7 +207,7 @@ export class AgentsService {
       updatedAt: now,
     }
     await this.repository.insert(record)
-    this.owners.set(record.id, record.ownerId)
+    this.reports.owners.set(record.id, record.ownerId)
     return this.details(record)
   }
 
@@ -237,7 +219,7 @@ export class AgentsService {
     if (input.name !== undefined) patch.name = input.name
     if (input.type !== undefined) patch.type = input.type
     if (input.configuration !== undefined) {
-      this.assertMayConfigure(principal, "change an agent's configuration")
+      this.rules.assertMayConfigure(principal, "change an agent's configuration")
       patch.configuration = this.checkConfiguration(input.configuration)
     }
     await this.repository.updateDefinition(id, patch, this.now())
@@ -264,9 +246,9 @@ export class AgentsService {
     assertRole(principal, 'operator', 'delete agents')
     const record = await this.visible({ principal }, id)
     await this.supervisor.remove(id, { deleteLogs: true })
-    await this.writes.get(id)
+    await this.reports.written(id)
     await this.repository.delete(id)
-    this.owners.delete(id)
+    this.reports.owners.delete(id)
     this.bus.emit('agent.deleted', { agentId: id, ownerId: record.ownerId })
   }
 
@@ -296,7 +278,7 @@ export class AgentsService {
   ): Promise<{ exitCode: number | null; signal: string | null }> {
     const record = await this.visible({ actor: opts.actor }, agentId)
     const config = this.startable(record)
-    await this.assertMayStart({ actor: opts.actor }, record)
+    await this.rules.assertMayStart({ actor: opts.actor }, record)
     // A run is its own process from start to exit: taking over a process someone
     // started (and then stopping it) would undo their intent.
     if (this.supervisor.knows(agentId)) {
@@ -317,7 +299,7 @@ export class AgentsService {
     try {
       opts.signal.addEventListener('abort', onAbort, { once: true })
       await this.supervisor.start(agentId, config, { restarts: record.restarts })
-      await this.writes.get(agentId)
+      await this.reports.written(agentId)
       if (opts.signal.aborted) onAbort()
       const result = await exited
       // A run is one process: do not let the restart policy start another.
@@ -334,7 +316,7 @@ export class AgentsService {
   private async startAs(caller: Caller, id: string): Promise<AgentDetails> {
     const record = await this.visible(caller, id)
     const config = this.startable(record)
-    await this.assertMayStart(caller, record)
+    await this.rules.assertMayStart(caller, record)
     await this.repository.setDesiredState(id, 'running')
     record.desiredState = 'running'
     try {
@@ -346,7 +328,7 @@ export class AgentsService {
     }
     // The process identity is in the database before the caller hears "started":
     // a server killed right after still finds the process at its next start.
-    await this.writes.get(id)
+    await this.reports.written(id)
     return this.details(record)
   }
 
@@ -361,11 +343,11 @@ export class AgentsService {
   private async restartAs(caller: Caller, id: string): Promise<AgentDetails> {
     const record = await this.visible(caller, id)
     const config = this.startable(record)
-    await this.assertMayStart(caller, record)
+    await this.rules.assertMayStart(caller, record)
     await this.repository.setDesiredState(id, 'running')
     record.desiredState = 'running'
     await this.supervisor.restart(id, config, { restarts: record.restarts })
-    await this.writes.get(id)
+    await this.reports.written(id)
     return this.details(record)
   }
 
@@ -379,32 +361,6 @@ export class AgentsService {
     }
     if (!normalizeAgentConfig(record.configuration).argv) throw new AgentNoCommandError(record.id)
     return record.configuration
-  }
-
-  /** Creating or reconfiguring an agent decides what it runs: see SAME_USER_REASON. */
-  private assertMayConfigure(principal: Principal, action: string): void {
-    if (this.childrenShareServerUser && principal.role !== 'admin') {
-      throw new ForbiddenError(`only an admin may ${action}: ${SAME_USER_REASON}`)
-    }
-  }
-
-  private async assertMayStart(caller: Caller, record: AgentRecord): Promise<void> {
-    const refusal = await this.startRefusal(caller, record)
-    if (refusal) throw new ForbiddenError(refusal)
-  }
-
-  /**
-   * Where children share the server's user, a process starts only for an admin
-   * (the caller, or the agent's owner as the owner is now): an operator's agent
-   * configured while children ran as another user, or whose owner was demoted,
-   * is not started, whoever asks (API, a scheduled task, start-up).
-   */
-  private async startRefusal(caller: Caller, record: AgentRecord): Promise<string | null> {
-    if (!this.childrenShareServerUser) return null
-    if ('principal' in caller ? caller.principal.role === 'admin' : caller.actor.role === 'admin') return null
-    const owner = await this.findOwner(record.ownerId)
-    if (owner?.role === 'admin' && !owner.disabled) return null
-    return `only an admin may start an agent owned by a non-admin: ${SAME_USER_REASON}`
   }
 
   private checkConfiguration(value: Record<string, unknown> | null | undefined): Record<string, unknown> {
@@ -423,78 +379,14 @@ export class AgentsService {
     if (!record || (actor.ownerId !== null && actor.role !== 'admin' && record.ownerId !== actor.ownerId)) {
       throw new NotFoundError('agent', id)
     }
-    this.owners.set(id, record.ownerId)
+    this.reports.owners.set(id, record.ownerId)
     return record
   }
 
   private details(record: AgentRecord): AgentDetails {
-    this.owners.set(record.id, record.ownerId)
+    this.reports.owners.set(record.id, record.ownerId)
     return { record, facts: this.supervisor.knows(record.id) ? this.supervisor.status(record.id) : null }
   }
-
-  private onStatus(facts: AgentFacts): void {
-    const running = facts.status === 'running' && facts.startedAt !== null
-    const state: AgentRuntimeState = {
-      status: facts.status,
-      statusReason: facts.reason,
-      health: facts.health,
-      healthDetails: facts.healthDetails,
-      process: facts.process,
-      startedAt: facts.startedAt,
-      restarts: facts.restarts,
-      lastExit: storedExit(facts),
-      ...(running ? { lastRun: facts.startedAt! } : {}),
-    }
-    this.write(facts.agentId, () => this.repository.updateRuntime(facts.agentId, state))
-    this.announce(facts)
-  }
-
-  private onHealth(facts: AgentFacts): void {
-    this.write(facts.agentId, () =>
-      this.repository.updateHealth(facts.agentId, facts.health, facts.healthDetails),
-    )
-    this.announce(facts)
-  }
-
-  private onLog(agentId: string, entry: LogEntry): void {
-    this.bus.emit('agent.log', {
-      agentId,
-      stream: entry.stream,
-      line: entry.line,
-      ts: entry.ts.toISOString(),
-    })
-  }
-
-  private announce(facts: AgentFacts): void {
-    this.bus.emit('agent.status', {
-      agentId: facts.agentId,
-      ownerId: this.owners.get(facts.agentId) ?? '',
-      status: facts.status,
-      health: facts.health,
-      pid: facts.pid,
-    })
-  }
-
-  private write(agentId: string, fn: () => Promise<void>): void {
-    const prev = this.writes.get(agentId) ?? Promise.resolve()
-    const next = prev
-      .then(fn)
-      .catch((err) => this.logger.error({ err, agentId }, 'could not record agent state'))
-      .finally(() => {
-        if (this.writes.get(agentId) === next) this.writes.delete(agentId)
-      })
-    this.writes.set(agentId, next)
-  }
-
-  /** Resolves when every state report so far is in the database. */
-  async flushWrites(): Promise<void> {
-    while (this.writes.size > 0) await Promise.all([...this.writes.values()])
-  }
-}
-
-function storedExit(facts: AgentFacts): StoredExit | null {
-  const e = facts.lastExit
-  return e ? { code: e.code, signal: e.signal, at: e.at.toISOString() } : null
 }
 
 function logView(e: LogEntry): LogEntryView {
@@ -507,14 +399,7 @@ function stoppedState(r: AgentRecord): AgentRuntimeState {
     status: r.status === 'error' ? 'error' : 'stopped',
     statusReason: r.statusReason,
     health: 0,
-    healthDetails: computeHealth({
-      alive: false,
-      recentRestarts: 0,
-      check: null,
-      memoryBytes: null,
-      maxMemoryMb: null,
-      cpuPercent: null,
-    }).details,
+    healthDetails: idleHealth().details,
     process: null,
     startedAt: null,
     restarts: r.restarts,

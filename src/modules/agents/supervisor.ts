@@ -7,54 +7,30 @@
 // it into a second process.
 
 import { resolve } from 'node:path'
+import { type BackoffOptions, DEFAULT_BACKOFF, restartDelayMs } from '../../backoff.js'
 import { UnavailableError, ValidationError } from '../../errors.js'
-import { type BackoffOptions, DEFAULT_BACKOFF, RestartWindow, restartDelayMs } from './backoff.js'
-import { heartbeatResult, httpCheck, isHeartbeatLine } from './checks.js'
+import {
+  AgentEntry,
+  type AgentFacts,
+  type AgentStatus,
+  assertAgentId,
+  describeExit,
+  type EntryOptions,
+  entryFacts,
+  healthKey,
+  idleFacts,
+  type SupervisorEvent,
+  setStatusQuiet,
+} from './agent-entry.js'
+import { isHeartbeatLine } from './checks.js'
 import { normalizeAgentConfig, type SupervisedConfig, validateAgentConfig } from './config.js'
 import { buildAgentEnv, safeBaseEnv } from './env.js'
 import { AgentNoCommandError, AgentSpawnError } from './errors.js'
-import { type CheckResult, computeHealth, type HealthDetails } from './health.js'
+import { HealthWatch } from './health-watch.js'
 import { type LogEntry, LogRing } from './log-buffer.js'
 import { DEFAULT_LOG_FILE_OPTIONS, type LogFileOptions, RotatingLogFile, removeLogFiles } from './log-file.js'
 import { ProcessRuntime } from './runtimes/process.js'
-import type {
-  AgentRuntime,
-  ExitInfo,
-  OutputStream,
-  ProcessIdentity,
-  RuntimeProcess,
-} from './runtimes/types.js'
-
-export const AGENT_STATUSES = ['stopped', 'starting', 'running', 'stopping', 'restarting', 'error'] as const
-export type AgentStatus = (typeof AGENT_STATUSES)[number]
-
-/** What the supervisor knows about one agent right now. */
-export interface AgentFacts {
-  agentId: string
-  status: AgentStatus
-  /** Why the agent is in this status (exit code, crash loop, spawn failure), or null. */
-  reason: string | null
-  pid: number | null
-  /** pid + start time + boot id of the running process: record it for orphan recovery. */
-  process: ProcessIdentity | null
-  startedAt: Date | null
-  /** Restarts (automatic and requested) since this supervisor first started the agent. */
-  restarts: number
-  lastExit: ExitInfo | null
-  /** CPU of the whole process tree, % of one core, over the last sample interval. */
-  cpuPercent: number | null
-  /** Resident memory of the whole process tree. */
-  memoryBytes: number | null
-  processCount: number | null
-  health: number
-  healthDetails: HealthDetails
-}
-
-export type SupervisorEvent =
-  | { type: 'status'; agentId: string; facts: AgentFacts }
-  | { type: 'health'; agentId: string; facts: AgentFacts }
-  | { type: 'log'; agentId: string; entry: LogEntry }
-  | { type: 'exit'; agentId: string; exit: ExitInfo; expected: boolean }
+import type { AgentRuntime, ExitInfo, OutputStream, RuntimeProcess } from './runtimes/types.js'
 
 export interface SupervisorOptions {
   /** Directory for the per-agent log files. */
@@ -74,65 +50,29 @@ export interface SupervisorOptions {
   random?: () => number
 }
 
-/** Seeds for an agent the supervisor has not seen yet (ignored afterwards). */
-export interface EntryOptions {
-  /** Restarts counted before (e.g. by an earlier server), so the count carries on. */
-  restarts?: number
-}
-
-const AGENT_ID = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$/
-
-class AgentEntry {
-  status: AgentStatus = 'stopped'
-  reason: string | null = null
-  proc: RuntimeProcess | null = null
-  /** Set while the supervisor itself ends `proc`, so its exit is not a crash. */
-  expectExit = false
-  startedAt: Date | null = null
-  restarts = 0
-  lastExit: ExitInfo | null = null
-  readonly window = new RestartWindow()
-  /** Crashes in a row without a stable run in between; drives the backoff. */
-  consecutive = 0
-  restartTimer: NodeJS.Timeout | null = null
-  checkTimer: NodeJS.Timeout | null = null
-  checkInFlight = false
-  checkAbort: AbortController | null = null
-  check: CheckResult | null = null
-  lastBeatAt: number | null = null
-  cpuPercent: number | null = null
-  memoryBytes: number | null = null
-  processCount: number | null = null
-  prevCpu: { ms: number; at: number } | null = null
-  health = 0
-  healthKey = ''
-  chain: Promise<void> = Promise.resolve()
-
-  constructor(
-    readonly id: string,
-    public config: SupervisedConfig,
-    readonly ring: LogRing,
-    readonly file: RotatingLogFile | null,
-  ) {}
-}
-
 export class Supervisor {
   private readonly entries = new Map<string, AgentEntry>()
   private readonly listeners = new Set<(event: SupervisorEvent) => void>()
   private readonly runtime: AgentRuntime
   private readonly baseEnv: Record<string, string>
   private readonly backoff: BackoffOptions
-  private readonly sampleIntervalMs: number
   private readonly random: () => number
-  private sampler: NodeJS.Timeout | null = null
+  private readonly watch: HealthWatch
   private closed = false
 
   constructor(private readonly options: SupervisorOptions) {
     this.runtime = options.runtime ?? new ProcessRuntime()
     this.baseEnv = options.baseEnv ?? safeBaseEnv()
     this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff }
-    this.sampleIntervalMs = options.sampleIntervalMs ?? 2000
     this.random = options.random ?? Math.random
+    this.watch = new HealthWatch({
+      runtime: this.runtime,
+      sampleIntervalMs: options.sampleIntervalMs ?? 2000,
+      entries: () => this.entries.values(),
+      closed: () => this.closed,
+      onHealth: (entry) => this.updateHealth(entry),
+      onOverMemory: (entry, bytes) => this.restartForMemory(entry, bytes),
+    })
   }
 
   /** Subscribe to status, health, log and exit events; returns the unsubscribe function. */
@@ -152,19 +92,19 @@ export class Supervisor {
     const entry = this.entry(agentId, config, options)
     return this.enqueue(entry, async () => {
       entry.config = config
-      if (entry.proc) return this.facts(entry)
+      if (entry.proc) return entryFacts(entry)
       this.clearRestartTimer(entry)
       entry.window.clear()
       entry.consecutive = 0
       await this.spawn(entry)
-      return this.facts(entry)
+      return entryFacts(entry)
     })
   }
 
   /** SIGTERM to the group, SIGKILL after stopTimeoutMs. Idempotent; unknown ids answer `stopped`. */
   async stop(agentId: string, options: { maxTimeoutMs?: number } = {}): Promise<AgentFacts> {
     const entry = this.entries.get(agentId)
-    if (!entry) return this.idleFacts(agentId)
+    if (!entry) return idleFacts(agentId)
     return this.enqueue(entry, async () => {
       this.clearRestartTimer(entry)
       let reason: string | null = null
@@ -181,7 +121,7 @@ export class Supervisor {
         }
       }
       this.setStatus(entry, 'stopped', reason)
-      return this.facts(entry)
+      return entryFacts(entry)
     })
   }
 
@@ -208,14 +148,14 @@ export class Supervisor {
       }
       if (wasRunning) entry.restarts++
       await this.spawn(entry)
-      return this.facts(entry)
+      return entryFacts(entry)
     })
   }
 
   /** Live facts; an agent this supervisor does not know is `stopped`. */
   status(agentId: string): AgentFacts {
     const entry = this.entries.get(agentId)
-    return entry ? this.facts(entry) : this.idleFacts(agentId)
+    return entry ? entryFacts(entry) : idleFacts(agentId)
   }
 
   /** True once this supervisor has started the agent (until remove()). */
@@ -225,7 +165,7 @@ export class Supervisor {
 
   /** Facts of every agent this supervisor knows. */
   list(): AgentFacts[] {
-    return [...this.entries.values()].map((e) => this.facts(e))
+    return [...this.entries.values()].map((e) => entryFacts(e))
   }
 
   /** The newest `tail` lines (default all kept), oldest first. */
@@ -255,7 +195,7 @@ export class Supervisor {
   async stopAll(options: { maxTimeoutMs?: number } = {}): Promise<void> {
     this.closed = true
     await Promise.all([...this.entries.keys()].map((id) => this.stop(id, options)))
-    this.stopSamplerIfIdle()
+    this.watch.stopSamplerIfIdle()
     await Promise.all([...this.entries.values()].map((e) => e.file?.close()))
   }
 
@@ -333,15 +273,15 @@ export class Supervisor {
       }
     })
     this.setStatus(entry, 'running', null)
-    this.startChecks(entry, proc)
-    this.ensureSampler()
+    this.watch.startChecks(entry, proc)
+    this.watch.ensureSampler()
   }
 
   /** Ends the current process on purpose (stop, restart, memory limit). */
   private async endProcess(entry: AgentEntry, timeoutMs = entry.config.stopTimeoutMs) {
     const proc = entry.proc!
     entry.expectExit = true
-    this.stopChecks(entry)
+    this.watch.stopChecks(entry)
     const result = await proc.stop(timeoutMs)
     entry.lastExit = result.exit
     entry.proc = null
@@ -353,7 +293,7 @@ export class Supervisor {
   private async handleCrash(entry: AgentEntry, proc: RuntimeProcess, exit: ExitInfo): Promise<void> {
     if (entry.proc !== proc) return
     entry.lastExit = exit
-    this.stopChecks(entry)
+    this.watch.stopChecks(entry)
     this.emit({ type: 'exit', agentId: entry.id, exit, expected: false })
     // The main process is gone; end whatever it left behind in its group.
     await proc.stop(entry.config.stopTimeoutMs)
@@ -403,80 +343,12 @@ export class Supervisor {
     if (stream === 'stdout' && isHeartbeatLine(line)) {
       if (entry.proc !== proc) return
       entry.lastBeatAt = Date.now()
-      if (entry.config.healthCheck?.type === 'heartbeat') this.refreshHeartbeat(entry)
+      if (entry.config.healthCheck?.type === 'heartbeat') this.watch.refreshHeartbeat(entry)
       return
     }
     const logged = entry.ring.push(stream, line)
     entry.file?.write(`${logged.ts.toISOString()} ${stream} ${line}`)
     this.emit({ type: 'log', agentId: entry.id, entry: logged })
-  }
-
-  private refreshHeartbeat(entry: AgentEntry): void {
-    const hc = entry.config.healthCheck
-    if (hc?.type !== 'heartbeat' || !entry.startedAt) return
-    entry.check = heartbeatResult(entry.lastBeatAt, entry.startedAt.getTime(), Date.now(), hc.timeoutMs)
-    this.updateHealth(entry)
-  }
-
-  private startChecks(entry: AgentEntry, proc: RuntimeProcess): void {
-    const hc = entry.config.healthCheck
-    if (hc?.type !== 'http') return
-    const abort = new AbortController()
-    entry.checkAbort = abort
-    entry.checkTimer = setInterval(() => {
-      if (entry.checkInFlight || entry.proc !== proc) return
-      entry.checkInFlight = true
-      httpCheck(hc.url, hc.timeoutMs, abort.signal).then((result) => {
-        entry.checkInFlight = false
-        if (entry.proc !== proc || entry.status !== 'running') return
-        entry.check = result
-        this.updateHealth(entry)
-      })
-    }, hc.intervalMs)
-  }
-
-  private stopChecks(entry: AgentEntry): void {
-    if (entry.checkTimer) clearInterval(entry.checkTimer)
-    entry.checkTimer = null
-    entry.checkAbort?.abort()
-    entry.checkAbort = null
-  }
-
-  private ensureSampler(): void {
-    if (this.sampler || this.closed) return
-    this.sampler = setInterval(() => this.sample(), this.sampleIntervalMs)
-  }
-
-  private stopSamplerIfIdle(): void {
-    if (!this.sampler) return
-    for (const e of this.entries.values()) if (e.proc && !this.closed) return
-    clearInterval(this.sampler)
-    this.sampler = null
-  }
-
-  private sample(): void {
-    const live = [...this.entries.values()].filter((e) => e.proc && e.status === 'running')
-    if (live.length === 0) {
-      this.stopSamplerIfIdle()
-      return
-    }
-    const usage = this.runtime.usage(live.map((e) => e.proc!))
-    const now = Date.now()
-    for (const entry of live) {
-      const u = usage.get(entry.proc!)
-      if (u) {
-        const prev = entry.prevCpu ?? { ms: 0, at: entry.startedAt!.getTime() }
-        const elapsed = now - prev.at
-        if (elapsed > 0) entry.cpuPercent = Math.max(0, ((u.cpuTimeMs - prev.ms) / elapsed) * 100)
-        entry.prevCpu = { ms: u.cpuTimeMs, at: now }
-        entry.memoryBytes = u.memoryBytes
-        entry.processCount = u.processCount
-        const limit = entry.config.maxMemoryMb
-        if (limit !== null && u.memoryBytes > limit * 1024 * 1024) this.restartForMemory(entry, u.memoryBytes)
-      }
-      if (entry.config.healthCheck?.type === 'heartbeat') this.refreshHeartbeat(entry)
-      else this.updateHealth(entry)
-    }
   }
 
   private restartForMemory(entry: AgentEntry, memoryBytes: number): void {
@@ -507,74 +379,21 @@ export class Supervisor {
       entry.memoryBytes = null
       entry.processCount = null
     }
-    const facts = this.facts(entry)
+    const facts = entryFacts(entry)
     entry.health = facts.health
     entry.healthKey = healthKey(facts, entry.check)
     this.emit({ type: 'status', agentId: entry.id, facts })
-    this.stopSamplerIfIdle()
+    this.watch.stopSamplerIfIdle()
   }
 
   /** Recomputes health and emits a `health` event when the score or a part changed. */
   private updateHealth(entry: AgentEntry): void {
-    const facts = this.facts(entry)
+    const facts = entryFacts(entry)
     const key = healthKey(facts, entry.check)
     if (key === entry.healthKey) return
     entry.health = facts.health
     entry.healthKey = key
     this.emit({ type: 'health', agentId: entry.id, facts })
-  }
-
-  private facts(entry: AgentEntry): AgentFacts {
-    const running = entry.status === 'running' && entry.proc !== null
-    const { health, details } = computeHealth({
-      alive: running,
-      recentRestarts: entry.window.count(Date.now(), entry.config.restartWindowMs),
-      check: entry.config.healthCheck ? (running ? entry.check : null) : null,
-      memoryBytes: running ? entry.memoryBytes : null,
-      maxMemoryMb: entry.config.maxMemoryMb,
-      cpuPercent: running ? entry.cpuPercent : null,
-    })
-    return {
-      agentId: entry.id,
-      status: entry.status,
-      reason: entry.reason,
-      pid: entry.proc?.identity.pid ?? null,
-      process: entry.proc ? { ...entry.proc.identity } : null,
-      startedAt: entry.proc ? entry.startedAt : null,
-      restarts: entry.restarts,
-      lastExit: entry.lastExit,
-      cpuPercent: running ? round1(entry.cpuPercent) : null,
-      memoryBytes: running ? entry.memoryBytes : null,
-      processCount: running ? entry.processCount : null,
-      health,
-      healthDetails: details,
-    }
-  }
-
-  private idleFacts(agentId: string): AgentFacts {
-    const { health, details } = computeHealth({
-      alive: false,
-      recentRestarts: 0,
-      check: null,
-      memoryBytes: null,
-      maxMemoryMb: null,
-      cpuPercent: null,
-    })
-    return {
-      agentId,
-      status: 'stopped',
-      reason: null,
-      pid: null,
-      process: null,
-      startedAt: null,
-      restarts: 0,
-      lastExit: null,
-      cpuPercent: null,
-      memoryBytes: null,
-      processCount: null,
-      health,
-      healthDetails: details,
-    }
   }
 
   private emit(event: SupervisorEvent): void {
@@ -585,35 +404,5 @@ export class Supervisor {
         // A faulty listener must not break supervision.
       }
     }
-  }
-}
-
-function setStatusQuiet(entry: AgentEntry, status: AgentStatus, reason: string | null): void {
-  entry.status = status
-  entry.reason = reason
-}
-
-/** What makes a `health` event worth sending: the score, a part's score, or the check
- * moving between pending, passing and failing (not every new measurement). */
-function healthKey(f: AgentFacts, check: CheckResult | null): string {
-  const d = f.healthDetails
-  return `${f.health}|${check?.ok}|${d.liveness.score}|${d.check.score}|${d.recentRestarts.score}|${d.memory.score}|${d.cpu.score}`
-}
-
-function round1(v: number | null): number | null {
-  return v === null ? null : Math.round(v * 10) / 10
-}
-
-export function describeExit(exit: Pick<ExitInfo, 'code' | 'signal'>): string {
-  if (exit.signal) return `killed by ${exit.signal}`
-  return `exited with code ${exit.code}`
-}
-
-function assertAgentId(agentId: string): void {
-  // The id names a log file: keep it a plain file name.
-  if (!AGENT_ID.test(agentId) || agentId === '.' || agentId === '..') {
-    throw new ValidationError(`invalid agent id ${JSON.stringify(agentId)}`, [
-      { path: '/id', message: 'agent id must be 1-128 characters of A-Z a-z 0-9 _ . -' },
-    ])
   }
 }

@@ -1,10 +1,9 @@
 // Wires the device-files area: storage under the data dir, the service with
 // the jobs and devices services it drives, routes, lifecycle.
 
-import path from 'node:path'
+import type { DeviceFilesSettings } from '../../config/index.js'
 import type { Area, AreaContext } from '../area.js'
 import type { JobsService } from '../jobs/service.js'
-import { EXTENSIONS_ENV, parseExtensionPolicy } from './extensions.js'
 import { deviceFileRoutes } from './routes.js'
 import { DeviceFilesService, type DevicesPort } from './service.js'
 import { FileStore } from './storage.js'
@@ -16,10 +15,11 @@ export interface DeviceFilesArea extends Area {
 
 export function createDeviceFilesArea(
   ctx: AreaContext,
+  settings: DeviceFilesSettings,
   deps: { jobs: JobsService; devices: DevicesPort },
 ): DeviceFilesArea {
-  const maxUploadBytes = ctx.config.uploadMaxMb * 1024 * 1024
-  const store = new FileStore(path.join(ctx.config.dataDir, 'device-files'))
+  const maxUploadBytes = settings.uploadMaxMb * 1024 * 1024
+  const store = new FileStore(settings.dir)
   const service = new DeviceFilesService({
     db: ctx.db,
     bus: ctx.bus,
@@ -28,14 +28,14 @@ export function createDeviceFilesArea(
     devices: deps.devices,
     store,
     maxUploadBytes,
-    extensions: parseExtensionPolicy(ctx.config.raw[EXTENSIONS_ENV]),
+    extensions: settings.extensions,
     streamer: DEFAULT_STREAMER_OPTIONS,
   })
   return {
     name: 'device-files',
     service,
     routes: (app) =>
-      deviceFileRoutes(app, service, { maxUploadBytes, idleTimeoutMs: ctx.config.uploadIdleTimeoutMs }),
+      deviceFileRoutes(app, service, { maxUploadBytes, idleTimeoutMs: settings.uploadIdleTimeoutMs }),
     async start() {
       service.start()
       const removed = await service.sweep()

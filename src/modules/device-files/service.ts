@@ -9,13 +9,13 @@ import { assertRole, type Principal } from '../../auth/principal.js'
 import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from '../../errors.js'
 import type { EventBus } from '../../events/bus.js'
 import type { Logger } from '../../logger.js'
+import { GrblStreamer } from '../firmware/grbl/streamer.js'
+import { MarlinStreamer } from '../firmware/marlin/streamer.js'
 import type { Job, JobsService } from '../jobs/service.js'
 import { assertExtensionAllowed, type ExtensionPolicy, fileKindOf } from './extensions.js'
 import { sanitizeFilename } from './filename.js'
 import { type DeviceFile, DeviceFilesRepository } from './repository.js'
 import type { FileStore } from './storage.js'
-import { GrblStreamer } from './streamers/grbl.js'
-import { MarlinStreamer } from './streamers/marlin.js'
 import { RawStreamer } from './streamers/raw.js'
 import { GcodeFileSource, LineCounter, RawFileSource } from './streamers/source.js'
 import type { Streamer, StreamerOptions, StreamSession } from './streamers/types.js'
@@ -41,6 +41,8 @@ export interface DevicesPort {
     configuration: Record<string, unknown>
   }>
   connectionOf(id: string): DeviceLink | null
+  /** The protocol the device speaks (its open connection's, else what its settings give). */
+  protocolOf(device: { id: string; connectionString: string; configuration: Record<string, unknown> }): string
 }
 
 export interface DeviceFilesServiceOptions {
@@ -100,20 +102,6 @@ function rawStreamer(
     options,
     mode,
   )
-}
-
-/** The protocol a device speaks, from its connection or, when closed, its settings. */
-export function protocolOf(
-  device: { connectionString: string; configuration: Record<string, unknown> },
-  link: DeviceLink | null,
-): string {
-  if (link?.activeProtocol) return link.activeProtocol.name
-  const cs = device.connectionString
-  if (cs.startsWith('mqtt://')) return 'mqtt'
-  const sim = /^sim:\/\/(\w+)/.exec(cs)
-  if (sim) return sim[1]
-  const configured = device.configuration?.protocol
-  return typeof configured === 'string' ? configured : 'line'
 }
 
 export class DeviceFilesService {
@@ -178,7 +166,7 @@ export class DeviceFilesService {
     const device = await this.options.devices.get(principal, deviceId)
     const link = this.options.devices.connectionOf(deviceId)
     const name = sanitizeFilename(input.filename)
-    assertExtensionAllowed(this.options.extensions, protocolOf(device, link), name)
+    assertExtensionAllowed(this.options.extensions, this.options.devices.protocolOf(device), name)
     // Refuse before reading the body, so a doomed upload costs no disk.
     if (input.send) this.assertCanSend(deviceId, link)
     const kind = fileKindOf(name)
@@ -263,8 +251,7 @@ export class DeviceFilesService {
     const device = await this.options.devices.get(principal, deviceId)
     const file = await this.repository.get(deviceId, fileId)
     if (!file) throw new NotFoundError('file', fileId)
-    const link = this.options.devices.connectionOf(deviceId)
-    assertExtensionAllowed(this.options.extensions, protocolOf(device, link), file.name)
+    assertExtensionAllowed(this.options.extensions, this.options.devices.protocolOf(device), file.name)
     if (!(await this.options.store.exists(file.sha256))) {
       throw new UnprocessableError(`the stored content of file ${fileId} is missing; upload it again`)
     }
@@ -281,13 +268,13 @@ export class DeviceFilesService {
   async pause(principal: Principal, jobId: string): Promise<Job> {
     const transfer = await this.transferOf(principal, jobId, 'pause')
     transfer.pause()
-    return this.options.jobs.repository.get(jobId).then((j) => j!)
+    return this.options.jobs.get(jobId).then((j) => j!)
   }
 
   async resume(principal: Principal, jobId: string): Promise<Job> {
     const transfer = await this.transferOf(principal, jobId, 'resume')
     transfer.resume()
-    return this.options.jobs.repository.get(jobId).then((j) => j!)
+    return this.options.jobs.get(jobId).then((j) => j!)
   }
 
   private async transferOf(principal: Principal, jobId: string, action: string): Promise<Transfer> {
@@ -330,7 +317,7 @@ export class DeviceFilesService {
   ): Promise<Job> {
     const link = this.options.devices.connectionOf(device.id)
     this.assertCanSend(device.id, link)
-    const protocol = protocolOf(device, link)
+    const protocol = this.options.devices.protocolOf(device)
     const make = streamerFor[protocol] ?? ((f, s, o) => rawStreamer(f, s, o, 'bytes'))
     // Claim the device before the first await, so a second request sees it taken.
     this.starting.add(device.id)

@@ -1,65 +1,95 @@
-// Validates a device's `configuration` object. Known keys are checked and
-// defaulted; unknown keys are kept as they are (device-specific settings the
-// operator wants stored), so the API returns what was given.
+// A device's `configuration` object. Its TypeBox schema is the one statement
+// of the known keys: the routes take it as the body's `configuration` (so the
+// OpenAPI document describes every key) and the service and the connection
+// check stored or given values against it (src/validation.ts). Unknown keys
+// are kept as they are (device-specific settings the operator wants stored),
+// so the API returns what was given; the schema sets no defaults for the same
+// reason, they are filled in only when a connection resolves its settings.
 
-import { type FieldError, ValidationError } from '../../errors.js'
-import { DEFAULT_BAUD_RATE, isValidBaudRate } from './connection-string.js'
+import { type Static, Type } from '@sinclair/typebox'
+import type { FieldError } from '../../errors.js'
+import { refuseErrors, schemaErrors } from '../../validation.js'
+import { type ConnectionTarget, DEFAULT_BAUD_RATE, MAX_BAUD, MIN_BAUD } from './connection-string.js'
 
 export const PROTOCOL_NAMES = ['line', 'jsonl', 'marlin', 'grbl'] as const
 export type ProtocolName = (typeof PROTOCOL_NAMES)[number]
 export const TEMPERATURE_REPORT_MODES = ['auto', 'autoreport', 'poll', 'off'] as const
 export type TemperatureReportMode = (typeof TEMPERATURE_REPORT_MODES)[number]
+const LINE_ENDINGS = ['\n', '\r\n'] as const
+const QOS_LEVELS = [0, 1, 2] as const
 
-export interface DeviceConfiguration {
-  [key: string]: unknown
-  protocol?: ProtocolName
-  baudRate?: number
-  autoReconnect?: boolean
-  reconnectDelayMs?: number
-  reconnectMaxDelayMs?: number
-  commandTimeoutMs?: number
-  connectTimeoutMs?: number
-  handshakeTimeoutMs?: number
-  /** After a resync probe could not confirm: how long the firmware must stay silent before commands go out again. */
-  resyncQuietMs?: number
-  /** GRBL: how often the real-time `?` status query is sent; 0 turns it off. */
-  statusPollMs?: number
-  /** Marlin: `auto` uses M155 auto-report when the firmware offers it, else polls M105. */
-  temperatureReport?: TemperatureReportMode
-  temperatureIntervalMs?: number
-  /** Marlin: send `N<n> ... *<checksum>` framing (what OctoPrint and printcore send). */
-  lineNumbers?: boolean
-  /** line protocol: what ends each command on the wire. */
-  lineEnding?: '\n' | '\r\n'
-  /** jsonl: only a JSON answer completes a command; plain text lines go to the log. */
-  jsonAnswersOnly?: boolean
-  username?: string
-  password?: string
-  qos?: 0 | 1 | 2
-}
+// One `enum` keyword rather than a union of literals: a wrong value is then one
+// error ("must be one of ...") at its path, not one per literal.
+const oneOf = <T extends string | number>(values: readonly T[], description: string) =>
+  Type.Unsafe<T>({
+    type: typeof values[0] === 'number' ? 'integer' : 'string',
+    enum: [...values],
+    description,
+  })
+const integer = (minimum: number, maximum: number, description: string) =>
+  Type.Integer({ minimum, maximum, description })
+
+const MIN_STATUS_POLL_MS = 20
+
+export const DeviceConfigurationSchema = Type.Object(
+  {
+    protocol: Type.Optional(
+      oneOf(PROTOCOL_NAMES, 'default line (sim:// uses its firmware); MQTT devices always speak MQTT'),
+    ),
+    baudRate: Type.Optional(integer(MIN_BAUD, MAX_BAUD, `serial; default ${DEFAULT_BAUD_RATE}`)),
+    autoReconnect: Type.Optional(
+      Type.Boolean({ description: 'reopen after an unexpected drop, with backoff; default true' }),
+    ),
+    reconnectDelayMs: Type.Optional(integer(10, 600_000, 'first reconnect delay; default 1000')),
+    reconnectMaxDelayMs: Type.Optional(
+      integer(10, 3_600_000, 'the delay doubles up to this; >= reconnectDelayMs; default 30000'),
+    ),
+    commandTimeoutMs: Type.Optional(integer(1, 3_600_000, 'for a command without timeoutMs; default 10000')),
+    connectTimeoutMs: Type.Optional(integer(1, 600_000, 'TCP/MQTT connect; default 5000')),
+    handshakeTimeoutMs: Type.Optional(integer(1, 600_000, 'per handshake attempt; default 2000')),
+    resyncQuietMs: Type.Optional(
+      integer(
+        10,
+        60_000,
+        'after a resync probe could not confirm: how long the firmware must stay silent before commands go out again; default 500',
+      ),
+    ),
+    statusPollMs: Type.Optional(
+      integer(0, 60_000, `GRBL real-time ? rate: 0 (off) or ${MIN_STATUS_POLL_MS}-60000; default 250`),
+    ),
+    temperatureReport: Type.Optional(
+      oneOf(TEMPERATURE_REPORT_MODES, 'Marlin: auto uses M155 auto-report when offered, else polls M105'),
+    ),
+    temperatureIntervalMs: Type.Optional(
+      integer(100, 3_600_000, 'Marlin report/poll interval; default 2000'),
+    ),
+    lineNumbers: Type.Optional(
+      Type.Boolean({ description: 'Marlin N<n> ... *<checksum> framing; default true' }),
+    ),
+    lineEnding: Type.Optional(oneOf(LINE_ENDINGS, 'line protocol: what ends each command; default \\n')),
+    jsonAnswersOnly: Type.Optional(
+      Type.Boolean({ description: 'jsonl: only a JSON answer completes a command; default false' }),
+    ),
+    username: Type.Optional(Type.String({ maxLength: 256, description: 'MQTT' })),
+    password: Type.Optional(
+      Type.String({ maxLength: 1024, description: 'MQTT; answered back masked, send the mask to keep it' }),
+    ),
+    qos: Type.Optional(oneOf(QOS_LEVELS, 'MQTT; default 1')),
+  },
+  {
+    additionalProperties: true,
+    description: 'known keys are checked, other keys are kept as given; see docs/DEVICES.md',
+  },
+)
+
+type KnownKeys = Static<typeof DeviceConfigurationSchema>
+
+/** What an operator stored: known keys checked, unknown ones kept. */
+export type DeviceConfiguration = KnownKeys & { [key: string]: unknown }
 
 /** Every known key with its default filled in; what drivers read. */
-export interface ResolvedConfiguration {
-  [key: string]: unknown
-  protocol: ProtocolName
-  baudRate: number
-  autoReconnect: boolean
-  reconnectDelayMs: number
-  reconnectMaxDelayMs: number
-  commandTimeoutMs: number
-  connectTimeoutMs: number
-  handshakeTimeoutMs: number
-  resyncQuietMs: number
-  statusPollMs: number
-  temperatureReport: TemperatureReportMode
-  temperatureIntervalMs: number
-  lineNumbers: boolean
-  lineEnding: '\n' | '\r\n'
-  jsonAnswersOnly: boolean
-  username?: string
-  password?: string
-  qos: 0 | 1 | 2
-}
+export type ResolvedConfiguration = Required<Omit<KnownKeys, 'username' | 'password'>> &
+  Pick<KnownKeys, 'username' | 'password'> & { [key: string]: unknown }
 
 export const CONFIGURATION_DEFAULTS = {
   baudRate: DEFAULT_BAUD_RATE,
@@ -79,48 +109,48 @@ export const CONFIGURATION_DEFAULTS = {
   qos: 1 as const,
 }
 
-type Rule = (value: unknown) => string | null
+/**
+ * What the schema cannot state, for a configuration whose schema errors are
+ * `schemaErrors` (the route's or the service's): a status poll between off and
+ * the fastest rate, and (when nothing else is wrong) the reconnect delays in
+ * order. Paths as the schema's.
+ */
+export function configurationRuleErrors(input: unknown, schemaErrors: readonly FieldError[]): FieldError[] {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) return []
+  const config = input as Record<string, unknown>
+  const errors: FieldError[] = []
+  const poll = config.statusPollMs
+  if (typeof poll === 'number' && poll > 0 && poll < MIN_STATUS_POLL_MS) {
+    errors.push({
+      path: 'configuration.statusPollMs',
+      message: `must be 0 (off) or ${MIN_STATUS_POLL_MS}-60000`,
+    })
+  }
+  if (
+    schemaErrors.length === 0 &&
+    errors.length === 0 &&
+    typeof config.reconnectDelayMs === 'number' &&
+    typeof config.reconnectMaxDelayMs === 'number' &&
+    config.reconnectMaxDelayMs < config.reconnectDelayMs
+  ) {
+    errors.push({
+      path: 'configuration.reconnectMaxDelayMs',
+      message: `must be >= reconnectDelayMs (${config.reconnectDelayMs}), got ${config.reconnectMaxDelayMs}`,
+    })
+  }
+  return errors
+}
 
-const integer =
-  (min: number, max: number, allowZero = false): Rule =>
-  (v) =>
-    typeof v === 'number' && Number.isInteger(v) && ((v >= min && v <= max) || (allowZero && v === 0))
-      ? null
-      : `must be an integer ${allowZero ? `0 or ${min}` : min}-${max}, got ${JSON.stringify(v)}`
-const boolean: Rule = (v) =>
-  typeof v === 'boolean' ? null : `must be true or false, got ${JSON.stringify(v)}`
-const oneOf =
-  (values: readonly unknown[]): Rule =>
-  (v) =>
-    values.includes(v)
-      ? null
-      : `must be one of ${values.map((x) => JSON.stringify(x)).join(', ')}, got ${JSON.stringify(v)}`
-const text =
-  (maxLength: number): Rule =>
-  (v) =>
-    typeof v === 'string' && v.length <= maxLength
-      ? null
-      : `must be a string of at most ${maxLength} characters`
-
-const RULES: Record<string, Rule> = {
-  protocol: oneOf(PROTOCOL_NAMES),
-  baudRate: (v) => (isValidBaudRate(v) ? null : `must be an integer 50-4000000, got ${JSON.stringify(v)}`),
-  autoReconnect: boolean,
-  reconnectDelayMs: integer(10, 600_000),
-  reconnectMaxDelayMs: integer(10, 3_600_000),
-  commandTimeoutMs: integer(1, 3_600_000),
-  connectTimeoutMs: integer(1, 600_000),
-  handshakeTimeoutMs: integer(1, 600_000),
-  resyncQuietMs: integer(10, 60_000),
-  statusPollMs: integer(20, 60_000, true),
-  temperatureReport: oneOf(TEMPERATURE_REPORT_MODES),
-  temperatureIntervalMs: integer(100, 3_600_000),
-  lineNumbers: boolean,
-  lineEnding: oneOf(['\n', '\r\n']),
-  jsonAnswersOnly: boolean,
-  username: text(256),
-  password: text(1024),
-  qos: oneOf([0, 1, 2]),
+/**
+ * Every bad key of a configuration (empty when it is good), the schema's and
+ * the rules between keys: one error per key, the first found (12.5 for a baud
+ * rate is "must be integer", not that and "must be >= 50").
+ */
+export function configurationErrors(input: unknown): FieldError[] {
+  if (input === undefined || input === null) return []
+  const errors = schemaErrors(DeviceConfigurationSchema, input, 'configuration')
+  const all = [...errors, ...configurationRuleErrors(input, errors)]
+  return all.filter((e, i) => all.findIndex((other) => other.path === e.path) === i)
 }
 
 /**
@@ -129,34 +159,8 @@ const RULES: Record<string, Rule> = {
  * merged in, so stored configuration stays what the operator wrote).
  */
 export function validateConfiguration(input: unknown): DeviceConfiguration {
-  if (input === undefined || input === null) return {}
-  if (typeof input !== 'object' || Array.isArray(input)) {
-    throw new ValidationError('configuration must be an object', [
-      { path: 'configuration', message: 'must be an object' },
-    ])
-  }
-  const config = input as Record<string, unknown>
-  const errors: FieldError[] = []
-  for (const [key, rule] of Object.entries(RULES)) {
-    if (config[key] === undefined) continue
-    const message = rule(config[key])
-    if (message) errors.push({ path: `configuration.${key}`, message: `${key} ${message}` })
-  }
-  if (
-    errors.length === 0 &&
-    typeof config.reconnectDelayMs === 'number' &&
-    typeof config.reconnectMaxDelayMs === 'number' &&
-    config.reconnectMaxDelayMs < config.reconnectDelayMs
-  ) {
-    errors.push({
-      path: 'configuration.reconnectMaxDelayMs',
-      message: `reconnectMaxDelayMs must be >= reconnectDelayMs (${config.reconnectDelayMs}), got ${config.reconnectMaxDelayMs}`,
-    })
-  }
-  if (errors.length > 0) {
-    throw new ValidationError(`invalid configuration: ${errors.map((e) => e.message).join('; ')}`, errors)
-  }
-  return config as DeviceConfiguration
+  refuseErrors(configurationErrors(input))
+  return (input ?? {}) as DeviceConfiguration
 }
 
 /** Validated configuration with defaults filled in; `defaultProtocol` comes from the target (sim firmware). */
@@ -171,4 +175,9 @@ export function resolveConfiguration(
     resolved.reconnectMaxDelayMs = resolved.reconnectDelayMs
   }
   return resolved as ResolvedConfiguration
+}
+
+/** The protocol a target speaks unless its configuration names one: a simulator its firmware, else line. */
+export function defaultProtocolFor(target: ConnectionTarget): ProtocolName {
+  return target.scheme === 'sim' ? target.firmware : 'line'
 }

@@ -24,8 +24,8 @@ export type ConnectionTarget =
 
 export type Scheme = ConnectionTarget['scheme']
 
-const MIN_BAUD = 50
-const MAX_BAUD = 4_000_000
+export const MIN_BAUD = 50
+export const MAX_BAUD = 4_000_000
 
 export function isValidBaudRate(value: unknown): value is number {
   return typeof value === 'number' && Number.isInteger(value) && value >= MIN_BAUD && value <= MAX_BAUD

@@ -1,6 +1,5 @@
 // Wires the devices area: service from the shared context, routes, lifecycle.
 
-import { createOutboundPolicy } from '../../net/outbound-policy.js'
 import type { Area, AreaContext } from '../area.js'
 import { deviceRoutes } from './routes.js'
 import { DevicesService } from './service.js'
@@ -15,10 +14,10 @@ export function createDevicesArea(ctx: AreaContext): DevicesArea {
     bus: ctx.bus,
     logger: ctx.logger,
     outbound: {
-      policy: createOutboundPolicy(ctx.config),
+      policy: ctx.outbound,
       // A disabled or deleted owner has no reach of their own left.
       roleOf: async (id) => {
-        const user = await ctx.auth.repo.findUserById(id)
+        const user = await ctx.findUser(id)
         return user && !user.disabled ? user.role : undefined
       },
     },

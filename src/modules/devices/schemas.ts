@@ -1,10 +1,20 @@
+// The devices area's request and reply shapes, the views that fill them, and
+// the check of a command line that both the route and the connection apply.
+
 import { Type } from '@sinclair/typebox'
+import { type FieldError, ValidationError } from '../../errors.js'
 import { ListQuery } from '../../http/list.js'
 import { NameString } from '../../names.js'
-import { DEVICE_STATUSES } from './connection.js'
+import { DeviceConfigurationSchema } from './configuration.js'
 import { ACCEPTED_CONNECTION_FORMS } from './connection-string.js'
-import { MAX_NAME_LENGTH, REDACTED } from './service.js'
-import type { Device, TelemetrySample } from './types.js'
+import { DEVICE_STATUSES, type Device, type TelemetrySample } from './types.js'
+
+export const MAX_NAME_LENGTH = 200
+/** MQTT passwords are stored but never answered back; sending this back keeps the stored one. */
+export const REDACTED = '********'
+/** A command may be at most this long and one line: a newline would desynchronise acknowledgements. */
+export const MAX_COMMAND_LENGTH = 1024
+const MAX_TIMEOUT_MS = 3_600_000
 
 export const DeviceStatusSchema = Type.Union(
   DEVICE_STATUSES.map((s) => Type.Literal(s)),
@@ -12,15 +22,6 @@ export const DeviceStatusSchema = Type.Union(
 )
 
 const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()])
-const Configuration = Type.Object(
-  {},
-  {
-    additionalProperties: true,
-    description:
-      'protocol (line|jsonl|marlin|grbl), baudRate, autoReconnect, commandTimeoutMs, statusPollMs (GRBL), temperatureReport/temperatureIntervalMs (Marlin), lineNumbers, username/password (MQTT), ...; see docs/DEVICES.md',
-  },
-)
-
 export const DeviceSchema = Type.Object({
   id: Type.String(),
   name: Type.String(),
@@ -29,7 +30,7 @@ export const DeviceSchema = Type.Object({
   status: DeviceStatusSchema,
   lastSeen: Nullable(Type.String({ format: 'date-time' })),
   firmwareVersion: Nullable(Type.String()),
-  configuration: Configuration,
+  configuration: DeviceConfigurationSchema,
   ownerId: Type.String(),
   lastError: Type.Optional(Nullable(Type.String({ description: 'set while status is error' }))),
   createdAt: Type.String({ format: 'date-time' }),
@@ -48,14 +49,14 @@ export const CreateDeviceBody = Type.Object({
     Type.String({ maxLength: 100, description: 'free text, e.g. printer, cnc, sensor (default generic)' }),
   ),
   connectionString: connectionStringField,
-  configuration: Type.Optional(Configuration),
+  configuration: Type.Optional(DeviceConfigurationSchema),
 })
 
 export const UpdateDeviceBody = Type.Object({
   name: Type.Optional(NameString({ maxLength: MAX_NAME_LENGTH })),
   type: Type.Optional(Type.String({ maxLength: 100 })),
   connectionString: Type.Optional(connectionStringField),
-  configuration: Type.Optional(Configuration),
+  configuration: Type.Optional(DeviceConfigurationSchema),
 })
 
 export const DeviceIdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) })
@@ -64,10 +65,10 @@ export const TelemetrySocketParams = Type.Object({ deviceId: Type.String({ minLe
 export const CommandBody = Type.Object({
   command: Type.String({
     minLength: 1,
-    maxLength: 1024,
+    maxLength: MAX_COMMAND_LENGTH,
     description: 'one line; GRBL real-time ? ! ~ and Ctrl-X bypass the queue',
   }),
-  timeoutMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 3_600_000 })),
+  timeoutMs: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_TIMEOUT_MS })),
 })
 
 export const CommandReply = Type.Object({
@@ -132,4 +133,35 @@ function redact(configuration: Record<string, unknown>): Record<string, unknown>
 
 export function sampleView(sample: TelemetrySample) {
   return { ts: sample.ts.toISOString(), readings: sample.readings }
+}
+
+/**
+ * What the schema cannot say of a command (blank text, a line break) and the
+ * same limits again for callers that are not routes (the connection, tests).
+ */
+export function validateCommand(text: unknown, timeoutMs: unknown): void {
+  const errors: FieldError[] = []
+  if (typeof text !== 'string' || text.trim() === '') {
+    errors.push({ path: 'command', message: 'command must be a non-empty string' })
+  } else if (text.length > MAX_COMMAND_LENGTH) {
+    errors.push({
+      path: 'command',
+      message: `command must be at most ${MAX_COMMAND_LENGTH} characters, got ${text.length}`,
+    })
+  } else if (/[\r\n]/.test(text)) {
+    errors.push({ path: 'command', message: 'command must be a single line (no CR or LF)' })
+  }
+  if (
+    timeoutMs !== undefined &&
+    (typeof timeoutMs !== 'number' ||
+      !Number.isInteger(timeoutMs) ||
+      timeoutMs < 1 ||
+      timeoutMs > MAX_TIMEOUT_MS)
+  ) {
+    errors.push({
+      path: 'timeoutMs',
+      message: `timeoutMs must be an integer 1-${MAX_TIMEOUT_MS}, got ${JSON.stringify(timeoutMs)}`,
+    })
+  }
+  if (errors.length > 0) throw new ValidationError(errors.map((e) => e.message).join('; '), errors)
 }

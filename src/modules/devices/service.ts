@@ -1,24 +1,28 @@
-// The devices area's rules: CRUD with owner scoping, one DeviceConnection per
-// connected device, persisted status/lastError/firmwareVersion, throttled
-// lastSeen writes, recent telemetry kept in memory, bus events for the
-// realtime feed, and reopening wanted connections after a restart.
+// The devices area's rules: CRUD with owner scoping, connect/disconnect and
+// commands through the device's connection (live-devices.ts keeps those and
+// what they report), and reopening wanted connections after a restart.
 
 import { assertRole, ownerScope, type Principal, visibleOr404 } from '../../auth/principal.js'
 import { newId } from '../../db/ids.js'
 import type { Database } from '../../db/types.js'
-import { ConflictError, collectErrors, type FieldError, ValidationError } from '../../errors.js'
+import { ConflictError } from '../../errors.js'
 import type { EventBus } from '../../events/bus.js'
 import type { Logger } from '../../logger.js'
 import { actingRole, OutboundDeniedError, OutboundPolicy } from '../../net/outbound-policy.js'
-import { validateConfiguration } from './configuration.js'
-import { type ConnectionListener, DeviceConnection, validateCommand } from './connection.js'
+import { defaultProtocolFor } from './configuration.js'
+import type { DeviceConnection } from './connection.js'
 import { type ConnectionTarget, parseConnectionString } from './connection-string.js'
+import { checkDeviceInput, type DeviceInput } from './device-input.js'
 import { DeviceNotConnectedError } from './errors.js'
+import { emitStatus, LiveDevices } from './live-devices.js'
 import type { CommandResult } from './protocols/types.js'
 import { DevicesRepository } from './repository.js'
-import { guardedTransports } from './transports/index.js'
-import type { ResolveAddress, TransportFactory } from './transports/types.js'
+import { REDACTED, validateCommand } from './schemas.js'
+import { transports } from './transports/index.js'
+import type { TransportFactory } from './transports/types.js'
 import type { Device, DeviceStatus, TelemetrySample } from './types.js'
+
+export type { DeviceInput } from './device-input.js'
 
 export interface DevicesServiceOptions {
   db: Database
@@ -49,39 +53,24 @@ export interface PortInfo {
   productId?: string
 }
 
-export interface DeviceInput {
-  name?: string
-  type?: string
-  connectionString?: string
-  configuration?: Record<string, unknown>
-}
-
-interface Live {
-  connection: DeviceConnection
-  ownerId: string
-  lastSeen: Date | null
-  lastSeenWrittenAt: number
-  /** Device rows are written in order; a status never overtakes an earlier one. */
-  writes: Promise<void>
-}
-
-export const MAX_NAME_LENGTH = 200
-export const REDACTED = '********'
-
 export class DevicesService {
   private readonly repo: DevicesRepository
-  private readonly live = new Map<string, Live>()
-  private readonly history = new Map<string, TelemetrySample[]>()
-  private readonly lastSeenWriteIntervalMs: number
-  private readonly historySize: number
+  private readonly live: LiveDevices
   private isStopped = false
   private readonly outbound: NonNullable<DevicesServiceOptions['outbound']>
 
   constructor(private readonly options: DevicesServiceOptions) {
     this.repo = new DevicesRepository(options.db)
     this.outbound = options.outbound ?? { policy: new OutboundPolicy(), roleOf: async () => undefined }
-    this.lastSeenWriteIntervalMs = options.lastSeenWriteIntervalMs ?? 5000
-    this.historySize = options.telemetryHistorySize ?? 1000
+    this.live = new LiveDevices({
+      repo: this.repo,
+      bus: options.bus,
+      logger: options.logger,
+      outbound: this.outbound,
+      transports: options.transports,
+      lastSeenWriteIntervalMs: options.lastSeenWriteIntervalMs ?? 5000,
+      telemetryHistorySize: options.telemetryHistorySize ?? 1000,
+    })
   }
 
   // ---- CRUD -----------------------------------------------------------------
@@ -91,18 +80,18 @@ export class DevicesService {
     page: { limit: number; offset: number },
   ): Promise<{ items: Device[]; total: number }> {
     const { items, total } = await this.repo.list(ownerScope(principal), page)
-    return { items: items.map((d) => this.withLive(d)), total }
+    return { items: items.map((d) => this.live.withLive(d)), total }
   }
 
   async get(principal: Principal, id: string): Promise<Device> {
-    return this.withLive(visibleOr404(principal, await this.repo.get(id), 'device', id))
+    return this.live.withLive(visibleOr404(principal, await this.repo.get(id), 'device', id))
   }
 
   async create(principal: Principal, input: DeviceInput): Promise<Device> {
     assertRole(principal, 'operator', 'create devices')
-    const fields = checkInput(input, true)
+    const fields = checkDeviceInput(input, true)
     // The owner is the caller: a literal address the caller may not reach is refused now, not at connect.
-    this.checkLiteralTarget(principal.role, fields.connectionString!, fields.configuration)
+    this.checkLiteralTarget(principal.role, fields.target!)
     const now = new Date()
     const device: Device = {
       id: newId(),
@@ -112,7 +101,7 @@ export class DevicesService {
       status: 'disconnected',
       lastSeen: null,
       firmwareVersion: null,
-      configuration: fields.configuration ?? {},
+      configuration: fields.configuration,
       ownerId: principal.id,
       lastError: null,
       desiredConnected: false,
@@ -134,7 +123,7 @@ export class DevicesService {
         configuration: { ...input.configuration, password: current.configuration.password },
       }
     }
-    const fields = checkInput(
+    const fields = checkDeviceInput(
       {
         ...input,
         // The pair is validated together: a bare path takes its baud from configuration.
@@ -145,11 +134,7 @@ export class DevicesService {
     )
     if (input.connectionString !== undefined) {
       const ownerRole = await this.outbound.roleOf(current.ownerId)
-      this.checkLiteralTarget(
-        actingRole(ownerRole, principal.role),
-        fields.connectionString!,
-        fields.configuration,
-      )
+      this.checkLiteralTarget(actingRole(ownerRole, principal.role), fields.target!)
     }
     const linkChanged =
       (input.connectionString !== undefined && input.connectionString !== current.connectionString) ||
@@ -172,9 +157,9 @@ export class DevicesService {
   async delete(principal: Principal, id: string): Promise<void> {
     assertRole(principal, 'operator', 'delete devices')
     const device = await this.get(principal, id)
-    await this.closeLive(id)
+    await this.live.close(id)
     await this.repo.delete(id)
-    this.history.delete(id)
+    this.live.forgetTelemetry(id)
     this.options.bus.emit('device.deleted', { deviceId: id, ownerId: device.ownerId })
   }
 
@@ -191,9 +176,9 @@ export class DevicesService {
   async disconnect(principal: Principal, id: string): Promise<Device> {
     assertRole(principal, 'operator', 'disconnect devices')
     await this.get(principal, id)
-    await this.closeLive(id)
+    await this.live.close(id)
     await this.repo.update(id, { desiredConnected: false, status: 'disconnected', lastError: null })
-    this.emitStatus(id, (await this.repo.get(id))!)
+    emitStatus(this.options.bus, (await this.repo.get(id))!)
     return this.get(principal, id)
   }
 
@@ -201,16 +186,15 @@ export class DevicesService {
     assertRole(principal, 'operator', 'send device commands')
     validateCommand(text, timeoutMs)
     const device = await this.get(principal, id)
-    const live = this.live.get(id)
-    if (!live) throw new DeviceNotConnectedError(id, device.status)
-    return live.connection.command(text, { timeoutMs })
+    const connection = this.live.connectionOf(id)
+    if (!connection) throw new DeviceNotConnectedError(id, device.status)
+    return connection.command(text, { timeoutMs })
   }
 
   /** Recent telemetry snapshots, oldest first, at most `limit`. */
   async telemetry(principal: Principal, id: string, limit: number): Promise<TelemetrySample[]> {
     await this.get(principal, id)
-    const samples = this.history.get(id) ?? []
-    return samples.slice(-limit)
+    return this.live.recentTelemetry(id, limit)
   }
 
   /** What a telemetry WebSocket sends first. */
@@ -219,18 +203,28 @@ export class DevicesService {
     lastSeen: Date | null
     readings: Record<string, unknown> | null
   } {
-    const live = this.live.get(device.id)
-    const last = this.history.get(device.id)?.at(-1)
-    return {
-      status: live?.connection.status ?? device.status,
-      lastSeen: live?.lastSeen ?? device.lastSeen,
-      readings: live ? live.connection.telemetry : (last?.readings ?? null),
-    }
+    return this.live.snapshot(device)
   }
 
   /** The open connection of a device (file streaming drives it), or null. */
   connectionOf(id: string): DeviceConnection | null {
-    return this.live.get(id)?.connection ?? null
+    return this.live.connectionOf(id)
+  }
+
+  /**
+   * The protocol a device speaks: its open connection's, else what its
+   * transport pins (MQTT) or its configuration names (default: a simulator's
+   * firmware, else line), as a connection would choose.
+   */
+  protocolOf(device: Pick<Device, 'id' | 'connectionString' | 'configuration'>): string {
+    const active = this.live.connectionOf(device.id)?.activeProtocol
+    if (active) return active.name
+    const target = parseConnectionString(device.connectionString, device.configuration)
+    const configured = device.configuration.protocol
+    return (
+      (this.options.transports ?? transports)[target.scheme]?.protocol ??
+      (typeof configured === 'string' ? configured : defaultProtocolFor(target))
+    )
   }
 
   async ports(): Promise<{ ports: PortInfo[]; reason: string | null }> {
@@ -272,9 +266,8 @@ export class DevicesService {
 
   async stop(): Promise<void> {
     this.isStopped = true
-    const ids = [...this.live.keys()]
     // Stopping the server is not the operator disconnecting: desiredConnected stays.
-    await Promise.all(ids.map((id) => this.closeLive(id)))
+    await Promise.all(this.live.ids().map((id) => this.live.close(id)))
   }
 
   // ---- internals ------------------------------------------------------------
@@ -284,225 +277,19 @@ export class DevicesService {
    * restart, which acts with the owner's role alone).
    */
   private async open(device: Device, keepTrying: boolean, callerRole?: string): Promise<void> {
-    if (this.isStopped) throw new ConflictError('the server is shutting down')
-    const existing = this.live.get(device.id)
-    if (existing) {
-      await existing.connection.connect()
-      return
+    const assertRunning = () => {
+      if (this.isStopped) throw new ConflictError('the server is shutting down')
     }
-    const target = parseConnectionString(device.connectionString, device.configuration)
-    const resolveAddress = this.resolverFor(device, target, callerRole)
-    // Refused before anything changes, so a refusal leaves status and desiredConnected as they were.
-    // The transport checks again at each open (reconnects too) and connects to what it checked.
-    await this.precheck(device, target, resolveAddress, keepTrying)
-    // The check awaited the resolver: another connect (or stop) may have come in meanwhile.
-    if (this.isStopped) throw new ConflictError('the server is shutting down')
-    const raced = this.live.get(device.id)
-    if (raced) {
-      await raced.connection.connect()
-      return
-    }
-    const live: Live = {
-      connection: undefined as unknown as DeviceConnection,
-      ownerId: device.ownerId,
-      lastSeen: device.lastSeen,
-      lastSeenWrittenAt: 0,
-      writes: Promise.resolve(),
-    }
-    live.connection = new DeviceConnection({
-      label: device.id,
-      target,
-      configuration: device.configuration,
-      listener: this.listenerFor(device.id, live),
-      transports: this.options.transports ?? guardedTransports(resolveAddress),
-    })
-    this.live.set(device.id, live)
-    await this.repo.update(device.id, { desiredConnected: true }, false)
-    try {
-      await live.connection.connect({ keepTrying })
-    } catch (err) {
-      if (!keepTrying) {
-        this.live.delete(device.id)
-        await live.writes
-        await this.repo.update(device.id, { desiredConnected: false }, false)
-      }
-      // The name resolved elsewhere between the precheck and the open: answer the refusal, not a 502.
-      throw outboundDenial(err) ?? err
-    }
-  }
-
-  /** The policy check a TCP or MQTT device's transport makes before each connect. */
-  private resolverFor(device: Device, target: ConnectionTarget, callerRole?: string): ResolveAddress {
-    const purpose = `${target.scheme} device`
-    return async (host, port) => {
-      // Read at each (re)connect: an owner demoted since is held to the policy from the next attempt.
-      const ownerRole = await this.outbound.roleOf(device.ownerId)
-      const role = callerRole === undefined ? actingRole(ownerRole) : actingRole(ownerRole, callerRole)
-      return this.outbound.policy.resolve({ role, host, port, purpose })
-    }
-  }
-
-  private async precheck(
-    device: Device,
-    target: ConnectionTarget,
-    resolveAddress: ResolveAddress,
-    keepTrying: boolean,
-  ): Promise<void> {
-    if (target.scheme !== 'tcp' && target.scheme !== 'mqtt') return
-    try {
-      await resolveAddress(target.host, target.port)
-    } catch (err) {
-      // A name that does not resolve now is the transport's to report (and to retry after a restart).
-      if (!(err instanceof OutboundDeniedError)) return
-      if (keepTrying) {
-        // Reopening after a restart: show why on the device; desiredConnected stays, so allowing it and
-        // restarting brings the device back.
-        await this.repo.update(device.id, { status: 'error', lastError: err.message }, false)
-        this.emitStatus(device.id, { ...device, status: 'error', lastError: err.message })
-      }
-      throw err
-    }
-  }
-
-  private async closeLive(id: string): Promise<void> {
-    const live = this.live.get(id)
-    if (!live) return
-    this.live.delete(id)
-    await live.connection.disconnect()
-    await live.writes
-    if (live.lastSeen) await this.repo.update(id, { lastSeen: live.lastSeen }, false).catch(() => {})
+    assertRunning()
+    await this.live.open(device, keepTrying, callerRole, assertRunning)
   }
 
   /** Literal addresses (and names that always mean loopback or metadata) are refused at create and update. */
-  private checkLiteralTarget(
-    role: string | undefined,
-    connectionString: string,
-    configuration: Record<string, unknown> | undefined,
-  ): void {
-    const target = parseConnectionString(connectionString, configuration)
+  private checkLiteralTarget(role: string | undefined, target: ConnectionTarget): void {
     if (target.scheme !== 'tcp' && target.scheme !== 'mqtt') return
     this.outbound.policy.checkLiteral(
       { role, host: target.host, port: target.port, purpose: `${target.scheme} device` },
       'connectionString',
     )
   }
-
-  private listenerFor(id: string, live: Live): ConnectionListener {
-    const { bus, logger } = this.options
-    const write = (work: () => Promise<void>) => {
-      live.writes = live.writes.then(work).catch((err: Error) => {
-        logger.error({ deviceId: id, err: err.message }, 'device state write failed')
-      })
-    }
-    return {
-      status: (status, lastError) => {
-        if (this.live.get(id) !== live) return
-        write(() => this.repo.update(id, { status, lastError }, false))
-        bus.emit('device.status', {
-          deviceId: id,
-          ownerId: live.ownerId,
-          status,
-          lastSeen: live.lastSeen?.toISOString() ?? null,
-          lastError,
-        })
-        if (status === 'error') logger.warn({ deviceId: id, lastError }, 'device error')
-      },
-      telemetry: (readings, at) => {
-        const samples = this.history.get(id) ?? []
-        samples.push({ ts: at, readings })
-        if (samples.length > this.historySize) samples.splice(0, samples.length - this.historySize)
-        this.history.set(id, samples)
-        bus.emit('device.telemetry', { deviceId: id, ownerId: live.ownerId, ts: at.toISOString(), readings })
-      },
-      log: (direction, line, at) => {
-        bus.emit('device.log', { deviceId: id, ts: at.toISOString(), direction, line })
-      },
-      firmwareVersion: (version) => {
-        write(() => this.repo.update(id, { firmwareVersion: version }, false))
-      },
-      warning: (message) => logger.warn({ deviceId: id }, message),
-      traffic: (at) => {
-        live.lastSeen = at
-        if (at.getTime() - live.lastSeenWrittenAt < this.lastSeenWriteIntervalMs) return
-        live.lastSeenWrittenAt = at.getTime()
-        write(() => this.repo.update(id, { lastSeen: at }, false))
-      },
-    }
-  }
-
-  private withLive(device: Device): Device {
-    const live = this.live.get(device.id)
-    if (!live) return device
-    return {
-      ...device,
-      status: live.connection.status,
-      lastError: live.connection.lastError,
-      lastSeen: live.lastSeen ?? device.lastSeen,
-      firmwareVersion: live.connection.firmwareVersion ?? device.firmwareVersion,
-    }
-  }
-
-  private emitStatus(id: string, device: Device): void {
-    this.options.bus.emit('device.status', {
-      deviceId: id,
-      ownerId: device.ownerId,
-      status: device.status,
-      lastSeen: device.lastSeen?.toISOString() ?? null,
-      lastError: device.lastError,
-    })
-  }
-}
-
-/**
- * The rules the route schema does not express (configuration keys, the
- * connection string), for a body the schema refused: so one answer lists both.
- */
-export function deviceRuleErrors(body: {
-  connectionString?: unknown
-  configuration?: unknown
-}): FieldError[] {
-  const errors: FieldError[] = []
-  const configuration = collectErrors(errors, 'configuration', () =>
-    validateConfiguration(body.configuration),
-  )
-  if (body.connectionString !== undefined) {
-    collectErrors(errors, 'connectionString', () =>
-      parseConnectionString(body.connectionString, configuration ?? (body.configuration as object)),
-    )
-  }
-  return errors
-}
-
-/** Validates create/update fields; the connection string is checked against the configuration's baud. */
-function checkInput(input: DeviceInput, isCreate: boolean): DeviceInput {
-  const errors: { path: string; message: string }[] = []
-  const name = input.name?.trim()
-  if (isCreate && !name) errors.push({ path: 'name', message: 'name is required' })
-  if (input.name !== undefined && !name) errors.push({ path: 'name', message: 'name must not be empty' })
-  if (isCreate && input.connectionString === undefined) {
-    errors.push({ path: 'connectionString', message: 'connectionString is required' })
-  }
-  const configuration = collectErrors(
-    errors,
-    'configuration',
-    () => validateConfiguration(input.configuration) as Record<string, unknown>,
-  )
-  if (input.connectionString !== undefined) {
-    // Checked also when the configuration is not: both problems are reported.
-    collectErrors(errors, 'connectionString', () =>
-      parseConnectionString(input.connectionString as string, configuration ?? input.configuration),
-    )
-  }
-  if (errors.length > 0 || configuration === undefined) {
-    throw new ValidationError(errors.map((e) => e.message).join('; '), errors)
-  }
-  return { ...input, name, type: input.type?.trim() || undefined, configuration }
-}
-
-/** The policy refusal somewhere in a driver error's cause chain, if that is what it was. */
-function outboundDenial(err: unknown): OutboundDeniedError | undefined {
-  for (let e = err; e; e = (e as { cause?: unknown }).cause) {
-    if (e instanceof OutboundDeniedError) return e
-  }
-  return undefined
 }

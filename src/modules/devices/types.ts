@@ -1,7 +1,23 @@
-import type { DeviceStatus } from './connection.js'
+// What the devices area stores and what a device's connection reports.
 
-export type { DeviceStatus } from './connection.js'
-export { DEVICE_STATUSES } from './connection.js'
+import type { Readings } from './protocols/types.js'
+
+export const DEVICE_STATUSES = ['disconnected', 'connecting', 'connected', 'error'] as const
+export type DeviceStatus = (typeof DEVICE_STATUSES)[number]
+export type LogDirection = 'in' | 'out' | 'info'
+
+/** What a connection tells its owner; every method is optional. */
+export interface ConnectionListener {
+  status?(status: DeviceStatus, lastError: string | null): void
+  /** The full current set of readings, not only what changed. */
+  telemetry?(readings: Readings, at: Date): void
+  log?(direction: LogDirection, line: string, at: Date): void
+  firmwareVersion?(version: string): void
+  /** Any inbound bytes (drives lastSeen). */
+  traffic?(at: Date): void
+  /** Something the operator should know that is not an error (a resync that could not confirm). */
+  warning?(message: string): void
+}
 
 export interface Device {
   id: string

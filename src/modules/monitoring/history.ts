@@ -1,7 +1,7 @@
 // In-memory history of host samples and the folding of samples into
 // one-minute aggregates and chart buckets. Pure logic: no timers, no I/O.
 
-import type { HistorySeries, HostSample, MinuteAggregate } from './types.js'
+import type { HistoryPoint, HistorySeries, HostSample, MinuteAggregate } from './types.js'
 
 export const MINUTE_MS = 60_000
 
@@ -17,27 +17,46 @@ export class SeriesBuilder {
   private readonly out: HistorySeries
   private bucketMs = Number.NaN
   private weight = 0
-  private cpuSum = 0
-  private cpuMax = 0
-  private memSum = 0
-  private memMax = 0
+  private sum = emptySums()
+  private diskWeight = 0
 
   constructor(readonly stepMs: number) {
-    this.out = { stepMs, timestamps: [], cpu: [], cpuMax: [], memory: [], memoryMax: [] }
+    this.out = {
+      stepMs,
+      timestamps: [],
+      cpu: [],
+      cpuMax: [],
+      memory: [],
+      memoryMax: [],
+      disk: [],
+      netRx: [],
+      netRxMax: [],
+      netTx: [],
+      netTxMax: [],
+    }
   }
 
   /** Adds one sample (weight 1) or a pre-aggregated point (weight = its sample count). */
-  add(timestampMs: number, cpu: number, cpuMax: number, memory: number, memoryMax: number, weight = 1): void {
+  add(timestampMs: number, point: HistoryPoint, weight = 1): void {
     const bucketMs = Math.floor(timestampMs / this.stepMs) * this.stepMs
     if (bucketMs !== this.bucketMs) {
       this.close()
       this.bucketMs = bucketMs
     }
+    const s = this.sum
     this.weight += weight
-    this.cpuSum += cpu * weight
-    this.memSum += memory * weight
-    if (cpuMax > this.cpuMax) this.cpuMax = cpuMax
-    if (memoryMax > this.memMax) this.memMax = memoryMax
+    s.cpu += point.cpu * weight
+    s.memory += point.memory * weight
+    s.netRx += point.netRx * weight
+    s.netTx += point.netTx * weight
+    if (point.disk !== null) {
+      s.disk += point.disk * weight
+      this.diskWeight += weight
+    }
+    if (point.cpuMax > s.cpuMax) s.cpuMax = point.cpuMax
+    if (point.memoryMax > s.memoryMax) s.memoryMax = point.memoryMax
+    if (point.netRxMax > s.netRxMax) s.netRxMax = point.netRxMax
+    if (point.netTxMax > s.netTxMax) s.netTxMax = point.netTxMax
   }
 
   build(): HistorySeries {
@@ -47,29 +66,40 @@ export class SeriesBuilder {
 
   private close(): void {
     if (this.weight > 0) {
-      this.out.timestamps.push(this.bucketMs)
-      this.out.cpu.push(round2(this.cpuSum / this.weight))
-      this.out.cpuMax.push(round2(this.cpuMax))
-      this.out.memory.push(round2(this.memSum / this.weight))
-      this.out.memoryMax.push(round2(this.memMax))
+      const { out, sum: s, weight } = this
+      out.timestamps.push(this.bucketMs)
+      out.cpu.push(round2(s.cpu / weight))
+      out.cpuMax.push(round2(s.cpuMax))
+      out.memory.push(round2(s.memory / weight))
+      out.memoryMax.push(round2(s.memoryMax))
+      out.disk.push(this.diskWeight > 0 ? round2(s.disk / this.diskWeight) : null)
+      out.netRx.push(Math.round(s.netRx / weight))
+      out.netRxMax.push(Math.round(s.netRxMax))
+      out.netTx.push(Math.round(s.netTx / weight))
+      out.netTxMax.push(Math.round(s.netTxMax))
     }
     this.weight = 0
-    this.cpuSum = 0
-    this.cpuMax = 0
-    this.memSum = 0
-    this.memMax = 0
+    this.diskWeight = 0
+    this.sum = emptySums()
   }
+}
+
+function emptySums() {
+  return { cpu: 0, cpuMax: 0, memory: 0, memoryMax: 0, disk: 0, netRx: 0, netRxMax: 0, netTx: 0, netTxMax: 0 }
 }
 
 /**
  * The last `retentionMs` of samples at full resolution. Only the charted
- * figures are kept, in typed arrays, so an hour at 1 Hz is ~86 KB and
- * produces no garbage per sample.
+ * figures are kept, in typed arrays, so an hour at 1 Hz is ~170 KB and
+ * produces no garbage per sample. A disk that could not be read is NaN here.
  */
 export class SampleRing {
   private readonly timestamps: Float64Array
   private readonly cpu: Float64Array
   private readonly memory: Float64Array
+  private readonly disk: Float64Array
+  private readonly netRx: Float64Array
+  private readonly netTx: Float64Array
   private start = 0
   private count = 0
 
@@ -80,6 +110,9 @@ export class SampleRing {
     this.timestamps = new Float64Array(capacity)
     this.cpu = new Float64Array(capacity)
     this.memory = new Float64Array(capacity)
+    this.disk = new Float64Array(capacity)
+    this.netRx = new Float64Array(capacity)
+    this.netTx = new Float64Array(capacity)
   }
 
   get size(): number {
@@ -87,12 +120,22 @@ export class SampleRing {
   }
 
   /** Appends a sample; timestamps must not go backwards (older ones are dropped). */
-  push(timestampMs: number, cpu: number, memory: number): void {
+  push(
+    timestampMs: number,
+    cpu: number,
+    memory: number,
+    disk: number | null = null,
+    netRx = 0,
+    netTx = 0,
+  ): void {
     if (this.count > 0 && timestampMs < this.at(this.count - 1)) return
     const index = (this.start + this.count) % this.capacity
     this.timestamps[index] = timestampMs
     this.cpu[index] = cpu
     this.memory[index] = memory
+    this.disk[index] = disk ?? Number.NaN
+    this.netRx[index] = netRx
+    this.netTx[index] = netTx
     if (this.count < this.capacity) this.count++
     else this.start = (this.start + 1) % this.capacity
     this.evictBefore(timestampMs - this.retentionMs)
@@ -114,10 +157,26 @@ export class SampleRing {
   addTo(builder: SeriesBuilder, fromMs: number, toMs: number): number {
     let n = 0
     for (let i = this.firstIndexAtOrAfter(fromMs); i < this.count; i++) {
+      // Indexes below are always inside the ring (modulo its capacity).
       const index = (this.start + i) % this.capacity
-      const t = this.timestamps[index]
+      const t = this.timestamps[index]!
       if (t > toMs) break
-      builder.add(t, this.cpu[index], this.cpu[index], this.memory[index], this.memory[index])
+      const cpu = this.cpu[index]!
+      const memory = this.memory[index]!
+      const disk = this.disk[index]!
+      const netRx = this.netRx[index]!
+      const netTx = this.netTx[index]!
+      builder.add(t, {
+        cpu,
+        cpuMax: cpu,
+        memory,
+        memoryMax: memory,
+        disk: Number.isNaN(disk) ? null : disk,
+        netRx,
+        netRxMax: netRx,
+        netTx,
+        netTxMax: netTx,
+      })
       n++
     }
     return n
@@ -129,7 +188,7 @@ export class SampleRing {
   }
 
   private at(i: number): number {
-    return this.timestamps[(this.start + i) % this.capacity]
+    return this.timestamps[(this.start + i) % this.capacity]!
   }
 
   private evictBefore(cutoffMs: number): void {

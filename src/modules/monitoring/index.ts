@@ -1,3 +1,4 @@
+import type { MonitoringSettings } from '../../config/index.js'
 import type { Area, AreaContext } from '../area.js'
 import { createMetricsRegistry, type MetricsRegistry } from './prometheus.js'
 import { MonitoringRepository } from './repository.js'
@@ -10,12 +11,12 @@ export interface MonitoringArea extends Area {
   metrics: MetricsRegistry
 }
 
-export function createMonitoringArea(ctx: AreaContext): MonitoringArea {
+export function createMonitoringArea(ctx: AreaContext, settings: MonitoringSettings): MonitoringArea {
   const repository = new MonitoringRepository(ctx.db)
   let lastReadError = ''
   const sampler = new HostSampler({
-    intervalMs: ctx.config.metricsIntervalMs,
-    diskPath: ctx.config.dataDir,
+    intervalMs: settings.intervalMs,
+    diskPath: settings.diskPath,
     onAggregate: (minute) => repository.saveMinute(minute),
     onError: (err) => {
       // A /proc read that fails once per second would flood the log: report changes only.
@@ -27,7 +28,7 @@ export function createMonitoringArea(ctx: AreaContext): MonitoringArea {
   const service = new MonitoringService({
     sampler,
     repository,
-    retentionDays: ctx.config.metricsRetentionDays,
+    retentionDays: settings.retentionDays,
     onError: (err, what) => ctx.logger.warn({ err }, `monitoring: ${what} failed`),
   })
   const metrics = createMetricsRegistry({

@@ -6,16 +6,13 @@ import { fromDbInt, fromDbIntOrNull, fromDbTime, toDbTime } from '../../db/value
 import { MINUTE_MS } from './history.js'
 import type { MinuteAggregate } from './types.js'
 
-export interface StoredMinute {
-  minuteMs: number
-  sampleCount: number
-  cpuAvg: number
-  cpuMax: number
-  memoryAvg: number
-  memoryMax: number
+/** A stored row keeps the charted figures of a minute and one average each of the rest. */
+export type StoredMinute = Pick<
+  MinuteAggregate,
+  'minuteMs' | 'sampleCount' | 'cpuAvg' | 'cpuMax' | 'memoryAvg' | 'memoryMax' | 'diskPercent'
+> & {
   memoryUsedBytes: number | null
   load1: number | null
-  diskPercent: number | null
   netRxBytesPerSec: number | null
   netTxBytesPerSec: number | null
 }

@@ -250,7 +250,14 @@ export class HostSampler {
 
   private record(sample: HostSample): void {
     this.latest = sample
-    this.ring.push(sample.timestampMs, sample.cpu.percent, sample.memory.percent)
+    this.ring.push(
+      sample.timestampMs,
+      sample.cpu.percent,
+      sample.memory.percent,
+      sample.disk?.percent ?? null,
+      sample.network.rxBytesPerSec,
+      sample.network.txBytesPerSec,
+    )
     const finished = this.aggregator.add(sample)
     if (finished) this.persist(finished)
     for (const listener of this.listeners) {

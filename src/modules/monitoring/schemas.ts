@@ -32,6 +32,13 @@ export const HistorySchema = Type.Object({
   cpuMax: Type.Array(Num),
   memory: Type.Array(Num, { description: 'average memory % per bucket' }),
   memoryMax: Type.Array(Num),
+  disk: Type.Array(Type.Union([Num, Type.Null()]), {
+    description: 'average % used of the watched filesystem per bucket; null where it could not be read',
+  }),
+  netRx: Type.Array(Num, { description: 'average bytes/s received per bucket, all interfaces but loopback' }),
+  netRxMax: Type.Array(Num),
+  netTx: Type.Array(Num, { description: 'average bytes/s sent per bucket' }),
+  netTxMax: Type.Array(Num),
 })
 
 export const SystemMetricsSchema = Type.Object({
@@ -75,5 +82,10 @@ export function historyView(h: HistoryResult) {
     cpuMax: h.cpuMax,
     memory: h.memory,
     memoryMax: h.memoryMax,
+    disk: h.disk,
+    netRx: h.netRx,
+    netRxMax: h.netRxMax,
+    netTx: h.netTx,
+    netTxMax: h.netTxMax,
   }
 }

@@ -111,8 +111,23 @@ export class MonitoringService {
     }
     // Stored rows are minutes: a finer step cannot be honoured.
     const builder = new SeriesBuilder(Math.max(range.stepMs, MINUTE_MS))
-    for (const m of minutes)
-      builder.add(m.minuteMs, m.cpuAvg, m.cpuMax, m.memoryAvg, m.memoryMax, m.sampleCount)
+    for (const m of minutes) {
+      // A stored minute keeps the network's average only: its peak is that average.
+      const netRx = m.netRxBytesPerSec ?? 0
+      const netTx = m.netTxBytesPerSec ?? 0
+      const point = {
+        cpu: m.cpuAvg,
+        cpuMax: m.cpuMax,
+        memory: m.memoryAvg,
+        memoryMax: m.memoryMax,
+        disk: m.diskPercent,
+        netRx,
+        netRxMax: netRx,
+        netTx,
+        netTxMax: netTx,
+      }
+      builder.add(m.minuteMs, point, m.sampleCount)
+    }
     const fromMemory = boundaryMs <= toMs ? this.sampler.addHistoryTo(builder, boundaryMs, toMs) : 0
     const source: HistorySource = fromMemory === 0 ? 'database' : 'mixed'
     return { ...builder.build(), fromMs, toMs, source }

@@ -112,6 +112,25 @@ export interface HistorySeries {
   cpuMax: number[]
   memory: number[]
   memoryMax: number[]
+  /** % used of the watched filesystem per bucket; null where no sample could read it. */
+  disk: (number | null)[]
+  netRx: number[]
+  netRxMax: number[]
+  netTx: number[]
+  netTxMax: number[]
+}
+
+/** One sample, or one stored minute, as a chart bucket folds it. */
+export interface HistoryPoint {
+  cpu: number
+  cpuMax: number
+  memory: number
+  memoryMax: number
+  disk: number | null
+  netRx: number
+  netRxMax: number
+  netTx: number
+  netTxMax: number
 }
 
 /** Time source and the one timer the sampler uses; tests pass a controlled one. */

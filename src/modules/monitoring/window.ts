@@ -16,14 +16,15 @@ export interface HistoryRange {
   stepMs: number
 }
 
-const UNIT_MS: Record<string, number> = {
+const UNIT_MS = {
   ms: 1,
   s: 1000,
   m: 60_000,
   h: 3_600_000,
   d: 86_400_000,
   w: 604_800_000,
-}
+} as const
+type Unit = keyof typeof UNIT_MS
 
 /** Longest range one query may span. */
 export const MAX_RANGE_MS = 400 * UNIT_MS.d
@@ -44,7 +45,7 @@ function invalid(path: string, message: string, value: string): never {
 export function parseDuration(value: string, path: string): number {
   const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)?$/.exec(value.trim())
   if (!match) invalid(path, 'must be a duration such as 30s, 15m, 1h or 7d', value)
-  const ms = Number(match[1]) * UNIT_MS[match[2] ?? 's']
+  const ms = Number(match[1]) * UNIT_MS[(match[2] ?? 's') as Unit]
   if (!(ms > 0)) invalid(path, 'must be greater than zero', value)
   return Math.round(ms)
 }

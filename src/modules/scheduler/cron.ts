@@ -13,8 +13,9 @@
 // - a wall-clock time that never happens (spring) is dropped for tasks that run
 //   every hour, and fires once at the jump for the others (`30 2 * * *`).
 //
-// DESIGN.md §1: no Cron object or timer is kept per task. Each call parses,
-// computes and drops; parsing costs ~7 us.
+// No Cron object or timer is kept per task (a timer per task costs hundreds of
+// MB and a fifth of a core idle at scale: docs/PERFORMANCE.md). Each call
+// parses, computes and drops; parsing costs ~7 us.
 
 import { Cron } from 'croner'
 import { type FieldError, ValidationError } from '../../errors.js'

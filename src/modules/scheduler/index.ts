@@ -2,10 +2,11 @@
 // routes; adapts the agents and devices services to the actions' interfaces.
 
 import type { Principal } from '../../auth/principal.js'
-import { ConfigError, UnprocessableError } from '../../errors.js'
+import { type ChildrenSettings, onlyAdminsDecide, type SchedulerSettings } from '../../config/index.js'
+import { UnprocessableError } from '../../errors.js'
 import type { EventBus } from '../../events/bus.js'
 import type { Logger } from '../../logger.js'
-import { createOutboundPolicy, OutboundDeniedError, type OutboundPolicy } from '../../net/outbound-policy.js'
+import { OutboundDeniedError, type OutboundPolicy } from '../../net/outbound-policy.js'
 import { childWorkspace } from '../../process/child-user.js'
 import type { Area, AreaContext } from '../area.js'
 import {
@@ -17,7 +18,7 @@ import {
   parseApiAllowEntry,
   roleNeed,
 } from './actions/index.js'
-import { type EngineOptions, type JobsLedger, SchedulerEngine } from './engine.js'
+import { type JobsLedger, SchedulerEngine } from './engine.js'
 import { HistoryRetention, type JobsPruner } from './history-retention.js'
 import { SchedulerRepository } from './repository.js'
 import { schedulerRoutes } from './routes.js'
@@ -59,38 +60,6 @@ export interface SchedulerDeps {
   agents?: { control: AgentControl }
   devices?: DeviceCommands
   deviceFiles?: DeviceFileSender
-}
-
-/** heartbeatMs goes to the process's liveness (app.ts), which the engine reads it from. */
-type Tuning = Pick<EngineOptions, 'maxSleepMs' | 'maxLogChars'> & { heartbeatMs?: number }
-
-function setting(
-  raw: Record<string, string | undefined>,
-  name: string,
-  min: number,
-  max: number,
-): number | undefined {
-  const v = raw[name]?.trim()
-  if (v === undefined || v === '') return undefined
-  const n = Number(v)
-  if (!/^\d+$/.test(v) || n < min || n > max) {
-    throw new ConfigError(name, `must be an integer between ${min} and ${max}, got "${v}"`)
-  }
-  return n
-}
-
-/** Engine settings from MYNTRIX_SCHEDULER_* (see docs/SCHEDULER.md). */
-export function engineTuningFrom(raw: Record<string, string | undefined>): Tuning {
-  return {
-    maxSleepMs: setting(raw, 'MYNTRIX_SCHEDULER_MAX_SLEEP_MS', 50, 600_000),
-    heartbeatMs: setting(raw, 'MYNTRIX_SCHEDULER_HEARTBEAT_MS', 100, 600_000),
-    maxLogChars: setting(raw, 'MYNTRIX_SCHEDULER_LOG_MAX_CHARS', 1024, 16 * 1024 * 1024),
-  }
-}
-
-/** MYNTRIX_SCHEDULER_HISTORY_DAYS: days of finished runs kept; undefined (unset or 0) keeps them all. */
-export function historyDaysFrom(raw: Record<string, string | undefined>): number | undefined {
-  return setting(raw, 'MYNTRIX_SCHEDULER_HISTORY_DAYS', 0, 36_500) || undefined
 }
 
 /**
@@ -257,18 +226,18 @@ export function warnNarrowerThanPolicy(
   }
 }
 
-export function createSchedulerArea(ctx: AreaContext, deps: SchedulerDeps = {}): SchedulerArea {
+export function createSchedulerArea(
+  ctx: AreaContext,
+  settings: SchedulerSettings,
+  children: ChildrenSettings,
+  deps: SchedulerDeps = {},
+): SchedulerArea {
   const repo = new SchedulerRepository(ctx.db, ctx.dbEngine)
-  const registry = ownerChecked(createActionRegistry(), (id) => ctx.auth.repo.findUserById(id))
-  // Parsed here too so a bad value stops start-up with the area's message; heartbeatMs itself
-  // reaches the engine through ctx.liveness.
-  const { maxSleepMs, maxLogChars } = engineTuningFrom(ctx.config.raw)
-  if (ctx.config.raw.MYNTRIX_SCHEDULER_CLAIM_AHEAD_MS !== undefined) {
-    // Claims happen at the due time now (docs/SCHEDULER.md); say so rather than ignore it silently.
-    ctx.logger.warn('MYNTRIX_SCHEDULER_CLAIM_AHEAD_MS is no longer used and is ignored')
-  }
-  const outbound = createOutboundPolicy(ctx.config)
-  warnNarrowerThanPolicy(ctx.config.apiActionAllow, outbound, ctx.logger)
+  const registry = ownerChecked(createActionRegistry(), ctx.findUser)
+  // The heartbeat interval reaches the engine through ctx.liveness, not these settings.
+  const { maxSleepMs, maxLogChars, historyDays: days } = settings
+  const outbound = ctx.outbound
+  warnNarrowerThanPolicy(settings.apiActionAllow, outbound, ctx.logger)
   const devices = deps.devices ? deviceControl(deps.devices, deps.deviceFiles, deps.jobs, ctx.bus) : undefined
   const engine = new SchedulerEngine({
     // One id per process, shared with the jobs ledger, which reaps by it too.
@@ -283,10 +252,10 @@ export function createSchedulerArea(ctx: AreaContext, deps: SchedulerDeps = {}):
     services: {
       agents: deps.agents?.control,
       devices,
-      apiAllowHosts: ctx.config.apiActionAllow,
+      apiAllowHosts: settings.apiActionAllow,
       outbound,
-      childUser: ctx.config.childUser,
-      childWorkspace: childWorkspace(ctx.config.childUser),
+      childUser: children.user,
+      childWorkspace: childWorkspace(children.user),
     },
     ...(maxSleepMs !== undefined && { maxSleepMs }),
     ...(maxLogChars !== undefined && { maxLogChars }),
@@ -296,9 +265,8 @@ export function createSchedulerArea(ctx: AreaContext, deps: SchedulerDeps = {}):
     engine,
     registry,
     bus: ctx.bus,
-    childrenShareServerUser: ctx.config.childUser === undefined && !ctx.config.trustOperators,
+    childrenShareServerUser: onlyAdminsDecide(children),
   })
-  const days = historyDaysFrom(ctx.config.raw)
   const retention = days
     ? new HistoryRetention({ repo, jobs: deps.jobs, days, logger: ctx.logger.child({ area: 'scheduler' }) })
     : null

@@ -6,7 +6,8 @@
 // costs ~100 us, formatting with one ~3 us, so formatters and the transitions
 // of each zone-year are memoised below. These caches hold pure, derived data
 // (the same input always gives the same output) and are bounded by the number
-// of IANA zones, so they are not state in the STYLE.md sense.
+// of IANA zones, so they are not state: a restart or another process computes
+// the same values.
 
 import { ValidationError } from '../../errors.js'
 

@@ -17,11 +17,11 @@ export const DEVICE_COLORS: Record<string, string> = {
   error: '#ef4444',
 }
 
-export const CORE_COLORS: Record<string, string> = {
+export const CORE_COLORS = {
   ok: '#38bdf8',
   busy: '#eab308',
   overloaded: '#ef4444',
-}
+} as const satisfies Record<string, string>
 
 /** Colour of anything whose status this palette does not know. */
 export const UNKNOWN_COLOR = '#a855f7'

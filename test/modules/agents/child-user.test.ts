@@ -113,7 +113,7 @@ describe.skipIf(!isRoot).each(testEngines())('children by default on a root serv
   })
 
   it('runs as nobody, with the data directory private to the server', () => {
-    expect(t.config.childUser).toMatchObject({ uid: 65534, name: 'nobody' })
+    expect(t.config.children.user).toMatchObject({ uid: 65534, name: 'nobody' })
     expect(fs.existsSync(path.join(t.config.dataDir, 'jwt-secret'))).toBe(true)
     expect(fs.statSync(t.config.dataDir).mode & 0o077).toBe(0)
   })
@@ -240,7 +240,7 @@ describe.each(testEngines())(
 
     it('refuses an operator creating an agent or changing its configuration, with the reason', async () => {
       t = await createTestApp(engine, { env: sameUser })
-      expect(t.config.childUser).toBeUndefined()
+      expect(t.config.children.user).toBeUndefined()
       expectRefused(await createProbe(t, t.operator))
       const mine = await createProbe(t, t.admin)
       expect(mine.status).toBe(201)
@@ -313,7 +313,7 @@ describe.each(testEngines())(
 
     it('MYNTRIX_TRUST_OPERATORS=true lets operators make agents anyway (single-user machines)', async () => {
       t = await createTestApp(engine, { env: { ...sameUser, MYNTRIX_TRUST_OPERATORS: 'true' } })
-      expect(t.config.childUser).toBeUndefined()
+      expect(t.config.children.user).toBeUndefined()
       expect((await createProbe(t, t.operator)).status).toBe(201)
     })
 

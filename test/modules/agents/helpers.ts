@@ -5,12 +5,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type {
-  AgentFacts,
-  SupervisorEvent,
-  SupervisorOptions,
-} from '../../../src/modules/agents/supervisor.js'
-import { Supervisor } from '../../../src/modules/agents/supervisor.js'
+import type { AgentFacts, SupervisorEvent } from '../../../src/modules/agents/agent-entry.js'
+import { Supervisor, type SupervisorOptions } from '../../../src/modules/agents/supervisor.js'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
 export const FIXTURES = resolve(here, '../../fixtures/agents')

@@ -1,9 +1,18 @@
 // Every process runtime passes this suite: spawn, output lines, exit, stop with
 // escalation, spawn errors with flags, usage of the whole tree.
 import { afterEach, describe, expect, it } from 'vitest'
-import { runtimes } from '../../../src/modules/agents/runtimes/index.js'
-import { type RuntimeProcess, RuntimeSpawnError } from '../../../src/modules/agents/runtimes/types.js'
+import { ProcessRuntime } from '../../../src/modules/agents/runtimes/process.js'
+import {
+  type AgentRuntime,
+  type RuntimeProcess,
+  RuntimeSpawnError,
+} from '../../../src/modules/agents/runtimes/types.js'
 import { FIXTURES, isAlive, node } from './helpers.js'
+
+// Every runtime the server can use: a new runtime adds its entry here, and so runs this suite.
+const runtimes: Record<string, () => AgentRuntime> = {
+  process: () => new ProcessRuntime(),
+}
 
 const env = { PATH: process.env.PATH ?? '/usr/bin:/bin' }
 

@@ -1,7 +1,7 @@
 // Restart policy, backoff, crash loops, health, environment: real processes.
 import { createServer, type Server } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { SupervisorEvent } from '../../../src/modules/agents/supervisor.js'
+import type { SupervisorEvent } from '../../../src/modules/agents/agent-entry.js'
 import { freePort } from '../../helpers/ports.js'
 import { type Harness, harness, isAlive, node } from './helpers.js'
 

@@ -5,8 +5,6 @@
 import { Readable } from 'node:stream'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { TransferError } from '../../../src/modules/device-files/errors.js'
-import { GrblStreamer } from '../../../src/modules/device-files/streamers/grbl.js'
-import { MarlinStreamer } from '../../../src/modules/device-files/streamers/marlin.js'
 import { RawStreamer } from '../../../src/modules/device-files/streamers/raw.js'
 import { GcodeFileSource, RawFileSource } from '../../../src/modules/device-files/streamers/source.js'
 import {
@@ -16,6 +14,8 @@ import {
 } from '../../../src/modules/device-files/streamers/types.js'
 import { DeviceConnection } from '../../../src/modules/devices/connection.js'
 import { parseConnectionString } from '../../../src/modules/devices/connection-string.js'
+import { GrblStreamer } from '../../../src/modules/firmware/grbl/streamer.js'
+import { MarlinStreamer } from '../../../src/modules/firmware/marlin/streamer.js'
 import { hasSocat, makePtyDir, type PtyPair, removePtyDir, startPtyPair } from '../../helpers/pty.js'
 import { EmulatorProcess } from '../devices/support.js'
 

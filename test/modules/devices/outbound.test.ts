@@ -245,7 +245,8 @@ describe.each(testEngines())('outbound policy for devices on $name', (engine) =>
     })
 
     function service(answers: () => string[], allow = '') {
-      const { db, bus, logger, auth } = t.app.myntrix.context
+      const { db, bus, logger } = t.app.myntrix.context
+      const { auth } = t.app.myntrix
       const s = new DevicesService({
         db,
         bus,
@@ -284,7 +285,8 @@ describe.each(testEngines())('outbound policy for devices on $name', (engine) =>
       const gate = new Promise<void>((resolve) => {
         release = resolve
       })
-      const { db, bus, logger, auth } = t.app.myntrix.context
+      const { db, bus, logger } = t.app.myntrix.context
+      const { auth } = t.app.myntrix
       const s = new DevicesService({
         db,
         bus,

@@ -3,14 +3,14 @@
 
 import { describe, expect, it } from 'vitest'
 import { resolveConfiguration } from '../../../src/modules/devices/configuration.js'
-import { GrblProtocol } from '../../../src/modules/devices/protocols/grbl.js'
 import { protocols } from '../../../src/modules/devices/protocols/index.js'
+import { GrblProtocol } from '../../../src/modules/firmware/grbl/protocol.js'
 import {
   MarlinProtocol,
   parsePosition,
   parseTemperatures,
-} from '../../../src/modules/devices/protocols/marlin.js'
-import { marlinChecksum } from '../../../src/modules/devices/sim/types.js'
+} from '../../../src/modules/firmware/marlin/protocol.js'
+import { marlinChecksum } from '../../../src/modules/firmware/marlin/wire.js'
 
 describe('marlin', () => {
   it('parses temperature reports with targets, several hotends and the chamber', () => {

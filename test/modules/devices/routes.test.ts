@@ -87,6 +87,9 @@ describe.each(testEngines())('devices API on $name', (engine) => {
     [{ configuration: { protocol: 'klipper' } }, 'configuration.protocol'],
     [{ configuration: { baudRate: -5 } }, 'configuration.baudRate'],
     [{ configuration: { autoReconnect: 'sometimes' } }, 'configuration.autoReconnect'],
+    // Strict, as the configuration always was: the route's type coercion does not apply to it.
+    [{ configuration: { baudRate: '57600' } }, 'configuration.baudRate'],
+    [{ configuration: { autoReconnect: 'true' } }, 'configuration.autoReconnect'],
     [{ name: '' }, 'name'],
   ])('rejects bad input %j with 400 at %s', async (body, path) => {
     const res = await t.request('POST', '/api/myntrix/devices', {

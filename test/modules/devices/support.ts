@@ -6,12 +6,8 @@ import { EventEmitter } from 'node:events'
 import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import type {
-  ConnectionListener,
-  DeviceStatus,
-  LogDirection,
-} from '../../../src/modules/devices/connection.js'
 import type { Readings } from '../../../src/modules/devices/protocols/types.js'
+import type { ConnectionListener, DeviceStatus, LogDirection } from '../../../src/modules/devices/types.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 export const fixture = (name: string) => join(here, '../../fixtures/firmware', name)

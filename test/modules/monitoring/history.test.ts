@@ -30,12 +30,24 @@ function sample(
   }
 }
 
+function point(
+  cpu: number,
+  cpuMax: number,
+  memory: number,
+  memoryMax: number,
+  disk: number | null = null,
+  netRx = 0,
+  netTx = 0,
+) {
+  return { cpu, cpuMax, memory, memoryMax, disk, netRx, netRxMax: netRx, netTx, netTxMax: netTx }
+}
+
 describe('SeriesBuilder', () => {
   it('averages and maxes per epoch-aligned bucket and leaves out empty buckets', () => {
     const b = new SeriesBuilder(60_000)
-    b.add(T0 + 1_000, 10, 10, 50, 50)
-    b.add(T0 + 59_000, 30, 30, 70, 70)
-    b.add(T0 + 180_000, 5, 5, 40, 40)
+    b.add(T0 + 1_000, point(10, 10, 50, 50, 20, 100, 10))
+    b.add(T0 + 59_000, point(30, 30, 70, 70, null, 300, 30))
+    b.add(T0 + 180_000, point(5, 5, 40, 40, null, 7, 3))
     expect(b.build()).toEqual({
       stepMs: 60_000,
       timestamps: [T0, T0 + 180_000],
@@ -43,14 +55,22 @@ describe('SeriesBuilder', () => {
       cpuMax: [30, 5],
       memory: [60, 40],
       memoryMax: [70, 40],
+      // A bucket's disk averages the samples that read it; none did in the second.
+      disk: [20, null],
+      netRx: [200, 7],
+      netRxMax: [300, 7],
+      netTx: [20, 3],
+      netTxMax: [30, 3],
     })
   })
 
   it('weights pre-aggregated points by their sample count', () => {
     const b = new SeriesBuilder(300_000)
-    b.add(T0, 10, 90, 50, 55, 60)
-    b.add(T0 + 60_000, 40, 45, 20, 25, 20)
+    b.add(T0, point(10, 90, 50, 55, 30, 100, 0), 60)
+    b.add(T0 + 60_000, point(40, 45, 20, 25, 50, 500, 0), 20)
     const s = b.build()
+    expect(s.disk).toEqual([35])
+    expect(s.netRx).toEqual([200])
     expect(s.cpu).toEqual([17.5])
     expect(s.cpuMax).toEqual([90])
     expect(s.memory).toEqual([42.5])
@@ -75,6 +95,20 @@ describe('SampleRing', () => {
     // Seconds 7140..7199 carry cpu = i % 100 = 40..99.
     expect(lastMinute.cpu).toEqual([69.5])
     expect(lastMinute.cpuMax).toEqual([99])
+  })
+
+  it('keeps disk and network per sample, a disk it could not read as null', () => {
+    const ring = new SampleRing(10, 60_000)
+    ring.push(T0, 1, 1, 40, 1000, 10)
+    ring.push(T0 + 1000, 1, 1, null, 3000, 30)
+    const s = ring.query(T0, T0 + 1000, 1000)
+    expect(s.disk).toEqual([40, null])
+    expect(s.netRx).toEqual([1000, 3000])
+    expect(s.netTx).toEqual([10, 30])
+    const folded = ring.query(T0, T0 + 1000, 60_000)
+    expect(folded.disk).toEqual([40])
+    expect(folded.netRx).toEqual([2000])
+    expect(folded.netRxMax).toEqual([3000])
   })
 
   it('answers an empty series for a window outside its data', () => {

@@ -25,7 +25,7 @@ function parseExposition(
     if (line.startsWith('# TYPE ')) {
       const m = new RegExp(`^# TYPE (${name}) (counter|gauge|histogram|summary|untyped)$`).exec(line)
       expect(m, line).not.toBeNull()
-      types.set(m![1], m![2])
+      types.set(m![1]!, m![2]!)
       continue
     }
     const m = sampleRe.exec(line)
@@ -37,12 +37,12 @@ function parseExposition(
           ? Number.NEGATIVE_INFINITY
           : Number(m![3])
     expect(Number.isNaN(value) && m![3] !== 'NaN', line).toBe(false)
-    const family = m![1].replace(/_(bucket|sum|count)$/, '')
-    expect(types.has(m![1]) || types.has(family), `no TYPE for ${m![1]}`).toBe(true)
+    const family = m![1]!.replace(/_(bucket|sum|count)$/, '')
+    expect(types.has(m![1]!) || types.has(family), `no TYPE for ${m![1]}`).toBe(true)
     const labels: Record<string, string> = {}
     for (const l of (m![2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g))
-      labels[l[1]] = l[2]
-    samples.push({ name: m![1], labels, value })
+      labels[l[1]!] = l[2]!
+    samples.push({ name: m![1]!, labels, value })
   }
   return samples
 }

@@ -109,6 +109,10 @@ describe.each(testEngines())('MonitoringService on $name', (engine) => {
     // (10*60 + 40*20 + 90*60) / 140
     expect(h?.cpu).toEqual([48.57])
     expect(h?.cpuMax).toEqual([100])
+    // Disk and network come from the stored minutes too (a minute row keeps the network's average only).
+    expect(h?.disk).toEqual([40])
+    expect(h?.netRx).toEqual([100])
+    expect(h?.netTx).toEqual([10])
     const perMinute = await service.history({ from: String(base), to: String(base + 10 * MIN), step: '1m' })
     expect(perMinute?.timestamps).toEqual([base, base + MIN, base + 4 * MIN])
     // Asking for seconds from the table still answers minutes.

@@ -25,7 +25,7 @@ describe('scene geometry', () => {
       for (let slot = 0; slot < 1000; slot++) points.push(place(kind, 0, slot).position)
       let min = Number.POSITIVE_INFINITY
       for (let i = 0; i < points.length; i++) {
-        for (let j = i + 1; j < points.length; j++) min = Math.min(min, distance(points[i], points[j]))
+        for (let j = i + 1; j < points.length; j++) min = Math.min(min, distance(points[i]!, points[j]!))
       }
       expect(min).toBeGreaterThanOrEqual(MIN_DISTANCE)
     }

@@ -125,7 +125,7 @@ describe.each(testEngines())('visualization on $name', (engine) => {
     const agentRows = Array.from({ length: 500 }, (_, i) => ({
       id: newId(),
       name: `bulk-${i}`,
-      type: types[i % types.length],
+      type: types[i % types.length]!,
       status: 'stopped',
       desiredState: 'stopped',
       health: 50,
@@ -138,7 +138,7 @@ describe.each(testEngines())('visualization on $name', (engine) => {
     const deviceRows = Array.from({ length: 500 }, (_, i) => ({
       id: newId(),
       name: `bulk-${i}`,
-      type: ['printer', 'cnc', 'esp32'][i % 3],
+      type: ['printer', 'cnc', 'esp32'][i % 3]!,
       connectionString: 'sim://grbl',
       status: 'disconnected',
       configuration: '{}',
@@ -166,7 +166,7 @@ describe.each(testEngines())('visualization on $name', (engine) => {
     expect(points.length).toBeGreaterThanOrEqual(1001)
     let min = Number.POSITIVE_INFINITY
     for (let i = 0; i < points.length; i++) {
-      for (let j = i + 1; j < points.length; j++) min = Math.min(min, distance(points[i], points[j]))
+      for (let j = i + 1; j < points.length; j++) min = Math.min(min, distance(points[i]!, points[j]!))
     }
     expect(min).toBeGreaterThanOrEqual(MIN_DISTANCE)
   })
@@ -303,7 +303,7 @@ describe.each(testEngines())('visualization on $name', (engine) => {
         text += new TextDecoder().decode(value)
       }
       expect(text).toContain('event: snapshot')
-      const data = JSON.parse(text.split('event: snapshot\ndata: ')[1].split('\n')[0])
+      const data = JSON.parse(text.split('event: snapshot\ndata: ')[1]!.split('\n')[0]!)
       expect(data.payload.agents).toEqual([])
     } finally {
       controller.abort()

@@ -24,7 +24,7 @@ const sessionWatch: Middleware = {
 }
 api.use(sessionWatch)
 
-interface FetchResult<T> {
+export interface FetchResult<T> {
   data?: T
   error?: unknown
   response: Response

@@ -8,6 +8,7 @@
 import { type QueryClient, useQuery, useQueryClient } from '@tanstack/react-query'
 import { api, unwrap } from './client'
 import { type Envelope, type FeedState, useLiveFeed } from './live'
+import { mapPage, type Paged } from './paging'
 import type { Agent, Scene, SceneAgent, SceneDelta } from './types'
 
 export const sceneKey = ['scene'] as const
@@ -34,7 +35,15 @@ function applyDelta(scene: Scene, delta: SceneDelta): Scene {
 
 /** The live facts of a scene agent laid over the agent as the API last sent it. */
 function patchAgent(agent: Agent, live: SceneAgent): Agent {
-  if (agent.id !== live.id) return agent
+  if (
+    agent.status === live.status &&
+    agent.health === live.health &&
+    agent.lastRun === live.lastRun &&
+    agent.cpuPercent === live.cpuPercent &&
+    agent.memoryBytes === live.memoryBytes
+  ) {
+    return agent
+  }
   return {
     ...agent,
     status: live.status as Agent['status'],
@@ -50,16 +59,27 @@ function foldIntoAgents(client: QueryClient, changed: SceneAgent[], removed: str
     void client.invalidateQueries({ queryKey: agentsKey })
     return
   }
-  for (const live of changed) {
-    client.setQueriesData<Agent[]>({ queryKey: [...agentsKey, 'list'] }, (list) => {
-      if (!list) return list
-      if (!list.some((a) => a.id === live.id)) {
-        void client.invalidateQueries({ queryKey: [...agentsKey, 'list'] })
-        return list
-      }
-      return list.map((a) => patchAgent(a, live))
-    })
-    client.setQueryData<Agent>([...agentsKey, 'one', live.id], (agent) => agent && patchAgent(agent, live))
+  if (changed.length === 0) return
+  // One pass over each cached page for the whole change, not one per agent.
+  const live = new Map(changed.map((a) => [a.id, a]))
+  const unseen = new Set(live.keys())
+  client.setQueriesData<Paged<Agent>>({ queryKey: [...agentsKey, 'list'] }, (page) =>
+    mapPage(page, (agent) => {
+      const next = live.get(agent.id)
+      if (!next) return agent
+      unseen.delete(agent.id)
+      return patchAgent(agent, next)
+    }),
+  )
+  for (const next of changed) {
+    client.setQueryData<Agent>([...agentsKey, 'one', next.id], (agent) => agent && patchAgent(agent, next))
+  }
+  // An agent no cached page holds may be new: the pages' totals and order may have moved.
+  const pages = client.getQueriesData<Paged<Agent>>({ queryKey: [...agentsKey, 'list'] })
+  const known = pages.reduce((n, [, page]) => Math.max(n, page?.total ?? 0), 0)
+  const scene = client.getQueryData<Scene>(sceneKey)
+  if (unseen.size > 0 && scene && scene.agents.length !== known) {
+    void client.invalidateQueries({ queryKey: [...agentsKey, 'list'] })
   }
 }
 

@@ -1412,8 +1412,57 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            /** @description protocol (line|jsonl|marlin|grbl), baudRate, autoReconnect, commandTimeoutMs, statusPollMs (GRBL), temperatureReport/temperatureIntervalMs (Marlin), lineNumbers, username/password (MQTT), ...; see docs/DEVICES.md */
+                            /** @description known keys are checked, other keys are kept as given; see docs/DEVICES.md */
                             configuration: {
+                                /** @description reopen after an unexpected drop, with backoff; default true */
+                                autoReconnect?: boolean;
+                                /** @description serial; default 115200 */
+                                baudRate?: number;
+                                /** @description for a command without timeoutMs; default 10000 */
+                                commandTimeoutMs?: number;
+                                /** @description TCP/MQTT connect; default 5000 */
+                                connectTimeoutMs?: number;
+                                /** @description per handshake attempt; default 2000 */
+                                handshakeTimeoutMs?: number;
+                                /** @description jsonl: only a JSON answer completes a command; default false */
+                                jsonAnswersOnly?: boolean;
+                                /**
+                                 * @description line protocol: what ends each command; default \n
+                                 * @enum {string}
+                                 */
+                                lineEnding?: "\n" | "\r\n";
+                                /** @description Marlin N<n> ... *<checksum> framing; default true */
+                                lineNumbers?: boolean;
+                                /** @description MQTT; answered back masked, send the mask to keep it */
+                                password?: string;
+                                /**
+                                 * @description default line (sim:// uses its firmware); MQTT devices always speak MQTT
+                                 * @enum {string}
+                                 */
+                                protocol?: "line" | "jsonl" | "marlin" | "grbl";
+                                /**
+                                 * @description MQTT; default 1
+                                 * @enum {integer}
+                                 */
+                                qos?: 0 | 1 | 2;
+                                /** @description first reconnect delay; default 1000 */
+                                reconnectDelayMs?: number;
+                                /** @description the delay doubles up to this; >= reconnectDelayMs; default 30000 */
+                                reconnectMaxDelayMs?: number;
+                                /** @description after a resync probe could not confirm: how long the firmware must stay silent before commands go out again; default 500 */
+                                resyncQuietMs?: number;
+                                /** @description GRBL real-time ? rate: 0 (off) or 20-60000; default 250 */
+                                statusPollMs?: number;
+                                /** @description Marlin report/poll interval; default 2000 */
+                                temperatureIntervalMs?: number;
+                                /**
+                                 * @description Marlin: auto uses M155 auto-report when offered, else polls M105
+                                 * @enum {string}
+                                 */
+                                temperatureReport?: "auto" | "autoreport" | "poll" | "off";
+                                /** @description MQTT */
+                                username?: string;
+                            } & {
                                 [key: string]: unknown;
                             };
                             connectionString: string;
@@ -1449,8 +1498,57 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
-                        /** @description protocol (line|jsonl|marlin|grbl), baudRate, autoReconnect, commandTimeoutMs, statusPollMs (GRBL), temperatureReport/temperatureIntervalMs (Marlin), lineNumbers, username/password (MQTT), ...; see docs/DEVICES.md */
+                        /** @description known keys are checked, other keys are kept as given; see docs/DEVICES.md */
                         configuration?: {
+                            /** @description reopen after an unexpected drop, with backoff; default true */
+                            autoReconnect?: boolean;
+                            /** @description serial; default 115200 */
+                            baudRate?: number;
+                            /** @description for a command without timeoutMs; default 10000 */
+                            commandTimeoutMs?: number;
+                            /** @description TCP/MQTT connect; default 5000 */
+                            connectTimeoutMs?: number;
+                            /** @description per handshake attempt; default 2000 */
+                            handshakeTimeoutMs?: number;
+                            /** @description jsonl: only a JSON answer completes a command; default false */
+                            jsonAnswersOnly?: boolean;
+                            /**
+                             * @description line protocol: what ends each command; default \n
+                             * @enum {string}
+                             */
+                            lineEnding?: "\n" | "\r\n";
+                            /** @description Marlin N<n> ... *<checksum> framing; default true */
+                            lineNumbers?: boolean;
+                            /** @description MQTT; answered back masked, send the mask to keep it */
+                            password?: string;
+                            /**
+                             * @description default line (sim:// uses its firmware); MQTT devices always speak MQTT
+                             * @enum {string}
+                             */
+                            protocol?: "line" | "jsonl" | "marlin" | "grbl";
+                            /**
+                             * @description MQTT; default 1
+                             * @enum {integer}
+                             */
+                            qos?: 0 | 1 | 2;
+                            /** @description first reconnect delay; default 1000 */
+                            reconnectDelayMs?: number;
+                            /** @description the delay doubles up to this; >= reconnectDelayMs; default 30000 */
+                            reconnectMaxDelayMs?: number;
+                            /** @description after a resync probe could not confirm: how long the firmware must stay silent before commands go out again; default 500 */
+                            resyncQuietMs?: number;
+                            /** @description GRBL real-time ? rate: 0 (off) or 20-60000; default 250 */
+                            statusPollMs?: number;
+                            /** @description Marlin report/poll interval; default 2000 */
+                            temperatureIntervalMs?: number;
+                            /**
+                             * @description Marlin: auto uses M155 auto-report when offered, else polls M105
+                             * @enum {string}
+                             */
+                            temperatureReport?: "auto" | "autoreport" | "poll" | "off";
+                            /** @description MQTT */
+                            username?: string;
+                        } & {
                             [key: string]: unknown;
                         };
                         /** @description one of: serial:///dev/ttyUSB0?baudRate=115200, /dev/ttyUSB0 or another absolute device path (baud from configuration.baudRate, default 115200), tcp://host:port, mqtt://host:port/<topic-prefix>, sim://marlin, sim://grbl */
@@ -1469,8 +1567,57 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            /** @description protocol (line|jsonl|marlin|grbl), baudRate, autoReconnect, commandTimeoutMs, statusPollMs (GRBL), temperatureReport/temperatureIntervalMs (Marlin), lineNumbers, username/password (MQTT), ...; see docs/DEVICES.md */
+                            /** @description known keys are checked, other keys are kept as given; see docs/DEVICES.md */
                             configuration: {
+                                /** @description reopen after an unexpected drop, with backoff; default true */
+                                autoReconnect?: boolean;
+                                /** @description serial; default 115200 */
+                                baudRate?: number;
+                                /** @description for a command without timeoutMs; default 10000 */
+                                commandTimeoutMs?: number;
+                                /** @description TCP/MQTT connect; default 5000 */
+                                connectTimeoutMs?: number;
+                                /** @description per handshake attempt; default 2000 */
+                                handshakeTimeoutMs?: number;
+                                /** @description jsonl: only a JSON answer completes a command; default false */
+                                jsonAnswersOnly?: boolean;
+                                /**
+                                 * @description line protocol: what ends each command; default \n
+                                 * @enum {string}
+                                 */
+                                lineEnding?: "\n" | "\r\n";
+                                /** @description Marlin N<n> ... *<checksum> framing; default true */
+                                lineNumbers?: boolean;
+                                /** @description MQTT; answered back masked, send the mask to keep it */
+                                password?: string;
+                                /**
+                                 * @description default line (sim:// uses its firmware); MQTT devices always speak MQTT
+                                 * @enum {string}
+                                 */
+                                protocol?: "line" | "jsonl" | "marlin" | "grbl";
+                                /**
+                                 * @description MQTT; default 1
+                                 * @enum {integer}
+                                 */
+                                qos?: 0 | 1 | 2;
+                                /** @description first reconnect delay; default 1000 */
+                                reconnectDelayMs?: number;
+                                /** @description the delay doubles up to this; >= reconnectDelayMs; default 30000 */
+                                reconnectMaxDelayMs?: number;
+                                /** @description after a resync probe could not confirm: how long the firmware must stay silent before commands go out again; default 500 */
+                                resyncQuietMs?: number;
+                                /** @description GRBL real-time ? rate: 0 (off) or 20-60000; default 250 */
+                                statusPollMs?: number;
+                                /** @description Marlin report/poll interval; default 2000 */
+                                temperatureIntervalMs?: number;
+                                /**
+                                 * @description Marlin: auto uses M155 auto-report when offered, else polls M105
+                                 * @enum {string}
+                                 */
+                                temperatureReport?: "auto" | "autoreport" | "poll" | "off";
+                                /** @description MQTT */
+                                username?: string;
+                            } & {
                                 [key: string]: unknown;
                             };
                             connectionString: string;
@@ -1526,8 +1673,57 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            /** @description protocol (line|jsonl|marlin|grbl), baudRate, autoReconnect, commandTimeoutMs, statusPollMs (GRBL), temperatureReport/temperatureIntervalMs (Marlin), lineNumbers, username/password (MQTT), ...; see docs/DEVICES.md */
+                            /** @description known keys are checked, other keys are kept as given; see docs/DEVICES.md */
                             configuration: {
+                                /** @description reopen after an unexpected drop, with backoff; default true */
+                                autoReconnect?: boolean;
+                                /** @description serial; default 115200 */
+                                baudRate?: number;
+                                /** @description for a command without timeoutMs; default 10000 */
+                                commandTimeoutMs?: number;
+                                /** @description TCP/MQTT connect; default 5000 */
+                                connectTimeoutMs?: number;
+                                /** @description per handshake attempt; default 2000 */
+                                handshakeTimeoutMs?: number;
+                                /** @description jsonl: only a JSON answer completes a command; default false */
+                                jsonAnswersOnly?: boolean;
+                                /**
+                                 * @description line protocol: what ends each command; default \n
+                                 * @enum {string}
+                                 */
+                                lineEnding?: "\n" | "\r\n";
+                                /** @description Marlin N<n> ... *<checksum> framing; default true */
+                                lineNumbers?: boolean;
+                                /** @description MQTT; answered back masked, send the mask to keep it */
+                                password?: string;
+                                /**
+                                 * @description default line (sim:// uses its firmware); MQTT devices always speak MQTT
+                                 * @enum {string}
+                                 */
+                                protocol?: "line" | "jsonl" | "marlin" | "grbl";
+                                /**
+                                 * @description MQTT; default 1
+                                 * @enum {integer}
+                                 */
+                                qos?: 0 | 1 | 2;
+                                /** @description first reconnect delay; default 1000 */
+                                reconnectDelayMs?: number;
+                                /** @description the delay doubles up to this; >= reconnectDelayMs; default 30000 */
+                                reconnectMaxDelayMs?: number;
+                                /** @description after a resync probe could not confirm: how long the firmware must stay silent before commands go out again; default 500 */
+                                resyncQuietMs?: number;
+                                /** @description GRBL real-time ? rate: 0 (off) or 20-60000; default 250 */
+                                statusPollMs?: number;
+                                /** @description Marlin report/poll interval; default 2000 */
+                                temperatureIntervalMs?: number;
+                                /**
+                                 * @description Marlin: auto uses M155 auto-report when offered, else polls M105
+                                 * @enum {string}
+                                 */
+                                temperatureReport?: "auto" | "autoreport" | "poll" | "off";
+                                /** @description MQTT */
+                                username?: string;
+                            } & {
                                 [key: string]: unknown;
                             };
                             connectionString: string;
@@ -1564,8 +1760,57 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
-                        /** @description protocol (line|jsonl|marlin|grbl), baudRate, autoReconnect, commandTimeoutMs, statusPollMs (GRBL), temperatureReport/temperatureIntervalMs (Marlin), lineNumbers, username/password (MQTT), ...; see docs/DEVICES.md */
+                        /** @description known keys are checked, other keys are kept as given; see docs/DEVICES.md */
                         configuration?: {
+                            /** @description reopen after an unexpected drop, with backoff; default true */
+                            autoReconnect?: boolean;
+                            /** @description serial; default 115200 */
+                            baudRate?: number;
+                            /** @description for a command without timeoutMs; default 10000 */
+                            commandTimeoutMs?: number;
+                            /** @description TCP/MQTT connect; default 5000 */
+                            connectTimeoutMs?: number;
+                            /** @description per handshake attempt; default 2000 */
+                            handshakeTimeoutMs?: number;
+                            /** @description jsonl: only a JSON answer completes a command; default false */
+                            jsonAnswersOnly?: boolean;
+                            /**
+                             * @description line protocol: what ends each command; default \n
+                             * @enum {string}
+                             */
+                            lineEnding?: "\n" | "\r\n";
+                            /** @description Marlin N<n> ... *<checksum> framing; default true */
+                            lineNumbers?: boolean;
+                            /** @description MQTT; answered back masked, send the mask to keep it */
+                            password?: string;
+                            /**
+                             * @description default line (sim:// uses its firmware); MQTT devices always speak MQTT
+                             * @enum {string}
+                             */
+                            protocol?: "line" | "jsonl" | "marlin" | "grbl";
+                            /**
+                             * @description MQTT; default 1
+                             * @enum {integer}
+                             */
+                            qos?: 0 | 1 | 2;
+                            /** @description first reconnect delay; default 1000 */
+                            reconnectDelayMs?: number;
+                            /** @description the delay doubles up to this; >= reconnectDelayMs; default 30000 */
+                            reconnectMaxDelayMs?: number;
+                            /** @description after a resync probe could not confirm: how long the firmware must stay silent before commands go out again; default 500 */
+                            resyncQuietMs?: number;
+                            /** @description GRBL real-time ? rate: 0 (off) or 20-60000; default 250 */
+                            statusPollMs?: number;
+                            /** @description Marlin report/poll interval; default 2000 */
+                            temperatureIntervalMs?: number;
+                            /**
+                             * @description Marlin: auto uses M155 auto-report when offered, else polls M105
+                             * @enum {string}
+                             */
+                            temperatureReport?: "auto" | "autoreport" | "poll" | "off";
+                            /** @description MQTT */
+                            username?: string;
+                        } & {
                             [key: string]: unknown;
                         };
                         /** @description one of: serial:///dev/ttyUSB0?baudRate=115200, /dev/ttyUSB0 or another absolute device path (baud from configuration.baudRate, default 115200), tcp://host:port, mqtt://host:port/<topic-prefix>, sim://marlin, sim://grbl */
@@ -1583,8 +1828,57 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            /** @description protocol (line|jsonl|marlin|grbl), baudRate, autoReconnect, commandTimeoutMs, statusPollMs (GRBL), temperatureReport/temperatureIntervalMs (Marlin), lineNumbers, username/password (MQTT), ...; see docs/DEVICES.md */
+                            /** @description known keys are checked, other keys are kept as given; see docs/DEVICES.md */
                             configuration: {
+                                /** @description reopen after an unexpected drop, with backoff; default true */
+                                autoReconnect?: boolean;
+                                /** @description serial; default 115200 */
+                                baudRate?: number;
+                                /** @description for a command without timeoutMs; default 10000 */
+                                commandTimeoutMs?: number;
+                                /** @description TCP/MQTT connect; default 5000 */
+                                connectTimeoutMs?: number;
+                                /** @description per handshake attempt; default 2000 */
+                                handshakeTimeoutMs?: number;
+                                /** @description jsonl: only a JSON answer completes a command; default false */
+                                jsonAnswersOnly?: boolean;
+                                /**
+                                 * @description line protocol: what ends each command; default \n
+                                 * @enum {string}
+                                 */
+                                lineEnding?: "\n" | "\r\n";
+                                /** @description Marlin N<n> ... *<checksum> framing; default true */
+                                lineNumbers?: boolean;
+                                /** @description MQTT; answered back masked, send the mask to keep it */
+                                password?: string;
+                                /**
+                                 * @description default line (sim:// uses its firmware); MQTT devices always speak MQTT
+                                 * @enum {string}
+                                 */
+                                protocol?: "line" | "jsonl" | "marlin" | "grbl";
+                                /**
+                                 * @description MQTT; default 1
+                                 * @enum {integer}
+                                 */
+                                qos?: 0 | 1 | 2;
+                                /** @description first reconnect delay; default 1000 */
+                                reconnectDelayMs?: number;
+                                /** @description the delay doubles up to this; >= reconnectDelayMs; default 30000 */
+                                reconnectMaxDelayMs?: number;
+                                /** @description after a resync probe could not confirm: how long the firmware must stay silent before commands go out again; default 500 */
+                                resyncQuietMs?: number;
+                                /** @description GRBL real-time ? rate: 0 (off) or 20-60000; default 250 */
+                                statusPollMs?: number;
+                                /** @description Marlin report/poll interval; default 2000 */
+                                temperatureIntervalMs?: number;
+                                /**
+                                 * @description Marlin: auto uses M155 auto-report when offered, else polls M105
+                                 * @enum {string}
+                                 */
+                                temperatureReport?: "auto" | "autoreport" | "poll" | "off";
+                                /** @description MQTT */
+                                username?: string;
+                            } & {
                                 [key: string]: unknown;
                             };
                             connectionString: string;
@@ -1720,8 +2014,57 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            /** @description protocol (line|jsonl|marlin|grbl), baudRate, autoReconnect, commandTimeoutMs, statusPollMs (GRBL), temperatureReport/temperatureIntervalMs (Marlin), lineNumbers, username/password (MQTT), ...; see docs/DEVICES.md */
+                            /** @description known keys are checked, other keys are kept as given; see docs/DEVICES.md */
                             configuration: {
+                                /** @description reopen after an unexpected drop, with backoff; default true */
+                                autoReconnect?: boolean;
+                                /** @description serial; default 115200 */
+                                baudRate?: number;
+                                /** @description for a command without timeoutMs; default 10000 */
+                                commandTimeoutMs?: number;
+                                /** @description TCP/MQTT connect; default 5000 */
+                                connectTimeoutMs?: number;
+                                /** @description per handshake attempt; default 2000 */
+                                handshakeTimeoutMs?: number;
+                                /** @description jsonl: only a JSON answer completes a command; default false */
+                                jsonAnswersOnly?: boolean;
+                                /**
+                                 * @description line protocol: what ends each command; default \n
+                                 * @enum {string}
+                                 */
+                                lineEnding?: "\n" | "\r\n";
+                                /** @description Marlin N<n> ... *<checksum> framing; default true */
+                                lineNumbers?: boolean;
+                                /** @description MQTT; answered back masked, send the mask to keep it */
+                                password?: string;
+                                /**
+                                 * @description default line (sim:// uses its firmware); MQTT devices always speak MQTT
+                                 * @enum {string}
+                                 */
+                                protocol?: "line" | "jsonl" | "marlin" | "grbl";
+                                /**
+                                 * @description MQTT; default 1
+                                 * @enum {integer}
+                                 */
+                                qos?: 0 | 1 | 2;
+                                /** @description first reconnect delay; default 1000 */
+                                reconnectDelayMs?: number;
+                                /** @description the delay doubles up to this; >= reconnectDelayMs; default 30000 */
+                                reconnectMaxDelayMs?: number;
+                                /** @description after a resync probe could not confirm: how long the firmware must stay silent before commands go out again; default 500 */
+                                resyncQuietMs?: number;
+                                /** @description GRBL real-time ? rate: 0 (off) or 20-60000; default 250 */
+                                statusPollMs?: number;
+                                /** @description Marlin report/poll interval; default 2000 */
+                                temperatureIntervalMs?: number;
+                                /**
+                                 * @description Marlin: auto uses M155 auto-report when offered, else polls M105
+                                 * @enum {string}
+                                 */
+                                temperatureReport?: "auto" | "autoreport" | "poll" | "off";
+                                /** @description MQTT */
+                                username?: string;
+                            } & {
                                 [key: string]: unknown;
                             };
                             connectionString: string;
@@ -1779,8 +2122,57 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            /** @description protocol (line|jsonl|marlin|grbl), baudRate, autoReconnect, commandTimeoutMs, statusPollMs (GRBL), temperatureReport/temperatureIntervalMs (Marlin), lineNumbers, username/password (MQTT), ...; see docs/DEVICES.md */
+                            /** @description known keys are checked, other keys are kept as given; see docs/DEVICES.md */
                             configuration: {
+                                /** @description reopen after an unexpected drop, with backoff; default true */
+                                autoReconnect?: boolean;
+                                /** @description serial; default 115200 */
+                                baudRate?: number;
+                                /** @description for a command without timeoutMs; default 10000 */
+                                commandTimeoutMs?: number;
+                                /** @description TCP/MQTT connect; default 5000 */
+                                connectTimeoutMs?: number;
+                                /** @description per handshake attempt; default 2000 */
+                                handshakeTimeoutMs?: number;
+                                /** @description jsonl: only a JSON answer completes a command; default false */
+                                jsonAnswersOnly?: boolean;
+                                /**
+                                 * @description line protocol: what ends each command; default \n
+                                 * @enum {string}
+                                 */
+                                lineEnding?: "\n" | "\r\n";
+                                /** @description Marlin N<n> ... *<checksum> framing; default true */
+                                lineNumbers?: boolean;
+                                /** @description MQTT; answered back masked, send the mask to keep it */
+                                password?: string;
+                                /**
+                                 * @description default line (sim:// uses its firmware); MQTT devices always speak MQTT
+                                 * @enum {string}
+                                 */
+                                protocol?: "line" | "jsonl" | "marlin" | "grbl";
+                                /**
+                                 * @description MQTT; default 1
+                                 * @enum {integer}
+                                 */
+                                qos?: 0 | 1 | 2;
+                                /** @description first reconnect delay; default 1000 */
+                                reconnectDelayMs?: number;
+                                /** @description the delay doubles up to this; >= reconnectDelayMs; default 30000 */
+                                reconnectMaxDelayMs?: number;
+                                /** @description after a resync probe could not confirm: how long the firmware must stay silent before commands go out again; default 500 */
+                                resyncQuietMs?: number;
+                                /** @description GRBL real-time ? rate: 0 (off) or 20-60000; default 250 */
+                                statusPollMs?: number;
+                                /** @description Marlin report/poll interval; default 2000 */
+                                temperatureIntervalMs?: number;
+                                /**
+                                 * @description Marlin: auto uses M155 auto-report when offered, else polls M105
+                                 * @enum {string}
+                                 */
+                                temperatureReport?: "auto" | "autoreport" | "poll" | "off";
+                                /** @description MQTT */
+                                username?: string;
+                            } & {
                                 [key: string]: unknown;
                             };
                             connectionString: string;
@@ -2487,11 +2879,19 @@ export interface paths {
                                 /** @description average CPU % per bucket */
                                 cpu: number[];
                                 cpuMax: number[];
+                                /** @description average % used of the watched filesystem per bucket; null where it could not be read */
+                                disk: (number | null)[];
                                 /** Format: date-time */
                                 from: string;
                                 /** @description average memory % per bucket */
                                 memory: number[];
                                 memoryMax: number[];
+                                /** @description average bytes/s received per bucket, all interfaces but loopback */
+                                netRx: number[];
+                                netRxMax: number[];
+                                /** @description average bytes/s sent per bucket */
+                                netTx: number[];
+                                netTxMax: number[];
                                 source: "memory" | "database" | "mixed";
                                 stepMs: number;
                                 /** @description start of each bucket */

@@ -2,7 +2,7 @@
 // a time, so a large file never sits whole in memory.
 
 import type { Readable } from 'node:stream'
-import { GcodeLineSplitter, type PreparedLine } from '../gcode.js'
+import { GcodeLineSplitter, type PreparedLine } from '../../firmware/gcode.js'
 
 export interface LineSource {
   /** The next line, or null at the end of the file. */

@@ -1,10 +1,12 @@
-// Protocol registry: a new firmware dialect is one file plus one entry here.
-// `mqtt` is not offered in configuration.protocol; the mqtt transport pins it.
+// Protocol registry: a new firmware is one folder under src/modules/firmware/
+// (protocol, emulator, streamer, wire helpers) plus one entry here; a generic
+// line dialect is one file in this folder. `mqtt` is not offered in
+// configuration.protocol; the mqtt transport pins it.
 
-import { grbl } from './grbl.js'
+import { grbl } from '../../firmware/grbl/protocol.js'
+import { marlin } from '../../firmware/marlin/protocol.js'
 import { jsonl } from './jsonl.js'
 import { line } from './line.js'
-import { marlin } from './marlin.js'
 import { mqtt } from './mqtt.js'
 import type { ProtocolFactory } from './types.js'
 

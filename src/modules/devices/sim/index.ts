@@ -1,8 +1,9 @@
-// Emulator registry: a new simulated firmware is one file plus one entry.
+// Emulator registry: a firmware's emulator lives in its folder under
+// src/modules/firmware/; the generic line and jsonl echoes live here.
 
-import { GrblEmulator } from './grbl.js'
+import { GrblEmulator } from '../../firmware/grbl/emulator.js'
+import { MarlinEmulator } from '../../firmware/marlin/emulator.js'
 import { JsonlEmulator, LineEchoEmulator } from './line.js'
-import { MarlinEmulator } from './marlin.js'
 import type { FirmwareEmulator } from './types.js'
 
 export type EmulatorName = 'marlin' | 'grbl' | 'line' | 'jsonl'

@@ -60,21 +60,3 @@ export class EmulatorBase {
     this.timers.clear()
   }
 }
-
-/** Marlin's checksum: XOR of every byte before the `*`. */
-export function marlinChecksum(text: string): number {
-  let cs = 0
-  for (let i = 0; i < text.length; i++) cs ^= text.charCodeAt(i) & 0xff
-  return cs
-}
-
-/** G-code words (`X10.5`) as a map; `null` when the line has leftovers that are not words. */
-export function gcodeWords(line: string): Map<string, number> | null {
-  const words = new Map<string, number>()
-  const rest = line.replace(/([A-Z])\s*([-+]?(?:\d+\.?\d*|\.\d+))/gi, (_, letter: string, value: string) => {
-    const key = letter.toUpperCase()
-    if (!words.has(key)) words.set(key, Number(value))
-    return ''
-  })
-  return rest.trim() === '' ? words : null
-}

@@ -1,5 +1,5 @@
 // The environment of a `script` action, built from scratch with the agents'
-// rules (DESIGN.md §5): the server holds MYNTRIX_JWT_SECRET, database URLs and
+// rules (docs/AGENTS.md, environment): the server holds MYNTRIX_JWT_SECRET, database URLs and
 // the admin password, so nothing is copied from it but these few variables.
 
 /** Copied from the server's environment when set. Nothing else is. */

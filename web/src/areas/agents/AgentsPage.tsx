@@ -4,10 +4,13 @@
 
 import { useState } from 'react'
 import { Link, useNavigate } from 'react-router'
+import { usePageOffset } from '../../api/paging'
+import { useScene } from '../../api/scene-feed'
 import { allows } from '../../api/session'
 import type { Me } from '../../api/types'
 import { formatAgo, formatBytes, formatPercent } from '../../ui/format'
 import { QueryState } from '../../ui/Loading'
+import { Pager } from '../../ui/Pager'
 import { StatusDot } from '../../ui/StatusDot'
 import { AgentActions } from './AgentActions'
 import { AgentForm } from './AgentForm'
@@ -16,14 +19,18 @@ import { HealthBar } from './HealthBar'
 import { useAgents, useCreateAgent } from './hooks'
 
 export default function AgentsPage({ me }: { me: Me }) {
-  const agents = useAgents()
+  const [offset, setOffset] = usePageOffset()
+  const agents = useAgents(offset)
+  const scene = useScene()
   const create = useCreateAgent()
   const navigate = useNavigate()
   const [creating, setCreating] = useState(false)
   const canOperate = allows(me.role, 'operator')
-  const list = agents.data ?? []
-  const running = list.filter((a) => a.status === 'running').length
-  const avgHealth = list.length ? Math.round(list.reduce((s, a) => s + a.health, 0) / list.length) : 0
+  const list = agents.data?.items ?? []
+  // Counts over every agent, not just this page: the scene feed carries them all.
+  const all = scene.data?.agents
+  const running = all ? all.filter((a) => a.status === 'running').length : null
+  const avgHealth = all?.length ? `${Math.round(all.reduce((s, a) => s + a.health, 0) / all.length)} %` : '—'
 
   return (
     <section aria-labelledby="page-title">
@@ -65,18 +72,18 @@ export default function AgentsPage({ me }: { me: Me }) {
           <dl className="stats">
             <div>
               <dt>Total agents</dt>
-              <dd>{list.length}</dd>
+              <dd>{agents.data.total}</dd>
             </div>
             <div>
               <dt>Running</dt>
-              <dd>{running}</dd>
+              <dd>{running ?? '—'}</dd>
             </div>
             <div>
               <dt>Average health</dt>
-              <dd>{avgHealth} %</dd>
+              <dd>{avgHealth}</dd>
             </div>
           </dl>
-          {list.length === 0 ? (
+          {agents.data.total === 0 ? (
             <p className="muted">No agents yet.{canOperate && ' Create one with “New agent”.'}</p>
           ) : (
             <table className="table">
@@ -123,6 +130,7 @@ export default function AgentsPage({ me }: { me: Me }) {
               </tbody>
             </table>
           )}
+          <Pager what="agents" page={agents.data} onOffset={setOffset} />
         </>
       )}
     </section>

@@ -2,16 +2,24 @@
 // carries an agent is written into the cache at once; the scene feed keeps
 // status, health and load current in between (api/scene-feed.ts).
 
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
+import { keepPreviousData, queryOptions, useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
 import { api, unwrap } from '../../api/client'
+import { PAGE_SIZE, toPage } from '../../api/paging'
 import { agentsKey } from '../../api/scene-feed'
 import type { Agent, CreateAgent, UpdateAgent } from '../../api/types'
 
-export function useAgents() {
-  return useQuery({
-    queryKey: [...agentsKey, 'list'],
-    queryFn: async () => unwrap(await api.GET('/api/myntrix/agents', { params: { query: { limit: 1000 } } })),
+/** One page of agents (the list page), or up to `limit` of them (a form's choice of agent). */
+export function agentsQuery(offset = 0, limit = PAGE_SIZE) {
+  return queryOptions({
+    queryKey: [...agentsKey, 'list', offset, limit],
+    queryFn: async () =>
+      toPage(await api.GET('/api/myntrix/agents', { params: { query: { offset, limit } } }), offset),
+    placeholderData: keepPreviousData,
   })
+}
+
+export function useAgents(offset = 0, limit = PAGE_SIZE) {
+  return useQuery(agentsQuery(offset, limit))
 }
 
 export function useAgent(id: string) {

@@ -6,11 +6,13 @@
 import { useQueryClient } from '@tanstack/react-query'
 import { useEffect, useState } from 'react'
 import { Link, Route, Routes, useNavigate } from 'react-router'
+import { mapPage, usePageOffset } from '../../api/paging'
 import { useScene } from '../../api/scene-feed'
 import { allows, useSession } from '../../api/session'
 import type { Device } from '../../api/types'
 import { formatAgo } from '../../ui/format'
 import { QueryState } from '../../ui/Loading'
+import { Pager } from '../../ui/Pager'
 import { StatusDot } from '../../ui/StatusDot'
 import '../pages.css'
 import { ConnectButton } from './ConnectButton'
@@ -27,28 +29,26 @@ export default function DevicesPage() {
   )
 }
 
-/** The list with the scene feed's status and last seen laid over it; a device added or removed elsewhere refetches it. */
-function useLiveDevices() {
-  const devices = useDevices()
+/**
+ * One page of the list with the scene feed's status and last seen laid over it;
+ * a device added or removed elsewhere (the scene's count differs from the
+ * list's total) refetches it.
+ */
+function useLiveDevices(offset: number) {
+  const devices = useDevices(offset)
   const scene = useScene()
   const client = useQueryClient()
   const live = scene.data?.devices
-  const listIds = devices.data
-    ?.map((d) => d.id)
-    .sort()
-    .join(',')
-  const sceneIds = live
-    ?.map((d) => d.id)
-    .sort()
-    .join(',')
+  const total = devices.data?.total
+  const sceneCount = live?.length
   useEffect(() => {
-    if (listIds !== undefined && sceneIds !== undefined && listIds !== sceneIds) {
+    if (total !== undefined && sceneCount !== undefined && total !== sceneCount) {
       void client.invalidateQueries({ queryKey: [...devicesKey, 'list'] })
     }
-  }, [listIds, sceneIds, client])
+  }, [total, sceneCount, client])
   if (!devices.data || !live) return devices
   const byId = new Map(live.map((d) => [d.id, d]))
-  const data = devices.data.map((d): Device => {
+  const data = mapPage(devices.data, (d): Device => {
     const s = byId.get(d.id)
     if (!s) return d
     const lastSeen = s.lastSeen && (!d.lastSeen || s.lastSeen > d.lastSeen) ? s.lastSeen : d.lastSeen
@@ -59,13 +59,16 @@ function useLiveDevices() {
 
 function DeviceList() {
   const { me } = useSession()
-  const devices = useLiveDevices()
+  const [offset, setOffset] = usePageOffset()
+  const devices = useLiveDevices(offset)
+  const scene = useScene()
   const create = useCreateDevice()
   const navigate = useNavigate()
   const [creating, setCreating] = useState(false)
   const canOperate = allows(me?.role, 'operator')
-  const list = devices.data ?? []
-  const connected = list.filter((d) => d.status === 'connected').length
+  const list = devices.data?.items ?? []
+  // Over every device, not just this page: the scene feed carries them all.
+  const connected = scene.data?.devices.filter((d) => d.status === 'connected').length
 
   return (
     <section aria-labelledby="page-title">
@@ -107,14 +110,14 @@ function DeviceList() {
           <dl className="stats">
             <div>
               <dt>Total devices</dt>
-              <dd>{list.length}</dd>
+              <dd>{devices.data.total}</dd>
             </div>
             <div>
               <dt>Connected</dt>
-              <dd>{connected}</dd>
+              <dd>{connected ?? '—'}</dd>
             </div>
           </dl>
-          {list.length === 0 ? (
+          {devices.data.total === 0 ? (
             <p className="muted">No devices yet.{canOperate && ' Create one with “New device”.'}</p>
           ) : (
             <table className="table">
@@ -159,6 +162,7 @@ function DeviceList() {
               </tbody>
             </table>
           )}
+          <Pager what="devices" page={devices.data} onOffset={setOffset} />
         </>
       )}
     </section>

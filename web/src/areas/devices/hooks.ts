@@ -3,10 +3,18 @@
 // a device page's own telemetry feed (useDeviceFeed) keeps its readings, chart,
 // wire log and transfer current.
 
-import { type QueryClient, useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
+import {
+  keepPreviousData,
+  type QueryClient,
+  queryOptions,
+  useMutation,
+  useQuery,
+  useQueryClient,
+} from '@tanstack/react-query'
 import { useRef, useState } from 'react'
 import { api, unwrap } from '../../api/client'
 import { type Envelope, useLiveFeed } from '../../api/live'
+import { mapPage, PAGE_SIZE, type Paged, toPage } from '../../api/paging'
 import type { Device, Job } from '../../api/types'
 import { laterJob, storeJob } from '../resources/jobs'
 import type { CreateDevice, DeviceFile, TelemetrySample, UpdateDevice, UploadResult } from './types'
@@ -15,12 +23,18 @@ export const devicesKey = ['devices'] as const
 const KEEP_SAMPLES = 600
 const KEEP_LOG_LINES = 1000
 
-export function useDevices() {
-  return useQuery({
-    queryKey: [...devicesKey, 'list'],
+/** One page of devices (the list page), or up to `limit` of them (a form's choice of device). */
+export function devicesQuery(offset = 0, limit = PAGE_SIZE) {
+  return queryOptions({
+    queryKey: [...devicesKey, 'list', offset, limit],
     queryFn: async () =>
-      unwrap(await api.GET('/api/myntrix/devices', { params: { query: { limit: 1000 } } })),
+      toPage(await api.GET('/api/myntrix/devices', { params: { query: { offset, limit } } }), offset),
+    placeholderData: keepPreviousData,
   })
+}
+
+export function useDevices(offset = 0, limit = PAGE_SIZE) {
+  return useQuery(devicesQuery(offset, limit))
 }
 
 export function useDevice(id: string) {
@@ -32,15 +46,15 @@ export function useDevice(id: string) {
 
 function storeDevice(client: QueryClient, device: Device): void {
   client.setQueryData([...devicesKey, 'one', device.id], device)
-  client.setQueryData<Device[]>([...devicesKey, 'list'], (list) =>
-    list?.some((d) => d.id === device.id) ? list.map((d) => (d.id === device.id ? device : d)) : list,
+  client.setQueriesData<Paged<Device>>({ queryKey: [...devicesKey, 'list'] }, (page) =>
+    mapPage(page, (d) => (d.id === device.id ? device : d)),
   )
 }
 
 function patchDevice(client: QueryClient, id: string, patch: Partial<Device>): void {
   client.setQueryData<Device>([...devicesKey, 'one', id], (d) => d && { ...d, ...patch })
-  client.setQueryData<Device[]>([...devicesKey, 'list'], (list) =>
-    list?.map((d) => (d.id === id ? { ...d, ...patch } : d)),
+  client.setQueriesData<Paged<Device>>({ queryKey: [...devicesKey, 'list'] }, (page) =>
+    mapPage(page, (d) => (d.id === id ? { ...d, ...patch } : d)),
   )
 }
 

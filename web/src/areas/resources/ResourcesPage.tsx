@@ -11,7 +11,7 @@ import { formatBytes, formatPercent, formatTime } from '../../ui/format'
 import { QueryState } from '../../ui/Loading'
 import { StatusDot } from '../../ui/StatusDot'
 import '../pages.css'
-import { useHistory, useLiveSeries, WINDOWS, type Window } from './hooks'
+import { useHistory, WINDOWS, type Window } from './hooks'
 import { JobsTable } from './JobsTable'
 import { useJob, useJobsFeed } from './jobs'
 import { Progress } from './Progress'
@@ -47,18 +47,12 @@ function Resources({ feed }: { feed: string }) {
   const { me } = useSession()
   const [window, setWindow] = useState<Window>('15m')
   const history = useHistory(window)
-  const live = useLiveSeries(history.data)
   const h = history.data?.history
-  const cpu = useMemo<uPlot.AlignedData>(() => {
-    const t = (h?.timestamps ?? []).map((x) => new Date(x).getTime() / 1000)
-    return [t, h?.cpu ?? [], h?.cpuMax ?? []]
-  }, [h])
-  const memory = useMemo<uPlot.AlignedData>(() => {
-    const t = (h?.timestamps ?? []).map((x) => new Date(x).getTime() / 1000)
-    return [t, h?.memory ?? [], h?.memoryMax ?? []]
-  }, [h])
-  const disk = useMemo<uPlot.AlignedData>(() => [live.t, live.disk], [live])
-  const network = useMemo<uPlot.AlignedData>(() => [live.t, live.rx, live.tx], [live])
+  const t = useMemo(() => (h?.timestamps ?? []).map((x) => new Date(x).getTime() / 1000), [h])
+  const cpu = useMemo<uPlot.AlignedData>(() => [t, h?.cpu ?? [], h?.cpuMax ?? []], [t, h])
+  const memory = useMemo<uPlot.AlignedData>(() => [t, h?.memory ?? [], h?.memoryMax ?? []], [t, h])
+  const disk = useMemo<uPlot.AlignedData>(() => [t, h?.disk ?? []], [t, h])
+  const network = useMemo<uPlot.AlignedData>(() => [t, h?.netRx ?? [], h?.netTx ?? []], [t, h])
   const now = history.data
   const avg = (xs: number[] | undefined) => (xs?.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null)
 
@@ -137,21 +131,30 @@ function Resources({ feed }: { feed: string }) {
             <section className="card" aria-labelledby="disk-title">
               <h2 id="disk-title">Disk</h2>
               <Chart
-                title="Disk used %, since this page opened"
+                key={window}
+                title={`Disk used %, last ${window}`}
                 series={DISK_SERIES}
                 data={disk}
                 yRange={[0, 100]}
+                windowSeconds={WINDOW_SECONDS[window]}
               />
-              <p className="muted">since this page opened (the history keeps CPU and memory only)</p>
+              <p className="muted">
+                {now.disk ? `${now.disk.path}, ${formatPercent(now.disk.percent)} now` : 'no disk read'}
+              </p>
             </section>
             <section className="card" aria-labelledby="network-title">
               <h2 id="network-title">Network</h2>
               <Chart
-                title="Network bytes per second, since this page opened"
+                key={window}
+                title={`Network bytes per second, last ${window}`}
                 series={NETWORK_SERIES}
                 data={network}
+                windowSeconds={WINDOW_SECONDS[window]}
               />
-              <p className="muted">since this page opened (the history keeps CPU and memory only)</p>
+              <p className="muted">
+                now {rate(now.network.rxBytesPerSec)} in, {rate(now.network.txBytesPerSec)} out (averages per
+                bucket)
+              </p>
             </section>
           </div>
         </>

@@ -4,6 +4,7 @@
 // admins only, as the server allows it to them only.
 
 import { type FormEvent, useId, useState } from 'react'
+import { LIST_MAX } from '../../api/paging'
 import { fieldErrors, type Problem, toProblem } from '../../api/problem'
 import { Field } from '../../ui/Field'
 import { FieldErrors, ProblemView } from '../../ui/ProblemView'
@@ -145,8 +146,9 @@ export function TaskForm({
   const [v, setV] = useState(initial)
   const [localProblem, setLocalProblem] = useState<Problem | null>(null)
   const problem = localProblem ?? (error ? toProblem(error) : null)
-  const agents = useAgents()
-  const devices = useDevices()
+  // Choices for the agent and device actions: the API's largest page.
+  const agents = useAgents(0, LIST_MAX)
+  const devices = useDevices(0, LIST_MAX)
   const zoneList = useId()
   const enabledId = useId()
   const shellId = useId()
@@ -212,7 +214,7 @@ export function TaskForm({
             <Field label="Agent" problem={problem} path="agentId">
               <select required value={v.agentId} onChange={set('agentId')}>
                 <option value="">choose an agent</option>
-                {(agents.data ?? []).map((a) => (
+                {(agents.data?.items ?? []).map((a) => (
                   <option key={a.id} value={a.id}>
                     {a.name}
                   </option>
@@ -303,7 +305,7 @@ export function TaskForm({
             <Field label="Device" problem={problem} path="deviceId">
               <select required value={v.deviceId} onChange={set('deviceId')}>
                 <option value="">choose a device</option>
-                {(devices.data ?? []).map((d) => (
+                {(devices.data?.items ?? []).map((d) => (
                   <option key={d.id} value={d.id}>
                     {d.name}
                   </option>

@@ -5,9 +5,11 @@
 
 import { useState } from 'react'
 import { Link, Route, Routes, useNavigate } from 'react-router'
+import { usePageOffset } from '../../api/paging'
 import { allows, useSession } from '../../api/session'
 import { formatAgo, formatTime } from '../../ui/format'
 import { QueryState } from '../../ui/Loading'
+import { Pager } from '../../ui/Pager'
 import { StatusDot } from '../../ui/StatusDot'
 import '../pages.css'
 import { emptyTask } from './config'
@@ -28,12 +30,13 @@ export default function TasksPage() {
 
 function TaskList() {
   const { me } = useSession()
-  const tasks = useTasks()
+  const [offset, setOffset] = usePageOffset()
+  const tasks = useTasks(offset)
   const create = useCreateTask()
   const navigate = useNavigate()
   const [creating, setCreating] = useState(false)
   const canOperate = allows(me?.role, 'operator')
-  const list = tasks.data ?? []
+  const list = tasks.data?.items ?? []
 
   return (
     <section aria-labelledby="page-title">
@@ -71,59 +74,62 @@ function TaskList() {
       )}
       {!tasks.data ? (
         <QueryState what="tasks" error={tasks.error} />
-      ) : list.length === 0 ? (
+      ) : tasks.data.total === 0 ? (
         <p className="muted">No tasks yet.{canOperate && ' Create one with “New task”.'}</p>
       ) : (
-        <table className="table">
-          <caption className="sr-only">Tasks</caption>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">State</th>
-              <th scope="col">Schedule</th>
-              <th scope="col">Action</th>
-              <th scope="col">Next run</th>
-              <th scope="col">Last result</th>
-              {canOperate && <th scope="col">Actions</th>}
-            </tr>
-          </thead>
-          <tbody>
-            {list.map((t) => (
-              <tr key={t.id}>
-                <th scope="row">
-                  <Link to={`/tasks/${t.id}`}>{t.name}</Link>
-                </th>
-                <td>
-                  <StatusDot status={t.enabled ? 'enabled' : 'disabled'} />
-                </td>
-                <td>
-                  <code>{t.schedule}</code> <span className="muted">{t.timezone}</span>
-                </td>
-                <td>
-                  <span className="badge">{t.action}</span>
-                </td>
-                <td title={t.nextRun ?? undefined}>{t.nextRun ? formatTime(t.nextRun) : 'N/A'}</td>
-                <td title={t.lastRun?.error ?? undefined}>
-                  {t.lastRun ? (
-                    <>
-                      <StatusDot status={t.lastRun.status} />{' '}
-                      <span className="muted">
-                        {formatAgo(t.lastRun.endTime ?? t.lastRun.startTime ?? t.lastRun.createdAt)}
-                      </span>
-                    </>
-                  ) : (
-                    'Never'
-                  )}
-                </td>
-                {canOperate && (
-                  <td>
-                    <TaskActions task={t} />
-                  </td>
-                )}
+        <>
+          <table className="table">
+            <caption className="sr-only">Tasks</caption>
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">State</th>
+                <th scope="col">Schedule</th>
+                <th scope="col">Action</th>
+                <th scope="col">Next run</th>
+                <th scope="col">Last result</th>
+                {canOperate && <th scope="col">Actions</th>}
               </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {list.map((t) => (
+                <tr key={t.id}>
+                  <th scope="row">
+                    <Link to={`/tasks/${t.id}`}>{t.name}</Link>
+                  </th>
+                  <td>
+                    <StatusDot status={t.enabled ? 'enabled' : 'disabled'} />
+                  </td>
+                  <td>
+                    <code>{t.schedule}</code> <span className="muted">{t.timezone}</span>
+                  </td>
+                  <td>
+                    <span className="badge">{t.action}</span>
+                  </td>
+                  <td title={t.nextRun ?? undefined}>{t.nextRun ? formatTime(t.nextRun) : 'N/A'}</td>
+                  <td title={t.lastRun?.error ?? undefined}>
+                    {t.lastRun ? (
+                      <>
+                        <StatusDot status={t.lastRun.status} />{' '}
+                        <span className="muted">
+                          {formatAgo(t.lastRun.endTime ?? t.lastRun.startTime ?? t.lastRun.createdAt)}
+                        </span>
+                      </>
+                    ) : (
+                      'Never'
+                    )}
+                  </td>
+                  {canOperate && (
+                    <td>
+                      <TaskActions task={t} />
+                    </td>
+                  )}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          <Pager what="tasks" page={tasks.data} onOffset={setOffset} />
+        </>
       )}
     </section>
   )

@@ -3,19 +3,30 @@
 // time), and the actions. There is no tasks feed: a run is a `task.run` job,
 // so the jobs feed saying one changed refreshes the tasks and their history.
 
-import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
+import { keepPreviousData, queryOptions, useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
 import { useEffect, useRef, useState } from 'react'
 import { api, unwrap } from '../../api/client'
+import { PAGE_SIZE, toPage } from '../../api/paging'
 import type { Job, Task } from '../../api/types'
 import { useJobsFeed } from '../resources/jobs'
 
 export const tasksKey = ['tasks'] as const
 
-export function useTasks() {
-  return useQuery({
-    queryKey: [...tasksKey, 'list'],
-    queryFn: async () => unwrap(await api.GET('/api/myntrix/tasks', { params: { query: { limit: 1000 } } })),
+/** One page of tasks. */
+export function tasksQuery(offset = 0) {
+  return queryOptions({
+    queryKey: [...tasksKey, 'list', offset],
+    queryFn: async () =>
+      toPage(
+        await api.GET('/api/myntrix/tasks', { params: { query: { offset, limit: PAGE_SIZE } } }),
+        offset,
+      ),
+    placeholderData: keepPreviousData,
   })
+}
+
+export function useTasks(offset = 0) {
+  return useQuery(tasksQuery(offset))
 }
 
 export function useTask(id: string) {

@@ -1,16 +1,26 @@
-// Every setting comes from the environment and is validated once, here.
-// A bad value throws ConfigError naming the variable and what is allowed;
-// main.ts prints that one line and exits.
+// Every setting comes from the environment and is validated once, here, when
+// the process starts: a bad value throws ConfigError naming the variable and
+// what is allowed; main.ts prints that one line and exits. Each area receives
+// only its own section (agents, scheduler, deviceFiles, monitoring), never the
+// environment, which holds the server's secrets.
 
 import path from 'node:path'
-import { ConfigError } from './errors.js'
-import {
-  type AllowEntry,
-  OUTBOUND_ALLOW_SETTING,
-  OUTBOUND_PRIVATE_SETTING,
-  parseOutboundAllow,
-} from './net/outbound-policy.js'
-import { type ChildUser, resolveChildUser } from './process/child-user.js'
+import { ConfigError } from '../errors.js'
+import { type AgentsSettings, agentsSettings } from './agents.js'
+import { type ChildrenSettings, childrenSettings } from './children.js'
+import { type DeviceFilesSettings, deviceFilesSettings } from './device-files.js'
+import { bool, type Env, int, str } from './env.js'
+import { heartbeatMs } from './heartbeat.js'
+import { type MonitoringSettings, monitoringSettings } from './monitoring.js'
+import { type OutboundSettings, outboundSettings } from './outbound.js'
+import { type SchedulerSettings, schedulerSettings } from './scheduler.js'
+
+export type { AgentsSettings } from './agents.js'
+export { type ChildrenSettings, onlyAdminsDecide } from './children.js'
+export type { DeviceFilesSettings } from './device-files.js'
+export type { MonitoringSettings } from './monitoring.js'
+export type { OutboundSettings } from './outbound.js'
+export type { SchedulerSettings } from './scheduler.js'
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
 const LOG_LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
@@ -39,61 +49,18 @@ export interface Config {
   corsOrigin: string | null
   /** How often a live stream (WebSocket, SSE) re-checks its credential; a revoked one ends it. */
   streamAuthRecheckMs: number
-  uploadMaxMb: number
-  /** An upload that sends no bytes for this long is ended with 408 and its partial file removed. */
+  /** A request body (any route) that sends no bytes for this long is ended with 408. */
   uploadIdleTimeoutMs: number
-  metricsPublic: boolean
-  metricsIntervalMs: number
-  metricsRetentionDays: number
-  /**
-   * Comma-separated host allow-list for the scheduler's `api` action; empty = any host the
-   * outbound policy lets the task's owner reach. It only narrows; it never opens.
-   */
-  apiActionAllow: string[]
-  /** Destinations non-admins may reach beyond the safe default (MYNTRIX_OUTBOUND_ALLOW). */
-  outboundAllow: AllowEntry[]
-  /** Whether non-admins may reach private ranges (MYNTRIX_OUTBOUND_PRIVATE=allow|deny, default allow). */
-  outboundPrivate: boolean
-  /**
-   * The OS user agents and script tasks run as (MYNTRIX_CHILD_USER; `nobody` when
-   * unset on a root server). undefined: the server's own user, so children can read
-   * the server's secrets and only admins may decide what they run.
-   */
-  childUser: ChildUser | undefined
-  /**
-   * MYNTRIX_TRUST_OPERATORS: where children share the server's user, let operators
-   * create, configure and start agents anyway (they can then read the server's
-   * secrets). For a single-user machine, and the test suite run without root.
-   */
-  trustOperators: boolean
-  /** Extra settings an area reads; kept as raw strings so areas validate their own. */
-  raw: Record<string, string | undefined>
-}
-
-type Env = Record<string, string | undefined>
-
-function str(env: Env, name: string): string | undefined {
-  const v = env[name]
-  return v === undefined || v.trim() === '' ? undefined : v.trim()
-}
-
-function int(env: Env, name: string, def: number, min: number, max: number): number {
-  const v = str(env, name)
-  if (v === undefined) return def
-  if (!/^-?\d+$/.test(v))
-    throw new ConfigError(name, `must be an integer between ${min} and ${max}, got "${v}"`)
-  const n = Number(v)
-  if (n < min || n > max)
-    throw new ConfigError(name, `must be an integer between ${min} and ${max}, got ${n}`)
-  return n
-}
-
-function bool(env: Env, name: string, def: boolean): boolean {
-  const v = str(env, name)
-  if (v === undefined) return def
-  if (['true', '1', 'yes'].includes(v.toLowerCase())) return true
-  if (['false', '0', 'no'].includes(v.toLowerCase())) return false
-  throw new ConfigError(name, `must be true or false, got "${v}"`)
+  /** How often a process with work in flight writes its heartbeat (MYNTRIX_HEARTBEAT_MS). */
+  heartbeatMs: number
+  outbound: OutboundSettings
+  children: ChildrenSettings
+  agents: AgentsSettings
+  deviceFiles: DeviceFilesSettings
+  monitoring: MonitoringSettings
+  scheduler: SchedulerSettings
+  /** One line each for deprecated or retired settings still set; logged at start-up. */
+  warnings: string[]
 }
 
 function databaseUrl(env: Env, dataDir: string): string {
@@ -122,13 +89,6 @@ function databaseUrl(env: Env, dataDir: string): string {
   )
 }
 
-function outboundPrivate(env: Env): boolean {
-  const v = str(env, OUTBOUND_PRIVATE_SETTING)?.toLowerCase()
-  if (v === undefined || v === 'allow') return true
-  if (v === 'deny') return false
-  throw new ConfigError(OUTBOUND_PRIVATE_SETTING, `must be allow or deny, got "${v}"`)
-}
-
 export function loadConfig(env: Env = process.env): Config {
   const host = str(env, 'MYNTRIX_HOST') ?? '127.0.0.1'
   if (!/^[\w.:-]+$/.test(host))
@@ -149,6 +109,8 @@ export function loadConfig(env: Env = process.env): Config {
   if (jwtSecret !== null && jwtSecret.length < 32) {
     throw new ConfigError('MYNTRIX_JWT_SECRET', 'must be at least 32 characters')
   }
+  const uploadIdleTimeoutMs = int(env, 'MYNTRIX_UPLOAD_IDLE_TIMEOUT_MS', 30_000, 100, 3_600_000)
+  const warnings: string[] = []
 
   return {
     host,
@@ -167,19 +129,14 @@ export function loadConfig(env: Env = process.env): Config {
     loginWindowSeconds: int(env, 'MYNTRIX_LOGIN_WINDOW_SECONDS', 300, 1, 86400),
     corsOrigin: str(env, 'MYNTRIX_CORS_ORIGIN') ?? null,
     streamAuthRecheckMs: int(env, 'MYNTRIX_STREAM_AUTH_RECHECK_MS', 30_000, 100, 3_600_000),
-    uploadMaxMb: int(env, 'MYNTRIX_UPLOAD_MAX_MB', 50, 1, 10_000),
-    uploadIdleTimeoutMs: int(env, 'MYNTRIX_UPLOAD_IDLE_TIMEOUT_MS', 30_000, 100, 3_600_000),
-    metricsPublic: bool(env, 'MYNTRIX_METRICS_PUBLIC', false),
-    metricsIntervalMs: int(env, 'MYNTRIX_METRICS_INTERVAL_MS', 1000, 100, 3_600_000),
-    metricsRetentionDays: int(env, 'MYNTRIX_METRICS_RETENTION_DAYS', 7, 1, 3650),
-    apiActionAllow: (str(env, 'MYNTRIX_API_ACTION_ALLOW') ?? '')
-      .split(',')
-      .map((h) => h.trim().toLowerCase())
-      .filter(Boolean),
-    outboundAllow: parseOutboundAllow(str(env, OUTBOUND_ALLOW_SETTING)),
-    outboundPrivate: outboundPrivate(env),
-    childUser: resolveChildUser(str(env, 'MYNTRIX_CHILD_USER')),
-    trustOperators: bool(env, 'MYNTRIX_TRUST_OPERATORS', false),
-    raw: { ...env },
+    uploadIdleTimeoutMs,
+    heartbeatMs: heartbeatMs(env, warnings),
+    outbound: outboundSettings(env),
+    children: childrenSettings(env),
+    agents: agentsSettings(env, dataDir),
+    deviceFiles: deviceFilesSettings(env, dataDir, uploadIdleTimeoutMs),
+    monitoring: monitoringSettings(env, dataDir),
+    scheduler: schedulerSettings(env, warnings),
+    warnings,
   }
 }

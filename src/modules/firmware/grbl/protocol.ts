@@ -1,11 +1,10 @@
 // GRBL 1.1: `ok` or `error:N` per line, real-time single bytes (`?` `!` `~`
 // Ctrl-X) that bypass the line buffer, `<...>` status reports that may arrive
 // between a line and its `ok`, `ALARM:N` that may leave a line unanswered, and
-// no greeting on a port that did not reset the board (DESIGN.md §10).
+// no greeting on a port that did not reset the board (docs/DEVICES.md, "Firmware").
 
-import type { ResolvedConfiguration } from '../configuration.js'
-import { grblAlarmMessage, grblErrorMessage } from './grbl-codes.js'
-import { askUntilAnswered } from './handshake.js'
+import type { ResolvedConfiguration } from '../../devices/configuration.js'
+import { askUntilAnswered } from '../../devices/protocols/handshake.js'
 import type {
   Protocol,
   ProtocolEvent,
@@ -13,15 +12,17 @@ import type {
   Readings,
   RealtimeCommand,
   SyncProbe,
-} from './types.js'
+} from '../../devices/protocols/types.js'
+import { grblAlarmMessage, grblErrorMessage } from './codes.js'
+import { GRBL_DEFAULT_RX_BUFFER, GRBL_REALTIME } from './wire.js'
 
 const REALTIME: Record<string, RealtimeCommand> = {
-  '?': { bytes: Buffer.from('?'), awaitsReport: true },
-  '!': { bytes: Buffer.from('!'), awaitsReport: false },
-  '~': { bytes: Buffer.from('~'), awaitsReport: false },
-  '\x18': { bytes: Buffer.from([0x18]), awaitsReport: false },
-  '^X': { bytes: Buffer.from([0x18]), awaitsReport: false },
-  'ctrl-x': { bytes: Buffer.from([0x18]), awaitsReport: false },
+  '?': { bytes: Buffer.from([GRBL_REALTIME.statusQuery]), awaitsReport: true },
+  '!': { bytes: Buffer.from([GRBL_REALTIME.feedHold]), awaitsReport: false },
+  '~': { bytes: Buffer.from([GRBL_REALTIME.cycleStart]), awaitsReport: false },
+  '\x18': { bytes: Buffer.from([GRBL_REALTIME.softReset]), awaitsReport: false },
+  '^X': { bytes: Buffer.from([GRBL_REALTIME.softReset]), awaitsReport: false },
+  'ctrl-x': { bytes: Buffer.from([GRBL_REALTIME.softReset]), awaitsReport: false },
 }
 
 type Vector = [number, number, number]
@@ -35,7 +36,7 @@ function vector(text: string): Vector | null {
 export class GrblProtocol implements Protocol {
   readonly name = 'grbl'
   /** From the last field of `[OPT:...]`; 128 until the firmware says otherwise. */
-  rxBufferSize = 128
+  rxBufferSize = GRBL_DEFAULT_RX_BUFFER
   /** Kept between reports: WCO and Ov appear only on some of them. */
   private wco: Vector = [0, 0, 0]
   private isAlarmed = false
@@ -154,7 +155,7 @@ export class GrblProtocol implements Protocol {
   start(session: ProtocolSession): () => void {
     const intervalMs = session.config.statusPollMs
     if (intervalMs <= 0) return () => {}
-    const query = Buffer.from('?')
+    const query = Buffer.from([GRBL_REALTIME.statusQuery])
     const poll = () => session.writeRealtime(query, { quiet: true }).catch(() => {})
     poll()
     const timer = setInterval(poll, intervalMs)

@@ -1,5 +1,5 @@
 // A GRBL 1.1-like controller, matching what real 1.1h firmware does behind a
-// pty (DESIGN.md §10): no banner on open, `$I` answers VER/OPT/ok, `?` `!` `~`
+// pty (docs/DEVICES.md, "Firmware"): no banner on open, `$I` answers VER/OPT/ok, `?` `!` `~`
 // and Ctrl-X are real-time (picked out of the byte stream at once), reports end
 // in \r\n with WCO/Ov only on some of them, failures answer `error:N`, and an
 // alarm locks G-code out until `$X` or a reset. `$C` toggles check mode;
@@ -7,7 +7,9 @@
 // that arrives around that reset is still answered after the banner, as real
 // 1.1h firmware did three times out of three.
 
-import { EmulatorBase, type FirmwareEmulator, gcodeWords } from './types.js'
+import { EmulatorBase, type FirmwareEmulator } from '../../devices/sim/types.js'
+import { gcodeWords } from '../gcode.js'
+import { GRBL_DEFAULT_RX_BUFFER, GRBL_REALTIME } from './wire.js'
 
 export interface GrblEmulatorOptions {
   version?: string
@@ -75,7 +77,7 @@ export class GrblEmulator extends EmulatorBase implements FirmwareEmulator {
     super()
     this.opts = {
       version: options.version ?? '1.1h.20190830',
-      rxBufferSize: options.rxBufferSize ?? 128,
+      rxBufferSize: options.rxBufferSize ?? GRBL_DEFAULT_RX_BUFFER,
       plannerBlocks: options.plannerBlocks ?? 15,
       bannerOnStart: options.bannerOnStart ?? false,
       checkModeResetDelayMs: options.checkModeResetDelayMs ?? 200,
@@ -97,10 +99,10 @@ export class GrblEmulator extends EmulatorBase implements FirmwareEmulator {
     const bytes = typeof data === 'string' ? Buffer.from(data, 'latin1') : data
     for (const byte of bytes) {
       // Real-time commands are taken out of the stream wherever they appear.
-      if (byte === 0x3f) this.statusReport()
-      else if (byte === 0x21) this.feedHold()
-      else if (byte === 0x7e) this.cycleStart()
-      else if (byte === 0x18) this.softReset()
+      if (byte === GRBL_REALTIME.statusQuery) this.statusReport()
+      else if (byte === GRBL_REALTIME.feedHold) this.feedHold()
+      else if (byte === GRBL_REALTIME.cycleStart) this.cycleStart()
+      else if (byte === GRBL_REALTIME.softReset) this.softReset()
       else if (byte >= 0x80) continue
       else if (byte === 0x0a) {
         const line = this.inbound

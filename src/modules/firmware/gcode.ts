@@ -1,6 +1,8 @@
-// G-code preparation for streaming: what the firmware should see of a file.
-// Comments (`;` to end of line, `( ... )` inline) and blank lines never go on
-// the wire; they only cost bytes and, on GRBL, receive-buffer space.
+// G-code, the language Marlin and GRBL share. Preparation for streaming: what
+// the firmware should see of a file. Comments (`;` to end of line, `( ... )`
+// inline) and blank lines never go on the wire; they only cost bytes and, on
+// GRBL, receive-buffer space. And the reading of a line's words, for the
+// emulators.
 
 /** Removes comments and surrounding whitespace from one line; '' when nothing is left. */
 export function stripGcodeLine(line: string): string {
@@ -84,18 +86,13 @@ export class GcodeLineSplitter {
   }
 }
 
-/** Marlin's checksum: XOR of every byte before the `*`. */
-export function marlinChecksum(text: string): number {
-  let cs = 0
-  for (let i = 0; i < text.length; i++) cs ^= text.charCodeAt(i) & 0xff
-  return cs
-}
-
-/** `N<n> <cmd>*<checksum>` without the line ending. */
-export function marlinFrame(lineNumber: number, command: string): string {
-  if (!Number.isInteger(lineNumber) || lineNumber < 0) {
-    throw new RangeError(`lineNumber must be an integer >= 0, got ${lineNumber}`)
-  }
-  const body = `N${lineNumber} ${command}`
-  return `${body}*${marlinChecksum(body)}`
+/** G-code words (`X10.5`) as a map; `null` when the line has leftovers that are not words. */
+export function gcodeWords(line: string): Map<string, number> | null {
+  const words = new Map<string, number>()
+  const rest = line.replace(/([A-Z])\s*([-+]?(?:\d+\.?\d*|\.\d+))/gi, (_, letter: string, value: string) => {
+    const key = letter.toUpperCase()
+    if (!words.has(key)) words.set(key, Number(value))
+    return ''
+  })
+  return rest.trim() === '' ? words : null
 }

@@ -6,9 +6,8 @@
 // Commands that queue up behind the stream (an operator's M105, the
 // temperature poll) go out between two lines.
 
-import { TransferError } from '../errors.js'
-import type { PreparedLine } from '../gcode.js'
-import type { LineSource } from './source.js'
+import { TransferError } from '../../device-files/errors.js'
+import type { LineSource } from '../../device-files/streamers/source.js'
 import {
   newProgress,
   type StreamControl,
@@ -17,7 +16,8 @@ import {
   type StreamOutcome,
   type StreamSession,
   type TransferProgress,
-} from './types.js'
+} from '../../device-files/streamers/types.js'
+import type { PreparedLine } from '../gcode.js'
 
 // Commands that may run for minutes before their `ok` (heating, homing,
 // probing, dwell, waiting for moves, filament change).

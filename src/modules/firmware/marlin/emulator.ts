@@ -2,7 +2,9 @@
 // `Resend:`, `echo:busy: processing` during long moves, temperatures via M105
 // and M155 auto-report, positions via M114, M115 with capabilities, M118 echo.
 
-import { EmulatorBase, type FirmwareEmulator, gcodeWords, marlinChecksum } from './types.js'
+import { EmulatorBase, type FirmwareEmulator } from '../../devices/sim/types.js'
+import { gcodeWords } from '../gcode.js'
+import { marlinChecksum } from './wire.js'
 
 export interface MarlinEmulatorOptions {
   /** Host keepalive interval (Marlin's default is 2 s). */

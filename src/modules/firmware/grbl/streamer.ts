@@ -6,9 +6,8 @@
 // the buffer still answer and are waited for, so the job ends settled.
 // Real-time bytes (`?` `!` `~` Ctrl-X) bypass the buffer and need no space.
 
-import { TransferError } from '../errors.js'
-import type { PreparedLine } from '../gcode.js'
-import type { LineSource } from './source.js'
+import { TransferError } from '../../device-files/errors.js'
+import type { LineSource } from '../../device-files/streamers/source.js'
 import {
   newProgress,
   type StreamControl,
@@ -17,9 +16,9 @@ import {
   type StreamOutcome,
   type StreamSession,
   type TransferProgress,
-} from './types.js'
-
-export const GRBL_DEFAULT_RX_BUFFER = 128
+} from '../../device-files/streamers/types.js'
+import type { PreparedLine } from '../gcode.js'
+import { GRBL_DEFAULT_RX_BUFFER } from './wire.js'
 
 export class GrblStreamer implements Streamer {
   readonly progress: TransferProgress

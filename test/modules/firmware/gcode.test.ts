@@ -1,11 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import {
-  GcodeLineSplitter,
-  marlinChecksum,
-  marlinFrame,
-  prepareGcode,
-  stripGcodeLine,
-} from '../../../src/modules/device-files/gcode.js'
+import { GcodeLineSplitter, prepareGcode, stripGcodeLine } from '../../../src/modules/firmware/gcode.js'
+import { marlinChecksum, marlinFrame } from '../../../src/modules/firmware/marlin/wire.js'
 
 describe('G-code preparation', () => {
   it('strips ; comments, ( ) comments and surrounding whitespace', () => {

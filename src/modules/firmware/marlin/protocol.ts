@@ -3,10 +3,16 @@
 // that acknowledges the error, not the line), `busy:` keepalives, temperature
 // reports from M105 or M155 auto-report, positions from M114.
 
-import type { ResolvedConfiguration } from '../configuration.js'
-import { marlinChecksum } from '../sim/types.js'
-import { askUntilAnswered } from './handshake.js'
-import type { Protocol, ProtocolEvent, ProtocolSession, Readings, SyncProbe } from './types.js'
+import type { ResolvedConfiguration } from '../../devices/configuration.js'
+import { askUntilAnswered } from '../../devices/protocols/handshake.js'
+import type {
+  Protocol,
+  ProtocolEvent,
+  ProtocolSession,
+  Readings,
+  SyncProbe,
+} from '../../devices/protocols/types.js'
+import { marlinFrame } from './wire.js'
 
 // Enough lines to answer any Resend with one line (or a planner's worth) in flight.
 const HISTORY_LINES = 256
@@ -61,8 +67,7 @@ export class MarlinProtocol implements Protocol {
     // M110 sets the line number itself; it is sent carrying that number.
     const lineNumber = m110 ? Number(m110[1] ?? 0) : this.nextLine
     this.nextLine = lineNumber + 1
-    const body = `N${lineNumber} ${command}`
-    const wire = `${body}*${marlinChecksum(body)}\n`
+    const wire = `${marlinFrame(lineNumber, command)}\n`
     this.history.set(lineNumber, wire)
     this.history.delete(lineNumber - HISTORY_LINES)
     return wire

@@ -1,0 +1,97 @@
+// What the supervisor reports about agents, recorded and announced: status and
+// health go to the database in the order they happened (one chain of writes
+// per agent) and out on the bus as `agent.status` and `agent.log`.
+
+import type { EventBus } from '../../events/bus.js'
+import type { Logger } from '../../logger.js'
+import type { AgentFacts } from './agent-entry.js'
+import type { LogEntry } from './log-buffer.js'
+import type { AgentRuntimeState, AgentsRepository, StoredExit } from './repository.js'
+import type { Supervisor } from './supervisor.js'
+
+export class AgentReports {
+  /** agentId -> ownerId, for bus events (filled whenever a record is read). */
+  readonly owners = new Map<string, string>()
+  /** Per-agent chain of database writes, so reports land in the order they happened. */
+  private readonly writes = new Map<string, Promise<void>>()
+
+  constructor(private readonly deps: { repository: AgentsRepository; bus: EventBus; logger: Logger }) {}
+
+  /** Records and announces the supervisor's events; returns the unsubscribe function. */
+  follow(supervisor: Supervisor): () => void {
+    return supervisor.onEvent((e) => {
+      if (e.type === 'status') this.onStatus(e.facts)
+      else if (e.type === 'health') this.onHealth(e.facts)
+      else if (e.type === 'log') this.onLog(e.agentId, e.entry)
+    })
+  }
+
+  /** Resolves when the reports about this agent so far are in the database. */
+  async written(agentId: string): Promise<void> {
+    await this.writes.get(agentId)
+  }
+
+  private onStatus(facts: AgentFacts): void {
+    const running = facts.status === 'running' && facts.startedAt !== null
+    const state: AgentRuntimeState = {
+      status: facts.status,
+      statusReason: facts.reason,
+      health: facts.health,
+      healthDetails: facts.healthDetails,
+      process: facts.process,
+      startedAt: facts.startedAt,
+      restarts: facts.restarts,
+      lastExit: storedExit(facts),
+      ...(running ? { lastRun: facts.startedAt! } : {}),
+    }
+    this.write(facts.agentId, () => this.deps.repository.updateRuntime(facts.agentId, state))
+    this.announce(facts)
+  }
+
+  private onHealth(facts: AgentFacts): void {
+    this.write(facts.agentId, () =>
+      this.deps.repository.updateHealth(facts.agentId, facts.health, facts.healthDetails),
+    )
+    this.announce(facts)
+  }
+
+  private onLog(agentId: string, entry: LogEntry): void {
+    this.deps.bus.emit('agent.log', {
+      agentId,
+      stream: entry.stream,
+      line: entry.line,
+      ts: entry.ts.toISOString(),
+    })
+  }
+
+  private announce(facts: AgentFacts): void {
+    this.deps.bus.emit('agent.status', {
+      agentId: facts.agentId,
+      ownerId: this.owners.get(facts.agentId) ?? '',
+      status: facts.status,
+      health: facts.health,
+      pid: facts.pid,
+    })
+  }
+
+  private write(agentId: string, fn: () => Promise<void>): void {
+    const prev = this.writes.get(agentId) ?? Promise.resolve()
+    const next = prev
+      .then(fn)
+      .catch((err) => this.deps.logger.error({ err, agentId }, 'could not record agent state'))
+      .finally(() => {
+        if (this.writes.get(agentId) === next) this.writes.delete(agentId)
+      })
+    this.writes.set(agentId, next)
+  }
+
+  /** Resolves when every state report so far is in the database. */
+  async flushWrites(): Promise<void> {
+    while (this.writes.size > 0) await Promise.all([...this.writes.values()])
+  }
+}
+
+function storedExit(facts: AgentFacts): StoredExit | null {
+  const e = facts.lastExit
+  return e ? { code: e.code, signal: e.signal, at: e.at.toISOString() } : null
+}

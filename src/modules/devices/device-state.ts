@@ -1,0 +1,109 @@
+// What a connection knows about its device, and tells its owner as it
+// changes: the status and its error, the firmware version, the readings (always
+// the full current set), the log feed, and whether the firmware is in alarm or
+// the far end says the device is offline. Lines change it through the events
+// the protocol reads in them.
+
+import type { ProtocolEvent, Readings } from './protocols/types.js'
+import type { ConnectionListener, DeviceStatus, LogDirection } from './types.js'
+
+/** The events that say something about the device rather than answer a command. */
+export type DeviceEvent = Extract<
+  ProtocolEvent,
+  { kind: 'telemetry' | 'firmware' | 'alarm' | 'alarm-cleared' | 'presence' }
+>
+
+export class DeviceState {
+  private currentStatus: DeviceStatus = 'disconnected'
+  private currentError: string | null = null
+  private firmware: string | null = null
+  private readings: Readings = {}
+  /** The firmware stopped itself: commands still go out (to clear it) though the status is error. */
+  isAlarmed = false
+  /** The far end (an MQTT device's status) says the device is offline. */
+  isRemoteOffline = false
+
+  constructor(private readonly listener: ConnectionListener) {}
+
+  get status(): DeviceStatus {
+    return this.currentStatus
+  }
+
+  get lastError(): string | null {
+    return this.currentError
+  }
+
+  get firmwareVersion(): string | null {
+    return this.firmware
+  }
+
+  /** A copy of the current readings. */
+  get telemetry(): Readings {
+    return { ...this.readings }
+  }
+
+  setStatus(status: DeviceStatus, lastError: string | null): void {
+    if (status === this.currentStatus && lastError === this.currentError) return
+    this.currentStatus = status
+    this.currentError = lastError
+    this.listener.status?.(status, lastError)
+  }
+
+  /** A new link: no alarm, no offline report yet. */
+  linkOpened(): void {
+    this.isAlarmed = false
+    this.isRemoteOffline = false
+  }
+
+  /** The handshake is done: connected, unless the far end already said the device is offline. */
+  handshakeDone(): void {
+    this.setStatus(
+      this.isRemoteOffline ? 'connecting' : 'connected',
+      this.isRemoteOffline ? 'the device reports it is offline' : null,
+    )
+  }
+
+  /** `link` says whether the link is open, and whether an open is still in progress. */
+  apply(event: DeviceEvent, link: { isOpen: boolean; isConnecting: boolean }): void {
+    switch (event.kind) {
+      case 'telemetry':
+        this.readings = { ...this.readings, ...event.readings }
+        this.listener.telemetry?.({ ...this.readings }, new Date())
+        return
+      case 'firmware':
+        if (this.firmware === event.version) return
+        this.firmware = event.version
+        this.listener.firmwareVersion?.(event.version)
+        return
+      case 'alarm':
+        this.isAlarmed = true
+        if (link.isOpen) this.setStatus('error', event.message)
+        return
+      case 'alarm-cleared':
+        this.isAlarmed = false
+        if (link.isOpen && this.currentStatus === 'error') this.setStatus('connected', null)
+        return
+      case 'presence':
+        this.isRemoteOffline = !event.online
+        if (!link.isOpen || link.isConnecting) return
+        if (event.online) this.setStatus('connected', null)
+        else this.setStatus('connecting', 'the device reports it is offline')
+        return
+    }
+  }
+
+  /** Any inbound bytes (drives lastSeen). */
+  traffic(): void {
+    this.listener.traffic?.(new Date())
+  }
+
+  log(direction: LogDirection, line: string): void {
+    this.listener.log?.(direction, line, new Date())
+  }
+
+  /** To the operator's log (the service's logger) and the device's log feed. */
+  warn(message: string): void {
+    this.log('info', `warning: ${message}`)
+    this.listener.warning?.(message)
+  }
+}
