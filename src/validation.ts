@@ -25,7 +25,8 @@ export const AJV_OPTIONS = {
   strictNumbers: true,
 } as const satisfies Options
 
-const ajv = addFormats.default(new Ajv({ ...AJV_OPTIONS, coerceTypes: false, strict: false }))
+// verbose: errors keep the failing schema and value, for the schemas' own wording (MessageOptions).
+const ajv = addFormats.default(new Ajv({ ...AJV_OPTIONS, coerceTypes: false, strict: false, verbose: true }))
 const compiled = new WeakMap<TSchema, ValidateFunction>()
 
 /** The error Ajv reports, as far as the mapping reads it (Fastify's validation errors have this shape too). */
@@ -34,6 +35,65 @@ export interface SchemaError {
   message?: string
   keyword?: string
   params?: Record<string, unknown>
+  schemaPath?: string
+  /** The failing schema and value (the services' checks keep them; route checks do not). */
+  parentSchema?: Record<string, unknown>
+  data?: unknown
+}
+
+/**
+ * Schema options that keep an area's own wording in the services' checks
+ * (route checks report Ajv's words); named as OpenAPI extensions, so the
+ * document stays valid. `x-message` answers for every failure of its schema
+ * and of the schemas inside it about the same value (a union's branches),
+ * `{got}` standing for a short description of the value;
+ * `x-required-message`, on a property, is said when it is missing.
+ */
+export interface MessageOptions {
+  'x-message'?: string
+  'x-required-message'?: string
+}
+
+/** A value in a message: short, and never the whole of a long string. */
+export function describeValue(value: unknown): string {
+  if (value === undefined) return 'nothing'
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'an array'
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value)
+  if (typeof value === 'object') return 'an object'
+  return String(value)
+}
+
+/** The schema's own message for an error, if it has one. */
+function ownMessage(v: SchemaError): string | undefined {
+  if (v.keyword === 'required') {
+    const missing = v.params?.missingProperty
+    const message =
+      typeof missing === 'string'
+        ? (v.parentSchema?.properties as Record<string, MessageOptions> | undefined)?.[missing]?.[
+            'x-required-message'
+          ]
+        : undefined
+    return typeof message === 'string' ? message : undefined
+  }
+  const message = v.parentSchema?.['x-message']
+  return typeof message === 'string' ? message.replace('{got}', describeValue(v.data)) : undefined
+}
+
+/** Drops the errors a schema with its own message answers for (those inside it, about the same value). */
+function spokenFor(validation: readonly SchemaError[]): SchemaError[] {
+  const speaks = (v: SchemaError) =>
+    v.keyword !== 'required' && typeof v.parentSchema?.['x-message'] === 'string'
+  const speakers = validation.filter(speaks).map((v) => ({
+    at: v.instancePath ?? '',
+    node: (v.schemaPath ?? '').slice(0, (v.schemaPath ?? '').lastIndexOf('/') + 1),
+  }))
+  if (speakers.length === 0) return [...validation]
+  return validation.filter(
+    (v) =>
+      speaks(v) ||
+      !speakers.some((s) => s.at === (v.instancePath ?? '') && (v.schemaPath ?? '').startsWith(s.node)),
+  )
 }
 
 /**
@@ -41,7 +101,8 @@ export interface SchemaError {
  * (`configuration.command`, `query.limit`); `prefix` names where the value sits.
  */
 export function fieldErrors(validation: readonly SchemaError[], prefix = ''): FieldError[] {
-  return validation.map((v) => {
+  const seen = new Set<string>()
+  return spokenFor(validation).flatMap((v) => {
     const segments = (v.instancePath ?? '').split('/').filter(Boolean)
     if (v.keyword === 'required' && typeof v.params?.missingProperty === 'string') {
       segments.push(v.params.missingProperty)
@@ -56,7 +117,13 @@ export function fieldErrors(validation: readonly SchemaError[], prefix = ''): Fi
     }
     // The pattern itself is unreadable; say the rule.
     if (v.keyword === 'pattern' && v.params?.pattern === NAME_PATTERN) message = NAME_RULE
-    return { path, message }
+    const own = ownMessage(v)
+    if (own === undefined) return [{ path, message }]
+    // A schema's own message may answer for several of its keywords at once: say it once.
+    const key = `${path}\n${own}`
+    if (seen.has(key)) return []
+    seen.add(key)
+    return [{ path, message: own }]
   })
 }
 

@@ -46,3 +46,47 @@ describe('schemaErrors', () => {
     }
   })
 })
+
+describe("a schema's own words (x-message, x-required-message)", () => {
+  const Own = Type.Object({
+    retries: Type.Integer({
+      minimum: 0,
+      maximum: 9,
+      'x-message': 'must be a whole number from 0 to 9, got {got}',
+    }),
+    code: Type.Optional(
+      Type.Union([Type.Integer({ minimum: 100 }), Type.Array(Type.Integer({ minimum: 100 }))], {
+        'x-message': 'must be a status or a list of them, got {got}',
+      }),
+    ),
+    name: Type.String({ 'x-required-message': 'is required: a name' }),
+    codes: Type.Optional(
+      Type.Array(Type.Integer({ maximum: 5, 'x-message': 'must be at most 5, got {got}' })),
+    ),
+  })
+
+  it('replaces the message of every failing keyword of that schema, saying it once', () => {
+    expect(schemaErrors(Own, { retries: 10, name: 'x' })).toEqual([
+      { path: 'retries', message: 'must be a whole number from 0 to 9, got 10' },
+    ])
+    expect(schemaErrors(Own, { retries: 'many', name: 'x' })).toEqual([
+      { path: 'retries', message: 'must be a whole number from 0 to 9, got "many"' },
+    ])
+  })
+
+  it("answers for a union's branches about the same value, not for deeper values with their own words", () => {
+    expect(schemaErrors(Own, { retries: 1, name: 'x', code: 99 })).toEqual([
+      { path: 'code', message: 'must be a status or a list of them, got 99' },
+    ])
+    expect(schemaErrors(Own, { retries: 1, name: 'x', codes: [1, 7] })).toEqual([
+      { path: 'codes.1', message: 'must be at most 5, got 7' },
+    ])
+  })
+
+  it('says x-required-message for a missing property, and Ajv keeps its words elsewhere', () => {
+    expect(schemaErrors(Own, { retries: 1 })).toEqual([{ path: 'name', message: 'is required: a name' }])
+    expect(schemaErrors(Body, { mode: 'a' })).toEqual([
+      { path: 'name', message: "must have required property 'name'" },
+    ])
+  })
+})

@@ -157,7 +157,22 @@ export interface TaskRunsTable {
   trigger: string
   jobId: string | null
   error: string | null
+  /** The process (nodes.id) that claimed the run (migration 0401). */
+  claimedBy: string | null
+  /** The process group a `script` run started, kept until the run ends (migration 0701). */
+  pid: number | null
+  /** Start time of that pid, as in AgentsTable, to recognise pid reuse. */
+  pidStartTime: string | null
   createdAt: DbTime
+}
+
+/** One Myntrix server process on this database, with its heartbeat (src/process/liveness.ts). */
+export interface NodesTable {
+  id: string
+  hostname: string | null
+  pid: number | null
+  startedAt: DbTime
+  heartbeatAt: DbTime
 }
 
 export interface SystemMetricsHistoryTable {
@@ -253,6 +268,7 @@ export interface DB {
   jobs: JobsTable
   scheduledTasks: ScheduledTasksTable
   taskRuns: TaskRunsTable
+  nodes: NodesTable
   systemMetricsHistory: SystemMetricsHistoryTable
   sceneGroups: SceneGroupsTable
   sceneSlots: SceneSlotsTable

@@ -1,5 +1,5 @@
 // Whether this process is alive, as the other Myntrix processes on the same
-// database see it: its row in scheduler_instances with a fresh heartbeat.
+// database see it: its row in `nodes` with a fresh heartbeat.
 // Peers take a process whose heartbeat is stale for dead and end the task runs
 // and jobs it left (the scheduler's and the jobs ledger's reapers).
 //
@@ -26,7 +26,7 @@ import os from 'node:os'
 import type { Kysely } from 'kysely'
 import { announceChange } from '../db/change-feed.js'
 import { rawQuery, typed } from '../db/raw.js'
-import type { DbEngine } from '../db/types.js'
+import type { DB, DbEngine } from '../db/types.js'
 import { toDbTime } from '../db/values.js'
 import { pidAlive } from './pid.js'
 
@@ -133,11 +133,10 @@ export class ProcessLiveness {
   }
 }
 
-/** The row of scheduler_instances that stands for one process. */
+/** The row of `nodes` that stands for one process (a node: one Myntrix server process). */
 export class InstanceRegistry {
   constructor(
-    // biome-ignore lint/suspicious/noExplicitAny: only scheduler_instances is touched, as raw SQL
-    private readonly db: Kysely<any>,
+    private readonly db: Kysely<DB>,
     private readonly engine: DbEngine,
   ) {}
 
@@ -147,21 +146,21 @@ export class InstanceRegistry {
     const updated = await rawQuery<{ id: string }>(
       this.db,
       this.engine,
-      `update scheduler_instances set heartbeat_at = ${t} where id = ? returning id`,
+      `update nodes set heartbeat_at = ${t} where id = ? returning id`,
       [toDbTime(at), id],
     )
     if (updated.length > 0) return
     await rawQuery(
       this.db,
       this.engine,
-      `insert into scheduler_instances (id, hostname, pid, started_at, heartbeat_at) values (?, ?, ?, ${t}, ${t})`,
+      `insert into nodes (id, hostname, pid, started_at, heartbeat_at) values (?, ?, ?, ${t}, ${t})`,
       [id, info.hostname, info.pid, toDbTime(at), toDbTime(at)],
     )
     await announceChange(this.db, this.engine)
   }
 
   async remove(id: string): Promise<void> {
-    await rawQuery(this.db, this.engine, 'delete from scheduler_instances where id = ?', [id])
+    await rawQuery(this.db, this.engine, 'delete from nodes where id = ?', [id])
   }
 
   /** Processes on this host whose pid no longer exists: dead now, whatever their heartbeat says. */
@@ -169,7 +168,7 @@ export class InstanceRegistry {
     const rows = await rawQuery<{ id: string; pid: number | string | null }>(
       this.db,
       this.engine,
-      'select id, pid from scheduler_instances where hostname = ?',
+      'select id, pid from nodes where hostname = ?',
       [os.hostname()],
     )
     return rows.filter((r) => r.pid !== null && !pidAlive(Number(r.pid))).map((r) => r.id)

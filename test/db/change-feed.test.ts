@@ -39,7 +39,7 @@ describe.each(testEngines())('database change feed on $name', (engine) => {
   }
   /** A write as the areas make them: a commit, and on PostgreSQL the announcement after it. */
   async function write(handle: DatabaseHandle) {
-    await sql`insert into scheduler_instances (id, hostname, pid, started_at, heartbeat_at)
+    await sql`insert into nodes (id, hostname, pid, started_at, heartbeat_at)
       values (${`i-${Math.random()}`}, 'h', 1, ${new Date().toISOString()}, ${new Date().toISOString()})`.execute(
       handle.db,
     )

@@ -42,7 +42,7 @@ describe.each(testEngines())('process liveness on $name', (engine) => {
     const row = (
       await sql<{
         beat: unknown
-      }>`select heartbeat_at as beat from scheduler_instances where id = 'me'`.execute(handle.db)
+      }>`select heartbeat_at as beat from nodes where id = 'me'`.execute(handle.db)
     ).rows[0]
     return row ? (fromDbTime(row.beat) as Date).getTime() : null
   }

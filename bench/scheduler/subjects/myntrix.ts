@@ -9,6 +9,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { Type } from '@sinclair/typebox'
 import { AuthRepository } from '../../../src/auth/repository.js'
 import { newId } from '../../../src/db/ids.js'
 import { migrate, openDatabase } from '../../../src/db/index.js'
@@ -42,7 +43,9 @@ if (mode === 'seed') {
 }
 const noop: Action = {
   type: 'api',
+  payloadSchema: Type.Object({}),
   validate: (p) => ({ ok: true, value: p }),
+  requiredRole: () => null,
   run: async () => ({ ok: true }),
 }
 const registry = createActionRegistry(Object.fromEntries(ACTION_TYPES.map((t) => [t, noop])) as never)

@@ -12,6 +12,7 @@ import { taskRunProcess } from './0701_task_run_process.js'
 import { authSessions } from './0702_auth_sessions.js'
 import { auditLogIndexes } from './0703_audit_log_indexes.js'
 import { apiKeyTokenVersion } from './0704_api_key_token_version.js'
+import { nodes } from './0801_nodes.js'
 import { notifications } from './0860_notifications.js'
 import type { MyntrixMigration } from './types.js'
 
@@ -27,5 +28,6 @@ export const migrations: Record<string, MyntrixMigration> = {
   '0702_auth_sessions': authSessions,
   '0703_audit_log_indexes': auditLogIndexes,
   '0704_api_key_token_version': apiKeyTokenVersion,
+  '0801_nodes': nodes,
   '0860_notifications': notifications,
 }

@@ -226,7 +226,7 @@ export class JobsRepository {
 
   /**
    * Marks active jobs failed unless they belong to `self` or to a live
-   * process: one whose heartbeat in scheduler_instances is at or after
+   * process: one whose heartbeat in nodes is at or after
    * `staleBefore`, and which is not in `dead` (same-host processes whose pid
    * is gone). One statement, so a process that renews its heartbeat and
    * records a job meanwhile is seen alive. Jobs with no recorded process are
@@ -252,7 +252,7 @@ export class JobsRepository {
               eb(
                 'instanceId',
                 'not in',
-                sql<string>`(select id from scheduler_instances where heartbeat_at >= ${toDbTime(staleBefore)})`,
+                sql<string>`(select id from nodes where heartbeat_at >= ${toDbTime(staleBefore)})`,
               ),
               ...(dead.length > 0 ? [eb('instanceId', 'in', dead)] : []),
             ]),

@@ -17,6 +17,10 @@ import {
 import type { EventBus, JobEventPayload } from '../../events/bus.js'
 import { InstanceRegistry, type ProcessLiveness } from '../../process/liveness.js'
 import { parseQueryTime } from '../../time.js'
+import { InterruptedJobs } from './interrupted.js'
+import { jobEventPayload } from './job-event.js'
+import { LogWriter } from './log-writer.js'
+import { ProgressWriter } from './progress-writer.js'
 import { JobsRepository } from './repository.js'
 import {
   type CancelHandler,
@@ -27,6 +31,8 @@ import {
   type JobStatus,
 } from './types.js'
 
+export { INSTANCE_STALE_MS } from './interrupted.js'
+export { jobEventPayload } from './job-event.js'
 export * from './types.js'
 
 export interface JobsServiceOptions {
@@ -51,13 +57,6 @@ export interface JobsServiceOptions {
   engine: DbEngine
 }
 
-/**
- * A peer whose heartbeat is older than this is gone: six of the default
- * 5 s heartbeats, and never less than four of the configured ones (a process
- * with work in flight beats at least every two).
- */
-export const INSTANCE_STALE_MS = 30_000
-
 export interface JobListQuery {
   status?: string[]
   type?: string
@@ -66,49 +65,20 @@ export interface JobListQuery {
   offset: number
 }
 
-export function jobEventPayload(job: Job): JobEventPayload {
-  return {
-    id: job.id,
-    name: job.name,
-    type: job.type,
-    status: job.status,
-    progress: job.progress,
-    ownerId: job.ownerId,
-    details: job.details,
-    createdAt: job.createdAt.toISOString(),
-    updatedAt: job.updatedAt.toISOString(),
-    error: job.error,
-    startedAt: job.startedAt?.toISOString() ?? null,
-    finishedAt: job.finishedAt?.toISOString() ?? null,
-  }
-}
-
-interface ProgressState {
-  progress: number
-  details?: Record<string, unknown>
-  timer: NodeJS.Timeout | null
-  lastWriteMs: number
-  writing: Promise<void> | null
-}
-
 const isFinished = (status: JobStatus) => FINISHED_JOB_STATUSES.includes(status)
 
 export class JobsService {
   readonly repository: JobsRepository
   private readonly bus: EventBus
   private readonly now: () => Date
-  private readonly progressWriteIntervalMs: number
-  private readonly maxLogBytes: number
   private readonly recentMs: number
   private readonly typeCancelHandlers = new Map<string, CancelHandler>()
   private readonly jobCancelHandlers = new Map<string, CancelHandler>()
-  private readonly progressState = new Map<string, ProgressState>()
-  /** Log appends per job run one after another so none overwrites another. */
-  private readonly logChains = new Map<string, Promise<void>>()
+  private readonly progressWriter: ProgressWriter
+  private readonly logWriter: LogWriter
   private stopped = false
   private readonly liveness: ProcessLiveness | null
-  private readonly instances: InstanceRegistry
-  private readonly staleMs: number
+  private readonly interrupted: InterruptedJobs
   /** Releases of the heartbeat held by each job created here and not yet finished. */
   private readonly held = new Map<string, () => void>()
 
@@ -117,13 +87,22 @@ export class JobsService {
   constructor(options: JobsServiceOptions) {
     this.instanceId = options.instanceId ?? null
     this.liveness = options.liveness ?? null
-    this.instances = new InstanceRegistry(options.db, options.engine)
-    this.staleMs = Math.max(INSTANCE_STALE_MS, 4 * (this.liveness?.intervalMs ?? 0))
     this.repository = new JobsRepository(options.db, options.engine)
+    this.interrupted = new InterruptedJobs(
+      this.repository,
+      new InstanceRegistry(options.db, options.engine),
+      this.instanceId ?? '',
+      this.liveness?.intervalMs ?? 0,
+    )
     this.bus = options.bus
     this.now = options.now ?? (() => new Date())
-    this.progressWriteIntervalMs = options.progressWriteIntervalMs ?? 500
-    this.maxLogBytes = options.maxLogBytes ?? 256 * 1024
+    this.progressWriter = new ProgressWriter(
+      this.repository,
+      options.progressWriteIntervalMs ?? 500,
+      this.now,
+      (id) => this.emitCurrent(id),
+    )
+    this.logWriter = new LogWriter(this.repository, options.maxLogBytes ?? 256 * 1024, this.now)
     this.recentMs = options.recentMs ?? 24 * 3_600_000
   }
 
@@ -199,48 +178,12 @@ export class JobsService {
       ])
     }
     if (this.stopped) return
-    const value = Math.max(0, Math.min(100, Math.round(progress)))
-    let state = this.progressState.get(id)
-    if (!state) {
-      state = { progress: value, details, timer: null, lastWriteMs: Number.NEGATIVE_INFINITY, writing: null }
-      this.progressState.set(id, state)
-    }
-    state.progress = value
-    if (details) state.details = details
-    if (state.timer) return
-    const waitMs = Math.max(0, state.lastWriteMs + this.progressWriteIntervalMs - this.now().getTime())
-    state.timer = setTimeout(() => {
-      if (state) state.writing = this.writeProgress(id, state)
-    }, waitMs)
-    state.timer.unref()
+    this.progressWriter.report(id, Math.max(0, Math.min(100, Math.round(progress))), details)
   }
 
   /** Appends text to the job's logs, keeping the newest maxLogBytes. */
   appendLog(id: string, text: string): Promise<void> {
-    const previous = this.logChains.get(id) ?? Promise.resolve()
-    const next = previous.then(async () => {
-      const job = await this.repository.get(id)
-      if (!job) throw new NotFoundError('job', id)
-      const logs = this.capLog((job.logs ?? '') + text + (text.endsWith('\n') ? '' : '\n'))
-      await this.repository.setLogs(id, logs, this.now())
-    })
-    const settled = next.catch(() => {})
-    this.logChains.set(id, settled)
-    void settled.then(() => {
-      if (this.logChains.get(id) === settled) this.logChains.delete(id)
-    })
-    return next
-  }
-
-  /** Keeps the newest maxLogBytes of a log, from a line boundary, behind a marker. */
-  private capLog(logs: string): string {
-    if (Buffer.byteLength(logs) <= this.maxLogBytes) return logs
-    const marker = '[... earlier log lines truncated ...]\n'
-    const tail = Buffer.from(logs)
-      .subarray(-(this.maxLogBytes - marker.length))
-      .toString()
-    // Start at a line boundary so no half line (or half character) survives.
-    return marker + tail.slice(tail.indexOf('\n') + 1)
+    return this.logWriter.append(id, text)
   }
 
   complete(id: string, details?: Record<string, unknown>): Promise<Job> {
@@ -257,7 +200,7 @@ export class JobsService {
     outcome: { status: 'completed' | 'failed' | 'cancelled'; error?: string | null; log?: string },
   ): Promise<Job> {
     const error = outcome.status === 'completed' ? null : (outcome.error ?? outcome.status)
-    const logs = outcome.log === undefined ? undefined : this.capLog(outcome.log)
+    const logs = outcome.log === undefined ? undefined : this.logWriter.cap(outcome.log)
     return this.finish(
       id,
       outcome.status,
@@ -353,22 +296,8 @@ export class JobsService {
    * Fails the active jobs of Myntrix processes that are gone (at start-up, and
    * now and then after): never this process's, nor a live peer's on a shared database.
    */
-  async failInterrupted(reason = 'the server stopped while the job was active'): Promise<number> {
-    const now = this.now()
-    let dead: string[]
-    try {
-      dead = await this.instances.deadOnThisHost()
-    } catch {
-      // Without the list of processes nothing can be called orphaned: try again next time.
-      return 0
-    }
-    return this.repository.failOrphaned(
-      reason,
-      now,
-      this.instanceId ?? '',
-      new Date(now.getTime() - this.staleMs),
-      dead,
-    )
+  failInterrupted(reason = 'the server stopped while the job was active'): Promise<number> {
+    return this.interrupted.fail(reason, this.now())
   }
 
   countByStatus(): Promise<Record<string, number>> {
@@ -383,31 +312,9 @@ export class JobsService {
   /** Stops progress timers and waits for writes in flight. Idempotent. */
   async stop(): Promise<void> {
     this.stopped = true
-    const writes: Promise<unknown>[] = []
-    for (const state of this.progressState.values()) {
-      if (state.timer) clearTimeout(state.timer)
-      state.timer = null
-      if (state.writing) writes.push(state.writing)
-    }
-    this.progressState.clear()
-    writes.push(...this.logChains.values())
-    await Promise.allSettled(writes)
+    await Promise.allSettled([...this.progressWriter.stop(), ...this.logWriter.inFlight()])
     this.jobCancelHandlers.clear()
     for (const id of [...this.held.keys()]) this.release(id)
-  }
-
-  private async writeProgress(id: string, state: ProgressState): Promise<void> {
-    state.timer = null
-    state.lastWriteMs = this.now().getTime()
-    try {
-      const written = await this.repository.updateProgress(id, state.progress, state.details, this.now())
-      if (written) await this.emitCurrent(id)
-      else this.progressState.delete(id)
-    } catch {
-      // The next report, or finish(), writes the value again.
-    } finally {
-      state.writing = null
-    }
   }
 
   private async finish(
@@ -418,20 +325,17 @@ export class JobsService {
     progress?: number,
     logs?: string,
   ): Promise<Job> {
-    const pending = this.progressState.get(id)
-    if (pending?.timer) clearTimeout(pending.timer)
-    this.progressState.delete(id)
     // A progress write in flight must land before the final one, not after it;
     // so must a log append when the final write replaces the log.
-    await pending?.writing
-    if (logs !== undefined) await this.logChains.get(id)
+    const lastProgress = await this.progressWriter.settle(id)
+    if (logs !== undefined) await this.logWriter.settle(id)
     let ended: Job | undefined
     try {
       ended = await this.repository.finish(id, {
         status,
         error,
         at: this.now(),
-        progress: progress ?? pending?.progress,
+        progress: progress ?? lastProgress,
         details,
         logs,
       })

@@ -16,12 +16,13 @@ import {
   createActionRegistry,
   type DeviceControl,
   parseApiAllowEntry,
+  roleNeed,
 } from './actions/index.js'
 import { type JobsLedger, SchedulerEngine } from './engine.js'
 import { HistoryRetention, type JobsPruner } from './history-retention.js'
 import { SchedulerRepository } from './repository.js'
 import { schedulerRoutes } from './routes.js'
-import { SchedulerService, usesScript } from './service.js'
+import { SchedulerService } from './service.js'
 
 export interface SchedulerArea extends Area {
   service: SchedulerService
@@ -171,9 +172,10 @@ function ownerChecked(
     const owner = await standing(ownerId)
     if (!owner || owner.disabled) return "refused: the task's owner is disabled or no longer exists"
     if (owner.role === 'viewer') return "refused: the task's owner is now a viewer and may not run tasks"
-    if (owner.role !== 'admin' && usesScript(type, payload)) {
-      return `refused: only an admin's tasks may run scripts; the task's owner is now ${owner.role}`
-    }
+    // Agents refuse their own starts at run time (the agents area); here, what the action itself needs.
+    const need =
+      owner.role === 'admin' ? null : roleNeed(registry, type, payload, { childrenShareServerUser: false })
+    if (need) return `refused: only an admin's tasks may ${need.what}; the task's owner is now ${owner.role}`
     return null
   }
   return {

@@ -2,6 +2,7 @@
 
 import { Type } from '@sinclair/typebox'
 import { principalOf } from '../../http/auth-hook.js'
+import { bodyCheckedByService } from '../../http/body-checked-by-service.js'
 import { ListQuery, listReply, pageOf } from '../../http/list.js'
 import type { AppInstance } from '../area.js'
 import {
@@ -77,7 +78,10 @@ export function schedulerRoutes(app: AppInstance, service: SchedulerService): vo
 
   app.post(
     BASE,
-    { schema: { tags, summary: 'Create a task', body: CreateTaskBody, response: { 201: TaskSchema } } },
+    {
+      schema: { tags, summary: 'Create a task', body: CreateTaskBody, response: { 201: TaskSchema } },
+      validatorCompiler: bodyCheckedByService,
+    },
     async (request, reply) => {
       const task = await service.create(principalOf(request), request.body as Record<string, unknown>)
       return reply.code(201).send(taskView(task))
@@ -100,6 +104,7 @@ export function schedulerRoutes(app: AppInstance, service: SchedulerService): vo
         body: UpdateTaskBody,
         response: { 200: TaskSchema },
       },
+      validatorCompiler: bodyCheckedByService,
     },
     async (request) =>
       taskView(

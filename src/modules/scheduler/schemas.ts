@@ -1,6 +1,7 @@
-// TypeBox schemas for the task routes (validation of shapes, OpenAPI). The
-// rules (cron, time zone, payload per action) are checked by the service so
-// that their messages name the field and the problem.
+// TypeBox schemas for the task routes (OpenAPI, replies). The request bodies
+// are composed in task-schema.ts from the task's fields and each action's
+// payload schema; the service checks them (with the cron and time zone rules)
+// so that one 400 names every bad field.
 
 import { type Static, Type } from '@sinclair/typebox'
 import { ListQuery } from '../../http/list.js'
@@ -15,52 +16,7 @@ const AnyObject = Type.Object({}, { additionalProperties: true })
 export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) })
 export const RunIdParams = Type.Object({ runId: Type.String({ minLength: 1, maxLength: 100 }) })
 
-const taskFields = {
-  name: Type.String({ description: 'shown in the dashboard' }),
-  description: Type.Optional(Type.Union([Type.String(), Type.Null()])),
-  schedule: Type.String({
-    description:
-      'cron: 5 fields (minute hour day-of-month month day-of-week), 6 with seconds first, or @hourly etc.',
-    examples: ['*/5 * * * *'],
-  }),
-  timezone: Type.Optional(
-    Type.String({ description: 'IANA time zone (default UTC)', examples: ['Europe/Berlin'] }),
-  ),
-  action: Type.Union(
-    [
-      Type.String({ enum: [...ACTION_TYPES] }),
-      Type.Object({ type: Type.String() }, { additionalProperties: true }),
-    ],
-    { description: 'agent | script | api | device | workflow, or {type, ...payload}' },
-  ),
-  payload: Type.Optional(Type.Union([AnyObject, Type.Null()], { description: 'the action parameters' })),
-  enabled: Type.Optional(Type.Boolean({ default: true })),
-  overlapPolicy: Type.Optional(Type.String({ enum: [...OVERLAP_POLICIES], description: 'default skip' })),
-  timeoutMs: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
-  maxRetries: Type.Optional(Type.Integer()),
-  retryDelayMs: Type.Optional(Type.Integer()),
-  misfireGraceMs: Type.Optional(Type.Integer({ description: 'default 60000' })),
-}
-
-// The service checks values (so messages are specific); the schema only
-// documents the fields. Loose types here: a wrong type reaches the service
-// and gets a field error there rather than being coerced by ajv.
-const loose = (description?: string) => Type.Unknown(description ? { description } : {})
-export const CreateTaskBody = Type.Object(
-  Object.fromEntries(
-    Object.entries(taskFields).map(([k, v]) => [
-      k,
-      k === 'name' || k === 'schedule' || k === 'action'
-        ? loose(v.description)
-        : Type.Optional(loose(v.description)),
-    ]),
-  ),
-  { additionalProperties: false },
-)
-export const UpdateTaskBody = Type.Object(
-  Object.fromEntries(Object.keys(taskFields).map((k) => [k, Type.Optional(loose())])),
-  { additionalProperties: false },
-)
+export { CreateTaskBody, UpdateTaskBody } from './task-schema.js'
 
 export const RunSchema = Type.Object({
   id: Type.String(),

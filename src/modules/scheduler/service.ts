@@ -1,6 +1,7 @@
 // The task rules: validation, ownership, next-time bookkeeping; the engine
 // does the firing. Never imports fastify.
 
+import type { Static } from '@sinclair/typebox'
 import { assertRole, hasRole, ownerScope, type Principal, visibleOr404 } from '../../auth/principal.js'
 import { newId } from '../../db/ids.js'
 import {
@@ -14,14 +15,21 @@ import {
 import type { EventBus } from '../../events/bus.js'
 import { nameProblem } from '../../names.js'
 import { parseQueryTime } from '../../time.js'
+import { schemaErrors } from '../../validation.js'
 import { isObject } from './actions/check.js'
-import { type ActionRegistry, type ActionType, actionErrors, validateAction } from './actions/index.js'
+import {
+  type ActionRegistry,
+  type ActionType,
+  actionErrors,
+  roleNeed,
+  validateAction,
+} from './actions/index.js'
 import { nextAfter, parseSchedule, preview, validateTimezone } from './cron.js'
 import type { SchedulerEngine } from './engine.js'
 import type { SchedulerRepository } from './repository.js'
+import { DEFAULTS, LIMITS, TaskSettingsSchema } from './task-schema.js'
 import {
   FINISHED_RUN_STATUSES,
-  OVERLAP_POLICIES,
   type OverlapPolicy,
   RUN_STATUSES,
   type Task,
@@ -29,23 +37,7 @@ import {
   type TaskRunWithName,
 } from './types.js'
 
-export const LIMITS = {
-  nameMaxLength: 200,
-  descriptionMaxLength: 2000,
-  timeoutMsMax: 7 * 86_400_000,
-  maxRetriesMax: 100,
-  retryDelayMsMax: 86_400_000,
-  misfireGraceMsMax: 7 * 86_400_000,
-  previewCountMax: 100,
-} as const
-
-export const DEFAULTS = {
-  timezone: 'UTC',
-  overlapPolicy: 'skip' as OverlapPolicy,
-  maxRetries: 0,
-  retryDelayMs: 0,
-  misfireGraceMs: 60_000,
-}
+export { DEFAULTS, LIMITS } from './task-schema.js'
 
 export interface TaskWithLastRun extends Task {
   lastRun: TaskRun | null
@@ -230,17 +222,21 @@ export class SchedulerService {
     }
   }
 
-  /** `script` runs programs on the server: admins only, also as a step of a workflow. */
+  /**
+   * Each action says what role its payload needs (a script runs programs on
+   * the server; an agent started as the server's own OS user could read its
+   * secrets): the needs that hold everywhere are named first.
+   */
   private assertMayUse(principal: Principal, action: ActionType, payload: unknown): void {
-    if (usesScript(action, payload) && !hasRole(principal, 'admin')) {
+    if (hasRole(principal, 'admin')) return
+    const need =
+      roleNeed(this.registry, action, payload, { childrenShareServerUser: false }) ??
+      (this.childrenShareServerUser
+        ? roleNeed(this.registry, action, payload, { childrenShareServerUser: true })
+        : null)
+    if (need && !hasRole(principal, need.role)) {
       throw new ForbiddenError(
-        'only an admin may create, change or run tasks that run scripts (also as workflow steps)',
-      )
-    }
-    // The agents service refuses such a start at run time too; saying so here is clearer.
-    if (this.childrenShareServerUser && startsAgent(action, payload) && !hasRole(principal, 'admin')) {
-      throw new ForbiddenError(
-        "only an admin may create, change or run tasks that start agents (also as workflow steps): agents run as the server's own OS user here, so an agent could read the server's secrets",
+        `only an admin may create, change or run tasks that ${need.what} (also as workflow steps)${need.detail ? `: ${need.detail}` : ''}`,
       )
     }
   }
@@ -269,27 +265,21 @@ export class SchedulerService {
     }
     if (payload === undefined || payload === null) payload = {}
 
-    const name = pick('name', undefined)
-    if (typeof name !== 'string' || name.trim() === '')
-      errors.push({ path: 'name', message: 'is required: a non-empty string' })
-    else if (name.length > LIMITS.nameMaxLength) {
-      errors.push({
-        path: 'name',
-        message: `must be at most ${LIMITS.nameMaxLength} characters, got ${name.length}`,
-      })
-    } else {
+    const settings = {
+      name: pick('name', undefined),
+      description: pick('description', null),
+      enabled: pick('enabled', true),
+      overlapPolicy: pick('overlapPolicy', DEFAULTS.overlapPolicy),
+      timeoutMs: pick('timeoutMs', null),
+      maxRetries: pick('maxRetries', DEFAULTS.maxRetries),
+      retryDelayMs: pick('retryDelayMs', DEFAULTS.retryDelayMs),
+      misfireGraceMs: pick('misfireGraceMs', DEFAULTS.misfireGraceMs),
+    }
+    errors.push(...schemaErrors(TaskSettingsSchema, settings))
+    const { name } = settings
+    if (typeof name === 'string' && name.length <= LIMITS.nameMaxLength) {
       const problem = nameProblem(name)
       if (problem) errors.push({ path: 'name', message: problem })
-    }
-    const description = pick('description', null)
-    if (
-      description !== null &&
-      (typeof description !== 'string' || description.length > LIMITS.descriptionMaxLength)
-    ) {
-      errors.push({
-        path: 'description',
-        message: `must be a string of at most ${LIMITS.descriptionMaxLength} characters`,
-      })
     }
     const schedule = collectErrors(
       errors,
@@ -299,50 +289,23 @@ export class SchedulerService {
     const timezone = collectErrors(errors, 'timezone', () =>
       validateTimezone(pick('timezone', DEFAULTS.timezone)),
     )
-    const actionProblems = actionErrors(this.registry, action, payload)
-    errors.push(...actionProblems)
-    const enabled = pick('enabled', true)
-    if (typeof enabled !== 'boolean') errors.push({ path: 'enabled', message: 'must be true or false' })
-    const overlapPolicy = pick('overlapPolicy', DEFAULTS.overlapPolicy)
-    if (!OVERLAP_POLICIES.includes(overlapPolicy as OverlapPolicy)) {
-      errors.push({ path: 'overlapPolicy', message: `must be one of ${OVERLAP_POLICIES.join(', ')}` })
-    }
-    const int = (k: string, fallback: number | null, min: number, max: number, nullable = false) => {
-      const v = pick(k, fallback)
-      if (v === null && nullable) return null
-      if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-        errors.push({
-          path: k,
-          message: `must be a whole number from ${min} to ${max}${nullable ? ' or null' : ''}, got ${JSON.stringify(v)}`,
-        })
-        return fallback
-      }
-      return v
-    }
-    const timeoutMs = int('timeoutMs', null, 1, LIMITS.timeoutMsMax, true)
-    const maxRetries = int('maxRetries', DEFAULTS.maxRetries, 0, LIMITS.maxRetriesMax) as number
-    const retryDelayMs = int('retryDelayMs', DEFAULTS.retryDelayMs, 0, LIMITS.retryDelayMsMax) as number
-    const misfireGraceMs = int(
-      'misfireGraceMs',
-      DEFAULTS.misfireGraceMs,
-      0,
-      LIMITS.misfireGraceMsMax,
-    ) as number
+    errors.push(...actionErrors(this.registry, action, payload))
     // Every value below was checked: any error at all refuses the whole request.
     if (errors.length > 0 || schedule === undefined || timezone === undefined) throw invalid(errors)
+    const valid = settings as Static<typeof TaskSettingsSchema>
     return {
-      name: (name as string).trim(),
-      description: description as string | null,
+      name: valid.name.trim(),
+      description: valid.description,
       schedule,
       timezone,
       action: action as ActionType,
       payload: validateAction(this.registry, action, payload) as Record<string, unknown>,
-      enabled: enabled as boolean,
-      overlapPolicy: overlapPolicy as OverlapPolicy,
-      timeoutMs,
-      maxRetries,
-      retryDelayMs,
-      misfireGraceMs,
+      enabled: valid.enabled,
+      overlapPolicy: valid.overlapPolicy as OverlapPolicy,
+      timeoutMs: valid.timeoutMs,
+      maxRetries: valid.maxRetries,
+      retryDelayMs: valid.retryDelayMs,
+      misfireGraceMs: valid.misfireGraceMs,
     }
   }
 }
@@ -354,21 +317,4 @@ function invalid(errors: FieldError[]): ValidationError {
 
 function page(q: { limit: number; offset: number }) {
   return { limit: q.limit, offset: q.offset }
-}
-
-/** Whether a task starts an agent's process (start, restart, run): directly, or as a workflow step. */
-export function startsAgent(action: string, payload: unknown): boolean {
-  if (typeof payload !== 'object' || payload === null) return false
-  if (action === 'agent') return (payload as { operation?: unknown }).operation !== 'stop'
-  if (action !== 'workflow') return false
-  const steps = (payload as { steps?: unknown }).steps
-  return Array.isArray(steps) && steps.some((step) => startsAgent(String(step?.action), step?.payload))
-}
-
-/** Whether a task runs a script: directly, or as any step of a workflow. */
-export function usesScript(action: string, payload: unknown): boolean {
-  if (action === 'script') return true
-  if (action !== 'workflow' || typeof payload !== 'object' || payload === null) return false
-  const steps = (payload as { steps?: unknown }).steps
-  return Array.isArray(steps) && steps.some((step) => usesScript(String(step?.action), step?.payload))
 }

@@ -53,7 +53,7 @@ describe.each(testEngines())('an idle scheduler engine on $name', (engine) => {
   }
 
   const instanceRows = async () =>
-    (await sql<{ id: string }>`select id from scheduler_instances`.execute(other.db)).rows.map((r) => r.id)
+    (await sql<{ id: string }>`select id from nodes`.execute(other.db)).rows.map((r) => r.id)
 
   /** Inserts a task as another process would, and announces it as the service does. */
   async function insertTaskElsewhere(schedule: string, path: string) {

@@ -144,9 +144,7 @@ describe.each(testEngines())('scheduler repository on $name', (engine) => {
     const beat = (id: string, at: Date) =>
       new InstanceRegistry(handle.db, handle.engine).heartbeat(id, at, HOST)
     const instances = async () =>
-      (await sql<{ id: string }>`select id from scheduler_instances`.execute(handle.db)).rows
-        .map((r) => r.id)
-        .sort()
+      (await sql<{ id: string }>`select id from nodes`.execute(handle.db)).rows.map((r) => r.id).sort()
 
     let attempt = 0
     async function runOf(task: Task, status: 'running' | 'pending', claimedBy: string | null) {

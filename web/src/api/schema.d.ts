@@ -3548,25 +3548,301 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
-                        /** @description agent | script | api | device | workflow, or {type, ...payload} */
-                        action: unknown;
-                        description?: unknown;
-                        enabled?: unknown;
-                        maxRetries?: unknown;
-                        /** @description default 60000 */
-                        misfireGraceMs?: unknown;
-                        /** @description shown in the dashboard */
-                        name: unknown;
-                        /** @description default skip */
-                        overlapPolicy?: unknown;
-                        /** @description the action parameters */
-                        payload?: unknown;
-                        retryDelayMs?: unknown;
-                        /** @description cron: 5 fields (minute hour day-of-month month day-of-week), 6 with seconds first, or @hourly etc. */
-                        schedule: unknown;
-                        timeoutMs?: unknown;
-                        /** @description IANA time zone (default UTC) */
-                        timezone?: unknown;
+                        action: "agent" | {
+                            /** @description the agent to act on */
+                            agentId?: string;
+                            /**
+                             * @description `run`: start the agent and succeed when its process exits 0
+                             * @enum {string}
+                             */
+                            operation?: "start" | "stop" | "restart" | "run";
+                            /** @enum {string} */
+                            type: "agent";
+                        };
+                        description?: string | null;
+                        /** @description default true */
+                        enabled?: boolean;
+                        /** @description retries of a failed run (default 0) */
+                        maxRetries?: number;
+                        /** @description how late a missed occurrence may still fire (default 60000) */
+                        misfireGraceMs?: number;
+                        /** @description shown in the dashboard (no control or invisible characters) */
+                        name: string;
+                        /**
+                         * @description when the previous run is still running: skip (default), allow, or queue
+                         * @enum {string}
+                         */
+                        overlapPolicy?: "skip" | "allow" | "queue";
+                        /** AgentPayload */
+                        payload?: {
+                            /** @description the agent to act on */
+                            agentId: string;
+                            /**
+                             * @description `run`: start the agent and succeed when its process exits 0
+                             * @enum {string}
+                             */
+                            operation: "start" | "stop" | "restart" | "run";
+                        } | null;
+                        /** @description wait before a retry (default 0) */
+                        retryDelayMs?: number;
+                        /**
+                         * @description cron: 5 fields (minute hour day-of-month month day-of-week), 6 with seconds first, or @hourly etc.
+                         * @example *\/5 * * * *
+                         */
+                        schedule: string;
+                        /** @description abort a run after this long (default none) */
+                        timeoutMs?: number | null;
+                        /**
+                         * @description IANA time zone (default UTC)
+                         * @example Europe/Berlin
+                         */
+                        timezone?: string;
+                    } | {
+                        action: "script" | {
+                            /** @description argv array such as ["ls", "-l"], or one string run by /bin/sh -c when shell is true */
+                            command?: string[] | string;
+                            /** @description absolute working directory (default: the child user's home, or /) */
+                            cwd?: string;
+                            /** @description extra environment variables (names: letters, digits and _, not starting with a digit) */
+                            env?: {
+                                [key: string]: string;
+                            };
+                            /** @description SIGTERM to SIGKILL of the group (default 2000) */
+                            killGraceMs?: number;
+                            /** @description exit codes that count as success (default [0]) */
+                            okExitCodes?: number[];
+                            /** @description run command with /bin/sh -c */
+                            shell?: boolean;
+                            timeoutMs?: number;
+                            /** @enum {string} */
+                            type: "script";
+                        };
+                        description?: string | null;
+                        /** @description default true */
+                        enabled?: boolean;
+                        /** @description retries of a failed run (default 0) */
+                        maxRetries?: number;
+                        /** @description how late a missed occurrence may still fire (default 60000) */
+                        misfireGraceMs?: number;
+                        /** @description shown in the dashboard (no control or invisible characters) */
+                        name: string;
+                        /**
+                         * @description when the previous run is still running: skip (default), allow, or queue
+                         * @enum {string}
+                         */
+                        overlapPolicy?: "skip" | "allow" | "queue";
+                        /** ScriptPayload */
+                        payload?: {
+                            /** @description argv array such as ["ls", "-l"], or one string run by /bin/sh -c when shell is true */
+                            command: string[] | string;
+                            /** @description absolute working directory (default: the child user's home, or /) */
+                            cwd?: string;
+                            /** @description extra environment variables (names: letters, digits and _, not starting with a digit) */
+                            env?: {
+                                [key: string]: string;
+                            };
+                            /** @description SIGTERM to SIGKILL of the group (default 2000) */
+                            killGraceMs?: number;
+                            /** @description exit codes that count as success (default [0]) */
+                            okExitCodes?: number[];
+                            /** @description run command with /bin/sh -c */
+                            shell?: boolean;
+                            timeoutMs?: number;
+                        } | null;
+                        /** @description wait before a retry (default 0) */
+                        retryDelayMs?: number;
+                        /**
+                         * @description cron: 5 fields (minute hour day-of-month month day-of-week), 6 with seconds first, or @hourly etc.
+                         * @example *\/5 * * * *
+                         */
+                        schedule: string;
+                        /** @description abort a run after this long (default none) */
+                        timeoutMs?: number | null;
+                        /**
+                         * @description IANA time zone (default UTC)
+                         * @example Europe/Berlin
+                         */
+                        timezone?: string;
+                    } | {
+                        action: "api" | {
+                            /** @description a string is sent as is, anything else as JSON; not with GET or HEAD */
+                            body?: unknown;
+                            /** @description status or statuses that count as success; default any 2xx */
+                            expectedStatus?: number | number[];
+                            /** @description follow up to 5 redirects (default true) */
+                            followRedirects?: boolean;
+                            /** @description header name (an HTTP token) to value (no CR, LF or NUL) */
+                            headers?: {
+                                [key: string]: string;
+                            };
+                            /**
+                             * @description default GET (any case; stored in upper case)
+                             * @enum {string}
+                             */
+                            method?: "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS";
+                            /** @description default 30000 */
+                            timeoutMs?: number;
+                            /** @enum {string} */
+                            type: "api";
+                            /** @description absolute http or https URL */
+                            url?: string;
+                        };
+                        description?: string | null;
+                        /** @description default true */
+                        enabled?: boolean;
+                        /** @description retries of a failed run (default 0) */
+                        maxRetries?: number;
+                        /** @description how late a missed occurrence may still fire (default 60000) */
+                        misfireGraceMs?: number;
+                        /** @description shown in the dashboard (no control or invisible characters) */
+                        name: string;
+                        /**
+                         * @description when the previous run is still running: skip (default), allow, or queue
+                         * @enum {string}
+                         */
+                        overlapPolicy?: "skip" | "allow" | "queue";
+                        /** ApiPayload */
+                        payload?: {
+                            /** @description a string is sent as is, anything else as JSON; not with GET or HEAD */
+                            body?: unknown;
+                            /** @description status or statuses that count as success; default any 2xx */
+                            expectedStatus?: number | number[];
+                            /** @description follow up to 5 redirects (default true) */
+                            followRedirects?: boolean;
+                            /** @description header name (an HTTP token) to value (no CR, LF or NUL) */
+                            headers?: {
+                                [key: string]: string;
+                            };
+                            /**
+                             * @description default GET (any case; stored in upper case)
+                             * @enum {string}
+                             */
+                            method?: "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS";
+                            /** @description default 30000 */
+                            timeoutMs?: number;
+                            /** @description absolute http or https URL */
+                            url: string;
+                        } | null;
+                        /** @description wait before a retry (default 0) */
+                        retryDelayMs?: number;
+                        /**
+                         * @description cron: 5 fields (minute hour day-of-month month day-of-week), 6 with seconds first, or @hourly etc.
+                         * @example *\/5 * * * *
+                         */
+                        schedule: string;
+                        /** @description abort a run after this long (default none) */
+                        timeoutMs?: number | null;
+                        /**
+                         * @description IANA time zone (default UTC)
+                         * @example Europe/Berlin
+                         */
+                        timezone?: string;
+                    } | {
+                        action: "device" | {
+                            /** @description one line sent to the device; or give fileId */
+                            command?: string;
+                            /** @description the device */
+                            deviceId?: string;
+                            /** @description a stored file streamed to the device; or give command */
+                            fileId?: string;
+                            /** @enum {string} */
+                            type: "device";
+                        };
+                        description?: string | null;
+                        /** @description default true */
+                        enabled?: boolean;
+                        /** @description retries of a failed run (default 0) */
+                        maxRetries?: number;
+                        /** @description how late a missed occurrence may still fire (default 60000) */
+                        misfireGraceMs?: number;
+                        /** @description shown in the dashboard (no control or invisible characters) */
+                        name: string;
+                        /**
+                         * @description when the previous run is still running: skip (default), allow, or queue
+                         * @enum {string}
+                         */
+                        overlapPolicy?: "skip" | "allow" | "queue";
+                        /** DevicePayload */
+                        payload?: {
+                            /** @description one line sent to the device; or give fileId */
+                            command?: string;
+                            /** @description the device */
+                            deviceId: string;
+                            /** @description a stored file streamed to the device; or give command */
+                            fileId?: string;
+                        } | null;
+                        /** @description wait before a retry (default 0) */
+                        retryDelayMs?: number;
+                        /**
+                         * @description cron: 5 fields (minute hour day-of-month month day-of-week), 6 with seconds first, or @hourly etc.
+                         * @example *\/5 * * * *
+                         */
+                        schedule: string;
+                        /** @description abort a run after this long (default none) */
+                        timeoutMs?: number | null;
+                        /**
+                         * @description IANA time zone (default UTC)
+                         * @example Europe/Berlin
+                         */
+                        timezone?: string;
+                    } | {
+                        action: "workflow" | {
+                            /** @description 1-50 steps run in order; the first failure stops the workflow */
+                            steps?: {
+                                /** @description the step's action: agent, script, api or device (not another workflow) */
+                                action: string;
+                                /** @description shown in the log instead of the action type */
+                                name?: string;
+                                /** @description the payload of the step's action */
+                                payload?: {
+                                    [key: string]: unknown;
+                                };
+                            }[];
+                            /** @enum {string} */
+                            type: "workflow";
+                        };
+                        description?: string | null;
+                        /** @description default true */
+                        enabled?: boolean;
+                        /** @description retries of a failed run (default 0) */
+                        maxRetries?: number;
+                        /** @description how late a missed occurrence may still fire (default 60000) */
+                        misfireGraceMs?: number;
+                        /** @description shown in the dashboard (no control or invisible characters) */
+                        name: string;
+                        /**
+                         * @description when the previous run is still running: skip (default), allow, or queue
+                         * @enum {string}
+                         */
+                        overlapPolicy?: "skip" | "allow" | "queue";
+                        /** WorkflowPayload */
+                        payload?: {
+                            /** @description 1-50 steps run in order; the first failure stops the workflow */
+                            steps: {
+                                /** @description the step's action: agent, script, api or device (not another workflow) */
+                                action: string;
+                                /** @description shown in the log instead of the action type */
+                                name?: string;
+                                /** @description the payload of the step's action */
+                                payload?: {
+                                    [key: string]: unknown;
+                                };
+                            }[];
+                        } | null;
+                        /** @description wait before a retry (default 0) */
+                        retryDelayMs?: number;
+                        /**
+                         * @description cron: 5 fields (minute hour day-of-month month day-of-week), 6 with seconds first, or @hourly etc.
+                         * @example *\/5 * * * *
+                         */
+                        schedule: string;
+                        /** @description abort a run after this long (default none) */
+                        timeoutMs?: number | null;
+                        /**
+                         * @description IANA time zone (default UTC)
+                         * @example Europe/Berlin
+                         */
+                        timezone?: string;
                     };
                 };
             };
@@ -3727,18 +4003,174 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
-                        action?: unknown;
-                        description?: unknown;
-                        enabled?: unknown;
-                        maxRetries?: unknown;
-                        misfireGraceMs?: unknown;
-                        name?: unknown;
-                        overlapPolicy?: unknown;
-                        payload?: unknown;
-                        retryDelayMs?: unknown;
-                        schedule?: unknown;
-                        timeoutMs?: unknown;
-                        timezone?: unknown;
+                        /** @description agent | script | api | device | workflow, or {type, ...payload} */
+                        action?: ("agent" | {
+                            /** @description the agent to act on */
+                            agentId?: string;
+                            /**
+                             * @description `run`: start the agent and succeed when its process exits 0
+                             * @enum {string}
+                             */
+                            operation?: "start" | "stop" | "restart" | "run";
+                            /** @enum {string} */
+                            type: "agent";
+                        }) | ("script" | {
+                            /** @description argv array such as ["ls", "-l"], or one string run by /bin/sh -c when shell is true */
+                            command?: string[] | string;
+                            /** @description absolute working directory (default: the child user's home, or /) */
+                            cwd?: string;
+                            /** @description extra environment variables (names: letters, digits and _, not starting with a digit) */
+                            env?: {
+                                [key: string]: string;
+                            };
+                            /** @description SIGTERM to SIGKILL of the group (default 2000) */
+                            killGraceMs?: number;
+                            /** @description exit codes that count as success (default [0]) */
+                            okExitCodes?: number[];
+                            /** @description run command with /bin/sh -c */
+                            shell?: boolean;
+                            timeoutMs?: number;
+                            /** @enum {string} */
+                            type: "script";
+                        }) | ("api" | {
+                            /** @description a string is sent as is, anything else as JSON; not with GET or HEAD */
+                            body?: unknown;
+                            /** @description status or statuses that count as success; default any 2xx */
+                            expectedStatus?: number | number[];
+                            /** @description follow up to 5 redirects (default true) */
+                            followRedirects?: boolean;
+                            /** @description header name (an HTTP token) to value (no CR, LF or NUL) */
+                            headers?: {
+                                [key: string]: string;
+                            };
+                            /**
+                             * @description default GET (any case; stored in upper case)
+                             * @enum {string}
+                             */
+                            method?: "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS";
+                            /** @description default 30000 */
+                            timeoutMs?: number;
+                            /** @enum {string} */
+                            type: "api";
+                            /** @description absolute http or https URL */
+                            url?: string;
+                        }) | ("device" | {
+                            /** @description one line sent to the device; or give fileId */
+                            command?: string;
+                            /** @description the device */
+                            deviceId?: string;
+                            /** @description a stored file streamed to the device; or give command */
+                            fileId?: string;
+                            /** @enum {string} */
+                            type: "device";
+                        }) | ("workflow" | {
+                            /** @description 1-50 steps run in order; the first failure stops the workflow */
+                            steps?: {
+                                /** @description the step's action: agent, script, api or device (not another workflow) */
+                                action: string;
+                                /** @description shown in the log instead of the action type */
+                                name?: string;
+                                /** @description the payload of the step's action */
+                                payload?: {
+                                    [key: string]: unknown;
+                                };
+                            }[];
+                            /** @enum {string} */
+                            type: "workflow";
+                        });
+                        description?: string | null;
+                        /** @description default true */
+                        enabled?: boolean;
+                        /** @description retries of a failed run (default 0) */
+                        maxRetries?: number;
+                        /** @description how late a missed occurrence may still fire (default 60000) */
+                        misfireGraceMs?: number;
+                        /** @description shown in the dashboard (no control or invisible characters) */
+                        name?: string;
+                        /**
+                         * @description when the previous run is still running: skip (default), allow, or queue
+                         * @enum {string}
+                         */
+                        overlapPolicy?: "skip" | "allow" | "queue";
+                        /** @description the action's payload */
+                        payload?: {
+                            /** @description the agent to act on */
+                            agentId: string;
+                            /**
+                             * @description `run`: start the agent and succeed when its process exits 0
+                             * @enum {string}
+                             */
+                            operation: "start" | "stop" | "restart" | "run";
+                        } | {
+                            /** @description argv array such as ["ls", "-l"], or one string run by /bin/sh -c when shell is true */
+                            command: string[] | string;
+                            /** @description absolute working directory (default: the child user's home, or /) */
+                            cwd?: string;
+                            /** @description extra environment variables (names: letters, digits and _, not starting with a digit) */
+                            env?: {
+                                [key: string]: string;
+                            };
+                            /** @description SIGTERM to SIGKILL of the group (default 2000) */
+                            killGraceMs?: number;
+                            /** @description exit codes that count as success (default [0]) */
+                            okExitCodes?: number[];
+                            /** @description run command with /bin/sh -c */
+                            shell?: boolean;
+                            timeoutMs?: number;
+                        } | {
+                            /** @description a string is sent as is, anything else as JSON; not with GET or HEAD */
+                            body?: unknown;
+                            /** @description status or statuses that count as success; default any 2xx */
+                            expectedStatus?: number | number[];
+                            /** @description follow up to 5 redirects (default true) */
+                            followRedirects?: boolean;
+                            /** @description header name (an HTTP token) to value (no CR, LF or NUL) */
+                            headers?: {
+                                [key: string]: string;
+                            };
+                            /**
+                             * @description default GET (any case; stored in upper case)
+                             * @enum {string}
+                             */
+                            method?: "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS";
+                            /** @description default 30000 */
+                            timeoutMs?: number;
+                            /** @description absolute http or https URL */
+                            url: string;
+                        } | {
+                            /** @description one line sent to the device; or give fileId */
+                            command?: string;
+                            /** @description the device */
+                            deviceId: string;
+                            /** @description a stored file streamed to the device; or give command */
+                            fileId?: string;
+                        } | {
+                            /** @description 1-50 steps run in order; the first failure stops the workflow */
+                            steps: {
+                                /** @description the step's action: agent, script, api or device (not another workflow) */
+                                action: string;
+                                /** @description shown in the log instead of the action type */
+                                name?: string;
+                                /** @description the payload of the step's action */
+                                payload?: {
+                                    [key: string]: unknown;
+                                };
+                            }[];
+                        } | (never | null);
+                        /** @description wait before a retry (default 0) */
+                        retryDelayMs?: number;
+                        /**
+                         * @description cron: 5 fields (minute hour day-of-month month day-of-week), 6 with seconds first, or @hourly etc.
+                         * @example *\/5 * * * *
+                         */
+                        schedule?: string;
+                        /** @description abort a run after this long (default none) */
+                        timeoutMs?: number | null;
+                        /**
+                         * @description IANA time zone (default UTC)
+                         * @example Europe/Berlin
+                         */
+                        timezone?: string;
                     };
                 };
             };

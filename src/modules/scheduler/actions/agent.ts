@@ -1,8 +1,9 @@
 // `agent`: start, stop or restart a supervised agent, or `run` it: start it and
 // succeed when its process exits 0. The agents area implements AgentControl.
 
-import { Checker } from './check.js'
-import { type Action, type ActionContext, type ActionOutcome, abortFlags } from './types.js'
+import { Type } from '@sinclair/typebox'
+import { checked, nonEmpty, payloadErrors } from './check.js'
+import { type Action, type ActionContext, type ActionOutcome, abortFlags, type RoleContext } from './types.js'
 
 export const AGENT_OPERATIONS = ['start', 'stop', 'restart', 'run'] as const
 export type AgentOperation = (typeof AGENT_OPERATIONS)[number]
@@ -12,15 +13,33 @@ export interface AgentPayload {
   operation: AgentOperation
 }
 
+const OPERATIONS = AGENT_OPERATIONS.join(', ')
+
+export const AgentPayloadSchema = Type.Object(
+  {
+    agentId: Type.String({ ...nonEmpty(200, 'the agent to act on'), 'x-required-message': 'is required' }),
+    operation: Type.String({
+      enum: [...AGENT_OPERATIONS],
+      description: '`run`: start the agent and succeed when its process exits 0',
+      'x-message': `must be one of ${OPERATIONS}, got {got}`,
+      'x-required-message': `is required; one of ${OPERATIONS}`,
+    }),
+  },
+  { additionalProperties: false, title: 'AgentPayload' },
+)
+
 function validate(payload: unknown) {
-  const c = new Checker()
-  const obj = c.object(payload, ['agentId', 'operation'])
-  if (!obj) return { ok: false as const, errors: c.errors }
-  c.string(obj, 'agentId', { required: true, maxLength: 200 })
-  c.oneOf(obj, 'operation', AGENT_OPERATIONS, { required: true })
-  return c.errors.length > 0
-    ? { ok: false as const, errors: c.errors }
-    : { ok: true as const, value: obj as unknown as AgentPayload }
+  return checked<AgentPayload>(payloadErrors(AgentPayloadSchema, payload), payload)
+}
+
+/** Starting an agent that runs as the server's own OS user is admin-only; stopping one is not. */
+function requiredRole(payload: AgentPayload, ctx: RoleContext) {
+  if (!ctx.childrenShareServerUser || payload.operation === 'stop') return null
+  return {
+    role: 'admin' as const,
+    what: 'start agents',
+    detail: "agents run as the server's own OS user here, so an agent could read the server's secrets",
+  }
 }
 
 async function run(payload: AgentPayload, ctx: ActionContext): Promise<ActionOutcome> {
@@ -62,4 +81,10 @@ async function run(payload: AgentPayload, ctx: ActionContext): Promise<ActionOut
   }
 }
 
-export const agentAction: Action<AgentPayload> = { type: 'agent', validate, run }
+export const agentAction: Action<AgentPayload> = {
+  type: 'agent',
+  payloadSchema: AgentPayloadSchema,
+  validate,
+  requiredRole,
+  run,
+}

@@ -8,9 +8,11 @@
 
 import type { IncomingMessage } from 'node:http'
 import { StringDecoder } from 'node:string_decoder'
+import { Type } from '@sinclair/typebox'
 import { OutboundDeniedError, OutboundPolicy } from '../../../net/outbound-policy.js'
 import { abortable, errorText, portOf, sendPinned as send } from '../../../net/pinned-request.js'
-import { Checker, describe } from './check.js'
+import { describeValue } from '../../../validation.js'
+import { checked, isObject, nonEmpty, payloadErrors, wholeNumber } from './check.js'
 import { type Action, type ActionContext, type ActionOutcome, ActionTimeout, abortFlags } from './types.js'
 
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
@@ -30,57 +32,97 @@ export interface ApiPayload {
   followRedirects?: boolean
 }
 
-const KEYS = ['url', 'method', 'headers', 'body', 'timeoutMs', 'expectedStatus', 'followRedirects'] as const
 const DEFAULT_TIMEOUT_MS = 30_000
 const MAX_REDIRECTS = 5
 /** How much of the response body goes into the log. */
 export const BODY_EXCERPT_CHARS = 4096
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+const HTTP_STATUS = { minimum: 100, maximum: 599 }
+
+export const ApiPayloadSchema = Type.Object(
+  {
+    url: Type.String({
+      ...nonEmpty(8192, 'absolute http or https URL'),
+      'x-required-message': 'is required',
+    }),
+    method: Type.Optional(
+      Type.String({
+        enum: [...HTTP_METHODS],
+        description: 'default GET (any case; stored in upper case)',
+        'x-message': `must be one of ${HTTP_METHODS.join(', ')}, got {got}`,
+      }),
+    ),
+    headers: Type.Optional(
+      Type.Object(
+        {},
+        {
+          additionalProperties: Type.String({ 'x-message': 'must be a string, got {got}' }),
+          description: 'header name (an HTTP token) to value (no CR, LF or NUL)',
+          'x-message': 'must be an object of strings, got {got}',
+        },
+      ),
+    ),
+    body: Type.Optional(
+      Type.Unknown({ description: 'a string is sent as is, anything else as JSON; not with GET or HEAD' }),
+    ),
+    timeoutMs: Type.Optional(Type.Integer(wholeNumber(1, 3_600_000, 'default 30000'))),
+    expectedStatus: Type.Optional(
+      Type.Union(
+        [
+          Type.Integer(HTTP_STATUS),
+          Type.Array(
+            Type.Integer({ ...HTTP_STATUS, 'x-message': 'must be an HTTP status 100-599, got {got}' }),
+            { minItems: 1 },
+          ),
+        ],
+        {
+          description: 'status or statuses that count as success; default any 2xx',
+          'x-message': 'must be an HTTP status 100-599 or a list of them, got {got}',
+        },
+      ),
+    ),
+    followRedirects: Type.Optional(
+      Type.Boolean({
+        description: 'follow up to 5 redirects (default true)',
+        'x-message': 'must be true or false, got {got}',
+      }),
+    ),
+  },
+  { additionalProperties: false, title: 'ApiPayload' },
+)
 
 function validate(payload: unknown) {
-  const c = new Checker()
-  const obj = c.object(payload, KEYS)
-  if (!obj) return { ok: false as const, errors: c.errors }
-  const url = c.string(obj, 'url', { required: true, maxLength: 8192 })
-  if (url !== undefined) {
+  // Any case is taken; the stored method is upper case.
+  if (isObject(payload) && typeof payload.method === 'string') payload.method = payload.method.toUpperCase()
+  const errors = payloadErrors(ApiPayloadSchema, payload)
+  if (!isObject(payload)) return checked<ApiPayload>(errors, payload)
+  const { url, method, headers } = payload
+  if (typeof url === 'string' && url.trim() !== '') {
     let parsed: URL | undefined
     try {
       parsed = new URL(url)
     } catch {
-      c.add('url', `must be an absolute http(s) URL, got ${describe(url)}`)
+      errors.push({ path: 'url', message: `must be an absolute http(s) URL, got ${describeValue(url)}` })
     }
     if (parsed && parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-      c.add('url', `must use http or https, got ${parsed.protocol.replace(':', '')}`)
+      errors.push({ path: 'url', message: `must use http or https, got ${parsed.protocol.replace(':', '')}` })
     }
   }
-  if (obj.method !== undefined && typeof obj.method === 'string') obj.method = obj.method.toUpperCase()
-  const method = c.oneOf(obj, 'method', HTTP_METHODS)
-  const headers = c.stringMap(obj, 'headers', HEADER_NAME, 'an HTTP header token')
-  for (const [name, value] of Object.entries(headers ?? {})) {
-    if (/[\r\n\0]/.test(value))
-      c.errors.push({ path: `headers.${name}`, message: 'must not contain CR, LF or NUL' })
-  }
-  if (obj.body !== undefined && (method === 'GET' || method === 'HEAD' || method === undefined)) {
-    c.add('body', `a ${method ?? 'GET'} request has no body; set method to POST, PUT or PATCH`)
-  }
-  c.integer(obj, 'timeoutMs', 1, 3_600_000)
-  const expected = obj.expectedStatus
-  if (expected !== undefined) {
-    const list = Array.isArray(expected) ? expected : [expected]
-    if (
-      list.length === 0 ||
-      list.some((s) => !Number.isInteger(s) || (s as number) < 100 || (s as number) > 599)
-    ) {
-      c.add(
-        'expectedStatus',
-        `must be an HTTP status 100-599 or a list of them, got ${JSON.stringify(expected)}`,
-      )
+  if (isObject(headers)) {
+    for (const [name, value] of Object.entries(headers)) {
+      if (!HEADER_NAME.test(name))
+        errors.push({ path: `headers.${name}`, message: 'name must be an HTTP header token' })
+      else if (typeof value === 'string' && /[\r\n\0]/.test(value))
+        errors.push({ path: `headers.${name}`, message: 'must not contain CR, LF or NUL' })
     }
   }
-  c.boolean(obj, 'followRedirects')
-  return c.errors.length > 0
-    ? { ok: false as const, errors: c.errors }
-    : { ok: true as const, value: obj as unknown as ApiPayload }
+  if (payload.body !== undefined && (method === 'GET' || method === 'HEAD' || method === undefined)) {
+    errors.push({
+      path: 'body',
+      message: `a ${typeof method === 'string' ? method : 'GET'} request has no body; set method to POST, PUT or PATCH`,
+    })
+  }
+  return checked<ApiPayload>(errors, payload)
 }
 
 /**
@@ -240,6 +282,9 @@ async function run(payload: ApiPayload, ctx: ActionContext): Promise<ActionOutco
 
 export const apiAction: Action<ApiPayload> = {
   type: 'api',
+  payloadSchema: ApiPayloadSchema,
   validate,
+  // Where it may connect is the outbound policy's, by the owner's role at run time.
+  requiredRole: () => null,
   run,
 }

@@ -1,8 +1,13 @@
-// Small payload checks that collect every error with its path (relative to the
-// payload: `argv[0]`, `headers.Accept`) and a message that names the field,
-// what it expects and what it got.
+// A payload's check: its TypeBox schema (the one the OpenAPI document shows),
+// through src/validation.ts, then the action's own rules for what a schema
+// cannot say (a URL's scheme, a command that is one line). Paths are relative
+// to the payload (`url`, `command[0]`, `headers.Accept`); messages name what
+// is expected and what was given (the schemas carry them, see MessageOptions).
 
+import type { TObject } from '@sinclair/typebox'
 import type { FieldError } from '../../../errors.js'
+import { describeValue, schemaErrors } from '../../../validation.js'
+import type { Validation } from './types.js'
 
 export type Obj = Record<string, unknown>
 
@@ -10,126 +15,61 @@ export function isObject(value: unknown): value is Obj {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
-export function describe(value: unknown): string {
-  if (value === undefined) return 'nothing'
-  if (value === null) return 'null'
-  if (Array.isArray(value)) return 'an array'
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value)
-  if (typeof value === 'object') return 'an object'
-  return String(value)
-}
-
+/** `base.key`, or `base[i]` for an index. */
 export function join(base: string, key: string | number): string {
   if (typeof key === 'number') return `${base}[${key}]`
   return base === '' ? key : `${base}.${key}`
 }
 
-export class Checker {
-  readonly errors: FieldError[] = []
+/** Array indices as the scheduler writes them: `command[1]`, not `command.1`. */
+function indexed(path: string): string {
+  return path.replace(/\.(\d+)(?=\.|$)/g, '[$1]')
+}
 
-  constructor(private readonly base = '') {}
+/**
+ * The payload's field errors against `schema`. Unknown fields are named here:
+ * the shared check would drop them silently (Ajv's removeAdditional), and a
+ * misspelt option must not be ignored.
+ */
+export function payloadErrors(schema: TObject, value: unknown, base = ''): FieldError[] {
+  if (!isObject(value))
+    return [{ path: base || 'payload', message: `must be an object, got ${describeValue(value)}` }]
+  const unknown = unknownFields(schema, value, base)
+  // A copy: the shared check strips what it does not know from the value it is given.
+  const found = schemaErrors(schema, { ...value }, base).map((e) => ({ ...e, path: indexed(e.path) }))
+  return [...unknown, ...found]
+}
 
-  path(key: string | number): string {
-    return join(this.base, key)
+/** The fields of `value` that `schema` does not know. */
+export function unknownFields(schema: TObject, value: Obj, base = ''): FieldError[] {
+  const known = Object.keys(schema.properties)
+  return Object.keys(value)
+    .filter((key) => !known.includes(key))
+    .map((key) => ({ path: join(base, key), message: `unknown field; expected one of ${known.join(', ')}` }))
+}
+
+/** The outcome of a check: the payload itself when nothing is wrong. */
+export function checked<P>(errors: FieldError[], payload: unknown): Validation<P> {
+  return errors.length > 0 ? { ok: false, errors } : { ok: true, value: payload as P }
+}
+
+/** A whole number in a range, in the scheduler's words. */
+export function wholeNumber(min: number, max: number, description?: string) {
+  return {
+    minimum: min,
+    maximum: max,
+    'x-message': `must be a whole number from ${min} to ${max}, got {got}`,
+    ...(description ? { description } : {}),
   }
+}
 
-  add(key: string | number, message: string): void {
-    this.errors.push({ path: this.path(key), message })
-  }
-
-  /** The payload itself must be an object with only the given keys. */
-  object(value: unknown, allowed: readonly string[]): Obj | undefined {
-    if (!isObject(value)) {
-      this.errors.push({ path: this.base || 'payload', message: `must be an object, got ${describe(value)}` })
-      return undefined
-    }
-    for (const key of Object.keys(value)) {
-      if (!allowed.includes(key)) this.add(key, `unknown field; expected one of ${allowed.join(', ')}`)
-    }
-    return value
-  }
-
-  string(obj: Obj, key: string, opts: { required?: boolean; maxLength?: number } = {}): string | undefined {
-    const v = obj[key]
-    if (v === undefined) {
-      if (opts.required) this.add(key, 'is required')
-      return undefined
-    }
-    if (typeof v !== 'string' || v.trim() === '') {
-      this.add(key, `must be a non-empty string, got ${describe(v)}`)
-      return undefined
-    }
-    if (opts.maxLength !== undefined && v.length > opts.maxLength) {
-      this.add(key, `must be at most ${opts.maxLength} characters, got ${v.length}`)
-      return undefined
-    }
-    return v
-  }
-
-  integer(
-    obj: Obj,
-    key: string,
-    min: number,
-    max: number,
-    opts: { required?: boolean } = {},
-  ): number | undefined {
-    const v = obj[key]
-    if (v === undefined) {
-      if (opts.required) this.add(key, 'is required')
-      return undefined
-    }
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-      this.add(key, `must be a whole number from ${min} to ${max}, got ${describe(v)}`)
-      return undefined
-    }
-    return v
-  }
-
-  boolean(obj: Obj, key: string): boolean | undefined {
-    const v = obj[key]
-    if (v === undefined) return undefined
-    if (typeof v !== 'boolean') {
-      this.add(key, `must be true or false, got ${describe(v)}`)
-      return undefined
-    }
-    return v
-  }
-
-  oneOf<T extends string>(
-    obj: Obj,
-    key: string,
-    values: readonly T[],
-    opts: { required?: boolean } = {},
-  ): T | undefined {
-    const v = obj[key]
-    if (v === undefined) {
-      if (opts.required) this.add(key, `is required; one of ${values.join(', ')}`)
-      return undefined
-    }
-    if (typeof v !== 'string' || !values.includes(v as T)) {
-      this.add(key, `must be one of ${values.join(', ')}, got ${describe(v)}`)
-      return undefined
-    }
-    return v as T
-  }
-
-  /** An object of string values, keys matching `keyPattern`. */
-  stringMap(obj: Obj, key: string, keyPattern: RegExp, keyRule: string): Record<string, string> | undefined {
-    const v = obj[key]
-    if (v === undefined) return undefined
-    if (!isObject(v)) {
-      this.add(key, `must be an object of strings, got ${describe(v)}`)
-      return undefined
-    }
-    const out: Record<string, string> = {}
-    const before = this.errors.length
-    for (const [name, value] of Object.entries(v)) {
-      const path = join(this.path(key), name)
-      if (!keyPattern.test(name)) this.errors.push({ path, message: `name must be ${keyRule}` })
-      else if (typeof value !== 'string') {
-        this.errors.push({ path, message: `must be a string, got ${describe(value)}` })
-      } else out[name] = value
-    }
-    return this.errors.length === before ? out : undefined
+/** A non-empty string (not only blanks) of at most `maxLength` characters. */
+export function nonEmpty(maxLength: number, description?: string) {
+  return {
+    minLength: 1,
+    maxLength,
+    pattern: '\\S',
+    'x-message': `must be a non-empty string of at most ${maxLength} characters, got {got}`,
+    ...(description ? { description } : {}),
   }
 }

@@ -1,30 +1,42 @@
 // `device`: send one command to a device, or stream a stored file to it. The
 // devices area implements DeviceControl.
 
-import { Checker } from './check.js'
+import { Type } from '@sinclair/typebox'
+import { checked, isObject, nonEmpty, payloadErrors } from './check.js'
 import { type Action, type ActionContext, type ActionOutcome, abortFlags } from './types.js'
 
 export type DevicePayload = { deviceId: string; command: string } | { deviceId: string; fileId: string }
 
+/** `command` or `fileId`, not both (a rule below: the document shows both as optional). */
+export const DevicePayloadSchema = Type.Object(
+  {
+    deviceId: Type.String({ ...nonEmpty(200, 'the device'), 'x-required-message': 'is required' }),
+    command: Type.Optional(
+      Type.String({
+        ...nonEmpty(4096, 'one line sent to the device; or give fileId'),
+        'x-message': 'must be a non-empty string of at most 4096 characters, got {got}',
+      }),
+    ),
+    fileId: Type.Optional(
+      Type.String(nonEmpty(200, 'a stored file streamed to the device; or give command')),
+    ),
+  },
+  { additionalProperties: false, title: 'DevicePayload' },
+)
+
 function validate(payload: unknown) {
-  const c = new Checker()
-  const obj = c.object(payload, ['deviceId', 'command', 'fileId'])
-  if (!obj) return { ok: false as const, errors: c.errors }
-  c.string(obj, 'deviceId', { required: true, maxLength: 200 })
-  const command = obj.command
-  if (command !== undefined && obj.fileId !== undefined) {
-    c.add('fileId', 'give either command or fileId, not both')
-  } else if (command === undefined && obj.fileId === undefined) {
-    c.add('command', 'is required (or fileId, to stream a stored file)')
-  } else if (command !== undefined) {
-    if (typeof command !== 'string' || command.trim() === '') c.add('command', 'must be a non-empty string')
-    else if (command.length > 4096) c.add('command', `must be at most 4096 characters, got ${command.length}`)
-    else if (/[\r\n]/.test(command))
-      c.add('command', 'must be one line (no CR or LF); stream a file for several')
-  } else c.string(obj, 'fileId', { required: true, maxLength: 200 })
-  return c.errors.length > 0
-    ? { ok: false as const, errors: c.errors }
-    : { ok: true as const, value: obj as unknown as DevicePayload }
+  const errors = payloadErrors(DevicePayloadSchema, payload)
+  if (isObject(payload)) {
+    const { command, fileId } = payload
+    if (command !== undefined && fileId !== undefined) {
+      errors.push({ path: 'fileId', message: 'give either command or fileId, not both' })
+    } else if (command === undefined && fileId === undefined) {
+      errors.push({ path: 'command', message: 'is required (or fileId, to stream a stored file)' })
+    } else if (typeof command === 'string' && /[\r\n]/.test(command)) {
+      errors.push({ path: 'command', message: 'must be one line (no CR or LF); stream a file for several' })
+    }
+  }
+  return checked<DevicePayload>(errors, payload)
 }
 
 async function run(payload: DevicePayload, ctx: ActionContext): Promise<ActionOutcome> {
@@ -65,4 +77,10 @@ async function run(payload: DevicePayload, ctx: ActionContext): Promise<ActionOu
   }
 }
 
-export const deviceAction: Action<DevicePayload> = { type: 'device', validate, run }
+export const deviceAction: Action<DevicePayload> = {
+  type: 'device',
+  payloadSchema: DevicePayloadSchema,
+  validate,
+  requiredRole: () => null,
+  run,
+}

@@ -1,6 +1,7 @@
 // The action registry: a new action is one file plus one entry here. Nothing
 // else switches on the action type.
 
+import type { TObject } from '@sinclair/typebox'
 import { type FieldError, ValidationError } from '../../../errors.js'
 import { agentAction } from './agent.js'
 import { apiAction } from './api.js'
@@ -15,6 +16,8 @@ import {
   type ActionResult,
   type ActionType,
   abortFlags,
+  type RoleContext,
+  type RoleNeed,
 } from './types.js'
 import { workflowAction } from './workflow.js'
 
@@ -67,6 +70,27 @@ export function validateAction(registry: ActionRegistry, type: unknown, payload:
   }
   const result = (registry.get(type as string) as Action).validate(payload ?? {}, registry)
   return result.ok ? result.value : payload
+}
+
+/**
+ * What a task with this (valid) payload needs beyond operator, by its action's
+ * own rule (`requiredRole`); null when an operator may.
+ */
+export function roleNeed(
+  registry: ActionRegistry,
+  type: string,
+  payload: unknown,
+  ctx: Omit<RoleContext, 'registry'>,
+): RoleNeed | null {
+  return registry.get(type)?.requiredRole(payload, { ...ctx, registry }) ?? null
+}
+
+/** Each action's payload schema, by type (the task body's schema is composed from them). */
+export function payloadSchemas(registry: ActionRegistry): Array<{ type: ActionType; schema: TObject }> {
+  return registry.types().flatMap((type) => {
+    const action = registry.get(type)
+    return action ? [{ type, schema: action.payloadSchema }] : []
+  })
 }
 
 /**

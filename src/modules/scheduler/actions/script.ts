@@ -4,9 +4,10 @@
 
 import { spawn } from 'node:child_process'
 import { stat } from 'node:fs/promises'
+import { Type } from '@sinclair/typebox'
 import { spawnIdentity } from '../../../process/child-user.js'
 import { identify } from '../../../process/identity.js'
-import { Checker } from './check.js'
+import { checked, isObject, payloadErrors, wholeNumber } from './check.js'
 import { buildScriptEnv } from './env.js'
 import {
   type Action,
@@ -30,55 +31,87 @@ export interface ScriptPayload {
   okExitCodes?: number[]
 }
 
-const KEYS = ['command', 'shell', 'cwd', 'env', 'timeoutMs', 'killGraceMs', 'okExitCodes'] as const
 const DAY_MS = 86_400_000
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
 /** After the main process exits, how long stdout/stderr may stay open before we stop reading. */
 const DRAIN_MS = 1000
 
+export const ScriptPayloadSchema = Type.Object(
+  {
+    command: Type.Union([Type.Array(Type.String({ 'x-message': 'must be a string' })), Type.String()], {
+      description: 'argv array such as ["ls", "-l"], or one string run by /bin/sh -c when shell is true',
+      'x-message': 'must be an argv array of strings, or a string with shell: true',
+      'x-required-message': 'is required: an argv array such as ["ls", "-l"]',
+    }),
+    shell: Type.Optional(
+      Type.Boolean({
+        description: 'run command with /bin/sh -c',
+        'x-message': 'must be true or false, got {got}',
+      }),
+    ),
+    cwd: Type.Optional(
+      Type.String({
+        minLength: 1,
+        pattern: '^/',
+        description: "absolute working directory (default: the child user's home, or /)",
+        'x-message': 'must be an absolute path, got {got}',
+      }),
+    ),
+    env: Type.Optional(
+      Type.Object(
+        {},
+        {
+          additionalProperties: Type.String({ 'x-message': 'must be a string, got {got}' }),
+          description:
+            'extra environment variables (names: letters, digits and _, not starting with a digit)',
+          'x-message': 'must be an object of strings, got {got}',
+        },
+      ),
+    ),
+    timeoutMs: Type.Optional(Type.Integer(wholeNumber(1, DAY_MS))),
+    killGraceMs: Type.Optional(
+      Type.Integer(wholeNumber(0, 60_000, 'SIGTERM to SIGKILL of the group (default 2000)')),
+    ),
+    okExitCodes: Type.Optional(
+      Type.Array(
+        Type.Integer({ minimum: 0, maximum: 255, 'x-message': 'must be an exit code 0-255, got {got}' }),
+        {
+          minItems: 1,
+          description: 'exit codes that count as success (default [0])',
+          'x-message': 'must be a non-empty array of exit codes',
+        },
+      ),
+    ),
+  },
+  { additionalProperties: false, title: 'ScriptPayload' },
+)
+
 function validate(payload: unknown) {
-  const c = new Checker()
-  const obj = c.object(payload, KEYS)
-  if (!obj) return { ok: false as const, errors: c.errors }
-  const shell = c.boolean(obj, 'shell') ?? false
-  const command = obj.command
-  if (command === undefined) c.add('command', 'is required: an argv array such as ["ls", "-l"]')
-  else if (typeof command === 'string') {
-    if (!shell) {
-      c.add('command', 'a string runs only with shell: true; pass an argv array such as ["ls", "-l"] instead')
-    } else if (command.trim() === '') c.add('command', 'must not be empty')
+  const errors = payloadErrors(ScriptPayloadSchema, payload)
+  if (!isObject(payload)) return checked<ScriptPayload>(errors, payload)
+  const rule = (path: string, message: string) => errors.push({ path, message })
+  const shell = payload.shell === true
+  const command = payload.command
+  if (typeof command === 'string') {
+    if (!shell)
+      rule('command', 'a string runs only with shell: true; pass an argv array such as ["ls", "-l"] instead')
+    else if (command.trim() === '') rule('command', 'must not be empty')
   } else if (Array.isArray(command)) {
-    if (shell) c.add('command', 'with shell: true, command must be one string for /bin/sh -c')
-    if (command.length === 0) c.add('command', 'must not be empty')
+    if (shell) rule('command', 'with shell: true, command must be one string for /bin/sh -c')
+    if (command.length === 0) rule('command', 'must not be empty')
     command.forEach((arg, i) => {
-      if (typeof arg !== 'string') c.errors.push({ path: `command[${i}]`, message: 'must be a string' })
-      else if (i === 0 && arg.trim() === '')
-        c.errors.push({ path: 'command[0]', message: 'must name a program' })
-      else if (arg.includes('\0')) c.errors.push({ path: `command[${i}]`, message: 'must not contain NUL' })
+      if (typeof arg !== 'string') return
+      if (i === 0 && arg.trim() === '') rule('command[0]', 'must name a program')
+      else if (arg.includes('\0')) rule(`command[${i}]`, 'must not contain NUL')
     })
-  } else c.add('command', 'must be an argv array of strings, or a string with shell: true')
-  const cwd = c.string(obj, 'cwd')
-  if (cwd !== undefined && !cwd.startsWith('/')) c.add('cwd', `must be an absolute path, got "${cwd}"`)
-  c.stringMap(obj, 'env', ENV_NAME, 'letters, digits and _ (not starting with a digit)')
-  c.integer(obj, 'timeoutMs', 1, DAY_MS)
-  c.integer(obj, 'killGraceMs', 0, 60_000)
-  const codes = obj.okExitCodes
-  if (codes !== undefined) {
-    if (!Array.isArray(codes) || codes.length === 0)
-      c.add('okExitCodes', 'must be a non-empty array of exit codes')
-    else
-      codes.forEach((code, i) => {
-        if (!Number.isInteger(code) || (code as number) < 0 || (code as number) > 255) {
-          c.errors.push({
-            path: `okExitCodes[${i}]`,
-            message: `must be an exit code 0-255, got ${String(code)}`,
-          })
-        }
-      })
   }
-  return c.errors.length > 0
-    ? { ok: false as const, errors: c.errors }
-    : { ok: true as const, value: obj as unknown as ScriptPayload }
+  if (isObject(payload.env)) {
+    for (const name of Object.keys(payload.env)) {
+      if (!ENV_NAME.test(name))
+        rule(`env.${name}`, 'name must be letters, digits and _ (not starting with a digit)')
+    }
+  }
+  return checked<ScriptPayload>(errors, payload)
 }
 
 /** Splits a stream into lines for the log; stderr lines get a prefix. */
@@ -226,6 +259,9 @@ function drain(child: ReturnType<typeof spawn>): Promise<void> {
 
 export const scriptAction: Action<ScriptPayload> = {
   type: 'script',
+  payloadSchema: ScriptPayloadSchema,
+  // It runs programs on the server.
+  requiredRole: () => ({ role: 'admin', what: 'run scripts' }),
   validate,
   run,
 }

@@ -1,6 +1,7 @@
 // Task actions: one small module per action type behind one interface, and a
 // registry (index.ts). A new action is one file plus one registry entry.
 
+import type { TObject } from '@sinclair/typebox'
 import type { FieldError } from '../../../errors.js'
 import type { OutboundPolicy } from '../../../net/outbound-policy.js'
 import type { ChildUser, ChildWorkspace } from '../../../process/child-user.js'
@@ -95,10 +96,32 @@ export interface ActionResult extends ActionOutcome {
 
 export type Validation<P> = { ok: true; value: P } | { ok: false; errors: FieldError[] }
 
+/**
+ * Why a payload needs more than an operator to create, change or run its
+ * task: `what` completes "only an admin may create, change or run tasks
+ * that ...", `detail` says why when it is not plain.
+ */
+export interface RoleNeed {
+  role: 'admin'
+  what: string
+  detail?: string
+}
+
+/** What an action's role rule may look at besides the payload. */
+export interface RoleContext {
+  registry: ActionRegistry
+  /** Agents run as the server's own OS user (no separate child user): starting one can read the server's secrets. */
+  childrenShareServerUser: boolean
+}
+
 export interface Action<P = unknown> {
   readonly type: ActionType
+  /** The payload's shape, for the OpenAPI document and the check (`validate` starts with it). */
+  readonly payloadSchema: TObject
   /** Checks a payload; error paths are relative to the payload (`argv[0]`). */
   validate(payload: unknown, registry: ActionRegistry): Validation<P>
+  /** The role this payload needs beyond operator (null: an operator may), for a payload that passed validate. */
+  requiredRole(payload: P, ctx: RoleContext): RoleNeed | null
   /** Runs a validated payload. Must not throw for an ordinary failure: return `{ ok: false }`. */
   run(payload: P, ctx: ActionContext, registry: ActionRegistry): Promise<ActionOutcome>
 }

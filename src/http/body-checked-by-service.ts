@@ -1,0 +1,32 @@
+// For a route whose service checks the body itself against the same TypeBox
+// schema plus rules a schema cannot state (a cron expression, a payload that
+// depends on its action), so that one 400 lists every problem in the area's
+// words: the route's schema documents and types the body (OpenAPI), and the
+// route does not check it a second time. Ajv at the route would also change
+// the body on the way (coercing types, and stripping fields while it tries
+// each branch of a union), so the service would not see what was sent.
+// The body must still be an object; other parts are checked as usual.
+
+import type { TSchema } from '@sinclair/typebox'
+import type { FastifySchemaCompiler } from 'fastify'
+import { ValidationError } from '../errors.js'
+import { schemaErrors } from '../validation.js'
+
+export const bodyCheckedByService: FastifySchemaCompiler<unknown> = ({ schema, httpPart }) => {
+  if (httpPart === 'body') {
+    return (data: unknown) =>
+      typeof data === 'object' && data !== null && !Array.isArray(data)
+        ? true
+        : {
+            error: new ValidationError('the body must be a JSON object', [
+              { path: '(body)', message: 'must be object' },
+            ]),
+          }
+  }
+  const prefix = httpPart === 'querystring' ? 'query' : (httpPart ?? '')
+  return (data: unknown) => {
+    const errors = schemaErrors(schema as TSchema, data, prefix)
+    if (errors.length === 0) return true
+    return { error: new ValidationError(errors.map((e) => `${e.path} ${e.message}`).join('; '), errors) }
+  }
+}
