@@ -18,7 +18,7 @@
 // keeps its own row; those rows grow no faster than the resources they made.
 
 import { newId } from '../db/ids.js'
-import type { Database } from '../db/types.js'
+import type { AuditLogTable, Database } from '../db/types.js'
 import { fromDbJson, fromDbTime, toDbJson, toDbTime } from '../db/values.js'
 
 export interface AuditEntry {
@@ -35,17 +35,9 @@ export interface AuditEntry {
   details?: Record<string, unknown>
 }
 
-export interface AuditRecord {
-  id: string
+/** A row of the audit log as the API answers it: the time as ISO text, details parsed. */
+export type AuditRecord = Omit<AuditLogTable, 'at' | 'details'> & {
   at: string
-  userId: string | null
-  username: string | null
-  action: string
-  target: string | null
-  method: string | null
-  path: string | null
-  statusCode: number | null
-  ip: string | null
   details: Record<string, unknown> | null
 }
 
