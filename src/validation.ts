@@ -15,8 +15,10 @@ import { NAME_PATTERN, NAME_RULE } from './names.js'
 /**
  * The Ajv options of every check, routes included (src/app.ts passes them to
  * Fastify). allErrors: one 400 lists every problem. strictNumbers: NaN and
- * Infinity are not numbers. Coercion is for query strings only, so services
- * (which receive typed values) check without it.
+ * Infinity are not numbers. The routes add `coerceTypes: 'array'` (Fastify
+ * applies it to query strings and bodies alike, which is why the task and
+ * device routes leave their bodies to the services); the services, which
+ * receive typed values, check without it.
  */
 export const AJV_OPTIONS = {
   allErrors: true,
@@ -138,10 +140,19 @@ export function schemaErrors(schema: TSchema, value: unknown, prefix = ''): Fiel
   return fieldErrors((validate.errors ?? []) as ErrorObject[], prefix)
 }
 
+/** The one-line detail of a 400: every field error, `path message; ...`. */
+export function errorsDetail(errors: readonly FieldError[]): string {
+  return errors.map((e) => `${e.path} ${e.message}`).join('; ')
+}
+
+/** A ValidationError (400) listing every field error. */
+export function invalid(errors: FieldError[]): ValidationError {
+  return new ValidationError(errorsDetail(errors), errors)
+}
+
 /** Throws one ValidationError listing every field error, if there are any. */
 export function refuseErrors(errors: FieldError[]): void {
-  if (errors.length === 0) return
-  throw new ValidationError(errors.map((e) => `${e.path} ${e.message}`).join('; '), errors)
+  if (errors.length > 0) throw invalid(errors)
 }
 
 /** Checks `value` against `schema` and throws a ValidationError (400) listing every problem. */

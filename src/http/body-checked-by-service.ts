@@ -10,7 +10,7 @@
 import type { TSchema } from '@sinclair/typebox'
 import type { FastifySchemaCompiler } from 'fastify'
 import { ValidationError } from '../errors.js'
-import { schemaErrors } from '../validation.js'
+import { invalid, schemaErrors } from '../validation.js'
 
 export const bodyCheckedByService: FastifySchemaCompiler<unknown> = ({ schema, httpPart }) => {
   if (httpPart === 'body') {
@@ -27,6 +27,6 @@ export const bodyCheckedByService: FastifySchemaCompiler<unknown> = ({ schema, h
   return (data: unknown) => {
     const errors = schemaErrors(schema as TSchema, data, prefix)
     if (errors.length === 0) return true
-    return { error: new ValidationError(errors.map((e) => `${e.path} ${e.message}`).join('; '), errors) }
+    return { error: invalid(errors) }
   }
 }

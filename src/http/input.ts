@@ -12,6 +12,7 @@
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { type FieldError, PayloadTooLargeError, RequestTimeoutError, ValidationError } from '../errors.js'
+import { invalid } from '../validation.js'
 
 /** Deeper than any configuration a person writes; far below what overflows a recursive walk. */
 export const MAX_NESTING_DEPTH = 32
@@ -146,7 +147,7 @@ function problemsOf(collect: () => FieldError[]): Error | undefined {
     return err as Error
   }
   if (errors.length === 0) return undefined
-  return new ValidationError(errors.map((e) => `${e.path} ${e.message}`).join('; '), errors)
+  return invalid(errors)
 }
 
 const MULTIPART = /^multipart\/[^;]*(;|$)/i

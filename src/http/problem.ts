@@ -2,7 +2,7 @@
 
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { type FieldError, MyntrixError, TooManyRequestsError } from '../errors.js'
-import { fieldErrors, refuseErrors, type SchemaError } from '../validation.js'
+import { errorsDetail, fieldErrors, refuseErrors, type SchemaError } from '../validation.js'
 
 export interface Problem {
   type: string
@@ -133,7 +133,7 @@ export function installProblemHandlers(app: FastifyInstance): void {
         type: typeUri('validation-error'),
         title: 'Validation Error',
         status: 400,
-        detail: errors.map((e) => `${e.path} ${e.message}`).join('; '),
+        detail: errorsDetail(errors),
         errors,
       })
     }

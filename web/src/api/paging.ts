@@ -46,15 +46,13 @@ export function offsetOf(params: URLSearchParams): number {
 export function usePageOffset(): [number, (offset: number) => void] {
   const [params, setParams] = useSearchParams()
   const offset = offsetOf(params)
+  // A new history entry per page (the default), so Back returns to the page before.
   const setOffset = (next: number) =>
-    setParams(
-      (p) => {
-        const page = Math.floor(next / PAGE_SIZE) + 1
-        if (page > 1) p.set('page', String(page))
-        else p.delete('page')
-        return p
-      },
-      { replace: false },
-    )
+    setParams((p) => {
+      const page = Math.floor(next / PAGE_SIZE) + 1
+      if (page > 1) p.set('page', String(page))
+      else p.delete('page')
+      return p
+    })
   return [offset, setOffset]
 }
