@@ -724,9 +724,83 @@ export interface paths {
                 content: {
                     "application/json": {
                         /** @description Supervisor keys: command (argv array, or a string split like a shell would but run without one), cwd, env (string map), restartPolicy (always | on-failure | never, default on-failure), maxRestarts (default 5) within restartWindowMs (default 60000), stopTimeoutMs (default 10000), healthCheck ({type:"http", url, intervalMs, timeoutMs} or {type:"heartbeat", timeoutMs}: the agent prints {"myntrix":"heartbeat"} on stdout), maxMemoryMb. Every other key is the agent’s own and reaches it as JSON in MYNTRIX_AGENT_CONFIG. */
-                        configuration?: {
+                        configuration?: ({
+                            /** @description argv array, or a string split like a shell would, but run without one */
+                            command?: string | string[];
+                            /** @description working directory of the process */
+                            cwd?: string;
+                            /** @description added to the environment of the process */
+                            env?: {
+                                [key: string]: string;
+                            };
+                            healthCheck?: ({
+                                /** @default 5000 */
+                                intervalMs?: number;
+                                /** @default 2000 */
+                                timeoutMs?: number;
+                                /** @enum {string} */
+                                type: "http";
+                                /** @description GET this URL; a 2xx answer is healthy */
+                                url: string;
+                            } & {
+                                [key: string]: unknown;
+                            }) | ({
+                                /** @description the agent prints the line {"myntrix":"heartbeat"} on stdout at least this often */
+                                timeoutMs: number;
+                                /** @enum {string} */
+                                type: "heartbeat";
+                            } & {
+                                [key: string]: unknown;
+                            });
+                            /** @description restart the agent when its process tree uses more memory than this */
+                            maxMemoryMb?: number;
+                            /**
+                             * @description restarts allowed within restartWindowMs before the agent is left in error
+                             * @default 5
+                             */
+                            maxRestarts?: number;
+                            /** @default on-failure */
+                            restartPolicy?: "always" | "on-failure" | "never";
+                            /** @default 60000 */
+                            restartWindowMs?: number;
+                            /** @description "process" (the default) or {type:"docker", image, ...} */
+                            runtime?: "process" | {
+                                /** @description argv inside the container; the image's own command when absent */
+                                command?: string[];
+                                cpus?: number;
+                                env?: {
+                                    [key: string]: string;
+                                };
+                                /** @description an image present on the engine (Myntrix does not pull) */
+                                image: string;
+                                memoryMb?: number;
+                                mounts?: {
+                                    /** @default true */
+                                    readOnly?: boolean;
+                                    /** @description host path (absolute) */
+                                    source: string;
+                                    /** @description path inside the container (absolute) */
+                                    target: string;
+                                }[];
+                                /**
+                                 * @description none (the default) or the host network (admins only)
+                                 * @default none
+                                 */
+                                network?: "none" | "host";
+                                /** @enum {string} */
+                                type: "docker";
+                                /** @description user[:group] inside the container, by name or number; 65534:65534 (nobody) when absent */
+                                user?: string;
+                                workingDir?: string;
+                            };
+                            /**
+                             * @description SIGTERM, then SIGKILL after this long
+                             * @default 10000
+                             */
+                            stopTimeoutMs?: number;
+                        } & {
                             [key: string]: unknown;
-                        } | null;
+                        }) | (never | null);
                         name: string;
                         /** @description free text; default "generic" */
                         type?: string;
@@ -919,9 +993,83 @@ export interface paths {
                 content: {
                     "application/json": {
                         /** @description Supervisor keys: command (argv array, or a string split like a shell would but run without one), cwd, env (string map), restartPolicy (always | on-failure | never, default on-failure), maxRestarts (default 5) within restartWindowMs (default 60000), stopTimeoutMs (default 10000), healthCheck ({type:"http", url, intervalMs, timeoutMs} or {type:"heartbeat", timeoutMs}: the agent prints {"myntrix":"heartbeat"} on stdout), maxMemoryMb. Every other key is the agent’s own and reaches it as JSON in MYNTRIX_AGENT_CONFIG. */
-                        configuration?: {
+                        configuration?: ({
+                            /** @description argv array, or a string split like a shell would, but run without one */
+                            command?: string | string[];
+                            /** @description working directory of the process */
+                            cwd?: string;
+                            /** @description added to the environment of the process */
+                            env?: {
+                                [key: string]: string;
+                            };
+                            healthCheck?: ({
+                                /** @default 5000 */
+                                intervalMs?: number;
+                                /** @default 2000 */
+                                timeoutMs?: number;
+                                /** @enum {string} */
+                                type: "http";
+                                /** @description GET this URL; a 2xx answer is healthy */
+                                url: string;
+                            } & {
+                                [key: string]: unknown;
+                            }) | ({
+                                /** @description the agent prints the line {"myntrix":"heartbeat"} on stdout at least this often */
+                                timeoutMs: number;
+                                /** @enum {string} */
+                                type: "heartbeat";
+                            } & {
+                                [key: string]: unknown;
+                            });
+                            /** @description restart the agent when its process tree uses more memory than this */
+                            maxMemoryMb?: number;
+                            /**
+                             * @description restarts allowed within restartWindowMs before the agent is left in error
+                             * @default 5
+                             */
+                            maxRestarts?: number;
+                            /** @default on-failure */
+                            restartPolicy?: "always" | "on-failure" | "never";
+                            /** @default 60000 */
+                            restartWindowMs?: number;
+                            /** @description "process" (the default) or {type:"docker", image, ...} */
+                            runtime?: "process" | {
+                                /** @description argv inside the container; the image's own command when absent */
+                                command?: string[];
+                                cpus?: number;
+                                env?: {
+                                    [key: string]: string;
+                                };
+                                /** @description an image present on the engine (Myntrix does not pull) */
+                                image: string;
+                                memoryMb?: number;
+                                mounts?: {
+                                    /** @default true */
+                                    readOnly?: boolean;
+                                    /** @description host path (absolute) */
+                                    source: string;
+                                    /** @description path inside the container (absolute) */
+                                    target: string;
+                                }[];
+                                /**
+                                 * @description none (the default) or the host network (admins only)
+                                 * @default none
+                                 */
+                                network?: "none" | "host";
+                                /** @enum {string} */
+                                type: "docker";
+                                /** @description user[:group] inside the container, by name or number; 65534:65534 (nobody) when absent */
+                                user?: string;
+                                workingDir?: string;
+                            };
+                            /**
+                             * @description SIGTERM, then SIGKILL after this long
+                             * @default 10000
+                             */
+                            stopTimeoutMs?: number;
+                        } & {
                             [key: string]: unknown;
-                        } | null;
+                        }) | (never | null);
                         name?: string;
                         type?: string;
                     };
