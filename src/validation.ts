@@ -197,13 +197,12 @@ export function fieldErrors(validation: readonly SchemaError[], prefix = ''): Fi
     }
     // The pattern itself is unreadable; say the rule.
     if (v.keyword === 'pattern' && v.params?.pattern === NAME_PATTERN) message = NAME_RULE
-    const own = ownMessage(v)
-    if (own === undefined) return [{ path, message }]
-    // A schema's own message may answer for several of its keywords at once: say it once.
-    const key = `${path}\n${own}`
+    const said = ownMessage(v) ?? message
+    // One message may answer for several keywords (a schema's own), or for several branches: say it once.
+    const key = `${path}\n${said}`
     if (seen.has(key)) return []
     seen.add(key)
-    return [{ path, message: own }]
+    return [{ path, message: said }]
   })
 }
 

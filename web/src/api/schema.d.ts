@@ -3936,16 +3936,86 @@ export interface paths {
                     } | {
                         action: "workflow" | {
                             /** @description 1-50 steps run in order; the first failure stops the workflow */
-                            steps?: {
-                                /** @description the step's action: agent, script, api or device (not another workflow) */
-                                action: string;
+                            steps?: ({
+                                /** @enum {string} */
+                                action: "agent";
                                 /** @description shown in the log instead of the action type */
                                 name?: string;
-                                /** @description the payload of the step's action */
+                                /** AgentPayload */
                                 payload?: {
-                                    [key: string]: unknown;
+                                    /** @description the agent to act on */
+                                    agentId: string;
+                                    /**
+                                     * @description `run`: start the agent and succeed when its process exits 0
+                                     * @enum {string}
+                                     */
+                                    operation: "start" | "stop" | "restart" | "run";
                                 };
-                            }[];
+                            } | {
+                                /** @enum {string} */
+                                action: "script";
+                                /** @description shown in the log instead of the action type */
+                                name?: string;
+                                /** ScriptPayload */
+                                payload?: {
+                                    /** @description argv array such as ["ls", "-l"], or one string run by /bin/sh -c when shell is true */
+                                    command: string[] | string;
+                                    /** @description absolute working directory (default: the child user's home, or /) */
+                                    cwd?: string;
+                                    /** @description extra environment variables (names: letters, digits and _, not starting with a digit) */
+                                    env?: {
+                                        [key: string]: string;
+                                    };
+                                    /** @description SIGTERM to SIGKILL of the group (default 2000) */
+                                    killGraceMs?: number;
+                                    /** @description exit codes that count as success (default [0]) */
+                                    okExitCodes?: number[];
+                                    /** @description run command with /bin/sh -c */
+                                    shell?: boolean;
+                                    timeoutMs?: number;
+                                };
+                            } | {
+                                /** @enum {string} */
+                                action: "api";
+                                /** @description shown in the log instead of the action type */
+                                name?: string;
+                                /** ApiPayload */
+                                payload?: {
+                                    /** @description a string is sent as is, anything else as JSON; not with GET or HEAD */
+                                    body?: unknown;
+                                    /** @description status or statuses that count as success; default any 2xx */
+                                    expectedStatus?: number | number[];
+                                    /** @description follow up to 5 redirects (default true) */
+                                    followRedirects?: boolean;
+                                    /** @description header name (an HTTP token) to value (no CR, LF or NUL) */
+                                    headers?: {
+                                        [key: string]: string;
+                                    };
+                                    /**
+                                     * @description default GET (any case; stored in upper case)
+                                     * @enum {string}
+                                     */
+                                    method?: "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS";
+                                    /** @description default 30000 */
+                                    timeoutMs?: number;
+                                    /** @description absolute http or https URL */
+                                    url: string;
+                                };
+                            } | {
+                                /** @enum {string} */
+                                action: "device";
+                                /** @description shown in the log instead of the action type */
+                                name?: string;
+                                /** DevicePayload */
+                                payload?: {
+                                    /** @description one line sent to the device; or give fileId */
+                                    command?: string;
+                                    /** @description the device */
+                                    deviceId: string;
+                                    /** @description a stored file streamed to the device; or give command */
+                                    fileId?: string;
+                                };
+                            })[];
                             /** @enum {string} */
                             type: "workflow";
                         };
@@ -3966,16 +4036,86 @@ export interface paths {
                         /** WorkflowPayload */
                         payload?: {
                             /** @description 1-50 steps run in order; the first failure stops the workflow */
-                            steps: {
-                                /** @description the step's action: agent, script, api or device (not another workflow) */
-                                action: string;
+                            steps: ({
+                                /** @enum {string} */
+                                action: "agent";
                                 /** @description shown in the log instead of the action type */
                                 name?: string;
-                                /** @description the payload of the step's action */
+                                /** AgentPayload */
                                 payload?: {
-                                    [key: string]: unknown;
+                                    /** @description the agent to act on */
+                                    agentId: string;
+                                    /**
+                                     * @description `run`: start the agent and succeed when its process exits 0
+                                     * @enum {string}
+                                     */
+                                    operation: "start" | "stop" | "restart" | "run";
                                 };
-                            }[];
+                            } | {
+                                /** @enum {string} */
+                                action: "script";
+                                /** @description shown in the log instead of the action type */
+                                name?: string;
+                                /** ScriptPayload */
+                                payload?: {
+                                    /** @description argv array such as ["ls", "-l"], or one string run by /bin/sh -c when shell is true */
+                                    command: string[] | string;
+                                    /** @description absolute working directory (default: the child user's home, or /) */
+                                    cwd?: string;
+                                    /** @description extra environment variables (names: letters, digits and _, not starting with a digit) */
+                                    env?: {
+                                        [key: string]: string;
+                                    };
+                                    /** @description SIGTERM to SIGKILL of the group (default 2000) */
+                                    killGraceMs?: number;
+                                    /** @description exit codes that count as success (default [0]) */
+                                    okExitCodes?: number[];
+                                    /** @description run command with /bin/sh -c */
+                                    shell?: boolean;
+                                    timeoutMs?: number;
+                                };
+                            } | {
+                                /** @enum {string} */
+                                action: "api";
+                                /** @description shown in the log instead of the action type */
+                                name?: string;
+                                /** ApiPayload */
+                                payload?: {
+                                    /** @description a string is sent as is, anything else as JSON; not with GET or HEAD */
+                                    body?: unknown;
+                                    /** @description status or statuses that count as success; default any 2xx */
+                                    expectedStatus?: number | number[];
+                                    /** @description follow up to 5 redirects (default true) */
+                                    followRedirects?: boolean;
+                                    /** @description header name (an HTTP token) to value (no CR, LF or NUL) */
+                                    headers?: {
+                                        [key: string]: string;
+                                    };
+                                    /**
+                                     * @description default GET (any case; stored in upper case)
+                                     * @enum {string}
+                                     */
+                                    method?: "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS";
+                                    /** @description default 30000 */
+                                    timeoutMs?: number;
+                                    /** @description absolute http or https URL */
+                                    url: string;
+                                };
+                            } | {
+                                /** @enum {string} */
+                                action: "device";
+                                /** @description shown in the log instead of the action type */
+                                name?: string;
+                                /** DevicePayload */
+                                payload?: {
+                                    /** @description one line sent to the device; or give fileId */
+                                    command?: string;
+                                    /** @description the device */
+                                    deviceId: string;
+                                    /** @description a stored file streamed to the device; or give command */
+                                    fileId?: string;
+                                };
+                            })[];
                         } | null;
                         /** @description wait before a retry (default 0) */
                         retryDelayMs?: number;
@@ -4213,16 +4353,86 @@ export interface paths {
                             type: "device";
                         }) | ("workflow" | {
                             /** @description 1-50 steps run in order; the first failure stops the workflow */
-                            steps?: {
-                                /** @description the step's action: agent, script, api or device (not another workflow) */
-                                action: string;
+                            steps?: ({
+                                /** @enum {string} */
+                                action: "agent";
                                 /** @description shown in the log instead of the action type */
                                 name?: string;
-                                /** @description the payload of the step's action */
+                                /** AgentPayload */
                                 payload?: {
-                                    [key: string]: unknown;
+                                    /** @description the agent to act on */
+                                    agentId: string;
+                                    /**
+                                     * @description `run`: start the agent and succeed when its process exits 0
+                                     * @enum {string}
+                                     */
+                                    operation: "start" | "stop" | "restart" | "run";
                                 };
-                            }[];
+                            } | {
+                                /** @enum {string} */
+                                action: "script";
+                                /** @description shown in the log instead of the action type */
+                                name?: string;
+                                /** ScriptPayload */
+                                payload?: {
+                                    /** @description argv array such as ["ls", "-l"], or one string run by /bin/sh -c when shell is true */
+                                    command: string[] | string;
+                                    /** @description absolute working directory (default: the child user's home, or /) */
+                                    cwd?: string;
+                                    /** @description extra environment variables (names: letters, digits and _, not starting with a digit) */
+                                    env?: {
+                                        [key: string]: string;
+                                    };
+                                    /** @description SIGTERM to SIGKILL of the group (default 2000) */
+                                    killGraceMs?: number;
+                                    /** @description exit codes that count as success (default [0]) */
+                                    okExitCodes?: number[];
+                                    /** @description run command with /bin/sh -c */
+                                    shell?: boolean;
+                                    timeoutMs?: number;
+                                };
+                            } | {
+                                /** @enum {string} */
+                                action: "api";
+                                /** @description shown in the log instead of the action type */
+                                name?: string;
+                                /** ApiPayload */
+                                payload?: {
+                                    /** @description a string is sent as is, anything else as JSON; not with GET or HEAD */
+                                    body?: unknown;
+                                    /** @description status or statuses that count as success; default any 2xx */
+                                    expectedStatus?: number | number[];
+                                    /** @description follow up to 5 redirects (default true) */
+                                    followRedirects?: boolean;
+                                    /** @description header name (an HTTP token) to value (no CR, LF or NUL) */
+                                    headers?: {
+                                        [key: string]: string;
+                                    };
+                                    /**
+                                     * @description default GET (any case; stored in upper case)
+                                     * @enum {string}
+                                     */
+                                    method?: "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS";
+                                    /** @description default 30000 */
+                                    timeoutMs?: number;
+                                    /** @description absolute http or https URL */
+                                    url: string;
+                                };
+                            } | {
+                                /** @enum {string} */
+                                action: "device";
+                                /** @description shown in the log instead of the action type */
+                                name?: string;
+                                /** DevicePayload */
+                                payload?: {
+                                    /** @description one line sent to the device; or give fileId */
+                                    command?: string;
+                                    /** @description the device */
+                                    deviceId: string;
+                                    /** @description a stored file streamed to the device; or give command */
+                                    fileId?: string;
+                                };
+                            })[];
                             /** @enum {string} */
                             type: "workflow";
                         });
@@ -4294,16 +4504,86 @@ export interface paths {
                             fileId?: string;
                         } | {
                             /** @description 1-50 steps run in order; the first failure stops the workflow */
-                            steps: {
-                                /** @description the step's action: agent, script, api or device (not another workflow) */
-                                action: string;
+                            steps: ({
+                                /** @enum {string} */
+                                action: "agent";
                                 /** @description shown in the log instead of the action type */
                                 name?: string;
-                                /** @description the payload of the step's action */
+                                /** AgentPayload */
                                 payload?: {
-                                    [key: string]: unknown;
+                                    /** @description the agent to act on */
+                                    agentId: string;
+                                    /**
+                                     * @description `run`: start the agent and succeed when its process exits 0
+                                     * @enum {string}
+                                     */
+                                    operation: "start" | "stop" | "restart" | "run";
                                 };
-                            }[];
+                            } | {
+                                /** @enum {string} */
+                                action: "script";
+                                /** @description shown in the log instead of the action type */
+                                name?: string;
+                                /** ScriptPayload */
+                                payload?: {
+                                    /** @description argv array such as ["ls", "-l"], or one string run by /bin/sh -c when shell is true */
+                                    command: string[] | string;
+                                    /** @description absolute working directory (default: the child user's home, or /) */
+                                    cwd?: string;
+                                    /** @description extra environment variables (names: letters, digits and _, not starting with a digit) */
+                                    env?: {
+                                        [key: string]: string;
+                                    };
+                                    /** @description SIGTERM to SIGKILL of the group (default 2000) */
+                                    killGraceMs?: number;
+                                    /** @description exit codes that count as success (default [0]) */
+                                    okExitCodes?: number[];
+                                    /** @description run command with /bin/sh -c */
+                                    shell?: boolean;
+                                    timeoutMs?: number;
+                                };
+                            } | {
+                                /** @enum {string} */
+                                action: "api";
+                                /** @description shown in the log instead of the action type */
+                                name?: string;
+                                /** ApiPayload */
+                                payload?: {
+                                    /** @description a string is sent as is, anything else as JSON; not with GET or HEAD */
+                                    body?: unknown;
+                                    /** @description status or statuses that count as success; default any 2xx */
+                                    expectedStatus?: number | number[];
+                                    /** @description follow up to 5 redirects (default true) */
+                                    followRedirects?: boolean;
+                                    /** @description header name (an HTTP token) to value (no CR, LF or NUL) */
+                                    headers?: {
+                                        [key: string]: string;
+                                    };
+                                    /**
+                                     * @description default GET (any case; stored in upper case)
+                                     * @enum {string}
+                                     */
+                                    method?: "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS";
+                                    /** @description default 30000 */
+                                    timeoutMs?: number;
+                                    /** @description absolute http or https URL */
+                                    url: string;
+                                };
+                            } | {
+                                /** @enum {string} */
+                                action: "device";
+                                /** @description shown in the log instead of the action type */
+                                name?: string;
+                                /** DevicePayload */
+                                payload?: {
+                                    /** @description one line sent to the device; or give fileId */
+                                    command?: string;
+                                    /** @description the device */
+                                    deviceId: string;
+                                    /** @description a stored file streamed to the device; or give command */
+                                    fileId?: string;
+                                };
+                            })[];
                         } | (never | null);
                         /** @description wait before a retry (default 0) */
                         retryDelayMs?: number;
