@@ -144,8 +144,8 @@ function spokenFor(validation: readonly SchemaError[]): SchemaError[] {
  * at the union's value) or by a tag (a const/enum error at the value or one of
  * its fields, as `type` tells a health check's kinds apart); the branches left
  * are what the value meant, and only their errors are kept. When every branch
- * is ruled out, what ruled them out is the answer (with the union's own error
- * when the value's type was wrong). A union with one message for all of it
+ * is ruled out, a wrong tag is the answer; without one, the union's own error
+ * and what ruled each branch out. A union with one message for all of it
  * (`x-message` as a string) speaks for itself and is left as it is.
  */
 function fittingBranches(validation: readonly SchemaError[]): SchemaError[] {
@@ -169,8 +169,10 @@ function fittingBranches(validation: readonly SchemaError[]): SchemaError[] {
     if (fitting.length > 0) {
       errors = errors.filter((e) => e !== union && (!inside.includes(e) || fitting.includes(branchOf(e))))
     } else {
-      const wrongType = inside.some((e) => e.keyword === 'type' && (e.instancePath ?? '') === at)
-      errors = errors.filter((e) => (e === union ? wrongType : !inside.includes(e) || rulesOut(e)))
+      // A wrong tag on an object of the union's kind is the answer; else the value fits no kind at all.
+      const tags = inside.filter((e) => rulesOut(e) && (e.instancePath ?? '') !== at)
+      const kept = tags.length > 0 ? tags : [union, ...inside.filter(rulesOut)]
+      errors = errors.filter((e) => !(e === union || inside.includes(e)) || kept.includes(e))
     }
   }
   return errors

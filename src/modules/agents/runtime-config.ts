@@ -25,7 +25,7 @@ export const ContainerMountSchema = Type.Object(
 
 export const DockerRuntimeSchema = Type.Object(
   {
-    type: Type.Literal('docker'),
+    type: Type.Literal('docker', { 'x-message': 'must be "docker" (or the runtime "process"), got {got}' }),
     image: Type.String({
       minLength: 1,
       maxLength: 255,
@@ -50,6 +50,7 @@ export const DockerRuntimeSchema = Type.Object(
       Type.Union([Type.Literal('none'), Type.Literal('host')], {
         default: 'none',
         description: 'none (the default) or the host network (admins only)',
+        'x-message': 'must be "none" or "host", got {got}',
       }),
     ),
     cpus: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1024 })),
@@ -68,6 +69,8 @@ export const DockerRuntimeSchema = Type.Object(
 
 export const RuntimeConfigSchema = Type.Union([Type.Literal('process'), DockerRuntimeSchema], {
   description: '"process" (the default) or {type:"docker", image, ...}',
+  // By keyword: a docker runtime's own field errors keep their paths (a union reports the branch meant).
+  'x-message': { anyOf: 'must be "process" or {type: "docker", image, ...}, got {got}' },
 })
 
 export type DockerRuntimeConfig = Static<typeof DockerRuntimeSchema>

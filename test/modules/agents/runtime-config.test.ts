@@ -52,6 +52,21 @@ describe('configuration.runtime shape', () => {
   })
 })
 
+describe('configuration.runtime messages', () => {
+  it('says once what a runtime must be, at the field that is wrong', () => {
+    expect(check('kubernetes').errors).toEqual([
+      { path: P, message: 'must be "process" or {type: "docker", image, ...}, got "kubernetes"' },
+    ])
+    expect(check({ type: 'k8s', image: 'x' }).errors).toEqual([
+      { path: `${P}.type`, message: 'must be "docker" (or the runtime "process"), got "k8s"' },
+    ])
+    expect(check({ type: 'docker', image: 'x', network: 'bridge' }).errors).toEqual([
+      { path: `${P}.network`, message: 'must be "none" or "host", got "bridge"' },
+    ])
+    expect(check({ type: 'docker' }).errors.map((e) => e.path)).toEqual([`${P}.image`])
+  })
+})
+
 describe('mount paths', () => {
   const docker = (mounts: DockerRuntimeConfig['mounts']): DockerRuntimeConfig => ({
     type: 'docker',
