@@ -1416,6 +1416,10 @@ export interface paths {
                             configuration: {
                                 /** @description reopen after an unexpected drop, with backoff; default true */
                                 autoReconnect?: boolean;
+                                /** @description a connected device with no inbound traffic this long is offline (stale); 0 (off) or 100-86400000; default 0 */
+                                availabilityTimeoutMs?: number;
+                                /** @description MQTT: the topic of the device's online/offline (last-will) messages; default <prefix>/status */
+                                availabilityTopic?: string;
                                 /** @description serial; default 115200 */
                                 baudRate?: number;
                                 /** @description for a command without timeoutMs; default 10000 */
@@ -1476,6 +1480,8 @@ export interface paths {
                             lastSeen: string | null;
                             name: string;
                             ownerId: string;
+                            /** @description connected but offline: no inbound traffic for configuration.availabilityTimeoutMs, or an MQTT device said so */
+                            stale: boolean;
                             /** @description disconnected | connecting | connected | error */
                             status: "disconnected" | "connecting" | "connected" | "error";
                             type: string;
@@ -1502,6 +1508,10 @@ export interface paths {
                         configuration?: {
                             /** @description reopen after an unexpected drop, with backoff; default true */
                             autoReconnect?: boolean;
+                            /** @description a connected device with no inbound traffic this long is offline (stale); 0 (off) or 100-86400000; default 0 */
+                            availabilityTimeoutMs?: number;
+                            /** @description MQTT: the topic of the device's online/offline (last-will) messages; default <prefix>/status */
+                            availabilityTopic?: string;
                             /** @description serial; default 115200 */
                             baudRate?: number;
                             /** @description for a command without timeoutMs; default 10000 */
@@ -1571,6 +1581,10 @@ export interface paths {
                             configuration: {
                                 /** @description reopen after an unexpected drop, with backoff; default true */
                                 autoReconnect?: boolean;
+                                /** @description a connected device with no inbound traffic this long is offline (stale); 0 (off) or 100-86400000; default 0 */
+                                availabilityTimeoutMs?: number;
+                                /** @description MQTT: the topic of the device's online/offline (last-will) messages; default <prefix>/status */
+                                availabilityTopic?: string;
                                 /** @description serial; default 115200 */
                                 baudRate?: number;
                                 /** @description for a command without timeoutMs; default 10000 */
@@ -1631,6 +1645,8 @@ export interface paths {
                             lastSeen: string | null;
                             name: string;
                             ownerId: string;
+                            /** @description connected but offline: no inbound traffic for configuration.availabilityTimeoutMs, or an MQTT device said so */
+                            stale: boolean;
                             /** @description disconnected | connecting | connected | error */
                             status: "disconnected" | "connecting" | "connected" | "error";
                             type: string;
@@ -1677,6 +1693,10 @@ export interface paths {
                             configuration: {
                                 /** @description reopen after an unexpected drop, with backoff; default true */
                                 autoReconnect?: boolean;
+                                /** @description a connected device with no inbound traffic this long is offline (stale); 0 (off) or 100-86400000; default 0 */
+                                availabilityTimeoutMs?: number;
+                                /** @description MQTT: the topic of the device's online/offline (last-will) messages; default <prefix>/status */
+                                availabilityTopic?: string;
                                 /** @description serial; default 115200 */
                                 baudRate?: number;
                                 /** @description for a command without timeoutMs; default 10000 */
@@ -1737,6 +1757,8 @@ export interface paths {
                             lastSeen: string | null;
                             name: string;
                             ownerId: string;
+                            /** @description connected but offline: no inbound traffic for configuration.availabilityTimeoutMs, or an MQTT device said so */
+                            stale: boolean;
                             /** @description disconnected | connecting | connected | error */
                             status: "disconnected" | "connecting" | "connected" | "error";
                             type: string;
@@ -1764,6 +1786,10 @@ export interface paths {
                         configuration?: {
                             /** @description reopen after an unexpected drop, with backoff; default true */
                             autoReconnect?: boolean;
+                            /** @description a connected device with no inbound traffic this long is offline (stale); 0 (off) or 100-86400000; default 0 */
+                            availabilityTimeoutMs?: number;
+                            /** @description MQTT: the topic of the device's online/offline (last-will) messages; default <prefix>/status */
+                            availabilityTopic?: string;
                             /** @description serial; default 115200 */
                             baudRate?: number;
                             /** @description for a command without timeoutMs; default 10000 */
@@ -1832,6 +1858,10 @@ export interface paths {
                             configuration: {
                                 /** @description reopen after an unexpected drop, with backoff; default true */
                                 autoReconnect?: boolean;
+                                /** @description a connected device with no inbound traffic this long is offline (stale); 0 (off) or 100-86400000; default 0 */
+                                availabilityTimeoutMs?: number;
+                                /** @description MQTT: the topic of the device's online/offline (last-will) messages; default <prefix>/status */
+                                availabilityTopic?: string;
                                 /** @description serial; default 115200 */
                                 baudRate?: number;
                                 /** @description for a command without timeoutMs; default 10000 */
@@ -1892,6 +1922,8 @@ export interface paths {
                             lastSeen: string | null;
                             name: string;
                             ownerId: string;
+                            /** @description connected but offline: no inbound traffic for configuration.availabilityTimeoutMs, or an MQTT device said so */
+                            stale: boolean;
                             /** @description disconnected | connecting | connected | error */
                             status: "disconnected" | "connecting" | "connected" | "error";
                             type: string;
@@ -2018,6 +2050,10 @@ export interface paths {
                             configuration: {
                                 /** @description reopen after an unexpected drop, with backoff; default true */
                                 autoReconnect?: boolean;
+                                /** @description a connected device with no inbound traffic this long is offline (stale); 0 (off) or 100-86400000; default 0 */
+                                availabilityTimeoutMs?: number;
+                                /** @description MQTT: the topic of the device's online/offline (last-will) messages; default <prefix>/status */
+                                availabilityTopic?: string;
                                 /** @description serial; default 115200 */
                                 baudRate?: number;
                                 /** @description for a command without timeoutMs; default 10000 */
@@ -2078,6 +2114,8 @@ export interface paths {
                             lastSeen: string | null;
                             name: string;
                             ownerId: string;
+                            /** @description connected but offline: no inbound traffic for configuration.availabilityTimeoutMs, or an MQTT device said so */
+                            stale: boolean;
                             /** @description disconnected | connecting | connected | error */
                             status: "disconnected" | "connecting" | "connected" | "error";
                             type: string;
@@ -2126,6 +2164,10 @@ export interface paths {
                             configuration: {
                                 /** @description reopen after an unexpected drop, with backoff; default true */
                                 autoReconnect?: boolean;
+                                /** @description a connected device with no inbound traffic this long is offline (stale); 0 (off) or 100-86400000; default 0 */
+                                availabilityTimeoutMs?: number;
+                                /** @description MQTT: the topic of the device's online/offline (last-will) messages; default <prefix>/status */
+                                availabilityTopic?: string;
                                 /** @description serial; default 115200 */
                                 baudRate?: number;
                                 /** @description for a command without timeoutMs; default 10000 */
@@ -2186,6 +2228,8 @@ export interface paths {
                             lastSeen: string | null;
                             name: string;
                             ownerId: string;
+                            /** @description connected but offline: no inbound traffic for configuration.availabilityTimeoutMs, or an MQTT device said so */
+                            stale: boolean;
                             /** @description disconnected | connecting | connected | error */
                             status: "disconnected" | "connecting" | "connected" | "error";
                             type: string;
@@ -2870,7 +2914,7 @@ export interface paths {
                                 agentIds?: string[];
                                 /** @description only events of these devices (omitted or empty: all the owner may see) */
                                 deviceIds?: string[];
-                                kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error")[];
+                                kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error" | "device.offline" | "device.online")[];
                                 /** @description only events of these tasks (omitted or empty: all the owner may see) */
                                 taskIds?: string[];
                             };
@@ -2913,7 +2957,7 @@ export interface paths {
                             agentIds?: string[];
                             /** @description only events of these devices (omitted or empty: all the owner may see) */
                             deviceIds?: string[];
-                            kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error")[];
+                            kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error" | "device.offline" | "device.online")[];
                             /** @description only events of these tasks (omitted or empty: all the owner may see) */
                             taskIds?: string[];
                         };
@@ -2952,7 +2996,7 @@ export interface paths {
                                 agentIds?: string[];
                                 /** @description only events of these devices (omitted or empty: all the owner may see) */
                                 deviceIds?: string[];
-                                kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error")[];
+                                kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error" | "device.offline" | "device.online")[];
                                 /** @description only events of these tasks (omitted or empty: all the owner may see) */
                                 taskIds?: string[];
                             };
@@ -3017,7 +3061,7 @@ export interface paths {
                                 agentIds?: string[];
                                 /** @description only events of these devices (omitted or empty: all the owner may see) */
                                 deviceIds?: string[];
-                                kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error")[];
+                                kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error" | "device.offline" | "device.online")[];
                                 /** @description only events of these tasks (omitted or empty: all the owner may see) */
                                 taskIds?: string[];
                             };
@@ -3060,7 +3104,7 @@ export interface paths {
                             agentIds?: string[];
                             /** @description only events of these devices (omitted or empty: all the owner may see) */
                             deviceIds?: string[];
-                            kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error")[];
+                            kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error" | "device.offline" | "device.online")[];
                             /** @description only events of these tasks (omitted or empty: all the owner may see) */
                             taskIds?: string[];
                         };
@@ -3101,7 +3145,7 @@ export interface paths {
                                 agentIds?: string[];
                                 /** @description only events of these devices (omitted or empty: all the owner may see) */
                                 deviceIds?: string[];
-                                kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error")[];
+                                kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error" | "device.offline" | "device.online")[];
                                 /** @description only events of these tasks (omitted or empty: all the owner may see) */
                                 taskIds?: string[];
                             };
