@@ -1564,6 +1564,10 @@ export interface paths {
                             configuration: {
                                 /** @description reopen after an unexpected drop, with backoff; default true */
                                 autoReconnect?: boolean;
+                                /** @description a connected device with no inbound traffic this long is offline (stale); 0 (off) or 100-86400000; default 0 */
+                                availabilityTimeoutMs?: number;
+                                /** @description MQTT: the topic of the device's online/offline (last-will) messages; default <prefix>/status */
+                                availabilityTopic?: string;
                                 /** @description serial; default 115200 */
                                 baudRate?: number;
                                 /** @description for a command without timeoutMs; default 10000 */
@@ -1624,6 +1628,8 @@ export interface paths {
                             lastSeen: string | null;
                             name: string;
                             ownerId: string;
+                            /** @description connected but offline: no inbound traffic for configuration.availabilityTimeoutMs, or an MQTT device said so */
+                            stale: boolean;
                             /** @description disconnected | connecting | connected | error */
                             status: "disconnected" | "connecting" | "connected" | "error";
                             type: string;
@@ -1650,6 +1656,10 @@ export interface paths {
                         configuration?: {
                             /** @description reopen after an unexpected drop, with backoff; default true */
                             autoReconnect?: boolean;
+                            /** @description a connected device with no inbound traffic this long is offline (stale); 0 (off) or 100-86400000; default 0 */
+                            availabilityTimeoutMs?: number;
+                            /** @description MQTT: the topic of the device's online/offline (last-will) messages; default <prefix>/status */
+                            availabilityTopic?: string;
                             /** @description serial; default 115200 */
                             baudRate?: number;
                             /** @description for a command without timeoutMs; default 10000 */
@@ -1719,6 +1729,10 @@ export interface paths {
                             configuration: {
                                 /** @description reopen after an unexpected drop, with backoff; default true */
                                 autoReconnect?: boolean;
+                                /** @description a connected device with no inbound traffic this long is offline (stale); 0 (off) or 100-86400000; default 0 */
+                                availabilityTimeoutMs?: number;
+                                /** @description MQTT: the topic of the device's online/offline (last-will) messages; default <prefix>/status */
+                                availabilityTopic?: string;
                                 /** @description serial; default 115200 */
                                 baudRate?: number;
                                 /** @description for a command without timeoutMs; default 10000 */
@@ -1779,6 +1793,8 @@ export interface paths {
                             lastSeen: string | null;
                             name: string;
                             ownerId: string;
+                            /** @description connected but offline: no inbound traffic for configuration.availabilityTimeoutMs, or an MQTT device said so */
+                            stale: boolean;
                             /** @description disconnected | connecting | connected | error */
                             status: "disconnected" | "connecting" | "connected" | "error";
                             type: string;
@@ -1825,6 +1841,10 @@ export interface paths {
                             configuration: {
                                 /** @description reopen after an unexpected drop, with backoff; default true */
                                 autoReconnect?: boolean;
+                                /** @description a connected device with no inbound traffic this long is offline (stale); 0 (off) or 100-86400000; default 0 */
+                                availabilityTimeoutMs?: number;
+                                /** @description MQTT: the topic of the device's online/offline (last-will) messages; default <prefix>/status */
+                                availabilityTopic?: string;
                                 /** @description serial; default 115200 */
                                 baudRate?: number;
                                 /** @description for a command without timeoutMs; default 10000 */
@@ -1885,6 +1905,8 @@ export interface paths {
                             lastSeen: string | null;
                             name: string;
                             ownerId: string;
+                            /** @description connected but offline: no inbound traffic for configuration.availabilityTimeoutMs, or an MQTT device said so */
+                            stale: boolean;
                             /** @description disconnected | connecting | connected | error */
                             status: "disconnected" | "connecting" | "connected" | "error";
                             type: string;
@@ -1912,6 +1934,10 @@ export interface paths {
                         configuration?: {
                             /** @description reopen after an unexpected drop, with backoff; default true */
                             autoReconnect?: boolean;
+                            /** @description a connected device with no inbound traffic this long is offline (stale); 0 (off) or 100-86400000; default 0 */
+                            availabilityTimeoutMs?: number;
+                            /** @description MQTT: the topic of the device's online/offline (last-will) messages; default <prefix>/status */
+                            availabilityTopic?: string;
                             /** @description serial; default 115200 */
                             baudRate?: number;
                             /** @description for a command without timeoutMs; default 10000 */
@@ -1980,6 +2006,10 @@ export interface paths {
                             configuration: {
                                 /** @description reopen after an unexpected drop, with backoff; default true */
                                 autoReconnect?: boolean;
+                                /** @description a connected device with no inbound traffic this long is offline (stale); 0 (off) or 100-86400000; default 0 */
+                                availabilityTimeoutMs?: number;
+                                /** @description MQTT: the topic of the device's online/offline (last-will) messages; default <prefix>/status */
+                                availabilityTopic?: string;
                                 /** @description serial; default 115200 */
                                 baudRate?: number;
                                 /** @description for a command without timeoutMs; default 10000 */
@@ -2040,6 +2070,8 @@ export interface paths {
                             lastSeen: string | null;
                             name: string;
                             ownerId: string;
+                            /** @description connected but offline: no inbound traffic for configuration.availabilityTimeoutMs, or an MQTT device said so */
+                            stale: boolean;
                             /** @description disconnected | connecting | connected | error */
                             status: "disconnected" | "connecting" | "connected" | "error";
                             type: string;
@@ -2166,6 +2198,10 @@ export interface paths {
                             configuration: {
                                 /** @description reopen after an unexpected drop, with backoff; default true */
                                 autoReconnect?: boolean;
+                                /** @description a connected device with no inbound traffic this long is offline (stale); 0 (off) or 100-86400000; default 0 */
+                                availabilityTimeoutMs?: number;
+                                /** @description MQTT: the topic of the device's online/offline (last-will) messages; default <prefix>/status */
+                                availabilityTopic?: string;
                                 /** @description serial; default 115200 */
                                 baudRate?: number;
                                 /** @description for a command without timeoutMs; default 10000 */
@@ -2226,6 +2262,8 @@ export interface paths {
                             lastSeen: string | null;
                             name: string;
                             ownerId: string;
+                            /** @description connected but offline: no inbound traffic for configuration.availabilityTimeoutMs, or an MQTT device said so */
+                            stale: boolean;
                             /** @description disconnected | connecting | connected | error */
                             status: "disconnected" | "connecting" | "connected" | "error";
                             type: string;
@@ -2274,6 +2312,10 @@ export interface paths {
                             configuration: {
                                 /** @description reopen after an unexpected drop, with backoff; default true */
                                 autoReconnect?: boolean;
+                                /** @description a connected device with no inbound traffic this long is offline (stale); 0 (off) or 100-86400000; default 0 */
+                                availabilityTimeoutMs?: number;
+                                /** @description MQTT: the topic of the device's online/offline (last-will) messages; default <prefix>/status */
+                                availabilityTopic?: string;
                                 /** @description serial; default 115200 */
                                 baudRate?: number;
                                 /** @description for a command without timeoutMs; default 10000 */
@@ -2334,6 +2376,8 @@ export interface paths {
                             lastSeen: string | null;
                             name: string;
                             ownerId: string;
+                            /** @description connected but offline: no inbound traffic for configuration.availabilityTimeoutMs, or an MQTT device said so */
+                            stale: boolean;
                             /** @description disconnected | connecting | connected | error */
                             status: "disconnected" | "connecting" | "connected" | "error";
                             type: string;
@@ -3018,7 +3062,7 @@ export interface paths {
                                 agentIds?: string[];
                                 /** @description only events of these devices (omitted or empty: all the owner may see) */
                                 deviceIds?: string[];
-                                kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error")[];
+                                kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error" | "device.offline" | "device.online")[];
                                 /** @description only events of these tasks (omitted or empty: all the owner may see) */
                                 taskIds?: string[];
                             };
@@ -3061,7 +3105,7 @@ export interface paths {
                             agentIds?: string[];
                             /** @description only events of these devices (omitted or empty: all the owner may see) */
                             deviceIds?: string[];
-                            kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error")[];
+                            kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error" | "device.offline" | "device.online")[];
                             /** @description only events of these tasks (omitted or empty: all the owner may see) */
                             taskIds?: string[];
                         };
@@ -3100,7 +3144,7 @@ export interface paths {
                                 agentIds?: string[];
                                 /** @description only events of these devices (omitted or empty: all the owner may see) */
                                 deviceIds?: string[];
-                                kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error")[];
+                                kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error" | "device.offline" | "device.online")[];
                                 /** @description only events of these tasks (omitted or empty: all the owner may see) */
                                 taskIds?: string[];
                             };
@@ -3165,7 +3209,7 @@ export interface paths {
                                 agentIds?: string[];
                                 /** @description only events of these devices (omitted or empty: all the owner may see) */
                                 deviceIds?: string[];
-                                kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error")[];
+                                kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error" | "device.offline" | "device.online")[];
                                 /** @description only events of these tasks (omitted or empty: all the owner may see) */
                                 taskIds?: string[];
                             };
@@ -3208,7 +3252,7 @@ export interface paths {
                             agentIds?: string[];
                             /** @description only events of these devices (omitted or empty: all the owner may see) */
                             deviceIds?: string[];
-                            kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error")[];
+                            kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error" | "device.offline" | "device.online")[];
                             /** @description only events of these tasks (omitted or empty: all the owner may see) */
                             taskIds?: string[];
                         };
@@ -3249,7 +3293,7 @@ export interface paths {
                                 agentIds?: string[];
                                 /** @description only events of these devices (omitted or empty: all the owner may see) */
                                 deviceIds?: string[];
-                                kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error")[];
+                                kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error" | "device.offline" | "device.online")[];
                                 /** @description only events of these tasks (omitted or empty: all the owner may see) */
                                 taskIds?: string[];
                             };
