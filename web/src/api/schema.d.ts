@@ -649,6 +649,8 @@ export interface paths {
                             configuration: {
                                 [key: string]: unknown;
                             };
+                            /** @description the running container's engine id (docker runtime) */
+                            containerId: string | null;
                             /** @description whole process tree, % of one core */
                             cpuPercent: number | null;
                             /** Format: date-time */
@@ -688,6 +690,8 @@ export interface paths {
                                 /** Format: date-time */
                                 at: string;
                                 code: number | null;
+                                /** @description the kernel's OOM killer ended it at runtime.memoryMb (containers) */
+                                oomKilled: boolean;
                                 signal: string | null;
                             } | null;
                             /** Format: date-time */
@@ -745,6 +749,8 @@ export interface paths {
                             configuration: {
                                 [key: string]: unknown;
                             };
+                            /** @description the running container's engine id (docker runtime) */
+                            containerId: string | null;
                             /** @description whole process tree, % of one core */
                             cpuPercent: number | null;
                             /** Format: date-time */
@@ -784,6 +790,8 @@ export interface paths {
                                 /** Format: date-time */
                                 at: string;
                                 code: number | null;
+                                /** @description the kernel's OOM killer ended it at runtime.memoryMb (containers) */
+                                oomKilled: boolean;
                                 signal: string | null;
                             } | null;
                             /** Format: date-time */
@@ -843,6 +851,8 @@ export interface paths {
                             configuration: {
                                 [key: string]: unknown;
                             };
+                            /** @description the running container's engine id (docker runtime) */
+                            containerId: string | null;
                             /** @description whole process tree, % of one core */
                             cpuPercent: number | null;
                             /** Format: date-time */
@@ -882,6 +892,8 @@ export interface paths {
                                 /** Format: date-time */
                                 at: string;
                                 code: number | null;
+                                /** @description the kernel's OOM killer ended it at runtime.memoryMb (containers) */
+                                oomKilled: boolean;
                                 signal: string | null;
                             } | null;
                             /** Format: date-time */
@@ -939,6 +951,8 @@ export interface paths {
                             configuration: {
                                 [key: string]: unknown;
                             };
+                            /** @description the running container's engine id (docker runtime) */
+                            containerId: string | null;
                             /** @description whole process tree, % of one core */
                             cpuPercent: number | null;
                             /** Format: date-time */
@@ -978,6 +992,8 @@ export interface paths {
                                 /** Format: date-time */
                                 at: string;
                                 code: number | null;
+                                /** @description the kernel's OOM killer ended it at runtime.memoryMb (containers) */
+                                oomKilled: boolean;
                                 signal: string | null;
                             } | null;
                             /** Format: date-time */
@@ -1113,6 +1129,8 @@ export interface paths {
                             configuration: {
                                 [key: string]: unknown;
                             };
+                            /** @description the running container's engine id (docker runtime) */
+                            containerId: string | null;
                             /** @description whole process tree, % of one core */
                             cpuPercent: number | null;
                             /** Format: date-time */
@@ -1152,6 +1170,8 @@ export interface paths {
                                 /** Format: date-time */
                                 at: string;
                                 code: number | null;
+                                /** @description the kernel's OOM killer ended it at runtime.memoryMb (containers) */
+                                oomKilled: boolean;
                                 signal: string | null;
                             } | null;
                             /** Format: date-time */
@@ -1213,6 +1233,8 @@ export interface paths {
                             configuration: {
                                 [key: string]: unknown;
                             };
+                            /** @description the running container's engine id (docker runtime) */
+                            containerId: string | null;
                             /** @description whole process tree, % of one core */
                             cpuPercent: number | null;
                             /** Format: date-time */
@@ -1252,6 +1274,8 @@ export interface paths {
                                 /** Format: date-time */
                                 at: string;
                                 code: number | null;
+                                /** @description the kernel's OOM killer ended it at runtime.memoryMb (containers) */
+                                oomKilled: boolean;
                                 signal: string | null;
                             } | null;
                             /** Format: date-time */
@@ -1313,6 +1337,8 @@ export interface paths {
                             configuration: {
                                 [key: string]: unknown;
                             };
+                            /** @description the running container's engine id (docker runtime) */
+                            containerId: string | null;
                             /** @description whole process tree, % of one core */
                             cpuPercent: number | null;
                             /** Format: date-time */
@@ -1352,6 +1378,8 @@ export interface paths {
                                 /** Format: date-time */
                                 at: string;
                                 code: number | null;
+                                /** @description the kernel's OOM killer ended it at runtime.memoryMb (containers) */
+                                oomKilled: boolean;
                                 signal: string | null;
                             } | null;
                             /** Format: date-time */
