@@ -649,6 +649,8 @@ export interface paths {
                             configuration: {
                                 [key: string]: unknown;
                             };
+                            /** @description the running container's engine id (docker runtime) */
+                            containerId: string | null;
                             /** @description whole process tree, % of one core */
                             cpuPercent: number | null;
                             /** Format: date-time */
@@ -688,6 +690,8 @@ export interface paths {
                                 /** Format: date-time */
                                 at: string;
                                 code: number | null;
+                                /** @description the kernel's OOM killer ended it at runtime.memoryMb (containers) */
+                                oomKilled: boolean;
                                 signal: string | null;
                             } | null;
                             /** Format: date-time */
@@ -819,6 +823,8 @@ export interface paths {
                             configuration: {
                                 [key: string]: unknown;
                             };
+                            /** @description the running container's engine id (docker runtime) */
+                            containerId: string | null;
                             /** @description whole process tree, % of one core */
                             cpuPercent: number | null;
                             /** Format: date-time */
@@ -858,6 +864,8 @@ export interface paths {
                                 /** Format: date-time */
                                 at: string;
                                 code: number | null;
+                                /** @description the kernel's OOM killer ended it at runtime.memoryMb (containers) */
+                                oomKilled: boolean;
                                 signal: string | null;
                             } | null;
                             /** Format: date-time */
@@ -917,6 +925,8 @@ export interface paths {
                             configuration: {
                                 [key: string]: unknown;
                             };
+                            /** @description the running container's engine id (docker runtime) */
+                            containerId: string | null;
                             /** @description whole process tree, % of one core */
                             cpuPercent: number | null;
                             /** Format: date-time */
@@ -956,6 +966,8 @@ export interface paths {
                                 /** Format: date-time */
                                 at: string;
                                 code: number | null;
+                                /** @description the kernel's OOM killer ended it at runtime.memoryMb (containers) */
+                                oomKilled: boolean;
                                 signal: string | null;
                             } | null;
                             /** Format: date-time */
@@ -1087,6 +1099,8 @@ export interface paths {
                             configuration: {
                                 [key: string]: unknown;
                             };
+                            /** @description the running container's engine id (docker runtime) */
+                            containerId: string | null;
                             /** @description whole process tree, % of one core */
                             cpuPercent: number | null;
                             /** Format: date-time */
@@ -1126,6 +1140,8 @@ export interface paths {
                                 /** Format: date-time */
                                 at: string;
                                 code: number | null;
+                                /** @description the kernel's OOM killer ended it at runtime.memoryMb (containers) */
+                                oomKilled: boolean;
                                 signal: string | null;
                             } | null;
                             /** Format: date-time */
@@ -1261,6 +1277,8 @@ export interface paths {
                             configuration: {
                                 [key: string]: unknown;
                             };
+                            /** @description the running container's engine id (docker runtime) */
+                            containerId: string | null;
                             /** @description whole process tree, % of one core */
                             cpuPercent: number | null;
                             /** Format: date-time */
@@ -1300,6 +1318,8 @@ export interface paths {
                                 /** Format: date-time */
                                 at: string;
                                 code: number | null;
+                                /** @description the kernel's OOM killer ended it at runtime.memoryMb (containers) */
+                                oomKilled: boolean;
                                 signal: string | null;
                             } | null;
                             /** Format: date-time */
@@ -1361,6 +1381,8 @@ export interface paths {
                             configuration: {
                                 [key: string]: unknown;
                             };
+                            /** @description the running container's engine id (docker runtime) */
+                            containerId: string | null;
                             /** @description whole process tree, % of one core */
                             cpuPercent: number | null;
                             /** Format: date-time */
@@ -1400,6 +1422,8 @@ export interface paths {
                                 /** Format: date-time */
                                 at: string;
                                 code: number | null;
+                                /** @description the kernel's OOM killer ended it at runtime.memoryMb (containers) */
+                                oomKilled: boolean;
                                 signal: string | null;
                             } | null;
                             /** Format: date-time */
@@ -1461,6 +1485,8 @@ export interface paths {
                             configuration: {
                                 [key: string]: unknown;
                             };
+                            /** @description the running container's engine id (docker runtime) */
+                            containerId: string | null;
                             /** @description whole process tree, % of one core */
                             cpuPercent: number | null;
                             /** Format: date-time */
@@ -1500,6 +1526,8 @@ export interface paths {
                                 /** Format: date-time */
                                 at: string;
                                 code: number | null;
+                                /** @description the kernel's OOM killer ended it at runtime.memoryMb (containers) */
+                                oomKilled: boolean;
                                 signal: string | null;
                             } | null;
                             /** Format: date-time */
