@@ -55,6 +55,9 @@ export const LastExitSchema = Type.Object({
   code: Nullable(Type.Integer()),
   signal: Nullable(Type.String()),
   at: Time,
+  oomKilled: Type.Boolean({
+    description: "the kernel's OOM killer ended it at runtime.memoryMb (containers)",
+  }),
 })
 
 export const AgentSchema = Type.Object({
@@ -75,6 +78,7 @@ export const AgentSchema = Type.Object({
   startedAt: Nullable(Time),
   restarts: Type.Integer({ minimum: 0 }),
   lastExit: Nullable(LastExitSchema),
+  containerId: Nullable(Type.String({ description: "the running container's engine id (docker runtime)" })),
   cpuPercent: Nullable(Type.Number({ description: 'whole process tree, % of one core' })),
   memoryBytes: Nullable(Type.Integer({ description: 'resident memory of the whole process tree' })),
 })
@@ -133,8 +137,9 @@ export function agentView(record: AgentRecord, facts: AgentFacts | null): AgentV
         code: facts.lastExit.code,
         signal: facts.lastExit.signal,
         at: facts.lastExit.at.toISOString(),
+        oomKilled: facts.lastExit.oomKilled === true,
       }
-    : record.lastExit
+    : record.lastExit && { ...record.lastExit, oomKilled: record.lastExit.oomKilled === true }
   return {
     id: record.id,
     name: record.name,
@@ -153,6 +158,7 @@ export function agentView(record: AgentRecord, facts: AgentFacts | null): AgentV
     startedAt: startedAt?.toISOString() ?? null,
     restarts: facts?.restarts ?? record.restarts,
     lastExit: lastExit ?? null,
+    containerId: facts?.containerId ?? null,
     cpuPercent: facts?.cpuPercent ?? null,
     memoryBytes: facts?.memoryBytes ?? null,
   }

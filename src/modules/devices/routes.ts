@@ -218,7 +218,11 @@ export function deviceRoutes(app: AppInstance, service: DevicesService, bus: Eve
           queue.push(
             envelope(
               'status',
-              { status: first.status, lastSeen: first.lastSeen?.toISOString() ?? null },
+              {
+                status: first.status,
+                stale: first.stale,
+                lastSeen: first.lastSeen?.toISOString() ?? null,
+              },
               subject,
             ),
           )
@@ -226,7 +230,29 @@ export function deviceRoutes(app: AppInstance, service: DevicesService, bus: Eve
           offs.push(
             bus.on('device.status', (e) => {
               if (e.deviceId === deviceId)
-                queue.push(envelope('status', { status: e.status, lastSeen: e.lastSeen }, subject))
+                queue.push(
+                  envelope(
+                    'status',
+                    { status: e.status, stale: e.stale ?? false, lastSeen: e.lastSeen },
+                    subject,
+                  ),
+                )
+            }),
+            bus.on('device.availability', (e) => {
+              if (e.deviceId !== deviceId) return
+              const { status, lastSeen } = service.snapshot(device)
+              queue.push(
+                envelope(
+                  'status',
+                  {
+                    status,
+                    stale: e.stale,
+                    staleReason: e.reason,
+                    lastSeen: lastSeen?.toISOString() ?? null,
+                  },
+                  subject,
+                ),
+              )
             }),
             bus.on('device.telemetry', (e) => {
               if (e.deviceId === deviceId)

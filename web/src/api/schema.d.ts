@@ -649,6 +649,8 @@ export interface paths {
                             configuration: {
                                 [key: string]: unknown;
                             };
+                            /** @description the running container's engine id (docker runtime) */
+                            containerId: string | null;
                             /** @description whole process tree, % of one core */
                             cpuPercent: number | null;
                             /** Format: date-time */
@@ -688,6 +690,8 @@ export interface paths {
                                 /** Format: date-time */
                                 at: string;
                                 code: number | null;
+                                /** @description the kernel's OOM killer ended it at runtime.memoryMb (containers) */
+                                oomKilled: boolean;
                                 signal: string | null;
                             } | null;
                             /** Format: date-time */
@@ -819,6 +823,8 @@ export interface paths {
                             configuration: {
                                 [key: string]: unknown;
                             };
+                            /** @description the running container's engine id (docker runtime) */
+                            containerId: string | null;
                             /** @description whole process tree, % of one core */
                             cpuPercent: number | null;
                             /** Format: date-time */
@@ -858,6 +864,8 @@ export interface paths {
                                 /** Format: date-time */
                                 at: string;
                                 code: number | null;
+                                /** @description the kernel's OOM killer ended it at runtime.memoryMb (containers) */
+                                oomKilled: boolean;
                                 signal: string | null;
                             } | null;
                             /** Format: date-time */
@@ -917,6 +925,8 @@ export interface paths {
                             configuration: {
                                 [key: string]: unknown;
                             };
+                            /** @description the running container's engine id (docker runtime) */
+                            containerId: string | null;
                             /** @description whole process tree, % of one core */
                             cpuPercent: number | null;
                             /** Format: date-time */
@@ -956,6 +966,8 @@ export interface paths {
                                 /** Format: date-time */
                                 at: string;
                                 code: number | null;
+                                /** @description the kernel's OOM killer ended it at runtime.memoryMb (containers) */
+                                oomKilled: boolean;
                                 signal: string | null;
                             } | null;
                             /** Format: date-time */
@@ -1087,6 +1099,8 @@ export interface paths {
                             configuration: {
                                 [key: string]: unknown;
                             };
+                            /** @description the running container's engine id (docker runtime) */
+                            containerId: string | null;
                             /** @description whole process tree, % of one core */
                             cpuPercent: number | null;
                             /** Format: date-time */
@@ -1126,6 +1140,8 @@ export interface paths {
                                 /** Format: date-time */
                                 at: string;
                                 code: number | null;
+                                /** @description the kernel's OOM killer ended it at runtime.memoryMb (containers) */
+                                oomKilled: boolean;
                                 signal: string | null;
                             } | null;
                             /** Format: date-time */
@@ -1261,6 +1277,8 @@ export interface paths {
                             configuration: {
                                 [key: string]: unknown;
                             };
+                            /** @description the running container's engine id (docker runtime) */
+                            containerId: string | null;
                             /** @description whole process tree, % of one core */
                             cpuPercent: number | null;
                             /** Format: date-time */
@@ -1300,6 +1318,8 @@ export interface paths {
                                 /** Format: date-time */
                                 at: string;
                                 code: number | null;
+                                /** @description the kernel's OOM killer ended it at runtime.memoryMb (containers) */
+                                oomKilled: boolean;
                                 signal: string | null;
                             } | null;
                             /** Format: date-time */
@@ -1361,6 +1381,8 @@ export interface paths {
                             configuration: {
                                 [key: string]: unknown;
                             };
+                            /** @description the running container's engine id (docker runtime) */
+                            containerId: string | null;
                             /** @description whole process tree, % of one core */
                             cpuPercent: number | null;
                             /** Format: date-time */
@@ -1400,6 +1422,8 @@ export interface paths {
                                 /** Format: date-time */
                                 at: string;
                                 code: number | null;
+                                /** @description the kernel's OOM killer ended it at runtime.memoryMb (containers) */
+                                oomKilled: boolean;
                                 signal: string | null;
                             } | null;
                             /** Format: date-time */
@@ -1461,6 +1485,8 @@ export interface paths {
                             configuration: {
                                 [key: string]: unknown;
                             };
+                            /** @description the running container's engine id (docker runtime) */
+                            containerId: string | null;
                             /** @description whole process tree, % of one core */
                             cpuPercent: number | null;
                             /** Format: date-time */
@@ -1500,6 +1526,8 @@ export interface paths {
                                 /** Format: date-time */
                                 at: string;
                                 code: number | null;
+                                /** @description the kernel's OOM killer ended it at runtime.memoryMb (containers) */
+                                oomKilled: boolean;
                                 signal: string | null;
                             } | null;
                             /** Format: date-time */
@@ -1564,6 +1592,10 @@ export interface paths {
                             configuration: {
                                 /** @description reopen after an unexpected drop, with backoff; default true */
                                 autoReconnect?: boolean;
+                                /** @description a connected device with no inbound traffic this long is offline (stale); 0 (off) or 100-86400000; default 0 */
+                                availabilityTimeoutMs?: number;
+                                /** @description MQTT: the topic of the device's online/offline (last-will) messages; default <prefix>/status */
+                                availabilityTopic?: string;
                                 /** @description serial; default 115200 */
                                 baudRate?: number;
                                 /** @description for a command without timeoutMs; default 10000 */
@@ -1624,6 +1656,8 @@ export interface paths {
                             lastSeen: string | null;
                             name: string;
                             ownerId: string;
+                            /** @description connected but offline: no inbound traffic for configuration.availabilityTimeoutMs, or an MQTT device said so */
+                            stale: boolean;
                             /** @description disconnected | connecting | connected | error */
                             status: "disconnected" | "connecting" | "connected" | "error";
                             type: string;
@@ -1650,6 +1684,10 @@ export interface paths {
                         configuration?: {
                             /** @description reopen after an unexpected drop, with backoff; default true */
                             autoReconnect?: boolean;
+                            /** @description a connected device with no inbound traffic this long is offline (stale); 0 (off) or 100-86400000; default 0 */
+                            availabilityTimeoutMs?: number;
+                            /** @description MQTT: the topic of the device's online/offline (last-will) messages; default <prefix>/status */
+                            availabilityTopic?: string;
                             /** @description serial; default 115200 */
                             baudRate?: number;
                             /** @description for a command without timeoutMs; default 10000 */
@@ -1719,6 +1757,10 @@ export interface paths {
                             configuration: {
                                 /** @description reopen after an unexpected drop, with backoff; default true */
                                 autoReconnect?: boolean;
+                                /** @description a connected device with no inbound traffic this long is offline (stale); 0 (off) or 100-86400000; default 0 */
+                                availabilityTimeoutMs?: number;
+                                /** @description MQTT: the topic of the device's online/offline (last-will) messages; default <prefix>/status */
+                                availabilityTopic?: string;
                                 /** @description serial; default 115200 */
                                 baudRate?: number;
                                 /** @description for a command without timeoutMs; default 10000 */
@@ -1779,6 +1821,8 @@ export interface paths {
                             lastSeen: string | null;
                             name: string;
                             ownerId: string;
+                            /** @description connected but offline: no inbound traffic for configuration.availabilityTimeoutMs, or an MQTT device said so */
+                            stale: boolean;
                             /** @description disconnected | connecting | connected | error */
                             status: "disconnected" | "connecting" | "connected" | "error";
                             type: string;
@@ -1825,6 +1869,10 @@ export interface paths {
                             configuration: {
                                 /** @description reopen after an unexpected drop, with backoff; default true */
                                 autoReconnect?: boolean;
+                                /** @description a connected device with no inbound traffic this long is offline (stale); 0 (off) or 100-86400000; default 0 */
+                                availabilityTimeoutMs?: number;
+                                /** @description MQTT: the topic of the device's online/offline (last-will) messages; default <prefix>/status */
+                                availabilityTopic?: string;
                                 /** @description serial; default 115200 */
                                 baudRate?: number;
                                 /** @description for a command without timeoutMs; default 10000 */
@@ -1885,6 +1933,8 @@ export interface paths {
                             lastSeen: string | null;
                             name: string;
                             ownerId: string;
+                            /** @description connected but offline: no inbound traffic for configuration.availabilityTimeoutMs, or an MQTT device said so */
+                            stale: boolean;
                             /** @description disconnected | connecting | connected | error */
                             status: "disconnected" | "connecting" | "connected" | "error";
                             type: string;
@@ -1912,6 +1962,10 @@ export interface paths {
                         configuration?: {
                             /** @description reopen after an unexpected drop, with backoff; default true */
                             autoReconnect?: boolean;
+                            /** @description a connected device with no inbound traffic this long is offline (stale); 0 (off) or 100-86400000; default 0 */
+                            availabilityTimeoutMs?: number;
+                            /** @description MQTT: the topic of the device's online/offline (last-will) messages; default <prefix>/status */
+                            availabilityTopic?: string;
                             /** @description serial; default 115200 */
                             baudRate?: number;
                             /** @description for a command without timeoutMs; default 10000 */
@@ -1980,6 +2034,10 @@ export interface paths {
                             configuration: {
                                 /** @description reopen after an unexpected drop, with backoff; default true */
                                 autoReconnect?: boolean;
+                                /** @description a connected device with no inbound traffic this long is offline (stale); 0 (off) or 100-86400000; default 0 */
+                                availabilityTimeoutMs?: number;
+                                /** @description MQTT: the topic of the device's online/offline (last-will) messages; default <prefix>/status */
+                                availabilityTopic?: string;
                                 /** @description serial; default 115200 */
                                 baudRate?: number;
                                 /** @description for a command without timeoutMs; default 10000 */
@@ -2040,6 +2098,8 @@ export interface paths {
                             lastSeen: string | null;
                             name: string;
                             ownerId: string;
+                            /** @description connected but offline: no inbound traffic for configuration.availabilityTimeoutMs, or an MQTT device said so */
+                            stale: boolean;
                             /** @description disconnected | connecting | connected | error */
                             status: "disconnected" | "connecting" | "connected" | "error";
                             type: string;
@@ -2166,6 +2226,10 @@ export interface paths {
                             configuration: {
                                 /** @description reopen after an unexpected drop, with backoff; default true */
                                 autoReconnect?: boolean;
+                                /** @description a connected device with no inbound traffic this long is offline (stale); 0 (off) or 100-86400000; default 0 */
+                                availabilityTimeoutMs?: number;
+                                /** @description MQTT: the topic of the device's online/offline (last-will) messages; default <prefix>/status */
+                                availabilityTopic?: string;
                                 /** @description serial; default 115200 */
                                 baudRate?: number;
                                 /** @description for a command without timeoutMs; default 10000 */
@@ -2226,6 +2290,8 @@ export interface paths {
                             lastSeen: string | null;
                             name: string;
                             ownerId: string;
+                            /** @description connected but offline: no inbound traffic for configuration.availabilityTimeoutMs, or an MQTT device said so */
+                            stale: boolean;
                             /** @description disconnected | connecting | connected | error */
                             status: "disconnected" | "connecting" | "connected" | "error";
                             type: string;
@@ -2274,6 +2340,10 @@ export interface paths {
                             configuration: {
                                 /** @description reopen after an unexpected drop, with backoff; default true */
                                 autoReconnect?: boolean;
+                                /** @description a connected device with no inbound traffic this long is offline (stale); 0 (off) or 100-86400000; default 0 */
+                                availabilityTimeoutMs?: number;
+                                /** @description MQTT: the topic of the device's online/offline (last-will) messages; default <prefix>/status */
+                                availabilityTopic?: string;
                                 /** @description serial; default 115200 */
                                 baudRate?: number;
                                 /** @description for a command without timeoutMs; default 10000 */
@@ -2334,6 +2404,8 @@ export interface paths {
                             lastSeen: string | null;
                             name: string;
                             ownerId: string;
+                            /** @description connected but offline: no inbound traffic for configuration.availabilityTimeoutMs, or an MQTT device said so */
+                            stale: boolean;
                             /** @description disconnected | connecting | connected | error */
                             status: "disconnected" | "connecting" | "connected" | "error";
                             type: string;
@@ -3018,7 +3090,7 @@ export interface paths {
                                 agentIds?: string[];
                                 /** @description only events of these devices (omitted or empty: all the owner may see) */
                                 deviceIds?: string[];
-                                kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error")[];
+                                kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error" | "device.offline" | "device.online")[];
                                 /** @description only events of these tasks (omitted or empty: all the owner may see) */
                                 taskIds?: string[];
                             };
@@ -3061,7 +3133,7 @@ export interface paths {
                             agentIds?: string[];
                             /** @description only events of these devices (omitted or empty: all the owner may see) */
                             deviceIds?: string[];
-                            kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error")[];
+                            kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error" | "device.offline" | "device.online")[];
                             /** @description only events of these tasks (omitted or empty: all the owner may see) */
                             taskIds?: string[];
                         };
@@ -3100,7 +3172,7 @@ export interface paths {
                                 agentIds?: string[];
                                 /** @description only events of these devices (omitted or empty: all the owner may see) */
                                 deviceIds?: string[];
-                                kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error")[];
+                                kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error" | "device.offline" | "device.online")[];
                                 /** @description only events of these tasks (omitted or empty: all the owner may see) */
                                 taskIds?: string[];
                             };
@@ -3165,7 +3237,7 @@ export interface paths {
                                 agentIds?: string[];
                                 /** @description only events of these devices (omitted or empty: all the owner may see) */
                                 deviceIds?: string[];
-                                kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error")[];
+                                kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error" | "device.offline" | "device.online")[];
                                 /** @description only events of these tasks (omitted or empty: all the owner may see) */
                                 taskIds?: string[];
                             };
@@ -3208,7 +3280,7 @@ export interface paths {
                             agentIds?: string[];
                             /** @description only events of these devices (omitted or empty: all the owner may see) */
                             deviceIds?: string[];
-                            kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error")[];
+                            kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error" | "device.offline" | "device.online")[];
                             /** @description only events of these tasks (omitted or empty: all the owner may see) */
                             taskIds?: string[];
                         };
@@ -3249,7 +3321,7 @@ export interface paths {
                                 agentIds?: string[];
                                 /** @description only events of these devices (omitted or empty: all the owner may see) */
                                 deviceIds?: string[];
-                                kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error")[];
+                                kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error" | "device.offline" | "device.online")[];
                                 /** @description only events of these tasks (omitted or empty: all the owner may see) */
                                 taskIds?: string[];
                             };
