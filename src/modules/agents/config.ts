@@ -1,6 +1,8 @@
 // The supervisor's part of an agent's `configuration`. The keys below are read by
 // Myntrix; every other key belongs to the agent and reaches it as JSON in
-// MYNTRIX_AGENT_CONFIG.
+// MYNTRIX_AGENT_CONFIG. Their shape is one TypeBox schema, checked by the agents
+// routes (and so described in the OpenAPI document) and by the service, in the
+// words below (src/validation.ts); beside it only the rules a schema cannot state.
 
 import { type Static, Type } from '@sinclair/typebox'
 import type { FieldError } from '../../errors.js'
