@@ -46,13 +46,24 @@ describe.skipIf(skip)('container agents in the console', { timeout: 180_000 }, (
     })
     chromium = await launchChromium()
     browser = chromium.browser
-    const token = await apiToken(server.baseUrl, 'admin', server.adminPassword)
-    const created = await fetch(`${server.baseUrl}/api/auth/users`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ ...OPERATOR, role: 'operator' }),
+    // Otto is an admin who gives an agent the host's network, then is demoted to operator.
+    const send = (token: string, method: string, url: string, body: unknown) =>
+      fetch(`${server.baseUrl}${url}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      })
+    const admin = await apiToken(server.baseUrl, 'admin', server.adminPassword)
+    const otto = await send(admin, 'POST', '/api/auth/users', { ...OPERATOR, role: 'admin' })
+    expect(otto.status).toBe(201)
+    const ottoToken = await apiToken(server.baseUrl, OPERATOR.username, OPERATOR.password)
+    const hosted = await send(ottoToken, 'POST', '/api/myntrix/agents', {
+      name: 'hosted box',
+      configuration: { runtime: { type: 'docker', image, command: ['true'], network: 'host' } },
     })
-    expect(created.status).toBe(201)
+    expect(hosted.status).toBe(201)
+    const ottoId = ((await otto.json()) as { id: string }).id
+    expect((await send(admin, 'PUT', `/api/auth/users/${ottoId}`, { role: 'operator' })).status).toBe(200)
   }, 90_000)
 
   afterAll(async () => {
@@ -143,7 +154,7 @@ describe.skipIf(skip)('container agents in the console', { timeout: 180_000 }, (
     }
   })
 
-  it("an operator's form has no host mounts or host network, and a bad image is refused beside its field", async () => {
+  it("an operator's form has no host mounts or host network unless their agent has them; a bad image is refused", async () => {
     const page = await newPage()
     try {
       await logIn(page, server.baseUrl, OPERATOR.username, OPERATOR.password)
@@ -154,6 +165,22 @@ describe.skipIf(skip)('container agents in the console', { timeout: 180_000 }, (
       await page.getByRole('button', { name: 'Create agent' }).click()
       const imageField = page.getByLabel('Image', { exact: true })
       await expect.poll(() => imageField.getAttribute('aria-invalid'), { timeout: 20_000 }).toBe('true')
+      await page.getByRole('button', { name: 'Cancel' }).click()
+
+      // Their own agent from when they were an admin: the host network is shown, so it can go.
+      await page.getByRole('link', { name: 'hosted box' }).click()
+      await page.getByRole('button', { name: 'Edit' }).click()
+      const network = page.getByLabel('Network', { exact: true })
+      expect(await network.inputValue()).toBe('host')
+      await network.selectOption('none')
+      await page.getByRole('button', { name: 'Save' }).click()
+      await page.getByRole('button', { name: 'Edit' }).waitFor()
+      const admin = await apiToken(server.baseUrl, 'admin', server.adminPassword)
+      const agents = (await fetch(`${server.baseUrl}/api/myntrix/agents`, {
+        headers: { authorization: `Bearer ${admin}` },
+      }).then((r) => r.json())) as { name: string; configuration: { runtime: Record<string, unknown> } }[]
+      const saved = agents.find((a) => a.name === 'hosted box')!.configuration.runtime
+      expect(saved).toEqual({ type: 'docker', image, command: ['true'] })
     } finally {
       await page.context().close()
     }

@@ -73,7 +73,13 @@ export function AgentForm({
       </div>
       <RuntimeKindField v={v} set={set} problem={problem} />
       {v.runtime === 'docker' ? (
-        <ContainerFields v={v} set={set} problem={problem} isAdmin={isAdmin} />
+        <ContainerFields
+          v={v}
+          set={set}
+          problem={problem}
+          isAdmin={isAdmin}
+          showAdminFields={isAdmin || initial.network === 'host' || initial.mounts.trim() !== ''}
+        />
       ) : (
         <Field
           label="Command"

@@ -45,11 +45,14 @@ export function ContainerFields({
   set,
   problem,
   isAdmin,
+  showAdminFields,
 }: {
   v: AgentFormValues
   set: Setter
   problem: Problem | null
   isAdmin: boolean
+  /** For admins; and for anyone whose agent already has them, so they can be taken out. */
+  showAdminFields: boolean
 }) {
   const at = (path: string) => ({ problem, path })
   return (
@@ -94,7 +97,7 @@ export function ContainerFields({
           <input className="mono" value={v.user} onChange={set('user')} placeholder="65534:65534" />
         </Field>
       </div>
-      {isAdmin && (
+      {showAdminFields && (
         <div className="form-row">
           <Field label="Network" {...at('runtime.network')}>
             <select value={v.network} onChange={set('network')}>
