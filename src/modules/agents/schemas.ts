@@ -4,6 +4,7 @@ import { type Static, Type } from '@sinclair/typebox'
 import { ListQuery } from '../../http/list.js'
 import { NameString } from '../../names.js'
 import { AGENT_STATUSES, type AgentFacts } from './agent-entry.js'
+import { AgentConfigurationSchema } from './config.js'
 import { HEALTH_WEIGHTS } from './health.js'
 import type { AgentRecord } from './repository.js'
 
@@ -39,10 +40,16 @@ const CONFIGURATION_DESCRIPTION =
   'intervalMs, timeoutMs} or {type:"heartbeat", timeoutMs}: the agent prints {"myntrix":"heartbeat"} on stdout), ' +
   'maxMemoryMb. Every other key is the agent’s own and reaches it as JSON in MYNTRIX_AGENT_CONFIG.'
 
+/** A configuration as answered: what was stored, described (requests are checked against AgentConfigurationSchema). */
 export const ConfigurationSchema = Type.Object(
   {},
   { additionalProperties: true, description: CONFIGURATION_DESCRIPTION },
 )
+
+/** A configuration in a request: every supervisor key's shape, or null for none. */
+const ConfigurationBody = Type.Union([AgentConfigurationSchema, Type.Null()], {
+  description: CONFIGURATION_DESCRIPTION,
+})
 
 export const LastExitSchema = Type.Object({
   code: Nullable(Type.Integer()),
@@ -83,7 +90,7 @@ export const CreateAgentBody = Type.Object(
     type: Type.Optional(
       Type.String({ minLength: 1, maxLength: 100, description: 'free text; default "generic"' }),
     ),
-    configuration: Type.Optional(Nullable(ConfigurationSchema)),
+    configuration: Type.Optional(ConfigurationBody),
   },
   { additionalProperties: false },
 )
@@ -93,7 +100,7 @@ export const UpdateAgentBody = Type.Object(
   {
     name: Type.Optional(NameString({ maxLength: 200 })),
     type: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
-    configuration: Type.Optional(Nullable(ConfigurationSchema)),
+    configuration: Type.Optional(ConfigurationBody),
   },
   { additionalProperties: false, minProperties: 1 },
 )

@@ -728,9 +728,83 @@ export interface paths {
                 content: {
                     "application/json": {
                         /** @description Supervisor keys: command (argv array, or a string split like a shell would but run without one), cwd, env (string map), restartPolicy (always | on-failure | never, default on-failure), maxRestarts (default 5) within restartWindowMs (default 60000), stopTimeoutMs (default 10000), healthCheck ({type:"http", url, intervalMs, timeoutMs} or {type:"heartbeat", timeoutMs}: the agent prints {"myntrix":"heartbeat"} on stdout), maxMemoryMb. Every other key is the agent’s own and reaches it as JSON in MYNTRIX_AGENT_CONFIG. */
-                        configuration?: {
+                        configuration?: ({
+                            /** @description argv array, or a string split like a shell would, but run without one */
+                            command?: string | string[];
+                            /** @description working directory of the process */
+                            cwd?: string;
+                            /** @description added to the environment of the process */
+                            env?: {
+                                [key: string]: string;
+                            };
+                            healthCheck?: ({
+                                /** @default 5000 */
+                                intervalMs?: number;
+                                /** @default 2000 */
+                                timeoutMs?: number;
+                                /** @enum {string} */
+                                type: "http";
+                                /** @description GET this URL; a 2xx answer is healthy */
+                                url: string;
+                            } & {
+                                [key: string]: unknown;
+                            }) | ({
+                                /** @description the agent prints the line {"myntrix":"heartbeat"} on stdout at least this often */
+                                timeoutMs: number;
+                                /** @enum {string} */
+                                type: "heartbeat";
+                            } & {
+                                [key: string]: unknown;
+                            });
+                            /** @description restart the agent when its process tree uses more memory than this */
+                            maxMemoryMb?: number;
+                            /**
+                             * @description restarts allowed within restartWindowMs before the agent is left in error
+                             * @default 5
+                             */
+                            maxRestarts?: number;
+                            /** @default on-failure */
+                            restartPolicy?: "always" | "on-failure" | "never";
+                            /** @default 60000 */
+                            restartWindowMs?: number;
+                            /** @description "process" (the default) or {type:"docker", image, ...} */
+                            runtime?: "process" | {
+                                /** @description argv inside the container; the image's own command when absent */
+                                command?: string[];
+                                cpus?: number;
+                                env?: {
+                                    [key: string]: string;
+                                };
+                                /** @description an image present on the engine (Myntrix does not pull) */
+                                image: string;
+                                memoryMb?: number;
+                                mounts?: {
+                                    /** @default true */
+                                    readOnly?: boolean;
+                                    /** @description host path (absolute) */
+                                    source: string;
+                                    /** @description path inside the container (absolute) */
+                                    target: string;
+                                }[];
+                                /**
+                                 * @description none (the default) or the host network (admins only)
+                                 * @default none
+                                 */
+                                network?: "none" | "host";
+                                /** @enum {string} */
+                                type: "docker";
+                                /** @description user[:group] inside the container, by name or number; 65534:65534 (nobody) when absent */
+                                user?: string;
+                                workingDir?: string;
+                            };
+                            /**
+                             * @description SIGTERM, then SIGKILL after this long
+                             * @default 10000
+                             */
+                            stopTimeoutMs?: number;
+                        } & {
                             [key: string]: unknown;
-                        } | null;
+                        }) | (never | null);
                         name: string;
                         /** @description free text; default "generic" */
                         type?: string;
@@ -931,9 +1005,83 @@ export interface paths {
                 content: {
                     "application/json": {
                         /** @description Supervisor keys: command (argv array, or a string split like a shell would but run without one), cwd, env (string map), restartPolicy (always | on-failure | never, default on-failure), maxRestarts (default 5) within restartWindowMs (default 60000), stopTimeoutMs (default 10000), healthCheck ({type:"http", url, intervalMs, timeoutMs} or {type:"heartbeat", timeoutMs}: the agent prints {"myntrix":"heartbeat"} on stdout), maxMemoryMb. Every other key is the agent’s own and reaches it as JSON in MYNTRIX_AGENT_CONFIG. */
-                        configuration?: {
+                        configuration?: ({
+                            /** @description argv array, or a string split like a shell would, but run without one */
+                            command?: string | string[];
+                            /** @description working directory of the process */
+                            cwd?: string;
+                            /** @description added to the environment of the process */
+                            env?: {
+                                [key: string]: string;
+                            };
+                            healthCheck?: ({
+                                /** @default 5000 */
+                                intervalMs?: number;
+                                /** @default 2000 */
+                                timeoutMs?: number;
+                                /** @enum {string} */
+                                type: "http";
+                                /** @description GET this URL; a 2xx answer is healthy */
+                                url: string;
+                            } & {
+                                [key: string]: unknown;
+                            }) | ({
+                                /** @description the agent prints the line {"myntrix":"heartbeat"} on stdout at least this often */
+                                timeoutMs: number;
+                                /** @enum {string} */
+                                type: "heartbeat";
+                            } & {
+                                [key: string]: unknown;
+                            });
+                            /** @description restart the agent when its process tree uses more memory than this */
+                            maxMemoryMb?: number;
+                            /**
+                             * @description restarts allowed within restartWindowMs before the agent is left in error
+                             * @default 5
+                             */
+                            maxRestarts?: number;
+                            /** @default on-failure */
+                            restartPolicy?: "always" | "on-failure" | "never";
+                            /** @default 60000 */
+                            restartWindowMs?: number;
+                            /** @description "process" (the default) or {type:"docker", image, ...} */
+                            runtime?: "process" | {
+                                /** @description argv inside the container; the image's own command when absent */
+                                command?: string[];
+                                cpus?: number;
+                                env?: {
+                                    [key: string]: string;
+                                };
+                                /** @description an image present on the engine (Myntrix does not pull) */
+                                image: string;
+                                memoryMb?: number;
+                                mounts?: {
+                                    /** @default true */
+                                    readOnly?: boolean;
+                                    /** @description host path (absolute) */
+                                    source: string;
+                                    /** @description path inside the container (absolute) */
+                                    target: string;
+                                }[];
+                                /**
+                                 * @description none (the default) or the host network (admins only)
+                                 * @default none
+                                 */
+                                network?: "none" | "host";
+                                /** @enum {string} */
+                                type: "docker";
+                                /** @description user[:group] inside the container, by name or number; 65534:65534 (nobody) when absent */
+                                user?: string;
+                                workingDir?: string;
+                            };
+                            /**
+                             * @description SIGTERM, then SIGKILL after this long
+                             * @default 10000
+                             */
+                            stopTimeoutMs?: number;
+                        } & {
                             [key: string]: unknown;
-                        } | null;
+                        }) | (never | null);
                         name?: string;
                         type?: string;
                     };
@@ -1444,6 +1592,10 @@ export interface paths {
                             configuration: {
                                 /** @description reopen after an unexpected drop, with backoff; default true */
                                 autoReconnect?: boolean;
+                                /** @description a connected device with no inbound traffic this long is offline (stale); 0 (off) or 100-86400000; default 0 */
+                                availabilityTimeoutMs?: number;
+                                /** @description MQTT: the topic of the device's online/offline (last-will) messages; default <prefix>/status */
+                                availabilityTopic?: string;
                                 /** @description serial; default 115200 */
                                 baudRate?: number;
                                 /** @description for a command without timeoutMs; default 10000 */
@@ -1504,6 +1656,8 @@ export interface paths {
                             lastSeen: string | null;
                             name: string;
                             ownerId: string;
+                            /** @description connected but offline: no inbound traffic for configuration.availabilityTimeoutMs, or an MQTT device said so */
+                            stale: boolean;
                             /** @description disconnected | connecting | connected | error */
                             status: "disconnected" | "connecting" | "connected" | "error";
                             type: string;
@@ -1530,6 +1684,10 @@ export interface paths {
                         configuration?: {
                             /** @description reopen after an unexpected drop, with backoff; default true */
                             autoReconnect?: boolean;
+                            /** @description a connected device with no inbound traffic this long is offline (stale); 0 (off) or 100-86400000; default 0 */
+                            availabilityTimeoutMs?: number;
+                            /** @description MQTT: the topic of the device's online/offline (last-will) messages; default <prefix>/status */
+                            availabilityTopic?: string;
                             /** @description serial; default 115200 */
                             baudRate?: number;
                             /** @description for a command without timeoutMs; default 10000 */
@@ -1599,6 +1757,10 @@ export interface paths {
                             configuration: {
                                 /** @description reopen after an unexpected drop, with backoff; default true */
                                 autoReconnect?: boolean;
+                                /** @description a connected device with no inbound traffic this long is offline (stale); 0 (off) or 100-86400000; default 0 */
+                                availabilityTimeoutMs?: number;
+                                /** @description MQTT: the topic of the device's online/offline (last-will) messages; default <prefix>/status */
+                                availabilityTopic?: string;
                                 /** @description serial; default 115200 */
                                 baudRate?: number;
                                 /** @description for a command without timeoutMs; default 10000 */
@@ -1659,6 +1821,8 @@ export interface paths {
                             lastSeen: string | null;
                             name: string;
                             ownerId: string;
+                            /** @description connected but offline: no inbound traffic for configuration.availabilityTimeoutMs, or an MQTT device said so */
+                            stale: boolean;
                             /** @description disconnected | connecting | connected | error */
                             status: "disconnected" | "connecting" | "connected" | "error";
                             type: string;
@@ -1705,6 +1869,10 @@ export interface paths {
                             configuration: {
                                 /** @description reopen after an unexpected drop, with backoff; default true */
                                 autoReconnect?: boolean;
+                                /** @description a connected device with no inbound traffic this long is offline (stale); 0 (off) or 100-86400000; default 0 */
+                                availabilityTimeoutMs?: number;
+                                /** @description MQTT: the topic of the device's online/offline (last-will) messages; default <prefix>/status */
+                                availabilityTopic?: string;
                                 /** @description serial; default 115200 */
                                 baudRate?: number;
                                 /** @description for a command without timeoutMs; default 10000 */
@@ -1765,6 +1933,8 @@ export interface paths {
                             lastSeen: string | null;
                             name: string;
                             ownerId: string;
+                            /** @description connected but offline: no inbound traffic for configuration.availabilityTimeoutMs, or an MQTT device said so */
+                            stale: boolean;
                             /** @description disconnected | connecting | connected | error */
                             status: "disconnected" | "connecting" | "connected" | "error";
                             type: string;
@@ -1792,6 +1962,10 @@ export interface paths {
                         configuration?: {
                             /** @description reopen after an unexpected drop, with backoff; default true */
                             autoReconnect?: boolean;
+                            /** @description a connected device with no inbound traffic this long is offline (stale); 0 (off) or 100-86400000; default 0 */
+                            availabilityTimeoutMs?: number;
+                            /** @description MQTT: the topic of the device's online/offline (last-will) messages; default <prefix>/status */
+                            availabilityTopic?: string;
                             /** @description serial; default 115200 */
                             baudRate?: number;
                             /** @description for a command without timeoutMs; default 10000 */
@@ -1860,6 +2034,10 @@ export interface paths {
                             configuration: {
                                 /** @description reopen after an unexpected drop, with backoff; default true */
                                 autoReconnect?: boolean;
+                                /** @description a connected device with no inbound traffic this long is offline (stale); 0 (off) or 100-86400000; default 0 */
+                                availabilityTimeoutMs?: number;
+                                /** @description MQTT: the topic of the device's online/offline (last-will) messages; default <prefix>/status */
+                                availabilityTopic?: string;
                                 /** @description serial; default 115200 */
                                 baudRate?: number;
                                 /** @description for a command without timeoutMs; default 10000 */
@@ -1920,6 +2098,8 @@ export interface paths {
                             lastSeen: string | null;
                             name: string;
                             ownerId: string;
+                            /** @description connected but offline: no inbound traffic for configuration.availabilityTimeoutMs, or an MQTT device said so */
+                            stale: boolean;
                             /** @description disconnected | connecting | connected | error */
                             status: "disconnected" | "connecting" | "connected" | "error";
                             type: string;
@@ -2046,6 +2226,10 @@ export interface paths {
                             configuration: {
                                 /** @description reopen after an unexpected drop, with backoff; default true */
                                 autoReconnect?: boolean;
+                                /** @description a connected device with no inbound traffic this long is offline (stale); 0 (off) or 100-86400000; default 0 */
+                                availabilityTimeoutMs?: number;
+                                /** @description MQTT: the topic of the device's online/offline (last-will) messages; default <prefix>/status */
+                                availabilityTopic?: string;
                                 /** @description serial; default 115200 */
                                 baudRate?: number;
                                 /** @description for a command without timeoutMs; default 10000 */
@@ -2106,6 +2290,8 @@ export interface paths {
                             lastSeen: string | null;
                             name: string;
                             ownerId: string;
+                            /** @description connected but offline: no inbound traffic for configuration.availabilityTimeoutMs, or an MQTT device said so */
+                            stale: boolean;
                             /** @description disconnected | connecting | connected | error */
                             status: "disconnected" | "connecting" | "connected" | "error";
                             type: string;
@@ -2154,6 +2340,10 @@ export interface paths {
                             configuration: {
                                 /** @description reopen after an unexpected drop, with backoff; default true */
                                 autoReconnect?: boolean;
+                                /** @description a connected device with no inbound traffic this long is offline (stale); 0 (off) or 100-86400000; default 0 */
+                                availabilityTimeoutMs?: number;
+                                /** @description MQTT: the topic of the device's online/offline (last-will) messages; default <prefix>/status */
+                                availabilityTopic?: string;
                                 /** @description serial; default 115200 */
                                 baudRate?: number;
                                 /** @description for a command without timeoutMs; default 10000 */
@@ -2214,6 +2404,8 @@ export interface paths {
                             lastSeen: string | null;
                             name: string;
                             ownerId: string;
+                            /** @description connected but offline: no inbound traffic for configuration.availabilityTimeoutMs, or an MQTT device said so */
+                            stale: boolean;
                             /** @description disconnected | connecting | connected | error */
                             status: "disconnected" | "connecting" | "connected" | "error";
                             type: string;
@@ -2898,7 +3090,7 @@ export interface paths {
                                 agentIds?: string[];
                                 /** @description only events of these devices (omitted or empty: all the owner may see) */
                                 deviceIds?: string[];
-                                kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error")[];
+                                kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error" | "device.offline" | "device.online")[];
                                 /** @description only events of these tasks (omitted or empty: all the owner may see) */
                                 taskIds?: string[];
                             };
@@ -2941,7 +3133,7 @@ export interface paths {
                             agentIds?: string[];
                             /** @description only events of these devices (omitted or empty: all the owner may see) */
                             deviceIds?: string[];
-                            kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error")[];
+                            kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error" | "device.offline" | "device.online")[];
                             /** @description only events of these tasks (omitted or empty: all the owner may see) */
                             taskIds?: string[];
                         };
@@ -2980,7 +3172,7 @@ export interface paths {
                                 agentIds?: string[];
                                 /** @description only events of these devices (omitted or empty: all the owner may see) */
                                 deviceIds?: string[];
-                                kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error")[];
+                                kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error" | "device.offline" | "device.online")[];
                                 /** @description only events of these tasks (omitted or empty: all the owner may see) */
                                 taskIds?: string[];
                             };
@@ -3045,7 +3237,7 @@ export interface paths {
                                 agentIds?: string[];
                                 /** @description only events of these devices (omitted or empty: all the owner may see) */
                                 deviceIds?: string[];
-                                kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error")[];
+                                kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error" | "device.offline" | "device.online")[];
                                 /** @description only events of these tasks (omitted or empty: all the owner may see) */
                                 taskIds?: string[];
                             };
@@ -3088,7 +3280,7 @@ export interface paths {
                             agentIds?: string[];
                             /** @description only events of these devices (omitted or empty: all the owner may see) */
                             deviceIds?: string[];
-                            kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error")[];
+                            kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error" | "device.offline" | "device.online")[];
                             /** @description only events of these tasks (omitted or empty: all the owner may see) */
                             taskIds?: string[];
                         };
@@ -3129,7 +3321,7 @@ export interface paths {
                                 agentIds?: string[];
                                 /** @description only events of these devices (omitted or empty: all the owner may see) */
                                 deviceIds?: string[];
-                                kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error")[];
+                                kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error" | "device.offline" | "device.online")[];
                                 /** @description only events of these tasks (omitted or empty: all the owner may see) */
                                 taskIds?: string[];
                             };
