@@ -12,6 +12,11 @@ import type { ContainerSpec } from './runtimes/types.js'
 /** The engine refuses a memory limit under 6 MB. */
 const MIN_MEMORY_MB = 6
 
+/** An unknown field is refused, not dropped: a misspelt `memoryMb` would otherwise run the container unlimited. */
+const closed = (what: string) => ({
+  additionalProperties: Type.Never({ 'x-message': `unknown ${what} field {field}` }),
+})
+
 const AbsolutePath = Type.String({ minLength: 1, maxLength: 4096, pattern: '^/' })
 
 export const ContainerMountSchema = Type.Object(
@@ -20,7 +25,7 @@ export const ContainerMountSchema = Type.Object(
     target: Type.String({ ...AbsolutePath, description: 'path inside the container (absolute)' }),
     readOnly: Type.Optional(Type.Boolean({ default: true })),
   },
-  { additionalProperties: false },
+  closed('mount'),
 )
 
 export const DockerRuntimeSchema = Type.Object(
@@ -64,7 +69,7 @@ export const DockerRuntimeSchema = Type.Object(
       }),
     ),
   },
-  { additionalProperties: false },
+  closed('runtime'),
 )
 
 export const RuntimeConfigSchema = Type.Union([Type.Literal('process'), DockerRuntimeSchema], {

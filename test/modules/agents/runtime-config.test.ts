@@ -65,6 +65,15 @@ describe('configuration.runtime messages', () => {
     ])
     expect(check({ type: 'docker' }).errors.map((e) => e.path)).toEqual([`${P}.image`])
   })
+
+  it('refuses an unknown field instead of dropping it (a misspelt limit would run unlimited)', () => {
+    expect(check({ type: 'docker', image: 'x', memoryMB: 64 }).errors).toEqual([
+      { path: `${P}.memoryMB`, message: 'unknown runtime field "memoryMB"' },
+    ])
+    expect(
+      check({ type: 'docker', image: 'x', mounts: [{ source: '/srv', target: '/s', ro: true }] }).errors,
+    ).toEqual([{ path: `${P}.mounts.0.ro`, message: 'unknown mount field "ro"' }])
+  })
 })
 
 describe('mount paths', () => {

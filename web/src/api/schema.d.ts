@@ -768,7 +768,7 @@ export interface paths {
                             /** @default 60000 */
                             restartWindowMs?: number;
                             /** @description "process" (the default) or {type:"docker", image, ...} */
-                            runtime?: "process" | {
+                            runtime?: "process" | ({
                                 /** @description argv inside the container; the image's own command when absent */
                                 command?: string[];
                                 cpus?: number;
@@ -778,14 +778,16 @@ export interface paths {
                                 /** @description an image present on the engine (Myntrix does not pull) */
                                 image: string;
                                 memoryMb?: number;
-                                mounts?: {
+                                mounts?: ({
                                     /** @default true */
                                     readOnly?: boolean;
                                     /** @description host path (absolute) */
                                     source: string;
                                     /** @description path inside the container (absolute) */
                                     target: string;
-                                }[];
+                                } & {
+                                    [key: string]: unknown;
+                                })[];
                                 /**
                                  * @description none (the default) or the host network (admins only)
                                  * @default none
@@ -796,7 +798,9 @@ export interface paths {
                                 /** @description user[:group] inside the container, by name or number; 65534:65534 (nobody) when absent */
                                 user?: string;
                                 workingDir?: string;
-                            };
+                            } & {
+                                [key: string]: unknown;
+                            });
                             /**
                              * @description SIGTERM, then SIGKILL after this long
                              * @default 10000
@@ -1045,7 +1049,7 @@ export interface paths {
                             /** @default 60000 */
                             restartWindowMs?: number;
                             /** @description "process" (the default) or {type:"docker", image, ...} */
-                            runtime?: "process" | {
+                            runtime?: "process" | ({
                                 /** @description argv inside the container; the image's own command when absent */
                                 command?: string[];
                                 cpus?: number;
@@ -1055,14 +1059,16 @@ export interface paths {
                                 /** @description an image present on the engine (Myntrix does not pull) */
                                 image: string;
                                 memoryMb?: number;
-                                mounts?: {
+                                mounts?: ({
                                     /** @default true */
                                     readOnly?: boolean;
                                     /** @description host path (absolute) */
                                     source: string;
                                     /** @description path inside the container (absolute) */
                                     target: string;
-                                }[];
+                                } & {
+                                    [key: string]: unknown;
+                                })[];
                                 /**
                                  * @description none (the default) or the host network (admins only)
                                  * @default none
@@ -1073,7 +1079,9 @@ export interface paths {
                                 /** @description user[:group] inside the container, by name or number; 65534:65534 (nobody) when absent */
                                 user?: string;
                                 workingDir?: string;
-                            };
+                            } & {
+                                [key: string]: unknown;
+                            });
                             /**
                              * @description SIGTERM, then SIGKILL after this long
                              * @default 10000
