@@ -17,6 +17,9 @@ import { assertMayStart } from './start-check.js'
 
 export interface ClusterNode {
   node: NodeIdentity
+  membership: Membership
+  /** How often leases are renewed; services reconcile what they hold at the same pace. */
+  renewIntervalMs: number
   bus: EventBus
   /** Null on one instance: everything is this node's. */
   leases: LeaseManager | null
@@ -43,7 +46,16 @@ export async function joinCluster(deps: ClusterDeps): Promise<ClusterNode> {
   // SQLite serves one process on one host (loadConfig refuses Redis with it): no peers to check.
   if (engine === 'postgres') await assertMayStart(membership, settings.redisUrl !== null)
   if (settings.redisUrl === null) {
-    return { node, bus: new EventBus(), leases: null, rpc: null, start: async () => {}, stop: async () => {} }
+    return {
+      node,
+      membership,
+      renewIntervalMs: settings.renewIntervalMs,
+      bus: new EventBus(),
+      leases: null,
+      rpc: null,
+      start: async () => {},
+      stop: async () => {},
+    }
   }
   const onError = (err: unknown) => logger.warn({ err }, 'cluster: Redis connection error; reconnecting')
   const link = await RedisLink.connect(settings.redisUrl, onError)
@@ -59,6 +71,8 @@ export async function joinCluster(deps: ClusterDeps): Promise<ClusterNode> {
   let stopped = false
   return {
     node,
+    membership,
+    renewIntervalMs: settings.renewIntervalMs,
     bus: new RedisEventBus(link, node.id, logger),
     leases,
     rpc,

@@ -15,6 +15,7 @@
 //   VM) stops its copy at the first timer after it wakes.
 
 import { performance } from 'node:perf_hooks'
+import { type RawBuilder, sql } from 'kysely'
 import { rawQuery } from '../db/raw.js'
 import type { Database, DbEngine } from '../db/types.js'
 import { fromDbInt } from '../db/values.js'
@@ -175,6 +176,14 @@ export class LeaseManager {
             and fence_l.epoch = ? and fence_l.holder_node_id = ? and fence_l.expires_at > ${dbNow(this.opts.engine)})`,
       params: [lease.kind, lease.id, lease.epoch, this.nodeId],
     }
+  }
+
+  /** fence() for a Kysely query: `.where(leases.fenceExpression(lease))`. */
+  fenceExpression(lease: Lease): RawBuilder<boolean> {
+    const now = sql.raw(dbNow(this.opts.engine))
+    return sql<boolean>`exists (select 1 from resource_leases fence_l where fence_l.kind = ${lease.kind}
+      and fence_l.id = ${lease.id} and fence_l.epoch = ${lease.epoch}
+      and fence_l.holder_node_id = ${this.nodeId} and fence_l.expires_at > ${now})`
   }
 
   /** Whether `lease` is still this node's on the database (the fence as a question). */

@@ -21,6 +21,7 @@ export interface NodeIdentity {
 
 export interface LiveNode extends NodeIdentity {
   hostname: string | null
+  pid: number | null
   /** False for a process that beats without a lease TTL: one started without MYNTRIX_REDIS_URL. */
   clustered: boolean
 }
@@ -69,11 +70,12 @@ export class Membership {
       id: string
       name: string | null
       hostname: string | null
+      pid: unknown
       expiresAt: unknown
     }>(
       this.db,
       this.engine,
-      `select id, name, hostname, expires_at from nodes
+      `select id, name, hostname, pid, expires_at from nodes
        where coalesce(expires_at, ${dbPlusMs(this.engine, 'heartbeat_at')}) > ${now}`,
       [this.ttlMs],
     )
@@ -81,6 +83,7 @@ export class Membership {
       id: r.id,
       name: r.name ?? r.hostname ?? r.id,
       hostname: r.hostname,
+      pid: r.pid === null || r.pid === undefined ? null : Number(r.pid),
       clustered: r.expiresAt !== null && r.expiresAt !== undefined,
     }))
   }

@@ -8,7 +8,9 @@
 // in flight (src/process/liveness.ts), so an idle one cannot be seen; a cluster
 // node keeps its row fresh at all times and is always seen.
 
+import os from 'node:os'
 import { ConfigError } from '../errors.js'
+import { pidAlive } from '../process/pid.js'
 import type { LiveNode, Membership } from './membership.js'
 
 function describeNode(n: LiveNode): string {
@@ -17,7 +19,12 @@ function describeNode(n: LiveNode): string {
 
 /** Throws ConfigError when the live peers and this process's Redis setting do not fit together. */
 export async function assertMayStart(membership: Membership, hasRedis: boolean): Promise<void> {
-  const peers = (await membership.live()).filter((n) => n.id !== membership.node.id)
+  // A row of this host whose process is gone is a killed predecessor, not a peer: its
+  // heartbeat may still look fresh, and its work is this start's to recover.
+  const host = os.hostname()
+  const peers = (await membership.live()).filter(
+    (n) => n.id !== membership.node.id && !(n.hostname === host && n.pid !== null && !pidAlive(n.pid)),
+  )
   if (!hasRedis) {
     const peer = peers[0]
     if (peer) {

@@ -99,6 +99,20 @@ describe.skipIf(!postgres)('starting beside peers on PostgreSQL', () => {
     )
   })
 
+  it('takes the fresh row of a killed process on this host for its predecessor, not a peer', async () => {
+    const h = await freshDb()
+    // A process that has exited: its pid is gone, its heartbeat is fresh (killed with work in flight).
+    const gone = spawn('true')
+    await new Promise((r) => gone.on('exit', r))
+    await new InstanceRegistry(h.db, h.engine).heartbeat('killed-id', new Date(), {
+      hostname: os.hostname(),
+      pid: gone.pid!,
+    })
+    await h.close()
+    const app = await start()
+    expect(app.app.myntrix.context.cluster.leases).toBeNull()
+  })
+
   it('starts alone without Redis and writes no membership while idle', async () => {
     await freshDb()
     const app = await start()
