@@ -51,7 +51,7 @@ describe.skipIf(!postgres || !hasRedis)('three server processes on one database'
     await testDb?.drop()
   })
 
-  async function boot(name: string) {
+  async function boot(name: string, env: Record<string, string> = {}) {
     const server = await startServer({
       command: [tsx, 'src/main.ts'],
       env: {
@@ -62,6 +62,7 @@ describe.skipIf(!postgres || !hasRedis)('three server processes on one database'
         MYNTRIX_LEASE_TTL_MS: '2000',
         MYNTRIX_LEASE_RENEW_MS: '500',
         ...(process.getuid?.() === 0 ? {} : { MYNTRIX_TRUST_OPERATORS: 'true' }),
+        ...env,
       },
     })
     servers.set(name, server)
@@ -181,4 +182,64 @@ describe.skipIf(!postgres || !hasRedis)('three server processes on one database'
     expect(processesWith(markers.free)).toEqual([])
     // Three servers started five times over on two cores: minutes, not the default 30 s.
   }, 240_000)
+
+  it('a node killed with SIGKILL and started again ends its old process and runs the agent once', async () => {
+    testDb = await postgres!.createDatabase()
+    // A TTL longer than a restart takes: the new node-a starts while its predecessor's lease still holds.
+    const slow = { MYNTRIX_LEASE_TTL_MS: '20000', MYNTRIX_LEASE_RENEW_MS: '2000' }
+    await boot('node-a', slow)
+    await boot('node-b', slow)
+    const login = await fetch(`${url('node-b')}/api/auth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'admin', password: servers.get('node-b')!.adminPassword }),
+    }).then((r) => r.json() as Promise<{ access_token: string }>)
+    const token = login.access_token
+    const marker = `killed-${randomUUID()}`
+    const created = await call('node-a', token, 'POST', AGENTS, {
+      name: 'pinned',
+      // Quiet after its first lines: an agent that kept printing would die of EPIPE with its server.
+      configuration: { command: [process.execPath, fixture('prints-lines.mjs'), '1', marker] },
+    })
+    const started = await call('node-b', token, 'POST', `${AGENTS}/${created.body.id}/start`)
+    const oldPid = started.body.pid as number
+    expect(processesWith(marker)).toEqual([oldPid])
+
+    // The server itself is tsx's child: SIGKILL reaches only the process it names.
+    const a = servers.get('node-a')!
+    const inner = fs
+      .readdirSync('/proc')
+      .filter((e) => /^\d+$/.test(e))
+      .find((e) => {
+        try {
+          return (
+            fs.readFileSync(`/proc/${e}/stat`, 'utf8').split(') ')[1]?.split(' ')[1] === String(a.child.pid)
+          )
+        } catch {
+          return false
+        }
+      })
+    expect(inner).toBeDefined()
+    process.kill(Number(inner), 'SIGKILL')
+    await a.exited
+    await a.stop()
+    servers.delete('node-a')
+    // The agent outlived its server (its own process group).
+    expect(processesWith(marker)).toEqual([oldPid])
+
+    await boot('node-a', slow)
+    // The predecessor's process is ended at start-up, before its lease lapses.
+    expect(processesWith(marker)).toEqual([])
+    const pids = await waitFor(
+      () => {
+        const found = processesWith(marker)
+        return found.length === 1 && found[0] !== oldPid ? found : null
+      },
+      { what: 'the agent to run again, once, on the restarted node', timeoutMs: 40_000 },
+    )
+    expect(pids).toHaveLength(1)
+    expect(processesWith(marker)).not.toContain(oldPid)
+    await call('node-b', token, 'POST', `${AGENTS}/${created.body.id}/stop`)
+    expect(processesWith(marker)).toEqual([])
+  }, 180_000)
 })

@@ -68,7 +68,10 @@ export class ClusteredAgentsService extends AgentsService {
     for (const r of records) {
       // A process a live peer recorded is that peer's, wherever it runs: never an orphan of ours.
       if (r.processNode && liveNames.has(r.processNode)) continue
-      if (await this.leases.holder(AGENT_LEASE, r.id)) continue
+      // Held by another node: its agent. Held under this node's name: a killed predecessor's lease
+      // (not yet lapsed), whose process is this start's to end before the agent runs again.
+      const holder = await this.leases.holder(AGENT_LEASE, r.id)
+      if (holder && holder.nodeName !== this.cluster.node.name) continue
       await this.recover(r).catch((err) =>
         this.logger.warn({ agentId: r.id, err }, 'could not recover agent'),
       )
