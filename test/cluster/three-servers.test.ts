@@ -77,6 +77,16 @@ describe.skipIf(!postgres || !hasRedis)('three server processes on one database'
 
   const url = (name: string) => servers.get(name)!.baseUrl
 
+  /** The admin's token, from any node (one JWT secret). */
+  async function adminToken(name: string): Promise<string> {
+    const res = await fetch(`${url(name)}/api/auth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'admin', password: servers.get(name)!.adminPassword }),
+    })
+    return ((await res.json()) as { access_token: string }).access_token
+  }
+
   async function call(name: string, token: string, method: string, route: string, body?: unknown) {
     const res = await fetch(`${url(name)}${route}`, {
       method,
@@ -92,12 +102,7 @@ describe.skipIf(!postgres || !hasRedis)('three server processes on one database'
     await boot('node-a')
     await boot('node-b')
     await boot('node-c')
-    const login = await fetch(`${url('node-a')}/api/auth/token`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username: 'admin', password: servers.get('node-a')!.adminPassword }),
-    }).then((r) => r.json() as Promise<{ access_token: string }>)
-    const token = login.access_token
+    const token = await adminToken('node-a')
 
     // Two agents: one pinned to A (its creating node), one any node may run.
     const markers = { pinned: `pinned-${randomUUID()}`, free: `free-${randomUUID()}` }
@@ -189,12 +194,7 @@ describe.skipIf(!postgres || !hasRedis)('three server processes on one database'
     const slow = { MYNTRIX_LEASE_TTL_MS: '20000', MYNTRIX_LEASE_RENEW_MS: '2000' }
     await boot('node-a', slow)
     await boot('node-b', slow)
-    const login = await fetch(`${url('node-b')}/api/auth/token`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username: 'admin', password: servers.get('node-b')!.adminPassword }),
-    }).then((r) => r.json() as Promise<{ access_token: string }>)
-    const token = login.access_token
+    const token = await adminToken('node-b')
     const marker = `killed-${randomUUID()}`
     const created = await call('node-a', token, 'POST', AGENTS, {
       name: 'pinned',
