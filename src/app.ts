@@ -15,10 +15,10 @@ import { AuthRetention } from './auth/retention.js'
 import { authRoutes } from './auth/routes.js'
 import { loadOrCreateJwtSecret } from './auth/secret.js'
 import { AuthService } from './auth/service.js'
+import { joinCluster } from './cluster/index.js'
 import type { Config } from './config/index.js'
 import { newId } from './db/ids.js'
 import { type DatabaseHandle, migrate } from './db/index.js'
-import { EventBus } from './events/bus.js'
 import { installAuthHook } from './http/auth-hook.js'
 import { consoleRoutes } from './http/console.js'
 import { installCors } from './http/cors.js'
@@ -102,6 +102,14 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
   })
 
   const instanceId = newId()
+  // Before anything is built: a start that would be unsafe beside its peers stops here.
+  const cluster = await joinCluster({
+    settings: config.cluster,
+    db: database.db,
+    engine: database.engine,
+    instanceId,
+    logger,
+  })
   const context: AreaContext = {
     instanceId,
     // Held by the jobs ledger and the scheduler while they have work in flight.
@@ -114,7 +122,8 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
     watchDbChanges: database.watchChanges,
     db: database.db,
     dbEngine: database.engine,
-    bus: new EventBus(),
+    cluster,
+    bus: cluster.bus,
     logger,
     outbound: createOutboundPolicy({
       ...config.outbound,
@@ -249,9 +258,12 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
     }
     // Last: an area stopping may still hold the heartbeat (a transfer ending its job).
     await context.liveness.stop()
+    await cluster.stop()
   })
 
   await app.ready()
+  // Before the areas start: they take leases (agents resume) and forward requests.
+  await cluster.start()
   for (const area of areas) await area.start?.()
   return app
 }

@@ -211,16 +211,16 @@ export function agentRoutes(app: AppInstance, service: AgentsService, bus: Event
           for (const l of backlog)
             queue.push({ type: 'log', agentId, ts: l.ts, stream: l.stream, payload: l.line })
           offs.push(
-            bus.on('agent.log', (e) => {
+            bus.onAnyNode('agent.log', (e) => {
               if (e.agentId === agentId)
                 queue.push({ type: 'log', agentId, ts: e.ts, stream: e.stream, payload: e.line })
             }),
-            bus.on('agent.status', (e) => {
+            bus.onAnyNode('agent.status', (e) => {
               if (e.agentId === agentId) {
                 queue.push(envelope('status', { status: e.status, health: e.health, pid: e.pid }, subject))
               }
             }),
-            bus.on('agent.deleted', (e) => {
+            bus.onAnyNode('agent.deleted', (e) => {
               if (e.agentId === agentId) socket.close(1000, 'agent deleted')
             }),
           )

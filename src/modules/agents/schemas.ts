@@ -154,7 +154,8 @@ export function agentView(record: AgentRecord, facts: AgentFacts | null): AgentV
     ownerId: record.ownerId,
     createdAt: record.createdAt.toISOString(),
     updatedAt: record.updatedAt.toISOString(),
-    pid: facts ? facts.pid : null,
+    // Not supervised here: the pid another node (the holder) recorded, if it runs.
+    pid: facts ? facts.pid : (record.process?.pid ?? null),
     startedAt: startedAt?.toISOString() ?? null,
     restarts: facts?.restarts ?? record.restarts,
     lastExit: lastExit ?? null,
