@@ -54,6 +54,8 @@ export interface JobEventPayload {
   error?: string | null
   startedAt?: string | null
   finishedAt?: string | null
+  checkpoint?: Record<string, unknown> | null
+  restartOf?: string | null
 }
 
 export type EventName = keyof EventMap

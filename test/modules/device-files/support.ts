@@ -47,7 +47,7 @@ export async function upload(
   })
 }
 
-const FINISHED = ['completed', 'failed', 'cancelled']
+const FINISHED = ['completed', 'failed', 'cancelled', 'interrupted']
 
 /** Resolves with the first job.updated (or the current state) for which `match` holds. */
 export async function jobWhere(

@@ -123,7 +123,7 @@ describe.skipIf(!hasSocat).each(testEngines())('transfers over a pty on $name', 
     expect(cmd.status).toBe(200)
   })
 
-  it('the emulator dying mid-stream fails the job with the reason and the last acknowledged line', async () => {
+  it('the emulator dying mid-stream interrupts the job with the reason, the last acknowledged line and its checkpoint', async () => {
     const id = await printer()
     const file = gcode(2000)
     const res = await upload(t, id, 'long.gcode', file.text)
@@ -136,11 +136,12 @@ describe.skipIf(!hasSocat).each(testEngines())('transfers over a pty on $name', 
     await emulator!.kill()
     await pty!.stop()
     const job = await jobFinished(t, jobId)
-    expect(job.status).toBe('failed')
+    expect(job.status).toBe('interrupted')
     const full = await t.request('GET', `/api/myntrix/jobs/${jobId}`, { as: t.operator })
     expect(full.body.error).toMatch(/last acknowledged: line \d+ "G1 /)
     expect(full.body.details.reason).toMatch(/disconnected|timeout/)
     expect(full.body.details.lastAcknowledgedLine).toBeGreaterThan(100)
+    expect(full.body.checkpoint.lastAckedLine).toBe(full.body.details.lastAcknowledgedLine)
     // The device is free for a new transfer once it is back (409 now: not connected).
     expect((await upload(t, id, 'again.gcode', 'G28\n')).status).toBe(409)
   })

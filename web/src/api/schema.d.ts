@@ -2598,6 +2598,10 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
+                            /** @description where the job stood when last written; a device transfer: {lastAckedLine, fileOffset, modalState, at} */
+                            checkpoint: {
+                                [key: string]: unknown;
+                            } | null;
                             /** Format: date-time */
                             createdAt: string;
                             details: {
@@ -2610,10 +2614,12 @@ export interface paths {
                             name: string;
                             ownerId: string | null;
                             progress: number;
+                            /** @description the job this one restarts */
+                            restartOf: string | null;
                             /** Format: date-time */
                             startedAt: string | null;
-                            /** @description pending | running | completed | failed | cancelled */
-                            status: "pending" | "running" | "completed" | "failed" | "cancelled";
+                            /** @description pending | running | completed | failed | cancelled | interrupted */
+                            status: "pending" | "running" | "completed" | "failed" | "cancelled" | "interrupted";
                             /** @description what kind of work, e.g. device.upload, task.run */
                             type: string;
                             /** Format: date-time */
@@ -2657,6 +2663,10 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
+                            /** @description where the job stood when last written; a device transfer: {lastAckedLine, fileOffset, modalState, at} */
+                            checkpoint: {
+                                [key: string]: unknown;
+                            } | null;
                             /** Format: date-time */
                             createdAt: string;
                             details: {
@@ -2670,10 +2680,12 @@ export interface paths {
                             name: string;
                             ownerId: string | null;
                             progress: number;
+                            /** @description the job this one restarts */
+                            restartOf: string | null;
                             /** Format: date-time */
                             startedAt: string | null;
-                            /** @description pending | running | completed | failed | cancelled */
-                            status: "pending" | "running" | "completed" | "failed" | "cancelled";
+                            /** @description pending | running | completed | failed | cancelled | interrupted */
+                            status: "pending" | "running" | "completed" | "failed" | "cancelled" | "interrupted";
                             /** @description what kind of work, e.g. device.upload, task.run */
                             type: string;
                             /** Format: date-time */
@@ -2719,6 +2731,10 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
+                            /** @description where the job stood when last written; a device transfer: {lastAckedLine, fileOffset, modalState, at} */
+                            checkpoint: {
+                                [key: string]: unknown;
+                            } | null;
                             /** Format: date-time */
                             createdAt: string;
                             details: {
@@ -2731,10 +2747,12 @@ export interface paths {
                             name: string;
                             ownerId: string | null;
                             progress: number;
+                            /** @description the job this one restarts */
+                            restartOf: string | null;
                             /** Format: date-time */
                             startedAt: string | null;
-                            /** @description pending | running | completed | failed | cancelled */
-                            status: "pending" | "running" | "completed" | "failed" | "cancelled";
+                            /** @description pending | running | completed | failed | cancelled | interrupted */
+                            status: "pending" | "running" | "completed" | "failed" | "cancelled" | "interrupted";
                             /** @description what kind of work, e.g. device.upload, task.run */
                             type: string;
                             /** Format: date-time */
@@ -2784,6 +2802,156 @@ export interface paths {
                 };
             };
         };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/myntrix/jobs/{id}/restart": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Restart an interrupted (or failed, cancelled) device transfer from a line as a new job: the preamble, then exactly the remaining lines; needs confirm: true */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /**
+                         * @description must be true: a restart moves the machine, so it is never sent without it
+                         * @enum {boolean}
+                         */
+                        confirm: true;
+                        /** @description the file line to restart at (as an editor numbers them); default: the line after the job's checkpoint */
+                        fromLine?: number;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description the device-transfer job (as in /api/myntrix/jobs) */
+                            job: {
+                                [key: string]: unknown;
+                            };
+                            message: string;
+                            plan: {
+                                checkpoint: {
+                                    [key: string]: unknown;
+                                } | null;
+                                deviceId: string;
+                                fileId: string;
+                                firstLines: {
+                                    line: number;
+                                    text: string;
+                                }[];
+                                /** @description the first file line sent after the preamble */
+                                fromLine: number;
+                                /** @description the job restarted */
+                                jobId: string;
+                                machine: "printer" | "cnc";
+                                /** @description the machine state before fromLine */
+                                modalState: {
+                                    [key: string]: unknown;
+                                };
+                                preamble: {
+                                    lines: string[];
+                                    warnings: string[];
+                                };
+                                protocol: string;
+                                /** @description file lines sent from fromLine to the end */
+                                remainingLines: number;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/myntrix/jobs/{id}/restart-preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What a restart of an ended device transfer would send: the preamble rebuilt from the file up to the line, and the first lines after it */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description the file line to restart at (as an editor numbers them); default: the line after the job's checkpoint */
+                    fromLine?: number;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            checkpoint: {
+                                [key: string]: unknown;
+                            } | null;
+                            deviceId: string;
+                            fileId: string;
+                            firstLines: {
+                                line: number;
+                                text: string;
+                            }[];
+                            /** @description the first file line sent after the preamble */
+                            fromLine: number;
+                            /** @description the job restarted */
+                            jobId: string;
+                            machine: "printer" | "cnc";
+                            /** @description the machine state before fromLine */
+                            modalState: {
+                                [key: string]: unknown;
+                            };
+                            preamble: {
+                                lines: string[];
+                                warnings: string[];
+                            };
+                            protocol: string;
+                            /** @description file lines sent from fromLine to the end */
+                            remainingLines: number;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;

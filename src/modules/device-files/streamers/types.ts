@@ -2,6 +2,8 @@
 // per transfer and keeps its place in the file, so a paused transfer gives the
 // wire back and a resumed one carries on where it stopped.
 
+import type { PreparedLine } from '../../firmware/gcode.js'
+
 /** The few parts of the device connection's exclusive session a streamer uses. */
 export interface StreamEvent {
   kind: string
@@ -59,6 +61,8 @@ export interface StreamControl {
   shouldStop(): boolean
   /** The progress changed. */
   progressed(): void
+  /** The firmware acknowledged this line (G-code streamers, in file order), before progressed(). */
+  acknowledged(line: PreparedLine): void
 }
 
 export type StreamOutcome = 'done' | 'stopped'

@@ -66,6 +66,7 @@ export class GrblStreamer implements Streamer {
           this.progress.linesAcknowledged++
           this.progress.bytesAcknowledged += line.text.length + 1
           this.progress.lastAcknowledged = { line: line.line, text: line.text }
+          control.acknowledged(line)
           control.progressed()
         } else if (e.kind === 'fail') {
           const line = acknowledge()
@@ -80,7 +81,7 @@ export class GrblStreamer implements Streamer {
           // An alarm or reset flushes the buffer: nothing in flight will answer.
           inFlight.length = 0
           inFlightBytes = 0
-          failure ??= new TransferError(message, { firmware: true })
+          failure ??= new TransferError(message, { firmware: true, machineStopped: true })
         }
       }
     })
