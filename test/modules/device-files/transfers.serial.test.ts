@@ -8,7 +8,7 @@ import { createTestApp, type TestApp } from '../../helpers/app.js'
 import { testEngines } from '../../helpers/engines.js'
 import { hasSocat, makePtyDir, type PtyPair, removePtyDir, startPtyPair } from '../../helpers/pty.js'
 import { EmulatorProcess } from '../devices/support.js'
-import { gcode, jobFinished, jobWhere, upload } from './support.js'
+import { gcode, jobFinished, jobWhere, serialDevice, upload } from './support.js'
 
 if (!hasSocat) console.warn('skipping device-files transfer tests over ptys: socat is not installed')
 
@@ -36,24 +36,7 @@ describe.skipIf(!hasSocat).each(testEngines())('transfers over a pty on $name', 
   async function printer(firmware: 'marlin' | 'grbl' = 'marlin') {
     pty = await startPtyPair(dir)
     emulator = await EmulatorProcess.start('pty-emulator.ts', [firmware, pty.emulatorPath, '{}'])
-    const created = await t.request('POST', '/api/myntrix/devices', {
-      as: t.operator,
-      body: {
-        name: 'usb printer',
-        connectionString: `serial://${dir}/device?baudRate=115200`,
-        configuration: {
-          protocol: firmware,
-          temperatureReport: 'off',
-          statusPollMs: 0,
-          autoReconnect: false,
-        },
-      },
-    })
-    expect(created.status).toBe(201)
-    const id = created.body.id as string
-    const connected = await t.request('POST', `/api/myntrix/devices/${id}/connect`, { as: t.operator })
-    expect(connected.status).toBe(200)
-    return id
+    return serialDevice(t, dir, firmware)
   }
 
   const moves = () => emulator!.received().filter((l) => l.startsWith('G1'))
