@@ -18,7 +18,12 @@ import type { RestartPlan } from './restart.js'
 import type { FileStore } from './storage.js'
 import { gcodeStreamerFor, rawStreamer } from './streamers/index.js'
 import { GcodeFileSource, LineCounter, type LineSource, ResumeSource } from './streamers/source.js'
-import type { Streamer, StreamerOptions, StreamSession } from './streamers/types.js'
+import {
+  DEFAULT_STALL_TIMEOUT_MS,
+  type Streamer,
+  type StreamerOptions,
+  type StreamSession,
+} from './streamers/types.js'
 import { TRANSFER_JOB_TYPE, Transfer } from './transfer.js'
 
 /** The few parts of a device's open connection this area drives. */
@@ -327,6 +332,12 @@ export class DeviceFilesService {
       this.starting.delete(device.id)
       throw err
     }
+    const configured = device.configuration.stallTimeoutMs
+    const options: StreamerOptions = {
+      ...this.options.streamer,
+      stallTimeoutMs:
+        typeof configured === 'number' ? configured : (DEFAULT_STALL_TIMEOUT_MS[protocol] ?? null),
+    }
     let streamer: Streamer
     if (gcode) {
       let source: LineSource = new GcodeFileSource(this.options.store.open(file.sha256))
@@ -335,9 +346,9 @@ export class DeviceFilesService {
         source = new ResumeSource(restart.plan.preamble.lines, source, restart.plan.fromLine)
         lines = restart.plan.preamble.lines.length + restart.plan.remainingLines
       }
-      streamer = gcode(source, lines, file.sizeBytes, this.options.streamer)
+      streamer = gcode(source, lines, file.sizeBytes, options)
     } else {
-      streamer = rawStreamer(file, this.options.store, protocol, this.options.streamer)
+      streamer = rawStreamer(file, this.options.store, protocol, options)
     }
     const transfer = new Transfer(
       job.id,
@@ -350,6 +361,12 @@ export class DeviceFilesService {
           const current = this.options.devices.connectionOf(device.id)
           if (!current) return Promise.reject(new ConflictError(`device ${device.id} is not connected`))
           return current.exclusive(work)
+        },
+        stalled: (jobId, message) => {
+          const ts = new Date().toISOString()
+          const { bus } = this.options
+          bus.emit('device.stalled', { deviceId: device.id, ownerId: device.ownerId, jobId, message, ts })
+          bus.emit('device.log', { deviceId: device.id, ts, direction: 'info', line: `stalled: ${message}` })
         },
       },
       streamer,

@@ -22,6 +22,8 @@ export interface TransferTarget {
   protocol: string
   /** Holds the device's wire for `work`; rejects when the device is not connected. */
   hold<T>(work: (session: StreamSession) => Promise<T>): Promise<T>
+  /** The stream stalled (announced on the device's feeds); the job's log gets it too. */
+  stalled(jobId: string, message: string): void
 }
 
 type StopRequest =
@@ -72,6 +74,10 @@ export class Transfer {
       shouldStop: () => this.stopRequest !== null,
       acknowledged: (line) => this.checkpoints?.acknowledged(line),
       progressed: () => this.report(),
+      stalled: (message) => {
+        this.target.stalled(this.jobId, message)
+        void this.jobs.appendLog(this.jobId, `stalled: ${message}`).catch(() => {})
+      },
     }
     try {
       for (;;) {

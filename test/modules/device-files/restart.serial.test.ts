@@ -213,4 +213,45 @@ describe.skipIf(!hasSocat).each(testEngines())('interrupted transfers and restar
       [...restarted.body.plan.preamble.lines, ...rest.map((l) => l.text)].map(squeeze),
     )
   })
+
+  it('grbl stall: a lost ok queries the controller, raises device.stalled, and interrupts after the second wait', async () => {
+    await plug('grbl')
+    const id = await serialDevice(t, dir, 'grbl', 'mill', { stallTimeoutMs: 300 })
+    const stalls: string[] = []
+    const off = t.app.myntrix.context.bus.on('device.stalled', (e) => {
+      if (e.deviceId === id) stalls.push(e.message)
+    })
+    // The first move's ok is lost: every later ok frees the line before it, so the last line never clears.
+    await emulator!.hook('mute')
+    const res = await upload(t, id, 'part.nc', gcode(20).text)
+    const job = await jobFinished(t, res.body.job.id)
+    off()
+    expect(job.status).toBe('interrupted')
+    const full = (await t.request('GET', `/api/myntrix/jobs/${job.id}`, { as: t.operator })).body
+    expect(full.error).toMatch(
+      /^the stream stalled: nothing acknowledged for two waits of 300 ms with 1 line/,
+    )
+    expect(full.details.reason).toBe('timeout')
+    expect(full.checkpoint.lastAckedLine).toBe(20)
+    expect(stalls).toEqual([
+      expect.stringMatching(
+        /acknowledged nothing for 300 ms with 1 line\(s\) in flight; asked for its status/,
+      ),
+    ])
+    expect(full.logs).toContain('stalled: GRBL acknowledged nothing for 300 ms')
+  })
+
+  it('grbl: a dwell longer than the stall timeout, reported as Run, is not a stall', async () => {
+    await plug('grbl')
+    const id = await serialDevice(t, dir, 'grbl', 'mill', { stallTimeoutMs: 300, statusPollMs: 100 })
+    const stalls: string[] = []
+    const off = t.app.myntrix.context.bus.on('device.stalled', (e) => {
+      if (e.deviceId === id) stalls.push(e.message)
+    })
+    const res = await upload(t, id, 'dwell.nc', 'G0 X1\nG4 P1.2\nG0 X2\n')
+    const job = await jobFinished(t, res.body.job.id)
+    off()
+    expect(job.status).toBe('completed')
+    expect(stalls).toEqual([])
+  })
 })

@@ -43,6 +43,7 @@ function control(onProgress?: (s: Streamer) => void, streamer?: () => Streamer) 
   const c: StreamControl & { stop(): void; clear(): void } = {
     shouldStop: () => stop,
     acknowledged: () => {},
+    stalled: () => {},
     progressed: () => {
       if (onProgress && streamer) onProgress(streamer())
     },

@@ -53,13 +53,20 @@ export async function serialDevice(
   dir: string,
   firmware: 'marlin' | 'grbl',
   name = 'usb printer',
+  configuration: Record<string, unknown> = {},
 ): Promise<string> {
   const created = await t.request('POST', '/api/myntrix/devices', {
     as: t.operator,
     body: {
       name,
       connectionString: `serial://${dir}/device?baudRate=115200`,
-      configuration: { protocol: firmware, temperatureReport: 'off', statusPollMs: 0, autoReconnect: false },
+      configuration: {
+        protocol: firmware,
+        temperatureReport: 'off',
+        statusPollMs: 0,
+        autoReconnect: false,
+        ...configuration,
+      },
     },
   })
   if (created.status !== 201) throw new Error(`device not created: ${created.status} ${created.text}`)

@@ -1451,6 +1451,8 @@ export interface paths {
                                 reconnectMaxDelayMs?: number;
                                 /** @description after a resync probe could not confirm: how long the firmware must stay silent before commands go out again; default 500 */
                                 resyncQuietMs?: number;
+                                /** @description file transfers to GRBL: no ok and no busy status for this long with lines outstanding asks for a status and raises device.stalled; a second such wait interrupts the job; default 10000 */
+                                stallTimeoutMs?: number;
                                 /** @description GRBL real-time ? rate: 0 (off) or 20-60000; default 250 */
                                 statusPollMs?: number;
                                 /** @description Marlin report/poll interval; default 2000 */
@@ -1537,6 +1539,8 @@ export interface paths {
                             reconnectMaxDelayMs?: number;
                             /** @description after a resync probe could not confirm: how long the firmware must stay silent before commands go out again; default 500 */
                             resyncQuietMs?: number;
+                            /** @description file transfers to GRBL: no ok and no busy status for this long with lines outstanding asks for a status and raises device.stalled; a second such wait interrupts the job; default 10000 */
+                            stallTimeoutMs?: number;
                             /** @description GRBL real-time ? rate: 0 (off) or 20-60000; default 250 */
                             statusPollMs?: number;
                             /** @description Marlin report/poll interval; default 2000 */
@@ -1606,6 +1610,8 @@ export interface paths {
                                 reconnectMaxDelayMs?: number;
                                 /** @description after a resync probe could not confirm: how long the firmware must stay silent before commands go out again; default 500 */
                                 resyncQuietMs?: number;
+                                /** @description file transfers to GRBL: no ok and no busy status for this long with lines outstanding asks for a status and raises device.stalled; a second such wait interrupts the job; default 10000 */
+                                stallTimeoutMs?: number;
                                 /** @description GRBL real-time ? rate: 0 (off) or 20-60000; default 250 */
                                 statusPollMs?: number;
                                 /** @description Marlin report/poll interval; default 2000 */
@@ -1712,6 +1718,8 @@ export interface paths {
                                 reconnectMaxDelayMs?: number;
                                 /** @description after a resync probe could not confirm: how long the firmware must stay silent before commands go out again; default 500 */
                                 resyncQuietMs?: number;
+                                /** @description file transfers to GRBL: no ok and no busy status for this long with lines outstanding asks for a status and raises device.stalled; a second such wait interrupts the job; default 10000 */
+                                stallTimeoutMs?: number;
                                 /** @description GRBL real-time ? rate: 0 (off) or 20-60000; default 250 */
                                 statusPollMs?: number;
                                 /** @description Marlin report/poll interval; default 2000 */
@@ -1799,6 +1807,8 @@ export interface paths {
                             reconnectMaxDelayMs?: number;
                             /** @description after a resync probe could not confirm: how long the firmware must stay silent before commands go out again; default 500 */
                             resyncQuietMs?: number;
+                            /** @description file transfers to GRBL: no ok and no busy status for this long with lines outstanding asks for a status and raises device.stalled; a second such wait interrupts the job; default 10000 */
+                            stallTimeoutMs?: number;
                             /** @description GRBL real-time ? rate: 0 (off) or 20-60000; default 250 */
                             statusPollMs?: number;
                             /** @description Marlin report/poll interval; default 2000 */
@@ -1867,6 +1877,8 @@ export interface paths {
                                 reconnectMaxDelayMs?: number;
                                 /** @description after a resync probe could not confirm: how long the firmware must stay silent before commands go out again; default 500 */
                                 resyncQuietMs?: number;
+                                /** @description file transfers to GRBL: no ok and no busy status for this long with lines outstanding asks for a status and raises device.stalled; a second such wait interrupts the job; default 10000 */
+                                stallTimeoutMs?: number;
                                 /** @description GRBL real-time ? rate: 0 (off) or 20-60000; default 250 */
                                 statusPollMs?: number;
                                 /** @description Marlin report/poll interval; default 2000 */
@@ -2053,6 +2065,8 @@ export interface paths {
                                 reconnectMaxDelayMs?: number;
                                 /** @description after a resync probe could not confirm: how long the firmware must stay silent before commands go out again; default 500 */
                                 resyncQuietMs?: number;
+                                /** @description file transfers to GRBL: no ok and no busy status for this long with lines outstanding asks for a status and raises device.stalled; a second such wait interrupts the job; default 10000 */
+                                stallTimeoutMs?: number;
                                 /** @description GRBL real-time ? rate: 0 (off) or 20-60000; default 250 */
                                 statusPollMs?: number;
                                 /** @description Marlin report/poll interval; default 2000 */
@@ -2161,6 +2175,8 @@ export interface paths {
                                 reconnectMaxDelayMs?: number;
                                 /** @description after a resync probe could not confirm: how long the firmware must stay silent before commands go out again; default 500 */
                                 resyncQuietMs?: number;
+                                /** @description file transfers to GRBL: no ok and no busy status for this long with lines outstanding asks for a status and raises device.stalled; a second such wait interrupts the job; default 10000 */
+                                stallTimeoutMs?: number;
                                 /** @description GRBL real-time ? rate: 0 (off) or 20-60000; default 250 */
                                 statusPollMs?: number;
                                 /** @description Marlin report/poll interval; default 2000 */
