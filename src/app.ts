@@ -25,6 +25,7 @@ import { installCors } from './http/cors.js'
 import { installInputGuards } from './http/input.js'
 import { frameworkErrors, installProblemHandlers, MAX_PARAM_LENGTH } from './http/problem.js'
 import { installRequestLog } from './http/request-log.js'
+import { routeValidator } from './http/route-validator.js'
 import { systemRoutes } from './http/system-routes.js'
 import type { Logger } from './logger.js'
 import { createAgentsArea } from './modules/agents/index.js'
@@ -38,7 +39,6 @@ import { createSchedulerArea } from './modules/scheduler/index.js'
 import { createVisualizationArea } from './modules/visualization/index.js'
 import { createOutboundPolicy } from './net/outbound-policy.js'
 import { InstanceRegistry, processLiveness } from './process/liveness.js'
-import { AJV_OPTIONS } from './validation.js'
 
 export interface AppDeps {
   config: Config
@@ -74,16 +74,14 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
     },
     // One line per request from installRequestLog instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
-    ajv: {
-      // The services' checks use the same options (src/validation.ts); query strings are coerced.
-      customOptions: { ...AJV_OPTIONS, coerceTypes: 'array' },
-    },
     frameworkErrors,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     bodyLimit: 10 * 1024 * 1024,
     forceCloseConnections: true,
     return503OnClosing: true,
   }).withTypeProvider<TypeBoxTypeProvider>()
+  // Every route's schema is checked as the services check theirs (src/validation.ts): bodies as sent.
+  app.setValidatorCompiler(routeValidator)
 
   const logger = app.log as unknown as Logger
   // Deprecated or retired settings still set: one line each, so they are noticed and renamed.

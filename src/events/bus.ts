@@ -31,6 +31,16 @@ export interface EventMap {
     status: string
     lastSeen: string | null
     lastError?: string | null
+    /** Connected but offline (silent past its availability timeout, or said so); absent: not known here. */
+    stale?: boolean
+  }
+  /** A connected device went offline (silent, or its last-will) or was heard again; `reason` says why it went. */
+  'device.availability': {
+    deviceId: string
+    ownerId: string
+    stale: boolean
+    reason: string | null
+    at: string
   }
   'device.telemetry': { deviceId: string; ownerId: string; ts: string; readings: Record<string, unknown> }
   'device.log': { deviceId: string; ts: string; direction: 'in' | 'out' | 'info'; line: string }

@@ -112,5 +112,7 @@ export class AgentReports {
 
 function storedExit(facts: AgentFacts): StoredExit | null {
   const e = facts.lastExit
-  return e ? { code: e.code, signal: e.signal, at: e.at.toISOString() } : null
+  return e
+    ? { code: e.code, signal: e.signal, at: e.at.toISOString(), oomKilled: e.oomKilled === true }
+    : null
 }

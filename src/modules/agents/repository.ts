@@ -14,6 +14,8 @@ export interface StoredExit {
   code: number | null
   signal: string | null
   at: string
+  /** Absent in rows written before OOM kills were recorded. */
+  oomKilled?: boolean
 }
 
 /** An agent as stored: its definition and the last state the supervisor reported. */

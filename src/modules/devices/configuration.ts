@@ -30,6 +30,8 @@ const integer = (minimum: number, maximum: number, description: string) =>
   Type.Integer({ minimum, maximum, description })
 
 const MIN_STATUS_POLL_MS = 20
+/** Below this a device that reports every few hundred ms would flap between online and offline. */
+const MIN_AVAILABILITY_TIMEOUT_MS = 100
 
 export const DeviceConfigurationSchema = Type.Object(
   {
@@ -82,6 +84,21 @@ export const DeviceConfigurationSchema = Type.Object(
       Type.String({ maxLength: 1024, description: 'MQTT; answered back masked, send the mask to keep it' }),
     ),
     qos: Type.Optional(oneOf(QOS_LEVELS, 'MQTT; default 1')),
+    availabilityTimeoutMs: Type.Optional(
+      integer(
+        0,
+        86_400_000,
+        `a connected device with no inbound traffic this long is offline (stale); 0 (off) or ${MIN_AVAILABILITY_TIMEOUT_MS}-86400000; default 0`,
+      ),
+    ),
+    availabilityTopic: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 512,
+        description:
+          "MQTT: the topic of the device's online/offline (last-will) messages; default <prefix>/status",
+      }),
+    ),
   },
   {
     additionalProperties: true,
@@ -95,8 +112,8 @@ type KnownKeys = Static<typeof DeviceConfigurationSchema>
 export type DeviceConfiguration = KnownKeys & { [key: string]: unknown }
 
 /** Every known key with its default filled in; what drivers read. */
-export type ResolvedConfiguration = Required<Omit<KnownKeys, 'username' | 'password'>> &
-  Pick<KnownKeys, 'username' | 'password'> & { [key: string]: unknown }
+export type ResolvedConfiguration = Required<Omit<KnownKeys, 'username' | 'password' | 'availabilityTopic'>> &
+  Pick<KnownKeys, 'username' | 'password' | 'availabilityTopic'> & { [key: string]: unknown }
 
 export const CONFIGURATION_DEFAULTS = {
   baudRate: DEFAULT_BAUD_RATE,
@@ -114,6 +131,7 @@ export const CONFIGURATION_DEFAULTS = {
   lineEnding: '\n' as const,
   jsonAnswersOnly: false,
   qos: 1 as const,
+  availabilityTimeoutMs: 0,
 }
 
 /**
@@ -132,6 +150,17 @@ export function configurationRuleErrors(input: unknown, schemaErrors: readonly F
       path: 'configuration.statusPollMs',
       message: `must be 0 (off) or ${MIN_STATUS_POLL_MS}-60000`,
     })
+  }
+  const availability = config.availabilityTimeoutMs
+  if (typeof availability === 'number' && availability > 0 && availability < MIN_AVAILABILITY_TIMEOUT_MS) {
+    errors.push({
+      path: 'configuration.availabilityTimeoutMs',
+      message: `must be 0 (off) or ${MIN_AVAILABILITY_TIMEOUT_MS}-86400000`,
+    })
+  }
+  const topic = config.availabilityTopic
+  if (typeof topic === 'string' && /[+#]/.test(topic)) {
+    errors.push({ path: 'configuration.availabilityTopic', message: 'must not have a wildcard (+ or #)' })
   }
   if (
     schemaErrors.length === 0 &&

@@ -13,6 +13,7 @@
 import { performance } from 'node:perf_hooks'
 import { ReadlineParser } from '@serialport/parser-readline'
 import { ValidationError } from '../../errors.js'
+import { AvailabilityWatch } from './availability.js'
 import { CommandQueue } from './command-queue.js'
 import { defaultProtocolFor, type ResolvedConfiguration, resolveConfiguration } from './configuration.js'
 import { type ConnectionTarget, describeTarget } from './connection-string.js'
@@ -65,6 +66,7 @@ export class DeviceConnection {
   private readonly replies: ReplyTracker
   private readonly reports: RealtimeReports
   private readonly reconnect: Reconnector
+  private readonly availability: AvailabilityWatch
   private readonly lineTaps = new Set<LineTap>()
   private readonly closeTaps = new Set<(reason: Error) => void>()
   private stopPolling: (() => void) | null = null
@@ -97,6 +99,9 @@ export class DeviceConnection {
       warn: (message) => this.state.warn(message),
     })
     this.reports = new RealtimeReports(this.label)
+    this.availability = new AvailabilityWatch(this.config.availabilityTimeoutMs, (silentForMs) =>
+      this.state.setStale(true, `no traffic for ${silentForMs} ms`),
+    )
     this.reconnect = new Reconnector(
       {
         get isOpen() {
@@ -115,6 +120,11 @@ export class DeviceConnection {
 
   get lastError(): string | null {
     return this.state.lastError
+  }
+
+  /** Connected but offline: silent past `availabilityTimeoutMs`, or the device said so (MQTT). */
+  get stale(): boolean {
+    return this.state.stale
   }
 
   get firmwareVersion(): string | null {
@@ -215,6 +225,7 @@ export class DeviceConnection {
     })
     transport.onData((chunk) => {
       if (generation !== this.generation) return
+      this.availability.heard()
       this.state.traffic()
       parser.write(chunk)
     })
@@ -244,6 +255,8 @@ export class DeviceConnection {
     }
     if (generation !== this.generation) throw this.disconnectedWhileConnecting()
     this.state.handshakeDone()
+    // From here the device is expected to talk (its polls, reports or answers); silence means offline.
+    this.availability.start()
     this.stopPolling = protocol.start?.(this.session()) ?? null
   }
 
@@ -252,6 +265,8 @@ export class DeviceConnection {
     this.generation++
     this.stopPolling?.()
     this.stopPolling = null
+    this.availability.stop()
+    this.state.linkClosed()
     const transport = this.transport
     this.transport = null
     this.protocol = null

@@ -22,11 +22,17 @@ export class DeviceState {
   isAlarmed = false
   /** The far end (an MQTT device's status) says the device is offline. */
   isRemoteOffline = false
+  /** Offline while the link is open: silent past its availability timeout, or said so (MQTT). */
+  private isStale = false
 
   constructor(private readonly listener: ConnectionListener) {}
 
   get status(): DeviceStatus {
     return this.currentStatus
+  }
+
+  get stale(): boolean {
+    return this.isStale
   }
 
   get lastError(): string | null {
@@ -53,6 +59,19 @@ export class DeviceState {
   linkOpened(): void {
     this.isAlarmed = false
     this.isRemoteOffline = false
+    this.isStale = false
+  }
+
+  /** The link closed: the status says what the device is now, so staleness is dropped without a word. */
+  linkClosed(): void {
+    this.isStale = false
+  }
+
+  /** Offline (with why) or back; the owner hears each change once. */
+  setStale(stale: boolean, reason: string | null): void {
+    if (stale === this.isStale) return
+    this.isStale = stale
+    this.listener.availability?.(stale, stale ? reason : null, new Date())
   }
 
   /** The handshake is done: connected, unless the far end already said the device is offline. */
@@ -85,6 +104,8 @@ export class DeviceState {
         return
       case 'presence':
         this.isRemoteOffline = !event.online
+        // The device's own word (a last-will): offline now, not after the availability timeout.
+        if (link.isOpen) this.setStale(!event.online, 'the device reports it is offline')
         if (!link.isOpen || link.isConnecting) return
         if (event.online) this.setStatus('connected', null)
         else this.setStatus('connecting', 'the device reports it is offline')
@@ -92,8 +113,9 @@ export class DeviceState {
     }
   }
 
-  /** Any inbound bytes (drives lastSeen). */
+  /** Any inbound bytes (drives lastSeen); a silent device is back, unless it said it is offline. */
   traffic(): void {
+    if (this.isStale && !this.isRemoteOffline) this.setStale(false, null)
     this.listener.traffic?.(new Date())
   }
 

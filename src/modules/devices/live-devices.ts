@@ -34,6 +34,14 @@ interface Live {
   writes: Promise<void>
 }
 
+/** What a telemetry WebSocket sends first. */
+export interface DeviceSnapshot {
+  status: DeviceStatus
+  stale: boolean
+  lastSeen: Date | null
+  readings: Record<string, unknown> | null
+}
+
 export class LiveDevices {
   private readonly live = new Map<string, Live>()
   private readonly history = new Map<string, TelemetrySample[]>()
@@ -63,19 +71,17 @@ export class LiveDevices {
       lastError: live.connection.lastError,
       lastSeen: live.lastSeen ?? device.lastSeen,
       firmwareVersion: live.connection.firmwareVersion ?? device.firmwareVersion,
+      stale: live.connection.stale,
     }
   }
 
   /** What a telemetry WebSocket sends first. */
-  snapshot(device: Device): {
-    status: DeviceStatus
-    lastSeen: Date | null
-    readings: Record<string, unknown> | null
-  } {
+  snapshot(device: Device): DeviceSnapshot {
     const live = this.live.get(device.id)
     const last = this.history.get(device.id)?.at(-1)
     return {
       status: live?.connection.status ?? device.status,
+      stale: live?.connection.stale ?? false,
       lastSeen: live?.lastSeen ?? device.lastSeen,
       readings: live ? live.connection.telemetry : (last?.readings ?? null),
     }
@@ -210,6 +216,7 @@ export class LiveDevices {
           status,
           lastSeen: live.lastSeen?.toISOString() ?? null,
           lastError,
+          stale: live.connection.stale,
         })
         if (status === 'error') logger.warn({ deviceId: id, lastError }, 'device error')
       },
@@ -228,6 +235,18 @@ export class LiveDevices {
         write(() => repo.update(id, { firmwareVersion: version }, false))
       },
       warning: (message) => logger.warn({ deviceId: id }, message),
+      availability: (stale, reason, at) => {
+        if (this.live.get(id) !== live) return
+        if (stale) logger.warn({ deviceId: id, reason }, 'device offline')
+        else logger.info({ deviceId: id }, 'device online again')
+        bus.emit('device.availability', {
+          deviceId: id,
+          ownerId: live.ownerId,
+          stale,
+          reason,
+          at: at.toISOString(),
+        })
+      },
       traffic: (at) => {
         live.lastSeen = at
         if (at.getTime() - live.lastSeenWrittenAt < this.options.lastSeenWriteIntervalMs) return

@@ -33,6 +33,10 @@ export const DeviceSchema = Type.Object({
   configuration: DeviceConfigurationSchema,
   ownerId: Type.String(),
   lastError: Type.Optional(Nullable(Type.String({ description: 'set while status is error' }))),
+  stale: Type.Boolean({
+    description:
+      'connected but offline: no inbound traffic for configuration.availabilityTimeoutMs, or an MQTT device said so',
+  }),
   createdAt: Type.String({ format: 'date-time' }),
   updatedAt: Type.String({ format: 'date-time' }),
 })
@@ -120,6 +124,7 @@ export function deviceView(device: Device) {
     configuration: redact(device.configuration),
     ownerId: device.ownerId,
     lastError: device.lastError,
+    stale: device.stale ?? false,
     createdAt: device.createdAt.toISOString(),
     updatedAt: device.updatedAt.toISOString(),
   }

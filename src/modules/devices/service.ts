@@ -14,13 +14,13 @@ import type { DeviceConnection } from './connection.js'
 import { type ConnectionTarget, parseConnectionString } from './connection-string.js'
 import { checkDeviceInput, type DeviceInput } from './device-input.js'
 import { DeviceNotConnectedError } from './errors.js'
-import { emitStatus, LiveDevices } from './live-devices.js'
+import { type DeviceSnapshot, emitStatus, LiveDevices } from './live-devices.js'
 import type { CommandResult } from './protocols/types.js'
 import { DevicesRepository } from './repository.js'
 import { REDACTED, validateCommand } from './schemas.js'
 import { transports } from './transports/index.js'
 import type { TransportFactory } from './transports/types.js'
-import type { Device, DeviceStatus, TelemetrySample } from './types.js'
+import type { Device, TelemetrySample } from './types.js'
 
 export type { DeviceInput } from './device-input.js'
 
@@ -198,11 +198,7 @@ export class DevicesService {
   }
 
   /** What a telemetry WebSocket sends first. */
-  snapshot(device: Device): {
-    status: DeviceStatus
-    lastSeen: Date | null
-    readings: Record<string, unknown> | null
-  } {
+  snapshot(device: Device): DeviceSnapshot {
     return this.live.snapshot(device)
   }
 

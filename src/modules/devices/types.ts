@@ -17,6 +17,11 @@ export interface ConnectionListener {
   traffic?(at: Date): void
   /** Something the operator should know that is not an error (a resync that could not confirm). */
   warning?(message: string): void
+  /**
+   * The connected device went silent or said it is offline (`stale` true, with why), or was
+   * heard again (`stale` false). Not called when the link closes: the status says that.
+   */
+  availability?(stale: boolean, reason: string | null, at: Date): void
 }
 
 export interface Device {
@@ -32,6 +37,11 @@ export interface Device {
   lastError: string | null
   /** The operator asked for the link to be open: it is reopened after a restart. */
   desiredConnected: boolean
+  /**
+   * The open link has heard nothing for `availabilityTimeoutMs`, or an MQTT device said it is
+   * offline. Known only to the live connection (never stored); absent on a row read alone.
+   */
+  stale?: boolean
   createdAt: Date
   updatedAt: Date
 }

@@ -37,6 +37,14 @@ const JOB_KINDS: Record<string, EventKind> = {
   interrupted: 'job.interrupted',
 }
 
+const DEVICE_CHANGES: Partial<Record<EventKind, string>> = {
+  'device.connected': 'connected',
+  'device.disconnected': 'disconnected',
+  'device.error': 'reported an error',
+  'device.offline': 'is offline',
+  'device.online': 'is online again',
+}
+
 export interface EventSourceOptions {
   bus: EventBus
   lookup: ResourceLookup
@@ -106,6 +114,11 @@ export class EventSource {
         }
       }),
       bus.on('device.deleted', (e) => this.deviceStatus.delete(e.deviceId)),
+      // The connection reports each change of availability once, so no state is kept here.
+      bus.on('device.availability', (e) => {
+        const kind: EventKind = e.stale ? 'device.offline' : 'device.online'
+        this.queue(() => this.deviceChanged(kind, e.deviceId, e.reason))
+      }),
     )
   }
 
@@ -230,13 +243,9 @@ export class EventSource {
   ): Promise<NotificationEvent | null> {
     const facts = await this.options.lookup.device(id)
     if (!facts) return null
-    const what =
-      kind === 'device.connected'
-        ? 'connected'
-        : kind === 'device.disconnected'
-          ? 'disconnected'
-          : `reported an error${lastError ? `: ${lastError}` : ''}`
-    return this.event(kind, this.resource('device', id, facts), `Device "${facts.name}" ${what}`, {
+    const what = DEVICE_CHANGES[kind] ?? ''
+    const why = lastError && (kind === 'device.error' || kind === 'device.offline') ? `: ${lastError}` : ''
+    return this.event(kind, this.resource('device', id, facts), `Device "${facts.name}" ${what}${why}`, {
       lastError,
     })
   }

@@ -15,6 +15,8 @@ export const EVENT_KINDS = [
   'device.connected',
   'device.disconnected',
   'device.error',
+  'device.offline',
+  'device.online',
 ] as const
 export type EventKind = (typeof EVENT_KINDS)[number]
 

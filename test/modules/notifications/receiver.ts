@@ -5,6 +5,7 @@
 
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { afterAll, beforeAll } from 'vitest'
 import { verifySignature } from '../../../src/modules/notifications/signature.js'
 
 /** A scripted status that never answers. */
@@ -94,4 +95,16 @@ export class Receiver {
     this.server.closeAllConnections()
     await new Promise<void>((resolve) => this.server.close(() => resolve()))
   }
+}
+
+/** One receiver for a suite: started before its tests, stopped after them. */
+export function useReceiver(): () => Receiver {
+  const receiver = new Receiver()
+  beforeAll(async () => {
+    await receiver.start()
+  })
+  afterAll(async () => {
+    await receiver.stop()
+  })
+  return () => receiver
 }

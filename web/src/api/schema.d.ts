@@ -649,6 +649,8 @@ export interface paths {
                             configuration: {
                                 [key: string]: unknown;
                             };
+                            /** @description the running container's engine id (docker runtime) */
+                            containerId: string | null;
                             /** @description whole process tree, % of one core */
                             cpuPercent: number | null;
                             /** Format: date-time */
@@ -688,6 +690,8 @@ export interface paths {
                                 /** Format: date-time */
                                 at: string;
                                 code: number | null;
+                                /** @description the kernel's OOM killer ended it at runtime.memoryMb (containers) */
+                                oomKilled: boolean;
                                 signal: string | null;
                             } | null;
                             /** Format: date-time */
@@ -724,9 +728,87 @@ export interface paths {
                 content: {
                     "application/json": {
                         /** @description Supervisor keys: command (argv array, or a string split like a shell would but run without one), cwd, env (string map), restartPolicy (always | on-failure | never, default on-failure), maxRestarts (default 5) within restartWindowMs (default 60000), stopTimeoutMs (default 10000), healthCheck ({type:"http", url, intervalMs, timeoutMs} or {type:"heartbeat", timeoutMs}: the agent prints {"myntrix":"heartbeat"} on stdout), maxMemoryMb. Every other key is the agent’s own and reaches it as JSON in MYNTRIX_AGENT_CONFIG. */
-                        configuration?: {
+                        configuration?: ({
+                            /** @description argv array, or a string split like a shell would, but run without one */
+                            command?: string | string[];
+                            /** @description working directory of the process */
+                            cwd?: string;
+                            /** @description added to the environment of the process */
+                            env?: {
+                                [key: string]: string;
+                            };
+                            healthCheck?: ({
+                                /** @default 5000 */
+                                intervalMs?: number;
+                                /** @default 2000 */
+                                timeoutMs?: number;
+                                /** @enum {string} */
+                                type: "http";
+                                /** @description GET this URL; a 2xx answer is healthy */
+                                url: string;
+                            } & {
+                                [key: string]: unknown;
+                            }) | ({
+                                /** @description the agent prints the line {"myntrix":"heartbeat"} on stdout at least this often */
+                                timeoutMs: number;
+                                /** @enum {string} */
+                                type: "heartbeat";
+                            } & {
+                                [key: string]: unknown;
+                            });
+                            /** @description restart the agent when its process tree uses more memory than this */
+                            maxMemoryMb?: number;
+                            /**
+                             * @description restarts allowed within restartWindowMs before the agent is left in error
+                             * @default 5
+                             */
+                            maxRestarts?: number;
+                            /** @default on-failure */
+                            restartPolicy?: "always" | "on-failure" | "never";
+                            /** @default 60000 */
+                            restartWindowMs?: number;
+                            /** @description "process" (the default) or {type:"docker", image, ...} */
+                            runtime?: "process" | ({
+                                /** @description argv inside the container; the image's own command when absent */
+                                command?: string[];
+                                cpus?: number;
+                                env?: {
+                                    [key: string]: string;
+                                };
+                                /** @description an image present on the engine (Myntrix does not pull) */
+                                image: string;
+                                memoryMb?: number;
+                                mounts?: ({
+                                    /** @default true */
+                                    readOnly?: boolean;
+                                    /** @description host path (absolute) */
+                                    source: string;
+                                    /** @description path inside the container (absolute) */
+                                    target: string;
+                                } & {
+                                    [key: string]: unknown;
+                                })[];
+                                /**
+                                 * @description none (the default) or the host network (admins only)
+                                 * @default none
+                                 */
+                                network?: "none" | "host";
+                                /** @enum {string} */
+                                type: "docker";
+                                /** @description user[:group] inside the container, by name or number; 65534:65534 (nobody) when absent */
+                                user?: string;
+                                workingDir?: string;
+                            } & {
+                                [key: string]: unknown;
+                            });
+                            /**
+                             * @description SIGTERM, then SIGKILL after this long
+                             * @default 10000
+                             */
+                            stopTimeoutMs?: number;
+                        } & {
                             [key: string]: unknown;
-                        } | null;
+                        }) | (never | null);
                         name: string;
                         /** @description free text; default "generic" */
                         type?: string;
@@ -745,6 +827,8 @@ export interface paths {
                             configuration: {
                                 [key: string]: unknown;
                             };
+                            /** @description the running container's engine id (docker runtime) */
+                            containerId: string | null;
                             /** @description whole process tree, % of one core */
                             cpuPercent: number | null;
                             /** Format: date-time */
@@ -784,6 +868,8 @@ export interface paths {
                                 /** Format: date-time */
                                 at: string;
                                 code: number | null;
+                                /** @description the kernel's OOM killer ended it at runtime.memoryMb (containers) */
+                                oomKilled: boolean;
                                 signal: string | null;
                             } | null;
                             /** Format: date-time */
@@ -843,6 +929,8 @@ export interface paths {
                             configuration: {
                                 [key: string]: unknown;
                             };
+                            /** @description the running container's engine id (docker runtime) */
+                            containerId: string | null;
                             /** @description whole process tree, % of one core */
                             cpuPercent: number | null;
                             /** Format: date-time */
@@ -882,6 +970,8 @@ export interface paths {
                                 /** Format: date-time */
                                 at: string;
                                 code: number | null;
+                                /** @description the kernel's OOM killer ended it at runtime.memoryMb (containers) */
+                                oomKilled: boolean;
                                 signal: string | null;
                             } | null;
                             /** Format: date-time */
@@ -919,9 +1009,87 @@ export interface paths {
                 content: {
                     "application/json": {
                         /** @description Supervisor keys: command (argv array, or a string split like a shell would but run without one), cwd, env (string map), restartPolicy (always | on-failure | never, default on-failure), maxRestarts (default 5) within restartWindowMs (default 60000), stopTimeoutMs (default 10000), healthCheck ({type:"http", url, intervalMs, timeoutMs} or {type:"heartbeat", timeoutMs}: the agent prints {"myntrix":"heartbeat"} on stdout), maxMemoryMb. Every other key is the agent’s own and reaches it as JSON in MYNTRIX_AGENT_CONFIG. */
-                        configuration?: {
+                        configuration?: ({
+                            /** @description argv array, or a string split like a shell would, but run without one */
+                            command?: string | string[];
+                            /** @description working directory of the process */
+                            cwd?: string;
+                            /** @description added to the environment of the process */
+                            env?: {
+                                [key: string]: string;
+                            };
+                            healthCheck?: ({
+                                /** @default 5000 */
+                                intervalMs?: number;
+                                /** @default 2000 */
+                                timeoutMs?: number;
+                                /** @enum {string} */
+                                type: "http";
+                                /** @description GET this URL; a 2xx answer is healthy */
+                                url: string;
+                            } & {
+                                [key: string]: unknown;
+                            }) | ({
+                                /** @description the agent prints the line {"myntrix":"heartbeat"} on stdout at least this often */
+                                timeoutMs: number;
+                                /** @enum {string} */
+                                type: "heartbeat";
+                            } & {
+                                [key: string]: unknown;
+                            });
+                            /** @description restart the agent when its process tree uses more memory than this */
+                            maxMemoryMb?: number;
+                            /**
+                             * @description restarts allowed within restartWindowMs before the agent is left in error
+                             * @default 5
+                             */
+                            maxRestarts?: number;
+                            /** @default on-failure */
+                            restartPolicy?: "always" | "on-failure" | "never";
+                            /** @default 60000 */
+                            restartWindowMs?: number;
+                            /** @description "process" (the default) or {type:"docker", image, ...} */
+                            runtime?: "process" | ({
+                                /** @description argv inside the container; the image's own command when absent */
+                                command?: string[];
+                                cpus?: number;
+                                env?: {
+                                    [key: string]: string;
+                                };
+                                /** @description an image present on the engine (Myntrix does not pull) */
+                                image: string;
+                                memoryMb?: number;
+                                mounts?: ({
+                                    /** @default true */
+                                    readOnly?: boolean;
+                                    /** @description host path (absolute) */
+                                    source: string;
+                                    /** @description path inside the container (absolute) */
+                                    target: string;
+                                } & {
+                                    [key: string]: unknown;
+                                })[];
+                                /**
+                                 * @description none (the default) or the host network (admins only)
+                                 * @default none
+                                 */
+                                network?: "none" | "host";
+                                /** @enum {string} */
+                                type: "docker";
+                                /** @description user[:group] inside the container, by name or number; 65534:65534 (nobody) when absent */
+                                user?: string;
+                                workingDir?: string;
+                            } & {
+                                [key: string]: unknown;
+                            });
+                            /**
+                             * @description SIGTERM, then SIGKILL after this long
+                             * @default 10000
+                             */
+                            stopTimeoutMs?: number;
+                        } & {
                             [key: string]: unknown;
-                        } | null;
+                        }) | (never | null);
                         name?: string;
                         type?: string;
                     };
@@ -939,6 +1107,8 @@ export interface paths {
                             configuration: {
                                 [key: string]: unknown;
                             };
+                            /** @description the running container's engine id (docker runtime) */
+                            containerId: string | null;
                             /** @description whole process tree, % of one core */
                             cpuPercent: number | null;
                             /** Format: date-time */
@@ -978,6 +1148,8 @@ export interface paths {
                                 /** Format: date-time */
                                 at: string;
                                 code: number | null;
+                                /** @description the kernel's OOM killer ended it at runtime.memoryMb (containers) */
+                                oomKilled: boolean;
                                 signal: string | null;
                             } | null;
                             /** Format: date-time */
@@ -1113,6 +1285,8 @@ export interface paths {
                             configuration: {
                                 [key: string]: unknown;
                             };
+                            /** @description the running container's engine id (docker runtime) */
+                            containerId: string | null;
                             /** @description whole process tree, % of one core */
                             cpuPercent: number | null;
                             /** Format: date-time */
@@ -1152,6 +1326,8 @@ export interface paths {
                                 /** Format: date-time */
                                 at: string;
                                 code: number | null;
+                                /** @description the kernel's OOM killer ended it at runtime.memoryMb (containers) */
+                                oomKilled: boolean;
                                 signal: string | null;
                             } | null;
                             /** Format: date-time */
@@ -1213,6 +1389,8 @@ export interface paths {
                             configuration: {
                                 [key: string]: unknown;
                             };
+                            /** @description the running container's engine id (docker runtime) */
+                            containerId: string | null;
                             /** @description whole process tree, % of one core */
                             cpuPercent: number | null;
                             /** Format: date-time */
@@ -1252,6 +1430,8 @@ export interface paths {
                                 /** Format: date-time */
                                 at: string;
                                 code: number | null;
+                                /** @description the kernel's OOM killer ended it at runtime.memoryMb (containers) */
+                                oomKilled: boolean;
                                 signal: string | null;
                             } | null;
                             /** Format: date-time */
@@ -1313,6 +1493,8 @@ export interface paths {
                             configuration: {
                                 [key: string]: unknown;
                             };
+                            /** @description the running container's engine id (docker runtime) */
+                            containerId: string | null;
                             /** @description whole process tree, % of one core */
                             cpuPercent: number | null;
                             /** Format: date-time */
@@ -1352,6 +1534,8 @@ export interface paths {
                                 /** Format: date-time */
                                 at: string;
                                 code: number | null;
+                                /** @description the kernel's OOM killer ended it at runtime.memoryMb (containers) */
+                                oomKilled: boolean;
                                 signal: string | null;
                             } | null;
                             /** Format: date-time */
@@ -1416,6 +1600,10 @@ export interface paths {
                             configuration: {
                                 /** @description reopen after an unexpected drop, with backoff; default true */
                                 autoReconnect?: boolean;
+                                /** @description a connected device with no inbound traffic this long is offline (stale); 0 (off) or 100-86400000; default 0 */
+                                availabilityTimeoutMs?: number;
+                                /** @description MQTT: the topic of the device's online/offline (last-will) messages; default <prefix>/status */
+                                availabilityTopic?: string;
                                 /** @description serial; default 115200 */
                                 baudRate?: number;
                                 /** @description for a command without timeoutMs; default 10000 */
@@ -1478,6 +1666,8 @@ export interface paths {
                             lastSeen: string | null;
                             name: string;
                             ownerId: string;
+                            /** @description connected but offline: no inbound traffic for configuration.availabilityTimeoutMs, or an MQTT device said so */
+                            stale: boolean;
                             /** @description disconnected | connecting | connected | error */
                             status: "disconnected" | "connecting" | "connected" | "error";
                             type: string;
@@ -1504,6 +1694,10 @@ export interface paths {
                         configuration?: {
                             /** @description reopen after an unexpected drop, with backoff; default true */
                             autoReconnect?: boolean;
+                            /** @description a connected device with no inbound traffic this long is offline (stale); 0 (off) or 100-86400000; default 0 */
+                            availabilityTimeoutMs?: number;
+                            /** @description MQTT: the topic of the device's online/offline (last-will) messages; default <prefix>/status */
+                            availabilityTopic?: string;
                             /** @description serial; default 115200 */
                             baudRate?: number;
                             /** @description for a command without timeoutMs; default 10000 */
@@ -1575,6 +1769,10 @@ export interface paths {
                             configuration: {
                                 /** @description reopen after an unexpected drop, with backoff; default true */
                                 autoReconnect?: boolean;
+                                /** @description a connected device with no inbound traffic this long is offline (stale); 0 (off) or 100-86400000; default 0 */
+                                availabilityTimeoutMs?: number;
+                                /** @description MQTT: the topic of the device's online/offline (last-will) messages; default <prefix>/status */
+                                availabilityTopic?: string;
                                 /** @description serial; default 115200 */
                                 baudRate?: number;
                                 /** @description for a command without timeoutMs; default 10000 */
@@ -1637,6 +1835,8 @@ export interface paths {
                             lastSeen: string | null;
                             name: string;
                             ownerId: string;
+                            /** @description connected but offline: no inbound traffic for configuration.availabilityTimeoutMs, or an MQTT device said so */
+                            stale: boolean;
                             /** @description disconnected | connecting | connected | error */
                             status: "disconnected" | "connecting" | "connected" | "error";
                             type: string;
@@ -1683,6 +1883,10 @@ export interface paths {
                             configuration: {
                                 /** @description reopen after an unexpected drop, with backoff; default true */
                                 autoReconnect?: boolean;
+                                /** @description a connected device with no inbound traffic this long is offline (stale); 0 (off) or 100-86400000; default 0 */
+                                availabilityTimeoutMs?: number;
+                                /** @description MQTT: the topic of the device's online/offline (last-will) messages; default <prefix>/status */
+                                availabilityTopic?: string;
                                 /** @description serial; default 115200 */
                                 baudRate?: number;
                                 /** @description for a command without timeoutMs; default 10000 */
@@ -1745,6 +1949,8 @@ export interface paths {
                             lastSeen: string | null;
                             name: string;
                             ownerId: string;
+                            /** @description connected but offline: no inbound traffic for configuration.availabilityTimeoutMs, or an MQTT device said so */
+                            stale: boolean;
                             /** @description disconnected | connecting | connected | error */
                             status: "disconnected" | "connecting" | "connected" | "error";
                             type: string;
@@ -1772,6 +1978,10 @@ export interface paths {
                         configuration?: {
                             /** @description reopen after an unexpected drop, with backoff; default true */
                             autoReconnect?: boolean;
+                            /** @description a connected device with no inbound traffic this long is offline (stale); 0 (off) or 100-86400000; default 0 */
+                            availabilityTimeoutMs?: number;
+                            /** @description MQTT: the topic of the device's online/offline (last-will) messages; default <prefix>/status */
+                            availabilityTopic?: string;
                             /** @description serial; default 115200 */
                             baudRate?: number;
                             /** @description for a command without timeoutMs; default 10000 */
@@ -1842,6 +2052,10 @@ export interface paths {
                             configuration: {
                                 /** @description reopen after an unexpected drop, with backoff; default true */
                                 autoReconnect?: boolean;
+                                /** @description a connected device with no inbound traffic this long is offline (stale); 0 (off) or 100-86400000; default 0 */
+                                availabilityTimeoutMs?: number;
+                                /** @description MQTT: the topic of the device's online/offline (last-will) messages; default <prefix>/status */
+                                availabilityTopic?: string;
                                 /** @description serial; default 115200 */
                                 baudRate?: number;
                                 /** @description for a command without timeoutMs; default 10000 */
@@ -1904,6 +2118,8 @@ export interface paths {
                             lastSeen: string | null;
                             name: string;
                             ownerId: string;
+                            /** @description connected but offline: no inbound traffic for configuration.availabilityTimeoutMs, or an MQTT device said so */
+                            stale: boolean;
                             /** @description disconnected | connecting | connected | error */
                             status: "disconnected" | "connecting" | "connected" | "error";
                             type: string;
@@ -2030,6 +2246,10 @@ export interface paths {
                             configuration: {
                                 /** @description reopen after an unexpected drop, with backoff; default true */
                                 autoReconnect?: boolean;
+                                /** @description a connected device with no inbound traffic this long is offline (stale); 0 (off) or 100-86400000; default 0 */
+                                availabilityTimeoutMs?: number;
+                                /** @description MQTT: the topic of the device's online/offline (last-will) messages; default <prefix>/status */
+                                availabilityTopic?: string;
                                 /** @description serial; default 115200 */
                                 baudRate?: number;
                                 /** @description for a command without timeoutMs; default 10000 */
@@ -2092,6 +2312,8 @@ export interface paths {
                             lastSeen: string | null;
                             name: string;
                             ownerId: string;
+                            /** @description connected but offline: no inbound traffic for configuration.availabilityTimeoutMs, or an MQTT device said so */
+                            stale: boolean;
                             /** @description disconnected | connecting | connected | error */
                             status: "disconnected" | "connecting" | "connected" | "error";
                             type: string;
@@ -2140,6 +2362,10 @@ export interface paths {
                             configuration: {
                                 /** @description reopen after an unexpected drop, with backoff; default true */
                                 autoReconnect?: boolean;
+                                /** @description a connected device with no inbound traffic this long is offline (stale); 0 (off) or 100-86400000; default 0 */
+                                availabilityTimeoutMs?: number;
+                                /** @description MQTT: the topic of the device's online/offline (last-will) messages; default <prefix>/status */
+                                availabilityTopic?: string;
                                 /** @description serial; default 115200 */
                                 baudRate?: number;
                                 /** @description for a command without timeoutMs; default 10000 */
@@ -2202,6 +2428,8 @@ export interface paths {
                             lastSeen: string | null;
                             name: string;
                             ownerId: string;
+                            /** @description connected but offline: no inbound traffic for configuration.availabilityTimeoutMs, or an MQTT device said so */
+                            stale: boolean;
                             /** @description disconnected | connecting | connected | error */
                             status: "disconnected" | "connecting" | "connected" | "error";
                             type: string;
@@ -3054,7 +3282,7 @@ export interface paths {
                                 agentIds?: string[];
                                 /** @description only events of these devices (omitted or empty: all the owner may see) */
                                 deviceIds?: string[];
-                                kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "job.interrupted" | "device.connected" | "device.disconnected" | "device.error")[];
+                                kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "job.interrupted" | "device.connected" | "device.disconnected" | "device.error" | "device.offline" | "device.online")[];
                                 /** @description only events of these tasks (omitted or empty: all the owner may see) */
                                 taskIds?: string[];
                             };
@@ -3097,7 +3325,7 @@ export interface paths {
                             agentIds?: string[];
                             /** @description only events of these devices (omitted or empty: all the owner may see) */
                             deviceIds?: string[];
-                            kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "job.interrupted" | "device.connected" | "device.disconnected" | "device.error")[];
+                            kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "job.interrupted" | "device.connected" | "device.disconnected" | "device.error" | "device.offline" | "device.online")[];
                             /** @description only events of these tasks (omitted or empty: all the owner may see) */
                             taskIds?: string[];
                         };
@@ -3136,7 +3364,7 @@ export interface paths {
                                 agentIds?: string[];
                                 /** @description only events of these devices (omitted or empty: all the owner may see) */
                                 deviceIds?: string[];
-                                kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "job.interrupted" | "device.connected" | "device.disconnected" | "device.error")[];
+                                kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "job.interrupted" | "device.connected" | "device.disconnected" | "device.error" | "device.offline" | "device.online")[];
                                 /** @description only events of these tasks (omitted or empty: all the owner may see) */
                                 taskIds?: string[];
                             };
@@ -3201,7 +3429,7 @@ export interface paths {
                                 agentIds?: string[];
                                 /** @description only events of these devices (omitted or empty: all the owner may see) */
                                 deviceIds?: string[];
-                                kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "job.interrupted" | "device.connected" | "device.disconnected" | "device.error")[];
+                                kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "job.interrupted" | "device.connected" | "device.disconnected" | "device.error" | "device.offline" | "device.online")[];
                                 /** @description only events of these tasks (omitted or empty: all the owner may see) */
                                 taskIds?: string[];
                             };
@@ -3244,7 +3472,7 @@ export interface paths {
                             agentIds?: string[];
                             /** @description only events of these devices (omitted or empty: all the owner may see) */
                             deviceIds?: string[];
-                            kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "job.interrupted" | "device.connected" | "device.disconnected" | "device.error")[];
+                            kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "job.interrupted" | "device.connected" | "device.disconnected" | "device.error" | "device.offline" | "device.online")[];
                             /** @description only events of these tasks (omitted or empty: all the owner may see) */
                             taskIds?: string[];
                         };
@@ -3285,7 +3513,7 @@ export interface paths {
                                 agentIds?: string[];
                                 /** @description only events of these devices (omitted or empty: all the owner may see) */
                                 deviceIds?: string[];
-                                kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "job.interrupted" | "device.connected" | "device.disconnected" | "device.error")[];
+                                kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "job.interrupted" | "device.connected" | "device.disconnected" | "device.error" | "device.offline" | "device.online")[];
                                 /** @description only events of these tasks (omitted or empty: all the owner may see) */
                                 taskIds?: string[];
                             };
@@ -3972,16 +4200,86 @@ export interface paths {
                     } | {
                         action: "workflow" | {
                             /** @description 1-50 steps run in order; the first failure stops the workflow */
-                            steps?: {
-                                /** @description the step's action: agent, script, api or device (not another workflow) */
-                                action: string;
+                            steps?: ({
+                                /** @enum {string} */
+                                action: "agent";
                                 /** @description shown in the log instead of the action type */
                                 name?: string;
-                                /** @description the payload of the step's action */
+                                /** AgentPayload */
                                 payload?: {
-                                    [key: string]: unknown;
+                                    /** @description the agent to act on */
+                                    agentId: string;
+                                    /**
+                                     * @description `run`: start the agent and succeed when its process exits 0
+                                     * @enum {string}
+                                     */
+                                    operation: "start" | "stop" | "restart" | "run";
                                 };
-                            }[];
+                            } | {
+                                /** @enum {string} */
+                                action: "script";
+                                /** @description shown in the log instead of the action type */
+                                name?: string;
+                                /** ScriptPayload */
+                                payload?: {
+                                    /** @description argv array such as ["ls", "-l"], or one string run by /bin/sh -c when shell is true */
+                                    command: string[] | string;
+                                    /** @description absolute working directory (default: the child user's home, or /) */
+                                    cwd?: string;
+                                    /** @description extra environment variables (names: letters, digits and _, not starting with a digit) */
+                                    env?: {
+                                        [key: string]: string;
+                                    };
+                                    /** @description SIGTERM to SIGKILL of the group (default 2000) */
+                                    killGraceMs?: number;
+                                    /** @description exit codes that count as success (default [0]) */
+                                    okExitCodes?: number[];
+                                    /** @description run command with /bin/sh -c */
+                                    shell?: boolean;
+                                    timeoutMs?: number;
+                                };
+                            } | {
+                                /** @enum {string} */
+                                action: "api";
+                                /** @description shown in the log instead of the action type */
+                                name?: string;
+                                /** ApiPayload */
+                                payload?: {
+                                    /** @description a string is sent as is, anything else as JSON; not with GET or HEAD */
+                                    body?: unknown;
+                                    /** @description status or statuses that count as success; default any 2xx */
+                                    expectedStatus?: number | number[];
+                                    /** @description follow up to 5 redirects (default true) */
+                                    followRedirects?: boolean;
+                                    /** @description header name (an HTTP token) to value (no CR, LF or NUL) */
+                                    headers?: {
+                                        [key: string]: string;
+                                    };
+                                    /**
+                                     * @description default GET (any case; stored in upper case)
+                                     * @enum {string}
+                                     */
+                                    method?: "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS";
+                                    /** @description default 30000 */
+                                    timeoutMs?: number;
+                                    /** @description absolute http or https URL */
+                                    url: string;
+                                };
+                            } | {
+                                /** @enum {string} */
+                                action: "device";
+                                /** @description shown in the log instead of the action type */
+                                name?: string;
+                                /** DevicePayload */
+                                payload?: {
+                                    /** @description one line sent to the device; or give fileId */
+                                    command?: string;
+                                    /** @description the device */
+                                    deviceId: string;
+                                    /** @description a stored file streamed to the device; or give command */
+                                    fileId?: string;
+                                };
+                            })[];
                             /** @enum {string} */
                             type: "workflow";
                         };
@@ -4002,16 +4300,86 @@ export interface paths {
                         /** WorkflowPayload */
                         payload?: {
                             /** @description 1-50 steps run in order; the first failure stops the workflow */
-                            steps: {
-                                /** @description the step's action: agent, script, api or device (not another workflow) */
-                                action: string;
+                            steps: ({
+                                /** @enum {string} */
+                                action: "agent";
                                 /** @description shown in the log instead of the action type */
                                 name?: string;
-                                /** @description the payload of the step's action */
+                                /** AgentPayload */
                                 payload?: {
-                                    [key: string]: unknown;
+                                    /** @description the agent to act on */
+                                    agentId: string;
+                                    /**
+                                     * @description `run`: start the agent and succeed when its process exits 0
+                                     * @enum {string}
+                                     */
+                                    operation: "start" | "stop" | "restart" | "run";
                                 };
-                            }[];
+                            } | {
+                                /** @enum {string} */
+                                action: "script";
+                                /** @description shown in the log instead of the action type */
+                                name?: string;
+                                /** ScriptPayload */
+                                payload?: {
+                                    /** @description argv array such as ["ls", "-l"], or one string run by /bin/sh -c when shell is true */
+                                    command: string[] | string;
+                                    /** @description absolute working directory (default: the child user's home, or /) */
+                                    cwd?: string;
+                                    /** @description extra environment variables (names: letters, digits and _, not starting with a digit) */
+                                    env?: {
+                                        [key: string]: string;
+                                    };
+                                    /** @description SIGTERM to SIGKILL of the group (default 2000) */
+                                    killGraceMs?: number;
+                                    /** @description exit codes that count as success (default [0]) */
+                                    okExitCodes?: number[];
+                                    /** @description run command with /bin/sh -c */
+                                    shell?: boolean;
+                                    timeoutMs?: number;
+                                };
+                            } | {
+                                /** @enum {string} */
+                                action: "api";
+                                /** @description shown in the log instead of the action type */
+                                name?: string;
+                                /** ApiPayload */
+                                payload?: {
+                                    /** @description a string is sent as is, anything else as JSON; not with GET or HEAD */
+                                    body?: unknown;
+                                    /** @description status or statuses that count as success; default any 2xx */
+                                    expectedStatus?: number | number[];
+                                    /** @description follow up to 5 redirects (default true) */
+                                    followRedirects?: boolean;
+                                    /** @description header name (an HTTP token) to value (no CR, LF or NUL) */
+                                    headers?: {
+                                        [key: string]: string;
+                                    };
+                                    /**
+                                     * @description default GET (any case; stored in upper case)
+                                     * @enum {string}
+                                     */
+                                    method?: "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS";
+                                    /** @description default 30000 */
+                                    timeoutMs?: number;
+                                    /** @description absolute http or https URL */
+                                    url: string;
+                                };
+                            } | {
+                                /** @enum {string} */
+                                action: "device";
+                                /** @description shown in the log instead of the action type */
+                                name?: string;
+                                /** DevicePayload */
+                                payload?: {
+                                    /** @description one line sent to the device; or give fileId */
+                                    command?: string;
+                                    /** @description the device */
+                                    deviceId: string;
+                                    /** @description a stored file streamed to the device; or give command */
+                                    fileId?: string;
+                                };
+                            })[];
                         } | null;
                         /** @description wait before a retry (default 0) */
                         retryDelayMs?: number;
@@ -4249,16 +4617,86 @@ export interface paths {
                             type: "device";
                         }) | ("workflow" | {
                             /** @description 1-50 steps run in order; the first failure stops the workflow */
-                            steps?: {
-                                /** @description the step's action: agent, script, api or device (not another workflow) */
-                                action: string;
+                            steps?: ({
+                                /** @enum {string} */
+                                action: "agent";
                                 /** @description shown in the log instead of the action type */
                                 name?: string;
-                                /** @description the payload of the step's action */
+                                /** AgentPayload */
                                 payload?: {
-                                    [key: string]: unknown;
+                                    /** @description the agent to act on */
+                                    agentId: string;
+                                    /**
+                                     * @description `run`: start the agent and succeed when its process exits 0
+                                     * @enum {string}
+                                     */
+                                    operation: "start" | "stop" | "restart" | "run";
                                 };
-                            }[];
+                            } | {
+                                /** @enum {string} */
+                                action: "script";
+                                /** @description shown in the log instead of the action type */
+                                name?: string;
+                                /** ScriptPayload */
+                                payload?: {
+                                    /** @description argv array such as ["ls", "-l"], or one string run by /bin/sh -c when shell is true */
+                                    command: string[] | string;
+                                    /** @description absolute working directory (default: the child user's home, or /) */
+                                    cwd?: string;
+                                    /** @description extra environment variables (names: letters, digits and _, not starting with a digit) */
+                                    env?: {
+                                        [key: string]: string;
+                                    };
+                                    /** @description SIGTERM to SIGKILL of the group (default 2000) */
+                                    killGraceMs?: number;
+                                    /** @description exit codes that count as success (default [0]) */
+                                    okExitCodes?: number[];
+                                    /** @description run command with /bin/sh -c */
+                                    shell?: boolean;
+                                    timeoutMs?: number;
+                                };
+                            } | {
+                                /** @enum {string} */
+                                action: "api";
+                                /** @description shown in the log instead of the action type */
+                                name?: string;
+                                /** ApiPayload */
+                                payload?: {
+                                    /** @description a string is sent as is, anything else as JSON; not with GET or HEAD */
+                                    body?: unknown;
+                                    /** @description status or statuses that count as success; default any 2xx */
+                                    expectedStatus?: number | number[];
+                                    /** @description follow up to 5 redirects (default true) */
+                                    followRedirects?: boolean;
+                                    /** @description header name (an HTTP token) to value (no CR, LF or NUL) */
+                                    headers?: {
+                                        [key: string]: string;
+                                    };
+                                    /**
+                                     * @description default GET (any case; stored in upper case)
+                                     * @enum {string}
+                                     */
+                                    method?: "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS";
+                                    /** @description default 30000 */
+                                    timeoutMs?: number;
+                                    /** @description absolute http or https URL */
+                                    url: string;
+                                };
+                            } | {
+                                /** @enum {string} */
+                                action: "device";
+                                /** @description shown in the log instead of the action type */
+                                name?: string;
+                                /** DevicePayload */
+                                payload?: {
+                                    /** @description one line sent to the device; or give fileId */
+                                    command?: string;
+                                    /** @description the device */
+                                    deviceId: string;
+                                    /** @description a stored file streamed to the device; or give command */
+                                    fileId?: string;
+                                };
+                            })[];
                             /** @enum {string} */
                             type: "workflow";
                         });
@@ -4330,16 +4768,86 @@ export interface paths {
                             fileId?: string;
                         } | {
                             /** @description 1-50 steps run in order; the first failure stops the workflow */
-                            steps: {
-                                /** @description the step's action: agent, script, api or device (not another workflow) */
-                                action: string;
+                            steps: ({
+                                /** @enum {string} */
+                                action: "agent";
                                 /** @description shown in the log instead of the action type */
                                 name?: string;
-                                /** @description the payload of the step's action */
+                                /** AgentPayload */
                                 payload?: {
-                                    [key: string]: unknown;
+                                    /** @description the agent to act on */
+                                    agentId: string;
+                                    /**
+                                     * @description `run`: start the agent and succeed when its process exits 0
+                                     * @enum {string}
+                                     */
+                                    operation: "start" | "stop" | "restart" | "run";
                                 };
-                            }[];
+                            } | {
+                                /** @enum {string} */
+                                action: "script";
+                                /** @description shown in the log instead of the action type */
+                                name?: string;
+                                /** ScriptPayload */
+                                payload?: {
+                                    /** @description argv array such as ["ls", "-l"], or one string run by /bin/sh -c when shell is true */
+                                    command: string[] | string;
+                                    /** @description absolute working directory (default: the child user's home, or /) */
+                                    cwd?: string;
+                                    /** @description extra environment variables (names: letters, digits and _, not starting with a digit) */
+                                    env?: {
+                                        [key: string]: string;
+                                    };
+                                    /** @description SIGTERM to SIGKILL of the group (default 2000) */
+                                    killGraceMs?: number;
+                                    /** @description exit codes that count as success (default [0]) */
+                                    okExitCodes?: number[];
+                                    /** @description run command with /bin/sh -c */
+                                    shell?: boolean;
+                                    timeoutMs?: number;
+                                };
+                            } | {
+                                /** @enum {string} */
+                                action: "api";
+                                /** @description shown in the log instead of the action type */
+                                name?: string;
+                                /** ApiPayload */
+                                payload?: {
+                                    /** @description a string is sent as is, anything else as JSON; not with GET or HEAD */
+                                    body?: unknown;
+                                    /** @description status or statuses that count as success; default any 2xx */
+                                    expectedStatus?: number | number[];
+                                    /** @description follow up to 5 redirects (default true) */
+                                    followRedirects?: boolean;
+                                    /** @description header name (an HTTP token) to value (no CR, LF or NUL) */
+                                    headers?: {
+                                        [key: string]: string;
+                                    };
+                                    /**
+                                     * @description default GET (any case; stored in upper case)
+                                     * @enum {string}
+                                     */
+                                    method?: "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS";
+                                    /** @description default 30000 */
+                                    timeoutMs?: number;
+                                    /** @description absolute http or https URL */
+                                    url: string;
+                                };
+                            } | {
+                                /** @enum {string} */
+                                action: "device";
+                                /** @description shown in the log instead of the action type */
+                                name?: string;
+                                /** DevicePayload */
+                                payload?: {
+                                    /** @description one line sent to the device; or give fileId */
+                                    command?: string;
+                                    /** @description the device */
+                                    deviceId: string;
+                                    /** @description a stored file streamed to the device; or give command */
+                                    fileId?: string;
+                                };
+                            })[];
                         } | (never | null);
                         /** @description wait before a retry (default 0) */
                         retryDelayMs?: number;

@@ -33,6 +33,8 @@ export interface MqttTransportOptions {
   password?: string
   qos: 0 | 1 | 2
   connectTimeoutMs: number
+  /** Where the device's online/offline (last-will) messages come; default `<prefix>/status`. */
+  availabilityTopic?: string
   /** Checks the broker against the outbound policy; the client connects to the address it answers. */
   resolveAddress?: ResolveAddress
 }
@@ -74,8 +76,10 @@ export class MqttTransport implements Transport {
     client.on('error', (err) => {
       lastError = err
     })
+    const statusTopic = o.availabilityTopic ?? `${o.topicPrefix}/status`
     client.on('message', (topic, payload) => {
-      const suffix = topic.slice(o.topicPrefix.length + 1)
+      // The availability topic may sit outside the prefix: its messages read as `status` wherever it is.
+      const suffix = topic === statusTopic ? 'status' : topic.slice(o.topicPrefix.length + 1)
       const line = `${suffix} ${payload.toString('utf8').replace(/\r?\n/g, ' ')}\n`
       const chunk = Buffer.from(line, 'utf8')
       for (const l of this.dataListeners) l(chunk)
@@ -91,7 +95,7 @@ export class MqttTransport implements Transport {
     })
     try {
       await client.subscribeAsync(
-        MQTT_SUBSCRIBED_TOPICS.map((t) => `${o.topicPrefix}/${t}`),
+        MQTT_SUBSCRIBED_TOPICS.map((t) => (t === 'status' ? statusTopic : `${o.topicPrefix}/${t}`)),
         { qos: o.qos },
       )
     } catch (err) {
@@ -151,6 +155,7 @@ export function mqttTransport(resolveAddress?: ResolveAddress): TransportFactory
         password: config.password,
         qos: config.qos,
         connectTimeoutMs: config.connectTimeoutMs,
+        availabilityTopic: config.availabilityTopic,
         resolveAddress,
       })
     },
