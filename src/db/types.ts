@@ -126,6 +126,10 @@ export interface JobsTable {
   error: string | null
   /** The Myntrix process (AreaContext.instanceId) running the job. */
   instanceId: string | null
+  /** Where the job stood when last written (an interrupted transfer restarts from it). */
+  checkpoint: DbJson
+  /** The job this one restarts. */
+  restartOf: string | null
 }
 
 export interface ScheduledTasksTable {

@@ -48,6 +48,8 @@ export interface EventMap {
   'device.telemetry': { deviceId: string; ownerId: string; ts: string; readings: Record<string, unknown> }
   'device.log': { deviceId: string; ts: string; direction: 'in' | 'out' | 'info'; line: string }
   'device.deleted': { deviceId: string; ownerId: string }
+  /** A transfer's stream stopped moving (docs/DEVICE-FILES.md, stall detection). */
+  'device.stalled': { deviceId: string; ownerId: string; jobId: string; message: string; ts: string }
   'job.updated': { job: JobEventPayload }
   'task.run': { runId: string; taskId: string; status: string }
   'task.changed': { taskId: string }
@@ -67,6 +69,8 @@ export interface JobEventPayload {
   error?: string | null
   startedAt?: string | null
   finishedAt?: string | null
+  checkpoint?: Record<string, unknown> | null
+  restartOf?: string | null
 }
 
 export type EventName = keyof EventMap

@@ -15,6 +15,7 @@ import { apiKeyTokenVersion } from './0704_api_key_token_version.js'
 import { nodes } from './0801_nodes.js'
 import { notifications } from './0860_notifications.js'
 import { cluster } from './0900_cluster.js'
+import { jobCheckpoints } from './0920_job_checkpoints.js'
 import type { MyntrixMigration } from './types.js'
 
 export const migrations: Record<string, MyntrixMigration> = {
@@ -32,4 +33,5 @@ export const migrations: Record<string, MyntrixMigration> = {
   '0801_nodes': nodes,
   '0860_notifications': notifications,
   '0900_cluster': cluster,
+  '0920_job_checkpoints': jobCheckpoints,
 }

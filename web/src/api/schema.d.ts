@@ -1639,6 +1639,8 @@ export interface paths {
                                 reconnectMaxDelayMs?: number;
                                 /** @description after a resync probe could not confirm: how long the firmware must stay silent before commands go out again; default 500 */
                                 resyncQuietMs?: number;
+                                /** @description file transfers to GRBL: no ok and no busy status for this long with lines outstanding asks for a status and raises device.stalled; a second such wait interrupts the job; default 10000 */
+                                stallTimeoutMs?: number;
                                 /** @description GRBL real-time ? rate: 0 (off) or 20-60000; default 250 */
                                 statusPollMs?: number;
                                 /** @description Marlin report/poll interval; default 2000 */
@@ -1731,6 +1733,8 @@ export interface paths {
                             reconnectMaxDelayMs?: number;
                             /** @description after a resync probe could not confirm: how long the firmware must stay silent before commands go out again; default 500 */
                             resyncQuietMs?: number;
+                            /** @description file transfers to GRBL: no ok and no busy status for this long with lines outstanding asks for a status and raises device.stalled; a second such wait interrupts the job; default 10000 */
+                            stallTimeoutMs?: number;
                             /** @description GRBL real-time ? rate: 0 (off) or 20-60000; default 250 */
                             statusPollMs?: number;
                             /** @description Marlin report/poll interval; default 2000 */
@@ -1804,6 +1808,8 @@ export interface paths {
                                 reconnectMaxDelayMs?: number;
                                 /** @description after a resync probe could not confirm: how long the firmware must stay silent before commands go out again; default 500 */
                                 resyncQuietMs?: number;
+                                /** @description file transfers to GRBL: no ok and no busy status for this long with lines outstanding asks for a status and raises device.stalled; a second such wait interrupts the job; default 10000 */
+                                stallTimeoutMs?: number;
                                 /** @description GRBL real-time ? rate: 0 (off) or 20-60000; default 250 */
                                 statusPollMs?: number;
                                 /** @description Marlin report/poll interval; default 2000 */
@@ -1916,6 +1922,8 @@ export interface paths {
                                 reconnectMaxDelayMs?: number;
                                 /** @description after a resync probe could not confirm: how long the firmware must stay silent before commands go out again; default 500 */
                                 resyncQuietMs?: number;
+                                /** @description file transfers to GRBL: no ok and no busy status for this long with lines outstanding asks for a status and raises device.stalled; a second such wait interrupts the job; default 10000 */
+                                stallTimeoutMs?: number;
                                 /** @description GRBL real-time ? rate: 0 (off) or 20-60000; default 250 */
                                 statusPollMs?: number;
                                 /** @description Marlin report/poll interval; default 2000 */
@@ -2009,6 +2017,8 @@ export interface paths {
                             reconnectMaxDelayMs?: number;
                             /** @description after a resync probe could not confirm: how long the firmware must stay silent before commands go out again; default 500 */
                             resyncQuietMs?: number;
+                            /** @description file transfers to GRBL: no ok and no busy status for this long with lines outstanding asks for a status and raises device.stalled; a second such wait interrupts the job; default 10000 */
+                            stallTimeoutMs?: number;
                             /** @description GRBL real-time ? rate: 0 (off) or 20-60000; default 250 */
                             statusPollMs?: number;
                             /** @description Marlin report/poll interval; default 2000 */
@@ -2081,6 +2091,8 @@ export interface paths {
                                 reconnectMaxDelayMs?: number;
                                 /** @description after a resync probe could not confirm: how long the firmware must stay silent before commands go out again; default 500 */
                                 resyncQuietMs?: number;
+                                /** @description file transfers to GRBL: no ok and no busy status for this long with lines outstanding asks for a status and raises device.stalled; a second such wait interrupts the job; default 10000 */
+                                stallTimeoutMs?: number;
                                 /** @description GRBL real-time ? rate: 0 (off) or 20-60000; default 250 */
                                 statusPollMs?: number;
                                 /** @description Marlin report/poll interval; default 2000 */
@@ -2273,6 +2285,8 @@ export interface paths {
                                 reconnectMaxDelayMs?: number;
                                 /** @description after a resync probe could not confirm: how long the firmware must stay silent before commands go out again; default 500 */
                                 resyncQuietMs?: number;
+                                /** @description file transfers to GRBL: no ok and no busy status for this long with lines outstanding asks for a status and raises device.stalled; a second such wait interrupts the job; default 10000 */
+                                stallTimeoutMs?: number;
                                 /** @description GRBL real-time ? rate: 0 (off) or 20-60000; default 250 */
                                 statusPollMs?: number;
                                 /** @description Marlin report/poll interval; default 2000 */
@@ -2387,6 +2401,8 @@ export interface paths {
                                 reconnectMaxDelayMs?: number;
                                 /** @description after a resync probe could not confirm: how long the firmware must stay silent before commands go out again; default 500 */
                                 resyncQuietMs?: number;
+                                /** @description file transfers to GRBL: no ok and no busy status for this long with lines outstanding asks for a status and raises device.stalled; a second such wait interrupts the job; default 10000 */
+                                stallTimeoutMs?: number;
                                 /** @description GRBL real-time ? rate: 0 (off) or 20-60000; default 250 */
                                 statusPollMs?: number;
                                 /** @description Marlin report/poll interval; default 2000 */
@@ -2826,6 +2842,10 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
+                            /** @description where the job stood when last written; a device transfer: {lastAckedLine, fileOffset, modalState, at} */
+                            checkpoint: {
+                                [key: string]: unknown;
+                            } | null;
                             /** Format: date-time */
                             createdAt: string;
                             details: {
@@ -2838,10 +2858,12 @@ export interface paths {
                             name: string;
                             ownerId: string | null;
                             progress: number;
+                            /** @description the job this one restarts */
+                            restartOf: string | null;
                             /** Format: date-time */
                             startedAt: string | null;
-                            /** @description pending | running | completed | failed | cancelled */
-                            status: "pending" | "running" | "completed" | "failed" | "cancelled";
+                            /** @description pending | running | completed | failed | cancelled | interrupted */
+                            status: "pending" | "running" | "completed" | "failed" | "cancelled" | "interrupted";
                             /** @description what kind of work, e.g. device.upload, task.run */
                             type: string;
                             /** Format: date-time */
@@ -2885,6 +2907,10 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
+                            /** @description where the job stood when last written; a device transfer: {lastAckedLine, fileOffset, modalState, at} */
+                            checkpoint: {
+                                [key: string]: unknown;
+                            } | null;
                             /** Format: date-time */
                             createdAt: string;
                             details: {
@@ -2898,10 +2924,12 @@ export interface paths {
                             name: string;
                             ownerId: string | null;
                             progress: number;
+                            /** @description the job this one restarts */
+                            restartOf: string | null;
                             /** Format: date-time */
                             startedAt: string | null;
-                            /** @description pending | running | completed | failed | cancelled */
-                            status: "pending" | "running" | "completed" | "failed" | "cancelled";
+                            /** @description pending | running | completed | failed | cancelled | interrupted */
+                            status: "pending" | "running" | "completed" | "failed" | "cancelled" | "interrupted";
                             /** @description what kind of work, e.g. device.upload, task.run */
                             type: string;
                             /** Format: date-time */
@@ -2947,6 +2975,10 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
+                            /** @description where the job stood when last written; a device transfer: {lastAckedLine, fileOffset, modalState, at} */
+                            checkpoint: {
+                                [key: string]: unknown;
+                            } | null;
                             /** Format: date-time */
                             createdAt: string;
                             details: {
@@ -2959,10 +2991,12 @@ export interface paths {
                             name: string;
                             ownerId: string | null;
                             progress: number;
+                            /** @description the job this one restarts */
+                            restartOf: string | null;
                             /** Format: date-time */
                             startedAt: string | null;
-                            /** @description pending | running | completed | failed | cancelled */
-                            status: "pending" | "running" | "completed" | "failed" | "cancelled";
+                            /** @description pending | running | completed | failed | cancelled | interrupted */
+                            status: "pending" | "running" | "completed" | "failed" | "cancelled" | "interrupted";
                             /** @description what kind of work, e.g. device.upload, task.run */
                             type: string;
                             /** Format: date-time */
@@ -3012,6 +3046,156 @@ export interface paths {
                 };
             };
         };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/myntrix/jobs/{id}/restart": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Restart an interrupted (or failed, cancelled) device transfer from a line as a new job: the preamble, then exactly the remaining lines; needs confirm: true */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /**
+                         * @description must be true: a restart moves the machine, so it is never sent without it
+                         * @enum {boolean}
+                         */
+                        confirm: true;
+                        /** @description the file line to restart at (as an editor numbers them); default: the line after the job's checkpoint */
+                        fromLine?: number;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description the device-transfer job (as in /api/myntrix/jobs) */
+                            job: {
+                                [key: string]: unknown;
+                            };
+                            message: string;
+                            plan: {
+                                checkpoint: {
+                                    [key: string]: unknown;
+                                } | null;
+                                deviceId: string;
+                                fileId: string;
+                                firstLines: {
+                                    line: number;
+                                    text: string;
+                                }[];
+                                /** @description the first file line sent after the preamble */
+                                fromLine: number;
+                                /** @description the job restarted */
+                                jobId: string;
+                                machine: "printer" | "cnc";
+                                /** @description the machine state before fromLine */
+                                modalState: {
+                                    [key: string]: unknown;
+                                };
+                                preamble: {
+                                    lines: string[];
+                                    warnings: string[];
+                                };
+                                protocol: string;
+                                /** @description file lines sent from fromLine to the end */
+                                remainingLines: number;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/myntrix/jobs/{id}/restart-preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What a restart of an ended device transfer would send: the preamble rebuilt from the file up to the line, and the first lines after it */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description the file line to restart at (as an editor numbers them); default: the line after the job's checkpoint */
+                    fromLine?: number;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            checkpoint: {
+                                [key: string]: unknown;
+                            } | null;
+                            deviceId: string;
+                            fileId: string;
+                            firstLines: {
+                                line: number;
+                                text: string;
+                            }[];
+                            /** @description the first file line sent after the preamble */
+                            fromLine: number;
+                            /** @description the job restarted */
+                            jobId: string;
+                            machine: "printer" | "cnc";
+                            /** @description the machine state before fromLine */
+                            modalState: {
+                                [key: string]: unknown;
+                            };
+                            preamble: {
+                                lines: string[];
+                                warnings: string[];
+                            };
+                            protocol: string;
+                            /** @description file lines sent from fromLine to the end */
+                            remainingLines: number;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -3098,7 +3282,7 @@ export interface paths {
                                 agentIds?: string[];
                                 /** @description only events of these devices (omitted or empty: all the owner may see) */
                                 deviceIds?: string[];
-                                kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error" | "device.offline" | "device.online")[];
+                                kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "job.interrupted" | "device.connected" | "device.disconnected" | "device.error" | "device.offline" | "device.online")[];
                                 /** @description only events of these tasks (omitted or empty: all the owner may see) */
                                 taskIds?: string[];
                             };
@@ -3141,7 +3325,7 @@ export interface paths {
                             agentIds?: string[];
                             /** @description only events of these devices (omitted or empty: all the owner may see) */
                             deviceIds?: string[];
-                            kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error" | "device.offline" | "device.online")[];
+                            kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "job.interrupted" | "device.connected" | "device.disconnected" | "device.error" | "device.offline" | "device.online")[];
                             /** @description only events of these tasks (omitted or empty: all the owner may see) */
                             taskIds?: string[];
                         };
@@ -3180,7 +3364,7 @@ export interface paths {
                                 agentIds?: string[];
                                 /** @description only events of these devices (omitted or empty: all the owner may see) */
                                 deviceIds?: string[];
-                                kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error" | "device.offline" | "device.online")[];
+                                kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "job.interrupted" | "device.connected" | "device.disconnected" | "device.error" | "device.offline" | "device.online")[];
                                 /** @description only events of these tasks (omitted or empty: all the owner may see) */
                                 taskIds?: string[];
                             };
@@ -3245,7 +3429,7 @@ export interface paths {
                                 agentIds?: string[];
                                 /** @description only events of these devices (omitted or empty: all the owner may see) */
                                 deviceIds?: string[];
-                                kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error" | "device.offline" | "device.online")[];
+                                kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "job.interrupted" | "device.connected" | "device.disconnected" | "device.error" | "device.offline" | "device.online")[];
                                 /** @description only events of these tasks (omitted or empty: all the owner may see) */
                                 taskIds?: string[];
                             };
@@ -3288,7 +3472,7 @@ export interface paths {
                             agentIds?: string[];
                             /** @description only events of these devices (omitted or empty: all the owner may see) */
                             deviceIds?: string[];
-                            kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error" | "device.offline" | "device.online")[];
+                            kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "job.interrupted" | "device.connected" | "device.disconnected" | "device.error" | "device.offline" | "device.online")[];
                             /** @description only events of these tasks (omitted or empty: all the owner may see) */
                             taskIds?: string[];
                         };
@@ -3329,7 +3513,7 @@ export interface paths {
                                 agentIds?: string[];
                                 /** @description only events of these devices (omitted or empty: all the owner may see) */
                                 deviceIds?: string[];
-                                kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error" | "device.offline" | "device.online")[];
+                                kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "job.interrupted" | "device.connected" | "device.disconnected" | "device.error" | "device.offline" | "device.online")[];
                                 /** @description only events of these tasks (omitted or empty: all the owner may see) */
                                 taskIds?: string[];
                             };
