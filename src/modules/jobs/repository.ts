@@ -166,8 +166,8 @@ export class JobsRepository {
     })
     const row = `(?, ?, ?, ${typed(this.engine, 'timestamptz')}, ${typed(this.engine, 'integer')}, ${typed(this.engine, 'jsonb')}, ?)`
     const params: unknown[] = []
-    for (const i of first.values()) {
-      const { id, change: c } = items[i]
+    for (const [i, { id, change: c }] of items.entries()) {
+      if (first.get(id) !== i) continue
       const details = c.details ? toDbJson(c.details) : null
       params.push(id, c.status, c.error, toDbTime(c.at), c.progress ?? null, details, c.logs ?? null)
     }

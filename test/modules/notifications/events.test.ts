@@ -92,17 +92,17 @@ describe.each(testEngines())('notification events on $name', (engine) => {
     const run = await t.request('POST', `/api/myntrix/tasks/${task.body.id}/run`, { as: t.admin })
     expect(run.status, run.text).toBeLessThan(300)
     const [got] = await receiver.waitFor('/task-failed', 1)
-    expect(got.signed).toBe(true)
-    expect(got.body).toMatchObject({
+    expect(got?.signed).toBe(true)
+    expect(got?.body).toMatchObject({
       kind: 'task.failed',
       resource: { type: 'task', id: task.body.id, name: 'nightly backup', ownerId: t.admin.id },
       link: `/tasks/${task.body.id}`,
       details: { attempt: 1, trigger: 'manual' },
     })
-    expect(got.body.summary).toMatch(/^Task "nightly backup" failed/)
-    expect(got.body.details.logExcerpt).toContain('copying files')
-    expect(got.body.details.logExcerpt).toContain('disk full')
-    expect(got.body.details.error).toEqual(expect.any(String))
+    expect(got?.body.summary).toMatch(/^Task "nightly backup" failed/)
+    expect(got?.body.details.logExcerpt).toContain('copying files')
+    expect(got?.body.details.logExcerpt).toContain('disk full')
+    expect(got?.body.details.error).toEqual(expect.any(String))
 
     await area().source.settled()
     expect(await deliveries(disabled.id)).toEqual([])
@@ -140,14 +140,14 @@ describe.each(testEngines())('notification events on $name', (engine) => {
       (await t.request('POST', `/api/myntrix/agents/${agent.body.id}/start`, { as: t.operator })).status,
     ).toBe(200)
     const [got] = await receiver.waitFor('/crashloop', 1)
-    expect(got.signed).toBe(true)
-    expect(got.body).toMatchObject({
+    expect(got?.signed).toBe(true)
+    expect(got?.body).toMatchObject({
       kind: 'agent.crashloop',
       resource: { type: 'agent', id: agent.body.id, name: 'flaky worker', ownerId: t.operator.id },
       link: `/agents/${agent.body.id}`,
       suppressed: 0,
     })
-    expect(got.body.details.reason).toMatch(/^crash loop: more than 5 restarts/)
+    expect(got?.body.details.reason).toMatch(/^crash loop: more than 5 restarts/)
 
     const status = await t.request('GET', `/api/myntrix/agents/${agent.body.id}`, { as: t.operator })
     expect(status.body.status).toBe('error')
@@ -181,7 +181,7 @@ describe.each(testEngines())('notification events on $name', (engine) => {
     await t.request('POST', `${url}/disconnect`, { as: t.admin })
     const got = await receiver.waitFor('/device', 2)
     expect(got.map((r) => r.body.kind)).toEqual(['device.connected', 'device.disconnected'])
-    expect(got[1].body.summary).toBe('Device "bench printer 2" disconnected')
+    expect(got[1]?.body.summary).toBe('Device "bench printer 2" disconnected')
     await area().source.settled()
     expect(await deliveries(rule.id)).toHaveLength(2)
   })
