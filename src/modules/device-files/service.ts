@@ -16,6 +16,7 @@ import { assertExtensionAllowed, type ExtensionPolicy, fileKindOf } from './exte
 import { sanitizeFilename } from './filename.js'
 import { type DeviceFile, DeviceFilesRepository } from './repository.js'
 import type { FileStore } from './storage.js'
+import type { GcodeStreamerClass } from './streamers/file-streamer.js'
 import { RawStreamer } from './streamers/raw.js'
 import { GcodeFileSource, LineCounter, RawFileSource } from './streamers/source.js'
 import type { Streamer, StreamerOptions, StreamSession } from './streamers/types.js'
@@ -71,23 +72,27 @@ const streamerFor: Record<
 > = {
   marlin: (file, store, options, kind) =>
     kind === 'gcode'
-      ? new MarlinStreamer(
-          new GcodeFileSource(store.open(file.sha256)),
-          file.lineCount ?? 0,
-          file.sizeBytes,
-          options,
-        )
+      ? gcodeStreamer(MarlinStreamer, file, store, options)
       : rawStreamer(file, store, options, 'bytes'),
   grbl: (file, store, options, kind) =>
     kind === 'gcode'
-      ? new GrblStreamer(
-          new GcodeFileSource(store.open(file.sha256)),
-          file.lineCount ?? 0,
-          file.sizeBytes,
-          options,
-        )
+      ? gcodeStreamer(GrblStreamer, file, store, options)
       : rawStreamer(file, store, options, 'bytes'),
   mqtt: (file, store, options) => rawStreamer(file, store, options, 'messages'),
+}
+
+function gcodeStreamer(
+  Firmware: GcodeStreamerClass,
+  file: DeviceFile,
+  store: FileStore,
+  options: StreamerOptions,
+): Streamer {
+  return new Firmware(
+    new GcodeFileSource(store.open(file.sha256)),
+    file.lineCount ?? 0,
+    file.sizeBytes,
+    options,
+  )
 }
 
 function rawStreamer(
