@@ -63,6 +63,8 @@ export class RestartWindow {
   }
 
   private prune(now: number, windowMs: number): void {
-    while (this.times.length > 0 && now - this.times[0] >= windowMs) this.times.shift()
+    // times is in record order, so the expired ones are a prefix.
+    const firstKept = this.times.findIndex((t) => now - t < windowMs)
+    this.times = firstKept === -1 ? [] : this.times.slice(firstKept)
   }
 }

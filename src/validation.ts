@@ -157,7 +157,7 @@ function fittingBranches(validation: readonly SchemaError[]): SchemaError[] {
     const at = union.instancePath ?? ''
     const node = `${union.schemaPath ?? ''}/`
     const inside = errors.filter((e) => e !== union && (e.schemaPath ?? '').startsWith(node))
-    const branchOf = (e: SchemaError) => (e.schemaPath ?? '').slice(node.length).split('/')[0]
+    const branchOf = (e: SchemaError) => (e.schemaPath ?? '').slice(node.length).split('/')[0] ?? ''
     // The branch's own type or const, or the const/enum of one of its direct properties (its tag).
     const rulesOut = (e: SchemaError) =>
       /^\d+\/(type|const|enum)$|^\d+\/properties\/[^/]+\/(const|enum)$/.test(

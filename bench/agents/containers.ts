@@ -29,9 +29,12 @@ const FLOOR_NODE = `${NODE}-floor`
 const IDLE_COMMAND = ['sh', '-c', 'echo up; while true; do sleep 1; done']
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-const median = (xs: number[]) => {
+const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b)
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
+  const mid = s.length / 2
+  return s.length % 2
+    ? (s[Math.floor(mid)] ?? Number.NaN)
+    : ((s[mid - 1] ?? Number.NaN) + (s[mid] ?? Number.NaN)) / 2
 }
 
 function procTicks(pid: number): { ticks: number; rssBytes: number } {
@@ -49,10 +52,13 @@ async function idleCost(pids: number[], seconds: number) {
   await sleep(seconds * 1000)
   const b = pids.map(procTicks)
   const wallS = (performance.now() - t0) / 1000
-  return pids.map((_, i) => ({
-    cpuPercent: ((b[i].ticks - a[i].ticks) / TICKS / wallS) * 100,
-    rssMb: b[i].rssBytes / 1024 / 1024,
-  }))
+  return a.map((before, i) => {
+    const after = b[i] ?? before
+    return {
+      cpuPercent: ((after.ticks - before.ticks) / TICKS / wallS) * 100,
+      rssMb: after.rssBytes / 1024 / 1024,
+    }
+  })
 }
 
 /** The floor: the same containers (image, command, labels, limits) straight through the engine. */
@@ -116,6 +122,7 @@ async function benchMyntrix(image: string) {
 
   const dockerd = Number(execFileSync('pidof', ['dockerd']).toString().trim().split(' ')[0])
   const [serverIdle, dockerdIdle] = await idleCost([server.pid, dockerd], IDLE_S)
+  if (!serverIdle || !dockerdIdle) throw new Error('idle cost measured no process')
   await server.stop()
   return {
     allRunningMs,

@@ -9,17 +9,22 @@ import { prepareGcode } from '../../src/modules/firmware/gcode.js'
 import { marlinFrame } from '../../src/modules/firmware/marlin/wire.js'
 
 const [path, file, baudRaw] = process.argv.slice(2)
+if (path === undefined || file === undefined) {
+  console.error('usage: minimal-loop.ts <port> <file> [baud]')
+  process.exit(2)
+}
 const lines = ['M110 N0', ...prepareGcode(readFileSync(file, 'latin1'))]
 const port = new SerialPort({ path, baudRate: Number(baudRaw ?? 115200) })
 const parser = port.pipe(new ReadlineParser({ delimiter: '\n' }))
 let next = 0
 const send = () => {
-  if (next >= lines.length) {
+  const line = lines[next]
+  if (line === undefined) {
     console.log('sent')
     port.close(() => process.exit(0))
     return
   }
-  const text = next === 0 ? marlinFrame(0, 'M110 N0') : marlinFrame(next, lines[next])
+  const text = next === 0 ? marlinFrame(0, 'M110 N0') : marlinFrame(next, line)
   next++
   port.write(`${text}\n`)
 }

@@ -9,6 +9,10 @@ import { loadConfig } from '../../src/config/index.js'
 import { openDatabase } from '../../src/db/index.js'
 
 const [path, file, baudRaw] = process.argv.slice(2)
+if (path === undefined || file === undefined) {
+  console.error('usage: myntrix-send.ts <port> <file> [baud]')
+  process.exit(2)
+}
 const dataDir = mkdtempSync(join(tmpdir(), 'myntrix-bench-'))
 const config = loadConfig({
   MYNTRIX_DATA_DIR: dataDir,

@@ -114,7 +114,10 @@ async function once(sender: Sender, file: string, wire: boolean): Promise<number
 const work = mkdtempSync(join(tmpdir(), 'myntrix-bench-devices-'))
 const file = join(work, 'bench.gcode')
 writeFileSync(file, gcodeFile(lineCount))
-const results: Record<string, Record<Sender, number>[]> = { 'no wire': [], 'wire modelled': [] }
+const results: Record<'no wire' | 'wire modelled', Record<Sender, number>[]> = {
+  'no wire': [],
+  'wire modelled': [],
+}
 try {
   for (let rep = 0; rep < reps; rep++) {
     for (const [mode, wire] of [
@@ -123,7 +126,8 @@ try {
     ] as const) {
       const row = {} as Record<Sender, number>
       // Rotate the order so no sender always runs first.
-      const order = senders.map((_, i) => senders[(i + rep) % senders.length])
+      const shift = rep % senders.length
+      const order = [...senders.slice(shift), ...senders.slice(0, shift)]
       for (const sender of order) {
         row[sender] = await once(sender, file, wire)
         console.error(`rep ${rep + 1} ${mode} ${sender}: ${row[sender].toFixed(0)} lines/s`)
@@ -135,16 +139,16 @@ try {
   rmSync(work, { recursive: true, force: true })
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN
 console.log(
   `\n${lineCount} lines, ${baud} baud, ${reps} repetitions (median; ratio to the limit of the same repetition)\n`,
 )
 console.log('| mode | sender | lines/s | ratio to limit |')
 console.log('| --- | --- | ---: | ---: |')
-for (const mode of Object.keys(results)) {
+for (const [mode, rows] of Object.entries(results)) {
   for (const sender of senders) {
-    const rates = results[mode].map((r) => r[sender])
-    const ratios = results[mode].map((r) => r[sender] / r.limit)
+    const rates = rows.map((r) => r[sender])
+    const ratios = rows.map((r) => r[sender] / r.limit)
     console.log(`| ${mode} | ${sender} | ${median(rates).toFixed(0)} | ${median(ratios).toFixed(3)} |`)
   }
 }

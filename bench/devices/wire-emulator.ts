@@ -11,6 +11,10 @@ import { SerialPort } from 'serialport'
 import { MarlinEmulator } from '../../src/modules/firmware/marlin/emulator.js'
 
 const [path, expectedRaw, ...flags] = process.argv.slice(2)
+if (path === undefined) {
+  console.error('usage: wire-emulator.ts <pty> <expectedMoves> [--wire] [--baud 115200]')
+  process.exit(2)
+}
 const expected = Number(expectedRaw)
 const isWire = flags.includes('--wire')
 const baudIndex = flags.indexOf('--baud')
@@ -76,9 +80,13 @@ function pump(): void {
   const step = () => {
     timer = null
     const t = now()
-    while (queue.length > 0 && queue[0].due <= t) queue.shift()!.run()
-    if (queue.length === 0) return
-    const wait = queue[0].due - t
+    for (let head = queue[0]; head !== undefined && head.due <= t; head = queue[0]) {
+      queue.shift()
+      head.run()
+    }
+    const head = queue[0]
+    if (head === undefined) return
+    const wait = head.due - t
     if (wait > 2) timer = setTimeout(step, wait - 1.5)
     else setImmediate(step)
   }

@@ -13,7 +13,7 @@ export class LoginLimiter {
     private readonly now: () => number = Date.now,
   ) {}
 
-  private keys(username: string, ip: string): string[] {
+  private keys(username: string, ip: string): [userKey: string, ipKey: string] {
     // The per-address key has a higher ceiling so one host cannot spray usernames.
     return [`u:${username.toLowerCase()}|${ip}`, `ip:${ip}`]
   }
@@ -35,8 +35,10 @@ export class LoginLimiter {
     ]
     for (const [key, limit] of limits) {
       const list = this.recent(key)
-      if (list.length >= limit) {
-        const retryAfterMs = list[0] + this.windowMs - this.now()
+      const oldest = list[0]
+      // An empty list is under any limit (MYNTRIX_LOGIN_MAX_ATTEMPTS is at least 1).
+      if (oldest !== undefined && list.length >= limit) {
+        const retryAfterMs = oldest + this.windowMs - this.now()
         const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000))
         throw new TooManyRequestsError(`too many failed logins; try again in ${seconds} s`, seconds)
       }
@@ -63,6 +65,7 @@ export class LoginLimiter {
   }
 
   succeed(username: string, ip: string): void {
-    this.failures.delete(this.keys(username, ip)[0])
+    const [userKey] = this.keys(username, ip)
+    this.failures.delete(userKey)
   }
 }

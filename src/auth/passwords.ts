@@ -21,8 +21,8 @@ export async function hashPassword(password: string): Promise<string> {
 
 export async function verifyPassword(password: string, stored: string): Promise<boolean> {
   const parts = stored.split('$')
-  if (parts.length !== 6 || parts[0] !== 'scrypt') return false
-  const [, n, r, p, saltB64, keyB64] = parts
+  const [scheme, n, r, p, saltB64, keyB64] = parts
+  if (parts.length !== 6 || scheme !== 'scrypt' || saltB64 === undefined || keyB64 === undefined) return false
   const expected = Buffer.from(keyB64, 'base64')
   const key = await scryptAsync(password, Buffer.from(saltB64, 'base64'), expected.length, {
     N: Number(n),

@@ -5,60 +5,34 @@
 // loop after each statement (src/db/housekeeping.ts). Every process prunes;
 // the deletes are idempotent.
 
-import { drainBatches, PeriodicPass } from '../db/housekeeping.js'
-import type { Logger } from '../logger.js'
+import { drainBatches, type RetentionOptions, RetentionPass } from '../db/housekeeping.js'
 import type { AuditLog } from './audit.js'
 import type { AuthService } from './service.js'
 
-export interface AuthRetentionOptions {
+export interface AuthRetentionOptions extends RetentionOptions {
   auth: AuthService
   audit: AuditLog
   /** Audit rows older than this many days are deleted; 0 keeps all. */
   auditDays: number
-  logger: Logger
-  /** Default hourly. */
-  intervalMs?: number
-  /** Rows per delete statement; default 500. */
-  batch?: number
   now?: () => number
 }
 
 const DAY_MS = 86_400_000
 
-export interface Pruned {
+export type Pruned = {
   sessions: number
   tokens: number
   audit: number
 }
 
-export class AuthRetention {
-  private readonly batch: number
-  private readonly periodic: PeriodicPass
-
+export class AuthRetention extends RetentionPass<Pruned> {
   constructor(private readonly opts: AuthRetentionOptions) {
-    this.batch = opts.batch ?? 500
-    this.periodic = new PeriodicPass(async () => {
-      try {
-        const n = await this.prune()
-        if (n.sessions + n.tokens + n.audit > 0)
-          this.opts.logger.info(n, 'auth: pruned expired sessions, logged-out tokens and old audit rows')
-      } catch (err) {
-        this.opts.logger.error({ err }, 'auth: pruning failed')
-      }
-    }, opts.intervalMs ?? 3_600_000)
+    super(opts, {
+      pruned: 'auth: pruned expired sessions, logged-out tokens and old audit rows',
+      failed: 'auth: pruning failed',
+    })
   }
 
-  /** Prunes now, then every intervalMs. */
-  start(): void {
-    this.periodic.start()
-  }
-
-  /** Idempotent; waits for a prune in progress to reach its next batch boundary. */
-  async stop(): Promise<void> {
-    await this.periodic.stop()
-  }
-
-  /** One full pass; returns how many rows of each kind went. */
   async prune(): Promise<Pruned> {
     const pruned: Pruned = { sessions: 0, tokens: 0, audit: 0 }
     const { auth, audit, auditDays } = this.opts

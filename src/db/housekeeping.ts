@@ -6,6 +6,7 @@
 // hold up requests and timers (scheduler firings).
 
 import { setImmediate as nextTurn } from 'node:timers/promises'
+import type { Logger } from '../logger.js'
 
 export class PeriodicPass {
   private timer: NodeJS.Timeout | null = null
@@ -45,6 +46,49 @@ export class PeriodicPass {
     if (this.timer) clearInterval(this.timer)
     this.timer = null
     await this.running
+  }
+}
+
+export interface RetentionOptions {
+  logger: Logger
+  /** Default hourly. */
+  intervalMs?: number
+  /** Rows per delete statement; default 500. */
+  batch?: number
+}
+
+/**
+ * A retention: `prune()` once now and then every interval, its counts logged
+ * when anything went and its failure logged, never thrown. A subclass says what
+ * one pass deletes, in batches of `batch` until `periodic.stopped`.
+ */
+export abstract class RetentionPass<Counts extends Record<string, number>> {
+  protected readonly batch: number
+  protected readonly periodic: PeriodicPass
+
+  constructor(options: RetentionOptions, log: { pruned: string; failed: string }) {
+    this.batch = options.batch ?? 500
+    this.periodic = new PeriodicPass(async () => {
+      try {
+        const counts = await this.prune()
+        if (Object.values(counts).some((n) => n > 0)) options.logger.info(counts, log.pruned)
+      } catch (err) {
+        options.logger.error({ err }, log.failed)
+      }
+    }, options.intervalMs ?? 3_600_000)
+  }
+
+  /** One full pass; returns how many rows of each kind went. */
+  abstract prune(): Promise<Counts>
+
+  /** Prunes now, then every intervalMs. */
+  start(): void {
+    this.periodic.start()
+  }
+
+  /** Idempotent; waits for a prune in progress to reach its next batch boundary. */
+  async stop(): Promise<void> {
+    await this.periodic.stop()
   }
 }
 

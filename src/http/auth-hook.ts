@@ -28,12 +28,18 @@ const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
 function routePath(request: FastifyRequest): string {
   const matched = request.routeOptions.url
   if (matched) return matched
-  const raw = request.url.split('?')[0]
+  const raw = urlPath(request.url)
   try {
     return decodeURIComponent(raw)
   } catch {
     return raw
   }
+}
+
+/** The path of a request URL, without its query string. */
+function urlPath(url: string): string {
+  const query = url.indexOf('?')
+  return query === -1 ? url : url.slice(0, query)
 }
 
 function needsAuth(request: FastifyRequest, publicPaths: Set<string>): boolean {
@@ -61,9 +67,9 @@ export type Credential = { kind: 'bearer'; value: string } | { kind: 'session'; 
 export function credentialOf(request: FastifyRequest): Credential | undefined {
   const header = request.headers.authorization
   if (header) {
-    const match = /^Bearer\s+(.+)$/i.exec(header)
-    if (!match) throw new UnauthorizedError('the Authorization header must be "Bearer <token>"')
-    return { kind: 'bearer', value: match[1].trim() }
+    const token = /^Bearer\s+(.+)$/i.exec(header)?.[1]
+    if (!token) throw new UnauthorizedError('the Authorization header must be "Bearer <token>"')
+    return { kind: 'bearer', value: token.trim() }
   }
   const query = request.query as Record<string, unknown> | undefined
   if (query && typeof query.token === 'string' && query.token) {
@@ -243,14 +249,14 @@ function recordAudit(audit: AuditSink, request: FastifyRequest, reply: FastifyRe
     action: `${request.method} ${route}`,
     target: params?.id ?? params?.deviceId ?? null,
     method: request.method,
-    path: request.url.split('?')[0],
+    path: urlPath(request.url),
     statusCode: reply.statusCode,
     ip: request.ip,
   })
 }
 
 /** This server's origin as the request reached it (scheme + Host). */
-export function serverOriginsOf(request: FastifyRequest, cookieSecure: boolean): string[] {
+export function serverOriginsOf(request: FastifyRequest, cookieSecure: boolean): [string, ...string[]] {
   const own = `${request.protocol}://${request.host}`
   // Behind a TLS-terminating proxy the request arrives as http: with
   // MYNTRIX_COOKIE_SECURE the public https origin is this server's own too.
@@ -270,9 +276,7 @@ export function assertFromOwnOrigin(
   assertSameOrAllowedOrigin(
     { origin, secFetchSite: typeof secFetchSite === 'string' ? secFetchSite : undefined, serverOrigin },
     new Set([...allowed, ...alsoOwn.map(normalizeOrigin)]),
-    isUpgrade
-      ? `WebSocket upgrade ${request.url.split('?')[0]}`
-      : `${request.method} ${request.url.split('?')[0]}`,
+    isUpgrade ? `WebSocket upgrade ${urlPath(request.url)}` : `${request.method} ${urlPath(request.url)}`,
   )
 }
 

@@ -80,7 +80,8 @@ export function inputProblems(
   let count = 0
   const pathOf = (key: string | number | undefined): string => {
     let p = base
-    for (let i = 1; i < frames.length; i++) p = join(p, frames[i].key as string | number)
+    // The root frame has no key: the path starts at base.
+    for (const frame of frames.slice(1)) p = join(p, frame.key as string | number)
     if (key !== undefined) p = join(p, key)
     return p || '(body)'
   }
@@ -109,8 +110,9 @@ export function inputProblems(
     }
   }
   visit(value, undefined)
-  while (frames.length > 0 && errors.length < maxErrors) {
-    const f = frames[frames.length - 1]
+  while (errors.length < maxErrors) {
+    const f = frames.at(-1)
+    if (f === undefined) break
     if (f.keys === null) {
       const arr = f.value as unknown[]
       if (f.next >= arr.length) {
@@ -120,11 +122,11 @@ export function inputProblems(
       const i = f.next++
       visit(arr[i], i)
     } else {
-      if (f.next >= f.keys.length) {
+      const k = f.keys[f.next++]
+      if (k === undefined) {
         frames.pop()
         continue
       }
-      const k = f.keys[f.next++]
       if (text) {
         const problem = textProblem(k)
         if (problem) {

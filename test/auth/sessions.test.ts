@@ -20,7 +20,8 @@ function cookieFrom(setCookie: string | string[] | undefined): string {
     c.startsWith('myntrix_session='),
   )
   if (!line) throw new Error(`no session cookie in ${JSON.stringify(setCookie)}`)
-  return line.split(';')[0]
+  const [pair = ''] = line.split(';')
+  return pair
 }
 
 async function login(t: TestApp, username = 'operator', headers: Record<string, string> = {}) {

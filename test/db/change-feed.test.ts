@@ -90,6 +90,6 @@ describe.each(testEngines())('database change feed on $name', (engine) => {
       await mine.close()
       await write(theirs)
       await waitFor(() => seen.lost.length > 0, { timeoutMs: 3000, what: 'the feed to report itself lost' })
-      expect(seen.lost[0].message).toMatch(/not open/)
+      expect(seen.lost[0]?.message).toMatch(/not open/)
     })
 })

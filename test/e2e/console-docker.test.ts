@@ -108,7 +108,7 @@ describe.skipIf(skip)('container agents in the console', { timeout: 180_000 }, (
       const [running] = await docker.listContainers({
         filters: { label: [`myntrix.node=${nodeName}`], status: ['running'] },
       })
-      expect(running).toBeDefined()
+      if (!running) throw new Error('no running container of this node')
       await facts.getByText(running.Id.slice(0, 12), { exact: true }).waitFor()
       await page.getByText('64 MB memory').waitFor()
 

@@ -75,6 +75,7 @@ const postgresEngine = (url: string): TestEngine => ({
   },
 })
 
-export function testEngines(): TestEngine[] {
+/** SQLite always, first; PostgreSQL too when MYNTRIX_TEST_DATABASE_URL is set. */
+export function testEngines(): [TestEngine, ...TestEngine[]] {
   return pgUrl ? [sqliteEngine, postgresEngine(pgUrl)] : [sqliteEngine]
 }

@@ -22,7 +22,7 @@ async function count(t: TestApp, table: string): Promise<number> {
   const { rows } = await sql<{ n: number | string }>`select count(*) as n from ${sql.table(table)}`.execute(
     t.database.db,
   )
-  return Number(rows[0].n)
+  return Number(rows[0]?.n)
 }
 
 const LIST_ROUTES = [

@@ -153,7 +153,7 @@ function operationsOf(doc: Json): Operation[] {
         path,
         params: (op.parameters ?? []).filter((p: Json) => p.in === 'path' || p.in === 'query'),
         contentTypes: contentTypes.length > 0 ? contentTypes : (op.consumes ?? []),
-        bodySchema: content['application/json']?.schema ?? content[contentTypes[0]]?.schema,
+        bodySchema: content['application/json']?.schema ?? Object.values<Json>(content)[0]?.schema,
       })
     }
   }
@@ -220,8 +220,8 @@ function jsonText(base: Json, shape: BodyShape): string {
     case 'none':
       break
     case 'field': {
-      const i = entries.findIndex(([k]) => k === shape.key)
-      if (i >= 0) entries[i][1] = shape.value
+      const entry = entries.find(([k]) => k === shape.key)
+      if (entry) entry[1] = shape.value
       else entries.push([shape.key, shape.value])
       break
     }
@@ -345,7 +345,9 @@ function requestArbitrary(op: Operation, realIds: Record<string, string>, bases:
     .map(({ path, query, shape, content, fileName, fileContent }): WalkRequest => {
       let url = op.path
       pathParams.forEach((p, i) => {
-        url = url.replace(`{${p.name}}`, encode(path[i]))
+        // fc.tuple draws one value per path parameter.
+        const value = path[i]
+        if (value !== undefined) url = url.replace(`{${p.name}}`, encode(value))
       })
       const q = queryParams
         .map((p, i) => (query[i] === undefined ? null : `${p.name}=${encode(query[i] as UrlValue)}`))
@@ -357,7 +359,8 @@ function requestArbitrary(op: Operation, realIds: Record<string, string>, bases:
       let payload: string | undefined
       if (hasBody) {
         const text = jsonText(base, shape)
-        const type = 'declared' in content ? op.contentTypes[content.declared] : content.wrong
+        // declared is drawn from 0 to contentTypes.length - 1.
+        const type = 'declared' in content ? (op.contentTypes[content.declared] ?? '') : content.wrong
         if (type === 'multipart/form-data') {
           const m = multipart(
             isUpload ? [] : fields(text),

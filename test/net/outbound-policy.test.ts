@@ -89,7 +89,9 @@ describe('classify', () => {
     const firstOctets = [0, 10, 100, 127, 169, 172, 192, 224, 255, 8, 1]
     for (let i = 0; i < 2000; i++) {
       const n =
-        i % 2 === 0 ? next() : ((firstOctets[next() % firstOctets.length] << 24) | (next() & 0xffffff)) >>> 0
+        i % 2 === 0
+          ? next()
+          : (((firstOctets[next() % firstOctets.length] ?? 0) << 24) | (next() & 0xffffff)) >>> 0
       const dotted = [24, 16, 8, 0].map((s) => (n >>> s) & 0xff).join('.')
       const hex = n.toString(16).padStart(8, '0')
       const expected = classify(parseIp(dotted)!)
@@ -276,7 +278,7 @@ describe('OutboundPolicy', () => {
     try {
       p.checkLiteral({ role: 'operator', host: 'localhost', port: 23 }, 'connectionString')
     } catch (err) {
-      expect((err as OutboundDeniedError).errors?.[0].path).toBe('connectionString')
+      expect((err as OutboundDeniedError).errors?.[0]?.path).toBe('connectionString')
     }
     // Names need the resolver: left to connect time.
     expect(() => p.checkLiteral({ role: 'operator', host: 'evil.example', port: 23 })).not.toThrow()

@@ -33,11 +33,11 @@ interface Caller {
 
 const app = Fastify({ logger: false, ajv: { customOptions: { ...AJV_OPTIONS, coerceTypes: 'array' } } })
 app.addHook('onRequest', async (request, reply) => {
-  const match = /^Bearer\s+(.+)$/i.exec(request.headers.authorization ?? '')
-  if (!match) return reply.code(401).send({ title: 'Unauthorized' })
+  const token = /^Bearer\s+(.+)$/i.exec(request.headers.authorization ?? '')?.[1]
+  if (!token) return reply.code(401).send({ title: 'Unauthorized' })
   let claims: Record<string, unknown>
   try {
-    claims = verify(match[1].trim())
+    claims = verify(token.trim())
   } catch {
     return reply.code(401).send({ title: 'Unauthorized' })
   }

@@ -26,7 +26,15 @@ import { SchedulerEngine } from '../../../src/modules/scheduler/engine.js'
 import { SchedulerRepository } from '../../../src/modules/scheduler/repository.js'
 import { InstanceRegistry, processLiveness } from '../../../src/process/liveness.js'
 
-const [tasks, schedule, seconds] = [Number(process.argv[2]), process.argv[3], Number(process.argv[4])]
+const usage = (): never => {
+  console.error('usage: myntrix.mjs <tasks> <schedule> <seconds> [seed | seeded]')
+  process.exit(2)
+}
+const [tasks, schedule, seconds] = [
+  Number(process.argv[2]),
+  process.argv[3] ?? usage(),
+  Number(process.argv[4]),
+]
 const mode = process.argv[5] ?? 'fresh'
 if (!['fresh', 'seed', 'seeded'].includes(mode)) throw new Error(`unknown mode ${mode} (seed | seeded)`)
 if (mode !== 'fresh' && !process.env.BENCH_DATABASE_URL) throw new Error(`${mode} needs BENCH_DATABASE_URL`)

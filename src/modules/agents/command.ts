@@ -55,8 +55,9 @@ export function splitCommand(command: string): string[] {
           break
         }
         // Inside double quotes a backslash only escapes these, as in sh.
-        if (c === '\\' && i + 1 < command.length && '"\\$`'.includes(command[i + 1])) {
-          word += command[i + 1]
+        const next = command[i + 1]
+        if (c === '\\' && next !== undefined && '"\\$`'.includes(next)) {
+          word += next
           i += 2
           continue
         }

@@ -320,9 +320,8 @@ export function configurationRuleErrors(
  * TypeError on invalid input: validate first.
  */
 export function normalizeAgentConfig(value: unknown): SupervisedConfig {
-  const errors = validateAgentConfig(value)
-  if (errors.length > 0)
-    throw new TypeError(`invalid agent configuration: ${errors[0].path} ${errors[0].message}`)
+  const [error] = validateAgentConfig(value)
+  if (error) throw new TypeError(`invalid agent configuration: ${error.path} ${error.message}`)
   const c = (value ?? {}) as Record<string, unknown>
   const own: Record<string, unknown> = {}
   for (const [k, v] of Object.entries(c)) {

@@ -2,10 +2,10 @@
 
 import type { FieldError } from '../../errors.js'
 import type { EventBus } from '../../events/bus.js'
-import { onPrincipalChange, principalOf, requireRole } from '../../http/auth-hook.js'
+import { principalOf, requireRole } from '../../http/auth-hook.js'
 import { listReply, pageOf } from '../../http/list.js'
+import { openLiveFeed } from '../../http/live-feed.js'
 import { refuseInvalid } from '../../http/problem.js'
-import { ClientQueue } from '../../realtime/client-queue.js'
 import { envelope } from '../../realtime/envelope.js'
 import type { AppInstance } from '../area.js'
 import { configurationRuleErrors } from './config.js'
@@ -177,40 +177,20 @@ export function agentRoutes(app: AppInstance, service: AgentsService, bus: Event
       const principal = principalOf(request)
       const agentId = request.params.id
       const tail = request.query.tail ?? 100
-      const queue = new ClientQueue(socket, {
-        conflate: (m) => (m.type === 'status' ? 'status' : null),
-      })
       const subject = { agentId }
-      const offs: (() => void)[] = []
-      const cleanup = () => {
-        for (const off of offs.splice(0)) off()
-        queue.close()
-      }
-      socket.on('close', cleanup)
-      // Access was checked at open; when the caller's role changes (an admin
-      // demoted while watching another user's agent), check it again.
-      offs.push(
-        onPrincipalChange(request, () => {
-          service.get(principal, agentId).catch((err: { status?: number }) => {
-            socket.close(
-              err.status === 404 ? 4404 : 1011,
-              err.status === 404 ? 'agent not found' : 'internal error',
-            )
-          })
-        }),
-      )
-      service
-        .get(principal, agentId)
-        .then(async (details) => {
-          if (socket.readyState !== 1) return
+      openLiveFeed(socket, request, {
+        noun: 'agent',
+        queue: { conflate: (m) => (m.type === 'status' ? 'status' : null) },
+        load: () => service.get(principal, agentId),
+        start: async (details, { queue, isOpen, track }) => {
           const v = view(details)
           queue.push(envelope('status', { status: v.status, health: v.health, pid: v.pid }, subject))
           // From memory the backlog is read and the subscription made in one tick: no gap, no repeat.
           const backlog = service.bufferedLogs(agentId, tail) ?? (await service.recentLogs(agentId, tail))
-          if (socket.readyState !== 1) return
+          if (!isOpen()) return
           for (const l of backlog)
             queue.push({ type: 'log', agentId, ts: l.ts, stream: l.stream, payload: l.line })
-          offs.push(
+          track(
             bus.onAnyNode('agent.log', (e) => {
               if (e.agentId === agentId)
                 queue.push({ type: 'log', agentId, ts: e.ts, stream: e.stream, payload: e.line })
@@ -224,13 +204,8 @@ export function agentRoutes(app: AppInstance, service: AgentsService, bus: Event
               if (e.agentId === agentId) socket.close(1000, 'agent deleted')
             }),
           )
-        })
-        .catch((err: { status?: number }) => {
-          socket.close(
-            err.status === 404 ? 4404 : 1011,
-            err.status === 404 ? 'agent not found' : 'internal error',
-          )
-        })
+        },
+      })
     },
   )
 }

@@ -381,10 +381,10 @@ export class AgentsService {
 
   /** The stored configuration, if it has a command (422 otherwise). */
   private startable(record: AgentRecord): Record<string, unknown> {
-    const errors = validateAgentConfig(record.configuration, 'configuration')
-    if (errors.length > 0) {
+    const [error] = validateAgentConfig(record.configuration, 'configuration')
+    if (error) {
       throw new UnprocessableError(
-        `agent ${record.id} has an invalid stored configuration: ${errors[0].path}: ${errors[0].message}`,
+        `agent ${record.id} has an invalid stored configuration: ${error.path}: ${error.message}`,
       )
     }
     if (!normalizeAgentConfig(record.configuration).argv) throw new AgentNoCommandError(record.id)

@@ -36,15 +36,8 @@ export interface DeviceFile {
   updatedAt: Date
 }
 
-export interface NewDeviceFile {
-  deviceId: string
-  ownerId: string
-  name: string
-  sha256: string
-  sizeBytes: number
-  kind: FileKind
-  lineCount: number | null
-}
+/** A stored file before it has a row: the id and times are the repository's. */
+export type NewDeviceFile = Omit<DeviceFile, 'id' | 'createdAt' | 'updatedAt'>
 
 type Row = {
   id: string

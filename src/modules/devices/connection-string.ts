@@ -69,13 +69,12 @@ export function parseConnectionString(
     return { scheme: 'serial', path: text, baudRate: fallbackBaud }
   }
 
-  const match = /^([a-z][a-z0-9+.-]*):\/\/(.*)$/i.exec(text)
-  if (!match) reject(text, 'is not a device path or URL')
-  const scheme = match[1].toLowerCase()
-  const rest = match[2]
+  const [, schemePart, rest] = /^([a-z][a-z0-9+.-]*):\/\/(.*)$/i.exec(text) ?? []
+  if (schemePart === undefined || rest === undefined) reject(text, 'is not a device path or URL')
+  const scheme = schemePart.toLowerCase()
 
   if (scheme === 'serial') {
-    const [pathPart, query = ''] = rest.split('?', 2)
+    const [pathPart = '', query = ''] = rest.split('?', 2)
     const path = decodeURIComponent(pathPart)
     if (!path.startsWith('/') || path.length < 2)
       reject(text, 'needs an absolute device path after serial://')

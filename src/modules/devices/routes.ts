@@ -1,10 +1,10 @@
 // HTTP and WebSocket for devices: schema in, service call, status code out.
 
 import type { EventBus } from '../../events/bus.js'
-import { onPrincipalChange, principalOf, requireRole } from '../../http/auth-hook.js'
+import { principalOf, requireRole } from '../../http/auth-hook.js'
 import { listReply, pageOf } from '../../http/list.js'
+import { openLiveFeed } from '../../http/live-feed.js'
 import { refuseInvalid } from '../../http/problem.js'
-import { ClientQueue } from '../../realtime/client-queue.js'
 import { envelope } from '../../realtime/envelope.js'
 import type { AppInstance } from '../area.js'
 import { deviceRuleErrors } from './device-input.js'
@@ -190,30 +190,12 @@ export function deviceRoutes(app: AppInstance, service: DevicesService, bus: Eve
     (socket, request) => {
       const principal = principalOf(request)
       const deviceId = request.params.deviceId
-      const queue = new ClientQueue(socket)
       const subject = { deviceId }
-      const offs: (() => void)[] = []
-      const cleanup = () => {
-        for (const off of offs.splice(0)) off()
-        queue.close()
-      }
-      socket.on('close', cleanup)
-      // Access was checked at open; when the caller's role changes (an admin
-      // demoted while watching another user's device), check it again.
-      offs.push(
-        onPrincipalChange(request, () => {
-          service.get(principal, deviceId).catch((err: { status?: number }) => {
-            socket.close(
-              err.status === 404 ? 4404 : 1011,
-              err.status === 404 ? 'device not found' : 'internal error',
-            )
-          })
-        }),
-      )
-      service
-        .get(principal, deviceId)
-        .then((device) => {
-          if (socket.readyState !== 1) return
+      // An unknown or another owner's device gets the same answer, 4404.
+      openLiveFeed(socket, request, {
+        noun: 'device',
+        load: () => service.get(principal, deviceId),
+        start: (device, { queue, track }) => {
           const first = service.snapshot(device)
           queue.push(
             envelope(
@@ -227,7 +209,7 @@ export function deviceRoutes(app: AppInstance, service: DevicesService, bus: Eve
             ),
           )
           if (first.readings) queue.push(envelope('telemetry', first.readings, subject))
-          offs.push(
+          track(
             bus.on('device.status', (e) => {
               if (e.deviceId === deviceId)
                 queue.push(
@@ -269,14 +251,8 @@ export function deviceRoutes(app: AppInstance, service: DevicesService, bus: Eve
               if (e.deviceId === deviceId) socket.close(1000, 'device deleted')
             }),
           )
-        })
-        .catch((err: { status?: number }) => {
-          // Unknown or another owner's device: the same answer, 4404.
-          socket.close(
-            err.status === 404 ? 4404 : 1011,
-            err.status === 404 ? 'device not found' : 'internal error',
-          )
-        })
+        },
+      })
     },
   )
 }

@@ -107,7 +107,8 @@ export function lineWords(raw: string): Word[] {
     return head ? [{ letter: 'M', value: Number(head[0].slice(1)) }] : []
   }
   const words: Word[] = []
-  for (const m of text.matchAll(WORD)) words.push({ letter: m[1].toUpperCase(), value: Number(m[2]) })
+  for (const [, letter = '', value] of text.matchAll(WORD))
+    words.push({ letter: letter.toUpperCase(), value: Number(value) })
   return words
 }
 

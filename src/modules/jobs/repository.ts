@@ -175,8 +175,8 @@ export class JobsRepository {
     const json = typed(this.engine, 'jsonb')
     const row = `(?, ?, ?, ${typed(this.engine, 'timestamptz')}, ${typed(this.engine, 'integer')}, ${json}, ?, ${json})`
     const params: unknown[] = []
-    for (const i of first.values()) {
-      const { id, change: c } = items[i]
+    for (const [i, { id, change: c }] of items.entries()) {
+      if (first.get(id) !== i) continue
       const details = c.details ? toDbJson(c.details) : null
       const checkpoint = c.checkpoint ? toDbJson(c.checkpoint) : null
       params.push(

@@ -102,7 +102,8 @@ function checkItem(item: string, spec: FieldSpec): string {
   if (item === '') throw new Error('has an empty list entry (two commas, or a comma at an end)')
   if (spec === DAY_OF_MONTH && item === 'L') return item
   if (spec === DAY_OF_WEEK && item.includes('#')) {
-    const [day, nth, extra] = item.split('#')
+    // item holds a #, so split yields both sides: the defaults only satisfy the type.
+    const [day = '', nth = '', extra] = item.split('#')
     if (extra !== undefined) throw new Error(`"${item}" has more than one #`)
     parseValue(day, spec)
     if (!/^([1-5]|L)$/i.test(nth)) {
@@ -113,16 +114,16 @@ function checkItem(item: string, spec: FieldSpec): string {
   if (spec === DAY_OF_WEEK && /^\w+L$/i.test(item)) {
     throw new Error(`"${item}" is not supported; write ${item.slice(0, -1)}#L for the last one of the month`)
   }
-  const [base, step, extra] = item.split('/')
+  const [base = '', step, extra] = item.split('/')
   if (extra !== undefined) throw new Error(`"${item}" has more than one /`)
   if (step !== undefined) parseStep(step, spec)
   if (base === '*') return item
-  const bounds = base.split('-')
-  if (bounds.length > 2) throw new Error(`"${base}" is not a range like 1-5`)
-  if (bounds.length === 2) {
-    if (bounds[0] === '' || bounds[1] === '') throw new Error(`"${base}" is not a range like 1-5`)
-    const from = parseValue(bounds[0], spec)
-    const to = parseValue(bounds[1], spec)
+  const [low = '', high, ...beyond] = base.split('-')
+  if (beyond.length > 0) throw new Error(`"${base}" is not a range like 1-5`)
+  if (high !== undefined) {
+    if (low === '' || high === '') throw new Error(`"${base}" is not a range like 1-5`)
+    const from = parseValue(low, spec)
+    const to = parseValue(high, spec)
     // DAY_OF_WEEK's 7 (Sunday) may close a range such as MON-7.
     if (from > to) {
       throw new Error(`range ${base} runs backwards; split it, e.g. ${from}-${spec.max},${spec.min}-${to}`)
@@ -185,7 +186,12 @@ export function parseSchedule(expression: unknown, path = 'schedule'): Schedule 
     : [MINUTE, HOUR, DAY_OF_MONTH, MONTH, DAY_OF_WEEK]
   let checked: string[]
   try {
-    checked = fields.map((field, i) => checkField(field, specs[i]))
+    checked = fields.map((field, i) => {
+      const spec = specs[i]
+      // One spec per field: the field count was checked above.
+      if (spec === undefined) throw new Error(`has more than ${specs.length} fields`)
+      return checkField(field, spec)
+    })
   } catch (err) {
     throw invalid(path, (err as Error).message)
   }
@@ -205,7 +211,8 @@ export function parseSchedule(expression: unknown, path = 'schedule'): Schedule 
   } finally {
     cron.stop()
   }
-  const hour = checked[2]
+  // checked now has croner's six fields: second, minute, hour, ...
+  const [, , hour = ''] = checked
   return {
     expression: normalized,
     pattern,

@@ -4,8 +4,7 @@
 // a turn of the event loop after each, so a firing never waits long behind a
 // delete. Every process prunes; the deletes are idempotent.
 
-import { drainBatches, PeriodicPass } from '../../db/housekeeping.js'
-import type { Logger } from '../../logger.js'
+import { drainBatches, type RetentionOptions, RetentionPass } from '../../db/housekeeping.js'
 import type { SchedulerRepository } from './repository.js'
 import { RUN_JOB_TYPE } from './types.js'
 
@@ -14,47 +13,22 @@ export interface JobsPruner {
   pruneFinished(type: string, before: Date, limit: number): Promise<number>
 }
 
-export interface HistoryRetentionOptions {
+export interface HistoryRetentionOptions extends RetentionOptions {
   repo: SchedulerRepository
   jobs?: JobsPruner
   /** Finished runs (and their jobs) older than this many days are deleted. */
   days: number
-  logger: Logger
-  /** Default hourly. */
-  intervalMs?: number
-  /** Rows per delete statement; default 500. */
-  batch?: number
   now?: () => number
 }
 
 const DAY_MS = 86_400_000
 
-export class HistoryRetention {
-  private readonly opts: HistoryRetentionOptions
-  private readonly batch: number
-  private readonly periodic: PeriodicPass
-
-  constructor(options: HistoryRetentionOptions) {
-    this.opts = options
-    this.batch = options.batch ?? 500
-    this.periodic = new PeriodicPass(async () => {
-      try {
-        const n = await this.prune()
-        if (n.runs + n.jobs > 0) this.opts.logger.info(n, 'scheduler: pruned run history past its retention')
-      } catch (err) {
-        this.opts.logger.error({ err }, 'scheduler: pruning run history failed')
-      }
-    }, options.intervalMs ?? 3_600_000)
-  }
-
-  /** Prunes now, then every intervalMs. */
-  start(): void {
-    this.periodic.start()
-  }
-
-  /** Idempotent; waits for a prune in progress to reach its next batch boundary. */
-  async stop(): Promise<void> {
-    await this.periodic.stop()
+export class HistoryRetention extends RetentionPass<{ runs: number; jobs: number }> {
+  constructor(private readonly opts: HistoryRetentionOptions) {
+    super(opts, {
+      pruned: 'scheduler: pruned run history past its retention',
+      failed: 'scheduler: pruning run history failed',
+    })
   }
 
   /** Deletes what is past the retention; returns how many runs and jobs. */

@@ -141,6 +141,7 @@ describe.skipIf(noDocker).each(testEngines())('container agents through the API 
       .body.id
     expect((await act(id, 'start')).status).toBe(200)
     const [first] = await containersOf(id)
+    if (first === undefined) throw new Error(`agent ${id} has no container`)
     const back = nextEvent('agent.status', (e) => e.agentId === id && e.status === 'running')
     await docker.getContainer(first).remove({ force: true })
     await back
@@ -326,6 +327,7 @@ describe.skipIf(noDocker).each(testEngines())(
       expect((await server.request('POST', `${AGENTS}/${id}/start`, token)).status).toBe(200)
       const [container] = await containersOf(id)
       expect(container).toBeDefined()
+      if (container === undefined) throw new Error(`agent ${id} has no container`)
       await server.kill9()
       // The engine holds the container, not the server: it runs on.
       expect((await docker.getContainer(container).inspect()).State.Running).toBe(true)

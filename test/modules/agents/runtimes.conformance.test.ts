@@ -335,7 +335,9 @@ describe.skipIf(noDocker)('runtime docker only', () => {
     const adopted = await make().adopt()
     expect(adopted).toHaveLength(1)
     expect(adopted[0]).toMatchObject({ agentId: 'docker-only', running: true })
-    const p = adopted[0].process
+    const [only] = adopted
+    if (only === undefined) throw new Error('nothing was adopted')
+    const p = only.process
     started.push(p)
     expect(p.containerId).toBe(first.containerId)
     expect(p.identity.pid).toBe(first.identity.pid)

@@ -140,7 +140,7 @@ describe('environment', () => {
         expect.arrayContaining(['MYNTRIX_AGENT_ID', 'MYNTRIX_AGENT_CONFIG']),
       )
       expect(env.MYNTRIX_AGENT_ID).toBe('agent-7')
-      expect(JSON.parse(env.MYNTRIX_AGENT_CONFIG)).toEqual({ model: 'gpt-x', temperature: 0.5 })
+      expect(JSON.parse(env.MYNTRIX_AGENT_CONFIG ?? 'null')).toEqual({ model: 'gpt-x', temperature: 0.5 })
       expect(env.GREETING).toBe('hello')
       expect(env.PATH).toBeTruthy()
       expect(env.LANG).toBeTruthy()

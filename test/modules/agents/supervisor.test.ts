@@ -25,7 +25,7 @@ describe('Supervisor: start, logs, stop', () => {
     const err = logs.find((l) => l.line === 'to stderr')
     expect(err?.stream).toBe('stderr')
     expect(logs.find((l) => l.line === 'line 1')?.stream).toBe('stdout')
-    expect(logs[0].ts).toBeInstanceOf(Date)
+    expect(logs[0]?.ts).toBeInstanceOf(Date)
     expect(h.supervisor.logs('a1', 2)).toHaveLength(2)
     expect(h.supervisor.logs('a1', 0)).toHaveLength(0)
   })

@@ -24,7 +24,7 @@ describe('extension policy', () => {
       expect.unreachable()
     } catch (err) {
       expect(err).toBeInstanceOf(ValidationError)
-      expect((err as ValidationError).errors?.[0].path).toBe('file')
+      expect((err as ValidationError).errors?.[0]?.path).toBe('file')
       expect((err as Error).message).toContain('.gcode')
     }
     expect(() => assertExtensionAllowed(DEFAULT_EXTENSION_POLICY, 'marlin', 'noext')).toThrow(ValidationError)

@@ -111,8 +111,8 @@ describe.each(testEngines())('device files API on $name', (engine) => {
     expect(res.status).toBe(200)
     expect(res.body.file.name).toBe('passwd.gcode')
     const [stored] = storedFiles(t)
-    expect(stored.startsWith(t.config.dataDir)).toBe(true)
-    expect(stored.endsWith(res.body.file.sha256)).toBe(true)
+    expect(stored?.startsWith(t.config.dataDir)).toBe(true)
+    expect(stored?.endsWith(res.body.file.sha256)).toBe(true)
   })
 
   it('rejects a body that is not multipart, a missing file and a wrong field', async () => {
@@ -255,6 +255,6 @@ describe.each(testEngines())('device files API on $name', (engine) => {
     await t.close()
     t = await createTestApp(engine, { testDb: t.testDb, seedUsers: false })
     expect(storedFiles(t)).toHaveLength(1)
-    expect(fs.existsSync(storedFiles(t)[0])).toBe(true)
+    expect(fs.existsSync(storedFiles(t)[0] ?? '')).toBe(true)
   })
 })

@@ -209,7 +209,7 @@ describe.skipIf(!hasSocat)('streamers over a pty', () => {
       const c = control()
       expect(await connection.exclusive((session) => streamer.run(session, c))).toBe('done')
       expect(streamer.progress).toMatchObject({ linesSent: 2000, linesAcknowledged: 2000 })
-      await emulator!.waitForLine(new RegExp(`^rx ${moves[1999].replace(/\s/g, '')}$`))
+      await emulator!.waitForLine(new RegExp(`^rx ${moves[1999]?.replace(/\s/g, '')}$`))
       expect(moveLines('grbl')).toEqual(moves.map((m) => m.replace(/\s/g, '')))
     })
 

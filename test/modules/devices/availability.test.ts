@@ -99,8 +99,9 @@ describe.each(testEngines())('device availability on $name', (engine) => {
       ['device.offline', true],
       ['device.online', true],
     ])
-    expect(got[0].body.summary).toMatch(/^Device "quiet printer" is offline: no traffic for \d+ ms$/)
-    expect(got[0].body.resource).toMatchObject({
+    const [offlineSent] = got
+    expect(offlineSent?.body.summary).toMatch(/^Device "quiet printer" is offline: no traffic for \d+ ms$/)
+    expect(offlineSent?.body.resource).toMatchObject({
       type: 'device',
       id: created.body.id,
       ownerId: t.operator.id,

@@ -59,7 +59,7 @@ describe('parseConnectionString', () => {
     const e = error as ValidationError
     expect(e.status).toBe(400)
     expect(e.message).toContain('accepted forms: serial:///dev/ttyUSB0?baudRate=115200')
-    expect(e.errors?.[0].path).toBe('connectionString')
+    expect(e.errors?.[0]?.path).toBe('connectionString')
   })
 
   it('rejects a value that is not a string', () => {

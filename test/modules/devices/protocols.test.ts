@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest'
 import { resolveConfiguration } from '../../../src/modules/devices/configuration.js'
 import { protocols } from '../../../src/modules/devices/protocols/index.js'
+import type { ProtocolFactory } from '../../../src/modules/devices/protocols/types.js'
 import { GrblProtocol } from '../../../src/modules/firmware/grbl/protocol.js'
 import {
   MarlinProtocol,
@@ -11,6 +12,13 @@ import {
   parseTemperatures,
 } from '../../../src/modules/firmware/marlin/protocol.js'
 import { marlinChecksum } from '../../../src/modules/firmware/marlin/wire.js'
+
+/** A factory from the registry, as the connection looks it up. */
+function protocol(name: string): ProtocolFactory {
+  const factory = protocols[name]
+  if (!factory) throw new Error(`no protocol ${name} in the registry`)
+  return factory
+}
 
 describe('marlin', () => {
   it('parses temperature reports with targets, several hotends and the chamber', () => {
@@ -62,9 +70,9 @@ describe('marlin', () => {
   it('classifies busy, kill, start and firmware lines', () => {
     const p = new MarlinProtocol(resolveConfiguration({}, 'marlin'))
     expect(p.onLine('echo:busy: processing', 'G28')).toEqual([{ kind: 'busy' }])
-    expect(p.onLine('Error:Printer halted. kill() called!', null)[0].kind).toBe('alarm')
+    expect(p.onLine('Error:Printer halted. kill() called!', null)[0]?.kind).toBe('alarm')
     expect(p.onLine('Error:checksum mismatch, Last Line: 4', 'G1')).toEqual([])
-    expect(p.onLine('start', null)[0].kind).toBe('reset')
+    expect(p.onLine('start', null)[0]?.kind).toBe('reset')
     expect(
       p.onLine('FIRMWARE_NAME:Marlin 2.1.2 (Github) SOURCE_CODE_URL:x PROTOCOL_VERSION:1.0', 'M115')[0],
     ).toEqual({
@@ -76,18 +84,19 @@ describe('marlin', () => {
 
 describe('resync probes', () => {
   it('marlin: a fresh M118 token per probe whose marker does not match a longer count', () => {
-    const marlin = protocols.marlin(resolveConfiguration({}, 'marlin'))
+    const marlin = protocol('marlin')(resolveConfiguration({}, 'marlin'))
     const probes = Array.from({ length: 10 }, () => marlin.syncProbe!('G1 X1'))
-    expect(probes[0].command).toBe('M118 E1 myntrix-sync-1')
-    expect(probes[0].isMarker('echo:myntrix-sync-1')).toBe(true)
-    expect(probes[0].isMarker('echo:Unknown command: "M118 E1 myntrix-sync-1"')).toBe(true)
-    expect(probes[0].isMarker('echo:myntrix-sync-10')).toBe(false)
-    expect(probes[0].isMarker('ok')).toBe(false)
-    expect(probes[9].isMarker('echo:myntrix-sync-10')).toBe(true)
+    const [first] = probes
+    expect(first?.command).toBe('M118 E1 myntrix-sync-1')
+    expect(first?.isMarker('echo:myntrix-sync-1')).toBe(true)
+    expect(first?.isMarker('echo:Unknown command: "M118 E1 myntrix-sync-1"')).toBe(true)
+    expect(first?.isMarker('echo:myntrix-sync-10')).toBe(false)
+    expect(first?.isMarker('ok')).toBe(false)
+    expect(probes[9]?.isMarker('echo:myntrix-sync-10')).toBe(true)
   })
 
   it('grbl: $G, or $I when $G was the command that timed out', () => {
-    const grbl = protocols.grbl(resolveConfiguration({}, 'grbl'))
+    const grbl = protocol('grbl')(resolveConfiguration({}, 'grbl'))
     const probe = grbl.syncProbe!('G0 X1')
     expect(probe.command).toBe('$G')
     expect(probe.isMarker('[GC:G0 G54 G17 G21 G90 G94 M5 M9 T0 F0 S0]')).toBe(true)
@@ -99,15 +108,15 @@ describe('resync probes', () => {
   })
 
   it('marlin falls back to M110 N0 when its probe cannot confirm; grbl has no fallback command', () => {
-    expect(protocols.marlin(resolveConfiguration({}, 'marlin')).syncProbe!('G1 X1').fallback).toEqual([
+    expect(protocol('marlin')(resolveConfiguration({}, 'marlin')).syncProbe!('G1 X1').fallback).toEqual([
       'M110 N0',
     ])
-    expect(protocols.grbl(resolveConfiguration({}, 'grbl')).syncProbe!('G1 X1').fallback).toBeUndefined()
+    expect(protocol('grbl')(resolveConfiguration({}, 'grbl')).syncProbe!('G1 X1').fallback).toBeUndefined()
   })
 
   it('line and jsonl have none: their late replies cannot be told apart', () => {
-    expect(protocols.line(resolveConfiguration({}, 'line')).syncProbe).toBeUndefined()
-    expect(protocols.jsonl(resolveConfiguration({}, 'jsonl')).syncProbe).toBeUndefined()
+    expect(protocol('line')(resolveConfiguration({}, 'line')).syncProbe).toBeUndefined()
+    expect(protocol('jsonl')(resolveConfiguration({}, 'jsonl')).syncProbe).toBeUndefined()
   })
 })
 
@@ -171,7 +180,7 @@ describe('grbl', () => {
 
 describe('jsonl', () => {
   const jsonl = (configuration: Record<string, unknown> = {}) =>
-    protocols.jsonl(resolveConfiguration(configuration, 'jsonl'))
+    protocol('jsonl')(resolveConfiguration(configuration, 'jsonl'))
 
   it('completes on the first line that is not a telemetry sample', () => {
     const p = jsonl()

@@ -132,6 +132,7 @@ describe.each(testEngines())('JobsService on $name', (engine) => {
     )
     expect(new Set(created.map((j) => j.id)).size).toBe(30)
     const [first, ...rest] = created
+    if (first === undefined) throw new Error('no job was created')
     const ended = await Promise.all([
       jobs.end(first.id, { status: 'failed', error: 'first verdict', log: 'a\n' }),
       // The same job ended again in the same turn: the first call wins.

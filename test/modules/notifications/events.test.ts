@@ -93,17 +93,17 @@ describe.each(testEngines())('notification events on $name', (engine) => {
     const run = await t.request('POST', `/api/myntrix/tasks/${task.body.id}/run`, { as: t.admin })
     expect(run.status, run.text).toBeLessThan(300)
     const [got] = await receiver.waitFor('/task-failed', 1)
-    expect(got.signed).toBe(true)
-    expect(got.body).toMatchObject({
+    expect(got?.signed).toBe(true)
+    expect(got?.body).toMatchObject({
       kind: 'task.failed',
       resource: { type: 'task', id: task.body.id, name: 'nightly backup', ownerId: t.admin.id },
       link: `/tasks/${task.body.id}`,
       details: { attempt: 1, trigger: 'manual' },
     })
-    expect(got.body.summary).toMatch(/^Task "nightly backup" failed/)
-    expect(got.body.details.logExcerpt).toContain('copying files')
-    expect(got.body.details.logExcerpt).toContain('disk full')
-    expect(got.body.details.error).toEqual(expect.any(String))
+    expect(got?.body.summary).toMatch(/^Task "nightly backup" failed/)
+    expect(got?.body.details.logExcerpt).toContain('copying files')
+    expect(got?.body.details.logExcerpt).toContain('disk full')
+    expect(got?.body.details.error).toEqual(expect.any(String))
 
     await area().source.settled()
     expect(await deliveries(disabled.id)).toEqual([])
@@ -118,8 +118,8 @@ describe.each(testEngines())('notification events on $name', (engine) => {
     const job = await service.create({ name: 'print benchy', type: 'device-transfer', running: true })
     await service.interrupt(job.id, 'the device disconnected', undefined, { lastAckedLine: 41 })
     const [got] = await receiver.waitFor('/job-interrupted', 1)
-    expect(got.body).toMatchObject({ kind: 'job.interrupted', resource: { type: 'job', id: job.id } })
-    expect(got.body.summary).toBe('Job "print benchy" was interrupted: the device disconnected')
+    expect(got?.body).toMatchObject({ kind: 'job.interrupted', resource: { type: 'job', id: job.id } })
+    expect(got?.body.summary).toBe('Job "print benchy" was interrupted: the device disconnected')
   })
 
   it('fires agent.crashloop once for an agent that exits non-zero 6 times; the cooldown holds back the exits', async () => {
@@ -151,14 +151,14 @@ describe.each(testEngines())('notification events on $name', (engine) => {
       (await t.request('POST', `/api/myntrix/agents/${agent.body.id}/start`, { as: t.operator })).status,
     ).toBe(200)
     const [got] = await receiver.waitFor('/crashloop', 1)
-    expect(got.signed).toBe(true)
-    expect(got.body).toMatchObject({
+    expect(got?.signed).toBe(true)
+    expect(got?.body).toMatchObject({
       kind: 'agent.crashloop',
       resource: { type: 'agent', id: agent.body.id, name: 'flaky worker', ownerId: t.operator.id },
       link: `/agents/${agent.body.id}`,
       suppressed: 0,
     })
-    expect(got.body.details.reason).toMatch(/^crash loop: more than 5 restarts/)
+    expect(got?.body.details.reason).toMatch(/^crash loop: more than 5 restarts/)
 
     const status = await t.request('GET', `/api/myntrix/agents/${agent.body.id}`, { as: t.operator })
     expect(status.body.status).toBe('error')
@@ -192,7 +192,7 @@ describe.each(testEngines())('notification events on $name', (engine) => {
     await t.request('POST', `${url}/disconnect`, { as: t.admin })
     const got = await receiver.waitFor('/device', 2)
     expect(got.map((r) => r.body.kind)).toEqual(['device.connected', 'device.disconnected'])
-    expect(got[1].body.summary).toBe('Device "bench printer 2" disconnected')
+    expect(got[1]?.body.summary).toBe('Device "bench printer 2" disconnected')
     await area().source.settled()
     expect(await deliveries(rule.id)).toHaveLength(2)
   })

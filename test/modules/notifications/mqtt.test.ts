@@ -60,9 +60,9 @@ describe.each(testEngines())('MQTT notifications on $name', (engine) => {
       attemptLog: [{ outcome: 'delivered', error: null }],
     })
     await nextMessage(1)
-    expect(messages[0].topic).toBe(`${topic}/alerts`)
-    expect(messages[0].qos).toBe(1)
-    expect(JSON.parse(messages[0].text)).toMatchObject({
+    expect(messages[0]?.topic).toBe(`${topic}/alerts`)
+    expect(messages[0]?.qos).toBe(1)
+    expect(JSON.parse(messages[0]?.text ?? 'null')).toMatchObject({
       kind: 'notification.test',
       rule: { id: rule.body.id },
     })
@@ -73,7 +73,7 @@ describe.each(testEngines())('MQTT notifications on $name', (engine) => {
     })
     await t.request('POST', `/api/myntrix/devices/${device.body.id}/connect`, { as: t.admin })
     await nextMessage(2)
-    expect(JSON.parse(messages[1].text)).toMatchObject({
+    expect(JSON.parse(messages[1]?.text ?? 'null')).toMatchObject({
       kind: 'device.connected',
       resource: { type: 'device', id: device.body.id, name: 'mk4' },
     })

@@ -201,17 +201,17 @@ describe.each(testEngines())('notification rules on $name', (engine) => {
       attemptLog: [{ attempt: 1, statusCode: 200, outcome: 'delivered', error: null }],
     })
     const [got] = receiver.to('/test-ok')
-    expect(got.signed).toBe(true)
-    expect(got.headers['x-myntrix-event']).toBe('notification.test')
-    expect(got.headers['x-myntrix-delivery']).toBe(res.body.id)
-    expect(got.body).toMatchObject({
+    expect(got?.signed).toBe(true)
+    expect(got?.headers['x-myntrix-event']).toBe('notification.test')
+    expect(got?.headers['x-myntrix-delivery']).toBe(res.body.id)
+    expect(got?.body).toMatchObject({
       kind: 'notification.test',
       resource: { type: 'rule', id: rule.id, name: rule.name },
       rule: { id: rule.id, name: rule.name },
       suppressed: 0,
       link: `/api/myntrix/notification-rules/${rule.id}`,
     })
-    expect(got.body.summary).toContain(rule.name)
+    expect(got?.body.summary).toContain(rule.name)
 
     receiver.script('/test-refused', [404])
     const refusing = await create(webhookRule(`${receiver.url}/test-refused`), t.admin)

@@ -86,13 +86,13 @@ describe('parseSchedule', () => {
   it.each(bad)('rejects %j naming the problem', (expr, message) => {
     const errors = scheduleErrors(expr)
     expect(errors).toHaveLength(1)
-    expect(errors[0].path).toBe('schedule')
-    expect(errors[0].message).toContain(message)
+    expect(errors[0]?.path).toBe('schedule')
+    expect(errors[0]?.message).toContain(message)
     expect(() => parseSchedule(expr)).toThrow(ValidationError)
   })
 
   it('uses the given path in errors', () => {
-    expect(scheduleErrors('61 * * * *', 'query.schedule')[0].path).toBe('query.schedule')
+    expect(scheduleErrors('61 * * * *', 'query.schedule')[0]?.path).toBe('query.schedule')
   })
 })
 
@@ -114,7 +114,7 @@ describe('validateTimezone', () => {
         error = err
       }
       expect(error).toBeInstanceOf(ValidationError)
-      expect((error as ValidationError).errors?.[0].path).toBe('timezone')
+      expect((error as ValidationError).errors?.[0]?.path).toBe('timezone')
     },
   )
 })

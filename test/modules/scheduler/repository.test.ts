@@ -72,12 +72,12 @@ describe.each(testEngines())('scheduler repository on $name', (engine) => {
     return task
   }
 
-  function planFor(task: Task): ClaimPlan {
-    const due = task.nextRunAt as Date
-    const run: TaskRun = {
+  /** The one run a claim of task starts. */
+  function runFor(task: Task): TaskRun {
+    return {
       id: newId(),
       taskId: task.id,
-      scheduledFor: due,
+      scheduledFor: task.nextRunAt as Date,
       startTime: new Date(),
       endTime: null,
       status: 'running',
@@ -89,7 +89,11 @@ describe.each(testEngines())('scheduler repository on $name', (engine) => {
       claimedBy: 'test',
       createdAt: new Date(),
     }
-    return { expectedDue: due, nextRunAt: nextAfter('* * * * * *', 'UTC', due), runs: [run] }
+  }
+
+  function planFor(task: Task): ClaimPlan {
+    const due = task.nextRunAt as Date
+    return { expectedDue: due, nextRunAt: nextAfter('* * * * * *', 'UTC', due), runs: [runFor(task)] }
   }
 
   const plan = (task: Task, _now: Date, _busy: boolean, ready?: ClaimPlan) => ready ?? planFor(task)
@@ -102,7 +106,7 @@ describe.each(testEngines())('scheduler repository on $name', (engine) => {
     const prepared = read.map((task) => ({ task, plan: planFor(task) }))
     const first = await repo.claimDue(10, plan, prepared)
     expect(first).toHaveLength(1)
-    expect(first[0].runs[0].status).toBe('running')
+    expect(first[0]?.runs[0]?.status).toBe('running')
     // The same prepared claim again (a second process with the same read) moves nothing.
     const again = await repo.claimDue(
       10,
@@ -110,9 +114,11 @@ describe.each(testEngines())('scheduler repository on $name', (engine) => {
       read.map((task) => ({ task, plan: planFor(task) })),
     )
     expect(again).toEqual([])
-    const stored = await repo.getTask(read[0].id)
+    const [task] = read
+    if (task === undefined) throw new Error('no due task was read')
+    const stored = await repo.getTask(task.id)
     expect(stored?.nextRunAt?.getTime()).toBe(due.getTime() + 1000)
-    const runs = await repo.listRuns({ ownerId: null, taskId: read[0].id, limit: 10, offset: 0 })
+    const runs = await repo.listRuns({ ownerId: null, taskId: task.id, limit: 10, offset: 0 })
     expect(runs.items.map((r) => r.status)).toEqual(['running'])
   })
 
@@ -136,7 +142,7 @@ describe.each(testEngines())('scheduler repository on $name', (engine) => {
     ).toEqual([])
     const plain = await repo.claimDue(10, plan)
     expect(plain).toHaveLength(1)
-    expect(plain[0].task.payload).toEqual({ url: 'http://127.0.0.1:9/new' })
+    expect(plain[0]?.task.payload).toEqual({ url: 'http://127.0.0.1:9/new' })
   })
 
   describe('reapOrphans', () => {
@@ -149,7 +155,7 @@ describe.each(testEngines())('scheduler repository on $name', (engine) => {
     let attempt = 0
     async function runOf(task: Task, status: 'running' | 'pending', claimedBy: string | null) {
       // Distinct attempts: UNIQUE (task_id, scheduled_for, attempt).
-      const run = { ...planFor(task).runs[0], id: newId(), status, claimedBy, attempt: ++attempt }
+      const run = { ...runFor(task), id: newId(), status, claimedBy, attempt: ++attempt }
       await repo.insertRun(run)
       return run.id
     }
@@ -230,7 +236,7 @@ describe.each(testEngines())('scheduler repository on $name', (engine) => {
     async function runAt(task: Task, status: TaskRun['status'], ageDays: number) {
       const at = new Date(now - ageDays * DAY)
       const run = {
-        ...planFor(task).runs[0],
+        ...runFor(task),
         id: newId(),
         status,
         createdAt: at,
@@ -287,7 +293,9 @@ describe.each(testEngines())('scheduler repository on $name', (engine) => {
         await jobAt('device.file', 'completed', 10),
       ]
       // A kept run linked to an old job (its job outlived by the run): the job goes, the run stays unlinked.
-      await repo.setJob(recent, oldJobs[1])
+      const [, oldFailedJob] = oldJobs
+      if (oldFailedJob === undefined) throw new Error('the old jobs were not made')
+      await repo.setJob(recent, oldFailedJob)
 
       const retention = new HistoryRetention({
         repo,

@@ -49,7 +49,7 @@ export function Chart({
               // From the newest point itself: with a single point uPlot widens min and max by days.
               range: (u) => {
                 const times = u.data[0]
-                const end = times.length > 0 ? times[times.length - 1] : Date.now() / 1000
+                const end = times.at(-1) ?? Date.now() / 1000
                 return [end - windowSeconds, end]
               },
             }

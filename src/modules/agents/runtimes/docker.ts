@@ -202,7 +202,7 @@ export class DockerRuntime implements AgentRuntime {
     const modes = await Promise.all(candidates.map((path) => pathMode(container, path)))
     for (const [i, path] of candidates.entries()) {
       const mode = modes[i]
-      if (mode === null) continue
+      if (mode === null || mode === undefined) continue
       if ((mode & 0o111) === 0)
         throw new RuntimeSpawnError(`cannot start ${command}: ${path} is not executable`, { denied: true })
       return

@@ -117,6 +117,9 @@ export class ProcessRuntime implements AgentRuntime {
 
   async spawn(spec: RuntimeSpec): Promise<RuntimeProcess> {
     const [file, ...args] = spec.argv
+    // The service refuses an agent without a command; a process needs a program to run.
+    if (file === undefined)
+      throw new RuntimeSpawnError('no program to run: argv is empty', { notFound: true })
     // Check cwd first: spawn reports a missing cwd as ENOENT, indistinguishable from
     // a missing program.
     try {

@@ -9,16 +9,9 @@
 // so the device can detect a lost or repeated chunk and check the digest.
 
 import { TransferError } from '../errors.js'
+import { FileStreamer } from './file-streamer.js'
 import type { ChunkSource } from './source.js'
-import {
-  newProgress,
-  type StreamControl,
-  type Streamer,
-  type StreamerOptions,
-  type StreamOutcome,
-  type StreamSession,
-  type TransferProgress,
-} from './types.js'
+import type { StreamControl, StreamerOptions, StreamOutcome, StreamSession } from './types.js'
 
 export const RAW_CHUNK_BYTES = 4096
 /** MQTT message payload bytes before base64 (about 4 KiB on the wire). */
@@ -49,8 +42,7 @@ class Slicer {
   }
 }
 
-export class RawStreamer implements Streamer {
-  readonly progress: TransferProgress
+export class RawStreamer extends FileStreamer<ChunkSource> {
   private readonly slicer: Slicer
   private pending: Buffer | null = null
   private seq = 0
@@ -58,12 +50,12 @@ export class RawStreamer implements Streamer {
   private readonly isMessages: boolean
 
   constructor(
-    private readonly source: ChunkSource,
+    source: ChunkSource,
     private readonly file: RawFileInfo,
-    private readonly options: StreamerOptions,
+    options: StreamerOptions,
     mode: 'bytes' | 'messages',
   ) {
-    this.progress = newProgress(null, file.sizeBytes)
+    super(source, null, file.sizeBytes, options)
     this.isMessages = mode === 'messages'
     this.slicer = new Slicer(source, this.isMessages ? MQTT_CHUNK_BYTES : RAW_CHUNK_BYTES)
   }
@@ -128,9 +120,5 @@ export class RawStreamer implements Streamer {
       throw TransferError.from(err, `${label} was not answered`)
     }
     if (!result.ok) throw new TransferError(`${label} was refused: ${result.message}`, { firmware: true })
-  }
-
-  close(): void {
-    this.source.close()
   }
 }

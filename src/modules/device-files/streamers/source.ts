@@ -34,7 +34,8 @@ export class GcodeFileSource implements LineSource {
         this.buffered = this.splitter.push((value as Buffer).toString('latin1'))
       }
     }
-    return this.buffered[this.index++]
+    // The loop above leaves index inside buffered.
+    return this.buffered[this.index++] ?? null
   }
 
   close(): void {

@@ -4,6 +4,7 @@
 // `<prefix>/command`; the `mqtt` protocol (protocols/mqtt.ts) reads that framing.
 
 import { connectAsync } from 'mqtt'
+import { TransportListeners } from './listeners.js'
 import {
   type ResolveAddress,
   type Transport,
@@ -39,13 +40,13 @@ export interface MqttTransportOptions {
   resolveAddress?: ResolveAddress
 }
 
-export class MqttTransport implements Transport {
+export class MqttTransport extends TransportListeners implements Transport {
   private client: ClientLike | null = null
   private closedByUs = false
-  private readonly dataListeners: ((chunk: Buffer) => void)[] = []
-  private readonly closeListeners: ((err?: TransportError) => void)[] = []
 
-  constructor(private readonly options: MqttTransportOptions) {}
+  constructor(private readonly options: MqttTransportOptions) {
+    super()
+  }
 
   async open(): Promise<void> {
     const o = this.options
@@ -82,7 +83,7 @@ export class MqttTransport implements Transport {
       const suffix = topic === statusTopic ? 'status' : topic.slice(o.topicPrefix.length + 1)
       const line = `${suffix} ${payload.toString('utf8').replace(/\r?\n/g, ' ')}\n`
       const chunk = Buffer.from(line, 'utf8')
-      for (const l of this.dataListeners) l(chunk)
+      this.emitData(chunk)
     })
     client.on('close', () => {
       if (this.closedByUs || this.client !== client) return
@@ -91,7 +92,7 @@ export class MqttTransport implements Transport {
       const reason = lastError
         ? toTransportError(lastError, 'ECONNRESET', { disconnected: true })
         : new TransportError('the broker closed the connection', 'ECONNRESET', { disconnected: true })
-      for (const l of this.closeListeners) l(reason)
+      this.emitClose(reason)
     })
     try {
       await client.subscribeAsync(
@@ -130,14 +131,6 @@ export class MqttTransport implements Transport {
     const client = this.client
     this.client = null
     if (client) await client.endAsync(true).catch(() => {})
-  }
-
-  onData(listener: (chunk: Buffer) => void): void {
-    this.dataListeners.push(listener)
-  }
-
-  onClose(listener: (err?: TransportError) => void): void {
-    this.closeListeners.push(listener)
   }
 }
 

@@ -4,6 +4,7 @@
 import { constants } from 'node:fs'
 import { access } from 'node:fs/promises'
 import { SerialPort } from 'serialport'
+import { TransportListeners } from './listeners.js'
 import { type Transport, TransportError, type TransportFactory, toTransportError } from './types.js'
 
 /** The few methods of serialport's stream that we call. */
@@ -18,16 +19,16 @@ interface PortLike {
   removeAllListeners(): unknown
 }
 
-export class SerialTransport implements Transport {
+export class SerialTransport extends TransportListeners implements Transport {
   private port: PortLike | null = null
   private closedByUs = false
-  private readonly dataListeners: ((chunk: Buffer) => void)[] = []
-  private readonly closeListeners: ((err?: TransportError) => void)[] = []
 
   constructor(
     private readonly path: string,
     private readonly baudRate: number,
-  ) {}
+  ) {
+    super()
+  }
 
   async open(): Promise<void> {
     // serialport reports a missing or forbidden path as strerror text only;
@@ -54,7 +55,7 @@ export class SerialTransport implements Transport {
     this.port = port
     this.closedByUs = false
     port.on('data', (chunk) => {
-      for (const l of this.dataListeners) l(chunk)
+      this.emitData(chunk)
     })
     // Errors after open surface again as 'close' with `disconnected`; the
     // listener only keeps an 'error' event from becoming an uncaught exception.
@@ -65,7 +66,7 @@ export class SerialTransport implements Transport {
       const reason = err
         ? toTransportError(err, 'EIO', { disconnected: true })
         : new TransportError('serial port closed', 'EIO', { disconnected: true })
-      for (const l of this.closeListeners) l(reason)
+      this.emitClose(reason)
     })
   }
 
@@ -95,14 +96,6 @@ export class SerialTransport implements Transport {
     })
     port.removeAllListeners()
     port.on('error', () => {})
-  }
-
-  onData(listener: (chunk: Buffer) => void): void {
-    this.dataListeners.push(listener)
-  }
-
-  onClose(listener: (err?: TransportError) => void): void {
-    this.closeListeners.push(listener)
   }
 }
 

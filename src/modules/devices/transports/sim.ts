@@ -5,17 +5,18 @@
 import type { SimFirmware } from '../connection-string.js'
 import { emulators } from '../sim/index.js'
 import type { FirmwareEmulator } from '../sim/types.js'
+import { TransportListeners } from './listeners.js'
 import { type Transport, TransportError, type TransportFactory } from './types.js'
 
-export class SimTransport implements Transport {
+export class SimTransport extends TransportListeners implements Transport {
   private emulator: FirmwareEmulator | null = null
-  private readonly dataListeners: ((chunk: Buffer) => void)[] = []
-  private readonly closeListeners: ((err?: TransportError) => void)[] = []
 
   constructor(
     readonly firmware: SimFirmware,
     private readonly emulatorOptions: Record<string, unknown> = {},
-  ) {}
+  ) {
+    super()
+  }
 
   /** The emulator behind the link while open (tests drive its hooks). */
   get device(): FirmwareEmulator | null {
@@ -30,7 +31,7 @@ export class SimTransport implements Transport {
       const chunk = Buffer.from(data, 'latin1')
       setImmediate(() => {
         if (this.emulator !== emulator) return
-        for (const l of this.dataListeners) l(chunk)
+        this.emitData(chunk)
       })
     })
     this.emulator = emulator
@@ -59,15 +60,7 @@ export class SimTransport implements Transport {
     this.emulator = null
     emulator.stop()
     const err = new TransportError('simulated device unplugged', 'EIO', { disconnected: true })
-    for (const l of this.closeListeners) l(err)
-  }
-
-  onData(listener: (chunk: Buffer) => void): void {
-    this.dataListeners.push(listener)
-  }
-
-  onClose(listener: (err?: TransportError) => void): void {
-    this.closeListeners.push(listener)
+    this.emitClose(err)
   }
 }
 

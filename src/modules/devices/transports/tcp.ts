@@ -1,6 +1,7 @@
 // Raw TCP sockets (serial-to-Ethernet bridges, ESP3D, network firmware).
 
 import { connect, type Socket } from 'node:net'
+import { TransportListeners } from './listeners.js'
 import {
   type ResolveAddress,
   type Transport,
@@ -9,11 +10,9 @@ import {
   toTransportError,
 } from './types.js'
 
-export class TcpTransport implements Transport {
+export class TcpTransport extends TransportListeners implements Transport {
   private socket: Socket | null = null
   private closedByUs = false
-  private readonly dataListeners: ((chunk: Buffer) => void)[] = []
-  private readonly closeListeners: ((err?: TransportError) => void)[] = []
 
   constructor(
     private readonly host: string,
@@ -21,7 +20,9 @@ export class TcpTransport implements Transport {
     private readonly connectTimeoutMs: number,
     /** Without one, the socket resolves the host itself (no policy: tests and trusted callers). */
     private readonly resolveAddress?: ResolveAddress,
-  ) {}
+  ) {
+    super()
+  }
 
   async open(): Promise<void> {
     this.closedByUs = false
@@ -74,7 +75,7 @@ export class TcpTransport implements Transport {
         socket.setNoDelay(true)
         let lastError: Error | undefined
         socket.on('data', (chunk: Buffer) => {
-          for (const l of this.dataListeners) l(chunk)
+          this.emitData(chunk)
         })
         socket.on('error', (err) => {
           lastError = err
@@ -85,7 +86,7 @@ export class TcpTransport implements Transport {
           const reason = lastError
             ? toTransportError(lastError, 'ECONNRESET', { disconnected: true })
             : new TransportError('the peer closed the connection', 'ECONNRESET', { disconnected: true })
-          for (const l of this.closeListeners) l(reason)
+          this.emitClose(reason)
         })
         resolve(socket)
       })
@@ -115,14 +116,6 @@ export class TcpTransport implements Transport {
       socket.once('close', () => resolve())
       socket.destroy()
     })
-  }
-
-  onData(listener: (chunk: Buffer) => void): void {
-    this.dataListeners.push(listener)
-  }
-
-  onClose(listener: (err?: TransportError) => void): void {
-    this.closeListeners.push(listener)
   }
 }
 

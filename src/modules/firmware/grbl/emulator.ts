@@ -53,7 +53,8 @@ export class GrblEmulator extends EmulatorBase implements FirmwareEmulator {
   /** Every line executed, in order. */
   readonly received: string[] = []
 
-  readonly hooks: Record<string, (...args: string[]) => void> = {
+  // satisfies, not a type: tests calling hooks by name get them checked.
+  readonly hooks = {
     mute: () => this.mute(),
     'delay-next': (ms = '500') => {
       this.delayNextMs = Number(ms)
@@ -71,7 +72,7 @@ export class GrblEmulator extends EmulatorBase implements FirmwareEmulator {
     'reset-drops-next': () => {
       this.resetBeforeNext = 'drop'
     },
-  }
+  } satisfies Record<string, (...args: string[]) => void>
 
   constructor(options: GrblEmulatorOptions = {}) {
     super()
@@ -161,7 +162,7 @@ export class GrblEmulator extends EmulatorBase implements FirmwareEmulator {
     if (line.startsWith('$')) return this.system(line)
     if (this.state === 'Alarm') return 'error:9\r\n'
     const words = gcodeWords(line)
-    if (words === null) return /[A-Z]/.test(line[0]) ? 'error:2\r\n' : 'error:1\r\n'
+    if (words === null) return /[A-Z]/.test(line.charAt(0)) ? 'error:2\r\n' : 'error:1\r\n'
     return this.gcode(line, words)
   }
 

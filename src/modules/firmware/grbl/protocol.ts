@@ -29,8 +29,10 @@ type Vector = [number, number, number]
 
 function vector(text: string): Vector | null {
   const parts = text.split(',').map(Number)
-  if (parts.length < 3 || parts.some((n) => !Number.isFinite(n))) return null
-  return [parts[0], parts[1], parts[2]]
+  const [x, y, z] = parts
+  if (x === undefined || y === undefined || z === undefined || parts.some((n) => !Number.isFinite(n)))
+    return null
+  return [x, y, z]
 }
 
 export class GrblProtocol implements Protocol {
@@ -85,7 +87,8 @@ export class GrblProtocol implements Protocol {
     if (ver) return [{ kind: 'firmware', version: `Grbl ${ver[1]}` }, { kind: 'response' }]
     const opt = /^\[OPT:([^\]]*)\]/.exec(text)
     if (opt) {
-      const size = Number(opt[1].split(',').at(-1))
+      // No options field reads as NaN: the buffer size stays as it is.
+      const size = Number(opt[1]?.split(',').at(-1))
       if (Number.isInteger(size) && size > 0) this.rxBufferSize = size
       return [{ kind: 'response' }]
     }
@@ -97,9 +100,14 @@ export class GrblProtocol implements Protocol {
   }
 
   private report(body: string): ProtocolEvent[] {
-    const [stateField, ...fields] = body.split('|')
-    const [state, subState] = stateField.split(':')
+    // split always yields at least one element, so the defaults only satisfy the type.
+    const [stateField = '', ...fields] = body.split('|')
+    const [state = '', subState] = stateField.split(':')
     const readings: Readings = { state }
+    // A short field (`FS:500` without the spindle) leaves the missing readings out.
+    const read = (name: string, n: number | undefined): void => {
+      if (n !== undefined) readings[name] = n
+    }
     if (subState !== undefined) readings.subState = Number(subState)
     let machine: Vector | null = null
     let work: Vector | null = null
@@ -112,17 +120,17 @@ export class GrblProtocol implements Protocol {
       else if (key === 'WPos') work = vector(value)
       else if (key === 'WCO') this.wco = vector(value) ?? this.wco
       else if (key === 'FS') {
-        readings.feed = numbers[0]
-        readings.spindle = numbers[1]
-      } else if (key === 'F') readings.feed = numbers[0]
+        read('feed', numbers[0])
+        read('spindle', numbers[1])
+      } else if (key === 'F') read('feed', numbers[0])
       else if (key === 'Ov') {
-        readings.feedOverride = numbers[0]
-        readings.rapidOverride = numbers[1]
-        readings.spindleOverride = numbers[2]
+        read('feedOverride', numbers[0])
+        read('rapidOverride', numbers[1])
+        read('spindleOverride', numbers[2])
       } else if (key === 'Bf') {
-        readings.plannerBlocksFree = numbers[0]
-        readings.rxBytesFree = numbers[1]
-      } else if (key === 'Ln') readings.lineNumber = numbers[0]
+        read('plannerBlocksFree', numbers[0])
+        read('rxBytesFree', numbers[1])
+      } else if (key === 'Ln') read('lineNumber', numbers[0])
       else if (key === 'Pn') readings.pins = value
     }
     // Operators read work coordinates; GRBL reports one of MPos/WPos and WCO = MPos - WPos.

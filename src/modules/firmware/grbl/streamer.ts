@@ -7,17 +7,10 @@
 // Real-time bytes (`?` `!` `~` Ctrl-X) bypass the buffer and need no space.
 
 import { TransferError } from '../../device-files/errors.js'
+import { FileStreamer } from '../../device-files/streamers/file-streamer.js'
 import type { LineSource } from '../../device-files/streamers/source.js'
 import { StallWatch } from '../../device-files/streamers/stall.js'
-import {
-  newProgress,
-  type StreamControl,
-  type Streamer,
-  type StreamerOptions,
-  type StreamOutcome,
-  type StreamSession,
-  type TransferProgress,
-} from '../../device-files/streamers/types.js'
+import type { StreamControl, StreamOutcome, StreamSession } from '../../device-files/streamers/types.js'
 import type { PreparedLine } from '../gcode.js'
 import { GRBL_DEFAULT_RX_BUFFER, GRBL_REALTIME } from './wire.js'
 
@@ -25,20 +18,10 @@ const GRBL_STATUS_QUERY = String.fromCharCode(GRBL_REALTIME.statusQuery)
 /** Status report states in which GRBL is executing what it acknowledged. */
 const BUSY_STATES = /^(?:Run|Jog|Home|Hold|Door)/
 
-export class GrblStreamer implements Streamer {
-  readonly progress: TransferProgress
+export class GrblStreamer extends FileStreamer<LineSource> {
   /** Read from the file but not yet sent (it did not fit). */
   private peeked: PreparedLine | null = null
   private isSourceDone = false
-
-  constructor(
-    private readonly source: LineSource,
-    totalLines: number,
-    totalBytes: number,
-    private readonly options: StreamerOptions,
-  ) {
-    this.progress = newProgress(totalLines, totalBytes)
-  }
 
   async run(session: StreamSession, control: StreamControl): Promise<StreamOutcome> {
     const rxBytes = session.protocol.rxBufferSize ?? GRBL_DEFAULT_RX_BUFFER
@@ -202,9 +185,5 @@ export class GrblStreamer implements Streamer {
       offClose()
       wake = null
     }
-  }
-
-  close(): void {
-    this.source.close()
   }
 }

@@ -48,14 +48,15 @@ export class MarlinEmulator extends EmulatorBase implements FirmwareEmulator {
   /** Every command line executed, in order (what the host really delivered). */
   readonly received: string[] = []
 
-  readonly hooks: Record<string, (...args: string[]) => void> = {
+  // satisfies, not a type: tests calling hooks by name get them checked.
+  readonly hooks = {
     resend: () => this.requestResend(),
     mute: () => this.mute(),
     'delay-next': (ms = '500') => this.delayNext(Number(ms)),
     temps: (t = '21', b = '21') => this.setTemperatures(Number(t), Number(b)),
     report: () => this.reportTemperatures(),
     reset: () => this.reset(),
-  }
+  } satisfies Record<string, (...args: string[]) => void>
 
   constructor(options: MarlinEmulatorOptions = {}) {
     super()
@@ -184,7 +185,8 @@ export class MarlinEmulator extends EmulatorBase implements FirmwareEmulator {
   private execute(line: string, done: (reply: string) => void): string | undefined {
     const text = line.replace(/;.*$/, '').trim()
     if (text === '') return 'ok\n'
-    const [word] = text.split(/\s+/, 1)
+    // text is not empty, so it has a first word.
+    const [word = ''] = text.split(/\s+/, 1)
     const code = word.toUpperCase()
     const words = gcodeWords(text.slice(word.length)) ?? new Map<string, number>()
     this.updateHeaters()

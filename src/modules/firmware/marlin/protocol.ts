@@ -35,6 +35,8 @@ export function parseTemperatures(line: string): Readings | null {
   for (const m of line.matchAll(TEMPERATURE)) {
     found = true
     const [, key, current, target] = m
+    // key and current always take part in a TEMPERATURE match.
+    if (key === undefined || current === undefined) continue
     const names = HEATER_NAMES[key] ?? [`temperature${key.slice(1)}`, `targetTemperature${key.slice(1)}`]
     // With several hotends Marlin prints T: (active) plus T0:, T1:; keep both.
     readings[names[0]] = Number(current)
@@ -127,10 +129,11 @@ export class MarlinProtocol implements Protocol {
     const firmware = /FIRMWARE_NAME:\s*(.*?)(?:\s+(?:SOURCE_CODE_URL|PROTOCOL_VERSION|MACHINE_TYPE):|$)/.exec(
       text,
     )
-    if (firmware) return [{ kind: 'firmware', version: firmware[1].trim() }, { kind: 'response' }]
+    // (An optional-free group always takes part in its match: `?? ''` only satisfies the type.)
+    if (firmware) return [{ kind: 'firmware', version: (firmware[1] ?? '').trim() }, { kind: 'response' }]
     const cap = /^Cap:(\w+):([01])/.exec(text)
     if (cap) {
-      this.capabilities.set(cap[1], cap[2] === '1')
+      this.capabilities.set(cap[1] ?? '', cap[2] === '1')
       return [{ kind: 'response' }]
     }
     const position = parsePosition(text)

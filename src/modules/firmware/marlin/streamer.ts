@@ -9,35 +9,18 @@
 // temperatures and position, so nothing more of the file may reach it.
 
 import { TransferError } from '../../device-files/errors.js'
+import { FileStreamer } from '../../device-files/streamers/file-streamer.js'
 import type { LineSource } from '../../device-files/streamers/source.js'
-import {
-  newProgress,
-  type StreamControl,
-  type Streamer,
-  type StreamerOptions,
-  type StreamOutcome,
-  type StreamSession,
-  type TransferProgress,
-} from '../../device-files/streamers/types.js'
+import type { StreamControl, StreamOutcome, StreamSession } from '../../device-files/streamers/types.js'
 import type { PreparedLine } from '../gcode.js'
 
 // Commands that may run for minutes before their `ok` (heating, homing,
 // probing, dwell, waiting for moves, filament change).
 const LONG_RUNNING = /^(?:G28|G29|G4|G76|M109|M190|M191|M303|M400|M600|M0|M1|M116|G34|G35)\b/i
 
-export class MarlinStreamer implements Streamer {
-  readonly progress: TransferProgress
+export class MarlinStreamer extends FileStreamer<LineSource> {
   /** Sent but not yet acknowledged when the last run stopped (never, for a clean stop). */
   private pending: PreparedLine | null = null
-
-  constructor(
-    private readonly source: LineSource,
-    totalLines: number,
-    totalBytes: number,
-    private readonly options: StreamerOptions,
-  ) {
-    this.progress = newProgress(totalLines, totalBytes)
-  }
 
   async run(session: StreamSession, control: StreamControl): Promise<StreamOutcome> {
     let stopped: TransferError | null = null
@@ -89,9 +72,5 @@ export class MarlinStreamer implements Streamer {
     } finally {
       offLine()
     }
-  }
-
-  close(): void {
-    this.source.close()
   }
 }

@@ -148,10 +148,11 @@ export function parseAllowEntry(raw: string): { name: string; port?: string } | 
   const entry = raw.trim().toLowerCase()
   if (entry === '') return undefined
   const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(entry)
-  if (bracketed) return { name: bracketed[1], port: bracketed[2] }
+  // The first group always takes part in a match: `?? ''` only satisfies the type.
+  if (bracketed) return { name: bracketed[1] ?? '', port: bracketed[2] }
   // Two or more colons: a bare IPv6 address, which cannot carry a port.
   if ((entry.match(/:/g) ?? []).length > 1) return { name: entry }
-  const [name, port] = entry.split(':')
+  const [name = '', port] = entry.split(':')
   return { name, port }
 }
 

@@ -62,9 +62,10 @@ export function actionErrors(registry: ActionRegistry, type: unknown, payload: u
 /** Validates and returns the normalised payload, or throws a 400 ValidationError. */
 export function validateAction(registry: ActionRegistry, type: unknown, payload: unknown): unknown {
   const errors = actionErrors(registry, type, payload)
-  if (errors.length > 0) {
+  const [first] = errors
+  if (first) {
     throw new ValidationError(
-      `invalid ${typeof type === 'string' ? type : 'action'}: ${errors[0].path} ${errors[0].message}`,
+      `invalid ${typeof type === 'string' ? type : 'action'}: ${first.path} ${first.message}`,
       errors,
     )
   }

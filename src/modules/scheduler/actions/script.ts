@@ -142,6 +142,9 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
 async function run(payload: ScriptPayload, ctx: ActionContext): Promise<ActionOutcome> {
   const shell = payload.shell === true
   const argv = shell ? ['/bin/sh', '-c', payload.command as string] : (payload.command as string[])
+  const [program, ...args] = argv
+  // Validation refuses an empty command; a payload that skipped it fails here, not in spawn.
+  if (program === undefined) return { ok: false, error: 'command must not be empty' }
   const okCodes = payload.okExitCodes ?? [0]
   const graceMs = payload.killGraceMs ?? 2000
   if (ctx.signal.aborted) {
@@ -172,7 +175,7 @@ async function run(payload: ScriptPayload, ctx: ActionContext): Promise<ActionOu
     if (workspace.home) env.HOME = workspace.home
     else delete env.HOME
   }
-  const child = spawn(argv[0], argv.slice(1), {
+  const child = spawn(program, args, {
     cwd: payload.cwd ?? workspace?.cwd,
     env,
     ...spawnIdentity(ctx.services.childUser),
@@ -210,7 +213,7 @@ async function run(payload: ScriptPayload, ctx: ActionContext): Promise<ActionOu
       child.once('exit', (code, sig) => resolve({ code, signal: sig }))
     })
     if ('spawnError' in exit) {
-      const error = `could not start ${argv[0]}: ${exit.spawnError.message}`
+      const error = `could not start ${program}: ${exit.spawnError.message}`
       ctx.log.line(error)
       return { ok: false, error }
     }

@@ -22,9 +22,9 @@ class ProcessAgents implements AgentControl {
   constructor(private readonly commands: Record<string, string[]>) {}
 
   private spawnAgent(id: string): ChildProcess {
-    const command = this.commands[id]
-    if (!command) throw new NotFoundError('agent', id)
-    const child = spawn(command[0], command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] })
+    const [program, ...args] = this.commands[id] ?? []
+    if (program === undefined) throw new NotFoundError('agent', id)
+    const child = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'] })
     this.running.set(id, child)
     child.once('exit', () => this.running.delete(id))
     return child
@@ -184,6 +184,7 @@ const devices: DeviceControl = {
   async command(deviceId, command, opts) {
     if (deviceId !== 'dev1') throw new NotFoundError('device', deviceId)
     const [reply] = await exchange([command], opts.signal)
+    if (reply === undefined) throw new Error(`device sent no reply to ${command}`)
     if (reply.startsWith('error')) throw new Error(`device answered ${reply}`)
     return { reply: [reply] }
   },

@@ -41,7 +41,8 @@ function series(samples: TelemetrySample[], keys: string[]): uPlot.AlignedData {
     lastT = x
     t.push(x)
     keys.forEach((k, i) => {
-      cols[i].push(num(s.readings[k]))
+      // One column per key: cols was made from keys.
+      cols[i]?.push(num(s.readings[k]))
     })
   }
   return [t, ...cols]

@@ -70,12 +70,12 @@ export function Terminal({
                 e.preventDefault()
                 const i = Math.min(back + 1, history.length - 1)
                 setBack(i)
-                setText(history[i])
+                setText(history[i] ?? '')
               } else if (e.key === 'ArrowDown' && back >= 0) {
                 e.preventDefault()
                 const i = back - 1
                 setBack(i)
-                setText(i >= 0 ? history[i] : '')
+                setText(history[i] ?? '')
               }
             }}
           />

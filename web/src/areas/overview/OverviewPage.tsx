@@ -43,7 +43,8 @@ type HostSeries = { t: number[]; cpu: (number | null)[]; mem: (number | null)[] 
 
 /** Appends a point unless it is not newer than the last one (a repeated or late figure). */
 function pushPoint(p: HostSeries, t: number, cpu: number | null, mem: number | null): void {
-  if (p.t.length > 0 && p.t[p.t.length - 1] >= t) return
+  const last = p.t.at(-1)
+  if (last !== undefined && last >= t) return
   p.t.push(t)
   p.cpu.push(cpu)
   p.mem.push(mem)
@@ -68,11 +69,11 @@ function useHostSeries(scene: Scene | undefined) {
     // History first, then whatever the feed already brought that is newer.
     const seeded: HostSeries = { t: [], cpu: [], mem: [] }
     h.timestamps.forEach((ts, i) => {
-      pushPoint(seeded, Math.floor(new Date(ts).getTime() / 1000), h.cpu[i], h.memory[i])
+      pushPoint(seeded, Math.floor(new Date(ts).getTime() / 1000), h.cpu[i] ?? null, h.memory[i] ?? null)
     })
     const live = points.current
     live.t.forEach((t, i) => {
-      pushPoint(seeded, t, live.cpu[i], live.mem[i])
+      pushPoint(seeded, t, live.cpu[i] ?? null, live.mem[i] ?? null)
     })
     trimPoints(seeded)
     points.current = seeded
