@@ -28,6 +28,7 @@ import { installRequestLog } from './http/request-log.js'
 import { systemRoutes } from './http/system-routes.js'
 import type { Logger } from './logger.js'
 import { createAgentsArea } from './modules/agents/index.js'
+import { createAlertsArea } from './modules/alerts/index.js'
 import type { AppInstance, Area, AreaContext } from './modules/area.js'
 import { createDeviceFilesArea } from './modules/device-files/index.js'
 import { createDevicesArea } from './modules/devices/index.js'
@@ -141,6 +142,12 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
   areas.push(agents)
   const devices = createDevicesArea(context)
   areas.push(devices)
+  areas.push(
+    createAlertsArea(context, {
+      devices: devices.service,
+      hostSamples: (listener) => monitoring.service.sampler.onSample(listener),
+    }),
+  )
   const deviceFiles = createDeviceFilesArea(context, config.deviceFiles, {
     jobs: jobs.service,
     devices: devices.service,

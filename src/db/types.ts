@@ -217,6 +217,41 @@ export interface NotificationRulesTable {
   updatedAt: DbTime
 }
 
+export interface AlertRulesTable {
+  id: string
+  name: string
+  ownerId: string
+  enabled: DbBool
+  source: string
+  metric: string
+  deviceId: string | null
+  operator: string
+  threshold: number
+  clearThreshold: number | null
+  forSeconds: number
+  cooldownSeconds: number
+  createdAt: DbTime
+  updatedAt: DbTime
+}
+
+export interface AlertsTable {
+  id: string
+  ruleId: string
+  ownerId: string
+  resourceType: string
+  resourceId: string
+  state: string
+  value: number | null
+  startedAt: DbTime
+  firedAt: DbTimeNullable
+  endedAt: DbTimeNullable
+  notified: DbBool
+  acknowledgedAt: DbTimeNullable
+  acknowledgedBy: string | null
+  transitions: DbJson
+  updatedAt: DbTime
+}
+
 export interface NotificationDeliveriesTable {
   id: string
   ruleId: string
@@ -276,6 +311,8 @@ export interface DB {
   notificationDeliveries: NotificationDeliveriesTable
   notificationAttempts: NotificationAttemptsTable
   notificationCooldowns: NotificationCooldownsTable
+  alertRules: AlertRulesTable
+  alerts: AlertsTable
 }
 
 export type Database = Kysely<DB>

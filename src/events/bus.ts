@@ -46,6 +46,12 @@ export interface EventMap {
   'device.log': { deviceId: string; ts: string; direction: 'in' | 'out' | 'info'; line: string }
   'device.deleted': { deviceId: string; ownerId: string }
   'job.updated': { job: JobEventPayload }
+  /**
+   * An alert changed state (alerts area). `notify`: this change is one to send
+   * (alert.firing, or alert.resolved of an alert whose firing was sent); false
+   * inside the rule's cooldown and for pending or ok.
+   */
+  'alert.changed': { alert: AlertEventPayload; notify: boolean }
   'task.run': { runId: string; taskId: string; status: string }
   'task.changed': { taskId: string }
 }
@@ -64,6 +70,26 @@ export interface JobEventPayload {
   error?: string | null
   startedAt?: string | null
   finishedAt?: string | null
+}
+
+/** An alert with what its rule watches, as the alerts area emits it. */
+export interface AlertEventPayload {
+  id: string
+  ruleId: string
+  ruleName: string
+  ownerId: string
+  state: 'pending' | 'firing' | 'resolved' | 'ok'
+  value: number | null
+  source: 'host' | 'device'
+  metric: string
+  deviceId: string | null
+  operator: string
+  threshold: number
+  clearThreshold: number | null
+  forSeconds: number
+  startedAt: string
+  firedAt: string | null
+  endedAt: string | null
 }
 
 export type EventName = keyof EventMap

@@ -14,6 +14,7 @@ import { auditLogIndexes } from './0703_audit_log_indexes.js'
 import { apiKeyTokenVersion } from './0704_api_key_token_version.js'
 import { nodes } from './0801_nodes.js'
 import { notifications } from './0860_notifications.js'
+import { alerts } from './0940_alerts.js'
 import type { MyntrixMigration } from './types.js'
 
 export const migrations: Record<string, MyntrixMigration> = {
@@ -30,4 +31,5 @@ export const migrations: Record<string, MyntrixMigration> = {
   '0704_api_key_token_version': apiKeyTokenVersion,
   '0801_nodes': nodes,
   '0860_notifications': notifications,
+  '0940_alerts': alerts,
 }

@@ -7,7 +7,7 @@
 // change into its state only.
 
 import { newId } from '../../db/ids.js'
-import type { EventBus, JobEventPayload } from '../../events/bus.js'
+import type { AlertEventPayload, EventBus, JobEventPayload } from '../../events/bus.js'
 import type { Logger } from '../../logger.js'
 import {
   type EventKind,
@@ -113,6 +113,10 @@ export class EventSource {
         }
       }),
       bus.on('device.deleted', (e) => this.deviceStatus.delete(e.deviceId)),
+      bus.on('alert.changed', ({ alert, notify }) => {
+        if (!notify || (alert.state !== 'firing' && alert.state !== 'resolved')) return
+        this.queue(() => this.alertChanged(alert))
+      }),
       // The connection reports each change of availability once, so no state is kept here.
       bus.on('device.availability', (e) => {
         const kind: EventKind = e.stale ? 'device.offline' : 'device.online'
@@ -242,5 +246,39 @@ export class EventSource {
     return this.event(kind, this.resource('device', id, facts), `Device "${facts.name}" ${what}${why}`, {
       lastError,
     })
+  }
+
+  /** The alert's rule is the resource (owned by the rule's owner), so each rule has its own cooldown. */
+  private async alertChanged(alert: AlertEventPayload): Promise<NotificationEvent> {
+    const firing = alert.state === 'firing'
+    const device = alert.deviceId ? await this.options.lookup.device(alert.deviceId) : undefined
+    const subject = alert.deviceId
+      ? `${alert.metric} of device "${device?.name ?? alert.deviceId}"`
+      : alert.metric
+    const condition = firing
+      ? ` (${alert.operator} ${alert.threshold}${alert.forSeconds > 0 ? ` for ${alert.forSeconds} s` : ''})`
+      : ''
+    const value = alert.value === null ? 'no longer watched' : `is ${alert.value}${condition}`
+    return this.event(
+      firing ? 'alert.firing' : 'alert.resolved',
+      { type: 'alert', id: alert.ruleId, name: alert.ruleName, ownerId: alert.ownerId },
+      `Alert "${alert.ruleName}" ${firing ? 'is firing' : 'resolved'}: ${subject} ${value}`,
+      {
+        alertId: alert.id,
+        state: alert.state,
+        value: alert.value,
+        source: alert.source,
+        metric: alert.metric,
+        deviceId: alert.deviceId,
+        deviceName: device?.name ?? null,
+        operator: alert.operator,
+        threshold: alert.threshold,
+        clearThreshold: alert.clearThreshold,
+        forSeconds: alert.forSeconds,
+        startedAt: alert.startedAt,
+        firedAt: alert.firedAt,
+        endedAt: alert.endedAt,
+      },
+    )
   }
 }

@@ -16,6 +16,8 @@ export const EVENT_KINDS = [
   'device.error',
   'device.offline',
   'device.online',
+  'alert.firing',
+  'alert.resolved',
 ] as const
 export type EventKind = (typeof EVENT_KINDS)[number]
 
@@ -23,7 +25,8 @@ export type EventKind = (typeof EVENT_KINDS)[number]
 export const TEST_EVENT_KIND = 'notification.test'
 
 /** `rule`: the rule itself, the resource of a test notification. */
-export const RESOURCE_TYPES = ['agent', 'task', 'job', 'device', 'rule'] as const
+/** `alert`: an alert rule (its alerts' events; the cooldown then counts per alert rule). */
+export const RESOURCE_TYPES = ['agent', 'task', 'job', 'device', 'rule', 'alert'] as const
 export type ResourceType = (typeof RESOURCE_TYPES)[number]
 
 export interface EventResource {
@@ -60,6 +63,7 @@ const LINK_BASE: Record<ResourceType, string> = {
   job: '/resources/jobs',
   device: '/devices',
   rule: '/api/myntrix/notification-rules',
+  alert: '/api/myntrix/alert-rules',
 }
 
 export function linkOf(type: ResourceType, id: string): string {

@@ -1,0 +1,136 @@
+// Request and response schemas of the alert rules and alerts API. The
+// condition is one object with a `source` rather than a union (with
+// removeAdditional a union would strip the fields of every branch but the
+// first); what only one source takes (a device id) is checked by the service.
+
+import { type Static, Type } from '@sinclair/typebox'
+import { ListQuery } from '../../http/list.js'
+import { NameString } from '../../names.js'
+import { ALERT_SOURCES, ALERT_STATES, HOST_METRICS, OPERATORS } from './records.js'
+
+const Time = Type.String({ format: 'date-time' })
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()])
+const literals = <T extends string>(values: readonly T[], description?: string) =>
+  Type.Union(
+    values.map((v) => Type.Literal(v)),
+    description ? { description } : {},
+  )
+/** Finite numbers of a sane size: a threshold of 1e308 compares, but nobody means it. */
+const Threshold = (description: string) => Type.Number({ minimum: -1e12, maximum: 1e12, description })
+
+export const ConditionSchema = Type.Object(
+  {
+    source: literals(ALERT_SOURCES, 'host: a host metric; device: a reading of one device'),
+    metric: Type.String({
+      minLength: 1,
+      maxLength: 100,
+      description: `host: ${HOST_METRICS.join(' | ')} (disk.percent: the filesystem of the data directory); device: the reading's name (temperature, hotendTemperature, ...)`,
+    }),
+    deviceId: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 100, description: 'device rules: the device' }),
+    ),
+    operator: literals(OPERATORS),
+    threshold: Threshold('the condition holds while `value <operator> threshold`'),
+    clearThreshold: Type.Optional(
+      Nullable(
+        Threshold(
+          'a firing alert resolves once the value no longer passes this (hysteresis); on the safe side of threshold; default threshold',
+        ),
+      ),
+    ),
+  },
+  { additionalProperties: false },
+)
+export type ConditionInput = Static<typeof ConditionSchema>
+
+const ForSeconds = Type.Integer({
+  minimum: 0,
+  maximum: 86_400,
+  description: 'the condition must hold this long before the alert fires (default 0)',
+})
+const CooldownSeconds = Type.Integer({
+  minimum: 0,
+  maximum: 7 * 86_400,
+  description:
+    'an alert firing within this time after the rule last sent alert.firing is recorded but not sent (default 300)',
+})
+
+export const CreateAlertRuleBody = Type.Object(
+  {
+    name: NameString({ maxLength: 200 }),
+    enabled: Type.Optional(Type.Boolean({ description: 'default true' })),
+    condition: ConditionSchema,
+    forSeconds: Type.Optional(ForSeconds),
+    cooldownSeconds: Type.Optional(CooldownSeconds),
+  },
+  { additionalProperties: false },
+)
+export type CreateAlertRuleBody = Static<typeof CreateAlertRuleBody>
+
+export const UpdateAlertRuleBody = Type.Object(
+  {
+    name: Type.Optional(NameString({ maxLength: 200 })),
+    enabled: Type.Optional(Type.Boolean()),
+    condition: Type.Optional(ConditionSchema),
+    forSeconds: Type.Optional(ForSeconds),
+    cooldownSeconds: Type.Optional(CooldownSeconds),
+  },
+  { additionalProperties: false, minProperties: 1 },
+)
+export type UpdateAlertRuleBody = Static<typeof UpdateAlertRuleBody>
+
+export const AlertRuleSchema = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  enabled: Type.Boolean(),
+  condition: Type.Object({
+    source: literals(ALERT_SOURCES),
+    metric: Type.String(),
+    deviceId: Nullable(Type.String()),
+    operator: literals(OPERATORS),
+    threshold: Type.Number(),
+    clearThreshold: Nullable(Type.Number()),
+  }),
+  forSeconds: Type.Integer(),
+  cooldownSeconds: Type.Integer(),
+  ownerId: Type.String(),
+  createdAt: Time,
+  updatedAt: Time,
+})
+export type AlertRuleView = Static<typeof AlertRuleSchema>
+
+export const AlertSchema = Type.Object({
+  id: Type.String(),
+  ruleId: Type.String(),
+  ownerId: Type.String(),
+  resourceType: literals(ALERT_SOURCES),
+  resourceId: Type.String({ description: 'the device id, or the host metric' }),
+  state: literals(ALERT_STATES),
+  value: Nullable(Type.Number({ description: 'the value at the last change of state' })),
+  startedAt: Time,
+  firedAt: Nullable(Time),
+  endedAt: Nullable(Time),
+  notified: Type.Boolean({ description: 'alert.firing was sent (false: held back by the rule cooldown)' }),
+  acknowledgedAt: Nullable(Time),
+  acknowledgedBy: Nullable(Type.String()),
+  transitions: Type.Array(
+    Type.Object({ state: literals(ALERT_STATES), value: Nullable(Type.Number()), at: Time }),
+    { description: 'every change of state, oldest first' },
+  ),
+})
+export type AlertView = Static<typeof AlertSchema>
+
+export const AlertListQuery = Type.Object({
+  ...ListQuery.properties,
+  state: Type.Optional(
+    Type.Union([literals(ALERT_STATES), Type.Literal('active')], {
+      description: 'only alerts in this state; active: pending or firing (default: all, newest first)',
+    }),
+  ),
+  ruleId: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+})
+export type AlertListQuery = Static<typeof AlertListQuery>
+
+export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) })
+export const RuleListQuery = Type.Object({ ...ListQuery.properties })
+export const DeletedSchema = Type.Object({ message: Type.String(), id: Type.String() })
