@@ -135,7 +135,17 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
   const jobs = createJobsArea(context)
   areas.push(jobs)
   // Early, so it hears the other areas start and stop, and writes what it heard before it stops.
-  areas.push(createNotificationsArea(context, config.notifications))
+  // It names resources through the areas built below; it asks only once events come, after start.
+  areas.push(
+    createNotificationsArea(context, config.notifications, {
+      resources: {
+        agent: (id) => agents.service.facts(id),
+        device: (id) => devices.service.facts(id),
+        task: (id) => scheduler.service.taskFacts(id),
+        run: (id) => scheduler.service.runFacts(id),
+      },
+    }),
+  )
   const monitoring = createMonitoringArea(context, config.monitoring)
   areas.push(monitoring)
   const agents = createAgentsArea(context, config.agents, config.children)
@@ -153,14 +163,13 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
     devices: devices.service,
   })
   areas.push(deviceFiles)
-  areas.push(
-    createSchedulerArea(context, config.scheduler, config.children, {
-      jobs: jobs.service,
-      agents: agents.service,
-      devices: devices.service,
-      deviceFiles: deviceFiles.service,
-    }),
-  )
+  const scheduler = createSchedulerArea(context, config.scheduler, config.children, {
+    jobs: jobs.service,
+    agents: agents.service,
+    devices: devices.service,
+    deviceFiles: deviceFiles.service,
+  })
+  areas.push(scheduler)
   // The scene reads every other area: keep it last.
   areas.push(
     createVisualizationArea(context, {
