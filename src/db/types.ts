@@ -225,9 +225,13 @@ export interface AlertRulesTable {
   source: string
   metric: string
   deviceId: string | null
-  operator: string
-  threshold: number
+  kind: string
+  operator: string | null
+  threshold: number | null
   clearThreshold: number | null
+  targetMetric: string | null
+  delta: number | null
+  warmUpExempt: DbBool
   forSeconds: number
   cooldownSeconds: number
   createdAt: DbTime

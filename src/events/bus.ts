@@ -83,9 +83,13 @@ export interface AlertEventPayload {
   source: 'host' | 'device'
   metric: string
   deviceId: string | null
-  operator: string
-  threshold: number
+  kind: string
+  operator: string | null
+  threshold: number | null
   clearThreshold: number | null
+  targetMetric: string | null
+  delta: number | null
+  warmUpExempt: boolean
   forSeconds: number
   startedAt: string
   firedAt: string | null

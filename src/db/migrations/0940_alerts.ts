@@ -5,7 +5,9 @@
 // (below the clear threshold) or ok (it stopped before firing). Its row is
 // written at each change of state only, with every change (state, value,
 // time) in `transitions`; readings in between are never written. A device's
-// rules go with the device, a user's rules and alerts with the user.
+// rules go with the device, a user's rules and alerts with the user. Relative
+// rules compare a reading with a target reading of the same device (a hotend
+// with its set temperature) instead of a fixed threshold.
 
 import type { MigrationDb, MyntrixMigration } from './types.js'
 
@@ -22,9 +24,16 @@ export const alerts: MyntrixMigration = (t) => ({
       // A host metric (cpu.percent) or a device's reading name (temperature).
       .addColumn('metric', 'text', (c) => c.notNull())
       .addColumn('device_id', 'text', (c) => c.references('devices.id').onDelete('cascade'))
-      .addColumn('operator', 'text', (c) => c.notNull())
-      .addColumn('threshold', t.double, (c) => c.notNull())
+      // threshold | below-target | above-target | no-rise
+      .addColumn('kind', 'text', (c) => c.notNull())
+      // A threshold rule's comparison; null for the relative kinds.
+      .addColumn('operator', 'text')
+      .addColumn('threshold', t.double)
       .addColumn('clear_threshold', t.double)
+      // The relative kinds: the reading holding the target (targetTemperature) and the margin.
+      .addColumn('target_metric', 'text')
+      .addColumn('delta', t.double)
+      .addColumn('warm_up_exempt', t.bool, (c) => c.notNull())
       .addColumn('for_seconds', 'integer', (c) => c.notNull())
       .addColumn('cooldown_seconds', 'integer', (c) => c.notNull())
       .addColumn('created_at', t.time, (c) => c.notNull())

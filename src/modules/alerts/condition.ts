@@ -1,7 +1,14 @@
-// When a rule's condition holds, and when a firing alert may resolve. The
-// clear threshold is the hysteresis band: a hotend alerting above 250 with a
-// clear threshold of 240 stays firing while it wanders between 240 and 250, so
-// a reading that hovers at the limit raises one alert, not one per wobble.
+// When a rule's condition holds, and when a firing alert may resolve.
+//
+// Threshold rules: the clear threshold is the hysteresis band. A hotend
+// alerting above 250 with a clear threshold of 240 stays firing while it
+// wanders between 240 and 250, so a reading that hovers at the limit raises
+// one alert, not one per wobble.
+//
+// Relative rules follow the device's own target (records.ts, RULE_KINDS): what
+// they need to remember between readings (the target last seen, whether the
+// reading reached it, where it stood when the target was set) is kept in a
+// TargetTrack per rule, changed only here.
 
 import type { AlertRule, Operator } from './records.js'
 
@@ -18,17 +25,76 @@ export function passes(operator: Operator, value: number, threshold: number): bo
   }
 }
 
-/** The condition of the rule holds for `value` (an alert starts or stays pending). */
-export function holds(rule: Pick<AlertRule, 'operator' | 'threshold'>, value: number): boolean {
-  return passes(rule.operator, value, rule.threshold)
+/** What a relative rule remembers of its device's target. */
+export interface TargetTrack {
+  target: number | null
+  /** The reading came within delta of the current target since it was set. */
+  reached: boolean
+  /** The reading when the current target was set. */
+  startValue: number
+  /** The current target was set above the reading by more than delta (a heat-up began). */
+  isHeatUp: boolean
+  /** The reading rose by delta since (the heater heats). */
+  rose: boolean
 }
 
-/** A firing alert of the rule resolves at `value`: it no longer passes the clear threshold. */
-export function clears(
-  rule: Pick<AlertRule, 'operator' | 'threshold' | 'clearThreshold'>,
+export const newTargetTrack = (): TargetTrack => ({
+  target: null,
+  reached: false,
+  startValue: 0,
+  isHeatUp: false,
+  rose: false,
+})
+
+export interface Judgement {
+  /** The condition holds: an alert starts, or stays pending. */
+  holds: boolean
+  /** A firing alert resolves. */
+  clears: boolean
+}
+
+type Condition = Pick<
+  AlertRule,
+  'kind' | 'operator' | 'threshold' | 'clearThreshold' | 'delta' | 'warmUpExempt'
+>
+
+/**
+ * Judges one reading. `target` is the device's target reading in the same
+ * sample (relative kinds; undefined when the sample has none, which changes
+ * nothing remembered).
+ */
+export function judge(
+  rule: Condition,
   value: number,
-): boolean {
-  return !passes(rule.operator, value, rule.clearThreshold ?? rule.threshold)
+  target: number | undefined,
+  track: TargetTrack,
+): Judgement {
+  if (rule.kind === 'threshold') {
+    const operator = rule.operator as Operator
+    const threshold = rule.threshold as number
+    return {
+      holds: passes(operator, value, threshold),
+      clears: !passes(operator, value, rule.clearThreshold ?? threshold),
+    }
+  }
+  const delta = rule.delta as number
+  if (target !== undefined && target !== track.target) {
+    track.target = target
+    track.reached = false
+    track.startValue = value
+    track.isHeatUp = target > value + delta
+    track.rose = false
+  }
+  const current = track.target
+  if (current === null || current <= 0) return { holds: false, clears: true }
+  if (Math.abs(value - current) <= delta) track.reached = true
+  if (value - track.startValue >= delta) track.rose = true
+  let holds: boolean
+  if (rule.kind === 'below-target') holds = track.reached && value < current - delta
+  else if (rule.kind === 'above-target')
+    holds = (track.reached || !rule.warmUpExempt) && value > current + delta
+  else holds = track.isHeatUp && !track.rose && !track.reached
+  return { holds, clears: !holds }
 }
 
 /**

@@ -11,7 +11,7 @@
 // last value heard, which is what the condition is known to be.
 
 import { newId } from '../../db/ids.js'
-import { clears, holds } from './condition.js'
+import { judge, newTargetTrack, type TargetTrack } from './condition.js'
 import type { AlertRule, AlertState } from './records.js'
 
 export interface StateChange {
@@ -38,6 +38,10 @@ interface RuleState {
   /** When the current pending started (epoch ms). */
   since: number
   lastValue: number | null
+  /** Whether the condition held at the last reading (what a pending timer goes by). */
+  lastHeld: boolean
+  /** Relative rules: the device's target as last seen. */
+  track: TargetTrack
   timer: NodeJS.Timeout | null
 }
 
@@ -62,6 +66,8 @@ export class Evaluator {
       alertId: active?.alertId ?? null,
       since: active?.since.getTime() ?? 0,
       lastValue: active?.value ?? null,
+      lastHeld: active !== undefined,
+      track: newTargetTrack(),
       timer: null,
     }
     this.rules.set(rule.id, state)
@@ -105,8 +111,12 @@ export class Evaluator {
     if (!byReading) return
     for (const [reading, states] of byReading) {
       const value = readings[reading]
-      if (typeof value !== 'number' || !Number.isFinite(value)) continue
-      for (const state of states) this.evaluate(state, value)
+      if (!isNumber(value)) continue
+      for (const state of states) {
+        const targetName = state.rule.targetMetric
+        const target = targetName === null ? undefined : readings[targetName]
+        this.evaluate(state, value, isNumber(target) ? target : undefined)
+      }
     }
   }
 
@@ -115,7 +125,7 @@ export class Evaluator {
     for (const [metric, states] of this.byMetric) {
       const value = values.get(metric)
       if (value === undefined) continue
-      for (const state of states) this.evaluate(state, value)
+      for (const state of states) this.evaluate(state, value, undefined)
     }
   }
 
@@ -123,14 +133,16 @@ export class Evaluator {
     for (const state of this.rules.values()) this.disarm(state)
   }
 
-  private evaluate(s: RuleState, value: number): void {
+  private evaluate(s: RuleState, value: number, target: number | undefined): void {
+    const { holds, clears } = judge(s.rule, value, target, s.track)
     s.lastValue = value
+    s.lastHeld = holds
     const now = this.now()
     if (s.state === 'firing') {
-      if (clears(s.rule, value)) this.move(s, 'resolved', value, now)
+      if (clears) this.move(s, 'resolved', value, now)
       return
     }
-    if (!holds(s.rule, value)) {
+    if (!holds) {
       if (s.state === 'pending') this.move(s, 'ok', value, now)
       return
     }
@@ -161,7 +173,7 @@ export class Evaluator {
     s.timer = setTimeout(() => {
       s.timer = null
       if (s.state !== 'pending' || this.rules.get(s.rule.id) !== s) return
-      if (s.lastValue === null || holds(s.rule, s.lastValue)) this.move(s, 'firing', s.lastValue, this.now())
+      if (s.lastHeld) this.move(s, 'firing', s.lastValue, this.now())
     }, left)
     s.timer.unref()
   }
@@ -198,4 +210,8 @@ function entry<K, V>(map: Map<K, V>, key: K, make: () => V): V {
     map.set(key, value)
   }
   return value
+}
+
+function isNumber(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value)
 }

@@ -19,6 +19,18 @@ export type HostMetric = (typeof HOST_METRICS)[number]
 export const OPERATORS = ['>', '>=', '<', '<='] as const
 export type Operator = (typeof OPERATORS)[number]
 
+/**
+ * threshold: `value <operator> threshold`. The relative kinds compare a device's reading with
+ * its target reading (a heater's set temperature); a target of 0 (heater off) never alerts:
+ * - below-target: below target - delta, once it had reached the target (within delta);
+ * - above-target: above target + delta (with warmUpExempt, once it had reached the target, so
+ *   a heater cooling down to a lower target is not an alert);
+ * - no-rise: after a new target above the reading by more than delta, the reading has not
+ *   risen by delta within forSeconds (a heater that does not heat).
+ */
+export const RULE_KINDS = ['threshold', 'below-target', 'above-target', 'no-rise'] as const
+export type RuleKind = (typeof RULE_KINDS)[number]
+
 export const ALERT_SOURCES = ['host', 'device'] as const
 export type AlertSource = (typeof ALERT_SOURCES)[number]
 
@@ -37,10 +49,17 @@ export interface AlertRule {
   metric: string
   /** The device of a device rule; null for a host rule. */
   deviceId: string | null
-  operator: Operator
-  threshold: number
+  kind: RuleKind
+  /** A threshold rule's comparison; null for the relative kinds. */
+  operator: Operator | null
+  threshold: number | null
   /** A firing alert resolves once the value no longer passes this (default: the threshold). */
   clearThreshold: number | null
+  /** Relative kinds: the device's reading holding the target, and the margin (degrees). */
+  targetMetric: string | null
+  delta: number | null
+  /** above-target: not before the reading first reached its target (warm-up and cool-down). */
+  warmUpExempt: boolean
   forSeconds: number
   /** After an alert.firing is sent, the next one of this rule within this time is recorded but not sent. */
   cooldownSeconds: number
@@ -49,14 +68,22 @@ export interface AlertRule {
 }
 
 /** What a rule watches and when it holds; stored, shown and told as one group. */
-export type RuleCondition = Pick<
-  AlertRule,
-  'source' | 'metric' | 'deviceId' | 'operator' | 'threshold' | 'clearThreshold'
->
+const CONDITION_KEYS = [
+  'source',
+  'metric',
+  'deviceId',
+  'kind',
+  'operator',
+  'threshold',
+  'clearThreshold',
+  'targetMetric',
+  'delta',
+  'warmUpExempt',
+] as const
+export type RuleCondition = Pick<AlertRule, (typeof CONDITION_KEYS)[number]>
 
 export function conditionOf(rule: RuleCondition): RuleCondition {
-  const { source, metric, deviceId, operator, threshold, clearThreshold } = rule
-  return { source, metric, deviceId, operator, threshold, clearThreshold }
+  return Object.fromEntries(CONDITION_KEYS.map((key) => [key, rule[key]])) as unknown as RuleCondition
 }
 
 export interface Transition {

@@ -3,7 +3,7 @@
 import type { Selectable } from 'kysely'
 import type { AlertRulesTable, Database } from '../../db/types.js'
 import { fromDbBool, fromDbInt, fromDbTime, toDbBool, toDbTime } from '../../db/values.js'
-import { type AlertRule, type AlertSource, conditionOf, type Operator } from './records.js'
+import { type AlertRule, type AlertSource, conditionOf, type Operator, type RuleKind } from './records.js'
 
 type Row = Selectable<AlertRulesTable>
 
@@ -16,9 +16,13 @@ function toRule(row: Row): AlertRule {
     source: row.source as AlertSource,
     metric: row.metric,
     deviceId: row.deviceId,
-    operator: row.operator as Operator,
-    threshold: Number(row.threshold),
-    clearThreshold: row.clearThreshold === null ? null : Number(row.clearThreshold),
+    kind: row.kind as RuleKind,
+    operator: row.operator as Operator | null,
+    threshold: numberOrNull(row.threshold),
+    clearThreshold: numberOrNull(row.clearThreshold),
+    targetMetric: row.targetMetric,
+    delta: numberOrNull(row.delta),
+    warmUpExempt: fromDbBool(row.warmUpExempt),
     forSeconds: fromDbInt(row.forSeconds),
     cooldownSeconds: fromDbInt(row.cooldownSeconds),
     createdAt: fromDbTime(row.createdAt)!,
@@ -26,11 +30,14 @@ function toRule(row: Row): AlertRule {
   }
 }
 
+const numberOrNull = (value: unknown) => (value === null || value === undefined ? null : Number(value))
+
 function columns(rule: AlertRule) {
   return {
     name: rule.name,
     enabled: toDbBool(rule.enabled),
     ...conditionOf(rule),
+    warmUpExempt: toDbBool(rule.warmUpExempt),
     forSeconds: rule.forSeconds,
     cooldownSeconds: rule.cooldownSeconds,
     updatedAt: toDbTime(rule.updatedAt),

@@ -6,7 +6,7 @@
 import { type Static, Type } from '@sinclair/typebox'
 import { ListQuery } from '../../http/list.js'
 import { NameString } from '../../names.js'
-import { ALERT_SOURCES, ALERT_STATES, HOST_METRICS, OPERATORS } from './records.js'
+import { ALERT_SOURCES, ALERT_STATES, HOST_METRICS, OPERATORS, RULE_KINDS } from './records.js'
 
 const Time = Type.String({ format: 'date-time' })
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()])
@@ -29,8 +29,37 @@ export const ConditionSchema = Type.Object(
     deviceId: Type.Optional(
       Type.String({ minLength: 1, maxLength: 100, description: 'device rules: the device' }),
     ),
-    operator: literals(OPERATORS),
-    threshold: Threshold('the condition holds while `value <operator> threshold`'),
+    kind: Type.Optional(
+      literals(
+        RULE_KINDS,
+        'threshold (default): value <operator> threshold. Device rules relative to the target reading: below-target (below target - delta after it reached the target), above-target (above target + delta), no-rise (no rise of delta within forSeconds after a new target)',
+      ),
+    ),
+    operator: Type.Optional(literals(OPERATORS, 'threshold rules')),
+    threshold: Type.Optional(
+      Threshold('threshold rules: the condition holds while `value <operator> threshold`'),
+    ),
+    targetMetric: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 100,
+        description:
+          "relative rules: the reading holding the target (Marlin's targetTemperature, bedTargetTemperature)",
+      }),
+    ),
+    delta: Type.Optional(
+      Type.Number({
+        exclusiveMinimum: 0,
+        maximum: 1e6,
+        description: 'relative rules: the margin (Δ, or the rise x)',
+      }),
+    ),
+    warmUpExempt: Type.Optional(
+      Type.Boolean({
+        description:
+          'above-target: only once the reading reached its target, so heating up or cooling to a lower target is no alert (default true)',
+      }),
+    ),
     clearThreshold: Type.Optional(
       Nullable(
         Threshold(
@@ -87,9 +116,13 @@ export const AlertRuleSchema = Type.Object({
     source: literals(ALERT_SOURCES),
     metric: Type.String(),
     deviceId: Nullable(Type.String()),
-    operator: literals(OPERATORS),
-    threshold: Type.Number(),
+    kind: literals(RULE_KINDS),
+    operator: Nullable(literals(OPERATORS)),
+    threshold: Nullable(Type.Number()),
     clearThreshold: Nullable(Type.Number()),
+    targetMetric: Nullable(Type.String()),
+    delta: Nullable(Type.Number()),
+    warmUpExempt: Type.Boolean(),
   }),
   forSeconds: Type.Integer(),
   cooldownSeconds: Type.Integer(),

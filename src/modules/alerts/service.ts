@@ -87,13 +87,8 @@ export function alertView(alert: Alert): AlertView {
 function sameWatch(a: AlertRule, b: AlertRule): boolean {
   return (
     a.enabled === b.enabled &&
-    a.source === b.source &&
-    a.metric === b.metric &&
-    a.deviceId === b.deviceId &&
-    a.operator === b.operator &&
-    a.threshold === b.threshold &&
-    a.clearThreshold === b.clearThreshold &&
-    a.forSeconds === b.forSeconds
+    a.forSeconds === b.forSeconds &&
+    JSON.stringify(conditionOf(a)) === JSON.stringify(conditionOf(b))
   )
 }
 
@@ -215,37 +210,52 @@ export class AlertsService {
 
   private async checkCondition(principal: Principal, input: ConditionInput): Promise<RuleCondition> {
     const errors: FieldError[] = []
-    if (input.source === 'host') {
+    const at = (field: string, message: string) => errors.push({ path: `condition.${field}`, message })
+    const kind = input.kind ?? 'threshold'
+    const device = input.source === 'device'
+    if (!device) {
       if (!(HOST_METRICS as readonly string[]).includes(input.metric)) {
-        errors.push({ path: 'condition.metric', message: `must be one of ${HOST_METRICS.join(', ')}` })
+        at('metric', `must be one of ${HOST_METRICS.join(', ')}`)
       }
-      if (input.deviceId !== undefined) {
-        errors.push({ path: 'condition.deviceId', message: 'is for device rules only' })
+      if (input.deviceId !== undefined) at('deviceId', 'is for device rules only')
+      if (kind !== 'threshold') at('kind', 'host rules are threshold rules')
+    } else {
+      if (!READING_NAME.test(input.metric)) at('metric', 'must be a reading name (letters, digits, _ . : -)')
+      if (input.deviceId === undefined) at('deviceId', 'is required')
+    }
+    if (kind === 'threshold') {
+      if (input.operator === undefined) at('operator', 'is required')
+      if (input.threshold === undefined) at('threshold', 'is required')
+      for (const field of ['targetMetric', 'delta'] as const) {
+        if (input[field] !== undefined) at(field, 'is for relative rules only')
+      }
+      if (input.operator !== undefined && input.threshold !== undefined) {
+        const problem = clearThresholdProblem(input.operator, input.threshold, input.clearThreshold ?? null)
+        if (problem) at('clearThreshold', problem)
       }
     } else {
-      if (!READING_NAME.test(input.metric)) {
-        errors.push({
-          path: 'condition.metric',
-          message: 'must be a reading name (letters, digits, _ . : -)',
-        })
+      if (input.targetMetric === undefined) at('targetMetric', 'is required')
+      else if (!READING_NAME.test(input.targetMetric)) at('targetMetric', 'must be a reading name')
+      if (input.delta === undefined) at('delta', 'is required')
+      for (const field of ['operator', 'threshold', 'clearThreshold'] as const) {
+        if (input[field] !== undefined && input[field] !== null) at(field, 'is for threshold rules only')
       }
-      if (input.deviceId === undefined) errors.push({ path: 'condition.deviceId', message: 'is required' })
     }
-    const operator = input.operator as Operator
-    const clearThreshold = input.clearThreshold ?? null
-    const clearProblem = clearThresholdProblem(operator, input.threshold, clearThreshold)
-    if (clearProblem) errors.push({ path: 'condition.clearThreshold', message: clearProblem })
     refuseErrors(errors)
     // Another owner's device answers 404, as it does everywhere.
-    const device =
-      input.source === 'device' ? await this.options.devices.get(principal, input.deviceId!) : null
+    const found = device ? await this.options.devices.get(principal, input.deviceId as string) : null
+    const threshold = kind === 'threshold'
     return {
       source: input.source,
       metric: input.metric,
-      deviceId: device?.id ?? null,
-      operator,
-      threshold: input.threshold,
-      clearThreshold,
+      deviceId: found?.id ?? null,
+      kind,
+      operator: threshold ? (input.operator as Operator) : null,
+      threshold: threshold ? (input.threshold as number) : null,
+      clearThreshold: threshold ? (input.clearThreshold ?? null) : null,
+      targetMetric: threshold ? null : (input.targetMetric as string),
+      delta: threshold ? null : (input.delta as number),
+      warmUpExempt: input.warmUpExempt ?? true,
     }
   }
 

@@ -44,6 +44,21 @@ const DEVICE_CHANGES: Partial<Record<EventKind, string>> = {
   'device.online': 'is online again',
 }
 
+/** An alert rule's condition in words, for a summary. */
+function alertCondition(alert: AlertEventPayload): string {
+  const held = alert.forSeconds > 0 ? ` for ${alert.forSeconds} s` : ''
+  switch (alert.kind) {
+    case 'below-target':
+      return `more than ${alert.delta} below ${alert.targetMetric}${held}`
+    case 'above-target':
+      return `more than ${alert.delta} above ${alert.targetMetric}${held}`
+    case 'no-rise':
+      return `no rise of ${alert.delta} within ${alert.forSeconds} s of a new ${alert.targetMetric}`
+    default:
+      return `${alert.operator} ${alert.threshold}${held}`
+  }
+}
+
 export interface EventSourceOptions {
   bus: EventBus
   lookup: ResourceLookup
@@ -255,9 +270,7 @@ export class EventSource {
     const subject = alert.deviceId
       ? `${alert.metric} of device "${device?.name ?? alert.deviceId}"`
       : alert.metric
-    const condition = firing
-      ? ` (${alert.operator} ${alert.threshold}${alert.forSeconds > 0 ? ` for ${alert.forSeconds} s` : ''})`
-      : ''
+    const condition = firing ? ` (${alertCondition(alert)})` : ''
     const value = alert.value === null ? 'no longer watched' : `is ${alert.value}${condition}`
     return this.event(
       firing ? 'alert.firing' : 'alert.resolved',
@@ -271,9 +284,12 @@ export class EventSource {
         metric: alert.metric,
         deviceId: alert.deviceId,
         deviceName: device?.name ?? null,
+        kind: alert.kind,
         operator: alert.operator,
         threshold: alert.threshold,
         clearThreshold: alert.clearThreshold,
+        targetMetric: alert.targetMetric,
+        delta: alert.delta,
         forSeconds: alert.forSeconds,
         startedAt: alert.startedAt,
         firedAt: alert.firedAt,

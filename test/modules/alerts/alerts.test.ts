@@ -17,6 +17,7 @@ import { createTestApp, type TestApp } from '../../helpers/app.js'
 import { testEngines } from '../../helpers/engines.js'
 import { portOpen } from '../../helpers/ports.js'
 import { useReceiver } from '../notifications/receiver.js'
+import { nextAlertChange } from './support.js'
 
 const RULES = '/api/myntrix/alert-rules'
 const ALERTS = '/api/myntrix/alerts'
@@ -38,16 +39,8 @@ describe.each(testEngines())('alert rules on $name', (engine) => {
 
   const area = <A>(name: string) => t.app.myntrix.areas.find((a) => a.name === name) as A
 
-  /** Resolves with the next alert.changed of `ruleId` into `state`. */
-  function nextChange(ruleId: string, state: AlertEventPayload['state']): Promise<AlertEventPayload> {
-    return new Promise((resolve) => {
-      const off = t.app.myntrix.context.bus.on('alert.changed', ({ alert }) => {
-        if (alert.ruleId !== ruleId || alert.state !== state) return
-        off()
-        resolve(alert)
-      })
-    })
-  }
+  const nextChange = (ruleId: string, state: AlertEventPayload['state']) =>
+    nextAlertChange(t.app.myntrix.context.bus, ruleId, state)
 
   /** An admin's MQTT device, connected, and a function that publishes its temperature and waits until heard. */
   async function mqttThermometer() {

@@ -1414,11 +1414,15 @@ export interface paths {
                         "application/json": {
                             condition: {
                                 clearThreshold: number | null;
+                                delta: number | null;
                                 deviceId: string | null;
+                                kind: "threshold" | "below-target" | "above-target" | "no-rise";
                                 metric: string;
-                                operator: ">" | ">=" | "<" | "<=";
+                                operator: (">" | ">=" | "<" | "<=") | (never | null);
                                 source: "host" | "device";
-                                threshold: number;
+                                targetMetric: string | null;
+                                threshold: number | null;
+                                warmUpExempt: boolean;
                             };
                             cooldownSeconds: number;
                             /** Format: date-time */
@@ -1450,15 +1454,24 @@ export interface paths {
                         condition: {
                             /** @description a firing alert resolves once the value no longer passes this (hysteresis); on the safe side of threshold; default threshold */
                             clearThreshold?: number | null;
+                            /** @description relative rules: the margin (Δ, or the rise x) */
+                            delta?: number;
                             /** @description device rules: the device */
                             deviceId?: string;
+                            /** @description threshold (default): value <operator> threshold. Device rules relative to the target reading: below-target (below target - delta after it reached the target), above-target (above target + delta), no-rise (no rise of delta within forSeconds after a new target) */
+                            kind?: "threshold" | "below-target" | "above-target" | "no-rise";
                             /** @description host: cpu.percent | memory.percent | swap.percent | disk.percent | load.1 | load.5 | load.15 (disk.percent: the filesystem of the data directory); device: the reading's name (temperature, hotendTemperature, ...) */
                             metric: string;
-                            operator: ">" | ">=" | "<" | "<=";
+                            /** @description threshold rules */
+                            operator?: ">" | ">=" | "<" | "<=";
                             /** @description host: a host metric; device: a reading of one device */
                             source: "host" | "device";
-                            /** @description the condition holds while `value <operator> threshold` */
-                            threshold: number;
+                            /** @description relative rules: the reading holding the target (Marlin's targetTemperature, bedTargetTemperature) */
+                            targetMetric?: string;
+                            /** @description threshold rules: the condition holds while `value <operator> threshold` */
+                            threshold?: number;
+                            /** @description above-target: only once the reading reached its target, so heating up or cooling to a lower target is no alert (default true) */
+                            warmUpExempt?: boolean;
                         };
                         /** @description an alert firing within this time after the rule last sent alert.firing is recorded but not sent (default 300) */
                         cooldownSeconds?: number;
@@ -1480,11 +1493,15 @@ export interface paths {
                         "application/json": {
                             condition: {
                                 clearThreshold: number | null;
+                                delta: number | null;
                                 deviceId: string | null;
+                                kind: "threshold" | "below-target" | "above-target" | "no-rise";
                                 metric: string;
-                                operator: ">" | ">=" | "<" | "<=";
+                                operator: (">" | ">=" | "<" | "<=") | (never | null);
                                 source: "host" | "device";
-                                threshold: number;
+                                targetMetric: string | null;
+                                threshold: number | null;
+                                warmUpExempt: boolean;
                             };
                             cooldownSeconds: number;
                             /** Format: date-time */
@@ -1535,11 +1552,15 @@ export interface paths {
                         "application/json": {
                             condition: {
                                 clearThreshold: number | null;
+                                delta: number | null;
                                 deviceId: string | null;
+                                kind: "threshold" | "below-target" | "above-target" | "no-rise";
                                 metric: string;
-                                operator: ">" | ">=" | "<" | "<=";
+                                operator: (">" | ">=" | "<" | "<=") | (never | null);
                                 source: "host" | "device";
-                                threshold: number;
+                                targetMetric: string | null;
+                                threshold: number | null;
+                                warmUpExempt: boolean;
                             };
                             cooldownSeconds: number;
                             /** Format: date-time */
@@ -1572,15 +1593,24 @@ export interface paths {
                         condition?: {
                             /** @description a firing alert resolves once the value no longer passes this (hysteresis); on the safe side of threshold; default threshold */
                             clearThreshold?: number | null;
+                            /** @description relative rules: the margin (Δ, or the rise x) */
+                            delta?: number;
                             /** @description device rules: the device */
                             deviceId?: string;
+                            /** @description threshold (default): value <operator> threshold. Device rules relative to the target reading: below-target (below target - delta after it reached the target), above-target (above target + delta), no-rise (no rise of delta within forSeconds after a new target) */
+                            kind?: "threshold" | "below-target" | "above-target" | "no-rise";
                             /** @description host: cpu.percent | memory.percent | swap.percent | disk.percent | load.1 | load.5 | load.15 (disk.percent: the filesystem of the data directory); device: the reading's name (temperature, hotendTemperature, ...) */
                             metric: string;
-                            operator: ">" | ">=" | "<" | "<=";
+                            /** @description threshold rules */
+                            operator?: ">" | ">=" | "<" | "<=";
                             /** @description host: a host metric; device: a reading of one device */
                             source: "host" | "device";
-                            /** @description the condition holds while `value <operator> threshold` */
-                            threshold: number;
+                            /** @description relative rules: the reading holding the target (Marlin's targetTemperature, bedTargetTemperature) */
+                            targetMetric?: string;
+                            /** @description threshold rules: the condition holds while `value <operator> threshold` */
+                            threshold?: number;
+                            /** @description above-target: only once the reading reached its target, so heating up or cooling to a lower target is no alert (default true) */
+                            warmUpExempt?: boolean;
                         };
                         /** @description an alert firing within this time after the rule last sent alert.firing is recorded but not sent (default 300) */
                         cooldownSeconds?: number;
@@ -1601,11 +1631,15 @@ export interface paths {
                         "application/json": {
                             condition: {
                                 clearThreshold: number | null;
+                                delta: number | null;
                                 deviceId: string | null;
+                                kind: "threshold" | "below-target" | "above-target" | "no-rise";
                                 metric: string;
-                                operator: ">" | ">=" | "<" | "<=";
+                                operator: (">" | ">=" | "<" | "<=") | (never | null);
                                 source: "host" | "device";
-                                threshold: number;
+                                targetMetric: string | null;
+                                threshold: number | null;
+                                warmUpExempt: boolean;
                             };
                             cooldownSeconds: number;
                             /** Format: date-time */
