@@ -13,6 +13,8 @@ export interface EventMap {
     pid: number | null
     /** Why the agent is in this status (exit code, `crash loop: ...`), when the supervisor said. */
     reason?: string | null
+    /** A running agent whose health check (HTTP or heartbeat) fails: what the check said; else null. */
+    checkFailure?: string | null
   }
   /** A process of the agent ended; `expected` when Myntrix ended it (stop, restart), not on its own. */
   'agent.exited': {
@@ -42,6 +44,8 @@ export interface EventMap {
     reason: string | null
     at: string
   }
+  /** The firmware stopped itself (GRBL ALARM:N, Marlin halt/kill); the status goes to error too. */
+  'device.alarm': { deviceId: string; ownerId: string; message: string; at: string }
   'device.telemetry': { deviceId: string; ownerId: string; ts: string; readings: Record<string, unknown> }
   'device.log': { deviceId: string; ts: string; direction: 'in' | 'out' | 'info'; line: string }
   'device.deleted': { deviceId: string; ownerId: string }

@@ -40,6 +40,7 @@ const DEVICE_CHANGES: Partial<Record<EventKind, string>> = {
   'device.connected': 'connected',
   'device.disconnected': 'disconnected',
   'device.error': 'reported an error',
+  'device.alarm': 'stopped itself (alarm)',
   'device.offline': 'is offline',
   'device.online': 'is online again',
 }
@@ -59,6 +60,8 @@ function alertCondition(alert: AlertEventPayload): string {
   }
 }
 
+const WITH_REASON = new Set<EventKind>(['device.error', 'device.alarm', 'device.offline'])
+
 export interface EventSourceOptions {
   bus: EventBus
   lookup: ResourceLookup
@@ -75,6 +78,8 @@ export class EventSource {
   private dropped = 0
   private readonly deviceStatus = new Map<string, string>()
   private readonly crashLooping = new Set<string>()
+  /** Running agents whose health check fails: one agent.unhealthy per failure, again after a pass. */
+  private readonly unhealthy = new Set<string>()
   private readonly finishedJobs = new Set<string>()
   private readonly now: () => Date
 
@@ -90,6 +95,12 @@ export class EventSource {
         this.queue(() => this.agentExited(e.agentId, e.code, e.signal, e.at))
       }),
       bus.on('agent.status', (e) => {
+        if (!e.checkFailure) this.unhealthy.delete(e.agentId)
+        else if (!this.unhealthy.has(e.agentId)) {
+          this.unhealthy.add(e.agentId)
+          const detail = e.checkFailure
+          this.queue(() => this.agentUnhealthy(e.agentId, detail, e.health))
+        }
         const looping = e.status === 'error' && CRASH_LOOP_REASON.test(e.reason ?? '')
         if (!looping) {
           this.crashLooping.delete(e.agentId)
@@ -99,7 +110,10 @@ export class EventSource {
         this.crashLooping.add(e.agentId)
         this.queue(() => this.agentCrashLoop(e.agentId, e.reason ?? 'crash loop'))
       }),
-      bus.on('agent.deleted', (e) => this.crashLooping.delete(e.agentId)),
+      bus.on('agent.deleted', (e) => {
+        this.crashLooping.delete(e.agentId)
+        this.unhealthy.delete(e.agentId)
+      }),
       bus.on('task.run', (e) => {
         const kind = TASK_KINDS[e.status]
         if (kind && e.taskId) this.queue(() => this.taskRun(kind, e.taskId, e.runId))
@@ -132,6 +146,10 @@ export class EventSource {
         if (!notify || (alert.state !== 'firing' && alert.state !== 'resolved')) return
         this.queue(() => this.alertChanged(alert))
       }),
+      // Once per alarm (the connection reports it until cleared); the device.error of its status is apart.
+      bus.on('device.alarm', (e) =>
+        this.queue(() => this.deviceChanged('device.alarm', e.deviceId, e.message)),
+      ),
       // The connection reports each change of availability once, so no state is kept here.
       bus.on('device.availability', (e) => {
         const kind: EventKind = e.stale ? 'device.offline' : 'device.online'
@@ -219,6 +237,17 @@ export class EventSource {
     )
   }
 
+  private async agentUnhealthy(id: string, check: string, health: number): Promise<NotificationEvent | null> {
+    const facts = await this.options.lookup.agent(id)
+    if (!facts) return null
+    return this.event(
+      'agent.unhealthy',
+      this.resource('agent', id, facts),
+      `Agent "${facts.name}" is unhealthy: ${check}`,
+      { check, health },
+    )
+  }
+
   private async taskRun(kind: EventKind, taskId: string, runId: string): Promise<NotificationEvent | null> {
     const [task, run] = await Promise.all([this.options.lookup.task(taskId), this.options.lookup.run(runId)])
     if (!task) return null
@@ -257,7 +286,7 @@ export class EventSource {
     const facts = await this.options.lookup.device(id)
     if (!facts) return null
     const what = DEVICE_CHANGES[kind] ?? ''
-    const why = lastError && (kind === 'device.error' || kind === 'device.offline') ? `: ${lastError}` : ''
+    const why = lastError && WITH_REASON.has(kind) ? `: ${lastError}` : ''
     return this.event(kind, this.resource('device', id, facts), `Device "${facts.name}" ${what}${why}`, {
       lastError,
     })

@@ -5,6 +5,7 @@
 export const EVENT_KINDS = [
   'agent.exited',
   'agent.crashloop',
+  'agent.unhealthy',
   'task.failed',
   'task.skipped',
   'task.succeeded',
@@ -14,6 +15,7 @@ export const EVENT_KINDS = [
   'device.connected',
   'device.disconnected',
   'device.error',
+  'device.alarm',
   'device.offline',
   'device.online',
   'alert.firing',
