@@ -156,6 +156,25 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
     createAlertsArea(context, {
       devices: devices.service,
       hostSamples: (listener) => monitoring.service.sampler.onSample(listener),
+      // Asked only when an alert fires, after start, when the areas below exist.
+      safety: {
+        pauseTransfer: async (deviceId) => {
+          const transfer = deviceFiles.service.activeTransfer(deviceId)
+          transfer?.pause()
+          return transfer?.jobId ?? null
+        },
+        cancelTransfer: async (deviceId, reason) => {
+          const transfer = deviceFiles.service.activeTransfer(deviceId)
+          await transfer?.cancel(reason)
+          return transfer?.jobId ?? null
+        },
+        command: async (deviceId, text) => {
+          const connection = devices.service.connectionOf(deviceId)
+          if (!connection) throw new Error('the device is not connected')
+          return connection.command(text)
+        },
+        jobLog: (jobId, line) => jobs.service.appendLog(jobId, line),
+      },
     }),
   )
   const deviceFiles = createDeviceFilesArea(context, config.deviceFiles, {

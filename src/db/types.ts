@@ -232,6 +232,7 @@ export interface AlertRulesTable {
   targetMetric: string | null
   delta: number | null
   warmUpExempt: DbBool
+  actions: DbJson
   forSeconds: number
   cooldownSeconds: number
   createdAt: DbTime

@@ -34,6 +34,8 @@ export const alerts: MyntrixMigration = (t) => ({
       .addColumn('target_metric', 'text')
       .addColumn('delta', t.double)
       .addColumn('warm_up_exempt', t.bool, (c) => c.notNull())
+      // Device rules: what to do on the machine when an alert fires ([{type, command?}]).
+      .addColumn('actions', t.json, (c) => c.notNull())
       .addColumn('for_seconds', 'integer', (c) => c.notNull())
       .addColumn('cooldown_seconds', 'integer', (c) => c.notNull())
       .addColumn('created_at', t.time, (c) => c.notNull())

@@ -12,10 +12,13 @@ import { hostValues } from './host-metrics.js'
 import { AlertRecorder } from './recorder.js'
 import { alertRoutes } from './routes.js'
 import { AlertRuleRepository } from './rule-repository.js'
+import { SafetyActions, type SafetyTargets } from './safety.js'
 import { AlertsService, type DeviceAccess } from './service.js'
 
 export interface AlertsAreaDeps {
   devices: DeviceAccess
+  /** Where safety actions act (the devices, device-files and jobs areas). */
+  safety: SafetyTargets
   /** Subscribes to every host sample of the monitoring sampler; returns the unsubscribe function. */
   hostSamples(listener: (sample: HostSample) => void): () => void
 }
@@ -23,6 +26,7 @@ export interface AlertsAreaDeps {
 export interface AlertsArea extends Area {
   service: AlertsService
   recorder: AlertRecorder
+  safety: SafetyActions
 }
 
 export function createAlertsArea(ctx: AreaContext, deps: AlertsAreaDeps): AlertsArea {
@@ -30,13 +34,27 @@ export function createAlertsArea(ctx: AreaContext, deps: AlertsAreaDeps): Alerts
   const rules = new AlertRuleRepository(ctx.db)
   const alerts = new AlertRepository(ctx.db)
   const recorder = new AlertRecorder({ repo: alerts, bus: ctx.bus, logger })
-  const evaluator = new Evaluator((change) => recorder.record(change))
+  const safety = new SafetyActions({
+    targets: deps.safety,
+    bus: ctx.bus,
+    logger,
+    roleOf: async (id) => {
+      const user = await ctx.findUser(id)
+      return user && !user.disabled ? user.role : undefined
+    },
+  })
+  const evaluator = new Evaluator((change) => {
+    recorder.record(change)
+    // Not behind the recorder's writes: the machine is acted on as soon as the alert fires.
+    if (change.to === 'firing') safety.fired(change.rule, change.alertId, change.value)
+  })
   const service = new AlertsService({ rules, alerts, evaluator, recorder, devices: deps.devices })
   const offs: (() => void)[] = []
   return {
     name: 'alerts',
     service,
     recorder,
+    safety,
     routes: (app) => alertRoutes(app, service),
     start: async () => {
       const active = await alerts.active()
@@ -65,6 +83,7 @@ export function createAlertsArea(ctx: AreaContext, deps: AlertsAreaDeps): Alerts
     stop: async () => {
       for (const off of offs.splice(0)) off()
       evaluator.stop()
+      await safety.settled()
       await recorder.settled()
     },
   }

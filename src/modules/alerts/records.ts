@@ -31,6 +31,15 @@ export type Operator = (typeof OPERATORS)[number]
 export const RULE_KINDS = ['threshold', 'below-target', 'above-target', 'no-rise'] as const
 export type RuleKind = (typeof RULE_KINDS)[number]
 
+/** What a device rule may do on the machine when its alert fires, besides telling anyone. */
+export const SAFETY_ACTIONS = ['pause-job', 'cancel-job', 'send-command'] as const
+export type SafetyActionType = (typeof SAFETY_ACTIONS)[number]
+export interface SafetyAction {
+  type: SafetyActionType
+  /** send-command: the command (M104 S0, GRBL's feed hold !). */
+  command?: string
+}
+
 export const ALERT_SOURCES = ['host', 'device'] as const
 export type AlertSource = (typeof ALERT_SOURCES)[number]
 
@@ -60,6 +69,8 @@ export interface AlertRule {
   delta: number | null
   /** above-target: not before the reading first reached its target (warm-up and cool-down). */
   warmUpExempt: boolean
+  /** Device rules: done in order at each firing (cooldown or not: safety does not wait). */
+  actions: SafetyAction[]
   forSeconds: number
   /** After an alert.firing is sent, the next one of this rule within this time is recorded but not sent. */
   cooldownSeconds: number

@@ -2,8 +2,23 @@
 
 import type { Selectable } from 'kysely'
 import type { AlertRulesTable, Database } from '../../db/types.js'
-import { fromDbBool, fromDbInt, fromDbTime, toDbBool, toDbTime } from '../../db/values.js'
-import { type AlertRule, type AlertSource, conditionOf, type Operator, type RuleKind } from './records.js'
+import {
+  fromDbBool,
+  fromDbInt,
+  fromDbJson,
+  fromDbTime,
+  toDbBool,
+  toDbJson,
+  toDbTime,
+} from '../../db/values.js'
+import {
+  type AlertRule,
+  type AlertSource,
+  conditionOf,
+  type Operator,
+  type RuleKind,
+  type SafetyAction,
+} from './records.js'
 
 type Row = Selectable<AlertRulesTable>
 
@@ -23,6 +38,7 @@ function toRule(row: Row): AlertRule {
     targetMetric: row.targetMetric,
     delta: numberOrNull(row.delta),
     warmUpExempt: fromDbBool(row.warmUpExempt),
+    actions: fromDbJson<SafetyAction[]>(row.actions) ?? [],
     forSeconds: fromDbInt(row.forSeconds),
     cooldownSeconds: fromDbInt(row.cooldownSeconds),
     createdAt: fromDbTime(row.createdAt)!,
@@ -38,6 +54,7 @@ function columns(rule: AlertRule) {
     enabled: toDbBool(rule.enabled),
     ...conditionOf(rule),
     warmUpExempt: toDbBool(rule.warmUpExempt),
+    actions: toDbJson(rule.actions) ?? '[]',
     forSeconds: rule.forSeconds,
     cooldownSeconds: rule.cooldownSeconds,
     updatedAt: toDbTime(rule.updatedAt),

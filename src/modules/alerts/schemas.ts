@@ -6,7 +6,14 @@
 import { type Static, Type } from '@sinclair/typebox'
 import { ListQuery } from '../../http/list.js'
 import { NameString } from '../../names.js'
-import { ALERT_SOURCES, ALERT_STATES, HOST_METRICS, OPERATORS, RULE_KINDS } from './records.js'
+import {
+  ALERT_SOURCES,
+  ALERT_STATES,
+  HOST_METRICS,
+  OPERATORS,
+  RULE_KINDS,
+  SAFETY_ACTIONS,
+} from './records.js'
 
 const Time = Type.String({ format: 'date-time' })
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()])
@@ -84,6 +91,23 @@ const CooldownSeconds = Type.Integer({
     'an alert firing within this time after the rule last sent alert.firing is recorded but not sent (default 300)',
 })
 
+export const SafetyActionSchema = Type.Object(
+  {
+    type: literals(
+      SAFETY_ACTIONS,
+      'pause-job / cancel-job: the file transfer running on the device; send-command: command',
+    ),
+    command: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 256, description: 'send-command: what to send (M104 S0, !)' }),
+    ),
+  },
+  { additionalProperties: false },
+)
+const Actions = Type.Array(SafetyActionSchema, {
+  maxItems: 5,
+  description: 'device rules: done in order each time an alert fires, logged on the device log and the job',
+})
+
 export const CreateAlertRuleBody = Type.Object(
   {
     name: NameString({ maxLength: 200 }),
@@ -91,6 +115,7 @@ export const CreateAlertRuleBody = Type.Object(
     condition: ConditionSchema,
     forSeconds: Type.Optional(ForSeconds),
     cooldownSeconds: Type.Optional(CooldownSeconds),
+    actions: Type.Optional(Actions),
   },
   { additionalProperties: false },
 )
@@ -103,6 +128,7 @@ export const UpdateAlertRuleBody = Type.Object(
     condition: Type.Optional(ConditionSchema),
     forSeconds: Type.Optional(ForSeconds),
     cooldownSeconds: Type.Optional(CooldownSeconds),
+    actions: Type.Optional(Actions),
   },
   { additionalProperties: false, minProperties: 1 },
 )
@@ -126,6 +152,7 @@ export const AlertRuleSchema = Type.Object({
   }),
   forSeconds: Type.Integer(),
   cooldownSeconds: Type.Integer(),
+  actions: Type.Array(SafetyActionSchema),
   ownerId: Type.String(),
   createdAt: Time,
   updatedAt: Time,

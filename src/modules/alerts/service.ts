@@ -21,6 +21,7 @@ import {
   HOST_METRICS,
   type Operator,
   type RuleCondition,
+  type SafetyAction,
 } from './records.js'
 import type { AlertRuleRepository } from './rule-repository.js'
 import type {
@@ -58,6 +59,7 @@ export function alertRuleView(rule: AlertRule): AlertRuleView {
     condition: conditionOf(rule),
     forSeconds: rule.forSeconds,
     cooldownSeconds: rule.cooldownSeconds,
+    actions: rule.actions,
     ownerId: rule.ownerId,
     createdAt: rule.createdAt.toISOString(),
     updatedAt: rule.updatedAt.toISOString(),
@@ -81,6 +83,23 @@ export function alertView(alert: Alert): AlertView {
     acknowledgedBy: alert.acknowledgedBy,
     transitions: alert.transitions.map((t) => ({ state: t.state, value: t.value, at: t.at.toISOString() })),
   }
+}
+
+/** The actions as given, or a 400: device rules only, a command for send-command and for it only. */
+function checkActions(actions: SafetyAction[], source: AlertRule['source']): SafetyAction[] {
+  const errors: FieldError[] = []
+  actions.forEach((action, i) => {
+    if (source !== 'device') errors.push({ path: `actions.${i}`, message: 'is for device rules only' })
+    else if (action.type === 'send-command' && !action.command?.trim()) {
+      errors.push({ path: `actions.${i}.command`, message: 'is required for send-command' })
+    } else if (action.type !== 'send-command' && action.command !== undefined) {
+      errors.push({ path: `actions.${i}.command`, message: 'is for send-command only' })
+    }
+  })
+  refuseErrors(errors)
+  return actions.map((a) =>
+    a.type === 'send-command' ? { type: a.type, command: a.command } : { type: a.type },
+  )
 }
 
 /** Whether two versions of a rule watch the same thing the same way (an open alert stays open). */
@@ -110,6 +129,8 @@ export class AlertsService {
 
   async create(principal: Principal, input: CreateAlertRuleBody): Promise<AlertRuleView> {
     assertRole(principal, 'operator', 'create alert rules')
+    // Before the device lookup: a bad body is a 400 whichever device it names.
+    const actions = checkActions(input.actions ?? [], input.condition.source)
     const condition = await this.checkCondition(principal, input.condition)
     const now = this.now()
     const rule: AlertRule = {
@@ -120,6 +141,7 @@ export class AlertsService {
       ...condition,
       forSeconds: input.forSeconds ?? 0,
       cooldownSeconds: input.cooldownSeconds ?? DEFAULT_COOLDOWN_SECONDS,
+      actions,
       createdAt: now,
       updatedAt: now,
     }
@@ -141,6 +163,7 @@ export class AlertsService {
       cooldownSeconds: input.cooldownSeconds ?? before.cooldownSeconds,
       updatedAt: this.now(),
     }
+    rule.actions = checkActions(input.actions ?? before.actions, rule.source)
     await this.options.rules.update(rule)
     if (sameWatch(before, rule)) this.options.evaluator.refresh(rule)
     else {

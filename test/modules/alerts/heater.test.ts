@@ -6,9 +6,11 @@
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { AlertEventPayload } from '../../../src/events/bus.js'
+import type { AlertsArea } from '../../../src/modules/alerts/index.js'
 import type { NotificationsArea } from '../../../src/modules/notifications/index.js'
 import { createTestApp, type TestApp } from '../../helpers/app.js'
 import { testEngines } from '../../helpers/engines.js'
+import { jobWhere, upload } from '../device-files/support.js'
 import { useReceiver } from '../notifications/receiver.js'
 import { nextAlertChange } from './support.js'
 
@@ -23,7 +25,7 @@ describe.each(testEngines())('a heater that does not heat on $name', (engine) =>
     await t.dispose()
   })
 
-  async function printer(name: string, emulator: Record<string, unknown>) {
+  async function printer(name: string, emulator: Record<string, unknown>, actions: unknown[] = []) {
     const created = await t.request('POST', '/api/myntrix/devices', {
       as: t.operator,
       body: {
@@ -50,6 +52,7 @@ describe.each(testEngines())('a heater that does not heat on $name', (engine) =>
           delta: 5,
         },
         forSeconds: 3,
+        actions,
       },
     })
     expect(rule.status, rule.text).toBe(201)
@@ -104,5 +107,69 @@ describe.each(testEngines())('a heater that does not heat on $name', (engine) =>
     expect(healthyAlerts.body.map((a: any) => a.state)).toEqual(['ok'])
     await (t.app.myntrix.areas.find((a) => a.name === 'notifications') as NotificationsArea).source.settled()
     expect(receiver().to('/heater')).toHaveLength(1)
+  })
+
+  it('pauses the running print and turns the heater off (pause-job, send-command), logged on the device and the job', async () => {
+    const faulty = await printer('faulty', { heaterFault: true }, [
+      { type: 'pause-job' },
+      { type: 'send-command', command: 'M104 S0' },
+    ])
+    const deviceLog: string[] = []
+    t.app.myntrix.context.bus.on('device.log', (e) => {
+      if (e.deviceId === faulty.id) deviceLog.push(`${e.direction} ${e.line}`)
+    })
+    // The print heats the hotend, then dwells: long enough to be running when the rule fires.
+    const print = `M104 S200\n${'G4 P500\n'.repeat(60)}`
+    const sent = await upload(t, faulty.id, 'part.gcode', print)
+    expect(sent.status, sent.text).toBe(202)
+    const jobId = sent.body.job.id as string
+    const paused = await jobWhere(t, jobId, (j) => j.details?.paused === true)
+    expect(paused.status).toBe('running')
+    await (t.app.myntrix.areas.find((a) => a.name === 'alerts') as AlertsArea).safety.settled()
+    expect(deviceLog).toContainEqual(
+      expect.stringMatching(/^info alert "faulty does not heat" .* fired at [\d.]+: paused job /),
+    )
+    expect(deviceLog).toContainEqual(expect.stringMatching(/: sent M104 S0: ok$/))
+    expect(deviceLog).toContainEqual(expect.stringMatching(/^out N\d+ M104 S0\*\d+$/))
+    const job = await t.request('GET', `/api/myntrix/jobs/${jobId}`, { as: t.operator })
+    expect(job.body.logs).toMatch(/alert "faulty does not heat" .*: paused job /)
+    const cancel = await t.request('POST', `/api/myntrix/jobs/${jobId}/cancel`, { as: t.operator })
+    expect(cancel.status, cancel.text).toBe(200)
+  })
+
+  it('refuses actions on host rules and a send-command without a command', async () => {
+    for (const [body, path] of [
+      [
+        {
+          name: 'x',
+          condition: { source: 'host', metric: 'cpu.percent', operator: '>', threshold: 90 },
+          actions: [{ type: 'pause-job' }],
+        },
+        'actions.0',
+      ],
+      [
+        {
+          name: 'x',
+          condition: { source: 'device', deviceId: 'd', metric: 'temperature', operator: '>', threshold: 90 },
+          actions: [{ type: 'pause-job' }, { type: 'send-command' }],
+        },
+        'actions.1.command',
+      ],
+      [
+        {
+          name: 'x',
+          condition: { source: 'device', deviceId: 'd', metric: 'temperature', operator: '>', threshold: 90 },
+          actions: [{ type: 'shutdown' }],
+        },
+        'actions.0.type',
+      ],
+    ] as const) {
+      const res = await t.request('POST', '/api/myntrix/alert-rules', { as: t.operator, body })
+      expect(res.status, res.text).toBe(400)
+      expect(
+        res.body.errors.map((e: { path: string }) => e.path),
+        res.text,
+      ).toContain(path)
+    }
   })
 })

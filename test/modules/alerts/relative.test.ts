@@ -30,6 +30,7 @@ function rule(kind: RuleKind, extra: Partial<AlertRule> = {}): AlertRule {
     targetMetric: 'targetTemperature',
     delta: 10,
     warmUpExempt: true,
+    actions: [],
     // Long enough that the pending timer never fires during a test: the readings move the clock.
     forSeconds: 60,
     cooldownSeconds: 0,

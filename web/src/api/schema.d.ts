@@ -1412,6 +1412,12 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
+                            actions: {
+                                /** @description send-command: what to send (M104 S0, !) */
+                                command?: string;
+                                /** @description pause-job / cancel-job: the file transfer running on the device; send-command: command */
+                                type: "pause-job" | "cancel-job" | "send-command";
+                            }[];
                             condition: {
                                 clearThreshold: number | null;
                                 delta: number | null;
@@ -1451,6 +1457,13 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
+                        /** @description device rules: done in order each time an alert fires, logged on the device log and the job */
+                        actions?: {
+                            /** @description send-command: what to send (M104 S0, !) */
+                            command?: string;
+                            /** @description pause-job / cancel-job: the file transfer running on the device; send-command: command */
+                            type: "pause-job" | "cancel-job" | "send-command";
+                        }[];
                         condition: {
                             /** @description a firing alert resolves once the value no longer passes this (hysteresis); on the safe side of threshold; default threshold */
                             clearThreshold?: number | null;
@@ -1491,6 +1504,12 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
+                            actions: {
+                                /** @description send-command: what to send (M104 S0, !) */
+                                command?: string;
+                                /** @description pause-job / cancel-job: the file transfer running on the device; send-command: command */
+                                type: "pause-job" | "cancel-job" | "send-command";
+                            }[];
                             condition: {
                                 clearThreshold: number | null;
                                 delta: number | null;
@@ -1550,6 +1569,12 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
+                            actions: {
+                                /** @description send-command: what to send (M104 S0, !) */
+                                command?: string;
+                                /** @description pause-job / cancel-job: the file transfer running on the device; send-command: command */
+                                type: "pause-job" | "cancel-job" | "send-command";
+                            }[];
                             condition: {
                                 clearThreshold: number | null;
                                 delta: number | null;
@@ -1590,6 +1615,13 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
+                        /** @description device rules: done in order each time an alert fires, logged on the device log and the job */
+                        actions?: {
+                            /** @description send-command: what to send (M104 S0, !) */
+                            command?: string;
+                            /** @description pause-job / cancel-job: the file transfer running on the device; send-command: command */
+                            type: "pause-job" | "cancel-job" | "send-command";
+                        }[];
                         condition?: {
                             /** @description a firing alert resolves once the value no longer passes this (hysteresis); on the safe side of threshold; default threshold */
                             clearThreshold?: number | null;
@@ -1629,6 +1661,12 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
+                            actions: {
+                                /** @description send-command: what to send (M104 S0, !) */
+                                command?: string;
+                                /** @description pause-job / cancel-job: the file transfer running on the device; send-command: command */
+                                type: "pause-job" | "cancel-job" | "send-command";
+                            }[];
                             condition: {
                                 clearThreshold: number | null;
                                 delta: number | null;
