@@ -174,6 +174,7 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
           return connection.command(text)
         },
         jobLog: (jobId, line) => jobs.service.appendLog(jobId, line),
+        ownerOf: async (deviceId) => (await devices.service.facts(deviceId))?.ownerId,
       },
     }),
   )

@@ -3,8 +3,9 @@
 // M104 S0 or GRBL's feed hold), in the rule's order, each at every firing (a
 // rule's cooldown only holds back notifications, never safety). Each outcome is
 // a line on the device's log feed and, when a job was touched, on the job. The
-// rule's owner acts: a disabled or deleted owner, or one demoted to viewer,
-// gets nothing done (and a line saying so).
+// rule's owner acts, with their standing now: a disabled or deleted owner, one
+// demoted to viewer, or a former admin on another's device gets nothing done
+// (and a line saying so).
 
 import type { EventBus } from '../../events/bus.js'
 import type { Logger } from '../../logger.js'
@@ -20,6 +21,8 @@ export interface SafetyTargets {
   command(deviceId: string, text: string): Promise<{ ok: boolean; message: string }>
   /** Appends a line to a job's log. */
   jobLog(jobId: string, line: string): Promise<void>
+  /** The device's owner; undefined when it is gone. */
+  ownerOf(deviceId: string): Promise<string | undefined>
 }
 
 export interface SafetyActionsOptions {
@@ -52,8 +55,12 @@ export class SafetyActions {
   private async run(rule: AlertRule, deviceId: string, alertId: string, value: number | null): Promise<void> {
     const why = `alert "${rule.name}" (${alertId}) fired at ${value}`
     const role = await this.options.roleOf(rule.ownerId)
-    if (role === undefined || role === 'viewer') {
-      this.deviceLog(deviceId, `${why}: actions not taken, the rule's owner may no longer act`)
+    // An admin's rule on another's device acts only while its owner is still an admin.
+    const mayAct =
+      role === 'admin' ||
+      (role === 'operator' && (await this.options.targets.ownerOf(deviceId)) === rule.ownerId)
+    if (!mayAct) {
+      this.deviceLog(deviceId, `${why}: actions not taken, the rule's owner may no longer act on this device`)
       return
     }
     for (const action of rule.actions) {

@@ -137,6 +137,70 @@ describe.each(testEngines())('a heater that does not heat on $name', (engine) =>
     expect(cancel.status, cancel.text).toBe(200)
   })
 
+  it('a rule of a former admin on another user’s device takes no action', async () => {
+    const made = await t.request('POST', '/api/auth/users', {
+      as: t.admin,
+      body: { username: 'admin2', password: 'admin2-password-1', role: 'admin' },
+    })
+    expect(made.status, made.text).toBe(201)
+    const login = await t.request('POST', '/api/auth/token', {
+      body: { username: 'admin2', password: 'admin2-password-1' },
+    })
+    const admin2 = {
+      id: made.body.id as string,
+      username: 'admin2',
+      token: login.body.access_token as string,
+    }
+    const device = await t.request('POST', '/api/myntrix/devices', {
+      as: t.operator,
+      body: {
+        name: 'their printer',
+        connectionString: 'sim://marlin',
+        configuration: {
+          temperatureReport: 'autoreport',
+          temperatureIntervalMs: 1000,
+          emulator: { heaterFault: true },
+        },
+      },
+    })
+    const url = `/api/myntrix/devices/${device.body.id}`
+    expect((await t.request('POST', `${url}/connect`, { as: t.operator })).status).toBe(200)
+    const rule = await t.request('POST', '/api/myntrix/alert-rules', {
+      as: admin2,
+      body: {
+        name: 'cold hotend',
+        condition: {
+          source: 'device',
+          deviceId: device.body.id,
+          metric: 'temperature',
+          kind: 'no-rise',
+          targetMetric: 'targetTemperature',
+          delta: 5,
+        },
+        forSeconds: 2,
+        actions: [{ type: 'send-command', command: 'M104 S0' }],
+      },
+    })
+    expect(rule.status, rule.text).toBe(201)
+    const demoted = await t.request('PUT', `/api/auth/users/${admin2.id}`, {
+      as: t.admin,
+      body: { role: 'operator' },
+    })
+    expect(demoted.status, demoted.text).toBe(200)
+    const deviceLog: string[] = []
+    t.app.myntrix.context.bus.on('device.log', (e) => {
+      if (e.deviceId === device.body.id) deviceLog.push(`${e.direction} ${e.line}`)
+    })
+    const firing = nextChange(rule.body.id, 'firing')
+    await t.request('POST', `${url}/command`, { as: t.operator, body: { command: 'M104 S200' } })
+    await firing
+    await (t.app.myntrix.areas.find((a) => a.name === 'alerts') as AlertsArea).safety.settled()
+    expect(deviceLog).toContainEqual(
+      expect.stringMatching(/actions not taken, the rule's owner may no longer act/),
+    )
+    expect(deviceLog.filter((l) => /M104 S0/.test(l) && l.startsWith('out'))).toEqual([])
+  })
+
   it('refuses actions on host rules and a send-command without a command', async () => {
     for (const [body, path] of [
       [
