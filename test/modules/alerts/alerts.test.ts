@@ -12,6 +12,7 @@ import { connectAsync, type MqttClient } from 'mqtt'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { AlertEventPayload } from '../../../src/events/bus.js'
 import type { AlertsArea } from '../../../src/modules/alerts/index.js'
+import type { MonitoringArea } from '../../../src/modules/monitoring/index.js'
 import type { NotificationsArea } from '../../../src/modules/notifications/index.js'
 import { createTestApp, type TestApp } from '../../helpers/app.js'
 import { testEngines } from '../../helpers/engines.js'
@@ -218,6 +219,46 @@ describe.each(testEngines())('alert rules on $name', (engine) => {
     // Others see nothing of it.
     expect((await t.request('GET', ALERTS, { as: t.operator2 })).body).toEqual([])
     expect((await t.request('GET', `${ALERTS}/${active.body[0].id}`, { as: t.operator2 })).status).toBe(404)
+  })
+
+  it('a firing alert is resumed after a restart: the same alert, not a new one', async () => {
+    const created = await t.request('POST', RULES, {
+      as: t.operator,
+      body: {
+        name: 'memory',
+        condition: { source: 'host', metric: 'memory.percent', operator: '>=', threshold: 0 },
+      },
+    })
+    expect(created.status, created.text).toBe(201)
+    await nextChange(created.body.id, 'firing')
+    await area<AlertsArea>('alerts').recorder.settled()
+    const before = (await t.request('GET', ALERTS, { as: t.operator })).body
+    expect(before).toHaveLength(1)
+
+    await t.close()
+    t = await createTestApp(engine, {
+      testDb: t.testDb,
+      seedUsers: false,
+      env: { MYNTRIX_METRICS_INTERVAL_MS: '200' },
+    })
+    // Samples after the restart still pass the threshold: a resumed alert stays as it is.
+    const sampled = new Promise<void>((resolve) => {
+      let n = 0
+      const stop = area<MonitoringArea>('monitoring').service.sampler.onSample(() => {
+        if (++n < 3) return
+        stop()
+        resolve()
+      })
+    })
+    await sampled
+    await area<AlertsArea>('alerts').recorder.settled()
+    const after = (await t.request('GET', ALERTS, { as: t.operator })).body
+    expect(after.map((a: any) => [a.id, a.state])).toEqual([[before[0].id, 'firing']])
+    // And the evaluator holds it: changing the rule closes that very alert.
+    await t.request('PUT', `${RULES}/${created.body.id}`, { as: t.operator, body: { forSeconds: 60 } })
+    await area<AlertsArea>('alerts').recorder.settled()
+    const closed = (await t.request('GET', `${ALERTS}/${before[0].id}`, { as: t.operator })).body
+    expect(closed.transitions.map((x: any) => x.state)).toEqual(['pending', 'firing', 'resolved'])
   })
 
   it('rules are owner-scoped; viewers cannot create; bad input is a 400 and stores nothing', async () => {
