@@ -72,6 +72,18 @@ describe.each(testEngines())('alert rules on $name', (engine) => {
     return { id: created.body.id as string, send }
   }
 
+  /** An operator's host rule that always holds (memory.percent >= 0), once its alert fired and was recorded. */
+  async function firingHostRule(name: string) {
+    const created = await t.request('POST', RULES, {
+      as: t.operator,
+      body: { name, condition: { source: 'host', metric: 'memory.percent', operator: '>=', threshold: 0 } },
+    })
+    expect(created.status, created.text).toBe(201)
+    await nextChange(created.body.id, 'firing')
+    await area<AlertsArea>('alerts').recorder.settled()
+    return created
+  }
+
   const alertsOf = async (ruleId: string) =>
     (await t.request('GET', `${ALERTS}?ruleId=${ruleId}`, { as: t.admin })).body as any[]
 
@@ -187,16 +199,7 @@ describe.each(testEngines())('alert rules on $name', (engine) => {
   )
 
   it('a host rule fires on the monitoring sampler’s metric', async () => {
-    const created = await t.request('POST', RULES, {
-      as: t.operator,
-      body: {
-        name: 'busy host',
-        condition: { source: 'host', metric: 'memory.percent', operator: '>=', threshold: 0 },
-      },
-    })
-    expect(created.status, created.text).toBe(201)
-    await nextChange(created.body.id, 'firing')
-    await area<AlertsArea>('alerts').recorder.settled()
+    const created = await firingHostRule('busy host')
     const active = await t.request('GET', `${ALERTS}?state=active`, { as: t.operator })
     expect(active.body).toHaveLength(1)
     expect(active.body[0]).toMatchObject({
@@ -222,16 +225,7 @@ describe.each(testEngines())('alert rules on $name', (engine) => {
   })
 
   it('a firing alert is resumed after a restart: the same alert, not a new one', async () => {
-    const created = await t.request('POST', RULES, {
-      as: t.operator,
-      body: {
-        name: 'memory',
-        condition: { source: 'host', metric: 'memory.percent', operator: '>=', threshold: 0 },
-      },
-    })
-    expect(created.status, created.text).toBe(201)
-    await nextChange(created.body.id, 'firing')
-    await area<AlertsArea>('alerts').recorder.settled()
+    const created = await firingHostRule('memory')
     const before = (await t.request('GET', ALERTS, { as: t.operator })).body
     expect(before).toHaveLength(1)
 
