@@ -153,7 +153,15 @@ export class AlertsService {
   async update(principal: Principal, id: string, input: UpdateAlertRuleBody): Promise<AlertRuleView> {
     assertRole(principal, 'operator', 'change alert rules')
     const before = await this.visible(principal, id)
-    const condition = input.condition ? await this.checkCondition(principal, input.condition) : {}
+    // An admin changing another user's rule may point it only at that user's devices: the alerts
+    // (readings included) go to the rule's owner.
+    const condition = input.condition
+      ? await this.checkCondition(
+          principal,
+          input.condition,
+          before.ownerId === principal.id ? undefined : before.ownerId,
+        )
+      : {}
     const rule: AlertRule = {
       ...before,
       ...condition,
@@ -231,7 +239,12 @@ export class AlertsService {
     })
   }
 
-  private async checkCondition(principal: Principal, input: ConditionInput): Promise<RuleCondition> {
+  /** `ownerId`: the device must be this user's (an admin editing another user's rule). */
+  private async checkCondition(
+    principal: Principal,
+    input: ConditionInput,
+    ownerId?: string,
+  ): Promise<RuleCondition> {
     const errors: FieldError[] = []
     const at = (field: string, message: string) => errors.push({ path: `condition.${field}`, message })
     const kind = input.kind ?? 'threshold'
@@ -267,6 +280,9 @@ export class AlertsService {
     refuseErrors(errors)
     // Another owner's device answers 404, as it does everywhere.
     const found = device ? await this.options.devices.get(principal, input.deviceId as string) : null
+    if (found && ownerId !== undefined && found.ownerId !== ownerId) {
+      refuseErrors([{ path: 'condition.deviceId', message: "must be a device of the rule's owner" }])
+    }
     const threshold = kind === 'threshold'
     return {
       source: input.source,

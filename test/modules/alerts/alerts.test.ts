@@ -293,6 +293,13 @@ describe.each(testEngines())('alert rules on $name', (engine) => {
     expect((await t.request('GET', RULES, { as: t.operator2 })).body).toEqual([])
     expect((await t.request('GET', RULES, { as: t.admin })).body).toHaveLength(1)
     expect((await t.request('GET', url, { as: t.admin })).status).toBe(200)
+    // An admin may change the rule, but not point it at another user's device: its alerts go to its owner.
+    const moved = await t.request('PUT', url, {
+      as: t.admin,
+      body: { condition: body(theirs.body.id).condition },
+    })
+    expect(moved.status, moved.text).toBe(400)
+    expect(moved.body.errors[0].path).toBe('condition.deviceId')
     // Another owner's device is as unknown as a missing one.
     const foreign = await t.request('POST', RULES, { as: t.operator, body: body(theirs.body.id) })
     expect(foreign.status).toBe(404)
