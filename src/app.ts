@@ -15,16 +15,17 @@ import { AuthRetention } from './auth/retention.js'
 import { authRoutes } from './auth/routes.js'
 import { loadOrCreateJwtSecret } from './auth/secret.js'
 import { AuthService } from './auth/service.js'
+import { joinCluster } from './cluster/index.js'
 import type { Config } from './config/index.js'
 import { newId } from './db/ids.js'
 import { type DatabaseHandle, migrate } from './db/index.js'
-import { EventBus } from './events/bus.js'
 import { installAuthHook } from './http/auth-hook.js'
 import { consoleRoutes } from './http/console.js'
 import { installCors } from './http/cors.js'
 import { installInputGuards } from './http/input.js'
 import { frameworkErrors, installProblemHandlers, MAX_PARAM_LENGTH } from './http/problem.js'
 import { installRequestLog } from './http/request-log.js'
+import { routeValidator } from './http/route-validator.js'
 import { systemRoutes } from './http/system-routes.js'
 import type { Logger } from './logger.js'
 import { createAgentsArea } from './modules/agents/index.js'
@@ -39,7 +40,6 @@ import { createSchedulerArea } from './modules/scheduler/index.js'
 import { createVisualizationArea } from './modules/visualization/index.js'
 import { createOutboundPolicy } from './net/outbound-policy.js'
 import { InstanceRegistry, processLiveness } from './process/liveness.js'
-import { AJV_OPTIONS } from './validation.js'
 
 export interface AppDeps {
   config: Config
@@ -75,16 +75,14 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
     },
     // One line per request from installRequestLog instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
-    ajv: {
-      // The services' checks use the same options (src/validation.ts); query strings are coerced.
-      customOptions: { ...AJV_OPTIONS, coerceTypes: 'array' },
-    },
     frameworkErrors,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     bodyLimit: 10 * 1024 * 1024,
     forceCloseConnections: true,
     return503OnClosing: true,
   }).withTypeProvider<TypeBoxTypeProvider>()
+  // Every route's schema is checked as the services check theirs (src/validation.ts): bodies as sent.
+  app.setValidatorCompiler(routeValidator)
 
   const logger = app.log as unknown as Logger
   // Deprecated or retired settings still set: one line each, so they are noticed and renamed.
@@ -105,6 +103,14 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
   })
 
   const instanceId = newId()
+  // Before anything is built: a start that would be unsafe beside its peers stops here.
+  const cluster = await joinCluster({
+    settings: config.cluster,
+    db: database.db,
+    engine: database.engine,
+    instanceId,
+    logger,
+  })
   const context: AreaContext = {
     instanceId,
     // Held by the jobs ledger and the scheduler while they have work in flight.
@@ -117,7 +123,8 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
     watchDbChanges: database.watchChanges,
     db: database.db,
     dbEngine: database.engine,
-    bus: new EventBus(),
+    cluster,
+    bus: cluster.bus,
     logger,
     outbound: createOutboundPolicy({
       ...config.outbound,
@@ -287,9 +294,12 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
     }
     // Last: an area stopping may still hold the heartbeat (a transfer ending its job).
     await context.liveness.stop()
+    await cluster.stop()
   })
 
   await app.ready()
+  // Before the areas start: they take leases (agents resume) and forward requests.
+  await cluster.start()
   for (const area of areas) await area.start?.()
   return app
 }

@@ -29,6 +29,11 @@ async function main(): Promise<void> {
     app = await buildApp({ config, database })
   } catch (err) {
     await database.close().catch(() => {})
+    // A start refused because of its peers (docs/SCALE-OUT.md) reads like a bad setting.
+    if (err instanceof ConfigError) {
+      process.stderr.write(`myntrix: invalid configuration: ${err.message}\n`)
+      process.exit(2)
+    }
     throw err
   }
 

@@ -1,5 +1,5 @@
 // In CI (CI=true) the suites that skip when a service is missing must not
-// skip: PostgreSQL, socat ptys, the MQTT broker, the Docker engine (with what
+// skip: PostgreSQL, socat ptys, the MQTT broker, Redis (the cluster suites), the Docker engine (with what
 // the test image is built from), Chromium and a fresh build
 // (for the npm start and browser tests) must all be there.
 
@@ -35,6 +35,9 @@ describe.runIf(process.env.CI === 'true')('CI has every real part the suites nee
   })
   it('reaches PostgreSQL on 127.0.0.1:5432', async () => {
     expect(await reachable(5432)).toBe(true)
+  })
+  it('reaches Redis on 127.0.0.1:6379, so the cluster suites (test/cluster/) run', async () => {
+    expect(await reachable(6379)).toBe(true)
   })
   it('reaches the Docker engine for the container runtime tests', async () => {
     expect(await whyNoDocker()).toBeNull()

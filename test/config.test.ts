@@ -1,3 +1,4 @@
+import os from 'node:os'
 import { describe, expect, it } from 'vitest'
 import { loadConfig } from '../src/config/index.js'
 import { ConfigError } from '../src/errors.js'
@@ -94,6 +95,58 @@ describe('config', () => {
     const err = configError(env as Record<string, string>)
     expect(err.variable).toBe(variable)
     expect(err.message).toMatch(new RegExp(`^${variable}: `))
+  })
+
+  it('has a cluster section: one instance unless PostgreSQL and Redis are both set', () => {
+    const one = loadConfig({})
+    expect(one.cluster).toMatchObject({ redisUrl: null, leaseTtlMs: 15_000, renewIntervalMs: 5000 })
+    expect(one.cluster.nodeName).toBe(os.hostname())
+    // On SQLite the Redis URL only feeds the outbound policy, as it did before scale-out.
+    const sqlite = loadConfig({ MYNTRIX_REDIS_URL: 'redis://127.0.0.1:6379' })
+    expect(sqlite.cluster.redisUrl).toBeNull()
+    expect(sqlite.outbound.redisUrl).toBe('redis://127.0.0.1:6379')
+    const pg = loadConfig({
+      MYNTRIX_DATABASE_URL: 'postgres://u@h:5432/d',
+      MYNTRIX_REDIS_URL: 'redis://127.0.0.1:6379',
+      MYNTRIX_NODE_NAME: 'node-a',
+      MYNTRIX_LEASE_TTL_MS: '3000',
+      MYNTRIX_LEASE_RENEW_MS: '1000',
+    })
+    expect(pg.cluster).toMatchObject({
+      nodeName: 'node-a',
+      redisUrl: 'redis://127.0.0.1:6379',
+      leaseTtlMs: 3000,
+      renewIntervalMs: 1000,
+    })
+    // Docker labels name the same node.
+    expect(pg.agents.nodeName).toBe('node-a')
+  })
+
+  it.each([
+    [{ MYNTRIX_NODE_NAME: 'a b' }, 'MYNTRIX_NODE_NAME', /letters, digits/],
+    [{ MYNTRIX_LEASE_TTL_MS: '10' }, 'MYNTRIX_LEASE_TTL_MS', /between 1000 and/],
+    [{ MYNTRIX_LEASE_RENEW_MS: 'often' }, 'MYNTRIX_LEASE_RENEW_MS', /integer/],
+    [
+      { MYNTRIX_LEASE_TTL_MS: '3000', MYNTRIX_LEASE_RENEW_MS: '2000' },
+      'MYNTRIX_LEASE_RENEW_MS',
+      /at most half/,
+    ],
+    [{ MYNTRIX_RPC_TIMEOUT_MS: '5' }, 'MYNTRIX_RPC_TIMEOUT_MS', /between 100 and/],
+    [
+      { MYNTRIX_DATABASE_URL: 'postgres://u@h/d', MYNTRIX_REDIS_URL: 'http://r:6379' },
+      'MYNTRIX_REDIS_URL',
+      /redis:\/\/ or rediss:\/\//,
+    ],
+    [
+      { MYNTRIX_DATABASE_URL: 'postgres://u@h/d', MYNTRIX_REDIS_URL: 'not a url' },
+      'MYNTRIX_REDIS_URL',
+      /URL/,
+    ],
+  ])('refuses a bad cluster setting with one line: %o', (env, variable, message) => {
+    const err = configError(env as Record<string, string>)
+    expect(err.variable).toBe(variable)
+    expect(err.message).toMatch(message)
+    expect(err.message).not.toContain('\n')
   })
 
   it('accepts the three database URL forms', () => {

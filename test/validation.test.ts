@@ -90,3 +90,68 @@ describe("a schema's own words (x-message, x-required-message)", () => {
     ])
   })
 })
+
+describe('messages by keyword and the union branch a value meant', () => {
+  const Config = Type.Object({
+    count: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        'x-message': {
+          type: 'count must be an integer, got {got}',
+          minimum: 'count must be >= 0, got {got}',
+        },
+      }),
+    ),
+    size: Type.Optional(Type.Integer({ maximum: 3, 'x-message': { type: 'size must be an integer' } })),
+    command: Type.Optional(
+      Type.Union(
+        [
+          Type.String({ minLength: 1 }),
+          Type.Array(Type.String(), { minItems: 1, 'x-message': { minItems: 'command must not be empty' } }),
+        ],
+        { 'x-message': { anyOf: 'command must be a string or a list, got {got}' } },
+      ),
+    ),
+    check: Type.Optional(
+      Type.Union([
+        Type.Object(
+          { type: Type.Literal('http'), url: Type.String() },
+          { additionalProperties: Type.Never({ 'x-message': 'unknown field {field}' }) },
+        ),
+        Type.Object({ type: Type.Literal('beat'), timeoutMs: Type.Integer() }),
+      ]),
+    ),
+  })
+
+  it('says the message of the failing keyword, and Ajv words for keywords it does not name', () => {
+    expect(schemaErrors(Config, { count: 'x' })).toEqual([
+      { path: 'count', message: 'count must be an integer, got "x"' },
+    ])
+    expect(schemaErrors(Config, { count: -1 })).toEqual([
+      { path: 'count', message: 'count must be >= 0, got -1' },
+    ])
+    expect(schemaErrors(Config, { size: 4 })).toEqual([{ path: 'size', message: 'must be <= 3' }])
+  })
+
+  it('reports only the branch whose type the value has', () => {
+    expect(schemaErrors(Config, { command: [] })).toEqual([
+      { path: 'command', message: 'command must not be empty' },
+    ])
+    expect(schemaErrors(Config, { command: 42 })).toEqual([
+      { path: 'command', message: 'command must be a string or a list, got 42' },
+    ])
+  })
+
+  it('tells object branches apart by their tag, and names an unknown field of a closed object', () => {
+    expect(schemaErrors(Config, { check: { type: 'beat' } })).toEqual([
+      { path: 'check.timeoutMs', message: "must have required property 'timeoutMs'" },
+    ])
+    expect(schemaErrors(Config, { check: { type: 'http', url: 'u', every: 5 } })).toEqual([
+      { path: 'check.every', message: 'unknown field "every"' },
+    ])
+    // No branch has this tag: the tag is what is wrong (said once), not each branch's missing fields.
+    expect(schemaErrors(Config, { check: { type: 'tcp' } })).toEqual([
+      { path: 'check.type', message: 'must be equal to constant' },
+    ])
+  })
+})

@@ -9,6 +9,7 @@ import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { startMyntrix } from './myntrix-server.mjs'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const root = path.resolve(here, '../..')
@@ -122,45 +123,7 @@ function bundle(entry, name) {
 
 async function benchMyntrix(hellos, helloPort) {
   const main = bundle(path.join(root, 'src/main.ts'), 'main.mjs')
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'myntrix-bench-'))
-  const port = 20000 + Math.floor(Math.random() * 20000)
-  const password = 'bench-password-1'
-  const server = spawn(process.execPath, [main], {
-    cwd: root,
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      MYNTRIX_DATA_DIR: dataDir,
-      MYNTRIX_PORT: String(port),
-      MYNTRIX_HOST: '127.0.0.1',
-      MYNTRIX_ADMIN_PASSWORD: password,
-      MYNTRIX_LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  })
-  const base = `http://127.0.0.1:${port}`
-  for (;;) {
-    try {
-      if ((await fetch(`${base}/healthz`)).ok) break
-    } catch {}
-    await sleep(50)
-  }
-  const login = await fetch(`${base}/api/auth/token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username: 'admin', password }),
-  })
-  const { access_token: token } = await login.json()
-  const api = async (method, url, body) => {
-    const res = await fetch(`${base}${url}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    })
-    const json = await res.json()
-    if (!res.ok) throw new Error(`${method} ${url}: ${res.status} ${JSON.stringify(json)}`)
-    return json
-  }
+  const { pid, api, stop } = await startMyntrix(main, { cwd: root })
   const ids = []
   for (let i = 0; i < N; i++) {
     const name = `myx-${i}`
@@ -185,11 +148,8 @@ async function benchMyntrix(hellos, helloPort) {
     ids.slice(0, CRASHES).map((_, i) => `myx-${i}`),
     (pid) => process.kill(pid, 'SIGKILL'),
   )
-  const idle = await idleCost(server.pid, IDLE_S)
-  const exited = new Promise((r) => server.once('exit', r))
-  server.kill('SIGTERM')
-  await exited
-  fs.rmSync(dataDir, { recursive: true, force: true })
+  const idle = await idleCost(pid, IDLE_S)
+  await stop()
   return { spawnedMs, firstLineMs, crashMedianMs: median(crashes), crashes, ...idle }
 }
 

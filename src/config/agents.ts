@@ -1,8 +1,8 @@
 // The agents area's settings (MYNTRIX_AGENT_*; docs/AGENTS.md lists them).
 
-import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { ConfigError } from '../errors.js'
+import { nodeName } from './cluster.js'
 import { type Env, int, str } from './env.js'
 
 export interface AgentsSettings {
@@ -39,7 +39,7 @@ export function agentsSettings(env: Env, dataDir: string): AgentsSettings {
       stableMs: int(env, 'MYNTRIX_AGENT_STABLE_MS', 60_000, 1, 86_400_000),
     },
     dockerHost: dockerHost(str(env, 'MYNTRIX_DOCKER_HOST') ?? 'unix:///var/run/docker.sock'),
-    nodeName: str(env, 'MYNTRIX_NODE_NAME') ?? hostname(),
+    nodeName: nodeName(env),
   }
 }
 

@@ -17,6 +17,8 @@ export interface DeviceFilesSettings {
   uploadIdleTimeoutMs: number
   /** Extensions each protocol accepts (MYNTRIX_UPLOAD_EXTENSIONS over the defaults). */
   extensions: ExtensionPolicy
+  /** MYNTRIX_TRANSFER_CHECKPOINT_LINES: a G-code transfer's checkpoint is written every this many lines. */
+  checkpointEveryLines: number
 }
 
 export function deviceFilesSettings(
@@ -30,5 +32,6 @@ export function deviceFilesSettings(
     uploadMaxMb: int(env, 'MYNTRIX_UPLOAD_MAX_MB', 50, 1, 10_000),
     uploadIdleTimeoutMs,
     extensions: parseExtensionPolicy(str(env, EXTENSIONS_ENV)),
+    checkpointEveryLines: int(env, 'MYNTRIX_TRANSFER_CHECKPOINT_LINES', 10, 1, 100_000),
   }
 }

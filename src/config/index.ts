@@ -1,13 +1,14 @@
 // Every setting comes from the environment and is validated once, here, when
 // the process starts: a bad value throws ConfigError naming the variable and
 // what is allowed; main.ts prints that one line and exits. Each area receives
-// only its own section (agents, scheduler, deviceFiles, monitoring, notifications), never the
+// only its own section (agents, scheduler, deviceFiles, monitoring, notifications, cluster), never the
 // environment, which holds the server's secrets.
 
 import path from 'node:path'
 import { ConfigError } from '../errors.js'
 import { type AgentsSettings, agentsSettings } from './agents.js'
 import { type ChildrenSettings, childrenSettings } from './children.js'
+import { type ClusterSettings, clusterSettings } from './cluster.js'
 import { type DeviceFilesSettings, deviceFilesSettings } from './device-files.js'
 import { bool, type Env, int, str } from './env.js'
 import { heartbeatMs } from './heartbeat.js'
@@ -18,6 +19,7 @@ import { type SchedulerSettings, schedulerSettings } from './scheduler.js'
 
 export type { AgentsSettings } from './agents.js'
 export { type ChildrenSettings, onlyAdminsDecide } from './children.js'
+export type { ClusterSettings } from './cluster.js'
 export type { DeviceFilesSettings } from './device-files.js'
 export type { MonitoringSettings } from './monitoring.js'
 export type { NotificationsSettings } from './notifications.js'
@@ -62,6 +64,7 @@ export interface Config {
   monitoring: MonitoringSettings
   scheduler: SchedulerSettings
   notifications: NotificationsSettings
+  cluster: ClusterSettings
   /** One line each for deprecated or retired settings still set; logged at start-up. */
   warnings: string[]
 }
@@ -112,6 +115,8 @@ export function loadConfig(env: Env = process.env): Config {
   if (jwtSecret !== null && jwtSecret.length < 32) {
     throw new ConfigError('MYNTRIX_JWT_SECRET', 'must be at least 32 characters')
   }
+  const database = databaseUrl(env, dataDir)
+  const cluster = clusterSettings(env, database.startsWith('postgres'))
   const uploadIdleTimeoutMs = int(env, 'MYNTRIX_UPLOAD_IDLE_TIMEOUT_MS', 30_000, 100, 3_600_000)
   const warnings: string[] = []
 
@@ -119,7 +124,7 @@ export function loadConfig(env: Env = process.env): Config {
     host,
     port,
     dataDir,
-    databaseUrl: databaseUrl(env, dataDir),
+    databaseUrl: database,
     adminPassword,
     jwtSecret,
     jwtTtlSeconds: int(env, 'MYNTRIX_JWT_TTL_SECONDS', 3600, 60, 7 * 24 * 3600),
@@ -141,6 +146,7 @@ export function loadConfig(env: Env = process.env): Config {
     monitoring: monitoringSettings(env, dataDir),
     scheduler: schedulerSettings(env, warnings),
     notifications: notificationsSettings(env),
+    cluster,
     warnings,
   }
 }

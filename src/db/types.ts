@@ -87,6 +87,10 @@ export interface AgentsTable {
   statusReason: string | null
   createdAt: DbTime
   updatedAt: DbTime
+  /** The node name the agent runs on; null = any node (migration 0900). */
+  nodeAffinity: string | null
+  /** The node name that recorded pid/pidStartTime: only that node may end the process as an orphan. */
+  processNode: string | null
 }
 
 export interface DevicesTable {
@@ -122,6 +126,10 @@ export interface JobsTable {
   error: string | null
   /** The Myntrix process (AreaContext.instanceId) running the job. */
   instanceId: string | null
+  /** Where the job stood when last written (an interrupted transfer restarts from it). */
+  checkpoint: DbJson
+  /** The job this one restarts. */
+  restartOf: string | null
 }
 
 export interface ScheduledTasksTable {
@@ -173,6 +181,23 @@ export interface NodesTable {
   pid: number | null
   startedAt: DbTime
   heartbeatAt: DbTime
+  /** The node's stable name (MYNTRIX_NODE_NAME; migration 0900). */
+  name: string | null
+  /** When the membership lapses without a renewal; null for a row written without one. */
+  expiresAt: DbTimeNullable
+}
+
+/** Who holds a resource (src/cluster/leases.ts; migration 0900). */
+export interface ResourceLeasesTable {
+  kind: string
+  id: string
+  holderNodeId: string | null
+  holderName: string | null
+  /** Goes up by one each time the holder changes: the fencing token. */
+  epoch: number | string
+  expiresAt: DbTimeNullable
+  affinity: string | null
+  acquiredAt: DbTimeNullable
 }
 
 export interface SystemMetricsHistoryTable {
@@ -309,6 +334,7 @@ export interface DB {
   scheduledTasks: ScheduledTasksTable
   taskRuns: TaskRunsTable
   nodes: NodesTable
+  resourceLeases: ResourceLeasesTable
   systemMetricsHistory: SystemMetricsHistoryTable
   sceneGroups: SceneGroupsTable
   sceneSlots: SceneSlotsTable

@@ -1,6 +1,9 @@
 // In-process event bus. Events are named `area.fact` (device.status,
-// agent.exited, job.updated). It is the seam where a cluster-wide bus
-// (PostgreSQL LISTEN/NOTIFY, MQTT) would plug in later.
+// agent.exited, job.updated). on() hears this process's events only: the
+// listeners with side effects (notifications, the scheduler) must act once,
+// where the event happened. onAnyNode() also hears the events other nodes of a
+// cluster publish (src/cluster/redis-bus.ts): what live feeds to clients use.
+// On one instance the two are the same.
 
 import { EventEmitter } from 'node:events'
 
@@ -49,6 +52,8 @@ export interface EventMap {
   'device.telemetry': { deviceId: string; ownerId: string; ts: string; readings: Record<string, unknown> }
   'device.log': { deviceId: string; ts: string; direction: 'in' | 'out' | 'info'; line: string }
   'device.deleted': { deviceId: string; ownerId: string }
+  /** A transfer's stream stopped moving (docs/DEVICE-FILES.md, stall detection). */
+  'device.stalled': { deviceId: string; ownerId: string; jobId: string; message: string; ts: string }
   'job.updated': { job: JobEventPayload }
   /**
    * An alert changed state (alerts area). `notify`: this change is one to send
@@ -74,6 +79,8 @@ export interface JobEventPayload {
   error?: string | null
   startedAt?: string | null
   finishedAt?: string | null
+  checkpoint?: Record<string, unknown> | null
+  restartOf?: string | null
 }
 
 /** An alert with what its rule watches, as the alerts area emits it. */
@@ -126,6 +133,14 @@ export class EventBus {
     }
     this.emitter.on(name, wrapped)
     return () => this.emitter.off(name, wrapped)
+  }
+
+  /**
+   * Like on(), plus the same events from the other nodes of a cluster (live feeds).
+   * `ready` resolves once peers' events are being received (at once on one instance).
+   */
+  onAnyNode<K extends EventName>(name: K, listener: Listener<K>): (() => void) & { ready?: Promise<void> } {
+    return this.on(name, listener)
   }
 
   listenerCount(name: EventName): number {

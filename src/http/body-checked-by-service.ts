@@ -3,17 +3,17 @@
 // depends on its action), so that one 400 lists every problem in the area's
 // words: the route's schema documents and types the body (OpenAPI), and the
 // route does not check it a second time. Ajv at the route would also change
-// the body on the way (coercing types, and stripping fields while it tries
-// each branch of a union), so the service would not see what was sent.
-// The body must still be an object; other parts are checked as usual.
+// the body on the way (removeAdditional strips fields while it tries each
+// branch of a union), so the service would not see what was sent, and a
+// union's failure would be told once per branch.
+// The body must still be an object; other parts are checked as on every route.
 
-import type { TSchema } from '@sinclair/typebox'
 import type { FastifySchemaCompiler } from 'fastify'
 import { ValidationError } from '../errors.js'
-import { invalid, schemaErrors } from '../validation.js'
+import { routeValidator } from './route-validator.js'
 
-export const bodyCheckedByService: FastifySchemaCompiler<unknown> = ({ schema, httpPart }) => {
-  if (httpPart === 'body') {
+export const bodyCheckedByService: FastifySchemaCompiler<unknown> = (route) => {
+  if (route.httpPart === 'body') {
     return (data: unknown) =>
       typeof data === 'object' && data !== null && !Array.isArray(data)
         ? true
@@ -23,10 +23,5 @@ export const bodyCheckedByService: FastifySchemaCompiler<unknown> = ({ schema, h
             ]),
           }
   }
-  const prefix = httpPart === 'querystring' ? 'query' : (httpPart ?? '')
-  return (data: unknown) => {
-    const errors = schemaErrors(schema as TSchema, data, prefix)
-    if (errors.length === 0) return true
-    return { error: invalid(errors) }
-  }
+  return routeValidator(route)
 }

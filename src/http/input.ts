@@ -242,10 +242,11 @@ export function installInputGuards(app: FastifyInstance, options: { bodyIdleTime
     )
   })
 
-  // After the schemas: ajv coerces a string such as "1e309" (in the query, or a
-  // JSON body's "1e400" for a number field) to Infinity and then skips its
-  // minimum/maximum checks for a non-finite number, so look again. Only numbers
-  // can have changed, so this pass skips the text checks.
+  // After the schemas: ajv coerces a string such as "1e309" (in the query or a
+  // path parameter; bodies are checked as sent, but a route may bring its own
+  // validator) to Infinity and then skips its minimum/maximum checks for a
+  // non-finite number, so look again. Only numbers can have changed, so this
+  // pass skips the text checks.
   const numbersOnly = { numbersOnly: true }
   app.addHook('preHandler', (request: FastifyRequest, _reply, done) => {
     done(

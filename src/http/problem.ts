@@ -1,7 +1,7 @@
 // The one place that builds error bodies: RFC 9457 problem+json.
 
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { type FieldError, MyntrixError, TooManyRequestsError } from '../errors.js'
+import { type FieldError, MyntrixError, TooManyRequestsError, ValidationError } from '../errors.js'
 import { errorsDetail, fieldErrors, refuseErrors, type SchemaError } from '../validation.js'
 
 export interface Problem {
@@ -94,25 +94,29 @@ export const MAX_PARAM_LENGTH = 100
 /**
  * For a route whose body is checked partly by its schema and partly by a
  * validator of the area (configuration rules): with `attachValidation: true`
- * the schema's errors wait here, and the area's rules run too, so one 400 lists
+ * the schema's errors wait here, and the area's rules run too (told what the
+ * schema refused, so they can leave a bad value to it), so one 400 lists
  * every problem instead of the schema's alone. Call first in the handler.
  */
 export function refuseInvalid(
   request: FastifyRequest,
-  rules: (body: Record<string, unknown>) => FieldError[],
+  rules: (body: Record<string, unknown>, schemaErrors: readonly FieldError[]) => FieldError[],
 ): void {
   const failed = request.validationError as
     | (Error & { validation?: SchemaError[]; validationContext?: string })
     | undefined
   if (!failed) return
   const body = request.body
-  const errors = [
-    ...fieldErrors(failed.validation ?? [], contextPrefix(failed.validationContext)),
-    ...(typeof body === 'object' && body !== null && !Array.isArray(body)
-      ? rules(body as Record<string, unknown>)
-      : []),
-  ]
-  refuseErrors(errors)
+  // The route validator's ValidationError carries its field errors; another compiler's, Ajv's.
+  const schemaErrors =
+    failed instanceof ValidationError
+      ? (failed.errors ?? [])
+      : fieldErrors(failed.validation ?? [], contextPrefix(failed.validationContext))
+  const ruleErrors =
+    typeof body === 'object' && body !== null && !Array.isArray(body)
+      ? rules(body as Record<string, unknown>, schemaErrors)
+      : []
+  refuseErrors([...schemaErrors, ...ruleErrors])
 }
 
 export function installProblemHandlers(app: FastifyInstance): void {

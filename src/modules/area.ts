@@ -13,6 +13,7 @@ import type {
   RawServerDefault,
 } from 'fastify'
 import type { Role } from '../auth/principal.js'
+import type { ClusterNode } from '../cluster/index.js'
 import type { WatchChanges } from '../db/change-feed.js'
 import type { Database, DbEngine } from '../db/types.js'
 import type { EventBus } from '../events/bus.js'
@@ -38,6 +39,8 @@ export interface AreaContext {
   watchDbChanges: WatchChanges
   db: Database
   dbEngine: DbEngine
+  /** This node among its peers (leases, forwarded requests); inert on one instance. */
+  cluster: ClusterNode
   bus: EventBus
   logger: Logger
   /** Where non-admins may connect (one policy for devices and scheduler tasks). */

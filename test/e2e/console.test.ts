@@ -12,8 +12,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type LaunchedBrowser, launchChromium, whyNoChromium } from '../helpers/browser.js'
-import { type RunningServer, root, startServer, whyNotBuilt } from '../helpers/server.js'
+import { type LaunchedBrowser, launchChromium, logIn, whyNoChromium } from '../helpers/browser.js'
+import { apiToken, type RunningServer, root, startServer, whyNotBuilt } from '../helpers/server.js'
 
 const skip = whyNoChromium() ?? whyNotBuilt()
 if (skip) console.warn(`[myntrix tests] browser tests skipped: ${skip}`)
@@ -36,14 +36,6 @@ async function shoot(page: Page, name: string): Promise<void> {
   if (!SCREENSHOTS) return
   fs.mkdirSync(SCREENSHOTS, { recursive: true })
   await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true })
-}
-
-async function logIn(page: Page, baseUrl: string, username: string, password: string): Promise<void> {
-  await page.goto(`${baseUrl}/`)
-  await page.getByLabel('Username').fill(username)
-  await page.getByLabel('Password').fill(password)
-  await page.getByRole('button', { name: 'Log in' }).click()
-  await page.getByText(`Logged in as ${username}`).waitFor()
 }
 
 /** Names of every enabled control on the page that a person could operate. */
@@ -70,12 +62,7 @@ describe.skipIf(skip)('the console in Chromium', { timeout: 120_000 }, () => {
     server = await startServer()
     chromium = await launchChromium()
     browser = chromium.browser
-    const token = await fetch(`${server.baseUrl}/api/auth/token`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username: 'admin', password: server.adminPassword }),
-    }).then((r) => r.json() as Promise<{ access_token: string }>)
-    adminToken = token.access_token
+    adminToken = await apiToken(server.baseUrl, 'admin', server.adminPassword)
     const viewer = await fetch(`${server.baseUrl}/api/auth/users`, {
       method: 'POST',
       headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },

@@ -2,7 +2,7 @@
 // browser is downloaded, nothing phones home.
 
 import fs from 'node:fs'
-import { type Browser, chromium } from 'playwright-core'
+import { type Browser, chromium, type Page } from 'playwright-core'
 
 export const CHROMIUM = '/usr/bin/chromium'
 
@@ -40,4 +40,13 @@ export async function launchChromium(): Promise<LaunchedBrowser> {
       await browser.close().catch(() => {})
     },
   }
+}
+
+/** Logs in through the console's form, as a person would, and waits for the session. */
+export async function logIn(page: Page, baseUrl: string, username: string, password: string): Promise<void> {
+  await page.goto(`${baseUrl}/`)
+  await page.getByLabel('Username').fill(username)
+  await page.getByLabel('Password').fill(password)
+  await page.getByRole('button', { name: 'Log in' }).click()
+  await page.getByText(`Logged in as ${username}`).waitFor()
 }

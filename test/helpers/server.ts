@@ -117,3 +117,14 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     },
   }
 }
+
+/** A bearer token for a user of a running server, from its login endpoint. */
+export async function apiToken(baseUrl: string, username: string, password: string): Promise<string> {
+  const res = await fetch(`${baseUrl}/api/auth/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username, password }),
+  })
+  if (res.status !== 200) throw new Error(`login ${username} failed: ${res.status}`)
+  return ((await res.json()) as { access_token: string }).access_token
+}

@@ -42,7 +42,39 @@ describe('agent form', () => {
     )
   })
 
+  it('keeps a container runtime through the form: argv, working dir, limits, mounts, runtime env', () => {
+    const runtime = {
+      type: 'docker',
+      image: 'myorg/worker:1.4',
+      command: ['sh', '-c', 'echo "a b"; sleep 1'],
+      workingDir: '/work',
+      mounts: [
+        { source: '/srv/in', target: '/in', readOnly: true },
+        { source: '/srv/out', target: '/out', readOnly: false },
+      ],
+      network: 'host',
+      cpus: 0.5,
+      memoryMb: 64,
+      user: '1000:1000',
+      env: { LEVEL: 'info' },
+    }
+    const configuration = { runtime, restartPolicy: 'always', env: { A: '1' } }
+    const form = formFromAgent({ name: 'box', type: 'generic', configuration })
+    expect(form).toMatchObject({ runtime: 'docker', cwd: '/work', command: '' })
+    expect(configurationFromForm(form).configuration).toEqual(configuration)
+    // Back to a process: no runtime key is left behind.
+    const local = configurationFromForm({ ...form, runtime: 'process', command: 'node a.js', cwd: '' })
+    expect(local.configuration).toEqual({ command: 'node a.js', restartPolicy: 'always', env: { A: '1' } })
+  })
+
   it('names the field it cannot read', () => {
+    expect(() =>
+      configurationFromForm({ ...EMPTY_FORM, name: 'a', runtime: 'docker', image: 'x', mounts: '/only-one' }),
+    ).toThrow(
+      expect.objectContaining({
+        errors: [expect.objectContaining({ path: 'configuration.runtime.mounts' })],
+      }),
+    )
     expect(() => configurationFromForm({ ...EMPTY_FORM, name: 'a', env: 'NOEQUALS' })).toThrow(
       expect.objectContaining({ errors: [expect.objectContaining({ path: 'env' })] }),
     )

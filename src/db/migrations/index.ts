@@ -14,6 +14,8 @@ import { auditLogIndexes } from './0703_audit_log_indexes.js'
 import { apiKeyTokenVersion } from './0704_api_key_token_version.js'
 import { nodes } from './0801_nodes.js'
 import { notifications } from './0860_notifications.js'
+import { cluster } from './0900_cluster.js'
+import { jobCheckpoints } from './0920_job_checkpoints.js'
 import { alerts } from './0940_alerts.js'
 import type { MyntrixMigration } from './types.js'
 
@@ -31,5 +33,7 @@ export const migrations: Record<string, MyntrixMigration> = {
   '0704_api_key_token_version': apiKeyTokenVersion,
   '0801_nodes': nodes,
   '0860_notifications': notifications,
+  '0900_cluster': cluster,
+  '0920_job_checkpoints': jobCheckpoints,
   '0940_alerts': alerts,
 }

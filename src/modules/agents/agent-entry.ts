@@ -23,6 +23,8 @@ export interface AgentFacts {
   pid: number | null
   /** pid + start time + boot id of the running process: record it for orphan recovery. */
   process: ProcessIdentity | null
+  /** The engine's id of the running container (docker runtime), else null. */
+  containerId: string | null
   startedAt: Date | null
   /** Restarts (automatic and requested) since this supervisor first started the agent. */
   restarts: number
@@ -102,6 +104,7 @@ export function entryFacts(entry: AgentEntry): AgentFacts {
     reason: entry.reason,
     pid: entry.proc?.identity.pid ?? null,
     process: entry.proc ? { ...entry.proc.identity } : null,
+    containerId: entry.proc?.containerId ?? null,
     startedAt: entry.proc ? entry.startedAt : null,
     restarts: entry.restarts,
     lastExit: entry.lastExit,
@@ -122,6 +125,7 @@ export function idleFacts(agentId: string): AgentFacts {
     reason: null,
     pid: null,
     process: null,
+    containerId: null,
     startedAt: null,
     restarts: 0,
     lastExit: null,

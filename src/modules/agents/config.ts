@@ -1,10 +1,12 @@
 // The supervisor's part of an agent's `configuration`. The keys below are read by
 // Myntrix; every other key belongs to the agent and reaches it as JSON in
-// MYNTRIX_AGENT_CONFIG.
+// MYNTRIX_AGENT_CONFIG. Their shape is one TypeBox schema, checked by the agents
+// routes (and so described in the OpenAPI document) and by the service, in the
+// words below (src/validation.ts); beside it only the rules a schema cannot state.
 
 import { type Static, Type } from '@sinclair/typebox'
 import type { FieldError } from '../../errors.js'
-import { schemaErrors } from '../../validation.js'
+import { describeValue, schemaErrors } from '../../validation.js'
 import { CommandSyntaxError, splitCommand } from './command.js'
 import {
   containerSpecOf,
@@ -49,63 +51,160 @@ const LIMITS = {
   maxMemoryMb: { min: 1, max: 1_048_576 },
 }
 
+/** Refuses NUL, which no program argument, path or environment value can carry. */
+const NO_NUL = '^[^\\u0000]*$'
+const ENV_NAME = '^[A-Za-z_][A-Za-z0-9_]*$'
+
+/** A whole number in a LIMITS range, in the supervisor's words (`maxRestarts must be >= 0, got -1`). */
+function integerIn(name: string, key: keyof typeof LIMITS, options: Record<string, unknown> = {}) {
+  const { min, max } = LIMITS[key]
+  return Type.Integer({
+    minimum: min,
+    maximum: max,
+    'x-message': {
+      type: `${name} must be an integer, got {got}`,
+      minimum: `${name} must be >= ${min}, got {got}`,
+      maximum: `${name} must be <= ${max}, got {got}`,
+    },
+    ...options,
+  })
+}
+
+/** A health check's kind: what tells the two shapes apart. */
+const checkType = <T extends string>(type: T) =>
+  Type.Literal(type, { 'x-message': 'type must be "http" or "heartbeat", got {got}' })
+
+/** A check's fields are all known: an unknown one is refused, not dropped (a misspelt interval would be ignored). */
+const closedCheck = (type: string) => ({
+  additionalProperties: Type.Never({ 'x-message': `unknown healthCheck field {field} for type ${type}` }),
+})
+
 export const HttpHealthCheckSchema = Type.Object(
   {
-    type: Type.Literal('http'),
-    url: Type.String({ pattern: '^https?://', description: 'GET this URL; a 2xx answer is healthy' }),
+    type: checkType('http'),
+    url: Type.String({
+      pattern: '^https?://',
+      description: 'GET this URL; a 2xx answer is healthy',
+      'x-message': 'url must be an http(s) URL, got {got}',
+      'x-required-message': 'url must be an http(s) URL, got undefined',
+    }),
     intervalMs: Type.Optional(
-      Type.Integer({ minimum: LIMITS.intervalMs.min, default: CONFIG_DEFAULTS.httpIntervalMs }),
+      integerIn('intervalMs', 'intervalMs', { default: CONFIG_DEFAULTS.httpIntervalMs }),
     ),
-    timeoutMs: Type.Optional(
-      Type.Integer({ minimum: LIMITS.timeoutMs.min, default: CONFIG_DEFAULTS.httpTimeoutMs }),
-    ),
+    timeoutMs: Type.Optional(integerIn('timeoutMs', 'timeoutMs', { default: CONFIG_DEFAULTS.httpTimeoutMs })),
   },
-  { additionalProperties: false },
+  closedCheck('http'),
 )
 
 export const HeartbeatHealthCheckSchema = Type.Object(
   {
-    type: Type.Literal('heartbeat'),
-    timeoutMs: Type.Integer({
-      minimum: LIMITS.timeoutMs.min,
+    type: checkType('heartbeat'),
+    timeoutMs: integerIn('timeoutMs', 'timeoutMs', {
       description: 'the agent prints the line {"myntrix":"heartbeat"} on stdout at least this often',
+      'x-required-message': 'timeoutMs is required for a heartbeat check',
     }),
   },
-  { additionalProperties: false },
+  closedCheck('heartbeat'),
 )
 
+const ArgumentSchema = Type.String({
+  pattern: NO_NUL,
+  'x-message': { type: 'argument must be a string, got {got}', pattern: 'argument must not contain NUL' },
+})
+
+/**
+ * The supervisor's keys, checked (routes and service alike); every other key is
+ * the agent's own and passes through. Defaults are documented here and applied
+ * by normalizeAgentConfig: Ajv fills none inside the routes' nullable union, and
+ * the service checks a copy, so a stored configuration stays as written.
+ */
 export const AgentConfigurationSchema = Type.Object(
   {
     command: Type.Optional(
-      Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String(), { minItems: 1 })], {
-        description: 'argv array, or a string split like a shell would, but run without one',
+      Type.Union(
+        [
+          Type.String({ minLength: 1, 'x-message': { minLength: 'command must not be empty' } }),
+          Type.Array(ArgumentSchema, { minItems: 1, 'x-message': { minItems: 'command must not be empty' } }),
+        ],
+        {
+          description: 'argv array, or a string split like a shell would, but run without one',
+          'x-message': { anyOf: 'command must be an argv array or a string, got {got}' },
+        },
+      ),
+    ),
+    cwd: Type.Optional(
+      Type.String({
+        minLength: 1,
+        pattern: NO_NUL,
+        description: 'working directory of the process',
+        'x-message': 'cwd must be a non-empty path, got {got}',
       }),
     ),
-    cwd: Type.Optional(Type.String({ minLength: 1 })),
     env: Type.Optional(
-      Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String(), {
-        additionalProperties: false,
-      }),
+      Type.Record(
+        Type.String({ pattern: ENV_NAME }),
+        Type.String({
+          pattern: NO_NUL,
+          'x-message': {
+            type: 'env value must be a string, got {got}',
+            pattern: 'env value must not contain NUL',
+          },
+        }),
+        {
+          description: 'added to the environment of the process',
+          additionalProperties: Type.Never({
+            'x-message': 'env name must match [A-Za-z_][A-Za-z0-9_]*, got {field}',
+          }),
+          'x-message': { type: 'env must be an object of strings, got {got}' },
+        },
+      ),
     ),
     restartPolicy: Type.Optional(
       Type.Union(
         RESTART_POLICIES.map((p) => Type.Literal(p)),
-        { default: CONFIG_DEFAULTS.restartPolicy },
+        {
+          default: CONFIG_DEFAULTS.restartPolicy,
+          'x-message': `restartPolicy must be one of ${RESTART_POLICIES.join(', ')}, got {got}`,
+        },
       ),
     ),
     maxRestarts: Type.Optional(
-      Type.Integer({ ...rangeOf('maxRestarts'), default: CONFIG_DEFAULTS.maxRestarts }),
+      integerIn('maxRestarts', 'maxRestarts', {
+        default: CONFIG_DEFAULTS.maxRestarts,
+        description: 'restarts allowed within restartWindowMs before the agent is left in error',
+      }),
     ),
     restartWindowMs: Type.Optional(
-      Type.Integer({ ...rangeOf('restartWindowMs'), default: CONFIG_DEFAULTS.restartWindowMs }),
+      integerIn('restartWindowMs', 'restartWindowMs', { default: CONFIG_DEFAULTS.restartWindowMs }),
     ),
     stopTimeoutMs: Type.Optional(
-      Type.Integer({ ...rangeOf('stopTimeoutMs'), default: CONFIG_DEFAULTS.stopTimeoutMs }),
+      integerIn('stopTimeoutMs', 'stopTimeoutMs', {
+        default: CONFIG_DEFAULTS.stopTimeoutMs,
+        description: 'SIGTERM, then SIGKILL after this long',
+      }),
     ),
-    healthCheck: Type.Optional(Type.Union([HttpHealthCheckSchema, HeartbeatHealthCheckSchema])),
-    maxMemoryMb: Type.Optional(Type.Number(rangeOf('maxMemoryMb'))),
+    healthCheck: Type.Optional(
+      Type.Union([HttpHealthCheckSchema, HeartbeatHealthCheckSchema], {
+        'x-message': { anyOf: 'healthCheck must be an object, got {got}' },
+      }),
+    ),
+    maxMemoryMb: Type.Optional(
+      Type.Number({
+        ...rangeOf('maxMemoryMb'),
+        description: 'restart the agent when its process tree uses more memory than this',
+        'x-message': {
+          type: 'maxMemoryMb must be a number, got {got}',
+          minimum: `maxMemoryMb must be between ${LIMITS.maxMemoryMb.min} and ${LIMITS.maxMemoryMb.max}, got {got}`,
+          maximum: `maxMemoryMb must be between ${LIMITS.maxMemoryMb.min} and ${LIMITS.maxMemoryMb.max}, got {got}`,
+        },
+      }),
+    ),
+    runtime: Type.Optional(RuntimeConfigSchema),
   },
-  { additionalProperties: true },
+  {
+    additionalProperties: true,
+    description: "every key not listed is the agent's own and reaches it as JSON in MYNTRIX_AGENT_CONFIG",
+  },
 )
 
 export type AgentConfiguration = Static<typeof AgentConfigurationSchema> & Record<string, unknown>
@@ -140,204 +239,80 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v)
 }
 
-function describe(v: unknown): string {
-  if (v === null) return 'null'
-  if (Array.isArray(v)) return 'an array'
-  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v)
-  if (typeof v === 'object') return 'an object'
-  return String(v)
-}
-
-function checkInteger(
-  errors: FieldError[],
-  path: string,
-  name: string,
-  v: unknown,
-  range: { min: number; max: number },
-): void {
-  if (typeof v !== 'number' || !Number.isInteger(v)) {
-    errors.push({ path, message: `${name} must be an integer, got ${describe(v)}` })
-  } else if (v < range.min) {
-    errors.push({ path, message: `${name} must be >= ${range.min}, got ${v}` })
-  } else if (v > range.max) {
-    errors.push({ path, message: `${name} must be <= ${range.max}, got ${v}` })
-  }
-}
-
 /**
- * Checks an agent configuration. Returns one entry per problem with a dotted path
- * like the rest of the API (`configuration.healthCheck.url` with basePath
- * "configuration"); an empty array means valid.
+ * Checks an agent configuration: the schema, then the rules. Returns one entry
+ * per problem with a dotted path like the rest of the API
+ * (`configuration.healthCheck.url` with basePath "configuration"); an empty
+ * array means valid.
  */
 export function validateAgentConfig(value: unknown, basePath = ''): FieldError[] {
-  const errors: FieldError[] = []
-  const at = (key: string) => (basePath ? `${basePath}.${key}` : key)
-  if (value === undefined || value === null) return errors
+  if (value === undefined || value === null) return []
   if (!isPlainObject(value)) {
     return [
       {
         path: basePath || '(configuration)',
-        message: `configuration must be an object, got ${describe(value)}`,
+        message: `configuration must be an object, got ${describeValue(value)}`,
       },
     ]
   }
-  const c = value
-
-  if (c.command !== undefined) {
-    if (typeof c.command === 'string') {
-      try {
-        if (splitCommand(c.command).length === 0) {
-          errors.push({ path: at('command'), message: 'command must not be empty' })
-        }
-      } catch (err) {
-        if (!(err instanceof CommandSyntaxError)) throw err
-        errors.push({ path: at('command'), message: `command cannot be split: ${err.message}` })
-      }
-    } else if (Array.isArray(c.command)) {
-      if (c.command.length === 0) errors.push({ path: at('command'), message: 'command must not be empty' })
-      c.command.forEach((arg, i) => {
-        if (typeof arg !== 'string') {
-          errors.push({
-            path: `${at('command')}.${i}`,
-            message: `argument must be a string, got ${describe(arg)}`,
-          })
-        } else if (arg.includes('\0')) {
-          errors.push({ path: `${at('command')}.${i}`, message: 'argument must not contain NUL' })
-        }
-      })
-      if (c.command.length > 0 && c.command[0] === '') {
-        errors.push({ path: `${at('command')}.0`, message: 'program name must not be empty' })
-      }
-    } else {
-      errors.push({
-        path: at('command'),
-        message: `command must be an argv array or a string, got ${describe(c.command)}`,
-      })
-    }
-  }
-
-  if (c.cwd !== undefined && (typeof c.cwd !== 'string' || c.cwd === '' || c.cwd.includes('\0'))) {
-    errors.push({ path: at('cwd'), message: `cwd must be a non-empty path, got ${describe(c.cwd)}` })
-  }
-
-  if (c.env !== undefined) {
-    if (!isPlainObject(c.env)) {
-      errors.push({ path: at('env'), message: `env must be an object of strings, got ${describe(c.env)}` })
-    } else {
-      for (const [k, v] of Object.entries(c.env)) {
-        const p = `${at('env')}.${k}`
-        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) {
-          errors.push({ path: p, message: `env name must match [A-Za-z_][A-Za-z0-9_]*, got ${describe(k)}` })
-        } else if (k === 'MYNTRIX_AGENT_ID' || k === 'MYNTRIX_AGENT_CONFIG') {
-          errors.push({ path: p, message: `${k} is set by Myntrix and cannot be overridden` })
-        }
-        if (typeof v !== 'string') {
-          errors.push({ path: p, message: `env value must be a string, got ${describe(v)}` })
-        } else if (v.includes('\0')) {
-          errors.push({ path: p, message: 'env value must not contain NUL' })
-        }
-      }
-    }
-  }
-
-  if (c.restartPolicy !== undefined && !RESTART_POLICIES.includes(c.restartPolicy as RestartPolicy)) {
-    errors.push({
-      path: at('restartPolicy'),
-      message: `restartPolicy must be one of ${RESTART_POLICIES.join(', ')}, got ${describe(c.restartPolicy)}`,
-    })
-  }
-  if (c.maxRestarts !== undefined) {
-    checkInteger(errors, at('maxRestarts'), 'maxRestarts', c.maxRestarts, LIMITS.maxRestarts)
-  }
-  if (c.restartWindowMs !== undefined) {
-    checkInteger(errors, at('restartWindowMs'), 'restartWindowMs', c.restartWindowMs, LIMITS.restartWindowMs)
-  }
-  if (c.stopTimeoutMs !== undefined) {
-    checkInteger(errors, at('stopTimeoutMs'), 'stopTimeoutMs', c.stopTimeoutMs, LIMITS.stopTimeoutMs)
-  }
-  if (c.maxMemoryMb !== undefined) {
-    const v = c.maxMemoryMb
-    if (typeof v !== 'number' || !Number.isFinite(v)) {
-      errors.push({ path: at('maxMemoryMb'), message: `maxMemoryMb must be a number, got ${describe(v)}` })
-    } else if (v < LIMITS.maxMemoryMb.min || v > LIMITS.maxMemoryMb.max) {
-      errors.push({
-        path: at('maxMemoryMb'),
-        message: `maxMemoryMb must be between ${LIMITS.maxMemoryMb.min} and ${LIMITS.maxMemoryMb.max}, got ${v}`,
-      })
-    }
-  }
-  if (c.healthCheck !== undefined) validateHealthCheck(errors, c.healthCheck, at('healthCheck'))
-  if (c.runtime !== undefined) validateRuntime(errors, c, at)
-  return errors
+  // A copy: the check drops what a closed schema does not know, and the stored configuration stays as written.
+  const shape = schemaErrors(AgentConfigurationSchema, structuredClone(value), basePath)
+  return [...shape, ...configurationRuleErrors(value, basePath, shape)]
 }
 
-/** configuration.runtime; a container's command and working directory are its own fields. */
-function validateRuntime(
-  errors: FieldError[],
+/**
+ * What the schema cannot state, for a configuration object whose schema errors
+ * are `shape` (the route's or the service's): a command string must split
+ * into a program, a program name is not empty, Myntrix's own variables are not
+ * overridden, a health check's URL parses, and a container takes its command
+ * and directory in `runtime`, with mounts that are allowed.
+ */
+export function configurationRuleErrors(
   c: Record<string, unknown>,
-  at: (key: string) => string,
-): void {
-  const shape = schemaErrors(RuntimeConfigSchema, structuredClone(c.runtime), at('runtime'))
-  if (shape.length > 0) {
-    errors.push(...shape)
-    return
+  basePath = '',
+  shape: readonly FieldError[] = [],
+): FieldError[] {
+  const errors: FieldError[] = []
+  const at = (key: string) => (basePath ? `${basePath}.${key}` : key)
+  const fine = (key: string) => !shape.some((e) => e.path === at(key) || e.path.startsWith(`${at(key)}.`))
+  if (typeof c.command === 'string' && c.command !== '') {
+    try {
+      if (splitCommand(c.command).length === 0) {
+        errors.push({ path: at('command'), message: 'command must not be empty' })
+      }
+    } catch (err) {
+      if (!(err instanceof CommandSyntaxError)) throw err
+      errors.push({ path: at('command'), message: `command cannot be split: ${err.message}` })
+    }
+  } else if (Array.isArray(c.command) && c.command[0] === '') {
+    errors.push({ path: `${at('command')}.0`, message: 'program name must not be empty' })
   }
-  if (c.runtime === 'process') return
-  errors.push(...mountErrors(c.runtime as DockerRuntimeConfig, [], at('runtime')))
-  if (c.command !== undefined) {
-    errors.push({ path: at('command'), message: 'a container agent takes its command as runtime.command' })
-  }
-  if (c.cwd !== undefined) {
-    errors.push({ path: at('cwd'), message: 'a container agent takes its directory as runtime.workingDir' })
-  }
-}
-
-function validateHealthCheck(errors: FieldError[], hc: unknown, path: string): void {
-  if (!isPlainObject(hc)) {
-    errors.push({ path, message: `healthCheck must be an object, got ${describe(hc)}` })
-    return
-  }
-  const allowed = hc.type === 'http' ? ['type', 'url', 'intervalMs', 'timeoutMs'] : ['type', 'timeoutMs']
-  if (hc.type === 'http') {
-    let ok = typeof hc.url === 'string'
-    if (ok) {
-      try {
-        const u = new URL(hc.url as string)
-        ok = u.protocol === 'http:' || u.protocol === 'https:'
-      } catch {
-        ok = false
+  if (isPlainObject(c.env)) {
+    for (const k of ['MYNTRIX_AGENT_ID', 'MYNTRIX_AGENT_CONFIG']) {
+      if (Object.hasOwn(c.env, k)) {
+        errors.push({ path: `${at('env')}.${k}`, message: `${k} is set by Myntrix and cannot be overridden` })
       }
     }
-    if (!ok) {
-      errors.push({ path: `${path}.url`, message: `url must be an http(s) URL, got ${describe(hc.url)}` })
-    }
-    if (hc.intervalMs !== undefined) {
-      checkInteger(errors, `${path}.intervalMs`, 'intervalMs', hc.intervalMs, LIMITS.intervalMs)
-    }
-    if (hc.timeoutMs !== undefined) {
-      checkInteger(errors, `${path}.timeoutMs`, 'timeoutMs', hc.timeoutMs, LIMITS.timeoutMs)
-    }
-  } else if (hc.type === 'heartbeat') {
-    if (hc.timeoutMs === undefined) {
-      errors.push({ path: `${path}.timeoutMs`, message: 'timeoutMs is required for a heartbeat check' })
-    } else {
-      checkInteger(errors, `${path}.timeoutMs`, 'timeoutMs', hc.timeoutMs, LIMITS.timeoutMs)
-    }
-  } else {
-    errors.push({
-      path: `${path}.type`,
-      message: `type must be "http" or "heartbeat", got ${describe(hc.type)}`,
-    })
-    return
   }
-  for (const key of Object.keys(hc)) {
-    if (!allowed.includes(key)) {
+  const hc = c.healthCheck
+  if (isPlainObject(hc) && hc.type === 'http' && typeof hc.url === 'string' && fine('healthCheck')) {
+    if (!URL.canParse(hc.url)) {
       errors.push({
-        path: `${path}.${key}`,
-        message: `unknown healthCheck field "${key}" for type ${hc.type}`,
+        path: `${at('healthCheck')}.url`,
+        message: `url must be an http(s) URL, got ${describeValue(hc.url)}`,
       })
     }
   }
+  if (isPlainObject(c.runtime) && fine('runtime')) {
+    errors.push(...mountErrors(c.runtime as DockerRuntimeConfig, [], at('runtime')))
+    if (c.command !== undefined) {
+      errors.push({ path: at('command'), message: 'a container agent takes its command as runtime.command' })
+    }
+    if (c.cwd !== undefined) {
+      errors.push({ path: at('cwd'), message: 'a container agent takes its directory as runtime.workingDir' })
+    }
+  }
+  return errors
 }
 
 /**

@@ -5,13 +5,14 @@ import type { AgentsSettings, ChildrenSettings } from '../../config/index.js'
 import { onlyAdminsDecide } from '../../config/index.js'
 import { childWorkspace } from '../../process/child-user.js'
 import type { Area, AreaContext } from '../area.js'
+import { ClusteredAgentsService } from './clustered-service.js'
 import { safeBaseEnv } from './env.js'
 import { agentRoutes } from './routes.js'
 import { runtimeRoutes } from './runtime-routes.js'
 import { RuntimeChoice } from './runtimes/choice.js'
 import { DockerRuntime } from './runtimes/docker.js'
 import { ProcessRuntime } from './runtimes/process.js'
-import { AgentsService } from './service.js'
+import { AgentsService, type AgentsServiceOptions } from './service.js'
 import { Supervisor } from './supervisor.js'
 
 export interface AgentsArea extends Area {
@@ -40,7 +41,7 @@ export function createAgentsArea(
     baseDir: workspace.cwd,
     baseEnv,
   })
-  const service = new AgentsService({
+  const options: AgentsServiceOptions = {
     db: ctx.db,
     bus: ctx.bus,
     logger: ctx.logger,
@@ -50,7 +51,14 @@ export function createAgentsArea(
     findOwner: ctx.findUser,
     findLeftovers: () => docker.adopt(),
     protectedPaths: [settings.dataDir],
-  })
+    nodeName: ctx.cluster.node.name,
+  }
+  const { leases, rpc } = ctx.cluster
+  // In a cluster, running agents are held by lease and actions go to their holder.
+  const service =
+    leases && rpc
+      ? new ClusteredAgentsService(options, { ...ctx.cluster, leases, rpc }, ctx.cluster.renewIntervalMs)
+      : new AgentsService(options)
   return {
     name: 'agents',
     service,

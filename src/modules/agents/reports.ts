@@ -6,7 +6,7 @@ import type { EventBus } from '../../events/bus.js'
 import type { Logger } from '../../logger.js'
 import type { AgentFacts } from './agent-entry.js'
 import type { LogEntry } from './log-buffer.js'
-import type { AgentRuntimeState, AgentsRepository, StoredExit } from './repository.js'
+import type { AgentRuntimeState, AgentsRepository, StoredExit, WriteFence } from './repository.js'
 import type { Supervisor } from './supervisor.js'
 
 export class AgentReports {
@@ -15,7 +15,15 @@ export class AgentReports {
   /** Per-agent chain of database writes, so reports land in the order they happened. */
   private readonly writes = new Map<string, Promise<void>>()
 
-  constructor(private readonly deps: { repository: AgentsRepository; bus: EventBus; logger: Logger }) {}
+  constructor(
+    private readonly deps: {
+      repository: AgentsRepository
+      bus: EventBus
+      logger: Logger
+      /** In a cluster: the guard that keeps a former holder's reports out of the database. */
+      fence?: (agentId: string) => WriteFence
+    },
+  ) {}
 
   /** Records and announces the supervisor's events; returns the unsubscribe function. */
   follow(supervisor: Supervisor): () => void {
@@ -45,13 +53,20 @@ export class AgentReports {
       lastExit: storedExit(facts),
       ...(running ? { lastRun: facts.startedAt! } : {}),
     }
-    this.write(facts.agentId, () => this.deps.repository.updateRuntime(facts.agentId, state))
+    this.write(facts.agentId, () =>
+      this.deps.repository.updateRuntime(facts.agentId, state, this.deps.fence?.(facts.agentId)),
+    )
     this.announce(facts)
   }
 
   private onHealth(facts: AgentFacts): void {
     this.write(facts.agentId, () =>
-      this.deps.repository.updateHealth(facts.agentId, facts.health, facts.healthDetails),
+      this.deps.repository.updateHealth(
+        facts.agentId,
+        facts.health,
+        facts.healthDetails,
+        this.deps.fence?.(facts.agentId),
+      ),
     )
     this.announce(facts)
   }
@@ -117,5 +132,7 @@ export class AgentReports {
 
 function storedExit(facts: AgentFacts): StoredExit | null {
   const e = facts.lastExit
-  return e ? { code: e.code, signal: e.signal, at: e.at.toISOString() } : null
+  return e
+    ? { code: e.code, signal: e.signal, at: e.at.toISOString(), oomKilled: e.oomKilled === true }
+    : null
 }

@@ -1,5 +1,6 @@
 // SQL for agents; snake_case stays in here (CamelCasePlugin maps it).
 
+import type { Expression, SqlBool } from 'kysely'
 import { oldestFirstPage } from '../../db/page.js'
 import type { Database } from '../../db/types.js'
 import { fromDbInt, fromDbJson, fromDbTime, toDbJson, toDbTime } from '../../db/values.js'
@@ -14,6 +15,8 @@ export interface StoredExit {
   code: number | null
   signal: string | null
   at: string
+  /** Absent in rows written before OOM kills were recorded. */
+  oomKilled?: boolean
 }
 
 /** An agent as stored: its definition and the last state the supervisor reported. */
@@ -36,7 +39,14 @@ export interface AgentRecord {
   statusReason: string | null
   createdAt: Date
   updatedAt: Date
+  /** The node name the agent runs on (its command and cwd are that host's); null = any node. */
+  nodeAffinity: string | null
+  /** The node name that recorded `process`: only it (or a node on its host once it is gone) ends it. */
+  processNode: string | null
 }
+
+/** A write's guard: it lands only while this node still holds the agent's lease (src/cluster/leases.ts). */
+export type WriteFence = Expression<SqlBool> | undefined
 
 /** The live state the supervisor reports; written without touching updatedAt. */
 export interface AgentRuntimeState {
@@ -70,6 +80,8 @@ type Row = {
   statusReason: string | null
   createdAt: unknown
   updatedAt: unknown
+  nodeAffinity: string | null
+  processNode: string | null
 }
 
 function toRecord(row: Row): AgentRecord {
@@ -91,11 +103,17 @@ function toRecord(row: Row): AgentRecord {
     statusReason: row.statusReason,
     createdAt: fromDbTime(row.createdAt)!,
     updatedAt: fromDbTime(row.updatedAt)!,
+    nodeAffinity: row.nodeAffinity ?? null,
+    processNode: row.processNode ?? null,
   }
 }
 
 export class AgentsRepository {
-  constructor(private readonly db: Database) {}
+  /** nodeName: recorded beside every process this node writes (processNode). */
+  constructor(
+    private readonly db: Database,
+    readonly nodeName: string | null = null,
+  ) {}
 
   async insert(a: AgentRecord): Promise<void> {
     await this.db
@@ -119,6 +137,8 @@ export class AgentsRepository {
         statusReason: a.statusReason,
         createdAt: toDbTime(a.createdAt),
         updatedAt: toDbTime(a.updatedAt),
+        nodeAffinity: a.nodeAffinity,
+        processNode: a.process ? a.processNode : null,
       })
       .execute()
   }
@@ -163,8 +183,8 @@ export class AgentsRepository {
     await this.db.updateTable('agents').set({ desiredState }).where('id', '=', id).execute()
   }
 
-  async updateRuntime(id: string, s: AgentRuntimeState): Promise<void> {
-    await this.db
+  async updateRuntime(id: string, s: AgentRuntimeState, fence?: WriteFence): Promise<void> {
+    let q = this.db
       .updateTable('agents')
       .set({
         status: s.status,
@@ -173,21 +193,29 @@ export class AgentsRepository {
         healthDetails: toDbJson(s.healthDetails),
         pid: s.process?.pid ?? null,
         pidStartTime: encodeStartTime(s.process),
+        processNode: s.process ? this.nodeName : null,
         startedAt: toDbTime(s.startedAt),
         restarts: s.restarts,
         lastExit: toDbJson(s.lastExit),
         ...(s.lastRun ? { lastRun: toDbTime(s.lastRun) } : {}),
       })
       .where('id', '=', id)
-      .execute()
+    if (fence) q = q.where(fence)
+    await q.execute()
   }
 
-  async updateHealth(id: string, health: number, healthDetails: HealthDetails): Promise<void> {
-    await this.db
+  async updateHealth(
+    id: string,
+    health: number,
+    healthDetails: HealthDetails,
+    fence?: WriteFence,
+  ): Promise<void> {
+    let q = this.db
       .updateTable('agents')
       .set({ health, healthDetails: toDbJson(healthDetails) })
       .where('id', '=', id)
-      .execute()
+    if (fence) q = q.where(fence)
+    await q.execute()
   }
 
   async delete(id: string): Promise<boolean> {

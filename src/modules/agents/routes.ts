@@ -1,5 +1,6 @@
 // HTTP for agents: schema in, service call, status code out.
 
+import type { FieldError } from '../../errors.js'
 import type { EventBus } from '../../events/bus.js'
 import { onPrincipalChange, principalOf, requireRole } from '../../http/auth-hook.js'
 import { listReply, pageOf } from '../../http/list.js'
@@ -7,7 +8,7 @@ import { refuseInvalid } from '../../http/problem.js'
 import { ClientQueue } from '../../realtime/client-queue.js'
 import { envelope } from '../../realtime/envelope.js'
 import type { AppInstance } from '../area.js'
-import { validateAgentConfig } from './config.js'
+import { configurationRuleErrors } from './config.js'
 import {
   AgentIdParams,
   AgentListQuery,
@@ -26,8 +27,10 @@ const view = (d: AgentDetails) => agentView(d.record, d.facts)
 const operator = requireRole('operator')
 const ok = { 200: AgentSchema }
 /** The configuration rules the schema does not express, run also when the schema fails. */
-const configurationRules = (body: Record<string, unknown>) =>
-  body.configuration == null ? [] : validateAgentConfig(body.configuration, 'configuration')
+const configurationRules = (body: Record<string, unknown>, shape: readonly FieldError[]) =>
+  typeof body.configuration === 'object' && body.configuration !== null && !Array.isArray(body.configuration)
+    ? configurationRuleErrors(body.configuration as Record<string, unknown>, 'configuration', shape)
+    : []
 
 export function agentRoutes(app: AppInstance, service: AgentsService, bus: EventBus): void {
   app.get(
@@ -208,16 +211,16 @@ export function agentRoutes(app: AppInstance, service: AgentsService, bus: Event
           for (const l of backlog)
             queue.push({ type: 'log', agentId, ts: l.ts, stream: l.stream, payload: l.line })
           offs.push(
-            bus.on('agent.log', (e) => {
+            bus.onAnyNode('agent.log', (e) => {
               if (e.agentId === agentId)
                 queue.push({ type: 'log', agentId, ts: e.ts, stream: e.stream, payload: e.line })
             }),
-            bus.on('agent.status', (e) => {
+            bus.onAnyNode('agent.status', (e) => {
               if (e.agentId === agentId) {
                 queue.push(envelope('status', { status: e.status, health: e.health, pid: e.pid }, subject))
               }
             }),
-            bus.on('agent.deleted', (e) => {
+            bus.onAnyNode('agent.deleted', (e) => {
               if (e.agentId === agentId) socket.close(1000, 'agent deleted')
             }),
           )

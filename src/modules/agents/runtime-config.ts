@@ -12,6 +12,11 @@ import type { ContainerSpec } from './runtimes/types.js'
 /** The engine refuses a memory limit under 6 MB. */
 const MIN_MEMORY_MB = 6
 
+/** An unknown field is refused, not dropped: a misspelt `memoryMb` would otherwise run the container unlimited. */
+const closed = (what: string) => ({
+  additionalProperties: Type.Never({ 'x-message': `unknown ${what} field {field}` }),
+})
+
 const AbsolutePath = Type.String({ minLength: 1, maxLength: 4096, pattern: '^/' })
 
 export const ContainerMountSchema = Type.Object(
@@ -20,12 +25,12 @@ export const ContainerMountSchema = Type.Object(
     target: Type.String({ ...AbsolutePath, description: 'path inside the container (absolute)' }),
     readOnly: Type.Optional(Type.Boolean({ default: true })),
   },
-  { additionalProperties: false },
+  closed('mount'),
 )
 
 export const DockerRuntimeSchema = Type.Object(
   {
-    type: Type.Literal('docker'),
+    type: Type.Literal('docker', { 'x-message': 'must be "docker" (or the runtime "process"), got {got}' }),
     image: Type.String({
       minLength: 1,
       maxLength: 255,
@@ -50,6 +55,7 @@ export const DockerRuntimeSchema = Type.Object(
       Type.Union([Type.Literal('none'), Type.Literal('host')], {
         default: 'none',
         description: 'none (the default) or the host network (admins only)',
+        'x-message': 'must be "none" or "host", got {got}',
       }),
     ),
     cpus: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1024 })),
@@ -63,11 +69,13 @@ export const DockerRuntimeSchema = Type.Object(
       }),
     ),
   },
-  { additionalProperties: false },
+  closed('runtime'),
 )
 
 export const RuntimeConfigSchema = Type.Union([Type.Literal('process'), DockerRuntimeSchema], {
   description: '"process" (the default) or {type:"docker", image, ...}',
+  // By keyword: a docker runtime's own field errors keep their paths (a union reports the branch meant).
+  'x-message': { anyOf: 'must be "process" or {type: "docker", image, ...}, got {got}' },
 })
 
 export type DockerRuntimeConfig = Static<typeof DockerRuntimeSchema>

@@ -4,6 +4,7 @@ import { type Static, Type } from '@sinclair/typebox'
 import { ListQuery } from '../../http/list.js'
 import { NameString } from '../../names.js'
 import { AGENT_STATUSES, type AgentFacts } from './agent-entry.js'
+import { AgentConfigurationSchema } from './config.js'
 import { HEALTH_WEIGHTS } from './health.js'
 import type { AgentRecord } from './repository.js'
 
@@ -39,15 +40,24 @@ const CONFIGURATION_DESCRIPTION =
   'intervalMs, timeoutMs} or {type:"heartbeat", timeoutMs}: the agent prints {"myntrix":"heartbeat"} on stdout), ' +
   'maxMemoryMb. Every other key is the agent’s own and reaches it as JSON in MYNTRIX_AGENT_CONFIG.'
 
+/** A configuration as answered: what was stored, described (requests are checked against AgentConfigurationSchema). */
 export const ConfigurationSchema = Type.Object(
   {},
   { additionalProperties: true, description: CONFIGURATION_DESCRIPTION },
 )
 
+/** A configuration in a request: every supervisor key's shape, or null for none. */
+const ConfigurationBody = Type.Union([AgentConfigurationSchema, Type.Null()], {
+  description: CONFIGURATION_DESCRIPTION,
+})
+
 export const LastExitSchema = Type.Object({
   code: Nullable(Type.Integer()),
   signal: Nullable(Type.String()),
   at: Time,
+  oomKilled: Type.Boolean({
+    description: "the kernel's OOM killer ended it at runtime.memoryMb (containers)",
+  }),
 })
 
 export const AgentSchema = Type.Object({
@@ -68,6 +78,7 @@ export const AgentSchema = Type.Object({
   startedAt: Nullable(Time),
   restarts: Type.Integer({ minimum: 0 }),
   lastExit: Nullable(LastExitSchema),
+  containerId: Nullable(Type.String({ description: "the running container's engine id (docker runtime)" })),
   cpuPercent: Nullable(Type.Number({ description: 'whole process tree, % of one core' })),
   memoryBytes: Nullable(Type.Integer({ description: 'resident memory of the whole process tree' })),
 })
@@ -79,7 +90,7 @@ export const CreateAgentBody = Type.Object(
     type: Type.Optional(
       Type.String({ minLength: 1, maxLength: 100, description: 'free text; default "generic"' }),
     ),
-    configuration: Type.Optional(Nullable(ConfigurationSchema)),
+    configuration: Type.Optional(ConfigurationBody),
   },
   { additionalProperties: false },
 )
@@ -89,7 +100,7 @@ export const UpdateAgentBody = Type.Object(
   {
     name: Type.Optional(NameString({ maxLength: 200 })),
     type: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
-    configuration: Type.Optional(Nullable(ConfigurationSchema)),
+    configuration: Type.Optional(ConfigurationBody),
   },
   { additionalProperties: false, minProperties: 1 },
 )
@@ -126,8 +137,9 @@ export function agentView(record: AgentRecord, facts: AgentFacts | null): AgentV
         code: facts.lastExit.code,
         signal: facts.lastExit.signal,
         at: facts.lastExit.at.toISOString(),
+        oomKilled: facts.lastExit.oomKilled === true,
       }
-    : record.lastExit
+    : record.lastExit && { ...record.lastExit, oomKilled: record.lastExit.oomKilled === true }
   return {
     id: record.id,
     name: record.name,
@@ -142,10 +154,12 @@ export function agentView(record: AgentRecord, facts: AgentFacts | null): AgentV
     ownerId: record.ownerId,
     createdAt: record.createdAt.toISOString(),
     updatedAt: record.updatedAt.toISOString(),
-    pid: facts ? facts.pid : null,
+    // Not supervised here: the pid another node (the holder) recorded, if it runs.
+    pid: facts ? facts.pid : (record.process?.pid ?? null),
     startedAt: startedAt?.toISOString() ?? null,
     restarts: facts?.restarts ?? record.restarts,
     lastExit: lastExit ?? null,
+    containerId: facts?.containerId ?? null,
     cpuPercent: facts?.cpuPercent ?? null,
     memoryBytes: facts?.memoryBytes ?? null,
   }

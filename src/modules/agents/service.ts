@@ -19,7 +19,7 @@ import { idleHealth } from './health.js'
 import type { LogEntry } from './log-buffer.js'
 import { readLogTail } from './log-file.js'
 import { AgentReports } from './reports.js'
-import { type AgentRecord, type AgentRuntimeState, AgentsRepository } from './repository.js'
+import { type AgentRecord, type AgentRuntimeState, AgentsRepository, type WriteFence } from './repository.js'
 import { type DockerRuntimeConfig, mountErrors } from './runtime-config.js'
 import type { AdoptedProcess } from './runtimes/types.js'
 import type { CreateAgentBody, LogEntryView, UpdateAgentBody } from './schemas.js'
@@ -44,6 +44,10 @@ export interface AgentsServiceOptions {
   protectedPaths?: string[]
   /** What an earlier server of this node left running (containers by label). */
   findLeftovers?: () => Promise<AdoptedProcess[]>
+  /** This node's name: new agents' default nodeAffinity, and the recorder of their processes. */
+  nodeName?: string
+  /** In a cluster: keeps a former holder's state reports out of the database. */
+  fence?: (agentId: string) => WriteFence
   now?: () => Date
 }
 
@@ -59,9 +63,9 @@ const ACTIVE_STATUSES = new Set(['starting', 'running', 'stopping', 'restarting'
 
 export class AgentsService {
   readonly repository: AgentsRepository
-  private readonly supervisor: Supervisor
+  protected readonly supervisor: Supervisor
   private readonly bus: EventBus
-  private readonly logger: Logger
+  protected readonly logger: Logger
   private readonly logDir: string
   private readonly now: () => Date
   private readonly rules: StartRules
@@ -71,7 +75,7 @@ export class AgentsService {
   private offSupervisor: (() => void) | null = null
 
   constructor(options: AgentsServiceOptions) {
-    this.repository = new AgentsRepository(options.db)
+    this.repository = new AgentsRepository(options.db, options.nodeName ?? null)
     this.supervisor = options.supervisor
     this.bus = options.bus
     this.logger = options.logger
@@ -83,7 +87,7 @@ export class AgentsService {
       childrenShareServerUser: options.childrenShareServerUser ?? false,
       findOwner: options.findOwner ?? (async () => undefined),
     })
-    this.reports = new AgentReports({ repository: this.repository, bus: this.bus, logger: this.logger })
+    this.reports = new AgentReports({ ...options, repository: this.repository })
     this.offSupervisor = this.reports.follow(this.supervisor)
   }
 
@@ -147,7 +151,7 @@ export class AgentsService {
     return this.reports.flushWrites()
   }
 
-  private async recover(r: AgentRecord): Promise<void> {
+  protected async recover(r: AgentRecord): Promise<void> {
     let reason = r.statusReason
     if (r.process) {
       const timeoutMs = normalizedStopTimeout(r.configuration)
@@ -232,6 +236,8 @@ export class AgentsService {
       statusReason: null,
       createdAt: now,
       updatedAt: now,
+      nodeAffinity: this.repository.nodeName,
+      processNode: null,
     }
     await this.repository.insert(record)
     this.reports.owners.set(record.id, record.ownerId)
@@ -341,7 +347,7 @@ export class AgentsService {
 
   // ---- internals -------------------------------------------------------------
 
-  private async startAs(caller: Caller, id: string): Promise<AgentDetails> {
+  protected async startAs(caller: Caller, id: string): Promise<AgentDetails> {
     const record = await this.visible(caller, id)
     const config = this.startable(record)
     await this.rules.assertMayStart(caller, record)
@@ -360,7 +366,7 @@ export class AgentsService {
     return this.details(record)
   }
 
-  private async stopAs(caller: Caller, id: string): Promise<AgentDetails> {
+  protected async stopAs(caller: Caller, id: string): Promise<AgentDetails> {
     const record = await this.visible(caller, id)
     await this.repository.setDesiredState(id, 'stopped')
     record.desiredState = 'stopped'
@@ -368,7 +374,7 @@ export class AgentsService {
     return this.details(record)
   }
 
-  private async restartAs(caller: Caller, id: string): Promise<AgentDetails> {
+  protected async restartAs(caller: Caller, id: string): Promise<AgentDetails> {
     const record = await this.visible(caller, id)
     const config = this.startable(record)
     await this.rules.assertMayStart(caller, record)
@@ -404,7 +410,7 @@ export class AgentsService {
     return configuration
   }
 
-  private async visible(caller: Caller, id: string): Promise<AgentRecord> {
+  protected async visible(caller: Caller, id: string): Promise<AgentRecord> {
     const record = await this.repository.get(id)
     if ('principal' in caller) return visibleOr404(caller.principal, record, 'agent', id)
     const { actor } = caller
@@ -415,7 +421,7 @@ export class AgentsService {
     return record
   }
 
-  private details(record: AgentRecord): AgentDetails {
+  protected details(record: AgentRecord): AgentDetails {
     this.reports.owners.set(record.id, record.ownerId)
     return { record, facts: this.supervisor.knows(record.id) ? this.supervisor.status(record.id) : null }
   }

@@ -57,13 +57,21 @@ export class StartRules {
    * Where children share the server's user, a process starts only for an admin
    * (the caller, or the agent's owner as the owner is now): an operator's agent
    * configured while children ran as another user, or whose owner was demoted,
-   * is not started, whoever asks (API, a scheduled task, start-up).
+   * is not started, whoever asks (API, a scheduled task, start-up). The same holds
+   * everywhere for a container with admin-only fields (a host mount, the host's
+   * network, root): they were allowed because an admin set them, and stop being
+   * allowed when that admin is demoted or disabled.
    */
   async startRefusal(caller: Caller, record: AgentRecord): Promise<string | null> {
-    if (!this.options.childrenShareServerUser) return null
+    const containerFields = adminOnlyFields(record.configuration.runtime as RuntimeConfig | undefined)
+    if (!this.options.childrenShareServerUser && containerFields.length === 0) return null
     if ('principal' in caller ? caller.principal.role === 'admin' : caller.actor.role === 'admin') return null
     const owner = await this.options.findOwner(record.ownerId)
     if (owner?.role === 'admin' && !owner.disabled) return null
+    if (containerFields.length > 0) {
+      const fields = containerFields.map((f) => `${f.path}: ${f.message}`).join('; ')
+      return `only an admin may start this container agent, and its owner is not one now (${fields})`
+    }
     return `only an admin may start an agent owned by a non-admin: ${SAME_USER_REASON}`
   }
 }

@@ -8,6 +8,8 @@ export interface TransferErrorFlags {
   timedOut?: boolean
   /** The firmware refused a line (GRBL `error:N`) or stopped itself (alarm, halt, reset). */
   firmware?: boolean
+  /** The firmware stopped itself (alarm, halt, reset): the machine, not the file, ended the job. */
+  machineStopped?: boolean
   canceled?: boolean
 }
 
@@ -17,6 +19,7 @@ export class TransferError extends MyntrixError {
   readonly disconnected: boolean
   readonly timedOut: boolean
   readonly firmware: boolean
+  readonly machineStopped: boolean
   readonly canceled: boolean
 
   constructor(message: string, flags: TransferErrorFlags = {}, cause?: unknown) {
@@ -24,6 +27,7 @@ export class TransferError extends MyntrixError {
     this.disconnected = flags.disconnected ?? false
     this.timedOut = flags.timedOut ?? false
     this.firmware = flags.firmware ?? false
+    this.machineStopped = flags.machineStopped ?? false
     this.canceled = flags.canceled ?? false
   }
 
@@ -44,6 +48,7 @@ export class TransferError extends MyntrixError {
         timedOut: e?.timedOut === true,
         canceled: e?.canceled === true,
         firmware: e?.reset === true,
+        machineStopped: e?.reset === true,
       },
       err,
     )

@@ -4,6 +4,7 @@
 import type { DeviceFilesSettings } from '../../config/index.js'
 import type { Area, AreaContext } from '../area.js'
 import type { JobsService } from '../jobs/service.js'
+import { TransferRestarts } from './restarts.js'
 import { deviceFileRoutes } from './routes.js'
 import { DeviceFilesService, type DevicesPort } from './service.js'
 import { FileStore } from './storage.js'
@@ -30,12 +31,17 @@ export function createDeviceFilesArea(
     maxUploadBytes,
     extensions: settings.extensions,
     streamer: DEFAULT_STREAMER_OPTIONS,
+    checkpointEveryLines: settings.checkpointEveryLines,
   })
+  const restarts = new TransferRestarts({ jobs: deps.jobs, devices: deps.devices, files: service, store })
   return {
     name: 'device-files',
     service,
     routes: (app) =>
-      deviceFileRoutes(app, service, { maxUploadBytes, idleTimeoutMs: settings.uploadIdleTimeoutMs }),
+      deviceFileRoutes(app, service, restarts, {
+        maxUploadBytes,
+        idleTimeoutMs: settings.uploadIdleTimeoutMs,
+      }),
     async start() {
       service.start()
       const removed = await service.sweep()

@@ -10,6 +10,7 @@ import { principalOf, requireRole } from '../../http/auth-hook.js'
 import { listReply, pageOf } from '../../http/list.js'
 import type { AppInstance } from '../area.js'
 import { jobEventPayload } from '../jobs/service.js'
+import type { TransferRestarts } from './restarts.js'
 import {
   DeleteReply,
   DeviceFileSchema,
@@ -19,6 +20,10 @@ import {
   fileRef,
   fileView,
   JobParams,
+  RestartBody,
+  RestartPreviewQuery,
+  RestartPreviewReply,
+  RestartReply,
   SendReply,
   UploadQuery,
   UploadReply,
@@ -37,6 +42,7 @@ export class UnsupportedMediaTypeError extends MyntrixError {
 export async function deviceFileRoutes(
   app: AppInstance,
   service: DeviceFilesService,
+  restarts: TransferRestarts,
   options: { maxUploadBytes: number; idleTimeoutMs: number },
 ): Promise<void> {
   await app.register(async (plain) => {
@@ -216,6 +222,49 @@ export async function deviceFileRoutes(
       },
     )
   }
+
+  const typed = app.withTypeProvider<TypeBoxTypeProvider>()
+  typed.get(
+    '/api/myntrix/jobs/:id/restart-preview',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary:
+          'What a restart of an ended device transfer would send: the preamble rebuilt from the file up to the line, and the first lines after it',
+        params: JobParams,
+        querystring: RestartPreviewQuery,
+        response: { 200: RestartPreviewReply },
+      },
+    },
+    async (request) => restarts.preview(principalOf(request), request.params.id, request.query.fromLine),
+  )
+
+  typed.post(
+    '/api/myntrix/jobs/:id/restart',
+    {
+      preHandler: requireRole('operator'),
+      schema: {
+        tags: ['jobs'],
+        summary:
+          'Restart an interrupted (or failed, cancelled) device transfer from a line as a new job: the preamble, then exactly the remaining lines; needs confirm: true',
+        params: JobParams,
+        body: RestartBody,
+        response: { 202: RestartReply },
+      },
+    },
+    async (request, reply) => {
+      const { job, preview } = await restarts.restart(
+        principalOf(request),
+        request.params.id,
+        request.body.fromLine,
+      )
+      return reply.code(202).send({
+        message: `restarting from line ${preview.fromLine} after a ${preview.preamble.lines.length}-line preamble`,
+        job: jobEventPayload(job),
+        plan: preview,
+      })
+    },
+  )
 }
 
 interface StallWatch {

@@ -76,3 +76,49 @@ export function fileView(file: DeviceFile) {
 export function fileRef(file: DeviceFile) {
   return { id: file.id, name: file.name, size: file.sizeBytes, sha256: file.sha256 }
 }
+
+const FromLine = Type.Integer({
+  minimum: 1,
+  maximum: 1_000_000_000,
+  description:
+    "the file line to restart at (as an editor numbers them); default: the line after the job's checkpoint",
+})
+
+export const RestartPreviewQuery = Type.Object({ fromLine: Type.Optional(FromLine) })
+
+export const RestartBody = Type.Object(
+  {
+    fromLine: Type.Optional(FromLine),
+    confirm: Type.Literal(true, {
+      description: 'must be true: a restart moves the machine, so it is never sent without it',
+    }),
+  },
+  { additionalProperties: false },
+)
+
+const Line = Type.Object({ line: Type.Integer(), text: Type.String() })
+
+const restartPlanProperties = {
+  jobId: Type.String({ description: 'the job restarted' }),
+  deviceId: Type.String(),
+  fileId: Type.String(),
+  protocol: Type.String(),
+  machine: Type.Union([Type.Literal('printer'), Type.Literal('cnc')]),
+  fromLine: Type.Integer({ description: 'the first file line sent after the preamble' }),
+  checkpoint: Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()]),
+  modalState: Type.Object(
+    {},
+    { additionalProperties: true, description: 'the machine state before fromLine' },
+  ),
+  preamble: Type.Object({ lines: Type.Array(Type.String()), warnings: Type.Array(Type.String()) }),
+  remainingLines: Type.Integer({ description: 'file lines sent from fromLine to the end' }),
+  firstLines: Type.Array(Line),
+}
+
+export const RestartPreviewReply = Type.Object(restartPlanProperties)
+
+export const RestartReply = Type.Object({
+  message: Type.String(),
+  job: JobRef,
+  plan: Type.Object(restartPlanProperties),
+})

@@ -3,22 +3,27 @@
 // send a stored file as a tracked `device-transfer` job, one per device.
 // Never imports fastify: routes hand over the upload as a plain stream.
 
-import { randomUUID } from 'node:crypto'
 import type { Readable } from 'node:stream'
 import { assertRole, type Principal } from '../../auth/principal.js'
 import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from '../../errors.js'
 import type { EventBus } from '../../events/bus.js'
 import type { Logger } from '../../logger.js'
-import { GrblStreamer } from '../firmware/grbl/streamer.js'
-import { MarlinStreamer } from '../firmware/marlin/streamer.js'
+import { initialModalState } from '../firmware/modal-state.js'
 import type { Job, JobsService } from '../jobs/service.js'
+import { CheckpointKeeper } from './checkpoint.js'
 import { assertExtensionAllowed, type ExtensionPolicy, fileKindOf } from './extensions.js'
 import { sanitizeFilename } from './filename.js'
 import { type DeviceFile, DeviceFilesRepository } from './repository.js'
+import type { RestartPlan } from './restart.js'
 import type { FileStore } from './storage.js'
-import { RawStreamer } from './streamers/raw.js'
-import { GcodeFileSource, LineCounter, RawFileSource } from './streamers/source.js'
-import type { Streamer, StreamerOptions, StreamSession } from './streamers/types.js'
+import { gcodeStreamerFor, rawStreamer } from './streamers/index.js'
+import { GcodeFileSource, LineCounter, type LineSource, ResumeSource } from './streamers/source.js'
+import {
+  DEFAULT_STALL_TIMEOUT_MS,
+  type Streamer,
+  type StreamerOptions,
+  type StreamSession,
+} from './streamers/types.js'
 import { TRANSFER_JOB_TYPE, Transfer } from './transfer.js'
 
 /** The few parts of a device's open connection this area drives. */
@@ -55,6 +60,8 @@ export interface DeviceFilesServiceOptions {
   maxUploadBytes: number
   extensions: ExtensionPolicy
   streamer: StreamerOptions
+  /** A G-code transfer writes its checkpoint every this many acknowledged lines (and on every state change). */
+  checkpointEveryLines: number
 }
 
 export interface UploadInput {
@@ -64,44 +71,21 @@ export interface UploadInput {
   send: boolean
 }
 
-/** How a file goes on the wire for a protocol; a new protocol is one entry. */
-const streamerFor: Record<
-  string,
-  (file: DeviceFile, store: FileStore, options: StreamerOptions, kind: 'gcode' | 'raw') => Streamer
-> = {
-  marlin: (file, store, options, kind) =>
-    kind === 'gcode'
-      ? new MarlinStreamer(
-          new GcodeFileSource(store.open(file.sha256)),
-          file.lineCount ?? 0,
-          file.sizeBytes,
-          options,
-        )
-      : rawStreamer(file, store, options, 'bytes'),
-  grbl: (file, store, options, kind) =>
-    kind === 'gcode'
-      ? new GrblStreamer(
-          new GcodeFileSource(store.open(file.sha256)),
-          file.lineCount ?? 0,
-          file.sizeBytes,
-          options,
-        )
-      : rawStreamer(file, store, options, 'bytes'),
-  mqtt: (file, store, options) => rawStreamer(file, store, options, 'messages'),
+/** The device a transfer goes to, as the devices service answers it. */
+export interface TransferDevice {
+  id: string
+  name: string
+  ownerId: string
+  connectionString: string
+  configuration: Record<string, unknown>
 }
 
-function rawStreamer(
-  file: DeviceFile,
-  store: FileStore,
-  options: StreamerOptions,
-  mode: 'bytes' | 'messages',
-) {
-  return new RawStreamer(
-    new RawFileSource(store.open(file.sha256, { highWaterMark: 64 * 1024 })),
-    { transferId: randomUUID(), name: file.name, sizeBytes: file.sizeBytes, sha256: file.sha256 },
-    options,
-    mode,
-  )
+/** A transfer that restarts an earlier job. */
+export interface Restart {
+  jobId: string
+  plan: RestartPlan
+  /** Written to the new job's log before anything is sent. */
+  log: string
 }
 
 export class DeviceFilesService {
@@ -152,7 +136,8 @@ export class DeviceFilesService {
   async stop(): Promise<void> {
     this.isStopped = true
     for (const off of this.offBus.splice(0)) off()
-    await Promise.all([...this.transfers.values()].map((t) => t.cancel('the server is shutting down')))
+    // G-code transfers end `interrupted` with their checkpoint, to be restarted by an operator.
+    await Promise.all([...this.transfers.values()].map((t) => t.interrupt('the server is shutting down')))
   }
 
   // ---- files ----------------------------------------------------------------
@@ -305,36 +290,66 @@ export class DeviceFilesService {
     }
   }
 
-  private async startTransfer(
-    device: {
-      id: string
-      name: string
-      ownerId: string
-      connectionString: string
-      configuration: Record<string, unknown>
-    },
-    file: DeviceFile,
-  ): Promise<Job> {
+  /**
+   * Starts a transfer job for the file; with a restart plan, the job continues
+   * `restartOf`: its preamble first, then the file from the plan's line.
+   */
+  async startTransfer(device: TransferDevice, file: DeviceFile, restart?: Restart): Promise<Job> {
     const link = this.options.devices.connectionOf(device.id)
     this.assertCanSend(device.id, link)
     const protocol = this.options.devices.protocolOf(device)
-    const make = streamerFor[protocol] ?? ((f, s, o) => rawStreamer(f, s, o, 'bytes'))
+    const gcode = file.kind === 'gcode' ? gcodeStreamerFor(protocol) : null
+    const start = restart?.plan.start ?? { lastAckedLine: 0, fileOffset: 0, modalState: initialModalState() }
     // Claim the device before the first await, so a second request sees it taken.
     this.starting.add(device.id)
     let job: Job
+    let keeper: CheckpointKeeper | null = null
     try {
+      const name = `${restart ? 'Restart' : 'Send'} ${file.name} to ${device.name}`
       job = await this.options.jobs.create({
-        name: `Send ${file.name} to ${device.name}`,
+        name: restart ? `${name} from line ${restart.plan.fromLine}` : name,
         type: TRANSFER_JOB_TYPE,
         ownerId: device.ownerId,
         running: true,
-        details: { deviceId: device.id, fileId: file.id, fileName: file.name, protocol },
+        details: {
+          deviceId: device.id,
+          fileId: file.id,
+          fileName: file.name,
+          protocol,
+          ...(restart ? { restartOf: restart.jobId, fromLine: restart.plan.fromLine } : {}),
+        },
+        ...(gcode ? { checkpoint: { ...start, at: new Date().toISOString() } } : {}),
+        ...(restart ? { restartOf: restart.jobId } : {}),
       })
+      if (gcode) {
+        const id = job.id
+        keeper = new CheckpointKeeper(start, this.options.checkpointEveryLines, (checkpoint) =>
+          this.options.jobs.saveCheckpoint(id, { ...checkpoint }),
+        )
+      }
+      if (restart) await this.options.jobs.appendLog(job.id, restart.log)
     } catch (err) {
       this.starting.delete(device.id)
       throw err
     }
-    const streamer = make(file, this.options.store, this.options.streamer, file.kind)
+    const configured = device.configuration.stallTimeoutMs
+    const options: StreamerOptions = {
+      ...this.options.streamer,
+      stallTimeoutMs:
+        typeof configured === 'number' ? configured : (DEFAULT_STALL_TIMEOUT_MS[protocol] ?? null),
+    }
+    let streamer: Streamer
+    if (gcode) {
+      let source: LineSource = new GcodeFileSource(this.options.store.open(file.sha256))
+      let lines = file.lineCount ?? 0
+      if (restart) {
+        source = new ResumeSource(restart.plan.preamble.lines, source, restart.plan.fromLine)
+        lines = restart.plan.preamble.lines.length + restart.plan.remainingLines
+      }
+      streamer = gcode(source, lines, file.sizeBytes, options)
+    } else {
+      streamer = rawStreamer(file, this.options.store, protocol, options)
+    }
     const transfer = new Transfer(
       job.id,
       file,
@@ -347,9 +362,16 @@ export class DeviceFilesService {
           if (!current) return Promise.reject(new ConflictError(`device ${device.id} is not connected`))
           return current.exclusive(work)
         },
+        stalled: (jobId, message) => {
+          const ts = new Date().toISOString()
+          const { bus } = this.options
+          bus.emit('device.stalled', { deviceId: device.id, ownerId: device.ownerId, jobId, message, ts })
+          bus.emit('device.log', { deviceId: device.id, ts, direction: 'info', line: `stalled: ${message}` })
+        },
       },
       streamer,
       this.options.jobs,
+      keeper,
     )
     this.transfers.set(device.id, transfer)
     this.starting.delete(device.id)

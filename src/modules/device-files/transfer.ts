@@ -2,10 +2,14 @@
 // transfer holds the device's wire while it streams; a pause gives the wire
 // back (queued and real-time commands flow normally) and a resume takes it
 // again where the streamer stopped. A cancel stops at the next line boundary.
-// Whatever ends the transfer, the job ends with it: completed, cancelled, or
-// failed with the reason and the last line the firmware acknowledged.
+// Whatever ends the transfer, the job ends with it: completed, cancelled,
+// failed (a line refused, a broken file) or, for G-code, interrupted with its
+// checkpoint when something outside the file stopped it (the link dropped,
+// the firmware reset, alarmed, halted or went silent, the server stopped).
+// An interrupted transfer never carries on by itself: an operator restarts it.
 
 import type { JobsService } from '../jobs/service.js'
+import type { CheckpointKeeper } from './checkpoint.js'
 import { TransferError } from './errors.js'
 import type { DeviceFile } from './repository.js'
 import type { StreamControl, Streamer, StreamSession, TransferProgress } from './streamers/types.js'
@@ -18,9 +22,15 @@ export interface TransferTarget {
   protocol: string
   /** Holds the device's wire for `work`; rejects when the device is not connected. */
   hold<T>(work: (session: StreamSession) => Promise<T>): Promise<T>
+  /** The stream stalled (announced on the device's feeds); the job's log gets it too. */
+  stalled(jobId: string, message: string): void
 }
 
-type StopRequest = { kind: 'pause' } | { kind: 'cancel'; reason: string } | null
+type StopRequest =
+  | { kind: 'pause' }
+  | { kind: 'cancel'; reason: string }
+  | { kind: 'interrupt'; reason: string }
+  | null
 
 export class Transfer {
   private stopRequest: StopRequest = null
@@ -37,6 +47,8 @@ export class Transfer {
     private readonly target: TransferTarget,
     private readonly streamer: Streamer,
     private readonly jobs: JobsService,
+    /** G-code transfers keep one; raw files have no line to restart from. */
+    private readonly checkpoints: CheckpointKeeper | null = null,
   ) {
     this.done = new Promise((resolve) => {
       this.resolveDone = resolve
@@ -60,7 +72,12 @@ export class Transfer {
   async run(): Promise<void> {
     const control: StreamControl = {
       shouldStop: () => this.stopRequest !== null,
+      acknowledged: (line) => this.checkpoints?.acknowledged(line),
       progressed: () => this.report(),
+      stalled: (message) => {
+        this.target.stalled(this.jobId, message)
+        void this.jobs.appendLog(this.jobId, `stalled: ${message}`).catch(() => {})
+      },
     }
     try {
       for (;;) {
@@ -69,17 +86,9 @@ export class Transfer {
           await this.jobs.complete(this.jobId, this.details())
           return
         }
-        const request = this.stopRequest
-        if (request?.kind === 'cancel') {
-          await this.jobs.markCancelled(this.jobId, request.reason, this.details())
-          return
-        }
+        if (await this.endOnRequest()) return
         await this.waitWhilePaused()
-        const after = this.stopRequest as StopRequest
-        if (after?.kind === 'cancel') {
-          await this.jobs.markCancelled(this.jobId, after.reason, this.details())
-          return
-        }
+        if (await this.endOnRequest()) return
         if (this.dropReason !== null) {
           throw new TransferError(`the device dropped while the transfer was paused: ${this.dropReason}`, {
             disconnected: true,
@@ -95,18 +104,23 @@ export class Transfer {
       // A streamer records the refusal or alarm it stopped on; list each error once.
       const { errors } = this.streamer.progress
       if (!errors.includes(error.message)) errors.push(error.message)
-      await this.jobs
-        .fail(this.jobId, `${error.message}${this.streamer.progress.totalLines !== null ? where : ''}`, {
-          ...this.details(),
-          reason: error.disconnected
-            ? 'disconnected'
-            : error.timedOut
-              ? 'timeout'
-              : error.firmware
-                ? 'firmware'
-                : 'error',
-        })
-        .catch(() => {})
+      const message = `${error.message}${this.streamer.progress.totalLines !== null ? where : ''}`
+      const details = {
+        ...this.details(),
+        reason: error.disconnected
+          ? 'disconnected'
+          : error.timedOut
+            ? 'timeout'
+            : error.firmware
+              ? 'firmware'
+              : 'error',
+      }
+      const isOutsideTheFile = error.disconnected || error.timedOut || error.machineStopped
+      const ended =
+        this.checkpoints && isOutsideTheFile
+          ? this.jobs.interrupt(this.jobId, message, details, { ...this.checkpoints.current() })
+          : this.jobs.fail(this.jobId, message, details)
+      await ended.catch(() => {})
     } finally {
       this.streamer.close()
       this.isPausedNow = false
@@ -131,15 +145,43 @@ export class Transfer {
     await this.done
   }
 
+  /**
+   * Stops at the next line boundary and ends the job `interrupted` with its
+   * checkpoint (the server is stopping); a raw transfer, which has no line to
+   * restart from, is cancelled instead.
+   */
+  async interrupt(reason: string): Promise<void> {
+    this.stopRequest = this.checkpoints ? { kind: 'interrupt', reason } : { kind: 'cancel', reason }
+    this.wakeFromPause?.()
+    await this.done
+  }
+
   /** The device's link dropped; a transfer holding the wire learns it from the session itself. */
   deviceDropped(reason: string): void {
     this.dropReason = reason
     if (this.isPausedNow) this.wakeFromPause?.()
   }
 
+  /** Ends the job for a cancel or an interrupt asked for; true when it did. */
+  private async endOnRequest(): Promise<boolean> {
+    const request = this.stopRequest
+    if (request?.kind === 'cancel') {
+      await this.jobs.markCancelled(this.jobId, request.reason, this.details())
+      return true
+    }
+    if (request?.kind === 'interrupt' && this.checkpoints) {
+      await this.jobs.interrupt(this.jobId, request.reason, this.details(), {
+        ...this.checkpoints.current(),
+      })
+      return true
+    }
+    return false
+  }
+
   private async waitWhilePaused(): Promise<void> {
     if (this.stopRequest?.kind !== 'pause') return
     this.isPausedNow = true
+    this.checkpoints?.saveNow()
     this.report()
     await new Promise<void>((resolve) => {
       this.wakeFromPause = resolve

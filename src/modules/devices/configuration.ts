@@ -49,6 +49,13 @@ export const DeviceConfigurationSchema = Type.Object(
     commandTimeoutMs: Type.Optional(integer(1, 3_600_000, 'for a command without timeoutMs; default 10000')),
     connectTimeoutMs: Type.Optional(integer(1, 600_000, 'TCP/MQTT connect; default 5000')),
     handshakeTimeoutMs: Type.Optional(integer(1, 600_000, 'per handshake attempt; default 2000')),
+    stallTimeoutMs: Type.Optional(
+      integer(
+        100,
+        3_600_000,
+        'file transfers to GRBL: no ok and no busy status for this long with lines outstanding asks for a status and raises device.stalled; a second such wait interrupts the job; default 10000',
+      ),
+    ),
     resyncQuietMs: Type.Optional(
       integer(
         10,

@@ -28,26 +28,6 @@ import type { DevicesService } from './service.js'
 
 const tags = ['devices']
 
-// Fastify converts body scalars to the schema's types as it validates (the
-// app's coerceTypes), so a baud rate sent as "57600" would pass as 57600. A
-// device's configuration has always been checked strictly, so the routes keep
-// it as sent (before validation) and the service checks that copy against the
-// same schema: a value of the wrong type is a 400, never stored converted.
-const sentConfigurations = new WeakMap<object, unknown>()
-
-async function keepSentConfiguration(request: { body: unknown }): Promise<void> {
-  const body = request.body
-  if (typeof body === 'object' && body !== null && 'configuration' in body) {
-    sentConfigurations.set(request, structuredClone((body as { configuration: unknown }).configuration))
-  }
-}
-
-/** The body with its configuration as the client sent it. */
-function asSent<T extends { configuration?: unknown }>(request: object, body: T): T {
-  if (!sentConfigurations.has(request)) return body
-  return { ...body, configuration: sentConfigurations.get(request) }
-}
-
 export function deviceRoutes(app: AppInstance, service: DevicesService, bus: EventBus): void {
   app.get(
     '/api/myntrix/devices',
@@ -80,14 +60,13 @@ export function deviceRoutes(app: AppInstance, service: DevicesService, bus: Eve
   app.post(
     '/api/myntrix/devices',
     {
-      preValidation: keepSentConfiguration,
       preHandler: requireRole('operator'),
       schema: { tags, summary: 'Create a device', body: CreateDeviceBody, response: { 201: DeviceSchema } },
       attachValidation: true,
     },
     async (request, reply) => {
       refuseInvalid(request, deviceRuleErrors)
-      const device = await service.create(principalOf(request), asSent(request, request.body))
+      const device = await service.create(principalOf(request), request.body)
       return reply.code(201).send(deviceView(device))
     },
   )
@@ -101,7 +80,6 @@ export function deviceRoutes(app: AppInstance, service: DevicesService, bus: Eve
   app.put(
     '/api/myntrix/devices/:id',
     {
-      preValidation: keepSentConfiguration,
       preHandler: requireRole('operator'),
       schema: {
         tags,
@@ -114,9 +92,7 @@ export function deviceRoutes(app: AppInstance, service: DevicesService, bus: Eve
     },
     async (request) => {
       refuseInvalid(request, deviceRuleErrors)
-      return deviceView(
-        await service.update(principalOf(request), request.params.id, asSent(request, request.body)),
-      )
+      return deviceView(await service.update(principalOf(request), request.params.id, request.body))
     },
   )
 

@@ -39,16 +39,21 @@ export function prepareGcode(text: string): string[] {
 export interface PreparedLine {
   text: string
   line: number
+  /** Byte offset just past the line and its line break: where a reader resumes after it. */
+  end: number
 }
 
 /**
  * Prepared lines out of chunks of text (a file read in pieces), so a large
  * file is never held whole. Line numbers count the file's own lines (CR, LF
  * or CRLF), so errors can point at the line an operator sees in an editor.
+ * Chunks are latin1 text, one character per byte, so offsets are byte offsets.
  */
 export class GcodeLineSplitter {
   private rest = ''
   private lineNumber = 0
+  /** Bytes before `rest`. */
+  private consumed = 0
 
   push(chunk: string): PreparedLine[] {
     let text = this.rest + chunk
@@ -64,9 +69,8 @@ export class GcodeLineSplitter {
       return []
     }
     this.rest = text.slice(cut + 1) + held
-    // The segment ends before its last line break (both halves of a CRLF).
-    const end = text[cut] === '\n' && text[cut - 1] === '\r' ? cut - 1 : cut
-    return this.prepare(text.slice(0, end))
+    // The segment ends after its last line break (both halves of a CRLF).
+    return this.prepare(text.slice(0, cut + 1))
   }
 
   end(): PreparedLine[] {
@@ -77,11 +81,20 @@ export class GcodeLineSplitter {
 
   private prepare(text: string): PreparedLine[] {
     const out: PreparedLine[] = []
-    for (const raw of text.split(/\r\n|\r|\n/)) {
+    const breaks = /\r\n|\r|\n/g
+    let start = 0
+    while (start < text.length) {
+      const found = breaks.exec(text)
+      const stop = found ? found.index : text.length
+      const next = found ? stop + found[0].length : text.length
       this.lineNumber++
-      const stripped = stripGcodeLine(raw)
-      if (stripped !== '' && stripped !== '%') out.push({ text: stripped, line: this.lineNumber })
+      const stripped = stripGcodeLine(text.slice(start, stop))
+      if (stripped !== '' && stripped !== '%') {
+        out.push({ text: stripped, line: this.lineNumber, end: this.consumed + next })
+      }
+      start = next
     }
+    this.consumed += text.length
     return out
   }
 }

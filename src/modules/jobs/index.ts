@@ -17,7 +17,11 @@ export function createJobsArea(ctx: AreaContext): JobsArea {
   let reaper: NodeJS.Timeout | null = null
   const reap = async () => {
     const n = await service.failInterrupted()
-    if (n > 0) ctx.logger.warn({ count: n }, 'marked jobs of a stopped Myntrix process as failed')
+    if (n > 0)
+      ctx.logger.warn(
+        { count: n },
+        'ended the jobs of a stopped Myntrix process (interrupted with their checkpoint, else failed)',
+      )
   }
   return {
     name: 'jobs',

@@ -1,5 +1,6 @@
-// The jobs of Myntrix processes that are gone: failed, so a job never stays
-// `running` for a process that will not end it. A process is gone when its
+// The jobs of Myntrix processes that are gone: ended, so a job never stays
+// `running` for a process that will not end it (`interrupted` when it kept a
+// checkpoint to restart from, else `failed`). A process is gone when its
 // pid is gone on this host, or its heartbeat in `nodes` is stale
 // (src/process/liveness.ts).
 
@@ -26,7 +27,7 @@ export class InterruptedJobs {
     this.staleMs = Math.max(INSTANCE_STALE_MS, 4 * heartbeatMs)
   }
 
-  /** Fails the active jobs of gone processes; returns how many. */
+  /** Ends the active jobs of gone processes; returns how many. */
   async fail(reason: string, now: Date): Promise<number> {
     let dead: string[]
     try {

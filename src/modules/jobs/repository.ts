@@ -21,6 +21,8 @@ type JobRow = {
   updatedAt: unknown
   startedAt: unknown
   finishedAt: unknown
+  checkpoint: unknown
+  restartOf: string | null
 }
 
 export function toJob(row: JobRow): Job {
@@ -38,6 +40,8 @@ export function toJob(row: JobRow): Job {
     updatedAt: fromDbTime(row.updatedAt)!,
     startedAt: fromDbTime(row.startedAt),
     finishedAt: fromDbTime(row.finishedAt),
+    checkpoint: fromDbJson(row.checkpoint),
+    restartOf: row.restartOf,
   }
 }
 
@@ -65,6 +69,7 @@ export interface JobFinish {
   details?: Record<string, unknown>
   /** Replaces the job's log text. */
   logs?: string
+  checkpoint?: Record<string, unknown>
 }
 
 export class JobsRepository {
@@ -88,7 +93,8 @@ export class JobsRepository {
 
   private async insertMany(items: Array<{ job: Job; instanceId: string | null }>): Promise<undefined[]> {
     const time = typed(this.engine, 'timestamptz')
-    const row = `(?, ?, ?, ?, ?, ?, ?, ?, ${typed(this.engine, 'jsonb')}, ?, ${time}, ${time}, ${time}, ${time})`
+    const json = typed(this.engine, 'jsonb')
+    const row = `(?, ?, ?, ?, ?, ?, ?, ?, ${json}, ?, ${time}, ${time}, ${time}, ${time}, ${json}, ?)`
     const params: unknown[] = []
     for (const { job, instanceId } of items) {
       params.push(
@@ -106,13 +112,15 @@ export class JobsRepository {
         toDbTime(job.updatedAt),
         toDbTime(job.startedAt),
         toDbTime(job.finishedAt),
+        toDbJson(job.checkpoint),
+        job.restartOf,
       )
     }
     await rawQuery(
       this.db,
       this.engine,
       'insert into jobs (instance_id, id, name, type, status, progress, owner_id, logs, details, error,' +
-        ` created_at, updated_at, started_at, finished_at) values ${rows(items.length, row)}`,
+        ` created_at, updated_at, started_at, finished_at, checkpoint, restart_of) values ${rows(items.length, row)}`,
       params,
     )
     return items.map(() => undefined)
@@ -164,28 +172,51 @@ export class JobsRepository {
     items.forEach((item, i) => {
       if (!first.has(item.id)) first.set(item.id, i)
     })
-    const row = `(?, ?, ?, ${typed(this.engine, 'timestamptz')}, ${typed(this.engine, 'integer')}, ${typed(this.engine, 'jsonb')}, ?)`
+    const json = typed(this.engine, 'jsonb')
+    const row = `(?, ?, ?, ${typed(this.engine, 'timestamptz')}, ${typed(this.engine, 'integer')}, ${json}, ?, ${json})`
     const params: unknown[] = []
     for (const i of first.values()) {
       const { id, change: c } = items[i]
       const details = c.details ? toDbJson(c.details) : null
-      params.push(id, c.status, c.error, toDbTime(c.at), c.progress ?? null, details, c.logs ?? null)
+      const checkpoint = c.checkpoint ? toDbJson(c.checkpoint) : null
+      params.push(
+        id,
+        c.status,
+        c.error,
+        toDbTime(c.at),
+        c.progress ?? null,
+        details,
+        c.logs ?? null,
+        checkpoint,
+      )
     }
     params.push(...ACTIVE)
     const result = await rawQuery<JobRow>(
       this.db,
       this.engine,
-      'with v(job_id, new_status, new_error, new_at, new_progress, new_details, new_logs)' +
+      'with v(job_id, new_status, new_error, new_at, new_progress, new_details, new_logs, new_checkpoint)' +
         ` as (values ${rows(first.size, row)})` +
         ' update jobs set status = v.new_status, error = v.new_error, finished_at = v.new_at,' +
         ' updated_at = v.new_at, progress = coalesce(v.new_progress, jobs.progress),' +
-        ' details = coalesce(v.new_details, jobs.details), logs = coalesce(v.new_logs, jobs.logs)' +
+        ' details = coalesce(v.new_details, jobs.details), logs = coalesce(v.new_logs, jobs.logs),' +
+        ' checkpoint = coalesce(v.new_checkpoint, jobs.checkpoint)' +
         ` from v where jobs.id = v.job_id and jobs.status in (${placeholders(ACTIVE.length)})` +
         ' returning *',
       params,
     )
     const ended = new Map(result.map((r) => [r.id, toJob(r)]))
     return items.map((item, i) => (first.get(item.id) === i ? ended.get(item.id) : undefined))
+  }
+
+  /** Writes an active job's checkpoint; false when the job is no longer active. */
+  async saveCheckpoint(id: string, checkpoint: Record<string, unknown>, at: Date): Promise<boolean> {
+    const r = await this.db
+      .updateTable('jobs')
+      .set({ checkpoint: toDbJson(checkpoint), updatedAt: toDbTime(at) })
+      .where('id', '=', id)
+      .where('status', 'in', ACTIVE)
+      .executeTakeFirst()
+    return Number(r.numUpdatedRows) > 0
   }
 
   async setLogs(id: string, logs: string, at: Date): Promise<void> {
@@ -225,12 +256,13 @@ export class JobsRepository {
   }
 
   /**
-   * Marks active jobs failed unless they belong to `self` or to a live
+   * Ends active jobs unless they belong to `self` or to a live
    * process: one whose heartbeat in nodes is at or after
    * `staleBefore`, and which is not in `dead` (same-host processes whose pid
    * is gone). One statement, so a process that renews its heartbeat and
    * records a job meanwhile is seen alive. Jobs with no recorded process are
-   * failed too. Returns how many.
+   * ended too. A job with a checkpoint ends `interrupted` (it can be restarted
+   * from it), any other `failed`. Returns how many.
    */
   async failOrphaned(
     reason: string,
@@ -241,7 +273,12 @@ export class JobsRepository {
   ): Promise<number> {
     const r = await this.db
       .updateTable('jobs')
-      .set({ status: 'failed', error: reason, finishedAt: toDbTime(at), updatedAt: toDbTime(at) })
+      .set({
+        status: sql<string>`case when checkpoint is not null then 'interrupted' else 'failed' end`,
+        error: reason,
+        finishedAt: toDbTime(at),
+        updatedAt: toDbTime(at),
+      })
       .where('status', 'in', ACTIVE)
       .where((eb) =>
         eb.or([

@@ -22,6 +22,11 @@ const jobProperties = {
   updatedAt: Type.String({ format: 'date-time' }),
   startedAt: Nullable(Type.String({ format: 'date-time' })),
   finishedAt: Nullable(Type.String({ format: 'date-time' })),
+  checkpoint: Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()], {
+    description:
+      'where the job stood when last written; a device transfer: {lastAckedLine, fileOffset, modalState, at}',
+  }),
+  restartOf: Nullable(Type.String({ description: 'the job this one restarts' })),
 }
 
 export const JobSchema = Type.Object(jobProperties)
@@ -54,6 +59,8 @@ export interface JobView {
   updatedAt: string
   startedAt: string | null
   finishedAt: string | null
+  checkpoint: Record<string, unknown> | null
+  restartOf: string | null
 }
 
 export function jobView(job: Job): JobView {
@@ -70,5 +77,7 @@ export function jobView(job: Job): JobView {
     updatedAt: job.updatedAt.toISOString(),
     startedAt: job.startedAt?.toISOString() ?? null,
     finishedAt: job.finishedAt?.toISOString() ?? null,
+    checkpoint: job.checkpoint,
+    restartOf: job.restartOf,
   }
 }

@@ -17,6 +17,7 @@ import {
 import type { EventBus, JobEventPayload } from '../../events/bus.js'
 import { InstanceRegistry, type ProcessLiveness } from '../../process/liveness.js'
 import { parseQueryTime } from '../../time.js'
+import { CheckpointWriter } from './checkpoint-writer.js'
 import { InterruptedJobs } from './interrupted.js'
 import { jobEventPayload } from './job-event.js'
 import { LogWriter } from './log-writer.js'
@@ -76,6 +77,7 @@ export class JobsService {
   private readonly jobCancelHandlers = new Map<string, CancelHandler>()
   private readonly progressWriter: ProgressWriter
   private readonly logWriter: LogWriter
+  private readonly checkpointWriter: CheckpointWriter
   private stopped = false
   private readonly liveness: ProcessLiveness | null
   private readonly interrupted: InterruptedJobs
@@ -103,6 +105,8 @@ export class JobsService {
       (id) => this.emitCurrent(id),
     )
     this.logWriter = new LogWriter(this.repository, options.maxLogBytes ?? 256 * 1024, this.now)
+    // A lost checkpoint write leaves the previous one; the next write or the final one carries on.
+    this.checkpointWriter = new CheckpointWriter(this.repository, this.now, () => {})
     this.recentMs = options.recentMs ?? 24 * 3_600_000
   }
 
@@ -134,6 +138,8 @@ export class JobsService {
       updatedAt: at,
       startedAt: input.running ? at : null,
       finishedAt: null,
+      checkpoint: input.checkpoint ?? null,
+      restartOf: input.restartOf ?? null,
     }
     if (this.liveness) {
       await this.liveness.ensureFresh()
@@ -215,6 +221,28 @@ export class JobsService {
     return this.finish(id, 'failed', error, details)
   }
 
+  /**
+   * Ends a job stopped by something outside it (a dropped link, a firmware
+   * reset, a stopping server), with the checkpoint to restart it from.
+   */
+  interrupt(
+    id: string,
+    reason: string,
+    details?: Record<string, unknown>,
+    checkpoint?: Record<string, unknown>,
+  ): Promise<Job> {
+    return this.finish(id, 'interrupted', reason, details, undefined, undefined, checkpoint)
+  }
+
+  /**
+   * Records where an active job stands, so a restart after a crash starts
+   * there. Written in the background, newest first; ignored once the job ends.
+   */
+  saveCheckpoint(id: string, checkpoint: Record<string, unknown>): void {
+    if (this.stopped) return
+    this.checkpointWriter.save(id, checkpoint)
+  }
+
   /** Records that the owning area stopped the job after a cancel. */
   markCancelled(id: string, reason: string, details?: Record<string, unknown>): Promise<Job> {
     return this.finish(id, 'cancelled', reason, details)
@@ -293,8 +321,9 @@ export class JobsService {
   }
 
   /**
-   * Fails the active jobs of Myntrix processes that are gone (at start-up, and
-   * now and then after): never this process's, nor a live peer's on a shared database.
+   * Ends the active jobs of Myntrix processes that are gone (at start-up, and
+   * now and then after): never this process's, nor a live peer's on a shared
+   * database. Jobs with a checkpoint end `interrupted`, others `failed`.
    */
   failInterrupted(reason = 'the server stopped while the job was active'): Promise<number> {
     return this.interrupted.fail(reason, this.now())
@@ -312,7 +341,11 @@ export class JobsService {
   /** Stops progress timers and waits for writes in flight. Idempotent. */
   async stop(): Promise<void> {
     this.stopped = true
-    await Promise.allSettled([...this.progressWriter.stop(), ...this.logWriter.inFlight()])
+    await Promise.allSettled([
+      ...this.progressWriter.stop(),
+      ...this.logWriter.inFlight(),
+      ...this.checkpointWriter.inFlight(),
+    ])
     this.jobCancelHandlers.clear()
     for (const id of [...this.held.keys()]) this.release(id)
   }
@@ -324,11 +357,13 @@ export class JobsService {
     details?: Record<string, unknown>,
     progress?: number,
     logs?: string,
+    checkpoint?: Record<string, unknown>,
   ): Promise<Job> {
     // A progress write in flight must land before the final one, not after it;
-    // so must a log append when the final write replaces the log.
+    // so must a log append when the final write replaces the log, and a checkpoint.
     const lastProgress = await this.progressWriter.settle(id)
     if (logs !== undefined) await this.logWriter.settle(id)
+    if (checkpoint !== undefined) await this.checkpointWriter.settle(id)
     let ended: Job | undefined
     try {
       ended = await this.repository.finish(id, {
@@ -338,6 +373,7 @@ export class JobsService {
         progress: progress ?? lastProgress,
         details,
         logs,
+        checkpoint,
       })
     } finally {
       // Also when the write failed: the job is then left active, and a peer

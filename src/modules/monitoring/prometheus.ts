@@ -25,7 +25,7 @@ const STATUS_FAMILIES: Array<{ table: StatusCountTable; name: string; help: stri
     table: 'jobs',
     name: 'myntrix_jobs',
     help: 'Jobs by status',
-    statuses: ['pending', 'running', 'completed', 'failed', 'cancelled'],
+    statuses: ['pending', 'running', 'completed', 'failed', 'cancelled', 'interrupted'],
   },
   {
     table: 'taskRuns',

@@ -34,6 +34,7 @@ const JOB_KINDS: Record<string, EventKind> = {
   completed: 'job.completed',
   failed: 'job.failed',
   cancelled: 'job.cancelled',
+  interrupted: 'job.interrupted',
 }
 
 const DEVICE_CHANGES: Partial<Record<EventKind, string>> = {
@@ -263,7 +264,12 @@ export class EventSource {
   }
 
   private jobFinished(kind: EventKind, job: JobEventPayload): NotificationEvent {
-    const verb = kind === 'job.completed' ? 'completed' : kind === 'job.failed' ? 'failed' : 'was cancelled'
+    const verbs: Partial<Record<EventKind, string>> = {
+      'job.completed': 'completed',
+      'job.failed': 'failed',
+      'job.interrupted': 'was interrupted',
+    }
+    const verb = verbs[kind] ?? 'was cancelled'
     const why = job.error ? `: ${job.error}` : ''
     return this.event(
       kind,

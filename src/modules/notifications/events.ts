@@ -12,6 +12,7 @@ export const EVENT_KINDS = [
   'job.completed',
   'job.failed',
   'job.cancelled',
+  'job.interrupted',
   'device.connected',
   'device.disconnected',
   'device.error',

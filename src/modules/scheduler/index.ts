@@ -94,7 +94,7 @@ function deviceControl(
   }
 }
 
-const FINISHED = new Set(['completed', 'failed', 'cancelled'])
+const FINISHED = new Set(['completed', 'failed', 'cancelled', 'interrupted'])
 
 /**
  * Waits for a transfer job to finish, reporting its progress; aborting the

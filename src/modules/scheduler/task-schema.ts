@@ -8,6 +8,7 @@ import { type TObject, Type } from '@sinclair/typebox'
 import { wholeNumber } from './actions/check.js'
 import { createActionRegistry, payloadSchemas } from './actions/index.js'
 import { ACTION_TYPES } from './actions/types.js'
+import { WorkflowPayloadSchema, WorkflowStepSchema } from './actions/workflow.js'
 import { OVERLAP_POLICIES, type OverlapPolicy } from './types.js'
 
 export const LIMITS = {
@@ -78,7 +79,45 @@ function actionField(type: string, payload: TObject) {
   ])
 }
 
-const actions = payloadSchemas(createActionRegistry())
+/**
+ * A workflow's payload as the document shows it: one step shape per action it
+ * may run, so each step's payload is described. The workflow action checks the
+ * same thing its own way (a step's payload against that action's schema).
+ */
+function documentedPayload(type: string, schema: TObject, all: Array<{ type: string; schema: TObject }>) {
+  if (type !== 'workflow') return schema
+  const { steps } = WorkflowPayloadSchema.properties
+  const step = Type.Union(
+    all
+      .filter((a) => a.type !== 'workflow')
+      .map((a) =>
+        Type.Object(
+          {
+            action: Type.Literal(a.type),
+            payload: Type.Optional(a.schema),
+            name: WorkflowStepSchema.properties.name,
+          },
+          { additionalProperties: false, title: `${a.type} step` },
+        ),
+      ),
+  )
+  return Type.Object(
+    {
+      steps: Type.Array(step, {
+        minItems: steps.minItems,
+        maxItems: steps.maxItems,
+        description: steps.description,
+      }),
+    },
+    { additionalProperties: false, title: 'WorkflowPayload' },
+  )
+}
+
+const registered = payloadSchemas(createActionRegistry())
+const actions = registered.map(({ type, schema }) => ({
+  type,
+  schema: documentedPayload(type, schema, registered),
+}))
 
 /** POST /tasks: one shape per action type, told apart by `action`. */
 export const CreateTaskBody = Type.Union(

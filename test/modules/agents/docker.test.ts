@@ -3,6 +3,7 @@
 // SIGKILL. Skipped with a printed reason where Docker is absent (never under CI).
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { EventMap } from '../../../src/events/bus.js'
+import type { AgentsArea } from '../../../src/modules/agents/index.js'
 import { createTestApp, type TestApp, type TestUser } from '../../helpers/app.js'
 import { killServers, startServer } from '../../helpers/crash-server.js'
 import { docker, removeNodeContainers, testImage, whyNoDocker } from '../../helpers/docker.js'
@@ -91,7 +92,7 @@ describe.skipIf(noDocker).each(testEngines())('container agents through the API 
     expect(started.status).toBe(200)
     expect(started.body.status).toBe('running')
     await hello
-    expect(await containersOf(id)).toHaveLength(1)
+    expect(await containersOf(id)).toEqual([started.body.containerId])
     await waitFor(async () => (await get(id)).memoryBytes > 0, { what: 'a usage sample' })
     const stopped = await act(id, 'stop')
     expect(stopped.body.status).toBe('stopped')
@@ -107,13 +108,14 @@ describe.skipIf(noDocker).each(testEngines())('container agents through the API 
     await failed
     const agent = await get(id)
     expect(agent.restarts).toBeGreaterThanOrEqual(2)
-    expect(agent.lastExit).toMatchObject({ code: 3 })
+    expect(agent.lastExit).toMatchObject({ code: 3, oomKilled: false })
     await waitFor(async () => (await containersOf(id)).length === 0, {
       what: 'the crashed containers removed',
     })
   })
 
-  it('reports an OOM kill at memoryMb in statusReason', async () => {
+  it('reports an OOM kill at memoryMb in statusReason and lastExit, also as stored', async () => {
+    // A shell variable doubled until it passes the engine's limit.
     const id = (
       await create({
         runtime: runtime('x=a; while true; do x="$x$x"; done', { memoryMb: 8 }),
@@ -125,7 +127,13 @@ describe.skipIf(noDocker).each(testEngines())('container agents through the API 
     await failed
     const agent = await get(id)
     expect(agent.statusReason).toMatch(/OOM/)
-    expect(agent.lastExit).toMatchObject({ signal: 'SIGKILL' })
+    expect(agent.lastExit).toMatchObject({ signal: 'SIGKILL', oomKilled: true })
+    expect(agent.containerId).toBeNull()
+    // What the next server reads back from the row says the same.
+    const agents = t.app.myntrix.areas.find((a) => a.name === 'agents') as AgentsArea
+    await agents.service.flushWrites()
+    const stored = await agents.service.repository.get(id)
+    expect(stored?.lastExit).toMatchObject({ signal: 'SIGKILL', oomKilled: true })
   })
 
   it('restarts a container removed behind its back', async () => {
@@ -192,6 +200,64 @@ describe.skipIf(noDocker).each(testEngines())('container agents through the API 
     }
   })
 })
+
+describe.skipIf(noDocker).each(testEngines())(
+  'an admin-only container whose owner was demoted, on $name',
+  (engine) => {
+    let t: TestApp
+    afterEach(async () => {
+      await t.dispose()
+    })
+
+    it('is refused at every start (API, restart, start-up) with the field named, and nothing runs', async () => {
+      t = await createTestApp(engine, { env })
+      const password = 'boss-password-1'
+      const boss = await t.request('POST', '/api/auth/users', {
+        as: t.admin,
+        body: { username: 'boss', password, role: 'admin' },
+      })
+      expect(boss.status).toBe(201)
+      const login = async () =>
+        (await t.request('POST', '/api/auth/token', { body: { username: 'boss', password } })).body
+          .access_token as string
+      const created = await t.request('POST', AGENTS, {
+        token: await login(),
+        body: {
+          name: 'hosted',
+          configuration: { stopTimeoutMs: 500, runtime: runtime('sleep 600', { network: 'host' }) },
+        },
+      })
+      expect(created.status).toBe(201)
+      const id = created.body.id as string
+      const demoted = await t.request('PUT', `/api/auth/users/${boss.body.id}`, {
+        as: t.admin,
+        body: { role: 'operator' },
+      })
+      expect(demoted.status).toBe(200)
+
+      const token = await login()
+      for (const action of ['start', 'restart']) {
+        const refused = await t.request('POST', `${AGENTS}/${id}/${action}`, { token })
+        expect(refused.status, action).toBe(403)
+        expect(refused.headers['content-type']).toMatch(/application\/problem\+json/)
+        expect(refused.body.detail).toContain('configuration.runtime.network')
+      }
+      expect(await containersOf(id)).toEqual([])
+      const after = (await t.request('GET', `${AGENTS}/${id}`, { token })).body
+      expect(after).toMatchObject({ status: 'stopped', desiredState: 'stopped', containerId: null })
+
+      // Meant to run when the server stops: the next start-up does not start it either.
+      const agents = t.app.myntrix.areas.find((a) => a.name === 'agents') as AgentsArea
+      await agents.service.repository.setDesiredState(id, 'running')
+      await t.close()
+      t = await createTestApp(engine, { testDb: t.testDb, seedUsers: false, env })
+      const resumed = (await t.request('GET', `${AGENTS}/${id}`, { as: t.admin })).body
+      expect(resumed).toMatchObject({ status: 'error', pid: null })
+      expect(resumed.statusReason).toContain('configuration.runtime.network')
+      expect(await containersOf(id)).toEqual([])
+    }, 60_000)
+  },
+)
 
 describe.skipIf(noDocker).each(testEngines())('without a Docker engine, on $name', (engine) => {
   let t: TestApp

@@ -131,6 +131,45 @@ describe.each(testEngines())('agents API on $name', (engine) => {
       expect(put.body.errors[0].path).toBe('configuration.healthCheck.url')
     })
 
+    it('checks the configuration as sent, and stores it as written', async () => {
+      const count = async () =>
+        (await t.request('GET', AGENTS, { as: t.admin })).headers['x-total-count'] as string
+      const before = await count()
+      for (const [configuration, error] of [
+        [
+          { maxRestarts: '5' },
+          { path: 'configuration.maxRestarts', message: 'maxRestarts must be an integer, got "5"' },
+        ],
+        [
+          { runtime: { type: 'docker' } },
+          { path: 'configuration.runtime.image', message: expect.any(String) },
+        ],
+        [
+          { healthCheck: { type: 'heartbeat', timeoutMs: 1000, intervalMs: 5 } },
+          {
+            path: 'configuration.healthCheck.intervalMs',
+            message: 'unknown healthCheck field "intervalMs" for type heartbeat',
+          },
+        ],
+        [{ command: [] }, { path: 'configuration.command', message: 'command must not be empty' }],
+      ] as const) {
+        const res = await t.request('POST', AGENTS, { as: t.operator, body: { name: 'x', configuration } })
+        expect(res.status, JSON.stringify(configuration)).toBe(400)
+        expect(res.body.errors).toEqual([error])
+      }
+      expect(await count()).toBe(before)
+      // No default is filled into what was stored: the supervisor applies them when it runs the agent.
+      const configuration = {
+        command: ['node', 'a.js'],
+        healthCheck: { type: 'http', url: 'http://127.0.0.1:1/' },
+      }
+      const a = await create({ configuration })
+      expect(a.configuration).toEqual(configuration)
+      expect((await t.request('GET', `${AGENTS}/${a.id}`, { as: t.operator })).body.configuration).toEqual(
+        configuration,
+      )
+    })
+
     it('answers 400 for a body without a name, an empty PUT, or a configuration that is not an object', async () => {
       expect((await t.request('POST', AGENTS, { as: t.operator, body: {} })).body.errors[0].path).toBe('name')
       const a = await create({})

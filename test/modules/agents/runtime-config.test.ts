@@ -52,6 +52,30 @@ describe('configuration.runtime shape', () => {
   })
 })
 
+describe('configuration.runtime messages', () => {
+  it('says once what a runtime must be, at the field that is wrong', () => {
+    expect(check('kubernetes').errors).toEqual([
+      { path: P, message: 'must be "process" or {type: "docker", image, ...}, got "kubernetes"' },
+    ])
+    expect(check({ type: 'k8s', image: 'x' }).errors).toEqual([
+      { path: `${P}.type`, message: 'must be "docker" (or the runtime "process"), got "k8s"' },
+    ])
+    expect(check({ type: 'docker', image: 'x', network: 'bridge' }).errors).toEqual([
+      { path: `${P}.network`, message: 'must be "none" or "host", got "bridge"' },
+    ])
+    expect(check({ type: 'docker' }).errors.map((e) => e.path)).toEqual([`${P}.image`])
+  })
+
+  it('refuses an unknown field instead of dropping it (a misspelt limit would run unlimited)', () => {
+    expect(check({ type: 'docker', image: 'x', memoryMB: 64 }).errors).toEqual([
+      { path: `${P}.memoryMB`, message: 'unknown runtime field "memoryMB"' },
+    ])
+    expect(
+      check({ type: 'docker', image: 'x', mounts: [{ source: '/srv', target: '/s', ro: true }] }).errors,
+    ).toEqual([{ path: `${P}.mounts.0.ro`, message: 'unknown mount field "ro"' }])
+  })
+})
+
 describe('mount paths', () => {
   const docker = (mounts: DockerRuntimeConfig['mounts']): DockerRuntimeConfig => ({
     type: 'docker',

@@ -176,60 +176,7 @@ describe('health', () => {
     expect(h.supervisor.status('a1').cpuPercent).toBeGreaterThan(0)
   })
 
-  it('a missing heartbeat lowers health; heartbeats keep it full', async () => {
-    h = harness()
-    await h.supervisor.start('a1', {
-      command: node('heartbeat.mjs', 30, 3),
-      healthCheck: { type: 'heartbeat', timeoutMs: 300 },
-    })
-    await h.waitFor((e) => e.type === 'health' && e.facts.healthDetails.check.detail.startsWith('heartbeat '))
-    expect(h.supervisor.status('a1').health).toBe(100)
-    const low = (await h.waitFor(
-      (e) => e.type === 'health' && e.facts.healthDetails.check.score === 0,
-    )) as HealthEvent
-    expect(low.facts.health).toBe(60)
-    expect(low.facts.healthDetails.check.detail).toMatch(/last heartbeat \d+ ms ago \(timeout 300 ms\)/)
-    // Heartbeat lines are signals, not log lines.
-    expect(h.supervisor.logs('a1').some((l) => l.line.includes('heartbeat"'))).toBe(false)
-  })
-
-  it('an agent that never beats fails its heartbeat check after the timeout', async () => {
-    h = harness()
-    await h.supervisor.start('a1', {
-      command: node('prints-lines.mjs'),
-      healthCheck: { type: 'heartbeat', timeoutMs: 200 },
-    })
-    const low = (await h.waitFor(
-      (e) => e.type === 'health' && e.facts.healthDetails.check.score === 0,
-    )) as HealthEvent
-    expect(low.facts.healthDetails.check.detail).toBe('no heartbeat within 200 ms of start')
-  })
-
-  it('a failing HTTP check lowers health, a passing one keeps it', async () => {
-    const port = await freePort()
-    h = harness()
-    await h.supervisor.start('ok', {
-      command: node('http-health-server.mjs'),
-      env: { PORT: String(port) },
-      healthCheck: { type: 'http', url: `http://127.0.0.1:${port}/health`, intervalMs: 100, timeoutMs: 500 },
-    })
-    await h.waitLog('ok', 'listening')
-    const good = (await h.waitFor(
-      (e) =>
-        e.type === 'health' && e.agentId === 'ok' && e.facts.healthDetails.check.detail.includes('HTTP 200'),
-    )) as HealthEvent
-    expect(good.facts.healthDetails.check.score).toBe(40)
-
-    await h.supervisor.start('bad', {
-      command: node('prints-lines.mjs'),
-      healthCheck: { type: 'http', url: `http://127.0.0.1:${port}/fail`, intervalMs: 100, timeoutMs: 500 },
-    })
-    const bad = (await h.waitFor(
-      (e) => e.type === 'health' && e.agentId === 'bad' && e.facts.healthDetails.check.score === 0,
-    )) as HealthEvent
-    expect(bad.facts.healthDetails.check.detail).toBe(`GET http://127.0.0.1:${port}/fail: HTTP 500`)
-    expect(bad.facts.health).toBe(60)
-  })
+  // Heartbeat and HTTP checks: health.conformance.test.ts, over processes and containers.
 
   it('an HTTP check against a closed port fails with the error code', async () => {
     const port = await freePort()

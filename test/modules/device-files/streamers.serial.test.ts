@@ -42,6 +42,8 @@ function control(onProgress?: (s: Streamer) => void, streamer?: () => Streamer) 
   let stop = false
   const c: StreamControl & { stop(): void; clear(): void } = {
     shouldStop: () => stop,
+    acknowledged: () => {},
+    stalled: () => {},
     progressed: () => {
       if (onProgress && streamer) onProgress(streamer())
     },

@@ -47,7 +47,36 @@ export async function upload(
   })
 }
 
-const FINISHED = ['completed', 'failed', 'cancelled']
+/** A device on the pty link `<dir>/device`, created by the operator and connected. */
+export async function serialDevice(
+  t: TestApp,
+  dir: string,
+  firmware: 'marlin' | 'grbl',
+  name = 'usb printer',
+  configuration: Record<string, unknown> = {},
+): Promise<string> {
+  const created = await t.request('POST', '/api/myntrix/devices', {
+    as: t.operator,
+    body: {
+      name,
+      connectionString: `serial://${dir}/device?baudRate=115200`,
+      configuration: {
+        protocol: firmware,
+        temperatureReport: 'off',
+        statusPollMs: 0,
+        autoReconnect: false,
+        ...configuration,
+      },
+    },
+  })
+  if (created.status !== 201) throw new Error(`device not created: ${created.status} ${created.text}`)
+  const id = created.body.id as string
+  const connected = await t.request('POST', `/api/myntrix/devices/${id}/connect`, { as: t.operator })
+  if (connected.status !== 200) throw new Error(`device not connected: ${connected.status} ${connected.text}`)
+  return id
+}
+
+const FINISHED = ['completed', 'failed', 'cancelled', 'interrupted']
 
 /** Resolves with the first job.updated (or the current state) for which `match` holds. */
 export async function jobWhere(

@@ -8,7 +8,7 @@ import { createTestApp, type TestApp } from '../../helpers/app.js'
 import { testEngines } from '../../helpers/engines.js'
 import { hasSocat, makePtyDir, type PtyPair, removePtyDir, startPtyPair } from '../../helpers/pty.js'
 import { EmulatorProcess } from '../devices/support.js'
-import { gcode, jobFinished, jobWhere, upload } from './support.js'
+import { gcode, jobFinished, jobWhere, serialDevice, upload } from './support.js'
 
 if (!hasSocat) console.warn('skipping device-files transfer tests over ptys: socat is not installed')
 
@@ -36,24 +36,7 @@ describe.skipIf(!hasSocat).each(testEngines())('transfers over a pty on $name', 
   async function printer(firmware: 'marlin' | 'grbl' = 'marlin') {
     pty = await startPtyPair(dir)
     emulator = await EmulatorProcess.start('pty-emulator.ts', [firmware, pty.emulatorPath, '{}'])
-    const created = await t.request('POST', '/api/myntrix/devices', {
-      as: t.operator,
-      body: {
-        name: 'usb printer',
-        connectionString: `serial://${dir}/device?baudRate=115200`,
-        configuration: {
-          protocol: firmware,
-          temperatureReport: 'off',
-          statusPollMs: 0,
-          autoReconnect: false,
-        },
-      },
-    })
-    expect(created.status).toBe(201)
-    const id = created.body.id as string
-    const connected = await t.request('POST', `/api/myntrix/devices/${id}/connect`, { as: t.operator })
-    expect(connected.status).toBe(200)
-    return id
+    return serialDevice(t, dir, firmware)
   }
 
   const moves = () => emulator!.received().filter((l) => l.startsWith('G1'))
@@ -123,7 +106,7 @@ describe.skipIf(!hasSocat).each(testEngines())('transfers over a pty on $name', 
     expect(cmd.status).toBe(200)
   })
 
-  it('the emulator dying mid-stream fails the job with the reason and the last acknowledged line', async () => {
+  it('the emulator dying mid-stream interrupts the job with the reason, the last acknowledged line and its checkpoint', async () => {
     const id = await printer()
     const file = gcode(2000)
     const res = await upload(t, id, 'long.gcode', file.text)
@@ -136,11 +119,12 @@ describe.skipIf(!hasSocat).each(testEngines())('transfers over a pty on $name', 
     await emulator!.kill()
     await pty!.stop()
     const job = await jobFinished(t, jobId)
-    expect(job.status).toBe('failed')
+    expect(job.status).toBe('interrupted')
     const full = await t.request('GET', `/api/myntrix/jobs/${jobId}`, { as: t.operator })
     expect(full.body.error).toMatch(/last acknowledged: line \d+ "G1 /)
     expect(full.body.details.reason).toMatch(/disconnected|timeout/)
     expect(full.body.details.lastAcknowledgedLine).toBeGreaterThan(100)
+    expect(full.body.checkpoint.lastAckedLine).toBe(full.body.details.lastAcknowledgedLine)
     // The device is free for a new transfer once it is back (409 now: not connected).
     expect((await upload(t, id, 'again.gcode', 'G28\n')).status).toBe(409)
   })

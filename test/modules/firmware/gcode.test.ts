@@ -31,6 +31,8 @@ describe('G-code preparation', () => {
       ).toEqual(prepareGcode(text))
       // Line numbers are the file's own (CRLF counts once), blank and comment lines skipped.
       expect(lines.map((l) => l.line)).toEqual([1, 2, 4, 5])
+      // Byte offsets just past each line and its break: 'G28\n' is 4 bytes, '\r\n' counts 2.
+      expect(lines.map((l) => l.end)).toEqual([4, 14, 26, 30])
     }
   })
 

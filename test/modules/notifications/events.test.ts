@@ -5,6 +5,7 @@
 
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import type { EventMap } from '../../../src/events/bus.js'
+import type { JobsArea } from '../../../src/modules/jobs/index.js'
 import { Dispatcher } from '../../../src/modules/notifications/dispatcher.js'
 import type { NotificationEvent } from '../../../src/modules/notifications/events.js'
 import type { NotificationsArea } from '../../../src/modules/notifications/index.js'
@@ -110,6 +111,16 @@ describe.each(testEngines())('notification events on $name', (engine) => {
     expect(await deliveries(foreign.body.id)).toEqual([])
     expect(receiver.to('/task-disabled')).toHaveLength(0)
     expect(await deliveries(enabled.id)).toHaveLength(1)
+  })
+
+  it('sends job.interrupted for a job stopped from outside, with its reason', async () => {
+    await hook(t.admin, '/job-interrupted', { kinds: ['job.interrupted'] })
+    const { service } = t.app.myntrix.areas.find((a) => a.name === 'jobs') as JobsArea
+    const job = await service.create({ name: 'print benchy', type: 'device-transfer', running: true })
+    await service.interrupt(job.id, 'the device disconnected', undefined, { lastAckedLine: 41 })
+    const [got] = await receiver.waitFor('/job-interrupted', 1)
+    expect(got.body).toMatchObject({ kind: 'job.interrupted', resource: { type: 'job', id: job.id } })
+    expect(got.body.summary).toBe('Job "print benchy" was interrupted: the device disconnected')
   })
 
   it('fires agent.crashloop once for an agent that exits non-zero 6 times; the cooldown holds back the exits', async () => {

@@ -256,6 +256,8 @@ describe.each(testEngines())('scheduler repository on $name', (engine) => {
         updatedAt: at,
         startedAt: at,
         finishedAt: status === 'running' ? null : at,
+        checkpoint: null,
+        restartOf: null,
       }
       await jobsRepo.insert(job)
       return job.id

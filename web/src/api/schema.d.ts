@@ -649,6 +649,8 @@ export interface paths {
                             configuration: {
                                 [key: string]: unknown;
                             };
+                            /** @description the running container's engine id (docker runtime) */
+                            containerId: string | null;
                             /** @description whole process tree, % of one core */
                             cpuPercent: number | null;
                             /** Format: date-time */
@@ -688,6 +690,8 @@ export interface paths {
                                 /** Format: date-time */
                                 at: string;
                                 code: number | null;
+                                /** @description the kernel's OOM killer ended it at runtime.memoryMb (containers) */
+                                oomKilled: boolean;
                                 signal: string | null;
                             } | null;
                             /** Format: date-time */
@@ -724,9 +728,87 @@ export interface paths {
                 content: {
                     "application/json": {
                         /** @description Supervisor keys: command (argv array, or a string split like a shell would but run without one), cwd, env (string map), restartPolicy (always | on-failure | never, default on-failure), maxRestarts (default 5) within restartWindowMs (default 60000), stopTimeoutMs (default 10000), healthCheck ({type:"http", url, intervalMs, timeoutMs} or {type:"heartbeat", timeoutMs}: the agent prints {"myntrix":"heartbeat"} on stdout), maxMemoryMb. Every other key is the agent’s own and reaches it as JSON in MYNTRIX_AGENT_CONFIG. */
-                        configuration?: {
+                        configuration?: ({
+                            /** @description argv array, or a string split like a shell would, but run without one */
+                            command?: string | string[];
+                            /** @description working directory of the process */
+                            cwd?: string;
+                            /** @description added to the environment of the process */
+                            env?: {
+                                [key: string]: string;
+                            };
+                            healthCheck?: ({
+                                /** @default 5000 */
+                                intervalMs?: number;
+                                /** @default 2000 */
+                                timeoutMs?: number;
+                                /** @enum {string} */
+                                type: "http";
+                                /** @description GET this URL; a 2xx answer is healthy */
+                                url: string;
+                            } & {
+                                [key: string]: unknown;
+                            }) | ({
+                                /** @description the agent prints the line {"myntrix":"heartbeat"} on stdout at least this often */
+                                timeoutMs: number;
+                                /** @enum {string} */
+                                type: "heartbeat";
+                            } & {
+                                [key: string]: unknown;
+                            });
+                            /** @description restart the agent when its process tree uses more memory than this */
+                            maxMemoryMb?: number;
+                            /**
+                             * @description restarts allowed within restartWindowMs before the agent is left in error
+                             * @default 5
+                             */
+                            maxRestarts?: number;
+                            /** @default on-failure */
+                            restartPolicy?: "always" | "on-failure" | "never";
+                            /** @default 60000 */
+                            restartWindowMs?: number;
+                            /** @description "process" (the default) or {type:"docker", image, ...} */
+                            runtime?: "process" | ({
+                                /** @description argv inside the container; the image's own command when absent */
+                                command?: string[];
+                                cpus?: number;
+                                env?: {
+                                    [key: string]: string;
+                                };
+                                /** @description an image present on the engine (Myntrix does not pull) */
+                                image: string;
+                                memoryMb?: number;
+                                mounts?: ({
+                                    /** @default true */
+                                    readOnly?: boolean;
+                                    /** @description host path (absolute) */
+                                    source: string;
+                                    /** @description path inside the container (absolute) */
+                                    target: string;
+                                } & {
+                                    [key: string]: unknown;
+                                })[];
+                                /**
+                                 * @description none (the default) or the host network (admins only)
+                                 * @default none
+                                 */
+                                network?: "none" | "host";
+                                /** @enum {string} */
+                                type: "docker";
+                                /** @description user[:group] inside the container, by name or number; 65534:65534 (nobody) when absent */
+                                user?: string;
+                                workingDir?: string;
+                            } & {
+                                [key: string]: unknown;
+                            });
+                            /**
+                             * @description SIGTERM, then SIGKILL after this long
+                             * @default 10000
+                             */
+                            stopTimeoutMs?: number;
+                        } & {
                             [key: string]: unknown;
-                        } | null;
+                        }) | (never | null);
                         name: string;
                         /** @description free text; default "generic" */
                         type?: string;
@@ -745,6 +827,8 @@ export interface paths {
                             configuration: {
                                 [key: string]: unknown;
                             };
+                            /** @description the running container's engine id (docker runtime) */
+                            containerId: string | null;
                             /** @description whole process tree, % of one core */
                             cpuPercent: number | null;
                             /** Format: date-time */
@@ -784,6 +868,8 @@ export interface paths {
                                 /** Format: date-time */
                                 at: string;
                                 code: number | null;
+                                /** @description the kernel's OOM killer ended it at runtime.memoryMb (containers) */
+                                oomKilled: boolean;
                                 signal: string | null;
                             } | null;
                             /** Format: date-time */
@@ -843,6 +929,8 @@ export interface paths {
                             configuration: {
                                 [key: string]: unknown;
                             };
+                            /** @description the running container's engine id (docker runtime) */
+                            containerId: string | null;
                             /** @description whole process tree, % of one core */
                             cpuPercent: number | null;
                             /** Format: date-time */
@@ -882,6 +970,8 @@ export interface paths {
                                 /** Format: date-time */
                                 at: string;
                                 code: number | null;
+                                /** @description the kernel's OOM killer ended it at runtime.memoryMb (containers) */
+                                oomKilled: boolean;
                                 signal: string | null;
                             } | null;
                             /** Format: date-time */
@@ -919,9 +1009,87 @@ export interface paths {
                 content: {
                     "application/json": {
                         /** @description Supervisor keys: command (argv array, or a string split like a shell would but run without one), cwd, env (string map), restartPolicy (always | on-failure | never, default on-failure), maxRestarts (default 5) within restartWindowMs (default 60000), stopTimeoutMs (default 10000), healthCheck ({type:"http", url, intervalMs, timeoutMs} or {type:"heartbeat", timeoutMs}: the agent prints {"myntrix":"heartbeat"} on stdout), maxMemoryMb. Every other key is the agent’s own and reaches it as JSON in MYNTRIX_AGENT_CONFIG. */
-                        configuration?: {
+                        configuration?: ({
+                            /** @description argv array, or a string split like a shell would, but run without one */
+                            command?: string | string[];
+                            /** @description working directory of the process */
+                            cwd?: string;
+                            /** @description added to the environment of the process */
+                            env?: {
+                                [key: string]: string;
+                            };
+                            healthCheck?: ({
+                                /** @default 5000 */
+                                intervalMs?: number;
+                                /** @default 2000 */
+                                timeoutMs?: number;
+                                /** @enum {string} */
+                                type: "http";
+                                /** @description GET this URL; a 2xx answer is healthy */
+                                url: string;
+                            } & {
+                                [key: string]: unknown;
+                            }) | ({
+                                /** @description the agent prints the line {"myntrix":"heartbeat"} on stdout at least this often */
+                                timeoutMs: number;
+                                /** @enum {string} */
+                                type: "heartbeat";
+                            } & {
+                                [key: string]: unknown;
+                            });
+                            /** @description restart the agent when its process tree uses more memory than this */
+                            maxMemoryMb?: number;
+                            /**
+                             * @description restarts allowed within restartWindowMs before the agent is left in error
+                             * @default 5
+                             */
+                            maxRestarts?: number;
+                            /** @default on-failure */
+                            restartPolicy?: "always" | "on-failure" | "never";
+                            /** @default 60000 */
+                            restartWindowMs?: number;
+                            /** @description "process" (the default) or {type:"docker", image, ...} */
+                            runtime?: "process" | ({
+                                /** @description argv inside the container; the image's own command when absent */
+                                command?: string[];
+                                cpus?: number;
+                                env?: {
+                                    [key: string]: string;
+                                };
+                                /** @description an image present on the engine (Myntrix does not pull) */
+                                image: string;
+                                memoryMb?: number;
+                                mounts?: ({
+                                    /** @default true */
+                                    readOnly?: boolean;
+                                    /** @description host path (absolute) */
+                                    source: string;
+                                    /** @description path inside the container (absolute) */
+                                    target: string;
+                                } & {
+                                    [key: string]: unknown;
+                                })[];
+                                /**
+                                 * @description none (the default) or the host network (admins only)
+                                 * @default none
+                                 */
+                                network?: "none" | "host";
+                                /** @enum {string} */
+                                type: "docker";
+                                /** @description user[:group] inside the container, by name or number; 65534:65534 (nobody) when absent */
+                                user?: string;
+                                workingDir?: string;
+                            } & {
+                                [key: string]: unknown;
+                            });
+                            /**
+                             * @description SIGTERM, then SIGKILL after this long
+                             * @default 10000
+                             */
+                            stopTimeoutMs?: number;
+                        } & {
                             [key: string]: unknown;
-                        } | null;
+                        }) | (never | null);
                         name?: string;
                         type?: string;
                     };
@@ -939,6 +1107,8 @@ export interface paths {
                             configuration: {
                                 [key: string]: unknown;
                             };
+                            /** @description the running container's engine id (docker runtime) */
+                            containerId: string | null;
                             /** @description whole process tree, % of one core */
                             cpuPercent: number | null;
                             /** Format: date-time */
@@ -978,6 +1148,8 @@ export interface paths {
                                 /** Format: date-time */
                                 at: string;
                                 code: number | null;
+                                /** @description the kernel's OOM killer ended it at runtime.memoryMb (containers) */
+                                oomKilled: boolean;
                                 signal: string | null;
                             } | null;
                             /** Format: date-time */
@@ -1113,6 +1285,8 @@ export interface paths {
                             configuration: {
                                 [key: string]: unknown;
                             };
+                            /** @description the running container's engine id (docker runtime) */
+                            containerId: string | null;
                             /** @description whole process tree, % of one core */
                             cpuPercent: number | null;
                             /** Format: date-time */
@@ -1152,6 +1326,8 @@ export interface paths {
                                 /** Format: date-time */
                                 at: string;
                                 code: number | null;
+                                /** @description the kernel's OOM killer ended it at runtime.memoryMb (containers) */
+                                oomKilled: boolean;
                                 signal: string | null;
                             } | null;
                             /** Format: date-time */
@@ -1213,6 +1389,8 @@ export interface paths {
                             configuration: {
                                 [key: string]: unknown;
                             };
+                            /** @description the running container's engine id (docker runtime) */
+                            containerId: string | null;
                             /** @description whole process tree, % of one core */
                             cpuPercent: number | null;
                             /** Format: date-time */
@@ -1252,6 +1430,8 @@ export interface paths {
                                 /** Format: date-time */
                                 at: string;
                                 code: number | null;
+                                /** @description the kernel's OOM killer ended it at runtime.memoryMb (containers) */
+                                oomKilled: boolean;
                                 signal: string | null;
                             } | null;
                             /** Format: date-time */
@@ -1313,6 +1493,8 @@ export interface paths {
                             configuration: {
                                 [key: string]: unknown;
                             };
+                            /** @description the running container's engine id (docker runtime) */
+                            containerId: string | null;
                             /** @description whole process tree, % of one core */
                             cpuPercent: number | null;
                             /** Format: date-time */
@@ -1352,6 +1534,8 @@ export interface paths {
                                 /** Format: date-time */
                                 at: string;
                                 code: number | null;
+                                /** @description the kernel's OOM killer ended it at runtime.memoryMb (containers) */
+                                oomKilled: boolean;
                                 signal: string | null;
                             } | null;
                             /** Format: date-time */
@@ -2006,6 +2190,8 @@ export interface paths {
                                 reconnectMaxDelayMs?: number;
                                 /** @description after a resync probe could not confirm: how long the firmware must stay silent before commands go out again; default 500 */
                                 resyncQuietMs?: number;
+                                /** @description file transfers to GRBL: no ok and no busy status for this long with lines outstanding asks for a status and raises device.stalled; a second such wait interrupts the job; default 10000 */
+                                stallTimeoutMs?: number;
                                 /** @description GRBL real-time ? rate: 0 (off) or 20-60000; default 250 */
                                 statusPollMs?: number;
                                 /** @description Marlin report/poll interval; default 2000 */
@@ -2098,6 +2284,8 @@ export interface paths {
                             reconnectMaxDelayMs?: number;
                             /** @description after a resync probe could not confirm: how long the firmware must stay silent before commands go out again; default 500 */
                             resyncQuietMs?: number;
+                            /** @description file transfers to GRBL: no ok and no busy status for this long with lines outstanding asks for a status and raises device.stalled; a second such wait interrupts the job; default 10000 */
+                            stallTimeoutMs?: number;
                             /** @description GRBL real-time ? rate: 0 (off) or 20-60000; default 250 */
                             statusPollMs?: number;
                             /** @description Marlin report/poll interval; default 2000 */
@@ -2171,6 +2359,8 @@ export interface paths {
                                 reconnectMaxDelayMs?: number;
                                 /** @description after a resync probe could not confirm: how long the firmware must stay silent before commands go out again; default 500 */
                                 resyncQuietMs?: number;
+                                /** @description file transfers to GRBL: no ok and no busy status for this long with lines outstanding asks for a status and raises device.stalled; a second such wait interrupts the job; default 10000 */
+                                stallTimeoutMs?: number;
                                 /** @description GRBL real-time ? rate: 0 (off) or 20-60000; default 250 */
                                 statusPollMs?: number;
                                 /** @description Marlin report/poll interval; default 2000 */
@@ -2283,6 +2473,8 @@ export interface paths {
                                 reconnectMaxDelayMs?: number;
                                 /** @description after a resync probe could not confirm: how long the firmware must stay silent before commands go out again; default 500 */
                                 resyncQuietMs?: number;
+                                /** @description file transfers to GRBL: no ok and no busy status for this long with lines outstanding asks for a status and raises device.stalled; a second such wait interrupts the job; default 10000 */
+                                stallTimeoutMs?: number;
                                 /** @description GRBL real-time ? rate: 0 (off) or 20-60000; default 250 */
                                 statusPollMs?: number;
                                 /** @description Marlin report/poll interval; default 2000 */
@@ -2376,6 +2568,8 @@ export interface paths {
                             reconnectMaxDelayMs?: number;
                             /** @description after a resync probe could not confirm: how long the firmware must stay silent before commands go out again; default 500 */
                             resyncQuietMs?: number;
+                            /** @description file transfers to GRBL: no ok and no busy status for this long with lines outstanding asks for a status and raises device.stalled; a second such wait interrupts the job; default 10000 */
+                            stallTimeoutMs?: number;
                             /** @description GRBL real-time ? rate: 0 (off) or 20-60000; default 250 */
                             statusPollMs?: number;
                             /** @description Marlin report/poll interval; default 2000 */
@@ -2448,6 +2642,8 @@ export interface paths {
                                 reconnectMaxDelayMs?: number;
                                 /** @description after a resync probe could not confirm: how long the firmware must stay silent before commands go out again; default 500 */
                                 resyncQuietMs?: number;
+                                /** @description file transfers to GRBL: no ok and no busy status for this long with lines outstanding asks for a status and raises device.stalled; a second such wait interrupts the job; default 10000 */
+                                stallTimeoutMs?: number;
                                 /** @description GRBL real-time ? rate: 0 (off) or 20-60000; default 250 */
                                 statusPollMs?: number;
                                 /** @description Marlin report/poll interval; default 2000 */
@@ -2640,6 +2836,8 @@ export interface paths {
                                 reconnectMaxDelayMs?: number;
                                 /** @description after a resync probe could not confirm: how long the firmware must stay silent before commands go out again; default 500 */
                                 resyncQuietMs?: number;
+                                /** @description file transfers to GRBL: no ok and no busy status for this long with lines outstanding asks for a status and raises device.stalled; a second such wait interrupts the job; default 10000 */
+                                stallTimeoutMs?: number;
                                 /** @description GRBL real-time ? rate: 0 (off) or 20-60000; default 250 */
                                 statusPollMs?: number;
                                 /** @description Marlin report/poll interval; default 2000 */
@@ -2754,6 +2952,8 @@ export interface paths {
                                 reconnectMaxDelayMs?: number;
                                 /** @description after a resync probe could not confirm: how long the firmware must stay silent before commands go out again; default 500 */
                                 resyncQuietMs?: number;
+                                /** @description file transfers to GRBL: no ok and no busy status for this long with lines outstanding asks for a status and raises device.stalled; a second such wait interrupts the job; default 10000 */
+                                stallTimeoutMs?: number;
                                 /** @description GRBL real-time ? rate: 0 (off) or 20-60000; default 250 */
                                 statusPollMs?: number;
                                 /** @description Marlin report/poll interval; default 2000 */
@@ -3193,6 +3393,10 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
+                            /** @description where the job stood when last written; a device transfer: {lastAckedLine, fileOffset, modalState, at} */
+                            checkpoint: {
+                                [key: string]: unknown;
+                            } | null;
                             /** Format: date-time */
                             createdAt: string;
                             details: {
@@ -3205,10 +3409,12 @@ export interface paths {
                             name: string;
                             ownerId: string | null;
                             progress: number;
+                            /** @description the job this one restarts */
+                            restartOf: string | null;
                             /** Format: date-time */
                             startedAt: string | null;
-                            /** @description pending | running | completed | failed | cancelled */
-                            status: "pending" | "running" | "completed" | "failed" | "cancelled";
+                            /** @description pending | running | completed | failed | cancelled | interrupted */
+                            status: "pending" | "running" | "completed" | "failed" | "cancelled" | "interrupted";
                             /** @description what kind of work, e.g. device.upload, task.run */
                             type: string;
                             /** Format: date-time */
@@ -3252,6 +3458,10 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
+                            /** @description where the job stood when last written; a device transfer: {lastAckedLine, fileOffset, modalState, at} */
+                            checkpoint: {
+                                [key: string]: unknown;
+                            } | null;
                             /** Format: date-time */
                             createdAt: string;
                             details: {
@@ -3265,10 +3475,12 @@ export interface paths {
                             name: string;
                             ownerId: string | null;
                             progress: number;
+                            /** @description the job this one restarts */
+                            restartOf: string | null;
                             /** Format: date-time */
                             startedAt: string | null;
-                            /** @description pending | running | completed | failed | cancelled */
-                            status: "pending" | "running" | "completed" | "failed" | "cancelled";
+                            /** @description pending | running | completed | failed | cancelled | interrupted */
+                            status: "pending" | "running" | "completed" | "failed" | "cancelled" | "interrupted";
                             /** @description what kind of work, e.g. device.upload, task.run */
                             type: string;
                             /** Format: date-time */
@@ -3314,6 +3526,10 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
+                            /** @description where the job stood when last written; a device transfer: {lastAckedLine, fileOffset, modalState, at} */
+                            checkpoint: {
+                                [key: string]: unknown;
+                            } | null;
                             /** Format: date-time */
                             createdAt: string;
                             details: {
@@ -3326,10 +3542,12 @@ export interface paths {
                             name: string;
                             ownerId: string | null;
                             progress: number;
+                            /** @description the job this one restarts */
+                            restartOf: string | null;
                             /** Format: date-time */
                             startedAt: string | null;
-                            /** @description pending | running | completed | failed | cancelled */
-                            status: "pending" | "running" | "completed" | "failed" | "cancelled";
+                            /** @description pending | running | completed | failed | cancelled | interrupted */
+                            status: "pending" | "running" | "completed" | "failed" | "cancelled" | "interrupted";
                             /** @description what kind of work, e.g. device.upload, task.run */
                             type: string;
                             /** Format: date-time */
@@ -3379,6 +3597,156 @@ export interface paths {
                 };
             };
         };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/myntrix/jobs/{id}/restart": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Restart an interrupted (or failed, cancelled) device transfer from a line as a new job: the preamble, then exactly the remaining lines; needs confirm: true */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /**
+                         * @description must be true: a restart moves the machine, so it is never sent without it
+                         * @enum {boolean}
+                         */
+                        confirm: true;
+                        /** @description the file line to restart at (as an editor numbers them); default: the line after the job's checkpoint */
+                        fromLine?: number;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description the device-transfer job (as in /api/myntrix/jobs) */
+                            job: {
+                                [key: string]: unknown;
+                            };
+                            message: string;
+                            plan: {
+                                checkpoint: {
+                                    [key: string]: unknown;
+                                } | null;
+                                deviceId: string;
+                                fileId: string;
+                                firstLines: {
+                                    line: number;
+                                    text: string;
+                                }[];
+                                /** @description the first file line sent after the preamble */
+                                fromLine: number;
+                                /** @description the job restarted */
+                                jobId: string;
+                                machine: "printer" | "cnc";
+                                /** @description the machine state before fromLine */
+                                modalState: {
+                                    [key: string]: unknown;
+                                };
+                                preamble: {
+                                    lines: string[];
+                                    warnings: string[];
+                                };
+                                protocol: string;
+                                /** @description file lines sent from fromLine to the end */
+                                remainingLines: number;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/myntrix/jobs/{id}/restart-preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What a restart of an ended device transfer would send: the preamble rebuilt from the file up to the line, and the first lines after it */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description the file line to restart at (as an editor numbers them); default: the line after the job's checkpoint */
+                    fromLine?: number;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            checkpoint: {
+                                [key: string]: unknown;
+                            } | null;
+                            deviceId: string;
+                            fileId: string;
+                            firstLines: {
+                                line: number;
+                                text: string;
+                            }[];
+                            /** @description the first file line sent after the preamble */
+                            fromLine: number;
+                            /** @description the job restarted */
+                            jobId: string;
+                            machine: "printer" | "cnc";
+                            /** @description the machine state before fromLine */
+                            modalState: {
+                                [key: string]: unknown;
+                            };
+                            preamble: {
+                                lines: string[];
+                                warnings: string[];
+                            };
+                            protocol: string;
+                            /** @description file lines sent from fromLine to the end */
+                            remainingLines: number;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -3465,7 +3833,7 @@ export interface paths {
                                 agentIds?: string[];
                                 /** @description only events of these devices (omitted or empty: all the owner may see) */
                                 deviceIds?: string[];
-                                kinds: ("agent.exited" | "agent.crashloop" | "agent.unhealthy" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error" | "device.alarm" | "device.offline" | "device.online" | "alert.firing" | "alert.resolved")[];
+                                kinds: ("agent.exited" | "agent.crashloop" | "agent.unhealthy" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "job.interrupted" | "device.connected" | "device.disconnected" | "device.error" | "device.alarm" | "device.offline" | "device.online" | "alert.firing" | "alert.resolved")[];
                                 /** @description only events of these tasks (omitted or empty: all the owner may see) */
                                 taskIds?: string[];
                             };
@@ -3508,7 +3876,7 @@ export interface paths {
                             agentIds?: string[];
                             /** @description only events of these devices (omitted or empty: all the owner may see) */
                             deviceIds?: string[];
-                            kinds: ("agent.exited" | "agent.crashloop" | "agent.unhealthy" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error" | "device.alarm" | "device.offline" | "device.online" | "alert.firing" | "alert.resolved")[];
+                            kinds: ("agent.exited" | "agent.crashloop" | "agent.unhealthy" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "job.interrupted" | "device.connected" | "device.disconnected" | "device.error" | "device.alarm" | "device.offline" | "device.online" | "alert.firing" | "alert.resolved")[];
                             /** @description only events of these tasks (omitted or empty: all the owner may see) */
                             taskIds?: string[];
                         };
@@ -3547,7 +3915,7 @@ export interface paths {
                                 agentIds?: string[];
                                 /** @description only events of these devices (omitted or empty: all the owner may see) */
                                 deviceIds?: string[];
-                                kinds: ("agent.exited" | "agent.crashloop" | "agent.unhealthy" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error" | "device.alarm" | "device.offline" | "device.online" | "alert.firing" | "alert.resolved")[];
+                                kinds: ("agent.exited" | "agent.crashloop" | "agent.unhealthy" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "job.interrupted" | "device.connected" | "device.disconnected" | "device.error" | "device.alarm" | "device.offline" | "device.online" | "alert.firing" | "alert.resolved")[];
                                 /** @description only events of these tasks (omitted or empty: all the owner may see) */
                                 taskIds?: string[];
                             };
@@ -3612,7 +3980,7 @@ export interface paths {
                                 agentIds?: string[];
                                 /** @description only events of these devices (omitted or empty: all the owner may see) */
                                 deviceIds?: string[];
-                                kinds: ("agent.exited" | "agent.crashloop" | "agent.unhealthy" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error" | "device.alarm" | "device.offline" | "device.online" | "alert.firing" | "alert.resolved")[];
+                                kinds: ("agent.exited" | "agent.crashloop" | "agent.unhealthy" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "job.interrupted" | "device.connected" | "device.disconnected" | "device.error" | "device.alarm" | "device.offline" | "device.online" | "alert.firing" | "alert.resolved")[];
                                 /** @description only events of these tasks (omitted or empty: all the owner may see) */
                                 taskIds?: string[];
                             };
@@ -3655,7 +4023,7 @@ export interface paths {
                             agentIds?: string[];
                             /** @description only events of these devices (omitted or empty: all the owner may see) */
                             deviceIds?: string[];
-                            kinds: ("agent.exited" | "agent.crashloop" | "agent.unhealthy" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error" | "device.alarm" | "device.offline" | "device.online" | "alert.firing" | "alert.resolved")[];
+                            kinds: ("agent.exited" | "agent.crashloop" | "agent.unhealthy" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "job.interrupted" | "device.connected" | "device.disconnected" | "device.error" | "device.alarm" | "device.offline" | "device.online" | "alert.firing" | "alert.resolved")[];
                             /** @description only events of these tasks (omitted or empty: all the owner may see) */
                             taskIds?: string[];
                         };
@@ -3696,7 +4064,7 @@ export interface paths {
                                 agentIds?: string[];
                                 /** @description only events of these devices (omitted or empty: all the owner may see) */
                                 deviceIds?: string[];
-                                kinds: ("agent.exited" | "agent.crashloop" | "agent.unhealthy" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "device.connected" | "device.disconnected" | "device.error" | "device.alarm" | "device.offline" | "device.online" | "alert.firing" | "alert.resolved")[];
+                                kinds: ("agent.exited" | "agent.crashloop" | "agent.unhealthy" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "job.interrupted" | "device.connected" | "device.disconnected" | "device.error" | "device.alarm" | "device.offline" | "device.online" | "alert.firing" | "alert.resolved")[];
                                 /** @description only events of these tasks (omitted or empty: all the owner may see) */
                                 taskIds?: string[];
                             };
@@ -4383,16 +4751,86 @@ export interface paths {
                     } | {
                         action: "workflow" | {
                             /** @description 1-50 steps run in order; the first failure stops the workflow */
-                            steps?: {
-                                /** @description the step's action: agent, script, api or device (not another workflow) */
-                                action: string;
+                            steps?: ({
+                                /** @enum {string} */
+                                action: "agent";
                                 /** @description shown in the log instead of the action type */
                                 name?: string;
-                                /** @description the payload of the step's action */
+                                /** AgentPayload */
                                 payload?: {
-                                    [key: string]: unknown;
+                                    /** @description the agent to act on */
+                                    agentId: string;
+                                    /**
+                                     * @description `run`: start the agent and succeed when its process exits 0
+                                     * @enum {string}
+                                     */
+                                    operation: "start" | "stop" | "restart" | "run";
                                 };
-                            }[];
+                            } | {
+                                /** @enum {string} */
+                                action: "script";
+                                /** @description shown in the log instead of the action type */
+                                name?: string;
+                                /** ScriptPayload */
+                                payload?: {
+                                    /** @description argv array such as ["ls", "-l"], or one string run by /bin/sh -c when shell is true */
+                                    command: string[] | string;
+                                    /** @description absolute working directory (default: the child user's home, or /) */
+                                    cwd?: string;
+                                    /** @description extra environment variables (names: letters, digits and _, not starting with a digit) */
+                                    env?: {
+                                        [key: string]: string;
+                                    };
+                                    /** @description SIGTERM to SIGKILL of the group (default 2000) */
+                                    killGraceMs?: number;
+                                    /** @description exit codes that count as success (default [0]) */
+                                    okExitCodes?: number[];
+                                    /** @description run command with /bin/sh -c */
+                                    shell?: boolean;
+                                    timeoutMs?: number;
+                                };
+                            } | {
+                                /** @enum {string} */
+                                action: "api";
+                                /** @description shown in the log instead of the action type */
+                                name?: string;
+                                /** ApiPayload */
+                                payload?: {
+                                    /** @description a string is sent as is, anything else as JSON; not with GET or HEAD */
+                                    body?: unknown;
+                                    /** @description status or statuses that count as success; default any 2xx */
+                                    expectedStatus?: number | number[];
+                                    /** @description follow up to 5 redirects (default true) */
+                                    followRedirects?: boolean;
+                                    /** @description header name (an HTTP token) to value (no CR, LF or NUL) */
+                                    headers?: {
+                                        [key: string]: string;
+                                    };
+                                    /**
+                                     * @description default GET (any case; stored in upper case)
+                                     * @enum {string}
+                                     */
+                                    method?: "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS";
+                                    /** @description default 30000 */
+                                    timeoutMs?: number;
+                                    /** @description absolute http or https URL */
+                                    url: string;
+                                };
+                            } | {
+                                /** @enum {string} */
+                                action: "device";
+                                /** @description shown in the log instead of the action type */
+                                name?: string;
+                                /** DevicePayload */
+                                payload?: {
+                                    /** @description one line sent to the device; or give fileId */
+                                    command?: string;
+                                    /** @description the device */
+                                    deviceId: string;
+                                    /** @description a stored file streamed to the device; or give command */
+                                    fileId?: string;
+                                };
+                            })[];
                             /** @enum {string} */
                             type: "workflow";
                         };
@@ -4413,16 +4851,86 @@ export interface paths {
                         /** WorkflowPayload */
                         payload?: {
                             /** @description 1-50 steps run in order; the first failure stops the workflow */
-                            steps: {
-                                /** @description the step's action: agent, script, api or device (not another workflow) */
-                                action: string;
+                            steps: ({
+                                /** @enum {string} */
+                                action: "agent";
                                 /** @description shown in the log instead of the action type */
                                 name?: string;
-                                /** @description the payload of the step's action */
+                                /** AgentPayload */
                                 payload?: {
-                                    [key: string]: unknown;
+                                    /** @description the agent to act on */
+                                    agentId: string;
+                                    /**
+                                     * @description `run`: start the agent and succeed when its process exits 0
+                                     * @enum {string}
+                                     */
+                                    operation: "start" | "stop" | "restart" | "run";
                                 };
-                            }[];
+                            } | {
+                                /** @enum {string} */
+                                action: "script";
+                                /** @description shown in the log instead of the action type */
+                                name?: string;
+                                /** ScriptPayload */
+                                payload?: {
+                                    /** @description argv array such as ["ls", "-l"], or one string run by /bin/sh -c when shell is true */
+                                    command: string[] | string;
+                                    /** @description absolute working directory (default: the child user's home, or /) */
+                                    cwd?: string;
+                                    /** @description extra environment variables (names: letters, digits and _, not starting with a digit) */
+                                    env?: {
+                                        [key: string]: string;
+                                    };
+                                    /** @description SIGTERM to SIGKILL of the group (default 2000) */
+                                    killGraceMs?: number;
+                                    /** @description exit codes that count as success (default [0]) */
+                                    okExitCodes?: number[];
+                                    /** @description run command with /bin/sh -c */
+                                    shell?: boolean;
+                                    timeoutMs?: number;
+                                };
+                            } | {
+                                /** @enum {string} */
+                                action: "api";
+                                /** @description shown in the log instead of the action type */
+                                name?: string;
+                                /** ApiPayload */
+                                payload?: {
+                                    /** @description a string is sent as is, anything else as JSON; not with GET or HEAD */
+                                    body?: unknown;
+                                    /** @description status or statuses that count as success; default any 2xx */
+                                    expectedStatus?: number | number[];
+                                    /** @description follow up to 5 redirects (default true) */
+                                    followRedirects?: boolean;
+                                    /** @description header name (an HTTP token) to value (no CR, LF or NUL) */
+                                    headers?: {
+                                        [key: string]: string;
+                                    };
+                                    /**
+                                     * @description default GET (any case; stored in upper case)
+                                     * @enum {string}
+                                     */
+                                    method?: "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS";
+                                    /** @description default 30000 */
+                                    timeoutMs?: number;
+                                    /** @description absolute http or https URL */
+                                    url: string;
+                                };
+                            } | {
+                                /** @enum {string} */
+                                action: "device";
+                                /** @description shown in the log instead of the action type */
+                                name?: string;
+                                /** DevicePayload */
+                                payload?: {
+                                    /** @description one line sent to the device; or give fileId */
+                                    command?: string;
+                                    /** @description the device */
+                                    deviceId: string;
+                                    /** @description a stored file streamed to the device; or give command */
+                                    fileId?: string;
+                                };
+                            })[];
                         } | null;
                         /** @description wait before a retry (default 0) */
                         retryDelayMs?: number;
@@ -4660,16 +5168,86 @@ export interface paths {
                             type: "device";
                         }) | ("workflow" | {
                             /** @description 1-50 steps run in order; the first failure stops the workflow */
-                            steps?: {
-                                /** @description the step's action: agent, script, api or device (not another workflow) */
-                                action: string;
+                            steps?: ({
+                                /** @enum {string} */
+                                action: "agent";
                                 /** @description shown in the log instead of the action type */
                                 name?: string;
-                                /** @description the payload of the step's action */
+                                /** AgentPayload */
                                 payload?: {
-                                    [key: string]: unknown;
+                                    /** @description the agent to act on */
+                                    agentId: string;
+                                    /**
+                                     * @description `run`: start the agent and succeed when its process exits 0
+                                     * @enum {string}
+                                     */
+                                    operation: "start" | "stop" | "restart" | "run";
                                 };
-                            }[];
+                            } | {
+                                /** @enum {string} */
+                                action: "script";
+                                /** @description shown in the log instead of the action type */
+                                name?: string;
+                                /** ScriptPayload */
+                                payload?: {
+                                    /** @description argv array such as ["ls", "-l"], or one string run by /bin/sh -c when shell is true */
+                                    command: string[] | string;
+                                    /** @description absolute working directory (default: the child user's home, or /) */
+                                    cwd?: string;
+                                    /** @description extra environment variables (names: letters, digits and _, not starting with a digit) */
+                                    env?: {
+                                        [key: string]: string;
+                                    };
+                                    /** @description SIGTERM to SIGKILL of the group (default 2000) */
+                                    killGraceMs?: number;
+                                    /** @description exit codes that count as success (default [0]) */
+                                    okExitCodes?: number[];
+                                    /** @description run command with /bin/sh -c */
+                                    shell?: boolean;
+                                    timeoutMs?: number;
+                                };
+                            } | {
+                                /** @enum {string} */
+                                action: "api";
+                                /** @description shown in the log instead of the action type */
+                                name?: string;
+                                /** ApiPayload */
+                                payload?: {
+                                    /** @description a string is sent as is, anything else as JSON; not with GET or HEAD */
+                                    body?: unknown;
+                                    /** @description status or statuses that count as success; default any 2xx */
+                                    expectedStatus?: number | number[];
+                                    /** @description follow up to 5 redirects (default true) */
+                                    followRedirects?: boolean;
+                                    /** @description header name (an HTTP token) to value (no CR, LF or NUL) */
+                                    headers?: {
+                                        [key: string]: string;
+                                    };
+                                    /**
+                                     * @description default GET (any case; stored in upper case)
+                                     * @enum {string}
+                                     */
+                                    method?: "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS";
+                                    /** @description default 30000 */
+                                    timeoutMs?: number;
+                                    /** @description absolute http or https URL */
+                                    url: string;
+                                };
+                            } | {
+                                /** @enum {string} */
+                                action: "device";
+                                /** @description shown in the log instead of the action type */
+                                name?: string;
+                                /** DevicePayload */
+                                payload?: {
+                                    /** @description one line sent to the device; or give fileId */
+                                    command?: string;
+                                    /** @description the device */
+                                    deviceId: string;
+                                    /** @description a stored file streamed to the device; or give command */
+                                    fileId?: string;
+                                };
+                            })[];
                             /** @enum {string} */
                             type: "workflow";
                         });
@@ -4741,16 +5319,86 @@ export interface paths {
                             fileId?: string;
                         } | {
                             /** @description 1-50 steps run in order; the first failure stops the workflow */
-                            steps: {
-                                /** @description the step's action: agent, script, api or device (not another workflow) */
-                                action: string;
+                            steps: ({
+                                /** @enum {string} */
+                                action: "agent";
                                 /** @description shown in the log instead of the action type */
                                 name?: string;
-                                /** @description the payload of the step's action */
+                                /** AgentPayload */
                                 payload?: {
-                                    [key: string]: unknown;
+                                    /** @description the agent to act on */
+                                    agentId: string;
+                                    /**
+                                     * @description `run`: start the agent and succeed when its process exits 0
+                                     * @enum {string}
+                                     */
+                                    operation: "start" | "stop" | "restart" | "run";
                                 };
-                            }[];
+                            } | {
+                                /** @enum {string} */
+                                action: "script";
+                                /** @description shown in the log instead of the action type */
+                                name?: string;
+                                /** ScriptPayload */
+                                payload?: {
+                                    /** @description argv array such as ["ls", "-l"], or one string run by /bin/sh -c when shell is true */
+                                    command: string[] | string;
+                                    /** @description absolute working directory (default: the child user's home, or /) */
+                                    cwd?: string;
+                                    /** @description extra environment variables (names: letters, digits and _, not starting with a digit) */
+                                    env?: {
+                                        [key: string]: string;
+                                    };
+                                    /** @description SIGTERM to SIGKILL of the group (default 2000) */
+                                    killGraceMs?: number;
+                                    /** @description exit codes that count as success (default [0]) */
+                                    okExitCodes?: number[];
+                                    /** @description run command with /bin/sh -c */
+                                    shell?: boolean;
+                                    timeoutMs?: number;
+                                };
+                            } | {
+                                /** @enum {string} */
+                                action: "api";
+                                /** @description shown in the log instead of the action type */
+                                name?: string;
+                                /** ApiPayload */
+                                payload?: {
+                                    /** @description a string is sent as is, anything else as JSON; not with GET or HEAD */
+                                    body?: unknown;
+                                    /** @description status or statuses that count as success; default any 2xx */
+                                    expectedStatus?: number | number[];
+                                    /** @description follow up to 5 redirects (default true) */
+                                    followRedirects?: boolean;
+                                    /** @description header name (an HTTP token) to value (no CR, LF or NUL) */
+                                    headers?: {
+                                        [key: string]: string;
+                                    };
+                                    /**
+                                     * @description default GET (any case; stored in upper case)
+                                     * @enum {string}
+                                     */
+                                    method?: "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS";
+                                    /** @description default 30000 */
+                                    timeoutMs?: number;
+                                    /** @description absolute http or https URL */
+                                    url: string;
+                                };
+                            } | {
+                                /** @enum {string} */
+                                action: "device";
+                                /** @description shown in the log instead of the action type */
+                                name?: string;
+                                /** DevicePayload */
+                                payload?: {
+                                    /** @description one line sent to the device; or give fileId */
+                                    command?: string;
+                                    /** @description the device */
+                                    deviceId: string;
+                                    /** @description a stored file streamed to the device; or give command */
+                                    fileId?: string;
+                                };
+                            })[];
                         } | (never | null);
                         /** @description wait before a retry (default 0) */
                         retryDelayMs?: number;

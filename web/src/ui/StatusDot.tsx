@@ -46,6 +46,8 @@ export const STATUS_TONES: Record<KnownStatus, Tone> = {
   busy: 'waiting',
   degraded: 'warn',
   overloaded: 'warn',
+  // Stopped from outside with a checkpoint: it waits for an operator to restart it.
+  interrupted: 'warn',
   error: 'bad',
   failed: 'bad',
   stopped: 'off',

@@ -197,8 +197,11 @@ export class DockerRuntime implements AgentRuntime {
           .split(':')
           .filter((dir) => dir.startsWith('/'))
           .map((dir) => posix.join(dir, command))
-    for (const path of candidates) {
-      const mode = await pathMode(container, path)
+    // Asked all at once (one round trip to the engine instead of one per PATH entry), then
+    // taken in PATH order as a shell would.
+    const modes = await Promise.all(candidates.map((path) => pathMode(container, path)))
+    for (const [i, path] of candidates.entries()) {
+      const mode = modes[i]
       if (mode === null) continue
       if ((mode & 0o111) === 0)
         throw new RuntimeSpawnError(`cannot start ${command}: ${path} is not executable`, { denied: true })

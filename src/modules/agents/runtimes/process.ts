@@ -5,14 +5,8 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { stat } from 'node:fs/promises'
 import { type ChildUser, spawnIdentity } from '../../../process/child-user.js'
 import { identify } from '../../../process/identity.js'
-import {
-  CLOCK_TICKS_PER_SECOND,
-  isGroupAlive,
-  pageSizeBytes,
-  processTree,
-  readBootId,
-  readProcTable,
-} from '../../../process/proc.js'
+import { CLOCK_TICKS_PER_SECOND, isGroupAlive, pageSizeBytes, readBootId } from '../../../process/proc.js'
+import { ProcessTreeSampler } from '../../../process/tree-sampler.js'
 import { LineSplitter } from '../lines.js'
 import {
   type AgentRuntime,
@@ -115,6 +109,8 @@ class LocalProcess implements RuntimeProcess {
 export class ProcessRuntime implements AgentRuntime {
   readonly name = 'process'
   private readonly bootId = readBootId()
+  /** Measures the agents' trees; a whole pass over /proc only now and then (see tree-sampler.ts). */
+  private readonly trees = new ProcessTreeSampler()
 
   /** `user`: run agents as this OS user instead of the server's (see src/process/child-user.ts). */
   constructor(private readonly user?: ChildUser) {}
@@ -170,10 +166,10 @@ export class ProcessRuntime implements AgentRuntime {
   usage(processes: readonly RuntimeProcess[]): Map<RuntimeProcess, ResourceUsage> {
     const out = new Map<RuntimeProcess, ResourceUsage>()
     if (processes.length === 0) return out
-    const table = readProcTable()
+    const trees = this.trees.sample(processes.map((p) => ({ pid: p.identity.pid, pgid: p.identity.pid })))
     const page = pageSizeBytes()
     for (const p of processes) {
-      const tree = processTree(table, p.identity.pid)
+      const tree = trees.get(p.identity.pid) ?? []
       let ticks = 0
       let pages = 0
       for (const st of tree) {

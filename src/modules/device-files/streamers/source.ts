@@ -78,3 +78,32 @@ export class LineCounter {
     return this.count
   }
 }
+
+/**
+ * A restarted transfer's lines: the preamble first (line 0: not the file's),
+ * then the file's lines from `fromLine` on. The lines before are read and
+ * dropped, never sent.
+ */
+export class ResumeSource implements LineSource {
+  private preambleIndex = 0
+
+  constructor(
+    private readonly preamble: string[],
+    private readonly file: LineSource,
+    private readonly fromLine: number,
+  ) {}
+
+  async next(): Promise<PreparedLine | null> {
+    if (this.preambleIndex < this.preamble.length) {
+      return { text: this.preamble[this.preambleIndex++]!, line: 0, end: 0 }
+    }
+    for (;;) {
+      const line = await this.file.next()
+      if (line === null || line.line >= this.fromLine) return line
+    }
+  }
+
+  close(): void {
+    this.file.close()
+  }
+}

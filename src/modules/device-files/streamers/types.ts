@@ -2,11 +2,15 @@
 // per transfer and keeps its place in the file, so a paused transfer gives the
 // wire back and a resumed one carries on where it stopped.
 
+import type { PreparedLine } from '../../firmware/gcode.js'
+
 /** The few parts of the device connection's exclusive session a streamer uses. */
 export interface StreamEvent {
   kind: string
   message?: string
   lineNumber?: number
+  /** A telemetry event's readings (GRBL's status report: `state`, positions...). */
+  readings?: Record<string, unknown>
 }
 
 export interface StreamCommandResult {
@@ -59,6 +63,10 @@ export interface StreamControl {
   shouldStop(): boolean
   /** The progress changed. */
   progressed(): void
+  /** The firmware acknowledged this line (G-code streamers, in file order), before progressed(). */
+  acknowledged(line: PreparedLine): void
+  /** The stream stopped moving (see stall.ts); the streamer has queried the firmware. */
+  stalled(message: string): void
 }
 
 export type StreamOutcome = 'done' | 'stopped'
@@ -81,10 +89,16 @@ export interface StreamerOptions {
   longCommandTimeoutMs: number
   /** Keep streamed lines out of the device's log feed. */
   quiet: boolean
+  /** GRBL: no acknowledgement and no busy status for this long with lines outstanding is a stall; null: off. */
+  stallTimeoutMs: number | null
 }
 
 export const DEFAULT_STREAMER_OPTIONS: StreamerOptions = {
   lineTimeoutMs: 60_000,
   longCommandTimeoutMs: 30 * 60_000,
   quiet: false,
+  stallTimeoutMs: null,
 }
+
+/** Stall timeouts by protocol, when the device's configuration sets none. */
+export const DEFAULT_STALL_TIMEOUT_MS: Record<string, number> = { grbl: 10_000 }

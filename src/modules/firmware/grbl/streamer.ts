@@ -8,6 +8,7 @@
 
 import { TransferError } from '../../device-files/errors.js'
 import type { LineSource } from '../../device-files/streamers/source.js'
+import { StallWatch } from '../../device-files/streamers/stall.js'
 import {
   newProgress,
   type StreamControl,
@@ -18,7 +19,11 @@ import {
   type TransferProgress,
 } from '../../device-files/streamers/types.js'
 import type { PreparedLine } from '../gcode.js'
-import { GRBL_DEFAULT_RX_BUFFER } from './wire.js'
+import { GRBL_DEFAULT_RX_BUFFER, GRBL_REALTIME } from './wire.js'
+
+const GRBL_STATUS_QUERY = String.fromCharCode(GRBL_REALTIME.statusQuery)
+/** Status report states in which GRBL is executing what it acknowledged. */
+const BUSY_STATES = /^(?:Run|Jog|Home|Hold|Door)/
 
 export class GrblStreamer implements Streamer {
   readonly progress: TransferProgress
@@ -48,10 +53,33 @@ export class GrblStreamer implements Streamer {
       w?.()
     }
 
+    // A stall: the first quiet wait asks for a status report (`?` needs no buffer space), the second ends the job.
+    let stall: TransferError | null = null
+    const stallMs = this.options.stallTimeoutMs
+    const watch =
+      stallMs === null
+        ? null
+        : new StallWatch(
+            stallMs,
+            () => {
+              const message = `GRBL acknowledged nothing for ${stallMs} ms with ${inFlight.length} line(s) in flight; asked for its status`
+              void session.write(Buffer.from(GRBL_STATUS_QUERY, 'latin1')).catch(() => {})
+              control.stalled(message)
+            },
+            () => {
+              const message = `the stream stalled: nothing acknowledged for two waits of ${stallMs} ms with ${inFlight.length} line(s) in flight`
+              this.progress.errors.push(message)
+              stall = new TransferError(message, { timedOut: true })
+              signal()
+            },
+          )
+
     const acknowledge = (): PreparedLine | undefined => {
       const line = inFlight.shift()
       if (!line) return undefined
       inFlightBytes -= line.text.length + 1
+      if (inFlight.length > 0) watch?.progressed()
+      else watch?.idle()
       return line
     }
 
@@ -60,12 +88,15 @@ export class GrblStreamer implements Streamer {
       signal()
       if (isServingQueue) return
       for (const e of events) {
+        // A machine in motion answers no ok until its planner has room: busy, not stalled.
+        if (e.kind === 'telemetry' && BUSY_STATES.test(String(e.readings?.state ?? ''))) watch?.progressed()
         if (e.kind === 'ok') {
           const line = acknowledge()
           if (!line) continue
           this.progress.linesAcknowledged++
           this.progress.bytesAcknowledged += line.text.length + 1
           this.progress.lastAcknowledged = { line: line.line, text: line.text }
+          control.acknowledged(line)
           control.progressed()
         } else if (e.kind === 'fail') {
           const line = acknowledge()
@@ -80,7 +111,7 @@ export class GrblStreamer implements Streamer {
           // An alarm or reset flushes the buffer: nothing in flight will answer.
           inFlight.length = 0
           inFlightBytes = 0
-          failure ??= new TransferError(message, { firmware: true })
+          failure ??= new TransferError(message, { firmware: true, machineStopped: true })
         }
       }
     })
@@ -131,6 +162,7 @@ export class GrblStreamer implements Streamer {
           this.peeked = null
           inFlight.push(line)
           inFlightBytes += bytes
+          watch?.sent()
           this.progress.linesSent++
           this.progress.bytesSent += bytes
           try {
@@ -162,8 +194,10 @@ export class GrblStreamer implements Streamer {
         await waitForInbound().catch((err) => {
           throw failure ?? err
         })
+        if (stall) throw stall
       }
     } finally {
+      watch?.idle()
       offLine()
       offClose()
       wake = null

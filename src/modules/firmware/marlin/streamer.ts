@@ -4,7 +4,9 @@
 // commands sent between lines keep the sequence) and answers `Resend: N` from
 // its history; `busy:` keepalives extend the line's timeout there too.
 // Commands that queue up behind the stream (an operator's M105, the
-// temperature poll) go out between two lines.
+// temperature poll) go out between two lines. A reset banner or a halt stops
+// the stream after the line in flight: a restarted printer has lost its
+// temperatures and position, so nothing more of the file may reach it.
 
 import { TransferError } from '../../device-files/errors.js'
 import type { LineSource } from '../../device-files/streamers/source.js'
@@ -38,11 +40,20 @@ export class MarlinStreamer implements Streamer {
   }
 
   async run(session: StreamSession, control: StreamControl): Promise<StreamOutcome> {
+    let stopped: TransferError | null = null
     const offLine = session.onLine((_line, events) => {
-      for (const e of events) if (e.kind === 'resend') this.progress.resends++
+      for (const e of events) {
+        if (e.kind === 'resend') this.progress.resends++
+        else if (e.kind === 'reset' || e.kind === 'alarm') {
+          const message = `the printer stopped the job: ${e.message ?? e.kind}`
+          if (!stopped) this.progress.errors.push(message)
+          stopped ??= new TransferError(message, { firmware: true, machineStopped: true })
+        }
+      }
     })
     try {
       for (;;) {
+        if (stopped) throw stopped
         if (session.queuedCount > 0) await session.runQueued()
         if (control.shouldStop()) return 'stopped'
         const line = this.pending ?? (await this.source.next())
@@ -59,9 +70,11 @@ export class MarlinStreamer implements Streamer {
             quiet: this.options.quiet,
           })
         } catch (err) {
-          throw TransferError.from(err, `line ${line.line} "${line.text}" was not acknowledged`)
+          throw stopped ?? TransferError.from(err, `line ${line.line} "${line.text}" was not acknowledged`)
         }
+        // A line answered `ok` across a reset was taken: it counts before the stop.
         if (!result.ok) {
+          if (stopped) throw stopped
           throw new TransferError(`line ${line.line} "${line.text}" failed: ${result.message}`, {
             firmware: true,
           })
@@ -70,6 +83,7 @@ export class MarlinStreamer implements Streamer {
         this.progress.linesAcknowledged++
         this.progress.bytesAcknowledged += line.text.length + 1
         this.progress.lastAcknowledged = { line: line.line, text: line.text }
+        control.acknowledged(line)
         control.progressed()
       }
     } finally {

@@ -7,6 +7,7 @@ import { type Problem, toProblem } from '../../api/problem'
 import { Field } from '../../ui/Field'
 import { ProblemView } from '../../ui/ProblemView'
 import { type AgentFormValues, configurationFromForm } from './config'
+import { ContainerFields, RUNTIME_CLAIMED, RuntimeKindField } from './RuntimeFields'
 
 const CLAIMED = [
   'name',
@@ -20,6 +21,7 @@ const CLAIMED = [
   'healthCheck',
   'maxMemoryMb',
   'extra',
+  ...RUNTIME_CLAIMED,
 ]
 
 export function AgentForm({
@@ -27,10 +29,13 @@ export function AgentForm({
   submitLabel,
   busy,
   error,
+  isAdmin,
   onSubmit,
   onCancel,
 }: {
   initial: AgentFormValues
+  /** Shows the fields only an admin may set (host mounts, the host network). */
+  isAdmin: boolean
   submitLabel: string
   busy: boolean
   error: unknown
@@ -66,21 +71,37 @@ export function AgentForm({
           <input value={v.type} onChange={set('type')} placeholder="generic" />
         </Field>
       </div>
-      <Field
-        label="Command"
-        hint="the program and its arguments, split like a shell would (no shell runs it)"
-        problem={problem}
-        path="command"
-      >
-        <input
-          className="mono"
-          value={v.command}
-          onChange={set('command')}
-          placeholder="node worker.js --verbose"
+      <RuntimeKindField v={v} set={set} problem={problem} />
+      {v.runtime === 'docker' ? (
+        <ContainerFields
+          v={v}
+          set={set}
+          problem={problem}
+          isAdmin={isAdmin}
+          showAdminFields={isAdmin || initial.network === 'host' || initial.mounts.trim() !== ''}
         />
-      </Field>
+      ) : (
+        <Field
+          label="Command"
+          hint="the program and its arguments, split like a shell would (no shell runs it)"
+          problem={problem}
+          path="command"
+        >
+          <input
+            className="mono"
+            value={v.command}
+            onChange={set('command')}
+            placeholder="node worker.js --verbose"
+          />
+        </Field>
+      )}
       <div className="form-row">
-        <Field label="Working directory" problem={problem} path="cwd">
+        <Field
+          label="Working directory"
+          hint={v.runtime === 'docker' ? 'inside the container' : undefined}
+          problem={problem}
+          path={v.runtime === 'docker' ? 'runtime.workingDir' : 'cwd'}
+        >
           <input className="mono" value={v.cwd} onChange={set('cwd')} />
         </Field>
         <Field label="Restart policy" problem={problem} path="restartPolicy">

@@ -35,6 +35,7 @@ export default function AgentPage({ me }: { me: Me }) {
   }
   const a = agent.data
   const config = a.configuration as Record<string, unknown>
+  const container = containerOf(config)
   return (
     <section aria-labelledby="page-title">
       <p className="crumbs">
@@ -48,10 +49,24 @@ export default function AgentPage({ me }: { me: Me }) {
       {a.statusReason && <p className="muted">{a.statusReason}</p>}
       <div className="cards">
         <section className="card" aria-labelledby="facts-title">
-          <h2 id="facts-title">Process</h2>
+          <h2 id="facts-title">{container ? 'Container' : 'Process'}</h2>
           <dl className="facts">
             <dt>Type</dt>
             <dd>{a.type}</dd>
+            <dt>Runtime</dt>
+            <dd>{container ? 'docker' : 'process'}</dd>
+            {container && (
+              <>
+                <dt>Image</dt>
+                <dd>
+                  <code>{String(container.image)}</code>
+                </dd>
+                <dt>Container</dt>
+                <dd>
+                  {a.containerId ? <code title={a.containerId}>{a.containerId.slice(0, 12)}</code> : '—'}
+                </dd>
+              </>
+            )}
             <dt>Wanted</dt>
             <dd>{a.desiredState}</dd>
             <dt>PID</dt>
@@ -69,7 +84,9 @@ export default function AgentPage({ me }: { me: Me }) {
             <dt>Last exit</dt>
             <dd>
               {a.lastExit
-                ? `${a.lastExit.signal ?? `code ${a.lastExit.code}`}, ${formatAgo(a.lastExit.at)}`
+                ? `${a.lastExit.signal ?? `code ${a.lastExit.code}`}${
+                    a.lastExit.oomKilled ? ' (out of memory: OOM kill)' : ''
+                  }, ${formatAgo(a.lastExit.at)}`
                 : '—'}
             </dd>
           </dl>
@@ -115,6 +132,7 @@ export default function AgentPage({ me }: { me: Me }) {
         </div>
         {editing ? (
           <AgentForm
+            isAdmin={me.role === 'admin'}
             initial={formFromAgent(a)}
             submitLabel="Save"
             busy={update.isPending}
@@ -129,8 +147,27 @@ export default function AgentPage({ me }: { me: Me }) {
           <dl className="facts">
             <dt>Command</dt>
             <dd>
-              <code>{joinCommand(config.command) || '— (cannot start without one)'}</code>
+              <code>
+                {container
+                  ? joinCommand(container.command) || "the image's own"
+                  : joinCommand(config.command) || '— (cannot start without one)'}
+              </code>
             </dd>
+            {container && (
+              <>
+                <dt>Limits</dt>
+                <dd>
+                  {[
+                    container.cpus ? `${container.cpus} CPUs` : null,
+                    container.memoryMb ? `${container.memoryMb} MB memory` : null,
+                  ]
+                    .filter(Boolean)
+                    .join(', ') || 'none'}
+                </dd>
+                <dt>Network</dt>
+                <dd>{container.network === 'host' ? "the host's" : 'none'}</dd>
+              </>
+            )}
             <dt>Restart policy</dt>
             <dd>{String(config.restartPolicy ?? 'on-failure')}</dd>
             <dt>Health check</dt>
@@ -146,4 +183,10 @@ export default function AgentPage({ me }: { me: Me }) {
       <LogTail agentId={a.id} />
     </section>
   )
+}
+
+/** The container runtime of a configuration, or null for a local process. */
+function containerOf(config: Record<string, unknown>): Record<string, unknown> | null {
+  const r = config.runtime
+  return typeof r === 'object' && r !== null ? (r as Record<string, unknown>) : null
 }

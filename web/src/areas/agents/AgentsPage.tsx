@@ -46,6 +46,7 @@ export default function AgentsPage({ me }: { me: Me }) {
         <section className="card" aria-labelledby="new-agent-title">
           <h2 id="new-agent-title">New agent</h2>
           <AgentForm
+            isAdmin={me.role === 'admin'}
             initial={EMPTY_FORM}
             submitLabel="Create agent"
             busy={create.isPending}

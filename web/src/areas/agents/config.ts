@@ -1,11 +1,12 @@
 // The agent form <-> the agent's `configuration` object. The supervisor's own
 // keys (command, cwd, env, restartPolicy, maxRestarts, stopTimeoutMs,
-// healthCheck, maxMemoryMb) get fields; every other key belongs to the agent
-// and is edited as JSON, and kept as it was when untouched.
+// healthCheck, maxMemoryMb, runtime) get fields; every other key belongs to the
+// agent and is edited as JSON, and kept as it was when untouched.
 
 import type { Problem } from '../../api/problem.js'
+import { EMPTY_RUNTIME, type RuntimeFormValues, runtimeFormFrom, runtimeFromForm } from './runtime-form.js'
 
-export interface AgentFormValues {
+export interface AgentFormValues extends RuntimeFormValues {
   name: string
   type: string
   command: string
@@ -33,6 +34,7 @@ const SUPERVISOR_KEYS = [
   'stopTimeoutMs',
   'healthCheck',
   'maxMemoryMb',
+  'runtime',
 ]
 
 export const EMPTY_FORM: AgentFormValues = {
@@ -50,6 +52,7 @@ export const EMPTY_FORM: AgentFormValues = {
   healthTimeoutMs: '',
   maxMemoryMb: '',
   extra: '',
+  ...EMPTY_RUNTIME,
 }
 
 /** An argv array as one line a person can edit; the server splits it back like a shell would. */
@@ -75,11 +78,14 @@ export function formFromAgent(agent: {
   const health = (c.healthCheck ?? null) as Record<string, unknown> | null
   const env = (c.env ?? {}) as Record<string, unknown>
   const extra = Object.fromEntries(Object.entries(c).filter(([k]) => !SUPERVISOR_KEYS.includes(k)))
+  const runtime = runtimeFormFrom(c.runtime)
   return {
+    ...runtime.values,
     name: agent.name,
     type: agent.type,
     command: joinCommand(c.command),
-    cwd: str(c.cwd),
+    // A container's working directory is inside it (runtime.workingDir): the same field.
+    cwd: runtime.workingDir ?? str(c.cwd),
     env: Object.entries(env)
       .map(([k, v]) => `${k}=${v}`)
       .join('\n'),
@@ -140,8 +146,14 @@ export function configurationFromForm(v: AgentFormValues): {
     env[line.slice(0, eq).trim()] = line.slice(eq + 1)
   }
   const configuration: Record<string, unknown> = { ...extra }
-  if (v.command.trim()) configuration.command = v.command.trim()
-  if (v.cwd.trim()) configuration.cwd = v.cwd.trim()
+  const runtime = runtimeFromForm(v, v.cwd, local, numberOrUndefined)
+  if (runtime) {
+    // A container takes its command and directory from runtime (top-level ones are refused).
+    configuration.runtime = runtime
+  } else {
+    if (v.command.trim()) configuration.command = v.command.trim()
+    if (v.cwd.trim()) configuration.cwd = v.cwd.trim()
+  }
   if (Object.keys(env).length) configuration.env = env
   configuration.restartPolicy = v.restartPolicy
   const maxRestarts = numberOrUndefined(v.maxRestarts, 'maxRestarts')

@@ -3,6 +3,7 @@
 // status, health and load current in between (api/scene-feed.ts).
 
 import { keepPreviousData, queryOptions, useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
+import { useEffect, useRef } from 'react'
 import { api, unwrap } from '../../api/client'
 import { PAGE_SIZE, toPage } from '../../api/paging'
 import { agentsKey } from '../../api/scene-feed'
@@ -23,10 +24,26 @@ export function useAgents(offset = 0, limit = PAGE_SIZE) {
 }
 
 export function useAgent(id: string) {
-  return useQuery({
+  // The status the server last sent in full. The scene feed patches only the status and
+  // load: a new status comes with facts it does not carry (why, the last exit, pid or
+  // container), so a status other than the fetched one fetches the agent again.
+  const fetchedStatus = useRef<string | null>(null)
+  const query = useQuery({
     queryKey: [...agentsKey, 'one', id],
-    queryFn: async () => unwrap(await api.GET('/api/myntrix/agents/{id}', { params: { path: { id } } })),
+    queryFn: async () => {
+      const agent = unwrap(await api.GET('/api/myntrix/agents/{id}', { params: { path: { id } } }))
+      fetchedStatus.current = agent.status
+      return agent
+    },
   })
+  const status = query.data?.status
+  const { refetch } = query
+  useEffect(() => {
+    if (status !== undefined && fetchedStatus.current !== null && status !== fetchedStatus.current) {
+      void refetch()
+    }
+  }, [status, refetch])
+  return query
 }
 
 function useStoreAgent() {

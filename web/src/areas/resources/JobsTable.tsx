@@ -13,7 +13,7 @@ import { StatusDot } from '../../ui/StatusDot'
 import { type JobFilter, useJobAction, useJobs } from './jobs'
 import { Progress } from './Progress'
 
-const STATUSES: Job['status'][] = ['pending', 'running', 'completed', 'failed', 'cancelled']
+const STATUSES: Job['status'][] = ['pending', 'running', 'completed', 'failed', 'cancelled', 'interrupted']
 const TYPES = ['device-transfer', 'task.run']
 
 export function JobsTable({ canOperate, isAdmin }: { canOperate: boolean; isAdmin: boolean }) {

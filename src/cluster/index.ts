@@ -1,0 +1,92 @@
+// A node's part in a cluster, built once per process by buildApp. Without
+// MYNTRIX_REDIS_URL it is one instance: the in-process bus, no leases, no rpc,
+// and nothing written while idle (exactly as before scale-out). With it: the
+// node joins the membership, keeps it fresh, holds leases, answers forwarded
+// requests and shares its events (docs/SCALE-OUT.md).
+
+import type { ClusterSettings } from '../config/index.js'
+import type { Database, DbEngine } from '../db/types.js'
+import { EventBus } from '../events/bus.js'
+import type { Logger } from '../logger.js'
+import { LeaseManager } from './leases.js'
+import { Membership, type NodeIdentity } from './membership.js'
+import { RedisEventBus } from './redis-bus.js'
+import { RedisLink } from './redis-link.js'
+import { NodeRpc } from './rpc.js'
+import { assertMayStart } from './start-check.js'
+
+export interface ClusterNode {
+  node: NodeIdentity
+  membership: Membership
+  /** How often leases are renewed; services reconcile what they hold at the same pace. */
+  renewIntervalMs: number
+  bus: EventBus
+  /** Null on one instance: everything is this node's. */
+  leases: LeaseManager | null
+  rpc: NodeRpc | null
+  /** Renewals and rpc begin; call once the areas have registered their rpc handlers. */
+  start(): Promise<void>
+  /** Idempotent: releases the leases still held, leaves the membership, closes Redis. */
+  stop(): Promise<void>
+}
+
+export interface ClusterDeps {
+  settings: ClusterSettings
+  db: Database
+  engine: DbEngine
+  instanceId: string
+  logger: Logger
+}
+
+/** Checks the peers on the database (ConfigError when this start would be unsafe) and connects. */
+export async function joinCluster(deps: ClusterDeps): Promise<ClusterNode> {
+  const { settings, db, engine, logger } = deps
+  const node = { id: deps.instanceId, name: settings.nodeName }
+  const membership = new Membership(db, engine, node, settings.leaseTtlMs)
+  // SQLite serves one process on one host (loadConfig refuses Redis with it): no peers to check.
+  if (engine === 'postgres') await assertMayStart(membership, settings.redisUrl !== null)
+  if (settings.redisUrl === null) {
+    return {
+      node,
+      membership,
+      renewIntervalMs: settings.renewIntervalMs,
+      bus: new EventBus(),
+      leases: null,
+      rpc: null,
+      start: async () => {},
+      stop: async () => {},
+    }
+  }
+  const onError = (err: unknown) => logger.warn({ err }, 'cluster: Redis connection error; reconnecting')
+  const link = await RedisLink.connect(settings.redisUrl, onError)
+  const leases = new LeaseManager({
+    db,
+    engine,
+    membership,
+    ttlMs: settings.leaseTtlMs,
+    renewIntervalMs: settings.renewIntervalMs,
+    onError: (err) => logger.warn({ err }, 'cluster: lease renewal failed; retrying'),
+  })
+  const rpc = new NodeRpc({ link, nodeId: node.id, timeoutMs: settings.rpcTimeoutMs, logger })
+  let stopped = false
+  return {
+    node,
+    membership,
+    renewIntervalMs: settings.renewIntervalMs,
+    bus: new RedisEventBus(link, node.id, logger),
+    leases,
+    rpc,
+    async start() {
+      await rpc.start()
+      await leases.start()
+      logger.info({ node: node.name, nodeId: node.id }, `cluster: node "${node.name}" joined`)
+    },
+    async stop() {
+      if (stopped) return
+      stopped = true
+      await leases.stop()
+      await rpc.stop()
+      await link.close()
+    },
+  }
+}
