@@ -29,6 +29,7 @@ import { routeValidator } from './http/route-validator.js'
 import { systemRoutes } from './http/system-routes.js'
 import type { Logger } from './logger.js'
 import { createAgentsArea } from './modules/agents/index.js'
+import { createAlertsArea } from './modules/alerts/index.js'
 import type { AppInstance, Area, AreaContext } from './modules/area.js'
 import { createDeviceFilesArea } from './modules/device-files/index.js'
 import { createDevicesArea } from './modules/devices/index.js'
@@ -141,26 +142,61 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
   const jobs = createJobsArea(context)
   areas.push(jobs)
   // Early, so it hears the other areas start and stop, and writes what it heard before it stops.
-  areas.push(createNotificationsArea(context, config.notifications))
+  // It names resources through the areas built below; it asks only once events come, after start.
+  areas.push(
+    createNotificationsArea(context, config.notifications, {
+      resources: {
+        agent: (id) => agents.service.facts(id),
+        device: (id) => devices.service.facts(id),
+        task: (id) => scheduler.service.taskFacts(id),
+        run: (id) => scheduler.service.runFacts(id),
+      },
+    }),
+  )
   const monitoring = createMonitoringArea(context, config.monitoring)
   areas.push(monitoring)
   const agents = createAgentsArea(context, config.agents, config.children)
   areas.push(agents)
   const devices = createDevicesArea(context)
   areas.push(devices)
+  areas.push(
+    createAlertsArea(context, {
+      devices: devices.service,
+      hostSamples: (listener) => monitoring.service.sampler.onSample(listener),
+      // Asked only when an alert fires, after start, when the areas below exist.
+      safety: {
+        pauseTransfer: async (deviceId) => {
+          const transfer = deviceFiles.service.activeTransfer(deviceId)
+          transfer?.pause()
+          return transfer?.jobId ?? null
+        },
+        cancelTransfer: async (deviceId, reason) => {
+          const transfer = deviceFiles.service.activeTransfer(deviceId)
+          await transfer?.cancel(reason)
+          return transfer?.jobId ?? null
+        },
+        command: async (deviceId, text) => {
+          const connection = devices.service.connectionOf(deviceId)
+          if (!connection) throw new Error('the device is not connected')
+          return connection.command(text)
+        },
+        jobLog: (jobId, line) => jobs.service.appendLog(jobId, line),
+        ownerOf: async (deviceId) => (await devices.service.facts(deviceId))?.ownerId,
+      },
+    }),
+  )
   const deviceFiles = createDeviceFilesArea(context, config.deviceFiles, {
     jobs: jobs.service,
     devices: devices.service,
   })
   areas.push(deviceFiles)
-  areas.push(
-    createSchedulerArea(context, config.scheduler, config.children, {
-      jobs: jobs.service,
-      agents: agents.service,
-      devices: devices.service,
-      deviceFiles: deviceFiles.service,
-    }),
-  )
+  const scheduler = createSchedulerArea(context, config.scheduler, config.children, {
+    jobs: jobs.service,
+    agents: agents.service,
+    devices: devices.service,
+    deviceFiles: deviceFiles.service,
+  })
+  areas.push(scheduler)
   // The scene reads every other area: keep it last.
   areas.push(
     createVisualizationArea(context, {

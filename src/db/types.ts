@@ -242,6 +242,46 @@ export interface NotificationRulesTable {
   updatedAt: DbTime
 }
 
+export interface AlertRulesTable {
+  id: string
+  name: string
+  ownerId: string
+  enabled: DbBool
+  source: string
+  metric: string
+  deviceId: string | null
+  kind: string
+  operator: string | null
+  threshold: number | null
+  clearThreshold: number | null
+  targetMetric: string | null
+  delta: number | null
+  warmUpExempt: DbBool
+  actions: DbJson
+  forSeconds: number
+  cooldownSeconds: number
+  createdAt: DbTime
+  updatedAt: DbTime
+}
+
+export interface AlertsTable {
+  id: string
+  ruleId: string
+  ownerId: string
+  resourceType: string
+  resourceId: string
+  state: string
+  value: number | null
+  startedAt: DbTime
+  firedAt: DbTimeNullable
+  endedAt: DbTimeNullable
+  notified: DbBool
+  acknowledgedAt: DbTimeNullable
+  acknowledgedBy: string | null
+  transitions: DbJson
+  updatedAt: DbTime
+}
+
 export interface NotificationDeliveriesTable {
   id: string
   ruleId: string
@@ -302,6 +342,8 @@ export interface DB {
   notificationDeliveries: NotificationDeliveriesTable
   notificationAttempts: NotificationAttemptsTable
   notificationCooldowns: NotificationCooldownsTable
+  alertRules: AlertRulesTable
+  alerts: AlertsTable
 }
 
 export type Database = Kysely<DB>

@@ -16,6 +16,8 @@ export interface EventMap {
     pid: number | null
     /** Why the agent is in this status (exit code, `crash loop: ...`), when the supervisor said. */
     reason?: string | null
+    /** A running agent whose health check (HTTP or heartbeat) fails: what the check said; else null. */
+    checkFailure?: string | null
   }
   /** A process of the agent ended; `expected` when Myntrix ended it (stop, restart), not on its own. */
   'agent.exited': {
@@ -45,12 +47,20 @@ export interface EventMap {
     reason: string | null
     at: string
   }
+  /** The firmware stopped itself (GRBL ALARM:N, Marlin halt/kill); the status goes to error too. */
+  'device.alarm': { deviceId: string; ownerId: string; message: string; at: string }
   'device.telemetry': { deviceId: string; ownerId: string; ts: string; readings: Record<string, unknown> }
   'device.log': { deviceId: string; ts: string; direction: 'in' | 'out' | 'info'; line: string }
   'device.deleted': { deviceId: string; ownerId: string }
   /** A transfer's stream stopped moving (docs/DEVICE-FILES.md, stall detection). */
   'device.stalled': { deviceId: string; ownerId: string; jobId: string; message: string; ts: string }
   'job.updated': { job: JobEventPayload }
+  /**
+   * An alert changed state (alerts area). `notify`: this change is one to send
+   * (alert.firing, or alert.resolved of an alert whose firing was sent); false
+   * inside the rule's cooldown and for pending or ok.
+   */
+  'alert.changed': { alert: AlertEventPayload; notify: boolean }
   'task.run': { runId: string; taskId: string; status: string }
   'task.changed': { taskId: string }
 }
@@ -71,6 +81,30 @@ export interface JobEventPayload {
   finishedAt?: string | null
   checkpoint?: Record<string, unknown> | null
   restartOf?: string | null
+}
+
+/** An alert with what its rule watches, as the alerts area emits it. */
+export interface AlertEventPayload {
+  id: string
+  ruleId: string
+  ruleName: string
+  ownerId: string
+  state: 'pending' | 'firing' | 'resolved' | 'ok'
+  value: number | null
+  source: 'host' | 'device'
+  metric: string
+  deviceId: string | null
+  kind: string
+  operator: string | null
+  threshold: number | null
+  clearThreshold: number | null
+  targetMetric: string | null
+  delta: number | null
+  warmUpExempt: boolean
+  forSeconds: number
+  startedAt: string
+  firedAt: string | null
+  endedAt: string | null
 }
 
 export type EventName = keyof EventMap

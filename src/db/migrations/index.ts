@@ -16,6 +16,7 @@ import { nodes } from './0801_nodes.js'
 import { notifications } from './0860_notifications.js'
 import { cluster } from './0900_cluster.js'
 import { jobCheckpoints } from './0920_job_checkpoints.js'
+import { alerts } from './0940_alerts.js'
 import type { MyntrixMigration } from './types.js'
 
 export const migrations: Record<string, MyntrixMigration> = {
@@ -34,4 +35,5 @@ export const migrations: Record<string, MyntrixMigration> = {
   '0860_notifications': notifications,
   '0900_cluster': cluster,
   '0920_job_checkpoints': jobCheckpoints,
+  '0940_alerts': alerts,
 }

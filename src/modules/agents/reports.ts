@@ -105,6 +105,11 @@ export class AgentReports {
       health: facts.health,
       pid: facts.pid,
       reason: facts.reason,
+      // The check part scores 0 only when a configured check failed (docs/AGENTS.md, Health).
+      checkFailure:
+        facts.status === 'running' && facts.healthDetails.check.score === 0
+          ? facts.healthDetails.check.detail
+          : null,
     })
   }
 

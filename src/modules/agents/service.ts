@@ -180,6 +180,12 @@ export class AgentsService {
     return this.details(await this.visible({ principal }, id))
   }
 
+  /** An agent's name and owner, for other areas naming it (notifications); undefined when it is gone. */
+  async facts(id: string): Promise<{ name: string; ownerId: string } | undefined> {
+    const record = await this.repository.get(id)
+    return record ? { name: record.name, ownerId: record.ownerId } : undefined
+  }
+
   /** Live facts for other areas (the 3D scene); undefined when not supervised here. */
   liveFacts(id: string): { cpuPercent: number | null; memoryBytes: number | null } | undefined {
     if (!this.supervisor.knows(id)) return undefined

@@ -95,6 +95,7 @@ export class DeviceState {
         this.listener.firmwareVersion?.(event.version)
         return
       case 'alarm':
+        if (!this.isAlarmed) this.listener.alarm?.(event.message, new Date())
         this.isAlarmed = true
         if (link.isOpen) this.setStatus('error', event.message)
         return

@@ -235,6 +235,10 @@ export class LiveDevices {
         write(() => repo.update(id, { firmwareVersion: version }, false))
       },
       warning: (message) => logger.warn({ deviceId: id }, message),
+      alarm: (message, at) => {
+        if (this.live.get(id) !== live) return
+        bus.emit('device.alarm', { deviceId: id, ownerId: live.ownerId, message, at: at.toISOString() })
+      },
       availability: (stale, reason, at) => {
         if (this.live.get(id) !== live) return
         if (stale) logger.warn({ deviceId: id, reason }, 'device offline')

@@ -202,6 +202,12 @@ export class DevicesService {
     return this.live.snapshot(device)
   }
 
+  /** A device's name and owner, for other areas naming it (notifications); undefined when it is gone. */
+  async facts(id: string): Promise<{ name: string; ownerId: string } | undefined> {
+    const device = await this.repo.get(id)
+    return device ? { name: device.name, ownerId: device.ownerId } : undefined
+  }
+
   /** The open connection of a device (file streaming drives it), or null. */
   connectionOf(id: string): DeviceConnection | null {
     return this.live.connectionOf(id)

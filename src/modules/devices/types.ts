@@ -22,6 +22,8 @@ export interface ConnectionListener {
    * heard again (`stale` false). Not called when the link closes: the status says that.
    */
   availability?(stale: boolean, reason: string | null, at: Date): void
+  /** The firmware stopped itself (GRBL `ALARM:N`, Marlin halt/kill); once per alarm, until it is cleared. */
+  alarm?(message: string, at: Date): void
 }
 
 export interface Device {

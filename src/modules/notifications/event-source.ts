@@ -7,7 +7,7 @@
 // change into its state only.
 
 import { newId } from '../../db/ids.js'
-import type { EventBus, JobEventPayload } from '../../events/bus.js'
+import type { AlertEventPayload, EventBus, JobEventPayload } from '../../events/bus.js'
 import type { Logger } from '../../logger.js'
 import {
   type EventKind,
@@ -41,9 +41,27 @@ const DEVICE_CHANGES: Partial<Record<EventKind, string>> = {
   'device.connected': 'connected',
   'device.disconnected': 'disconnected',
   'device.error': 'reported an error',
+  'device.alarm': 'stopped itself (alarm)',
   'device.offline': 'is offline',
   'device.online': 'is online again',
 }
+
+/** An alert rule's condition in words, for a summary. */
+function alertCondition(alert: AlertEventPayload): string {
+  const held = alert.forSeconds > 0 ? ` for ${alert.forSeconds} s` : ''
+  switch (alert.kind) {
+    case 'below-target':
+      return `more than ${alert.delta} below ${alert.targetMetric}${held}`
+    case 'above-target':
+      return `more than ${alert.delta} above ${alert.targetMetric}${held}`
+    case 'no-rise':
+      return `no rise of ${alert.delta} within ${alert.forSeconds} s of a new ${alert.targetMetric}`
+    default:
+      return `${alert.operator} ${alert.threshold}${held}`
+  }
+}
+
+const WITH_REASON = new Set<EventKind>(['device.error', 'device.alarm', 'device.offline'])
 
 export interface EventSourceOptions {
   bus: EventBus
@@ -61,6 +79,8 @@ export class EventSource {
   private dropped = 0
   private readonly deviceStatus = new Map<string, string>()
   private readonly crashLooping = new Set<string>()
+  /** Running agents whose health check fails: one agent.unhealthy per failure, again after a pass. */
+  private readonly unhealthy = new Set<string>()
   private readonly finishedJobs = new Set<string>()
   private readonly now: () => Date
 
@@ -76,6 +96,12 @@ export class EventSource {
         this.queue(() => this.agentExited(e.agentId, e.code, e.signal, e.at))
       }),
       bus.on('agent.status', (e) => {
+        if (!e.checkFailure) this.unhealthy.delete(e.agentId)
+        else if (!this.unhealthy.has(e.agentId)) {
+          this.unhealthy.add(e.agentId)
+          const detail = e.checkFailure
+          this.queue(() => this.agentUnhealthy(e.agentId, detail, e.health))
+        }
         const looping = e.status === 'error' && CRASH_LOOP_REASON.test(e.reason ?? '')
         if (!looping) {
           this.crashLooping.delete(e.agentId)
@@ -85,7 +111,10 @@ export class EventSource {
         this.crashLooping.add(e.agentId)
         this.queue(() => this.agentCrashLoop(e.agentId, e.reason ?? 'crash loop'))
       }),
-      bus.on('agent.deleted', (e) => this.crashLooping.delete(e.agentId)),
+      bus.on('agent.deleted', (e) => {
+        this.crashLooping.delete(e.agentId)
+        this.unhealthy.delete(e.agentId)
+      }),
       bus.on('task.run', (e) => {
         const kind = TASK_KINDS[e.status]
         if (kind && e.taskId) this.queue(() => this.taskRun(kind, e.taskId, e.runId))
@@ -114,6 +143,14 @@ export class EventSource {
         }
       }),
       bus.on('device.deleted', (e) => this.deviceStatus.delete(e.deviceId)),
+      bus.on('alert.changed', ({ alert, notify }) => {
+        if (!notify || (alert.state !== 'firing' && alert.state !== 'resolved')) return
+        this.queue(() => this.alertChanged(alert))
+      }),
+      // Once per alarm (the connection reports it until cleared); the device.error of its status is apart.
+      bus.on('device.alarm', (e) =>
+        this.queue(() => this.deviceChanged('device.alarm', e.deviceId, e.message)),
+      ),
       // The connection reports each change of availability once, so no state is kept here.
       bus.on('device.availability', (e) => {
         const kind: EventKind = e.stale ? 'device.offline' : 'device.online'
@@ -201,6 +238,17 @@ export class EventSource {
     )
   }
 
+  private async agentUnhealthy(id: string, check: string, health: number): Promise<NotificationEvent | null> {
+    const facts = await this.options.lookup.agent(id)
+    if (!facts) return null
+    return this.event(
+      'agent.unhealthy',
+      this.resource('agent', id, facts),
+      `Agent "${facts.name}" is unhealthy: ${check}`,
+      { check, health },
+    )
+  }
+
   private async taskRun(kind: EventKind, taskId: string, runId: string): Promise<NotificationEvent | null> {
     const [task, run] = await Promise.all([this.options.lookup.task(taskId), this.options.lookup.run(runId)])
     if (!task) return null
@@ -244,9 +292,44 @@ export class EventSource {
     const facts = await this.options.lookup.device(id)
     if (!facts) return null
     const what = DEVICE_CHANGES[kind] ?? ''
-    const why = lastError && (kind === 'device.error' || kind === 'device.offline') ? `: ${lastError}` : ''
+    const why = lastError && WITH_REASON.has(kind) ? `: ${lastError}` : ''
     return this.event(kind, this.resource('device', id, facts), `Device "${facts.name}" ${what}${why}`, {
       lastError,
     })
+  }
+
+  /** The alert's rule is the resource (owned by the rule's owner), so each rule has its own cooldown. */
+  private async alertChanged(alert: AlertEventPayload): Promise<NotificationEvent> {
+    const firing = alert.state === 'firing'
+    const device = alert.deviceId ? await this.options.lookup.device(alert.deviceId) : undefined
+    const subject = alert.deviceId
+      ? `${alert.metric} of device "${device?.name ?? alert.deviceId}"`
+      : alert.metric
+    const condition = firing ? ` (${alertCondition(alert)})` : ''
+    const value = alert.value === null ? 'no longer watched' : `is ${alert.value}${condition}`
+    return this.event(
+      firing ? 'alert.firing' : 'alert.resolved',
+      { type: 'alert', id: alert.ruleId, name: alert.ruleName, ownerId: alert.ownerId },
+      `Alert "${alert.ruleName}" ${firing ? 'is firing' : 'resolved'}: ${subject} ${value}`,
+      {
+        alertId: alert.id,
+        state: alert.state,
+        value: alert.value,
+        source: alert.source,
+        metric: alert.metric,
+        deviceId: alert.deviceId,
+        deviceName: device?.name ?? null,
+        kind: alert.kind,
+        operator: alert.operator,
+        threshold: alert.threshold,
+        clearThreshold: alert.clearThreshold,
+        targetMetric: alert.targetMetric,
+        delta: alert.delta,
+        forSeconds: alert.forSeconds,
+        startedAt: alert.startedAt,
+        firedAt: alert.firedAt,
+        endedAt: alert.endedAt,
+      },
+    )
   }
 }

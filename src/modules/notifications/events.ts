@@ -5,6 +5,7 @@
 export const EVENT_KINDS = [
   'agent.exited',
   'agent.crashloop',
+  'agent.unhealthy',
   'task.failed',
   'task.skipped',
   'task.succeeded',
@@ -15,8 +16,11 @@ export const EVENT_KINDS = [
   'device.connected',
   'device.disconnected',
   'device.error',
+  'device.alarm',
   'device.offline',
   'device.online',
+  'alert.firing',
+  'alert.resolved',
 ] as const
 export type EventKind = (typeof EVENT_KINDS)[number]
 
@@ -24,7 +28,8 @@ export type EventKind = (typeof EVENT_KINDS)[number]
 export const TEST_EVENT_KIND = 'notification.test'
 
 /** `rule`: the rule itself, the resource of a test notification. */
-export const RESOURCE_TYPES = ['agent', 'task', 'job', 'device', 'rule'] as const
+/** `alert`: an alert rule (its alerts' events; the cooldown then counts per alert rule). */
+export const RESOURCE_TYPES = ['agent', 'task', 'job', 'device', 'rule', 'alert'] as const
 export type ResourceType = (typeof RESOURCE_TYPES)[number]
 
 export interface EventResource {
@@ -61,6 +66,7 @@ const LINK_BASE: Record<ResourceType, string> = {
   job: '/resources/jobs',
   device: '/devices',
   rule: '/api/myntrix/notification-rules',
+  alert: '/api/myntrix/alert-rules',
 }
 
 export function linkOf(type: ResourceType, id: string): string {

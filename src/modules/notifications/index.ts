@@ -8,7 +8,7 @@ import { DeliveryWorker } from './delivery-worker.js'
 import { Dispatcher } from './dispatcher.js'
 import { EventSource } from './event-source.js'
 import { Outbox } from './outbox.js'
-import { ResourceLookup } from './resources.js'
+import type { ResourceLookup } from './resources.js'
 import { notificationRoutes } from './routes.js'
 import { RuleRepository } from './rule-repository.js'
 import { NotificationsService } from './service.js'
@@ -24,6 +24,7 @@ export interface NotificationsArea extends Area {
 export function createNotificationsArea(
   ctx: AreaContext,
   settings: NotificationsSettings,
+  deps: { resources: ResourceLookup },
 ): NotificationsArea {
   const policy = ctx.outbound
   // A disabled or deleted owner has no reach left, and their rules send nothing.
@@ -52,7 +53,7 @@ export function createNotificationsArea(
   })
   const source = new EventSource({
     bus: ctx.bus,
-    lookup: new ResourceLookup(ctx.db),
+    lookup: deps.resources,
     logger,
     deliver: (event) => dispatcher.dispatch(event),
   })

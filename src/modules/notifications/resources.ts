@@ -1,9 +1,8 @@
 // Names and owners of the resources events name. Bus events carry ids (the
 // sources should not pay for a lookup nobody may need); the few facts a
-// notification adds are read here, read-only, at the time it is written.
-
-import type { Database } from '../../db/types.js'
-import { fromDbInt } from '../../db/values.js'
+// notification adds are asked of the areas that own them, at the time it is
+// written. The areas' services answer (wired in src/app.ts), so this area
+// reads no other area's tables.
 
 export interface ResourceFacts {
   name: string
@@ -18,37 +17,16 @@ export interface RunFacts {
   trigger: string
 }
 
+/** What the notifications ask of the agents, devices and scheduler areas; undefined: gone. */
+export interface ResourceLookup {
+  agent(id: string): Promise<ResourceFacts | undefined>
+  device(id: string): Promise<ResourceFacts | undefined>
+  task(id: string): Promise<ResourceFacts | undefined>
+  run(id: string): Promise<RunFacts | undefined>
+}
+
 /** How much of a run's log a notification carries: its end, where the failure usually is. */
 export const LOG_EXCERPT_CHARS = 2000
-
-export class ResourceLookup {
-  constructor(private readonly db: Database) {}
-
-  async agent(id: string): Promise<ResourceFacts | undefined> {
-    return this.db.selectFrom('agents').select(['name', 'ownerId']).where('id', '=', id).executeTakeFirst()
-  }
-
-  async device(id: string): Promise<ResourceFacts | undefined> {
-    return this.db.selectFrom('devices').select(['name', 'ownerId']).where('id', '=', id).executeTakeFirst()
-  }
-
-  async task(id: string): Promise<ResourceFacts | undefined> {
-    return this.db
-      .selectFrom('scheduledTasks')
-      .select(['name', 'ownerId'])
-      .where('id', '=', id)
-      .executeTakeFirst()
-  }
-
-  async run(id: string): Promise<RunFacts | undefined> {
-    const row = await this.db
-      .selectFrom('taskRuns')
-      .select(['status', 'error', 'logs', 'attempt', 'trigger'])
-      .where('id', '=', id)
-      .executeTakeFirst()
-    return row && { ...row, attempt: fromDbInt(row.attempt) }
-  }
-}
 
 /** The end of a log, cut at a line start when one is near, marked when cut. */
 export function logExcerpt(logs: string | null, max = LOG_EXCERPT_CHARS): string | null {

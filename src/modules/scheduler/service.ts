@@ -168,6 +168,17 @@ export class SchedulerService {
     return this.repo.listRuns({ ownerId: ownerScope(principal), taskId: q.taskId, statuses, ...page(q) })
   }
 
+  /** A task's name and owner, for other areas naming it (notifications); undefined when it is gone. */
+  async taskFacts(id: string): Promise<{ name: string; ownerId: string } | undefined> {
+    const task = await this.repo.getTask(id)
+    return task ? { name: task.name, ownerId: task.ownerId } : undefined
+  }
+
+  /** A run as other areas report it (a failed run's notification carries its log); undefined when gone. */
+  async runFacts(id: string): Promise<TaskRun | undefined> {
+    return this.repo.getRun(id)
+  }
+
   async getRun(principal: Principal, runId: string): Promise<TaskRunWithName> {
     return visibleOr404(principal, await this.repo.getRun(runId), 'run', runId)
   }

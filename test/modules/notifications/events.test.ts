@@ -19,6 +19,7 @@ const RULES = '/api/myntrix/notification-rules'
 const env = {
   MYNTRIX_AGENT_BACKOFF_INITIAL_MS: '20',
   MYNTRIX_AGENT_BACKOFF_MAX_MS: '50',
+  MYNTRIX_AGENT_SAMPLE_INTERVAL_MS: '200',
 }
 
 describe.each(testEngines())('notification events on $name', (engine) => {
@@ -195,6 +196,58 @@ describe.each(testEngines())('notification events on $name', (engine) => {
     expect(got[1]?.body.summary).toBe('Device "bench printer 2" disconnected')
     await area().source.settled()
     expect(await deliveries(rule.id)).toHaveLength(2)
+  })
+
+  it('sends agent.unhealthy once when a running agent’s heartbeat stops', async () => {
+    const agent = await t.request('POST', '/api/myntrix/agents', {
+      as: t.operator,
+      body: {
+        name: 'quiet worker',
+        configuration: {
+          command: ['sh', '-c', 'echo \'{"myntrix":"heartbeat"}\'; exec sleep 60'],
+          healthCheck: { type: 'heartbeat', timeoutMs: 500 },
+        },
+      },
+    })
+    expect(agent.status, agent.text).toBe(201)
+    const rule = await hook(t.admin, '/unhealthy', { kinds: ['agent.unhealthy'] }, { cooldownSeconds: 0 })
+    const started = await t.request('POST', `/api/myntrix/agents/${agent.body.id}/start`, { as: t.operator })
+    expect(started.status, started.text).toBe(200)
+    const [got] = await receiver.waitFor('/unhealthy', 1)
+    expect(got?.signed).toBe(true)
+    expect(got?.body).toMatchObject({
+      kind: 'agent.unhealthy',
+      resource: { type: 'agent', id: agent.body.id, name: 'quiet worker', ownerId: t.operator.id },
+    })
+    expect(got?.body.summary).toMatch(/^Agent "quiet worker" is unhealthy: /)
+    expect(got?.body.details.health).toBeLessThanOrEqual(60)
+    await area().source.settled()
+    expect(await deliveries(rule.id)).toHaveLength(1)
+  })
+
+  it('sends device.alarm when Marlin halts (M112)', async () => {
+    const rule = await hook(t.admin, '/alarm', { kinds: ['device.alarm'] }, { cooldownSeconds: 0 })
+    const device = await t.request('POST', '/api/myntrix/devices', {
+      as: t.operator,
+      body: {
+        name: 'halting printer',
+        connectionString: 'sim://marlin',
+        configuration: { temperatureReport: 'off' },
+      },
+    })
+    const url = `/api/myntrix/devices/${device.body.id}`
+    expect((await t.request('POST', `${url}/connect`, { as: t.operator })).status).toBe(200)
+    const halt = await t.request('POST', `${url}/command`, { as: t.operator, body: { command: 'M112' } })
+    expect(halt.body.ok, halt.text).toBe(false)
+    const [got] = await receiver.waitFor('/alarm', 1)
+    expect(got?.body).toMatchObject({
+      kind: 'device.alarm',
+      resource: { type: 'device', id: device.body.id, ownerId: t.operator.id },
+    })
+    expect(got?.body.summary).toMatch(/^Device "halting printer" stopped itself \(alarm\): .*kill\(\) called/)
+    expect((await t.request('GET', url, { as: t.operator })).body.status).toBe('error')
+    await area().source.settled()
+    expect(await deliveries(rule.id)).toHaveLength(1)
   })
 
   it('holds back events of a rule and resource within the cooldown and counts them in the next notification', async () => {

@@ -1565,6 +1565,557 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/myntrix/alert-rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The alert rules the caller may see (their own; every rule for admins) */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description page size (default 100) */
+                    limit?: number;
+                    /** @description items to skip */
+                    offset?: number;
+                    /** @description alias of offset */
+                    skip?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            actions: {
+                                /** @description send-command: what to send (M104 S0, !) */
+                                command?: string;
+                                /** @description pause-job / cancel-job: the file transfer running on the device; send-command: command */
+                                type: "pause-job" | "cancel-job" | "send-command";
+                            }[];
+                            condition: {
+                                clearThreshold: number | null;
+                                delta: number | null;
+                                deviceId: string | null;
+                                kind: "threshold" | "below-target" | "above-target" | "no-rise";
+                                metric: string;
+                                operator: (">" | ">=" | "<" | "<=") | (never | null);
+                                source: "host" | "device";
+                                targetMetric: string | null;
+                                threshold: number | null;
+                                warmUpExempt: boolean;
+                            };
+                            cooldownSeconds: number;
+                            /** Format: date-time */
+                            createdAt: string;
+                            enabled: boolean;
+                            forSeconds: number;
+                            id: string;
+                            name: string;
+                            ownerId: string;
+                            /** Format: date-time */
+                            updatedAt: string;
+                        }[];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Create a rule on a host metric or a device reading: operator, threshold, forSeconds, clear threshold, cooldown */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description device rules: done in order each time an alert fires, logged on the device log and the job */
+                        actions?: {
+                            /** @description send-command: what to send (M104 S0, !) */
+                            command?: string;
+                            /** @description pause-job / cancel-job: the file transfer running on the device; send-command: command */
+                            type: "pause-job" | "cancel-job" | "send-command";
+                        }[];
+                        condition: {
+                            /** @description a firing alert resolves once the value no longer passes this (hysteresis); on the safe side of threshold; default threshold */
+                            clearThreshold?: number | null;
+                            /** @description relative rules: the margin (Δ, or the rise x) */
+                            delta?: number;
+                            /** @description device rules: the device */
+                            deviceId?: string;
+                            /** @description threshold (default): value <operator> threshold. Device rules relative to the target reading: below-target (below target - delta after it reached the target), above-target (above target + delta), no-rise (no rise of delta within forSeconds after a new target) */
+                            kind?: "threshold" | "below-target" | "above-target" | "no-rise";
+                            /** @description host: cpu.percent | memory.percent | swap.percent | disk.percent | load.1 | load.5 | load.15 (disk.percent: the filesystem of the data directory); device: the reading's name (temperature, hotendTemperature, ...) */
+                            metric: string;
+                            /** @description threshold rules */
+                            operator?: ">" | ">=" | "<" | "<=";
+                            /** @description host: a host metric; device: a reading of one device */
+                            source: "host" | "device";
+                            /** @description relative rules: the reading holding the target (Marlin's targetTemperature, bedTargetTemperature) */
+                            targetMetric?: string;
+                            /** @description threshold rules: the condition holds while `value <operator> threshold` */
+                            threshold?: number;
+                            /** @description above-target: only once the reading reached its target, so heating up or cooling to a lower target is no alert (default true) */
+                            warmUpExempt?: boolean;
+                        };
+                        /** @description an alert firing within this time after the rule last sent alert.firing is recorded but not sent (default 300) */
+                        cooldownSeconds?: number;
+                        /** @description default true */
+                        enabled?: boolean;
+                        /** @description the condition must hold this long before the alert fires (default 0) */
+                        forSeconds?: number;
+                        name: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            actions: {
+                                /** @description send-command: what to send (M104 S0, !) */
+                                command?: string;
+                                /** @description pause-job / cancel-job: the file transfer running on the device; send-command: command */
+                                type: "pause-job" | "cancel-job" | "send-command";
+                            }[];
+                            condition: {
+                                clearThreshold: number | null;
+                                delta: number | null;
+                                deviceId: string | null;
+                                kind: "threshold" | "below-target" | "above-target" | "no-rise";
+                                metric: string;
+                                operator: (">" | ">=" | "<" | "<=") | (never | null);
+                                source: "host" | "device";
+                                targetMetric: string | null;
+                                threshold: number | null;
+                                warmUpExempt: boolean;
+                            };
+                            cooldownSeconds: number;
+                            /** Format: date-time */
+                            createdAt: string;
+                            enabled: boolean;
+                            forSeconds: number;
+                            id: string;
+                            name: string;
+                            ownerId: string;
+                            /** Format: date-time */
+                            updatedAt: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/myntrix/alert-rules/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One alert rule */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            actions: {
+                                /** @description send-command: what to send (M104 S0, !) */
+                                command?: string;
+                                /** @description pause-job / cancel-job: the file transfer running on the device; send-command: command */
+                                type: "pause-job" | "cancel-job" | "send-command";
+                            }[];
+                            condition: {
+                                clearThreshold: number | null;
+                                delta: number | null;
+                                deviceId: string | null;
+                                kind: "threshold" | "below-target" | "above-target" | "no-rise";
+                                metric: string;
+                                operator: (">" | ">=" | "<" | "<=") | (never | null);
+                                source: "host" | "device";
+                                targetMetric: string | null;
+                                threshold: number | null;
+                                warmUpExempt: boolean;
+                            };
+                            cooldownSeconds: number;
+                            /** Format: date-time */
+                            createdAt: string;
+                            enabled: boolean;
+                            forSeconds: number;
+                            id: string;
+                            name: string;
+                            ownerId: string;
+                            /** Format: date-time */
+                            updatedAt: string;
+                        };
+                    };
+                };
+            };
+        };
+        /** Change a rule; omitted fields stay. A changed condition closes the alert the rule had open and starts over */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description device rules: done in order each time an alert fires, logged on the device log and the job */
+                        actions?: {
+                            /** @description send-command: what to send (M104 S0, !) */
+                            command?: string;
+                            /** @description pause-job / cancel-job: the file transfer running on the device; send-command: command */
+                            type: "pause-job" | "cancel-job" | "send-command";
+                        }[];
+                        condition?: {
+                            /** @description a firing alert resolves once the value no longer passes this (hysteresis); on the safe side of threshold; default threshold */
+                            clearThreshold?: number | null;
+                            /** @description relative rules: the margin (Δ, or the rise x) */
+                            delta?: number;
+                            /** @description device rules: the device */
+                            deviceId?: string;
+                            /** @description threshold (default): value <operator> threshold. Device rules relative to the target reading: below-target (below target - delta after it reached the target), above-target (above target + delta), no-rise (no rise of delta within forSeconds after a new target) */
+                            kind?: "threshold" | "below-target" | "above-target" | "no-rise";
+                            /** @description host: cpu.percent | memory.percent | swap.percent | disk.percent | load.1 | load.5 | load.15 (disk.percent: the filesystem of the data directory); device: the reading's name (temperature, hotendTemperature, ...) */
+                            metric: string;
+                            /** @description threshold rules */
+                            operator?: ">" | ">=" | "<" | "<=";
+                            /** @description host: a host metric; device: a reading of one device */
+                            source: "host" | "device";
+                            /** @description relative rules: the reading holding the target (Marlin's targetTemperature, bedTargetTemperature) */
+                            targetMetric?: string;
+                            /** @description threshold rules: the condition holds while `value <operator> threshold` */
+                            threshold?: number;
+                            /** @description above-target: only once the reading reached its target, so heating up or cooling to a lower target is no alert (default true) */
+                            warmUpExempt?: boolean;
+                        };
+                        /** @description an alert firing within this time after the rule last sent alert.firing is recorded but not sent (default 300) */
+                        cooldownSeconds?: number;
+                        enabled?: boolean;
+                        /** @description the condition must hold this long before the alert fires (default 0) */
+                        forSeconds?: number;
+                        name?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            actions: {
+                                /** @description send-command: what to send (M104 S0, !) */
+                                command?: string;
+                                /** @description pause-job / cancel-job: the file transfer running on the device; send-command: command */
+                                type: "pause-job" | "cancel-job" | "send-command";
+                            }[];
+                            condition: {
+                                clearThreshold: number | null;
+                                delta: number | null;
+                                deviceId: string | null;
+                                kind: "threshold" | "below-target" | "above-target" | "no-rise";
+                                metric: string;
+                                operator: (">" | ">=" | "<" | "<=") | (never | null);
+                                source: "host" | "device";
+                                targetMetric: string | null;
+                                threshold: number | null;
+                                warmUpExempt: boolean;
+                            };
+                            cooldownSeconds: number;
+                            /** Format: date-time */
+                            createdAt: string;
+                            enabled: boolean;
+                            forSeconds: number;
+                            id: string;
+                            name: string;
+                            ownerId: string;
+                            /** Format: date-time */
+                            updatedAt: string;
+                        };
+                    };
+                };
+            };
+        };
+        post?: never;
+        /** Delete a rule with its alerts */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/myntrix/alerts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Alerts, newest first: ?state=active for pending and firing ones, each with its changes of state */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description page size (default 100) */
+                    limit?: number;
+                    /** @description items to skip */
+                    offset?: number;
+                    ruleId?: string;
+                    /** @description alias of offset */
+                    skip?: number;
+                    /** @description only alerts in this state; active: pending or firing (default: all, newest first) */
+                    state?: ("pending" | "firing" | "resolved" | "ok") | "active";
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: date-time */
+                            acknowledgedAt: string | null;
+                            acknowledgedBy: string | null;
+                            /** Format: date-time */
+                            endedAt: string | null;
+                            /** Format: date-time */
+                            firedAt: string | null;
+                            id: string;
+                            /** @description alert.firing was sent (false: held back by the rule cooldown) */
+                            notified: boolean;
+                            ownerId: string;
+                            /** @description the device id, or the host metric */
+                            resourceId: string;
+                            resourceType: "host" | "device";
+                            ruleId: string;
+                            /** Format: date-time */
+                            startedAt: string;
+                            state: "pending" | "firing" | "resolved" | "ok";
+                            /** @description every change of state, oldest first */
+                            transitions: {
+                                /** Format: date-time */
+                                at: string;
+                                state: "pending" | "firing" | "resolved" | "ok";
+                                value: number | null;
+                            }[];
+                            /** @description the value at the last change of state */
+                            value: number | null;
+                        }[];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/myntrix/alerts/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One alert */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: date-time */
+                            acknowledgedAt: string | null;
+                            acknowledgedBy: string | null;
+                            /** Format: date-time */
+                            endedAt: string | null;
+                            /** Format: date-time */
+                            firedAt: string | null;
+                            id: string;
+                            /** @description alert.firing was sent (false: held back by the rule cooldown) */
+                            notified: boolean;
+                            ownerId: string;
+                            /** @description the device id, or the host metric */
+                            resourceId: string;
+                            resourceType: "host" | "device";
+                            ruleId: string;
+                            /** Format: date-time */
+                            startedAt: string;
+                            state: "pending" | "firing" | "resolved" | "ok";
+                            /** @description every change of state, oldest first */
+                            transitions: {
+                                /** Format: date-time */
+                                at: string;
+                                state: "pending" | "firing" | "resolved" | "ok";
+                                value: number | null;
+                            }[];
+                            /** @description the value at the last change of state */
+                            value: number | null;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/myntrix/alerts/{id}/acknowledge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Acknowledge a firing alert (409 for one that is not firing); again answers the first */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: date-time */
+                            acknowledgedAt: string | null;
+                            acknowledgedBy: string | null;
+                            /** Format: date-time */
+                            endedAt: string | null;
+                            /** Format: date-time */
+                            firedAt: string | null;
+                            id: string;
+                            /** @description alert.firing was sent (false: held back by the rule cooldown) */
+                            notified: boolean;
+                            ownerId: string;
+                            /** @description the device id, or the host metric */
+                            resourceId: string;
+                            resourceType: "host" | "device";
+                            ruleId: string;
+                            /** Format: date-time */
+                            startedAt: string;
+                            state: "pending" | "firing" | "resolved" | "ok";
+                            /** @description every change of state, oldest first */
+                            transitions: {
+                                /** Format: date-time */
+                                at: string;
+                                state: "pending" | "firing" | "resolved" | "ok";
+                                value: number | null;
+                            }[];
+                            /** @description the value at the last change of state */
+                            value: number | null;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/myntrix/devices": {
         parameters: {
             query?: never;
@@ -3282,7 +3833,7 @@ export interface paths {
                                 agentIds?: string[];
                                 /** @description only events of these devices (omitted or empty: all the owner may see) */
                                 deviceIds?: string[];
-                                kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "job.interrupted" | "device.connected" | "device.disconnected" | "device.error" | "device.offline" | "device.online")[];
+                                kinds: ("agent.exited" | "agent.crashloop" | "agent.unhealthy" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "job.interrupted" | "device.connected" | "device.disconnected" | "device.error" | "device.alarm" | "device.offline" | "device.online" | "alert.firing" | "alert.resolved")[];
                                 /** @description only events of these tasks (omitted or empty: all the owner may see) */
                                 taskIds?: string[];
                             };
@@ -3325,7 +3876,7 @@ export interface paths {
                             agentIds?: string[];
                             /** @description only events of these devices (omitted or empty: all the owner may see) */
                             deviceIds?: string[];
-                            kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "job.interrupted" | "device.connected" | "device.disconnected" | "device.error" | "device.offline" | "device.online")[];
+                            kinds: ("agent.exited" | "agent.crashloop" | "agent.unhealthy" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "job.interrupted" | "device.connected" | "device.disconnected" | "device.error" | "device.alarm" | "device.offline" | "device.online" | "alert.firing" | "alert.resolved")[];
                             /** @description only events of these tasks (omitted or empty: all the owner may see) */
                             taskIds?: string[];
                         };
@@ -3364,7 +3915,7 @@ export interface paths {
                                 agentIds?: string[];
                                 /** @description only events of these devices (omitted or empty: all the owner may see) */
                                 deviceIds?: string[];
-                                kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "job.interrupted" | "device.connected" | "device.disconnected" | "device.error" | "device.offline" | "device.online")[];
+                                kinds: ("agent.exited" | "agent.crashloop" | "agent.unhealthy" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "job.interrupted" | "device.connected" | "device.disconnected" | "device.error" | "device.alarm" | "device.offline" | "device.online" | "alert.firing" | "alert.resolved")[];
                                 /** @description only events of these tasks (omitted or empty: all the owner may see) */
                                 taskIds?: string[];
                             };
@@ -3429,7 +3980,7 @@ export interface paths {
                                 agentIds?: string[];
                                 /** @description only events of these devices (omitted or empty: all the owner may see) */
                                 deviceIds?: string[];
-                                kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "job.interrupted" | "device.connected" | "device.disconnected" | "device.error" | "device.offline" | "device.online")[];
+                                kinds: ("agent.exited" | "agent.crashloop" | "agent.unhealthy" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "job.interrupted" | "device.connected" | "device.disconnected" | "device.error" | "device.alarm" | "device.offline" | "device.online" | "alert.firing" | "alert.resolved")[];
                                 /** @description only events of these tasks (omitted or empty: all the owner may see) */
                                 taskIds?: string[];
                             };
@@ -3472,7 +4023,7 @@ export interface paths {
                             agentIds?: string[];
                             /** @description only events of these devices (omitted or empty: all the owner may see) */
                             deviceIds?: string[];
-                            kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "job.interrupted" | "device.connected" | "device.disconnected" | "device.error" | "device.offline" | "device.online")[];
+                            kinds: ("agent.exited" | "agent.crashloop" | "agent.unhealthy" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "job.interrupted" | "device.connected" | "device.disconnected" | "device.error" | "device.alarm" | "device.offline" | "device.online" | "alert.firing" | "alert.resolved")[];
                             /** @description only events of these tasks (omitted or empty: all the owner may see) */
                             taskIds?: string[];
                         };
@@ -3513,7 +4064,7 @@ export interface paths {
                                 agentIds?: string[];
                                 /** @description only events of these devices (omitted or empty: all the owner may see) */
                                 deviceIds?: string[];
-                                kinds: ("agent.exited" | "agent.crashloop" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "job.interrupted" | "device.connected" | "device.disconnected" | "device.error" | "device.offline" | "device.online")[];
+                                kinds: ("agent.exited" | "agent.crashloop" | "agent.unhealthy" | "task.failed" | "task.skipped" | "task.succeeded" | "job.completed" | "job.failed" | "job.cancelled" | "job.interrupted" | "device.connected" | "device.disconnected" | "device.error" | "device.alarm" | "device.offline" | "device.online" | "alert.firing" | "alert.resolved")[];
                                 /** @description only events of these tasks (omitted or empty: all the owner may see) */
                                 taskIds?: string[];
                             };

@@ -19,6 +19,8 @@ export interface MarlinEmulatorOptions {
   m118?: boolean
   /** How unknown commands are answered: Marlin's `echo:Unknown command: "..."` + `ok`, or a bare `ok` as some builds do. */
   unknownCommands?: 'echo' | 'ok'
+  /** The heaters do not heat (a broken cartridge, a loose wire): they only cool towards ambient. */
+  heaterFault?: boolean
 }
 
 type Axis = 'X' | 'Y' | 'Z' | 'E'
@@ -44,6 +46,7 @@ export class MarlinEmulator extends EmulatorBase implements FirmwareEmulator {
   private readonly hotend: Heater
   private readonly bed: Heater
   private heatedAt = Date.now()
+  private isHeaterFaulty: boolean
   private autoReportTimer: NodeJS.Timeout | null = null
   /** Every command line executed, in order (what the host really delivered). */
   readonly received: string[] = []
@@ -56,6 +59,8 @@ export class MarlinEmulator extends EmulatorBase implements FirmwareEmulator {
     temps: (t = '21', b = '21') => this.setTemperatures(Number(t), Number(b)),
     report: () => this.reportTemperatures(),
     reset: () => this.reset(),
+    'heater-fault': () => this.setHeaterFault(true),
+    'heater-ok': () => this.setHeaterFault(false),
   } satisfies Record<string, (...args: string[]) => void>
 
   constructor(options: MarlinEmulatorOptions = {}) {
@@ -68,7 +73,9 @@ export class MarlinEmulator extends EmulatorBase implements FirmwareEmulator {
       autoReportTemperature: options.autoReportTemperature ?? true,
       m118: options.m118 ?? true,
       unknownCommands: options.unknownCommands ?? 'echo',
+      heaterFault: options.heaterFault ?? false,
     }
+    this.isHeaterFaulty = this.opts.heaterFault
     this.hotend = { current: this.opts.ambientC, target: 0 }
     this.bed = { current: this.opts.ambientC, target: 0 }
   }
@@ -86,6 +93,12 @@ export class MarlinEmulator extends EmulatorBase implements FirmwareEmulator {
   /** The next command's reply comes `ms` later; lines behind it wait, as they do in the planner. */
   delayNext(ms: number): void {
     this.delayNextMs = ms
+  }
+
+  /** From now on the heaters stop heating (or heat again); what they reached so far cools off. */
+  setHeaterFault(faulty: boolean): void {
+    this.updateHeaters()
+    this.isHeaterFaulty = faulty
   }
 
   setTemperatures(hotendC: number, bedC: number): void {
@@ -330,7 +343,7 @@ export class MarlinEmulator extends EmulatorBase implements FirmwareEmulator {
     const step = ((now - this.heatedAt) / 1000) * this.opts.heatRatePerS
     this.heatedAt = now
     for (const h of [this.hotend, this.bed]) {
-      const goal = h.target > 0 ? h.target : this.opts.ambientC
+      const goal = h.target > 0 && !this.isHeaterFaulty ? h.target : this.opts.ambientC
       h.current = h.current < goal ? Math.min(goal, h.current + step) : Math.max(goal, h.current - step)
     }
   }
