@@ -3,7 +3,35 @@
 
 import { TooManyRequestsError } from '../errors.js'
 
-export class LoginLimiter {
+/**
+ * What the login routes need of a limiter. Async because the cluster's limiter
+ * (redis-login-limiter.ts) counts in Redis; the in-memory one answers at once.
+ */
+export interface LoginLimit {
+  /** Rejects (or throws) 429 when the caller is over the limit. */
+  check(username: string, ip: string): void | Promise<void>
+  fail(username: string, ip: string): void | Promise<void>
+  /** Forgets the username+address failures (the per-address count stays). */
+  succeed(username: string, ip: string): void | Promise<void>
+}
+
+/** Seconds until the oldest failure in the window ages out: the Retry-After of a 429. */
+export function tooManyFailures(oldestMs: number, windowMs: number, nowMs: number): TooManyRequestsError {
+  const seconds = Math.max(1, Math.ceil((oldestMs + windowMs - nowMs) / 1000))
+  return new TooManyRequestsError(`too many failed logins; try again in ${seconds} s`, seconds)
+}
+
+/** The two counters of a login: username+address, and the address alone (with a 4x higher ceiling). */
+export function loginKeys(username: string, ip: string, maxAttempts: number): [string, number][] {
+  // The per-address key has a higher ceiling so one host cannot spray usernames.
+  return [
+    [`u:${username.toLowerCase()}|${ip}`, maxAttempts],
+    [`ip:${ip}`, maxAttempts * 4],
+  ]
+}
+
+/** One instance's count, in memory: the default, and the cluster limiter's fallback while Redis is away. */
+export class LoginLimiter implements LoginLimit {
   private readonly failures = new Map<string, number[]>()
   private failuresSinceSweep = 0
 
@@ -14,8 +42,7 @@ export class LoginLimiter {
   ) {}
 
   private keys(username: string, ip: string): string[] {
-    // The per-address key has a higher ceiling so one host cannot spray usernames.
-    return [`u:${username.toLowerCase()}|${ip}`, `ip:${ip}`]
+    return loginKeys(username, ip, this.maxAttempts).map(([key]) => key)
   }
 
   private recent(key: string): number[] {
@@ -28,18 +55,9 @@ export class LoginLimiter {
 
   /** Throws 429 when the caller is over the limit. */
   check(username: string, ip: string): void {
-    const [userKey, ipKey] = this.keys(username, ip)
-    const limits: [string, number][] = [
-      [userKey, this.maxAttempts],
-      [ipKey, this.maxAttempts * 4],
-    ]
-    for (const [key, limit] of limits) {
+    for (const [key, limit] of loginKeys(username, ip, this.maxAttempts)) {
       const list = this.recent(key)
-      if (list.length >= limit) {
-        const retryAfterMs = list[0] + this.windowMs - this.now()
-        const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000))
-        throw new TooManyRequestsError(`too many failed logins; try again in ${seconds} s`, seconds)
-      }
+      if (list.length >= limit) throw tooManyFailures(list[0], this.windowMs, this.now())
     }
   }
 
