@@ -11,6 +11,8 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import websocket from '@fastify/websocket'
 import Fastify, { type FastifyServerOptions, LogController } from 'fastify'
 import { AuditLog } from './auth/audit.js'
+import { LoginLimiter } from './auth/login-limiter.js'
+import { RedisLoginLimiter } from './auth/redis-login-limiter.js'
 import { AuthRetention } from './auth/retention.js'
 import { authRoutes } from './auth/routes.js'
 import { loadOrCreateJwtSecret } from './auth/secret.js'
@@ -90,14 +92,6 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
   await migrate(database)
 
   const jwtSecret = loadOrCreateJwtSecret(config.dataDir, config.jwtSecret)
-  const auth = new AuthService({
-    db: database.db,
-    jwtSecret,
-    jwtTtlSeconds: config.jwtTtlSeconds,
-    sessionTtlSeconds: config.sessionTtlSeconds,
-    loginMaxAttempts: config.loginMaxAttempts,
-    loginWindowSeconds: config.loginWindowSeconds,
-  })
   const audit = new AuditLog(database.db, (err) => logger.error({ err }, 'audit log write failed'), {
     coalesceMs: config.auditCoalesceSeconds * 1000,
   })
@@ -110,6 +104,27 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
     engine: database.engine,
     instanceId,
     logger,
+  })
+  const loginWindowMs = config.loginWindowSeconds * 1000
+  // In a cluster failed logins are counted in Redis, so a guesser gains nothing by
+  // spreading attempts over the nodes; the local count answers while Redis does not.
+  const localLoginLimiter = new LoginLimiter(config.loginMaxAttempts, loginWindowMs)
+  const auth = new AuthService({
+    db: database.db,
+    jwtSecret,
+    jwtTtlSeconds: config.jwtTtlSeconds,
+    sessionTtlSeconds: config.sessionTtlSeconds,
+    loginMaxAttempts: config.loginMaxAttempts,
+    loginWindowSeconds: config.loginWindowSeconds,
+    loginLimiter: cluster.redis
+      ? new RedisLoginLimiter({
+          redis: cluster.redis,
+          maxAttempts: config.loginMaxAttempts,
+          windowMs: loginWindowMs,
+          local: localLoginLimiter,
+          logger,
+        })
+      : localLoginLimiter,
   })
   const context: AreaContext = {
     instanceId,

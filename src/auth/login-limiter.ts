@@ -3,7 +3,39 @@
 
 import { TooManyRequestsError } from '../errors.js'
 
-export class LoginLimiter {
+/**
+ * What the login routes need of a limiter. Async because the cluster's limiter
+ * (redis-login-limiter.ts) counts in Redis; the in-memory one answers at once.
+ */
+export interface LoginLimit {
+  /** Rejects (or throws) 429 when the caller is over the limit. */
+  check(username: string, ip: string): void | Promise<void>
+  fail(username: string, ip: string): void | Promise<void>
+  /** Forgets the username+address failures (the per-address count stays). */
+  succeed(username: string, ip: string): void | Promise<void>
+}
+
+/** Seconds until the oldest failure in the window ages out: the Retry-After of a 429. */
+export function tooManyFailures(oldestMs: number, windowMs: number, nowMs: number): TooManyRequestsError {
+  const seconds = Math.max(1, Math.ceil((oldestMs + windowMs - nowMs) / 1000))
+  return new TooManyRequestsError(`too many failed logins; try again in ${seconds} s`, seconds)
+}
+
+/** The two counters of a login: username+address, and the address alone (with a 4x higher ceiling). */
+export function loginKeys(
+  username: string,
+  ip: string,
+  maxAttempts: number,
+): [user: [string, number], address: [string, number]] {
+  // The per-address key has a higher ceiling so one host cannot spray usernames.
+  return [
+    [`u:${username.toLowerCase()}|${ip}`, maxAttempts],
+    [`ip:${ip}`, maxAttempts * 4],
+  ]
+}
+
+/** One instance's count, in memory: the default, and the cluster limiter's fallback while Redis is away. */
+export class LoginLimiter implements LoginLimit {
   private readonly failures = new Map<string, number[]>()
   private failuresSinceSweep = 0
 
@@ -13,9 +45,8 @@ export class LoginLimiter {
     private readonly now: () => number = Date.now,
   ) {}
 
-  private keys(username: string, ip: string): [userKey: string, ipKey: string] {
-    // The per-address key has a higher ceiling so one host cannot spray usernames.
-    return [`u:${username.toLowerCase()}|${ip}`, `ip:${ip}`]
+  private keys(username: string, ip: string): string[] {
+    return loginKeys(username, ip, this.maxAttempts).map(([key]) => key)
   }
 
   private recent(key: string): number[] {
@@ -28,20 +59,12 @@ export class LoginLimiter {
 
   /** Throws 429 when the caller is over the limit. */
   check(username: string, ip: string): void {
-    const [userKey, ipKey] = this.keys(username, ip)
-    const limits: [string, number][] = [
-      [userKey, this.maxAttempts],
-      [ipKey, this.maxAttempts * 4],
-    ]
-    for (const [key, limit] of limits) {
+    for (const [key, limit] of loginKeys(username, ip, this.maxAttempts)) {
       const list = this.recent(key)
       const oldest = list[0]
       // An empty list is under any limit (MYNTRIX_LOGIN_MAX_ATTEMPTS is at least 1).
-      if (oldest !== undefined && list.length >= limit) {
-        const retryAfterMs = oldest + this.windowMs - this.now()
-        const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000))
-        throw new TooManyRequestsError(`too many failed logins; try again in ${seconds} s`, seconds)
-      }
+      if (oldest !== undefined && list.length >= limit)
+        throw tooManyFailures(oldest, this.windowMs, this.now())
     }
   }
 
@@ -65,7 +88,7 @@ export class LoginLimiter {
   }
 
   succeed(username: string, ip: string): void {
-    const [userKey] = this.keys(username, ip)
+    const [[userKey]] = loginKeys(username, ip, this.maxAttempts)
     this.failures.delete(userKey)
   }
 }

@@ -9,7 +9,7 @@ import { newId } from '../db/ids.js'
 import type { Database } from '../db/types.js'
 import { ConflictError, NotFoundError, UnauthorizedError } from '../errors.js'
 import { ApiKeys, sha256 } from './api-keys.js'
-import { LoginLimiter } from './login-limiter.js'
+import { type LoginLimit, LoginLimiter } from './login-limiter.js'
 import { generatePassword, hashPassword, verifyPassword } from './passwords.js'
 import { callerFrom, type Principal } from './principal.js'
 import { AuthRepository, type User } from './repository.js'
@@ -24,6 +24,8 @@ export interface AuthServiceOptions {
   sessionTtlSeconds?: number
   loginMaxAttempts: number
   loginWindowSeconds: number
+  /** Where failed logins are counted; default this process's memory (a cluster passes its Redis one). */
+  loginLimiter?: LoginLimit
   now?: () => Date
 }
 
@@ -48,7 +50,7 @@ export class AuthService {
   readonly users: UserAdmin
   /** Each user's API keys. */
   readonly apiKeys: ApiKeys
-  private readonly limiter: LoginLimiter
+  private readonly limiter: LoginLimit
   private readonly sign: (payload: Record<string, unknown>) => string
   private readonly verify: (token: string) => Record<string, unknown>
   private readonly now: () => Date
@@ -58,9 +60,11 @@ export class AuthService {
     this.now = options.now ?? (() => new Date())
     this.users = new UserAdmin(this.repo, this.now)
     this.apiKeys = new ApiKeys(this.repo, this.now)
-    this.limiter = new LoginLimiter(options.loginMaxAttempts, options.loginWindowSeconds * 1000, () =>
-      this.now().getTime(),
-    )
+    this.limiter =
+      options.loginLimiter ??
+      new LoginLimiter(options.loginMaxAttempts, options.loginWindowSeconds * 1000, () =>
+        this.now().getTime(),
+      )
     this.sign = createSigner({
       key: options.jwtSecret,
       algorithm: 'HS256',
@@ -110,17 +114,17 @@ export class AuthService {
 
   /** The login rules shared by the token and the session routes (rate limit, timing, disabled users). */
   private async checkPassword(username: string, password: string, ip: string): Promise<User> {
-    this.limiter.check(username, ip)
+    await this.limiter.check(username, ip)
     const user = await this.repo.findUserByName(username)
     // Hash even for unknown users so timing does not reveal which names exist.
     let ok = false
     if (user) ok = await verifyPassword(password, user.passwordHash)
     else await verifyPassword(password, DUMMY_HASH)
     if (!user || !ok || user.disabled) {
-      this.limiter.fail(username, ip)
+      await this.limiter.fail(username, ip)
       throw new UnauthorizedError('invalid username or password')
     }
-    this.limiter.succeed(username, ip)
+    await this.limiter.succeed(username, ip)
     return user
   }
 

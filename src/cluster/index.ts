@@ -4,6 +4,7 @@
 // node joins the membership, keeps it fresh, holds leases, answers forwarded
 // requests and shares its events (docs/SCALE-OUT.md).
 
+import type { Redis } from 'ioredis'
 import type { ClusterSettings } from '../config/index.js'
 import type { Database, DbEngine } from '../db/types.js'
 import { EventBus } from '../events/bus.js'
@@ -24,6 +25,8 @@ export interface ClusterNode {
   /** Null on one instance: everything is this node's. */
   leases: LeaseManager | null
   rpc: NodeRpc | null
+  /** A command connection to the cluster's Redis, for counters all nodes share (the login limit); null on one instance. */
+  redis: Redis | null
   /** Renewals and rpc begin; call once the areas have registered their rpc handlers. */
   start(): Promise<void>
   /** Idempotent: releases the leases still held, leaves the membership, closes Redis. */
@@ -53,6 +56,7 @@ export async function joinCluster(deps: ClusterDeps): Promise<ClusterNode> {
       bus: new EventBus(),
       leases: null,
       rpc: null,
+      redis: null,
       start: async () => {},
       stop: async () => {},
     }
@@ -76,6 +80,7 @@ export async function joinCluster(deps: ClusterDeps): Promise<ClusterNode> {
     bus: new RedisEventBus(link, node.id, logger),
     leases,
     rpc,
+    redis: link.pub,
     async start() {
       await rpc.start()
       await leases.start()
