@@ -260,11 +260,11 @@ export class AgentsService {
       assertAffinityChangeable(current, facts?.status ?? current.status)
       patch.nodeAffinity = input.nodeAffinity
     }
-    if (
-      !(await this.repository.updateDefinition(id, patch, this.now())) &&
-      patch.nodeAffinity !== undefined
-    ) {
+    const written = await this.repository.updateDefinition(id, patch, this.now())
+    if (!written && patch.nodeAffinity !== undefined) {
+      // The write needs it stopped: started meanwhile (409), deleted (404), or stopped again since.
       assertAffinityChangeable(await this.visible({ principal }, id), 'stopped')
+      throw new ConflictError(`agent ${id} was started while its nodeAffinity was written; try again`)
     }
     return this.details(await this.visible({ principal }, id))
   }
