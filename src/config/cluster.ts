@@ -25,8 +25,12 @@ export interface ClusterSettings {
   rpcTimeoutMs: number
 }
 
-/** Letters, digits, `.`, `_`, `-`: a host name's alphabet, safe in a Redis channel and a Docker label. */
-const NODE_NAME = /^[A-Za-z0-9._-]{1,128}$/
+/**
+ * Letters, digits, `.`, `_`, `-`: a host name's alphabet, safe in a Redis channel and a Docker label.
+ * Also what an agent's `nodeAffinity` must be, so an affinity can always name a node that may exist.
+ */
+export const NODE_NAME_PATTERN = '^[A-Za-z0-9._-]{1,128}$'
+const NODE_NAME = new RegExp(NODE_NAME_PATTERN)
 
 export function nodeName(env: Env): string {
   const set = str(env, 'MYNTRIX_NODE_NAME')

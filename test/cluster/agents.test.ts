@@ -176,10 +176,54 @@ describe.skipIf(!postgres || !hasRedis)('agents across three nodes', () => {
     expect(res.body.detail).toContain('"node-a"')
   })
 
+  it('runs an agent pinned to B through the API on B when started through A; its affinity changes only when stopped', async () => {
+    testDb = await postgres!.createDatabase()
+    const a = await start('node-a')
+    const b = await start('node-b')
+    const created = await a.request('POST', AGENTS, {
+      as: a.operator,
+      body: { name: 'pinned', nodeAffinity: 'node-b', configuration: { command: node('ticks.mjs') } },
+    })
+    expect(created.status).toBe(201)
+    expect(created.body.nodeAffinity).toBe('node-b')
+    const id = created.body.id as string
+
+    const started = await act(a, id, 'start')
+    expect(started.status).toBe(200)
+    expect(started.body).toMatchObject({ status: 'running', nodeAffinity: 'node-b' })
+    expect(isAlive(started.body.pid)).toBe(true)
+    expect(supervisorOf(b).knows(id)).toBe(true)
+    expect(supervisorOf(a).knows(id)).toBe(false)
+    expect((await a.app.myntrix.context.cluster.leases!.holder(AGENT_LEASE, id))?.nodeName).toBe('node-b')
+
+    // A does not run it, and still refuses to move it while it runs on B.
+    const refused = await a.request('PUT', `${AGENTS}/${id}`, {
+      as: a.operator,
+      body: { nodeAffinity: null },
+    })
+    expect(refused.status).toBe(409)
+    expect(supervisorOf(b).knows(id) && isAlive(started.body.pid)).toBe(true)
+
+    expect((await act(a, id, 'stop')).status).toBe(200)
+    expect(isAlive(started.body.pid)).toBe(false)
+    const moved = await a.request('PUT', `${AGENTS}/${id}`, {
+      as: a.operator,
+      body: { nodeAffinity: 'node-a' },
+    })
+    expect(moved.status).toBe(200)
+    const again = await act(b, id, 'start')
+    expect(again.status).toBe(200)
+    expect(supervisorOf(a).knows(id)).toBe(true)
+    expect((await a.app.myntrix.context.cluster.leases!.holder(AGENT_LEASE, id))?.nodeName).toBe('node-a')
+  })
+
   it('takes over an unpinned agent whose node stopped, and runs it once', async () => {
     const { a, b, c } = await threeNodes()
     const agent = await create(a, node('prints-lines.mjs', 1))
-    await sql`update agents set node_affinity = null where id = ${agent.id}`.execute(a.database.db)
+    expect(
+      (await a.request('PUT', `${AGENTS}/${agent.id}`, { as: a.operator, body: { nodeAffinity: null } }))
+        .status,
+    ).toBe(200)
     const first = (await act(b, agent.id, 'start')).body.pid as number
     const holderName = (await a.app.myntrix.context.cluster.leases!.holder(AGENT_LEASE, agent.id))!.nodeName
     const holder = apps.get(holderName)!

@@ -8,7 +8,6 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
-import pg from 'pg'
 import { afterEach, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { type TestDatabase, testEngines } from '../helpers/engines.js'
@@ -114,15 +113,10 @@ describe.skipIf(!postgres || !hasRedis)('three server processes on one database'
     expect(pinned.status).toBe(201)
     const free = await call('node-a', token, 'POST', AGENTS, {
       name: 'free',
+      nodeAffinity: null,
       configuration: { command: command(markers.free) },
     })
-    // nodeAffinity is not in the API yet: set it as an operator with database access would.
-    const client = new pg.Client({ connectionString: testDb.url.replace(/\?.*$/, '') })
-    await client.connect()
-    await client.query(`update ${testDb.schema}.agents set node_affinity = null where id = $1`, [
-      free.body.id,
-    ])
-    await client.end()
+    expect(free.body.nodeAffinity).toBeNull()
     const pinnedId = pinned.body.id as string
     const freeId = free.body.id as string
 

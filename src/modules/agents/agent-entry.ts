@@ -12,6 +12,8 @@ import type { RotatingLogFile } from './log-file.js'
 import type { ExitInfo, ProcessIdentity, RuntimeProcess } from './runtimes/types.js'
 
 export const AGENT_STATUSES = ['stopped', 'starting', 'running', 'stopping', 'restarting', 'error'] as const
+/** The statuses in which the agent has (or is about to have) a process. */
+export const ACTIVE_STATUSES: ReadonlySet<string> = new Set(['starting', 'running', 'stopping', 'restarting'])
 export type AgentStatus = (typeof AGENT_STATUSES)[number]
 
 /** What the supervisor knows about one agent right now. */

@@ -45,6 +45,14 @@ export interface AgentRecord {
   processNode: string | null
 }
 
+/** What an update changes; absent keys stay. */
+export interface DefinitionPatch {
+  name?: string
+  type?: string
+  configuration?: Record<string, unknown>
+  nodeAffinity?: string | null
+}
+
 /** A write's guard: it lands only while this node still holds the agent's lease (src/cluster/leases.ts). */
 export type WriteFence = Expression<SqlBool> | undefined
 
@@ -162,21 +170,24 @@ export class AgentsRepository {
     return rows.map((r) => toRecord(r as Row))
   }
 
-  async updateDefinition(
-    id: string,
-    patch: { name?: string; type?: string; configuration?: Record<string, unknown> },
-    now: Date,
-  ): Promise<void> {
-    await this.db
+  /**
+   * False when nothing changed: the agent is gone, or (with a nodeAffinity) it was
+   * started meanwhile; an affinity is written only to a stopped agent (./affinity.ts).
+   */
+  async updateDefinition(id: string, patch: DefinitionPatch, now: Date): Promise<boolean> {
+    let q = this.db
       .updateTable('agents')
       .set({
         ...(patch.name !== undefined ? { name: patch.name } : {}),
         ...(patch.type !== undefined ? { type: patch.type } : {}),
         ...(patch.configuration !== undefined ? { configuration: toDbJson(patch.configuration) } : {}),
+        ...(patch.nodeAffinity !== undefined ? { nodeAffinity: patch.nodeAffinity } : {}),
         updatedAt: toDbTime(now),
       })
       .where('id', '=', id)
-      .execute()
+    if (patch.nodeAffinity !== undefined) q = q.where('desiredState', '=', 'stopped')
+    const result = await q.executeTakeFirst()
+    return Number(result.numUpdatedRows) > 0
   }
 
   async setDesiredState(id: string, desiredState: DesiredState): Promise<void> {

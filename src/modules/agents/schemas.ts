@@ -3,9 +3,11 @@
 import { type Static, Type } from '@sinclair/typebox'
 import { ListQuery } from '../../http/list.js'
 import { NameString } from '../../names.js'
+import { NodeAffinitySchema } from './affinity.js'
 import { AGENT_STATUSES, type AgentFacts } from './agent-entry.js'
 import { AgentConfigurationSchema } from './config.js'
 import { HEALTH_WEIGHTS } from './health.js'
+import type { LogEntry } from './log-buffer.js'
 import type { AgentRecord } from './repository.js'
 
 export const AgentStatusSchema = Type.Union(
@@ -72,6 +74,7 @@ export const AgentSchema = Type.Object({
   lastRun: Nullable(Time),
   configuration: ConfigurationSchema,
   ownerId: Type.String(),
+  nodeAffinity: NodeAffinitySchema,
   createdAt: Time,
   updatedAt: Time,
   pid: Nullable(Type.Integer()),
@@ -91,6 +94,7 @@ export const CreateAgentBody = Type.Object(
       Type.String({ minLength: 1, maxLength: 100, description: 'free text; default "generic"' }),
     ),
     configuration: Type.Optional(ConfigurationBody),
+    nodeAffinity: Type.Optional(NodeAffinitySchema),
   },
   { additionalProperties: false },
 )
@@ -101,6 +105,7 @@ export const UpdateAgentBody = Type.Object(
     name: Type.Optional(NameString({ maxLength: 200 })),
     type: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
     configuration: Type.Optional(ConfigurationBody),
+    nodeAffinity: Type.Optional(NodeAffinitySchema),
   },
   { additionalProperties: false, minProperties: 1 },
 )
@@ -125,6 +130,11 @@ export const LogEntrySchema = Type.Object({
   ts: Time,
 })
 export type LogEntryView = Static<typeof LogEntrySchema>
+
+/** A supervisor's log line as answered. */
+export function logView(e: LogEntry): LogEntryView {
+  return { seq: e.seq, stream: e.stream, line: e.line, ts: e.ts.toISOString() }
+}
 
 export const DeletedSchema = Type.Object({ message: Type.String(), id: Type.String() })
 
@@ -152,6 +162,7 @@ export function agentView(record: AgentRecord, facts: AgentFacts | null): AgentV
     lastRun: lastRun?.toISOString() ?? null,
     configuration: record.configuration,
     ownerId: record.ownerId,
+    nodeAffinity: record.nodeAffinity,
     createdAt: record.createdAt.toISOString(),
     updatedAt: record.updatedAt.toISOString(),
     // Not supervised here: the pid another node (the holder) recorded, if it runs.

@@ -12,18 +12,18 @@ import type { EventBus } from '../../events/bus.js'
 import type { Logger } from '../../logger.js'
 import { endOrphan } from '../../process/orphans.js'
 import { adoptLeftovers } from './adoption.js'
-import type { AgentFacts } from './agent-entry.js'
+import { assertAffinityChangeable } from './affinity.js'
+import { ACTIVE_STATUSES, type AgentFacts } from './agent-entry.js'
 import { normalizeAgentConfig, validateAgentConfig } from './config.js'
 import { AgentNoCommandError } from './errors.js'
-import { idleHealth } from './health.js'
-import type { LogEntry } from './log-buffer.js'
 import { readLogTail } from './log-file.js'
 import { AgentReports } from './reports.js'
-import { type AgentRecord, type AgentRuntimeState, AgentsRepository, type WriteFence } from './repository.js'
+import { type AgentRecord, AgentsRepository, type DefinitionPatch, type WriteFence } from './repository.js'
 import { type DockerRuntimeConfig, mountErrors } from './runtime-config.js'
 import type { AdoptedProcess } from './runtimes/types.js'
-import type { CreateAgentBody, LogEntryView, UpdateAgentBody } from './schemas.js'
+import { type CreateAgentBody, type LogEntryView, logView, type UpdateAgentBody } from './schemas.js'
 import { type AgentActor, type Caller, StartRules } from './start-rules.js'
+import { normalizedStopTimeout, stoppedState } from './stopped-state.js'
 import type { Supervisor } from './supervisor.js'
 
 export interface AgentsServiceOptions {
@@ -58,8 +58,6 @@ export interface AgentDetails {
 }
 
 export const SHUTDOWN_STOP_TIMEOUT_MS = 7000
-
-const ACTIVE_STATUSES = new Set(['starting', 'running', 'stopping', 'restarting'])
 
 export class AgentsService {
   readonly repository: AgentsRepository
@@ -236,7 +234,8 @@ export class AgentsService {
       statusReason: null,
       createdAt: now,
       updatedAt: now,
-      nodeAffinity: this.repository.nodeName,
+      // Absent: the creating node (its command and cwd were written for this host); null: any node.
+      nodeAffinity: input.nodeAffinity === undefined ? this.repository.nodeName : input.nodeAffinity,
       processNode: null,
     }
     await this.repository.insert(record)
@@ -244,11 +243,14 @@ export class AgentsService {
     return this.details(record)
   }
 
-  /** Changes name, type or configuration; a new configuration applies from the next start or restart. */
+  /**
+   * Changes name, type, configuration or nodeAffinity; a new configuration applies from the
+   * next start or restart, a new nodeAffinity only to a stopped agent (409 otherwise).
+   */
   async update(principal: Principal, id: string, input: UpdateAgentBody): Promise<AgentDetails> {
     assertRole(principal, 'operator', 'change agents')
-    await this.visible({ principal }, id)
-    const patch: { name?: string; type?: string; configuration?: Record<string, unknown> } = {}
+    const current = await this.visible({ principal }, id)
+    const patch: DefinitionPatch = {}
     if (input.name !== undefined) patch.name = input.name
     if (input.type !== undefined) patch.type = input.type
     if (input.configuration !== undefined) {
@@ -256,7 +258,20 @@ export class AgentsService {
       patch.configuration = this.checkConfiguration(input.configuration)
       this.rules.assertMayUseContainer(principal, patch.configuration)
     }
-    await this.repository.updateDefinition(id, patch, this.now())
+    // Sending the affinity it has (a console saving the whole form) is no change.
+    if (input.nodeAffinity !== undefined && input.nodeAffinity !== current.nodeAffinity) {
+      // Where a command runs is part of what it runs (that host's files and user).
+      this.rules.assertMayConfigure(principal, "change an agent's nodeAffinity")
+      const { facts } = this.details(current)
+      assertAffinityChangeable(current, facts?.status ?? current.status)
+      patch.nodeAffinity = input.nodeAffinity
+    }
+    const written = await this.repository.updateDefinition(id, patch, this.now())
+    if (!written && patch.nodeAffinity !== undefined) {
+      // The write needs it stopped: started meanwhile (409), deleted (404), or stopped again since.
+      assertAffinityChangeable(await this.visible({ principal }, id), 'stopped')
+      throw new ConflictError(`agent ${id} was started while its nodeAffinity was written; try again`)
+    }
     return this.details(await this.visible({ principal }, id))
   }
 
@@ -424,31 +439,5 @@ export class AgentsService {
   protected details(record: AgentRecord): AgentDetails {
     this.reports.owners.set(record.id, record.ownerId)
     return { record, facts: this.supervisor.knows(record.id) ? this.supervisor.status(record.id) : null }
-  }
-}
-
-function logView(e: LogEntry): LogEntryView {
-  return { seq: e.seq, stream: e.stream, line: e.line, ts: e.ts.toISOString() }
-}
-
-/** The state of an agent whose process is gone (after recovery, or refused at start-up). */
-function stoppedState(r: AgentRecord): AgentRuntimeState {
-  return {
-    status: r.status === 'error' ? 'error' : 'stopped',
-    statusReason: r.statusReason,
-    health: 0,
-    healthDetails: idleHealth().details,
-    process: null,
-    startedAt: null,
-    restarts: r.restarts,
-    lastExit: r.lastExit,
-  }
-}
-
-function normalizedStopTimeout(configuration: Record<string, unknown>): number {
-  try {
-    return normalizeAgentConfig(configuration).stopTimeoutMs
-  } catch {
-    return 10_000
   }
 }

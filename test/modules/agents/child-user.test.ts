@@ -288,6 +288,10 @@ describe.each(testEngines())(
           body: { configuration: { command: ['true'] } },
         }),
       )
+      // Where it runs is part of what it runs (another host's files, as that server's user).
+      expectRefused(
+        await t.request('PUT', `/api/myntrix/agents/${id}`, { as: t.operator, body: { nodeAffinity: null } }),
+      )
       // A harmless change is still the owner's to make.
       expect(
         (await t.request('PUT', `/api/myntrix/agents/${id}`, { as: t.operator, body: { name: 'renamed' } }))

@@ -699,6 +699,8 @@ export interface paths {
                             /** @description resident memory of the whole process tree */
                             memoryBytes: number | null;
                             name: string;
+                            /** @description the node the agent runs on (its command and cwd are that host’s); null = any node. Default on create: the creating node’s name. Changed only while the agent is stopped. */
+                            nodeAffinity: string | (never | null);
                             ownerId: string;
                             pid: number | null;
                             restarts: number;
@@ -810,6 +812,8 @@ export interface paths {
                             [key: string]: unknown;
                         }) | (never | null);
                         name: string;
+                        /** @description the node the agent runs on (its command and cwd are that host’s); null = any node. Default on create: the creating node’s name. Changed only while the agent is stopped. */
+                        nodeAffinity?: string | (never | null);
                         /** @description free text; default "generic" */
                         type?: string;
                     };
@@ -877,6 +881,8 @@ export interface paths {
                             /** @description resident memory of the whole process tree */
                             memoryBytes: number | null;
                             name: string;
+                            /** @description the node the agent runs on (its command and cwd are that host’s); null = any node. Default on create: the creating node’s name. Changed only while the agent is stopped. */
+                            nodeAffinity: string | (never | null);
                             ownerId: string;
                             pid: number | null;
                             restarts: number;
@@ -979,6 +985,8 @@ export interface paths {
                             /** @description resident memory of the whole process tree */
                             memoryBytes: number | null;
                             name: string;
+                            /** @description the node the agent runs on (its command and cwd are that host’s); null = any node. Default on create: the creating node’s name. Changed only while the agent is stopped. */
+                            nodeAffinity: string | (never | null);
                             ownerId: string;
                             pid: number | null;
                             restarts: number;
@@ -1091,6 +1099,8 @@ export interface paths {
                             [key: string]: unknown;
                         }) | (never | null);
                         name?: string;
+                        /** @description the node the agent runs on (its command and cwd are that host’s); null = any node. Default on create: the creating node’s name. Changed only while the agent is stopped. */
+                        nodeAffinity?: string | (never | null);
                         type?: string;
                     };
                 };
@@ -1157,6 +1167,8 @@ export interface paths {
                             /** @description resident memory of the whole process tree */
                             memoryBytes: number | null;
                             name: string;
+                            /** @description the node the agent runs on (its command and cwd are that host’s); null = any node. Default on create: the creating node’s name. Changed only while the agent is stopped. */
+                            nodeAffinity: string | (never | null);
                             ownerId: string;
                             pid: number | null;
                             restarts: number;
@@ -1335,6 +1347,8 @@ export interface paths {
                             /** @description resident memory of the whole process tree */
                             memoryBytes: number | null;
                             name: string;
+                            /** @description the node the agent runs on (its command and cwd are that host’s); null = any node. Default on create: the creating node’s name. Changed only while the agent is stopped. */
+                            nodeAffinity: string | (never | null);
                             ownerId: string;
                             pid: number | null;
                             restarts: number;
@@ -1439,6 +1453,8 @@ export interface paths {
                             /** @description resident memory of the whole process tree */
                             memoryBytes: number | null;
                             name: string;
+                            /** @description the node the agent runs on (its command and cwd are that host’s); null = any node. Default on create: the creating node’s name. Changed only while the agent is stopped. */
+                            nodeAffinity: string | (never | null);
                             ownerId: string;
                             pid: number | null;
                             restarts: number;
@@ -1543,6 +1559,8 @@ export interface paths {
                             /** @description resident memory of the whole process tree */
                             memoryBytes: number | null;
                             name: string;
+                            /** @description the node the agent runs on (its command and cwd are that host’s); null = any node. Default on create: the creating node’s name. Changed only while the agent is stopped. */
+                            nodeAffinity: string | (never | null);
                             ownerId: string;
                             pid: number | null;
                             restarts: number;
