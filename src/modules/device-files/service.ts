@@ -90,7 +90,10 @@ export interface Restart {
 
 export class DeviceFilesService {
   readonly repository: DeviceFilesRepository
+  /** The transfer using each device, until it lets the device go (before its job's final status). */
   private readonly transfers = new Map<string, Transfer>()
+  /** Every transfer until its job has its final status: a stop waits for all of them. */
+  private readonly unfinished = new Set<Transfer>()
   /** Devices whose transfer is being set up (its job not yet created). */
   private readonly starting = new Set<string>()
   /** Per content hash: uploads and deletes of one blob run one after another. */
@@ -109,7 +112,7 @@ export class DeviceFilesService {
         if (e.status !== 'connected') this.transfers.get(e.deviceId)?.deviceDropped(e.lastError ?? e.status)
       }),
       this.options.jobs.onCancel(TRANSFER_JOB_TYPE, async (job, reason) => {
-        const transfer = [...this.transfers.values()].find((t) => t.jobId === job.id)
+        const transfer = [...this.unfinished].find((t) => t.jobId === job.id)
         if (transfer) await transfer.cancel(reason)
       }),
     )
@@ -137,7 +140,7 @@ export class DeviceFilesService {
     this.isStopped = true
     for (const off of this.offBus.splice(0)) off()
     // G-code transfers end `interrupted` with their checkpoint, to be restarted by an operator.
-    await Promise.all([...this.transfers.values()].map((t) => t.interrupt('the server is shutting down')))
+    await Promise.all([...this.unfinished].map((t) => t.interrupt('the server is shutting down')))
   }
 
   // ---- files ----------------------------------------------------------------
@@ -270,7 +273,7 @@ export class DeviceFilesService {
         `job ${jobId} is a ${job.type} job; only ${TRANSFER_JOB_TYPE} jobs can ${action}`,
       )
     }
-    const transfer = [...this.transfers.values()].find((t) => t.jobId === jobId)
+    const transfer = [...this.unfinished].find((t) => t.jobId === jobId)
     if (!transfer) throw new ConflictError(`job ${jobId} is ${job.status}; it cannot ${action}`)
     return transfer
   }
@@ -362,6 +365,9 @@ export class DeviceFilesService {
           if (!current) return Promise.reject(new ConflictError(`device ${device.id} is not connected`))
           return current.exclusive(work)
         },
+        released: () => {
+          if (this.transfers.get(device.id) === transfer) this.transfers.delete(device.id)
+        },
         stalled: (jobId, message) => {
           const ts = new Date().toISOString()
           const { bus } = this.options
@@ -374,10 +380,9 @@ export class DeviceFilesService {
       keeper,
     )
     this.transfers.set(device.id, transfer)
+    this.unfinished.add(transfer)
     this.starting.delete(device.id)
-    void transfer.run().finally(() => {
-      if (this.transfers.get(device.id) === transfer) this.transfers.delete(device.id)
-    })
+    void transfer.run().finally(() => this.unfinished.delete(transfer))
     return job
   }
 

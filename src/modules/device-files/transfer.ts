@@ -24,6 +24,12 @@ export interface TransferTarget {
   hold<T>(work: (session: StreamSession) => Promise<T>): Promise<T>
   /** The stream stalled (announced on the device's feeds); the job's log gets it too. */
   stalled(jobId: string, message: string): void
+  /**
+   * The transfer no longer uses the device: called once, before the job's final
+   * status is written, so whoever reads that status may send the next file at
+   * once (a restart right after `interrupted`, the next print after `completed`).
+   */
+  released(): void
 }
 
 type StopRequest =
@@ -83,6 +89,7 @@ export class Transfer {
       for (;;) {
         const outcome = await this.target.hold((session) => this.streamer.run(session, control))
         if (outcome === 'done') {
+          this.letGo()
           await this.jobs.complete(this.jobId, this.details())
           return
         }
@@ -116,12 +123,14 @@ export class Transfer {
               : 'error',
       }
       const isOutsideTheFile = error.disconnected || error.timedOut || error.machineStopped
+      this.letGo()
       const ended =
         this.checkpoints && isOutsideTheFile
           ? this.jobs.interrupt(this.jobId, message, details, { ...this.checkpoints.current() })
           : this.jobs.fail(this.jobId, message, details)
       await ended.catch(() => {})
     } finally {
+      this.letGo()
       this.streamer.close()
       this.isPausedNow = false
       this.resolveDone()
@@ -166,16 +175,26 @@ export class Transfer {
   private async endOnRequest(): Promise<boolean> {
     const request = this.stopRequest
     if (request?.kind === 'cancel') {
+      this.letGo()
       await this.jobs.markCancelled(this.jobId, request.reason, this.details())
       return true
     }
     if (request?.kind === 'interrupt' && this.checkpoints) {
+      this.letGo()
       await this.jobs.interrupt(this.jobId, request.reason, this.details(), {
         ...this.checkpoints.current(),
       })
       return true
     }
     return false
+  }
+
+  private hasLetGo = false
+
+  private letGo(): void {
+    if (this.hasLetGo) return
+    this.hasLetGo = true
+    this.target.released()
   }
 
   private async waitWhilePaused(): Promise<void> {

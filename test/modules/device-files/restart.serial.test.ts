@@ -190,6 +190,8 @@ describe.skipIf(!hasSocat).each(testEngines())('interrupted transfers and restar
     expect(job.status).toBe('interrupted')
     expect(job.checkpoint).toMatchObject({ lastAckedLine: 0, fileOffset: 0 })
     await command(id, '$X')
+    // The answer can reach the server before the emulator's own log line: count from after it.
+    await emulator!.waitForLine(/^rx \$X$/)
 
     const before = emulator!.received().length
     const restarted = await t.request('POST', `/api/myntrix/jobs/${jobId}/restart`, {

@@ -4,6 +4,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import type { JobEventPayload } from '../../../src/events/bus.js'
+import type { DeviceFilesArea } from '../../../src/modules/device-files/index.js'
 import { createTestApp, type TestApp } from '../../helpers/app.js'
 import { testEngines } from '../../helpers/engines.js'
 import { hasSocat, makePtyDir, type PtyPair, removePtyDir, startPtyPair } from '../../helpers/pty.js'
@@ -76,6 +77,26 @@ describe.skipIf(!hasSocat).each(testEngines())('transfers over a pty on $name', 
       check()
     })
     expect(last.payload).toMatchObject({ id: res.body.job.id, progress: 100 })
+  })
+
+  it('the device is free for the next file by the time the job says it is done', async () => {
+    const id = await printer()
+    const { service } = t.app.myntrix.areas.find((a) => a.name === 'device-files') as DeviceFilesArea
+    // Read in the listener itself: whoever sees the final status may send the next file at once.
+    const busyAtEnd: boolean[] = []
+    const off = t.app.myntrix.context.bus.on('job.updated', ({ job }) => {
+      if (job.status === 'completed') busyAtEnd.push(service.activeTransfer(id) !== undefined)
+    })
+    try {
+      const first = await upload(t, id, 'one.gcode', gcode(20).text)
+      expect((await jobFinished(t, first.body.job.id)).status).toBe('completed')
+      const second = await upload(t, id, 'two.gcode', gcode(5).text)
+      expect(second.status).toBe(202)
+      expect((await jobFinished(t, second.body.job.id)).status).toBe('completed')
+      expect(busyAtEnd).toEqual([false, false])
+    } finally {
+      off()
+    }
   })
 
   it('cancel mid-stream stops within one line', async () => {
