@@ -2,6 +2,7 @@
 
 import { principalOf, requireRole } from '../../http/auth-hook.js'
 import { listReply, pageOf } from '../../http/list.js'
+import { ownedListHandler } from '../../http/owned-list.js'
 import type { AppInstance } from '../area.js'
 import {
   AlertListQuery,
@@ -31,10 +32,7 @@ export function alertRoutes(app: AppInstance, service: AlertsService): void {
         response: { 200: { type: 'array', items: AlertRuleSchema } },
       },
     },
-    async (request, reply) => {
-      const { items, total } = await service.list(principalOf(request), pageOf(request.query))
-      return listReply(reply, items, total)
-    },
+    ownedListHandler((principal, page) => service.list(principal, page)),
   )
 
   app.post(
