@@ -2,6 +2,7 @@
 
 import { principalOf, requireRole } from '../../http/auth-hook.js'
 import { listReply, pageOf } from '../../http/list.js'
+import { ownedDeleteHandler } from '../../http/owned-delete.js'
 import { ownedListHandler } from '../../http/owned-list.js'
 import type { AppInstance } from '../area.js'
 import {
@@ -83,10 +84,7 @@ export function alertRoutes(app: AppInstance, service: AlertsService): void {
       },
       preHandler: operator,
     },
-    async (request) => {
-      await service.remove(principalOf(request), request.params.id)
-      return { message: 'alert rule deleted', id: request.params.id }
-    },
+    ownedDeleteHandler('alert rule', (principal, id) => service.remove(principal, id)),
   )
 
   app.get(
