@@ -3,6 +3,8 @@ import { Type } from '@sinclair/typebox'
 import { ValidationError } from '../errors.js'
 import { assertFromOwnOrigin, principalOf, requireRole, SESSION_COOKIE } from '../http/auth-hook.js'
 import { ListQuery, listReply, pageOf } from '../http/list.js'
+import { ownedDeleteHandler } from '../http/owned-delete.js'
+import { ownedListHandler } from '../http/owned-list.js'
 import type { AppInstance } from '../modules/area.js'
 import { NameString } from '../names.js'
 import { parseQueryTime } from '../time.js'
@@ -283,11 +285,7 @@ export async function authRoutes(app: AppInstance, deps: AuthRoutesDeps): Promis
         response: { 200: Type.Array(User) },
       },
     },
-    async (request, reply) => {
-      const { limit, offset } = pageOf(request.query)
-      const { items, total } = await auth.users.list(principalOf(request), limit, offset)
-      return listReply(reply, items, total)
-    },
+    ownedListHandler((principal, { limit, offset }) => auth.users.list(principal, limit, offset)),
   )
 
   app.post(
@@ -339,10 +337,7 @@ export async function authRoutes(app: AppInstance, deps: AuthRoutesDeps): Promis
   app.delete(
     '/api/auth/users/:id',
     { preHandler: admin, schema: { tags: ['users'], params: IdParams, response: { 200: Deleted } } },
-    async (request) => {
-      await auth.users.delete(principalOf(request), request.params.id)
-      return { message: 'user deleted', id: request.params.id }
-    },
+    ownedDeleteHandler('user', (principal, id) => auth.users.delete(principal, id)),
   )
 
   // ---- audit log: admin only ----
@@ -391,11 +386,7 @@ export async function authRoutes(app: AppInstance, deps: AuthRoutesDeps): Promis
         response: { 200: Type.Array(ApiKey) },
       },
     },
-    async (request, reply) => {
-      const { limit, offset } = pageOf(request.query)
-      const { items, total } = await auth.apiKeys.list(principalOf(request), limit, offset)
-      return listReply(reply, items, total)
-    },
+    ownedListHandler((principal, { limit, offset }) => auth.apiKeys.list(principal, limit, offset)),
   )
 
   app.post(

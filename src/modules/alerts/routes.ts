@@ -2,6 +2,8 @@
 
 import { principalOf, requireRole } from '../../http/auth-hook.js'
 import { listReply, pageOf } from '../../http/list.js'
+import { ownedDeleteHandler } from '../../http/owned-delete.js'
+import { ownedListHandler } from '../../http/owned-list.js'
 import type { AppInstance } from '../area.js'
 import {
   AlertListQuery,
@@ -31,10 +33,7 @@ export function alertRoutes(app: AppInstance, service: AlertsService): void {
         response: { 200: { type: 'array', items: AlertRuleSchema } },
       },
     },
-    async (request, reply) => {
-      const { items, total } = await service.list(principalOf(request), pageOf(request.query))
-      return listReply(reply, items, total)
-    },
+    ownedListHandler((principal, page) => service.list(principal, page)),
   )
 
   app.post(
@@ -85,10 +84,7 @@ export function alertRoutes(app: AppInstance, service: AlertsService): void {
       },
       preHandler: operator,
     },
-    async (request) => {
-      await service.remove(principalOf(request), request.params.id)
-      return { message: 'alert rule deleted', id: request.params.id }
-    },
+    ownedDeleteHandler('alert rule', (principal, id) => service.remove(principal, id)),
   )
 
   app.get(

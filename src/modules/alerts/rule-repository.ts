@@ -1,6 +1,7 @@
 // SQL for alert rules; snake_case stays in here (CamelCasePlugin maps it).
 
 import type { Selectable } from 'kysely'
+import { OwnedRuleStore } from '../../db/owned-rule-store.js'
 import type { AlertRulesTable, Database } from '../../db/types.js'
 import {
   fromDbBool,
@@ -61,47 +62,9 @@ function columns(rule: AlertRule) {
   }
 }
 
-export class AlertRuleRepository {
-  constructor(private readonly db: Database) {}
-
-  async insert(rule: AlertRule): Promise<void> {
-    await this.db
-      .insertInto('alertRules')
-      .values({ id: rule.id, ownerId: rule.ownerId, createdAt: toDbTime(rule.createdAt), ...columns(rule) })
-      .execute()
-  }
-
-  async update(rule: AlertRule): Promise<void> {
-    await this.db.updateTable('alertRules').set(columns(rule)).where('id', '=', rule.id).execute()
-  }
-
-  async get(id: string): Promise<AlertRule | undefined> {
-    const row = await this.db.selectFrom('alertRules').selectAll().where('id', '=', id).executeTakeFirst()
-    return row && toRule(row)
-  }
-
-  /** Newest first; `ownerId` null lists every owner's. */
-  async list(
-    ownerId: string | null,
-    page: { limit: number; offset: number },
-  ): Promise<{ items: AlertRule[]; total: number }> {
-    let query = this.db.selectFrom('alertRules')
-    if (ownerId !== null) query = query.where('ownerId', '=', ownerId)
-    const rows = await query.selectAll().orderBy('id', 'desc').limit(page.limit).offset(page.offset).execute()
-    const count = await query.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst()
-    return { items: rows.map(toRule), total: Number(count?.n ?? 0) }
-  }
-
-  async enabled(): Promise<AlertRule[]> {
-    const rows = await this.db
-      .selectFrom('alertRules')
-      .selectAll()
-      .where('enabled', '=', toDbBool(true))
-      .execute()
-    return rows.map(toRule)
-  }
-
-  async delete(id: string): Promise<void> {
-    await this.db.deleteFrom('alertRules').where('id', '=', id).execute()
+/** The alert rules table: the shared owner-scoped store with this area's row mapping. */
+export class AlertRuleRepository extends OwnedRuleStore<'alertRules', AlertRule> {
+  constructor(db: Database) {
+    super(db, 'alertRules', { toRule, columns })
   }
 }

@@ -2,6 +2,8 @@
 
 import { principalOf, requireRole } from '../../http/auth-hook.js'
 import { listReply, pageOf } from '../../http/list.js'
+import { ownedDeleteHandler } from '../../http/owned-delete.js'
+import { ownedListHandler } from '../../http/owned-list.js'
 import type { AppInstance } from '../area.js'
 import {
   CreateRuleBody,
@@ -31,10 +33,7 @@ export function notificationRoutes(app: AppInstance, service: NotificationsServi
         response: { 200: { type: 'array', items: RuleSchema } },
       },
     },
-    async (request, reply) => {
-      const { items, total } = await service.list(principalOf(request), pageOf(request.query))
-      return listReply(reply, items, total)
-    },
+    ownedListHandler((principal, page) => service.list(principal, page)),
   )
 
   app.post(
@@ -88,10 +87,7 @@ export function notificationRoutes(app: AppInstance, service: NotificationsServi
       },
       preHandler: operator,
     },
-    async (request) => {
-      await service.remove(principalOf(request), request.params.id)
-      return { message: 'notification rule deleted', id: request.params.id }
-    },
+    ownedDeleteHandler('notification rule', (principal, id) => service.remove(principal, id)),
   )
 
   app.get(

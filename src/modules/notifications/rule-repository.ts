@@ -1,6 +1,7 @@
 // SQL for notification rules; snake_case stays in here (CamelCasePlugin maps it).
 
 import type { Selectable } from 'kysely'
+import { OwnedRuleStore } from '../../db/owned-rule-store.js'
 import type { Database, NotificationRulesTable } from '../../db/types.js'
 import {
   fromDbBool,
@@ -46,52 +47,9 @@ function columns(rule: NotificationRule) {
   }
 }
 
-export class RuleRepository {
-  constructor(private readonly db: Database) {}
-
-  async insert(rule: NotificationRule): Promise<void> {
-    await this.db
-      .insertInto('notificationRules')
-      .values({ id: rule.id, ownerId: rule.ownerId, createdAt: toDbTime(rule.createdAt), ...columns(rule) })
-      .execute()
-  }
-
-  /** Writes every changeable field of `rule` (the service merged the change into it). */
-  async update(rule: NotificationRule): Promise<void> {
-    await this.db.updateTable('notificationRules').set(columns(rule)).where('id', '=', rule.id).execute()
-  }
-
-  async get(id: string): Promise<NotificationRule | undefined> {
-    const row = await this.db
-      .selectFrom('notificationRules')
-      .selectAll()
-      .where('id', '=', id)
-      .executeTakeFirst()
-    return row && toRule(row)
-  }
-
-  /** Newest first; `ownerId` null lists every owner's. */
-  async list(
-    ownerId: string | null,
-    page: { limit: number; offset: number },
-  ): Promise<{ items: NotificationRule[]; total: number }> {
-    let query = this.db.selectFrom('notificationRules')
-    if (ownerId !== null) query = query.where('ownerId', '=', ownerId)
-    const rows = await query.selectAll().orderBy('id', 'desc').limit(page.limit).offset(page.offset).execute()
-    const count = await query.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst()
-    return { items: rows.map(toRule), total: Number(count?.n ?? 0) }
-  }
-
-  async enabled(): Promise<NotificationRule[]> {
-    const rows = await this.db
-      .selectFrom('notificationRules')
-      .selectAll()
-      .where('enabled', '=', toDbBool(true))
-      .execute()
-    return rows.map(toRule)
-  }
-
-  async delete(id: string): Promise<void> {
-    await this.db.deleteFrom('notificationRules').where('id', '=', id).execute()
+/** The notification rules table: the shared owner-scoped store with this area's row mapping. */
+export class RuleRepository extends OwnedRuleStore<'notificationRules', NotificationRule> {
+  constructor(db: Database) {
+    super(db, 'notificationRules', { toRule, columns })
   }
 }
