@@ -130,6 +130,8 @@ export interface JobsTable {
   checkpoint: DbJson
   /** The job this one restarts. */
   restartOf: string | null
+  /** Who keeps this pending job until it is dispatched ('device-queue'); never reaped while pending. */
+  queuedBy: string | null
 }
 
 export interface ScheduledTasksTable {
