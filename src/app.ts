@@ -34,6 +34,7 @@ import { createAgentsArea } from './modules/agents/index.js'
 import { createAlertsArea } from './modules/alerts/index.js'
 import type { AppInstance, Area, AreaContext } from './modules/area.js'
 import { createDeviceFilesArea } from './modules/device-files/index.js'
+import { createDeviceQueuesArea } from './modules/device-queues/index.js'
 import { createDevicesArea } from './modules/devices/index.js'
 import { createJobsArea } from './modules/jobs/index.js'
 import { createMonitoringArea } from './modules/monitoring/index.js'
@@ -205,6 +206,13 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
     devices: devices.service,
   })
   areas.push(deviceFiles)
+  areas.push(
+    createDeviceQueuesArea(context, {
+      jobs: jobs.service,
+      devices: devices.service,
+      deviceFiles: deviceFiles.service,
+    }),
+  )
   const scheduler = createSchedulerArea(context, config.scheduler, config.children, {
     jobs: jobs.service,
     agents: agents.service,
