@@ -5,7 +5,8 @@
 // takes with a conditional update before it starts a transfer, and the hold
 // (a confirmation asked for, an interrupted job) that stops the queue.
 // `jobs.queued_by` names who keeps a pending job that no process runs yet: the
-// reaper of a dead process's jobs leaves it alone.
+// reaper of a dead process's jobs leaves it alone. A deleted user's groups and
+// items go with the user (a user who owns devices cannot be deleted at all).
 
 import type { MigrationDb, MyntrixMigration } from './types.js'
 
@@ -15,7 +16,7 @@ export const deviceQueues: MyntrixMigration = (t) => ({
     await db.schema
       .createTable('device_groups')
       .addColumn('id', 'text', (c) => c.primaryKey())
-      .addColumn('owner_id', 'text', (c) => c.notNull().references('users.id'))
+      .addColumn('owner_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
       .addColumn('name', 'text', (c) => c.notNull())
       .addColumn('created_at', t.time, (c) => c.notNull())
       .addColumn('updated_at', t.time, (c) => c.notNull())
@@ -37,7 +38,7 @@ export const deviceQueues: MyntrixMigration = (t) => ({
     await db.schema
       .createTable('device_queue_items')
       .addColumn('id', 'text', (c) => c.primaryKey())
-      .addColumn('owner_id', 'text', (c) => c.notNull().references('users.id'))
+      .addColumn('owner_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
       .addColumn('device_id', 'text')
       .addColumn('group_id', 'text')
       .addColumn('file_device_id', 'text', (c) => c.notNull())

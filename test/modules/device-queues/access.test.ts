@@ -155,6 +155,27 @@ describe.each(testEngines())('queue access and input on $name', (engine) => {
     expect((await t.request('GET', '/api/myntrix/device-groups', { as: t.operator })).body).toHaveLength(1)
   })
 
+  it("deleting a user takes the user's groups along (a user with devices cannot be deleted)", async () => {
+    const created = await t.request('POST', '/api/auth/users', {
+      as: t.admin,
+      body: { username: 'planner', password: 'planner-password-1', role: 'operator' },
+    })
+    expect(created.status).toBe(201)
+    const login = await t.request('POST', '/api/auth/token', {
+      body: { username: 'planner', password: 'planner-password-1' },
+    })
+    const group = await t.request('POST', '/api/myntrix/device-groups', {
+      token: login.body.access_token,
+      body: { name: 'empty', members: [] },
+    })
+    expect(group.status).toBe(201)
+    const deleted = await t.request('DELETE', `/api/auth/users/${created.body.id}`, { as: t.admin })
+    expect(deleted.status, deleted.text).toBeLessThan(300)
+    expect(
+      (await t.request('GET', `/api/myntrix/device-groups/${group.body.id}`, { as: t.admin })).status,
+    ).toBe(404)
+  })
+
   it('answers generated bodies with a 2xx or a 4xx problem, never a 5xx', async () => {
     const body = fc.oneof(
       fc.jsonValue(),
