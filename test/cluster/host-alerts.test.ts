@@ -5,7 +5,9 @@
 // against its own host, so both filling up are two alerts (one per node, each
 // naming its node) and two notifications, each sent once; one node's disk
 // freed resolves that node's alert only; /metrics over HTTP counts what is
-// firing; a rule disabled through B closes both nodes' alerts.
+// firing; a rule disabled through B closes both nodes' alerts. A device rule,
+// watched by both, fires only on the node holding the device's connection
+// (the only one that hears its telemetry), and is sent once.
 
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -13,8 +15,10 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { connectAsync } from 'mqtt'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { type TestDatabase, testEngines } from '../helpers/engines.js'
+import { portOpen } from '../helpers/ports.js'
 import { waitFor } from '../helpers/processes.js'
 import { clusterServerEnv, redisReachable } from '../helpers/redis.js'
 import { type RunningServer, root, startServer } from '../helpers/server.js'
@@ -23,6 +27,7 @@ import { useReceiver } from '../modules/notifications/receiver.js'
 const postgres = testEngines().find((e) => e.name === 'postgres')
 const hasRedis = await redisReachable()
 const tsx = path.join(root, 'node_modules/.bin/tsx')
+const hasBroker = await portOpen(1883)
 
 /** A 4 MiB tmpfs per node; null when this process may not mount (not root, no CAP_SYS_ADMIN). */
 function mountTmpfs(): string | null {
@@ -103,10 +108,8 @@ describe.skipIf(!postgres || !hasRedis || !canMount)('host alerts per node in a 
     if (on) fs.writeFileSync(file, Buffer.alloc(Math.round(2.4 * 1024 * 1024), 1))
     else fs.rmSync(file, { force: true })
   }
-  const firing = async (name: Node, ruleId: string) =>
-    (await call(name, 'GET', `/api/myntrix/alerts?ruleId=${ruleId}&state=firing`)).body as any[]
-
-  it('each node alerts on its own host, once, and resolves only its own', async () => {
+  /** Nodes A and B on a fresh database, the admin's token, and a webhook for alerts to `path`. */
+  async function twoNodes(path: string) {
     testDb = await postgres!.createDatabase()
     await boot('node-a')
     await boot('node-b')
@@ -116,15 +119,21 @@ describe.skipIf(!postgres || !hasRedis || !canMount)('host alerts per node in a 
       body: JSON.stringify({ username: 'admin', password: servers.get('node-a')!.adminPassword }),
     })
     token = ((await login.json()) as { access_token: string }).access_token
-
     const hook = await call('node-a', 'POST', '/api/myntrix/notification-rules', {
-      name: 'host alerts',
+      name: 'alerts',
       filter: { kinds: ['alert.firing', 'alert.resolved'] },
       cooldownSeconds: 0,
-      sink: { type: 'webhook', url: `${receiver().url}/cluster` },
+      sink: { type: 'webhook', url: `${receiver().url}${path}` },
     })
     expect(hook.status, hook.text).toBe(201)
-    receiver().expectSecret('/cluster', hook.body.secret)
+    receiver().expectSecret(path, hook.body.secret)
+  }
+
+  const firing = async (name: Node, ruleId: string) =>
+    (await call(name, 'GET', `/api/myntrix/alerts?ruleId=${ruleId}&state=firing`)).body as any[]
+
+  it('each node alerts on its own host, once, and resolves only its own', async () => {
+    await twoNodes('/cluster')
     // Created through A; B learns of it over the cluster bus.
     const rule = await call('node-a', 'POST', '/api/myntrix/alert-rules', {
       name: 'data disk full',
@@ -189,4 +198,51 @@ describe.skipIf(!postgres || !hasRedis || !canMount)('host alerts per node in a 
     await sleep(1000)
     expect(await firing('node-b', rule.body.id)).toEqual([])
   }, 120_000)
+
+  it.skipIf(!hasBroker)(
+    'a device rule fires on the node whose device it is, and is sent once',
+    async () => {
+      await twoNodes('/device')
+      const prefix = `myntrix-test/${randomBytes(6).toString('hex')}`
+      // Created and connected through B: B holds the connection and hears its telemetry.
+      const device = await call('node-b', 'POST', '/api/myntrix/devices', {
+        name: 'hotend',
+        connectionString: `mqtt://127.0.0.1:1883/${prefix}`,
+      })
+      expect(device.status, device.text).toBe(201)
+      const connected = await call('node-b', 'POST', `/api/myntrix/devices/${device.body.id}/connect`)
+      expect(connected.body.status, connected.text).toBe('connected')
+      // The rule is made through A, which watches it too but hears none of the device's readings.
+      const rule = await call('node-a', 'POST', '/api/myntrix/alert-rules', {
+        name: 'too hot',
+        condition: {
+          source: 'device',
+          deviceId: device.body.id,
+          metric: 'temperature',
+          operator: '>',
+          threshold: 100,
+        },
+        cooldownSeconds: 0,
+      })
+      expect(rule.status, rule.text).toBe(201)
+      await sleep(600)
+      const far = await connectAsync('mqtt://127.0.0.1:1883', { reconnectPeriod: 0 })
+      try {
+        await far.publishAsync(`${prefix}/telemetry`, JSON.stringify({ temperature: 150 }), { qos: 1 })
+        const [sent] = await receiver().waitFor('/device', 1)
+        expect(sent!.body).toMatchObject({
+          kind: 'alert.firing',
+          details: { node: 'node-b', deviceId: device.body.id },
+        })
+        await sleep(1000)
+        expect(receiver().to('/device')).toHaveLength(1)
+        const alerts = (await call('node-a', 'GET', `/api/myntrix/alerts?ruleId=${rule.body.id}`))
+          .body as any[]
+        expect(alerts.map((a) => [a.node, a.state])).toEqual([['node-b', 'firing']])
+      } finally {
+        await far.endAsync(true)
+      }
+    },
+    120_000,
+  )
 })
