@@ -134,6 +134,14 @@ describe.skipIf(!postgres || !hasRedis || !canMount)('host alerts per node in a 
 
   it('each node alerts on its own host, once, and resolves only its own', async () => {
     await twoNodes('/cluster')
+    // A rule with a long cooldown still hears each node once: it counts per alert rule and node.
+    const grouped = await call('node-a', 'POST', '/api/myntrix/notification-rules', {
+      name: 'firings, hourly',
+      filter: { kinds: ['alert.firing'] },
+      cooldownSeconds: 3600,
+      sink: { type: 'webhook', url: `${receiver().url}/grouped` },
+    })
+    expect(grouped.status, grouped.text).toBe(201)
     // Created through A; B learns of it over the cluster bus.
     const rule = await call('node-a', 'POST', '/api/myntrix/alert-rules', {
       name: 'data disk full',
@@ -185,6 +193,12 @@ describe.skipIf(!postgres || !hasRedis || !canMount)('host alerts per node in a 
     expect(resolved[2]!.body).toMatchObject({ kind: 'alert.resolved', details: { node: 'node-a' } })
     await sleep(1000)
     expect(receiver().to('/cluster')).toHaveLength(3)
+    expect(
+      receiver()
+        .to('/grouped')
+        .map((r) => (r.body as any).details.node)
+        .sort(),
+    ).toEqual(['node-a', 'node-b'])
 
     // Disabled through B: each node closes its own open alert (B's), and nothing is left firing.
     const off = await call('node-b', 'PUT', `/api/myntrix/alert-rules/${rule.body.id}`, { enabled: false })
