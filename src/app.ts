@@ -38,6 +38,7 @@ import { createDeviceQueuesArea } from './modules/device-queues/index.js'
 import { createDevicesArea } from './modules/devices/index.js'
 import { createJobsArea } from './modules/jobs/index.js'
 import { createMonitoringArea } from './modules/monitoring/index.js'
+import { listMountPoints } from './modules/monitoring/mounts.js'
 import { createNotificationsArea } from './modules/notifications/index.js'
 import { createSchedulerArea } from './modules/scheduler/index.js'
 import { createVisualizationArea } from './modules/visualization/index.js'
@@ -179,6 +180,8 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
     createAlertsArea(context, {
       devices: devices.service,
       hostSamples: (listener) => monitoring.service.sampler.onSample(listener),
+      measureMounts: (wanted) => monitoring.service.sampler.measureMounts(wanted),
+      mountPoints: () => listMountPoints(),
       // Asked only when an alert fires, after start, when the areas below exist.
       safety: {
         pauseTransfer: async (deviceId) => {

@@ -259,6 +259,8 @@ export interface AlertRulesTable {
   targetMetric: string | null
   delta: number | null
   warmUpExempt: DbBool
+  /** disk.percent rules: the mount point (migration 1000); null: the data directory's filesystem. */
+  mount: string | null
   actions: DbJson
   forSeconds: number
   cooldownSeconds: number
@@ -282,6 +284,8 @@ export interface AlertsTable {
   acknowledgedBy: string | null
   transitions: DbJson
   updatedAt: DbTime
+  /** The node that raised it (MYNTRIX_NODE_NAME; migration 1000); null on older rows. */
+  node: string | null
 }
 
 export interface NotificationDeliveriesTable {

@@ -1626,6 +1626,7 @@ export interface paths {
                                 deviceId: string | null;
                                 kind: "threshold" | "below-target" | "above-target" | "no-rise";
                                 metric: string;
+                                mount: string | null;
                                 operator: (">" | ">=" | "<" | "<=") | (never | null);
                                 source: "host" | "device";
                                 targetMetric: string | null;
@@ -1675,8 +1676,10 @@ export interface paths {
                             deviceId?: string;
                             /** @description threshold (default): value <operator> threshold. Device rules relative to the target reading: below-target (below target - delta after it reached the target), above-target (above target + delta), no-rise (no rise of delta within forSeconds after a new target) */
                             kind?: "threshold" | "below-target" | "above-target" | "no-rise";
-                            /** @description host: cpu.percent | memory.percent | swap.percent | disk.percent | load.1 | load.5 | load.15 (disk.percent: the filesystem of the data directory); device: the reading's name (temperature, hotendTemperature, ...) */
+                            /** @description host: cpu.percent | memory.percent | swap.percent | disk.percent | load.1 | load.5 | load.15 (disk.percent: the filesystem of the data directory, or of condition.mount); device: the reading's name (temperature, hotendTemperature, ...) */
                             metric: string;
+                            /** @description host disk.percent rules: a mount point of this host (/, /dev/shm, /var/lib/docker); omitted or null: the filesystem of the data directory */
+                            mount?: string | null;
                             /** @description threshold rules */
                             operator?: ">" | ">=" | "<" | "<=";
                             /** @description host: a host metric; device: a reading of one device */
@@ -1718,6 +1721,7 @@ export interface paths {
                                 deviceId: string | null;
                                 kind: "threshold" | "below-target" | "above-target" | "no-rise";
                                 metric: string;
+                                mount: string | null;
                                 operator: (">" | ">=" | "<" | "<=") | (never | null);
                                 source: "host" | "device";
                                 targetMetric: string | null;
@@ -1783,6 +1787,7 @@ export interface paths {
                                 deviceId: string | null;
                                 kind: "threshold" | "below-target" | "above-target" | "no-rise";
                                 metric: string;
+                                mount: string | null;
                                 operator: (">" | ">=" | "<" | "<=") | (never | null);
                                 source: "host" | "device";
                                 targetMetric: string | null;
@@ -1833,8 +1838,10 @@ export interface paths {
                             deviceId?: string;
                             /** @description threshold (default): value <operator> threshold. Device rules relative to the target reading: below-target (below target - delta after it reached the target), above-target (above target + delta), no-rise (no rise of delta within forSeconds after a new target) */
                             kind?: "threshold" | "below-target" | "above-target" | "no-rise";
-                            /** @description host: cpu.percent | memory.percent | swap.percent | disk.percent | load.1 | load.5 | load.15 (disk.percent: the filesystem of the data directory); device: the reading's name (temperature, hotendTemperature, ...) */
+                            /** @description host: cpu.percent | memory.percent | swap.percent | disk.percent | load.1 | load.5 | load.15 (disk.percent: the filesystem of the data directory, or of condition.mount); device: the reading's name (temperature, hotendTemperature, ...) */
                             metric: string;
+                            /** @description host disk.percent rules: a mount point of this host (/, /dev/shm, /var/lib/docker); omitted or null: the filesystem of the data directory */
+                            mount?: string | null;
                             /** @description threshold rules */
                             operator?: ">" | ">=" | "<" | "<=";
                             /** @description host: a host metric; device: a reading of one device */
@@ -1875,6 +1882,7 @@ export interface paths {
                                 deviceId: string | null;
                                 kind: "threshold" | "below-target" | "above-target" | "no-rise";
                                 metric: string;
+                                mount: string | null;
                                 operator: (">" | ">=" | "<" | "<=") | (never | null);
                                 source: "host" | "device";
                                 targetMetric: string | null;
@@ -1941,6 +1949,8 @@ export interface paths {
                 query?: {
                     /** @description page size (default 100) */
                     limit?: number;
+                    /** @description only alerts this node (MYNTRIX_NODE_NAME) raised */
+                    node?: string;
                     /** @description items to skip */
                     offset?: number;
                     ruleId?: string;
@@ -1970,10 +1980,12 @@ export interface paths {
                             /** Format: date-time */
                             firedAt: string | null;
                             id: string;
+                            /** @description the server (MYNTRIX_NODE_NAME) that evaluated the rule and raised the alert */
+                            node: string | null;
                             /** @description alert.firing was sent (false: held back by the rule cooldown) */
                             notified: boolean;
                             ownerId: string;
-                            /** @description the device id, or the host metric */
+                            /** @description the device id, or the host metric (disk.percent@<mount> for a rule naming a mount) */
                             resourceId: string;
                             resourceType: "host" | "device";
                             ruleId: string;
@@ -2036,10 +2048,12 @@ export interface paths {
                             /** Format: date-time */
                             firedAt: string | null;
                             id: string;
+                            /** @description the server (MYNTRIX_NODE_NAME) that evaluated the rule and raised the alert */
+                            node: string | null;
                             /** @description alert.firing was sent (false: held back by the rule cooldown) */
                             notified: boolean;
                             ownerId: string;
-                            /** @description the device id, or the host metric */
+                            /** @description the device id, or the host metric (disk.percent@<mount> for a rule naming a mount) */
                             resourceId: string;
                             resourceType: "host" | "device";
                             ruleId: string;
@@ -2104,10 +2118,12 @@ export interface paths {
                             /** Format: date-time */
                             firedAt: string | null;
                             id: string;
+                            /** @description the server (MYNTRIX_NODE_NAME) that evaluated the rule and raised the alert */
+                            node: string | null;
                             /** @description alert.firing was sent (false: held back by the rule cooldown) */
                             notified: boolean;
                             ownerId: string;
-                            /** @description the device id, or the host metric */
+                            /** @description the device id, or the host metric (disk.percent@<mount> for a rule naming a mount) */
                             resourceId: string;
                             resourceType: "host" | "device";
                             ruleId: string;
