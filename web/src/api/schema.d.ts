@@ -2234,6 +2234,8 @@ export interface paths {
                             /** Format: date-time */
                             lastSeen: string | null;
                             name: string;
+                            /** @description the node that may hold the connection in a cluster (a serial port is on that node’s host); null = any node. Default on create: the creating node’s name for serial://, else null. Changed only while the device is not meant to be connected (409 otherwise). */
+                            nodeAffinity: string | (never | null);
                             ownerId: string;
                             /** @description connected but offline: no inbound traffic for configuration.availabilityTimeoutMs, or an MQTT device said so */
                             stale: boolean;
@@ -2321,6 +2323,8 @@ export interface paths {
                         /** @description one of: serial:///dev/ttyUSB0?baudRate=115200, /dev/ttyUSB0 or another absolute device path (baud from configuration.baudRate, default 115200), tcp://host:port, mqtt://host:port/<topic-prefix>, sim://marlin, sim://grbl */
                         connectionString: string;
                         name: string;
+                        /** @description the node that may hold the connection in a cluster (a serial port is on that node’s host); null = any node. Default on create: the creating node’s name for serial://, else null. Changed only while the device is not meant to be connected (409 otherwise). */
+                        nodeAffinity?: string | (never | null);
                         /** @description free text, e.g. printer, cnc, sensor (default generic) */
                         type?: string;
                     };
@@ -2403,6 +2407,8 @@ export interface paths {
                             /** Format: date-time */
                             lastSeen: string | null;
                             name: string;
+                            /** @description the node that may hold the connection in a cluster (a serial port is on that node’s host); null = any node. Default on create: the creating node’s name for serial://, else null. Changed only while the device is not meant to be connected (409 otherwise). */
+                            nodeAffinity: string | (never | null);
                             ownerId: string;
                             /** @description connected but offline: no inbound traffic for configuration.availabilityTimeoutMs, or an MQTT device said so */
                             stale: boolean;
@@ -2517,6 +2523,8 @@ export interface paths {
                             /** Format: date-time */
                             lastSeen: string | null;
                             name: string;
+                            /** @description the node that may hold the connection in a cluster (a serial port is on that node’s host); null = any node. Default on create: the creating node’s name for serial://, else null. Changed only while the device is not meant to be connected (409 otherwise). */
+                            nodeAffinity: string | (never | null);
                             ownerId: string;
                             /** @description connected but offline: no inbound traffic for configuration.availabilityTimeoutMs, or an MQTT device said so */
                             stale: boolean;
@@ -2605,6 +2613,8 @@ export interface paths {
                         /** @description one of: serial:///dev/ttyUSB0?baudRate=115200, /dev/ttyUSB0 or another absolute device path (baud from configuration.baudRate, default 115200), tcp://host:port, mqtt://host:port/<topic-prefix>, sim://marlin, sim://grbl */
                         connectionString?: string;
                         name?: string;
+                        /** @description the node that may hold the connection in a cluster (a serial port is on that node’s host); null = any node. Default on create: the creating node’s name for serial://, else null. Changed only while the device is not meant to be connected (409 otherwise). */
+                        nodeAffinity?: string | (never | null);
                         type?: string;
                     };
                 };
@@ -2686,6 +2696,8 @@ export interface paths {
                             /** Format: date-time */
                             lastSeen: string | null;
                             name: string;
+                            /** @description the node that may hold the connection in a cluster (a serial port is on that node’s host); null = any node. Default on create: the creating node’s name for serial://, else null. Changed only while the device is not meant to be connected (409 otherwise). */
+                            nodeAffinity: string | (never | null);
                             ownerId: string;
                             /** @description connected but offline: no inbound traffic for configuration.availabilityTimeoutMs, or an MQTT device said so */
                             stale: boolean;
@@ -2880,6 +2892,8 @@ export interface paths {
                             /** Format: date-time */
                             lastSeen: string | null;
                             name: string;
+                            /** @description the node that may hold the connection in a cluster (a serial port is on that node’s host); null = any node. Default on create: the creating node’s name for serial://, else null. Changed only while the device is not meant to be connected (409 otherwise). */
+                            nodeAffinity: string | (never | null);
                             ownerId: string;
                             /** @description connected but offline: no inbound traffic for configuration.availabilityTimeoutMs, or an MQTT device said so */
                             stale: boolean;
@@ -2996,6 +3010,8 @@ export interface paths {
                             /** Format: date-time */
                             lastSeen: string | null;
                             name: string;
+                            /** @description the node that may hold the connection in a cluster (a serial port is on that node’s host); null = any node. Default on create: the creating node’s name for serial://, else null. Changed only while the device is not meant to be connected (409 otherwise). */
+                            nodeAffinity: string | (never | null);
                             ownerId: string;
                             /** @description connected but offline: no inbound traffic for configuration.availabilityTimeoutMs, or an MQTT device said so */
                             stale: boolean;
