@@ -17,6 +17,7 @@ import { assertRole, type Principal } from '../../auth/principal.js'
 import type { ClusterNode } from '../../cluster/index.js'
 import type { Lease, LeaseManager } from '../../cluster/leases.js'
 import { ResourceRouter } from '../../cluster/placement.js'
+import { Reconciler } from '../../cluster/reconciler.js'
 import type { NodeRpc } from '../../cluster/rpc.js'
 import { resolveConfiguration } from './configuration.js'
 import type { DeviceSnapshot } from './live-devices.js'
@@ -57,9 +58,7 @@ export class ClusteredDevicesService extends DevicesService {
   /** The last lease held per device: a report written after it was lost carries its stale epoch and is refused. */
   private readonly lastLease = new Map<string, Lease>()
   private offTelemetry: (() => void) | null = null
-  private reconcileTimer: NodeJS.Timeout | null = null
-  private reconciling: Promise<void> | null = null
-  private stopping = false
+  private readonly reconciler: Reconciler
 
   constructor(
     options: DevicesServiceOptions,
@@ -73,6 +72,11 @@ export class ClusteredDevicesService extends DevicesService {
     super({ ...options, nodeName: cluster.node.name, fence })
     this.leases = cluster.leases
     this.router = new ResourceRouter(cluster)
+    this.reconciler = new Reconciler(
+      () => this.takeUnheld(),
+      cluster.renewIntervalMs,
+      (err) => this.options.logger.warn({ err }, 'device reconciliation failed'),
+    )
     this.snapshots = new SharedTelemetrySnapshots(cluster.redis, SNAPSHOT_TTL_MS, (err) =>
       this.options.logger.warn({ err }, 'cluster: device telemetry snapshots unavailable in Redis'),
     )
@@ -125,15 +129,12 @@ export class ClusteredDevicesService extends DevicesService {
     this.offTelemetry = this.options.bus.on('device.telemetry', (e) =>
       this.snapshots.put(e.deviceId, { ts: e.ts, readings: e.readings }),
     )
-    await this.reconcile()
-    this.scheduleReconcile()
+    await this.reconciler.run()
+    this.reconciler.schedule()
   }
 
   override async stop(): Promise<void> {
-    this.stopping = true
-    if (this.reconcileTimer) clearTimeout(this.reconcileTimer)
-    this.reconcileTimer = null
-    await this.reconciling
+    await this.reconciler.stop()
     this.offTelemetry?.()
     // Closes the connections with their leases still held, so the last reports land; the
     // cluster releases the leases afterwards and a peer may take the unpinned devices.
@@ -207,13 +208,6 @@ export class ClusteredDevicesService extends DevicesService {
   }
 
   /** Takes the wanted devices nobody holds that this node may hold; reports `node lost` on the others. */
-  private reconcile(): Promise<void> {
-    this.reconciling ??= this.takeUnheld().finally(() => {
-      this.reconciling = null
-    })
-    return this.reconciling
-  }
-
   private async takeUnheld(): Promise<void> {
     const wanted = (await this.repo.listDesiredConnected()).filter(
       (d) => !this.leases.holding(DEVICE_LEASE, d.id),
@@ -226,7 +220,7 @@ export class ClusteredDevicesService extends DevicesService {
     )
     let liveNames: Set<string> | null = null
     for (const device of wanted) {
-      if (this.stopping) return
+      if (this.reconciler.stopping) return
       if (!unheld.has(device.id)) continue
       if (this.router.eligible(device.nodeAffinity)) {
         await this.take(device)
@@ -267,16 +261,6 @@ export class ClusteredDevicesService extends DevicesService {
     if (!written) return
     this.options.logger.warn({ deviceId: device.id, node: device.nodeAffinity }, lastError)
     emitStatus(this.options.bus, { ...device, status: 'error', lastError })
-  }
-
-  private scheduleReconcile(): void {
-    if (this.stopping) return
-    this.reconcileTimer = setTimeout(() => {
-      this.reconcile()
-        .catch((err) => this.options.logger.warn({ err }, 'device reconciliation failed'))
-        .finally(() => this.scheduleReconcile())
-    }, this.cluster.renewIntervalMs)
-    this.reconcileTimer.unref()
   }
 }
 
