@@ -12,6 +12,7 @@ import { type TestDatabase, testEngines } from '../helpers/engines.js'
 import { waitFor } from '../helpers/processes.js'
 import { hasSocat, makePtyDir, type PtyPair, removePtyDir, startPtyPair } from '../helpers/pty.js'
 import { REDIS_URL, redisReachable } from '../helpers/redis.js'
+import { multipart } from '../modules/device-files/support.js'
 import { ClusterServers } from './servers.js'
 
 const postgres = testEngines().find((e) => e.name === 'postgres')
@@ -122,6 +123,44 @@ describe.skipIf(!postgres || !hasRedis)('devices across three server processes',
     expect(again.status).toBe(200)
     expect(again.body).toMatchObject({ id, status: 'connected' })
     expect(await cluster.holder('device', id)).toEqual(held)
+
+    // A transfer runs on the holder (uploaded through A): paused through B, resumed through C,
+    // cancelled through B; each answered by A's transfer, its progress seen on C.
+    const { body: file, headers } = multipart([
+      { name: 'file', filename: 'slow.gcode', content: 'G4 P100\n'.repeat(100) },
+    ])
+    const sent = await cluster.send('node-a', 'POST', `${DEVICES}/${id}/upload`, file, headers)
+    expect(sent.status).toBe(202)
+    const jobId = sent.body.job.id as string
+    const job = (name: string) =>
+      cluster.call(name, 'GET', `/api/myntrix/jobs/${jobId}`).then((r) => r.body as Record<string, any>)
+    expect((await cluster.call('node-b', 'POST', `/api/myntrix/jobs/${jobId}/pause`)).status).toBe(200)
+    const paused = await waitFor(
+      async () => ((await job('node-c')).details?.paused === true ? job('node-c') : null),
+      {
+        what: 'the transfer paused through B',
+      },
+    )
+    // Paused: once the line in flight is done, no line is acknowledged.
+    await new Promise((r) => setTimeout(r, 400))
+    const at = (await job('node-b')).details.linesAcknowledged as number
+    await new Promise((r) => setTimeout(r, 800))
+    expect((await job('node-b')).details.linesAcknowledged).toBe(at)
+    expect((await cluster.call('node-c', 'POST', `/api/myntrix/jobs/${jobId}/resume`)).status).toBe(200)
+    await waitFor(async () => (await job('node-c')).details?.linesAcknowledged > at, {
+      what: 'the transfer resumed through C',
+    })
+    const cancelled = await cluster.call('node-b', 'POST', `/api/myntrix/jobs/${jobId}/cancel`)
+    expect(cancelled.status).toBe(200)
+    const ended = await waitFor(
+      async () => ((await job('node-c')).status === 'cancelled' ? job('node-c') : null),
+      {
+        what: 'the transfer cancelled through B',
+      },
+    )
+    expect(ended.details.linesAcknowledged).toBeLessThan(100)
+    // A pause of a finished transfer is 409 from any node, as on one.
+    expect((await cluster.call('node-c', 'POST', `/api/myntrix/jobs/${jobId}/pause`)).status).toBe(409)
 
     // Disconnect through B closes A's connection and frees the lease; a command then is 409 anywhere.
     const off = await cluster.call('node-b', 'POST', `${DEVICES}/${id}/disconnect`)

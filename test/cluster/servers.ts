@@ -60,15 +60,23 @@ export class ClusterServers {
   }
 
   async call(name: string, method: string, route: string, body?: unknown) {
+    return this.send(
+      name,
+      method,
+      route,
+      body === undefined ? undefined : JSON.stringify(body),
+      body === undefined ? {} : { 'content-type': 'application/json' },
+    )
+  }
+
+  /** A request with a body as it is (a multipart upload). */
+  async send(name: string, method: string, route: string, body?: Buffer | string, headers = {}) {
     const res = await fetch(`${this.url(name)}${route}`, {
       method,
-      headers: {
-        authorization: `Bearer ${await this.token()}`,
-        ...(body ? { 'content-type': 'application/json' } : {}),
-      },
-      body: body ? JSON.stringify(body) : undefined,
+      headers: { authorization: `Bearer ${await this.token()}`, ...headers },
+      body,
     })
-    return { status: res.status, body: (await res.json()) as Record<string, unknown> }
+    return { status: res.status, body: (await res.json()) as Record<string, any> }
   }
 
   /** The server process itself: tsx's child, which a signal sent to tsx would not reach. */

@@ -23,7 +23,7 @@ import { resolveConfiguration } from './configuration.js'
 import type { DeviceSnapshot } from './live-devices.js'
 import { emitStatus } from './live-devices.js'
 import type { CommandResult } from './protocols/types.js'
-import { DevicesService, type DevicesServiceOptions } from './service.js'
+import { DevicesService, type DevicesServiceOptions, type HolderHandler } from './service.js'
 import { SharedTelemetrySnapshots } from './telemetry-snapshots.js'
 import type { Device } from './types.js'
 
@@ -113,6 +113,18 @@ export class ClusteredDevicesService extends DevicesService {
     await this.act('delete', { principal, id }, false)
   }
 
+  override onHolder(method: string, handler: HolderHandler): void {
+    super.onHolder(method, handler)
+    this.cluster.rpc.handle(`devices.at.${method}`, (p) => {
+      const { deviceId, params } = p as { deviceId: string; params: unknown }
+      return this.routeToHolder(deviceId, method, params, true)
+    })
+  }
+
+  override atHolder(deviceId: string, method: string, params: unknown): Promise<unknown> {
+    return this.routeToHolder(deviceId, method, params, false)
+  }
+
   override async snapshot(device: Device): Promise<DeviceSnapshot> {
     const here = await super.snapshot(device)
     if (this.live.has(device.id)) return here
@@ -188,6 +200,28 @@ export class ClusteredDevicesService extends DevicesService {
         await this.snapshots.forget(p.id)
         return null
     }
+  }
+
+  /** Another area's action on a device's connection, on the node that has it (or here when none does). */
+  private async routeToHolder(
+    deviceId: string,
+    method: string,
+    params: unknown,
+    forwarded: boolean,
+  ): Promise<unknown> {
+    const device = await this.repo.get(deviceId)
+    const routed = await this.router.route({
+      kind: DEVICE_LEASE,
+      id: deviceId,
+      what: `device ${deviceId}`,
+      affinity: device?.nodeAffinity ?? null,
+      takes: false,
+      method: `devices.at.${method}`,
+      params: { deviceId, params },
+      forwarded,
+      local: () => this.runHolderHandler(method, params),
+    })
+    return routed.value
   }
 
   /** Gives the lease up after the connection here was closed (no-op when none is held). */

@@ -58,10 +58,14 @@ export interface PortInfo {
   productId?: string
 }
 
+/** What a node does on a device it holds for another area (a transfer's pause): see onHolder(). */
+export type HolderHandler = (params: unknown) => Promise<unknown>
+
 export class DevicesService {
   protected readonly repo: DevicesRepository
   protected readonly live: LiveDevices
   protected isStopped = false
+  private readonly holderHandlers = new Map<string, HolderHandler>()
   private readonly outbound: NonNullable<DevicesServiceOptions['outbound']>
 
   constructor(protected readonly options: DevicesServiceOptions) {
@@ -234,6 +238,29 @@ export class DevicesService {
   async facts(id: string): Promise<{ name: string; ownerId: string } | undefined> {
     const device = await this.repo.get(id)
     return device ? { name: device.name, ownerId: device.ownerId } : undefined
+  }
+
+  /**
+   * What this node does for `method` on a device whose connection it has: another area's
+   * action on that connection (a transfer's pause, resume, cancel). Register before start.
+   */
+  onHolder(method: string, handler: HolderHandler): void {
+    this.holderHandlers.set(method, handler)
+  }
+
+  /**
+   * Runs `method`'s handler where the device's connection is: here on one instance; in a
+   * cluster on the node holding the device (here when nobody does). The caller has checked
+   * the caller's right to the device; `params` must be JSON.
+   */
+  atHolder(_deviceId: string, method: string, params: unknown): Promise<unknown> {
+    return this.runHolderHandler(method, params)
+  }
+
+  protected runHolderHandler(method: string, params: unknown): Promise<unknown> {
+    const handler = this.holderHandlers.get(method)
+    if (!handler) throw new Error(`no device holder action ${method}`)
+    return handler(params)
   }
 
   /** The open connection of a device (file streaming drives it), or null. */
