@@ -135,7 +135,7 @@ describe.skipIf(!postgres || !hasRedis)('devices across three server processes',
     const job = (name: string) =>
       cluster.call(name, 'GET', `/api/myntrix/jobs/${jobId}`).then((r) => r.body as Record<string, any>)
     expect((await cluster.call('node-b', 'POST', `/api/myntrix/jobs/${jobId}/pause`)).status).toBe(200)
-    const paused = await waitFor(
+    await waitFor(
       async () => ((await job('node-c')).details?.paused === true ? job('node-c') : null),
       {
         what: 'the transfer paused through B',
