@@ -19,7 +19,8 @@ export class ClusterServers {
 
   constructor(
     readonly db: TestDatabase,
-    private readonly redisUrl: string,
+    /** Null: instances without Redis (one instance alone, for comparison). */
+    private readonly redisUrl: string | null,
     private readonly defaults: Record<string, string> = {},
   ) {}
 
@@ -28,7 +29,7 @@ export class ClusterServers {
       command: [tsx, 'src/main.ts'],
       env: {
         MYNTRIX_DATABASE_URL: this.db.url,
-        MYNTRIX_REDIS_URL: this.redisUrl,
+        ...(this.redisUrl === null ? {} : { MYNTRIX_REDIS_URL: this.redisUrl }),
         MYNTRIX_NODE_NAME: name,
         MYNTRIX_JWT_SECRET: this.jwtSecret,
         ...(process.getuid?.() === 0 ? {} : { MYNTRIX_TRUST_OPERATORS: 'true' }),
