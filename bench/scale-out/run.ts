@@ -11,6 +11,7 @@
 //    default lease settings (TTL 15 s, renewal 5 s): median of R.
 //   MYNTRIX_TEST_DATABASE_URL=postgres://... npx tsx bench/scale-out/run.ts \
 //     [--devices 100] [--clients 300] [--seconds 20] [--commands 200] [--takeovers 5]
+//     [--only fanout|commands|takeover]
 
 import fs from 'node:fs'
 import WebSocket from 'ws'
@@ -63,7 +64,8 @@ async function simDevice(c: ClusterServers, through: string, name: string): Prom
   const created = await c.call(through, 'POST', API, {
     name,
     connectionString: 'sim://marlin',
-    configuration: { temperatureIntervalMs: 100 },
+    // Polled M105 every 100 ms: 10 readings a second (M155 auto-report counts whole seconds).
+    configuration: { temperatureReport: 'poll', temperatureIntervalMs: 100 },
   })
   if (created.status !== 201) throw new Error(`create: ${JSON.stringify(created.body)}`)
   return created.body.id as string
@@ -196,14 +198,17 @@ const load = fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).joi
 console.log(
   `scale-out bench: ${DEVICES} devices at 10 Hz, ${CLIENTS} clients, ${SECONDS} s; load average ${load}`,
 )
-const three = await fanout(['node-a', 'node-b', 'node-c'], true)
-console.log('three instances', JSON.stringify(three))
-const one = await fanout(['solo'], false)
-console.log('one instance', JSON.stringify(one))
-const commands = await commandLatency()
-console.log('command latency', JSON.stringify(commands))
-const takeover = await takeovers()
-console.log('take-over after kill -9', JSON.stringify(takeover))
+const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : null
+const phase = async <T>(name: string, label: string, run: () => Promise<T>) => {
+  if (only && only !== name) return null
+  const result = await run()
+  console.log(label, JSON.stringify(result))
+  return result
+}
+const three = await phase('fanout', 'three instances', () => fanout(['node-a', 'node-b', 'node-c'], true))
+const one = await phase('fanout', 'one instance', () => fanout(['solo'], false))
+const commands = await phase('commands', 'command latency', commandLatency)
+const takeover = await phase('takeover', 'take-over after kill -9', takeovers)
 fs.writeFileSync(
   new URL(`./results-${new Date().toISOString().replace(/[:.]/g, '-')}.json`, import.meta.url),
   JSON.stringify({ load, three, one, commands, takeover }, null, 2),
