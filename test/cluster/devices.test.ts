@@ -135,12 +135,9 @@ describe.skipIf(!postgres || !hasRedis)('devices across three server processes',
     const job = (name: string) =>
       cluster.call(name, 'GET', `/api/myntrix/jobs/${jobId}`).then((r) => r.body as Record<string, any>)
     expect((await cluster.call('node-b', 'POST', `/api/myntrix/jobs/${jobId}/pause`)).status).toBe(200)
-    await waitFor(
-      async () => ((await job('node-c')).details?.paused === true ? job('node-c') : null),
-      {
-        what: 'the transfer paused through B',
-      },
-    )
+    await waitFor(async () => ((await job('node-c')).details?.paused === true ? job('node-c') : null), {
+      what: 'the transfer paused through B',
+    })
     // Paused: once the line in flight is done, no line is acknowledged.
     await new Promise((r) => setTimeout(r, 400))
     const at = (await job('node-b')).details.linesAcknowledged as number
