@@ -21,6 +21,8 @@ export interface ClusterNode {
   membership: Membership
   /** How often leases are renewed; services reconcile what they hold at the same pace. */
   renewIntervalMs: number
+  /** How long a forwarded request waits for its holder by default (MYNTRIX_RPC_TIMEOUT_MS). */
+  rpcTimeoutMs: number
   bus: EventBus
   /** Null on one instance: everything is this node's. */
   leases: LeaseManager | null
@@ -53,6 +55,7 @@ export async function joinCluster(deps: ClusterDeps): Promise<ClusterNode> {
       node,
       membership,
       renewIntervalMs: settings.renewIntervalMs,
+      rpcTimeoutMs: settings.rpcTimeoutMs,
       bus: new EventBus(),
       leases: null,
       rpc: null,
@@ -77,6 +80,7 @@ export async function joinCluster(deps: ClusterDeps): Promise<ClusterNode> {
     node,
     membership,
     renewIntervalMs: settings.renewIntervalMs,
+    rpcTimeoutMs: settings.rpcTimeoutMs,
     bus: new RedisEventBus(link, node.id, logger),
     leases,
     rpc,

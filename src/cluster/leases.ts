@@ -186,6 +186,30 @@ export class LeaseManager {
       and fence_l.holder_node_id = ${this.nodeId} and fence_l.expires_at > ${now})`
   }
 
+  /**
+   * A guard for a write that must only land while nobody holds the resource (no unexpired
+   * lease): what a node that does not hold it may say about it (a lost node's pinned device).
+   */
+  unheldExpression(kind: string, id: string): RawBuilder<boolean> {
+    const now = sql.raw(dbNow(this.opts.engine))
+    return sql<boolean>`not exists (select 1 from resource_leases held_l where held_l.kind = ${kind}
+      and held_l.id = ${id} and held_l.holder_node_id is not null and held_l.expires_at > ${now})`
+  }
+
+  /** Of `ids`, those nobody holds now (no unexpired lease of `kind`): one statement. */
+  async unheldOf(kind: string, ids: string[]): Promise<string[]> {
+    if (ids.length === 0) return []
+    const rows = await rawQuery<{ id: string }>(
+      this.opts.db,
+      this.opts.engine,
+      `select id from resource_leases where kind = ? and holder_node_id is not null
+       and expires_at > ${dbNow(this.opts.engine)} and id in (${ids.map(() => '?').join(', ')})`,
+      [kind, ...ids],
+    )
+    const held = new Set(rows.map((r) => r.id))
+    return ids.filter((id) => !held.has(id))
+  }
+
   /** Whether `lease` is still this node's on the database (the fence as a question). */
   async stillHolds(lease: Lease): Promise<boolean> {
     const f = this.fence(lease)

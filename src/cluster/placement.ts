@@ -4,7 +4,7 @@
 // request goes to that node (rpc) and its answer is the answer; an unheld
 // resource pinned to another node goes to a live node of that name. Routes
 // know nothing of this. On one instance every action runs here, without a
-// lease. Agents use it now; devices are meant to use the same seam.
+// lease. Agents and devices use it.
 
 import { UnavailableError } from '../errors.js'
 import type { ClusterNode } from './index.js'
@@ -24,6 +24,8 @@ export interface RouteRequest<T> {
   params: unknown
   /** The request was forwarded once already: act here or refuse, never forward again. */
   forwarded?: boolean
+  /** How long a forwarded request waits for the holder (default MYNTRIX_RPC_TIMEOUT_MS): a long action's own deadline on top. */
+  timeoutMs?: number
   /** The action itself, on this node (lease: this node's, or null for an unheld resource). */
   local: (lease: Lease | null) => Promise<T>
 }
@@ -71,7 +73,7 @@ export class ResourceRouter {
       throw new UnavailableError(`${r.what} moved to node "${to.nodeName}" meanwhile; try again`)
     const node = { id: to.nodeId, name: to.nodeName }
     // route() only forwards when the cluster has rpc.
-    const value = await this.cluster.rpc!.call(node, r.method, r.params, r.what)
+    const value = await this.cluster.rpc!.call(node, r.method, r.params, r.what, r.timeoutMs)
     return { where: 'remote', node: node.name, value }
   }
 }

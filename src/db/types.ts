@@ -106,6 +106,8 @@ export interface DevicesTable {
   lastError: string | null
   /** The operator asked for the connection to be open: reopened after a restart. */
   desiredConnected: DbBool
+  /** The node name that may hold the device (a serial port's host); null: any node. */
+  nodeAffinity: string | null
   createdAt: DbTime
   updatedAt: DbTime
 }

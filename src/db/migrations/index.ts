@@ -17,6 +17,7 @@ import { notifications } from './0860_notifications.js'
 import { cluster } from './0900_cluster.js'
 import { jobCheckpoints } from './0920_job_checkpoints.js'
 import { alerts } from './0940_alerts.js'
+import { deviceAffinity } from './0960_device_affinity.js'
 import { deviceQueues } from './0980_device_queues.js'
 import { alertNodesAndMounts } from './1000_alert_nodes_and_mounts.js'
 import type { MyntrixMigration } from './types.js'
@@ -38,6 +39,7 @@ export const migrations: Record<string, MyntrixMigration> = {
   '0900_cluster': cluster,
   '0920_job_checkpoints': jobCheckpoints,
   '0940_alerts': alerts,
+  '0960_device_affinity': deviceAffinity,
   '0980_device_queues': deviceQueues,
   '1000_alert_nodes_and_mounts': alertNodesAndMounts,
 }

@@ -5,27 +5,14 @@
 // moving its pin under it would leave it running where it may no longer run
 // (or stop it as a side effect of an edit), so the caller stops it first.
 
-import { Type } from '@sinclair/typebox'
-import { NODE_NAME_PATTERN } from '../../config/cluster.js'
+import { nodeAffinitySchema } from '../../cluster/affinity-schema.js'
 import { ConflictError } from '../../errors.js'
 import { ACTIVE_STATUSES, type AgentStatus } from './agent-entry.js'
 import type { AgentRecord } from './repository.js'
 
-export const NodeAffinitySchema = Type.Union(
-  [
-    Type.String({
-      minLength: 1,
-      maxLength: 128,
-      pattern: NODE_NAME_PATTERN,
-      description: 'a node name (MYNTRIX_NODE_NAME): letters, digits, ".", "_" or "-"',
-    }),
-    Type.Null(),
-  ],
-  {
-    description:
-      'the node the agent runs on (its command and cwd are that host’s); null = any node. Default on ' +
-      'create: the creating node’s name. Changed only while the agent is stopped.',
-  },
+export const NodeAffinitySchema = nodeAffinitySchema(
+  'the node the agent runs on (its command and cwd are that host’s); null = any node. Default on ' +
+    'create: the creating node’s name. Changed only while the agent is stopped.',
 )
 
 /** 409 when the agent is meant to run or its process is alive (`status`: the live one if known here). */

@@ -13,6 +13,7 @@ import type { Principal } from '../../auth/principal.js'
 import type { ClusterNode } from '../../cluster/index.js'
 import type { Lease, LeaseManager } from '../../cluster/leases.js'
 import { ResourceRouter, type Routed } from '../../cluster/placement.js'
+import { Reconciler } from '../../cluster/reconciler.js'
 import type { NodeRpc } from '../../cluster/rpc.js'
 import type { AgentRecord } from './repository.js'
 import type { LogEntryView } from './schemas.js'
@@ -35,14 +36,12 @@ export class ClusteredAgentsService extends AgentsService {
   private readonly router: ResourceRouter
   /** The last lease held per agent: a report written after it was lost carries its stale epoch and is refused. */
   private readonly lastLease = new Map<string, Lease>()
-  private reconcileTimer: NodeJS.Timeout | null = null
-  private reconciling: Promise<void> | null = null
-  private stopping = false
+  private readonly reconciler: Reconciler
 
   constructor(
     options: AgentsServiceOptions,
     private readonly cluster: ClusterNode & { leases: LeaseManager; rpc: NodeRpc },
-    private readonly reconcileEveryMs: number,
+    reconcileEveryMs: number,
   ) {
     const fence = (agentId: string) => {
       const lease = this.lastLease.get(agentId)
@@ -52,6 +51,11 @@ export class ClusteredAgentsService extends AgentsService {
     super({ ...options, nodeName: cluster.node.name, fence })
     this.leases = cluster.leases
     this.router = new ResourceRouter(cluster)
+    this.reconciler = new Reconciler(
+      () => this.takeUnheld(),
+      reconcileEveryMs,
+      (err) => this.logger.warn({ err }, 'agent reconciliation failed'),
+    )
     this.leases.onLost(AGENT_LEASE, async (lease, reason) => {
       this.logger.warn({ agentId: lease.id, reason }, 'lost the lease on a running agent; stopping it here')
       await this.supervisor.stop(lease.id)
@@ -76,15 +80,12 @@ export class ClusteredAgentsService extends AgentsService {
         this.logger.warn({ agentId: r.id, err }, 'could not recover agent'),
       )
     }
-    await this.reconcile()
-    this.scheduleReconcile()
+    await this.reconciler.run()
+    this.reconciler.schedule()
   }
 
   override async stop(): Promise<void> {
-    this.stopping = true
-    if (this.reconcileTimer) clearTimeout(this.reconcileTimer)
-    this.reconcileTimer = null
-    await this.reconciling
+    await this.reconciler.stop()
     // Stops the processes with their leases still held, so the last reports land; the
     // cluster releases the leases afterwards and a peer may take the unpinned agents.
     await super.stop()
@@ -169,18 +170,10 @@ export class ClusteredAgentsService extends AgentsService {
     }
   }
 
-  /** Takes and starts the agents meant to run that nobody holds and this node may run. */
-  private reconcile(): Promise<void> {
-    this.reconciling ??= this.takeUnheld().finally(() => {
-      this.reconciling = null
-    })
-    return this.reconciling
-  }
-
   private async takeUnheld(): Promise<void> {
     const records = await this.repository.all()
     for (const r of records) {
-      if (this.stopping) return
+      if (this.reconciler.stopping) return
       if (!this.wanted(r) || this.leases.holding(AGENT_LEASE, r.id)) continue
       if (await this.leases.holder(AGENT_LEASE, r.id)) continue
       try {
@@ -194,15 +187,5 @@ export class ClusteredAgentsService extends AgentsService {
 
   private wanted(r: AgentRecord): boolean {
     return r.desiredState === 'running' && this.router.eligible(r.nodeAffinity)
-  }
-
-  private scheduleReconcile(): void {
-    if (this.stopping) return
-    this.reconcileTimer = setTimeout(() => {
-      this.reconcile()
-        .catch((err) => this.logger.warn({ err }, 'agent reconciliation failed'))
-        .finally(() => this.scheduleReconcile())
-    }, this.reconcileEveryMs)
-    this.reconcileTimer.unref()
   }
 }

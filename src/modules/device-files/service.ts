@@ -48,6 +48,17 @@ export interface DevicesPort {
   connectionOf(id: string): DeviceLink | null
   /** The protocol the device speaks (its open connection's, else what its settings give). */
   protocolOf(device: { id: string; connectionString: string; configuration: Record<string, unknown> }): string
+  /** What this node does on a device whose connection it has (a transfer's pause). */
+  onHolder(method: string, handler: (params: unknown) => Promise<unknown>): void
+  /** Runs onHolder's `method` on the node that has the device's connection (in a cluster, its holder). */
+  atHolder(deviceId: string, method: string, params: unknown): Promise<unknown>
+}
+
+/** A pause, resume or cancel sent to the node that runs the transfer. */
+interface TransferAction {
+  principal?: Principal
+  jobId: string
+  reason?: string
 }
 
 export interface DeviceFilesServiceOptions {
@@ -103,6 +114,20 @@ export class DeviceFilesService {
 
   constructor(private readonly options: DeviceFilesServiceOptions) {
     this.repository = new DeviceFilesRepository(options.db)
+    // A transfer runs where the device's connection is: in a cluster, pause, resume and cancel
+    // arriving at another node are sent there (the devices service routes them).
+    for (const action of ['pause', 'resume'] as const) {
+      options.devices.onHolder(`transfer.${action}`, async (p) => {
+        const { principal, jobId } = p as TransferAction
+        ;(await this.transferOf(principal!, jobId, action))[action]()
+        return null
+      })
+    }
+    options.devices.onHolder('transfer.cancel', async (p) => {
+      const { jobId, reason } = p as TransferAction
+      await this.unfinishedTransfer(jobId)?.cancel(reason ?? 'cancelled')
+      return null
+    })
   }
 
   start(): void {
@@ -112,8 +137,9 @@ export class DeviceFilesService {
         if (e.status !== 'connected') this.transfers.get(e.deviceId)?.deviceDropped(e.lastError ?? e.status)
       }),
       this.options.jobs.onCancel(TRANSFER_JOB_TYPE, async (job, reason) => {
-        const transfer = [...this.unfinished].find((t) => t.jobId === job.id)
+        const transfer = this.unfinishedTransfer(job.id)
         if (transfer) await transfer.cancel(reason)
+        else await this.atTransferNode(job, 'cancel', { jobId: job.id, reason })
       }),
     )
   }
@@ -273,18 +299,37 @@ export class DeviceFilesService {
   }
 
   async pause(principal: Principal, jobId: string): Promise<Job> {
-    const transfer = await this.transferOf(principal, jobId, 'pause')
-    transfer.pause()
-    return this.options.jobs.get(jobId).then((j) => j!)
+    return this.pauseOrResume(principal, jobId, 'pause')
   }
 
   async resume(principal: Principal, jobId: string): Promise<Job> {
-    const transfer = await this.transferOf(principal, jobId, 'resume')
-    transfer.resume()
+    return this.pauseOrResume(principal, jobId, 'resume')
+  }
+
+  private async pauseOrResume(principal: Principal, jobId: string, action: 'pause' | 'resume'): Promise<Job> {
+    const job = await this.transferJob(principal, jobId, action)
+    await this.atTransferNode(job, action, { principal, jobId })
     return this.options.jobs.get(jobId).then((j) => j!)
   }
 
+  /** Runs a transfer action on the node that has the job's device (here on one instance). */
+  private async atTransferNode(job: Job, action: string, params: TransferAction): Promise<void> {
+    const deviceId = String(job.details?.deviceId ?? '')
+    await this.options.devices.atHolder(deviceId, `transfer.${action}`, params)
+  }
+
+  private unfinishedTransfer(jobId: string): Transfer | undefined {
+    return [...this.unfinished].find((t) => t.jobId === jobId)
+  }
+
   private async transferOf(principal: Principal, jobId: string, action: string): Promise<Transfer> {
+    const job = await this.transferJob(principal, jobId, action)
+    const transfer = this.unfinishedTransfer(jobId)
+    if (!transfer) throw new ConflictError(`job ${jobId} is ${job.status}; it cannot ${action}`)
+    return transfer
+  }
+
+  private async transferJob(principal: Principal, jobId: string, action: string): Promise<Job> {
     assertRole(principal, 'operator', `${action} jobs`)
     const job = await this.options.jobs.getFor(principal, jobId)
     if (job.type !== TRANSFER_JOB_TYPE) {
@@ -292,9 +337,7 @@ export class DeviceFilesService {
         `job ${jobId} is a ${job.type} job; only ${TRANSFER_JOB_TYPE} jobs can ${action}`,
       )
     }
-    const transfer = [...this.unfinished].find((t) => t.jobId === jobId)
-    if (!transfer) throw new ConflictError(`job ${jobId} is ${job.status}; it cannot ${action}`)
-    return transfer
+    return job
   }
 
   private assertCanSend(deviceId: string, link: DeviceLink | null): void {

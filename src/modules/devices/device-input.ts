@@ -13,6 +13,8 @@ export interface DeviceInput {
   type?: string
   connectionString?: string
   configuration?: Record<string, unknown>
+  /** Absent: on create the default for the scheme (service.ts); on update, unchanged. */
+  nodeAffinity?: string | null
 }
 
 /** Checked fields; `target` is the parsed connection string when one was given. */

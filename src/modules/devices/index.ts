@@ -1,15 +1,16 @@
 // Wires the devices area: service from the shared context, routes, lifecycle.
 
 import type { Area, AreaContext } from '../area.js'
+import { ClusteredDevicesService } from './clustered-service.js'
 import { deviceRoutes } from './routes.js'
-import { DevicesService } from './service.js'
+import { DevicesService, type DevicesServiceOptions } from './service.js'
 
 export interface DevicesArea extends Area {
   service: DevicesService
 }
 
 export function createDevicesArea(ctx: AreaContext): DevicesArea {
-  const service = new DevicesService({
+  const options: DevicesServiceOptions = {
     db: ctx.db,
     bus: ctx.bus,
     logger: ctx.logger,
@@ -21,7 +22,14 @@ export function createDevicesArea(ctx: AreaContext): DevicesArea {
         return user && !user.disabled ? user.role : undefined
       },
     },
-  })
+    nodeName: ctx.cluster.node.name,
+  }
+  const { leases, rpc, redis } = ctx.cluster
+  // In a cluster, connected devices are held by lease and actions go to their holder.
+  const service =
+    leases && rpc && redis
+      ? new ClusteredDevicesService(options, { ...ctx.cluster, leases, rpc, redis })
+      : new DevicesService(options)
   return {
     name: 'devices',
     service,

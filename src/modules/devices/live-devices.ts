@@ -5,12 +5,13 @@
 // Opening checks the outbound policy first, so a refused device changes
 // nothing.
 
+import type { Expression, SqlBool } from 'kysely'
 import type { EventBus } from '../../events/bus.js'
 import type { Logger } from '../../logger.js'
 import { actingRole, OutboundDeniedError, type OutboundPolicy } from '../../net/outbound-policy.js'
 import { DeviceConnection } from './connection.js'
 import { type ConnectionTarget, parseConnectionString } from './connection-string.js'
-import type { DevicesRepository } from './repository.js'
+import type { DevicePatch, DevicesRepository } from './repository.js'
 import { guardedTransports } from './transports/index.js'
 import type { ResolveAddress, TransportFactory } from './transports/types.js'
 import type { ConnectionListener, Device, DeviceStatus, TelemetrySample } from './types.js'
@@ -23,6 +24,11 @@ export interface LiveDevicesOptions {
   transports?: Record<string, TransportFactory>
   lastSeenWriteIntervalMs: number
   telemetryHistorySize: number
+  /**
+   * In a cluster: the condition every write of a connection's reports carries (its lease's
+   * epoch fence), so a node that lost the device changes nothing. Absent: unguarded.
+   */
+  fence?: (deviceId: string) => Expression<SqlBool>
 }
 
 interface Live {
@@ -141,14 +147,14 @@ export class LiveDevices {
       transports: this.options.transports ?? guardedTransports(resolveAddress),
     })
     this.live.set(device.id, live)
-    await this.options.repo.update(device.id, { desiredConnected: true }, false)
+    await this.report(device.id, { desiredConnected: true })
     try {
       await live.connection.connect({ keepTrying })
     } catch (err) {
       if (!keepTrying) {
         this.live.delete(device.id)
         await live.writes
-        await this.options.repo.update(device.id, { desiredConnected: false }, false)
+        await this.report(device.id, { desiredConnected: false })
       }
       // The name resolved elsewhere between the precheck and the open: answer the refusal, not a 502.
       throw outboundDenial(err) ?? err
@@ -162,7 +168,12 @@ export class LiveDevices {
     this.live.delete(id)
     await live.connection.disconnect()
     await live.writes
-    if (live.lastSeen) await this.options.repo.update(id, { lastSeen: live.lastSeen }, false).catch(() => {})
+    if (live.lastSeen) await this.report(id, { lastSeen: live.lastSeen }).catch(() => {})
+  }
+
+  /** A write of what the connection reports (never touches updatedAt), fenced in a cluster. */
+  private async report(id: string, patch: DevicePatch): Promise<void> {
+    await this.options.repo.update(id, patch, false, this.options.fence?.(id))
   }
 
   /** The policy check a TCP or MQTT device's transport makes before each connect. */
@@ -192,7 +203,7 @@ export class LiveDevices {
       if (keepTrying) {
         // Reopening after a restart: show why on the device; desiredConnected stays, so allowing it and
         // restarting brings the device back.
-        await this.options.repo.update(device.id, { status: 'error', lastError: err.message }, false)
+        await this.report(device.id, { status: 'error', lastError: err.message })
         emitStatus(this.options.bus, { ...device, status: 'error', lastError: err.message })
       }
       throw err
@@ -200,7 +211,7 @@ export class LiveDevices {
   }
 
   private listenerFor(id: string, live: Live): ConnectionListener {
-    const { bus, logger, repo } = this.options
+    const { bus, logger } = this.options
     const write = (work: () => Promise<void>) => {
       live.writes = live.writes.then(work).catch((err: Error) => {
         logger.error({ deviceId: id, err: err.message }, 'device state write failed')
@@ -209,7 +220,7 @@ export class LiveDevices {
     return {
       status: (status, lastError) => {
         if (this.live.get(id) !== live) return
-        write(() => repo.update(id, { status, lastError }, false))
+        write(() => this.report(id, { status, lastError }))
         bus.emit('device.status', {
           deviceId: id,
           ownerId: live.ownerId,
@@ -232,7 +243,7 @@ export class LiveDevices {
         bus.emit('device.log', { deviceId: id, ts: at.toISOString(), direction, line })
       },
       firmwareVersion: (version) => {
-        write(() => repo.update(id, { firmwareVersion: version }, false))
+        write(() => this.report(id, { firmwareVersion: version }))
       },
       warning: (message) => logger.warn({ deviceId: id }, message),
       alarm: (message, at) => {
@@ -255,7 +266,7 @@ export class LiveDevices {
         live.lastSeen = at
         if (at.getTime() - live.lastSeenWrittenAt < this.options.lastSeenWriteIntervalMs) return
         live.lastSeenWrittenAt = at.getTime()
-        write(() => repo.update(id, { lastSeen: at }, false))
+        write(() => this.report(id, { lastSeen: at }))
       },
     }
   }

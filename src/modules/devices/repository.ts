@@ -1,5 +1,6 @@
 // SQL for the devices table; snake_case stays in here (CamelCasePlugin maps it).
 
+import type { Expression, SqlBool } from 'kysely'
 import { oldestFirstPage } from '../../db/page.js'
 import type { Database } from '../../db/types.js'
 import { fromDbBool, fromDbJson, fromDbTime, toDbBool, toDbJson, toDbTime } from '../../db/values.js'
@@ -17,6 +18,7 @@ type DeviceRow = {
   ownerId: string
   lastError: string | null
   desiredConnected: unknown
+  nodeAffinity: string | null
   createdAt: unknown
   updatedAt: unknown
 }
@@ -34,6 +36,7 @@ function toDevice(row: DeviceRow): Device {
     ownerId: row.ownerId,
     lastError: row.lastError,
     desiredConnected: fromDbBool(row.desiredConnected),
+    nodeAffinity: row.nodeAffinity ?? null,
     createdAt: fromDbTime(row.createdAt)!,
     updatedAt: fromDbTime(row.updatedAt)!,
   }
@@ -51,6 +54,7 @@ export type DevicePatch = Partial<
     | 'lastSeen'
     | 'firmwareVersion'
     | 'desiredConnected'
+    | 'nodeAffinity'
   >
 >
 
@@ -72,6 +76,7 @@ export class DevicesRepository {
         ownerId: device.ownerId,
         lastError: device.lastError,
         desiredConnected: toDbBool(device.desiredConnected),
+        nodeAffinity: device.nodeAffinity,
         createdAt: toDbTime(device.createdAt),
         updatedAt: toDbTime(device.updatedAt),
       })
@@ -113,7 +118,11 @@ export class DevicesRepository {
       .execute()
   }
 
-  async update(id: string, patch: DevicePatch, touch = true): Promise<void> {
+  /**
+   * False when nothing was written: the device is gone, or `guard` (a lease's fence, a
+   * "not meant to be connected" condition) did not hold.
+   */
+  async update(id: string, patch: DevicePatch, touch = true, guard?: Expression<SqlBool>): Promise<boolean> {
     const values: Record<string, unknown> = {}
     if (patch.name !== undefined) values.name = patch.name
     if (patch.type !== undefined) values.type = patch.type
@@ -124,9 +133,13 @@ export class DevicesRepository {
     if (patch.lastSeen !== undefined) values.lastSeen = toDbTime(patch.lastSeen)
     if (patch.firmwareVersion !== undefined) values.firmwareVersion = patch.firmwareVersion
     if (patch.desiredConnected !== undefined) values.desiredConnected = toDbBool(patch.desiredConnected)
+    if (patch.nodeAffinity !== undefined) values.nodeAffinity = patch.nodeAffinity
     if (touch) values.updatedAt = toDbTime(new Date())
-    if (Object.keys(values).length === 0) return
-    await this.db.updateTable('devices').set(values).where('id', '=', id).execute()
+    if (Object.keys(values).length === 0) return true
+    let query = this.db.updateTable('devices').set(values).where('id', '=', id)
+    if (guard) query = query.where(guard)
+    const result = await query.executeTakeFirst()
+    return Number(result.numUpdatedRows) > 0
   }
 
   async delete(id: string): Promise<void> {

@@ -25,6 +25,7 @@ import {
   UpdateDeviceBody,
 } from './schemas.js'
 import type { DevicesService } from './service.js'
+import type { DeviceStatus } from './types.js'
 
 const tags = ['devices']
 
@@ -195,59 +196,36 @@ export function deviceRoutes(app: AppInstance, service: DevicesService, bus: Eve
       openLiveFeed(socket, request, {
         noun: 'device',
         load: () => service.get(principal, deviceId),
-        start: (device, { queue, track }) => {
-          const first = service.snapshot(device)
-          queue.push(
-            envelope(
-              'status',
-              {
-                status: first.status,
-                stale: first.stale,
-                lastSeen: first.lastSeen?.toISOString() ?? null,
-              },
-              subject,
-            ),
-          )
+        start: async (device, { queue, track }) => {
+          // In a cluster the device's connection may be on another node: its events come from
+          // there (onAnyNode), and the first frames from the snapshot every node can read.
+          const first = await service.snapshot(device)
+          // What the availability frames repeat; kept from the status frames as they pass.
+          let current = { status: first.status, lastSeen: first.lastSeen?.toISOString() ?? null }
+          queue.push(envelope('status', { ...current, stale: first.stale }, subject))
           if (first.readings) queue.push(envelope('telemetry', first.readings, subject))
           track(
-            bus.on('device.status', (e) => {
-              if (e.deviceId === deviceId)
-                queue.push(
-                  envelope(
-                    'status',
-                    { status: e.status, stale: e.stale ?? false, lastSeen: e.lastSeen },
-                    subject,
-                  ),
-                )
-            }),
-            bus.on('device.availability', (e) => {
+            bus.onAnyNode('device.status', (e) => {
               if (e.deviceId !== deviceId) return
-              const { status, lastSeen } = service.snapshot(device)
-              queue.push(
-                envelope(
-                  'status',
-                  {
-                    status,
-                    stale: e.stale,
-                    staleReason: e.reason,
-                    lastSeen: lastSeen?.toISOString() ?? null,
-                  },
-                  subject,
-                ),
-              )
+              current = { status: e.status as DeviceStatus, lastSeen: e.lastSeen }
+              queue.push(envelope('status', { ...current, stale: e.stale ?? false }, subject))
             }),
-            bus.on('device.telemetry', (e) => {
+            bus.onAnyNode('device.availability', (e) => {
+              if (e.deviceId !== deviceId) return
+              queue.push(envelope('status', { ...current, stale: e.stale, staleReason: e.reason }, subject))
+            }),
+            bus.onAnyNode('device.telemetry', (e) => {
               if (e.deviceId === deviceId)
                 queue.push({ type: 'telemetry', deviceId, ts: e.ts, payload: e.readings })
             }),
-            bus.on('device.log', (e) => {
+            bus.onAnyNode('device.log', (e) => {
               if (e.deviceId === deviceId)
                 queue.push({ type: 'log', deviceId, ts: e.ts, direction: e.direction, payload: e.line })
             }),
-            bus.on('job.updated', (e) => {
+            bus.onAnyNode('job.updated', (e) => {
               if (e.job.details?.deviceId === deviceId) queue.push(envelope('job', e.job, subject))
             }),
-            bus.on('device.deleted', (e) => {
+            bus.onAnyNode('device.deleted', (e) => {
               if (e.deviceId === deviceId) socket.close(1000, 'device deleted')
             }),
           )

@@ -2,6 +2,7 @@
 // the check of a command line that both the route and the connection apply.
 
 import { Type } from '@sinclair/typebox'
+import { nodeAffinitySchema } from '../../cluster/affinity-schema.js'
 import { type FieldError, ValidationError } from '../../errors.js'
 import { ListQuery } from '../../http/list.js'
 import { NameString } from '../../names.js'
@@ -21,6 +22,13 @@ export const DeviceStatusSchema = Type.Union(
   { description: DEVICE_STATUSES.join(' | ') },
 )
 
+/** docs/SCALE-OUT.md, "Devices". */
+const DeviceAffinitySchema = nodeAffinitySchema(
+  'the node that may hold the connection in a cluster (a serial port is on that node’s host); null = any ' +
+    'node. Default on create: the creating node’s name for serial://, else null. Changed only while the ' +
+    'device is not meant to be connected (409 otherwise).',
+)
+
 const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()])
 export const DeviceSchema = Type.Object({
   id: Type.String(),
@@ -37,6 +45,7 @@ export const DeviceSchema = Type.Object({
     description:
       'connected but offline: no inbound traffic for configuration.availabilityTimeoutMs, or an MQTT device said so',
   }),
+  nodeAffinity: DeviceAffinitySchema,
   createdAt: Type.String({ format: 'date-time' }),
   updatedAt: Type.String({ format: 'date-time' }),
 })
@@ -54,6 +63,7 @@ export const CreateDeviceBody = Type.Object({
   ),
   connectionString: connectionStringField,
   configuration: Type.Optional(DeviceConfigurationSchema),
+  nodeAffinity: Type.Optional(DeviceAffinitySchema),
 })
 
 export const UpdateDeviceBody = Type.Object({
@@ -61,6 +71,7 @@ export const UpdateDeviceBody = Type.Object({
   type: Type.Optional(Type.String({ maxLength: 100 })),
   connectionString: Type.Optional(connectionStringField),
   configuration: Type.Optional(DeviceConfigurationSchema),
+  nodeAffinity: Type.Optional(DeviceAffinitySchema),
 })
 
 export const DeviceIdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) })
@@ -125,6 +136,7 @@ export function deviceView(device: Device) {
     ownerId: device.ownerId,
     lastError: device.lastError,
     stale: device.stale ?? false,
+    nodeAffinity: device.nodeAffinity,
     createdAt: device.createdAt.toISOString(),
     updatedAt: device.updatedAt.toISOString(),
   }

@@ -9,12 +9,13 @@ import { ConflictError } from '../../errors.js'
 import type { EventBus } from '../../events/bus.js'
 import type { Logger } from '../../logger.js'
 import { actingRole, OutboundDeniedError, OutboundPolicy } from '../../net/outbound-policy.js'
+import { assertAffinityChangeable, notMeantToBeConnected } from './affinity.js'
 import { defaultProtocolFor } from './configuration.js'
 import type { DeviceConnection } from './connection.js'
 import { type ConnectionTarget, parseConnectionString } from './connection-string.js'
 import { checkDeviceInput, type DeviceInput } from './device-input.js'
 import { DeviceNotConnectedError } from './errors.js'
-import { type DeviceSnapshot, emitStatus, LiveDevices } from './live-devices.js'
+import { type DeviceSnapshot, emitStatus, LiveDevices, type LiveDevicesOptions } from './live-devices.js'
 import type { CommandResult } from './protocols/types.js'
 import { DevicesRepository } from './repository.js'
 import { REDACTED, validateCommand } from './schemas.js'
@@ -43,6 +44,10 @@ export interface DevicesServiceOptions {
   telemetryHistorySize?: number
   /** Lists serial ports; defaults to serialport's SerialPort.list(). */
   listPorts?: () => Promise<PortInfo[]>
+  /** This node's name: a new serial device's default nodeAffinity (its port is on this host). */
+  nodeName?: string
+  /** In a cluster: the lease fence every write of a connection's reports carries (live-devices.ts). */
+  fence?: LiveDevicesOptions['fence']
 }
 
 export interface PortInfo {
@@ -53,13 +58,17 @@ export interface PortInfo {
   productId?: string
 }
 
+/** What a node does on a device it holds for another area (a transfer's pause): see onHolder(). */
+export type HolderHandler = (params: unknown) => Promise<unknown>
+
 export class DevicesService {
-  private readonly repo: DevicesRepository
-  private readonly live: LiveDevices
-  private isStopped = false
+  protected readonly repo: DevicesRepository
+  protected readonly live: LiveDevices
+  protected isStopped = false
+  private readonly holderHandlers = new Map<string, HolderHandler>()
   private readonly outbound: NonNullable<DevicesServiceOptions['outbound']>
 
-  constructor(private readonly options: DevicesServiceOptions) {
+  constructor(protected readonly options: DevicesServiceOptions) {
     this.repo = new DevicesRepository(options.db)
     this.outbound = options.outbound ?? { policy: new OutboundPolicy(), roleOf: async () => undefined }
     this.live = new LiveDevices({
@@ -70,6 +79,7 @@ export class DevicesService {
       transports: options.transports,
       lastSeenWriteIntervalMs: options.lastSeenWriteIntervalMs ?? 5000,
       telemetryHistorySize: options.telemetryHistorySize ?? 1000,
+      fence: options.fence,
     })
   }
 
@@ -105,6 +115,13 @@ export class DevicesService {
       ownerId: principal.id,
       lastError: null,
       desiredConnected: false,
+      // Absent: a serial port is on the creating node's host; a network or simulated device goes anywhere.
+      nodeAffinity:
+        input.nodeAffinity !== undefined
+          ? input.nodeAffinity
+          : fields.target!.scheme === 'serial'
+            ? (this.options.nodeName ?? null)
+            : null,
       createdAt: now,
       updatedAt: now,
     }
@@ -140,17 +157,32 @@ export class DevicesService {
       (input.connectionString !== undefined && input.connectionString !== current.connectionString) ||
       (input.configuration !== undefined &&
         JSON.stringify(input.configuration) !== JSON.stringify(current.configuration))
-    if (linkChanged && this.live.has(id)) {
+    const openAnywhere = await this.isOpenAnywhere(id)
+    if (linkChanged && openAnywhere) {
       throw new ConflictError(
         `device ${id} is ${current.status}; disconnect it before changing connectionString or configuration`,
       )
     }
-    await this.repo.update(id, {
-      name: input.name === undefined ? undefined : fields.name,
-      type: input.type === undefined ? undefined : fields.type,
-      connectionString: input.connectionString === undefined ? undefined : fields.connectionString,
-      configuration: input.configuration === undefined ? undefined : fields.configuration,
-    })
+    // Sending the affinity it has (a console saving the whole form) is no change.
+    const affinityChanged = input.nodeAffinity !== undefined && input.nodeAffinity !== current.nodeAffinity
+    if (affinityChanged) assertAffinityChangeable(current, openAnywhere)
+    const written = await this.repo.update(
+      id,
+      {
+        name: input.name === undefined ? undefined : fields.name,
+        type: input.type === undefined ? undefined : fields.type,
+        connectionString: input.connectionString === undefined ? undefined : fields.connectionString,
+        configuration: input.configuration === undefined ? undefined : fields.configuration,
+        nodeAffinity: affinityChanged ? input.nodeAffinity : undefined,
+      },
+      true,
+      // A held connection must never be left on a node its own affinity no longer allows.
+      affinityChanged ? notMeantToBeConnected() : undefined,
+    )
+    if (!written && affinityChanged) {
+      assertAffinityChangeable(await this.get(principal, id), false)
+      throw new ConflictError(`device ${id} was connected while its nodeAffinity was written; try again`)
+    }
     return this.get(principal, id)
   }
 
@@ -197,8 +229,8 @@ export class DevicesService {
     return this.live.recentTelemetry(id, limit)
   }
 
-  /** What a telemetry WebSocket sends first. */
-  snapshot(device: Device): DeviceSnapshot {
+  /** What a telemetry WebSocket sends first (in a cluster, from the holder's shared snapshot). */
+  async snapshot(device: Device): Promise<DeviceSnapshot> {
     return this.live.snapshot(device)
   }
 
@@ -206,6 +238,29 @@ export class DevicesService {
   async facts(id: string): Promise<{ name: string; ownerId: string } | undefined> {
     const device = await this.repo.get(id)
     return device ? { name: device.name, ownerId: device.ownerId } : undefined
+  }
+
+  /**
+   * What this node does for `method` on a device whose connection it has: another area's
+   * action on that connection (a transfer's pause, resume, cancel). Register before start.
+   */
+  onHolder(method: string, handler: HolderHandler): void {
+    this.holderHandlers.set(method, handler)
+  }
+
+  /**
+   * Runs `method`'s handler where the device's connection is: here on one instance; in a
+   * cluster on the node holding the device (here when nobody does). The caller has checked
+   * the caller's right to the device; `params` must be JSON.
+   */
+  atHolder(_deviceId: string, method: string, params: unknown): Promise<unknown> {
+    return this.runHolderHandler(method, params)
+  }
+
+  protected runHolderHandler(method: string, params: unknown): Promise<unknown> {
+    const handler = this.holderHandlers.get(method)
+    if (!handler) throw new Error(`no device holder action ${method}`)
+    return handler(params)
   }
 
   /** The open connection of a device (file streaming drives it), or null. */
@@ -254,16 +309,19 @@ export class DevicesService {
   /** Reopens the connections that were meant to be open when the last process ended. */
   async start(): Promise<void> {
     await this.repo.resetStatuses()
-    for (const device of await this.repo.listDesiredConnected()) {
-      this.open(device, true).catch((err: Error) => {
-        this.options.logger.warn(
-          { deviceId: device.id, err: err.message },
-          err instanceof OutboundDeniedError
-            ? 'device refused by the outbound policy after restart; not reopened'
-            : 'device not reachable after restart; retrying',
-        )
-      })
-    }
+    for (const device of await this.repo.listDesiredConnected()) void this.reopen(device)
+  }
+
+  /** Opens a device meant to be connected, retrying while it is unreachable; never rejects. */
+  protected reopen(device: Device): Promise<void> {
+    return this.open(device, true).catch((err: Error) => {
+      this.options.logger.warn(
+        { deviceId: device.id, err: err.message },
+        err instanceof OutboundDeniedError
+          ? 'device refused by the outbound policy after restart; not reopened'
+          : 'device not reachable after restart; retrying',
+      )
+    })
   }
 
   async stop(): Promise<void> {
@@ -274,11 +332,16 @@ export class DevicesService {
 
   // ---- internals ------------------------------------------------------------
 
+  /** Whether the device's link is open (or opening) here; in a cluster, on any node. */
+  protected async isOpenAnywhere(id: string): Promise<boolean> {
+    return this.live.has(id)
+  }
+
   /**
    * `callerRole` is who asked (undefined: the server itself, reopening after a
    * restart, which acts with the owner's role alone).
    */
-  private async open(device: Device, keepTrying: boolean, callerRole?: string): Promise<void> {
+  protected async open(device: Device, keepTrying: boolean, callerRole?: string): Promise<void> {
     const assertRunning = () => {
       if (this.isStopped) throw new ConflictError('the server is shutting down')
     }

@@ -40,6 +40,11 @@ export interface Device {
   /** The operator asked for the link to be open: it is reopened after a restart. */
   desiredConnected: boolean
   /**
+   * The node name that may hold the device's connection in a cluster (a serial port's host);
+   * null: any node (docs/SCALE-OUT.md).
+   */
+  nodeAffinity: string | null
+  /**
    * The open link has heard nothing for `availabilityTimeoutMs`, or an MQTT device said it is
    * offline. Known only to the live connection (never stored); absent on a row read alone.
    */

@@ -325,9 +325,12 @@ export class JobsService {
     return this.cancel(id, `cancelled by ${principal.username}`)
   }
 
-  /** Subscribes to every job change (the `job.updated` payload); returns the unsubscribe function. */
+  /**
+   * Subscribes to every job change (the `job.updated` payload), on any node of a cluster: for
+   * live feeds to clients only, never for side effects. Returns the unsubscribe function.
+   */
   onJobUpdated(listener: (job: JobEventPayload) => void): () => void {
-    return this.bus.on('job.updated', ({ job }) => listener(job))
+    return this.bus.onAnyNode('job.updated', ({ job }) => listener(job))
   }
 
   /** May this caller see this job (for the live feed)? */

@@ -79,24 +79,24 @@ export class VisualizationService {
     await this.layout.load()
     await this.layout.prune(await this.repo.allIds())
     const mark = () => this.markDirty()
+    // What the scene streams to clients follows every node's events (onAnyNode); freeing a
+    // deleted resource's layout slot is a write, done once, by the node where it was deleted.
     this.unsubscribers.push(
-      this.bus.on('agent.status', mark),
-      this.bus.on('device.status', mark),
-      this.bus.on('job.updated', mark),
-      this.bus.on('task.run', mark),
-      this.bus.on('device.telemetry', (e) => {
+      this.bus.onAnyNode('agent.status', mark),
+      this.bus.onAnyNode('device.status', mark),
+      this.bus.onAnyNode('job.updated', mark),
+      this.bus.onAnyNode('task.run', mark),
+      this.bus.onAnyNode('device.telemetry', (e) => {
         this.telemetry.set(e.deviceId, { readings: e.readings, at: new Date(e.ts) })
         this.markDirty()
       }),
-      this.bus.on('agent.deleted', (e) => {
-        void this.layout.release(e.agentId).catch(() => {})
-        this.markDirty()
-      }),
-      this.bus.on('device.deleted', (e) => {
+      this.bus.onAnyNode('agent.deleted', mark),
+      this.bus.onAnyNode('device.deleted', (e) => {
         this.telemetry.delete(e.deviceId)
-        void this.layout.release(e.deviceId).catch(() => {})
         this.markDirty()
       }),
+      this.bus.on('agent.deleted', (e) => void this.layout.release(e.agentId).catch(() => {})),
+      this.bus.on('device.deleted', (e) => void this.layout.release(e.deviceId).catch(() => {})),
     )
     this.refreshTimer = setInterval(() => {
       if (this.subscriptions.size > 0) this.markDirty()

@@ -2744,6 +2744,8 @@ export interface paths {
                             /** Format: date-time */
                             lastSeen: string | null;
                             name: string;
+                            /** @description the node that may hold the connection in a cluster (a serial port is on that node’s host); null = any node. Default on create: the creating node’s name for serial://, else null. Changed only while the device is not meant to be connected (409 otherwise). */
+                            nodeAffinity: string | (never | null);
                             ownerId: string;
                             /** @description connected but offline: no inbound traffic for configuration.availabilityTimeoutMs, or an MQTT device said so */
                             stale: boolean;
@@ -2831,6 +2833,8 @@ export interface paths {
                         /** @description one of: serial:///dev/ttyUSB0?baudRate=115200, /dev/ttyUSB0 or another absolute device path (baud from configuration.baudRate, default 115200), tcp://host:port, mqtt://host:port/<topic-prefix>, sim://marlin, sim://grbl */
                         connectionString: string;
                         name: string;
+                        /** @description the node that may hold the connection in a cluster (a serial port is on that node’s host); null = any node. Default on create: the creating node’s name for serial://, else null. Changed only while the device is not meant to be connected (409 otherwise). */
+                        nodeAffinity?: string | (never | null);
                         /** @description free text, e.g. printer, cnc, sensor (default generic) */
                         type?: string;
                     };
@@ -2913,6 +2917,8 @@ export interface paths {
                             /** Format: date-time */
                             lastSeen: string | null;
                             name: string;
+                            /** @description the node that may hold the connection in a cluster (a serial port is on that node’s host); null = any node. Default on create: the creating node’s name for serial://, else null. Changed only while the device is not meant to be connected (409 otherwise). */
+                            nodeAffinity: string | (never | null);
                             ownerId: string;
                             /** @description connected but offline: no inbound traffic for configuration.availabilityTimeoutMs, or an MQTT device said so */
                             stale: boolean;
@@ -3027,6 +3033,8 @@ export interface paths {
                             /** Format: date-time */
                             lastSeen: string | null;
                             name: string;
+                            /** @description the node that may hold the connection in a cluster (a serial port is on that node’s host); null = any node. Default on create: the creating node’s name for serial://, else null. Changed only while the device is not meant to be connected (409 otherwise). */
+                            nodeAffinity: string | (never | null);
                             ownerId: string;
                             /** @description connected but offline: no inbound traffic for configuration.availabilityTimeoutMs, or an MQTT device said so */
                             stale: boolean;
@@ -3115,6 +3123,8 @@ export interface paths {
                         /** @description one of: serial:///dev/ttyUSB0?baudRate=115200, /dev/ttyUSB0 or another absolute device path (baud from configuration.baudRate, default 115200), tcp://host:port, mqtt://host:port/<topic-prefix>, sim://marlin, sim://grbl */
                         connectionString?: string;
                         name?: string;
+                        /** @description the node that may hold the connection in a cluster (a serial port is on that node’s host); null = any node. Default on create: the creating node’s name for serial://, else null. Changed only while the device is not meant to be connected (409 otherwise). */
+                        nodeAffinity?: string | (never | null);
                         type?: string;
                     };
                 };
@@ -3196,6 +3206,8 @@ export interface paths {
                             /** Format: date-time */
                             lastSeen: string | null;
                             name: string;
+                            /** @description the node that may hold the connection in a cluster (a serial port is on that node’s host); null = any node. Default on create: the creating node’s name for serial://, else null. Changed only while the device is not meant to be connected (409 otherwise). */
+                            nodeAffinity: string | (never | null);
                             ownerId: string;
                             /** @description connected but offline: no inbound traffic for configuration.availabilityTimeoutMs, or an MQTT device said so */
                             stale: boolean;
@@ -3390,6 +3402,8 @@ export interface paths {
                             /** Format: date-time */
                             lastSeen: string | null;
                             name: string;
+                            /** @description the node that may hold the connection in a cluster (a serial port is on that node’s host); null = any node. Default on create: the creating node’s name for serial://, else null. Changed only while the device is not meant to be connected (409 otherwise). */
+                            nodeAffinity: string | (never | null);
                             ownerId: string;
                             /** @description connected but offline: no inbound traffic for configuration.availabilityTimeoutMs, or an MQTT device said so */
                             stale: boolean;
@@ -3506,6 +3520,8 @@ export interface paths {
                             /** Format: date-time */
                             lastSeen: string | null;
                             name: string;
+                            /** @description the node that may hold the connection in a cluster (a serial port is on that node’s host); null = any node. Default on create: the creating node’s name for serial://, else null. Changed only while the device is not meant to be connected (409 otherwise). */
+                            nodeAffinity: string | (never | null);
                             ownerId: string;
                             /** @description connected but offline: no inbound traffic for configuration.availabilityTimeoutMs, or an MQTT device said so */
                             stale: boolean;
