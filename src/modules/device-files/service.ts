@@ -336,8 +336,12 @@ export class DeviceFilesService {
       throw err
     }
     const configured = device.configuration.stallTimeoutMs
+    const timeouts = device.configuration.commandTimeouts
     const options: StreamerOptions = {
       ...this.options.streamer,
+      // Validated when stored (devices/configuration.ts): command words to milliseconds.
+      commandTimeouts:
+        typeof timeouts === 'object' && timeouts !== null ? (timeouts as Record<string, number>) : {},
       stallTimeoutMs:
         typeof configured === 'number' ? configured : (DEFAULT_STALL_TIMEOUT_MS[protocol] ?? null),
     }

@@ -2177,6 +2177,10 @@ export interface paths {
                                 baudRate?: number;
                                 /** @description for a command without timeoutMs; default 10000 */
                                 commandTimeoutMs?: number;
+                                /** @description file transfers: how long a streamed line with this command word (G28, M109...) may wait for its ok, in ms (100-86400000); `default` for every other line (60000). Merged over the defaults: 1800000 for G4 G28 G29 G34 G35 G76 M0 M1 M109 M116 M190 M191 M303 M400 M600. A command named here is never a stall */
+                                commandTimeouts?: {
+                                    [key: string]: number;
+                                };
                                 /** @description TCP/MQTT connect; default 5000 */
                                 connectTimeoutMs?: number;
                                 /** @description per handshake attempt; default 2000 */
@@ -2208,7 +2212,7 @@ export interface paths {
                                 reconnectMaxDelayMs?: number;
                                 /** @description after a resync probe could not confirm: how long the firmware must stay silent before commands go out again; default 500 */
                                 resyncQuietMs?: number;
-                                /** @description file transfers to GRBL: no ok and no busy status for this long with lines outstanding asks for a status and raises device.stalled; a second such wait interrupts the job; default 10000 */
+                                /** @description file transfers (GRBL, Marlin): no ok and no busy status (GRBL) or no ok, busy: or temperature report (Marlin) for this long with lines outstanding asks for a status (? or M105) and raises device.stalled; a second such wait interrupts the job; default 10000 (GRBL), 20000 (Marlin) */
                                 stallTimeoutMs?: number;
                                 /** @description GRBL real-time ? rate: 0 (off) or 20-60000; default 250 */
                                 statusPollMs?: number;
@@ -2271,6 +2275,10 @@ export interface paths {
                             baudRate?: number;
                             /** @description for a command without timeoutMs; default 10000 */
                             commandTimeoutMs?: number;
+                            /** @description file transfers: how long a streamed line with this command word (G28, M109...) may wait for its ok, in ms (100-86400000); `default` for every other line (60000). Merged over the defaults: 1800000 for G4 G28 G29 G34 G35 G76 M0 M1 M109 M116 M190 M191 M303 M400 M600. A command named here is never a stall */
+                            commandTimeouts?: {
+                                [key: string]: number;
+                            };
                             /** @description TCP/MQTT connect; default 5000 */
                             connectTimeoutMs?: number;
                             /** @description per handshake attempt; default 2000 */
@@ -2302,7 +2310,7 @@ export interface paths {
                             reconnectMaxDelayMs?: number;
                             /** @description after a resync probe could not confirm: how long the firmware must stay silent before commands go out again; default 500 */
                             resyncQuietMs?: number;
-                            /** @description file transfers to GRBL: no ok and no busy status for this long with lines outstanding asks for a status and raises device.stalled; a second such wait interrupts the job; default 10000 */
+                            /** @description file transfers (GRBL, Marlin): no ok and no busy status (GRBL) or no ok, busy: or temperature report (Marlin) for this long with lines outstanding asks for a status (? or M105) and raises device.stalled; a second such wait interrupts the job; default 10000 (GRBL), 20000 (Marlin) */
                             stallTimeoutMs?: number;
                             /** @description GRBL real-time ? rate: 0 (off) or 20-60000; default 250 */
                             statusPollMs?: number;
@@ -2346,6 +2354,10 @@ export interface paths {
                                 baudRate?: number;
                                 /** @description for a command without timeoutMs; default 10000 */
                                 commandTimeoutMs?: number;
+                                /** @description file transfers: how long a streamed line with this command word (G28, M109...) may wait for its ok, in ms (100-86400000); `default` for every other line (60000). Merged over the defaults: 1800000 for G4 G28 G29 G34 G35 G76 M0 M1 M109 M116 M190 M191 M303 M400 M600. A command named here is never a stall */
+                                commandTimeouts?: {
+                                    [key: string]: number;
+                                };
                                 /** @description TCP/MQTT connect; default 5000 */
                                 connectTimeoutMs?: number;
                                 /** @description per handshake attempt; default 2000 */
@@ -2377,7 +2389,7 @@ export interface paths {
                                 reconnectMaxDelayMs?: number;
                                 /** @description after a resync probe could not confirm: how long the firmware must stay silent before commands go out again; default 500 */
                                 resyncQuietMs?: number;
-                                /** @description file transfers to GRBL: no ok and no busy status for this long with lines outstanding asks for a status and raises device.stalled; a second such wait interrupts the job; default 10000 */
+                                /** @description file transfers (GRBL, Marlin): no ok and no busy status (GRBL) or no ok, busy: or temperature report (Marlin) for this long with lines outstanding asks for a status (? or M105) and raises device.stalled; a second such wait interrupts the job; default 10000 (GRBL), 20000 (Marlin) */
                                 stallTimeoutMs?: number;
                                 /** @description GRBL real-time ? rate: 0 (off) or 20-60000; default 250 */
                                 statusPollMs?: number;
@@ -2460,6 +2472,10 @@ export interface paths {
                                 baudRate?: number;
                                 /** @description for a command without timeoutMs; default 10000 */
                                 commandTimeoutMs?: number;
+                                /** @description file transfers: how long a streamed line with this command word (G28, M109...) may wait for its ok, in ms (100-86400000); `default` for every other line (60000). Merged over the defaults: 1800000 for G4 G28 G29 G34 G35 G76 M0 M1 M109 M116 M190 M191 M303 M400 M600. A command named here is never a stall */
+                                commandTimeouts?: {
+                                    [key: string]: number;
+                                };
                                 /** @description TCP/MQTT connect; default 5000 */
                                 connectTimeoutMs?: number;
                                 /** @description per handshake attempt; default 2000 */
@@ -2491,7 +2507,7 @@ export interface paths {
                                 reconnectMaxDelayMs?: number;
                                 /** @description after a resync probe could not confirm: how long the firmware must stay silent before commands go out again; default 500 */
                                 resyncQuietMs?: number;
-                                /** @description file transfers to GRBL: no ok and no busy status for this long with lines outstanding asks for a status and raises device.stalled; a second such wait interrupts the job; default 10000 */
+                                /** @description file transfers (GRBL, Marlin): no ok and no busy status (GRBL) or no ok, busy: or temperature report (Marlin) for this long with lines outstanding asks for a status (? or M105) and raises device.stalled; a second such wait interrupts the job; default 10000 (GRBL), 20000 (Marlin) */
                                 stallTimeoutMs?: number;
                                 /** @description GRBL real-time ? rate: 0 (off) or 20-60000; default 250 */
                                 statusPollMs?: number;
@@ -2555,6 +2571,10 @@ export interface paths {
                             baudRate?: number;
                             /** @description for a command without timeoutMs; default 10000 */
                             commandTimeoutMs?: number;
+                            /** @description file transfers: how long a streamed line with this command word (G28, M109...) may wait for its ok, in ms (100-86400000); `default` for every other line (60000). Merged over the defaults: 1800000 for G4 G28 G29 G34 G35 G76 M0 M1 M109 M116 M190 M191 M303 M400 M600. A command named here is never a stall */
+                            commandTimeouts?: {
+                                [key: string]: number;
+                            };
                             /** @description TCP/MQTT connect; default 5000 */
                             connectTimeoutMs?: number;
                             /** @description per handshake attempt; default 2000 */
@@ -2586,7 +2606,7 @@ export interface paths {
                             reconnectMaxDelayMs?: number;
                             /** @description after a resync probe could not confirm: how long the firmware must stay silent before commands go out again; default 500 */
                             resyncQuietMs?: number;
-                            /** @description file transfers to GRBL: no ok and no busy status for this long with lines outstanding asks for a status and raises device.stalled; a second such wait interrupts the job; default 10000 */
+                            /** @description file transfers (GRBL, Marlin): no ok and no busy status (GRBL) or no ok, busy: or temperature report (Marlin) for this long with lines outstanding asks for a status (? or M105) and raises device.stalled; a second such wait interrupts the job; default 10000 (GRBL), 20000 (Marlin) */
                             stallTimeoutMs?: number;
                             /** @description GRBL real-time ? rate: 0 (off) or 20-60000; default 250 */
                             statusPollMs?: number;
@@ -2629,6 +2649,10 @@ export interface paths {
                                 baudRate?: number;
                                 /** @description for a command without timeoutMs; default 10000 */
                                 commandTimeoutMs?: number;
+                                /** @description file transfers: how long a streamed line with this command word (G28, M109...) may wait for its ok, in ms (100-86400000); `default` for every other line (60000). Merged over the defaults: 1800000 for G4 G28 G29 G34 G35 G76 M0 M1 M109 M116 M190 M191 M303 M400 M600. A command named here is never a stall */
+                                commandTimeouts?: {
+                                    [key: string]: number;
+                                };
                                 /** @description TCP/MQTT connect; default 5000 */
                                 connectTimeoutMs?: number;
                                 /** @description per handshake attempt; default 2000 */
@@ -2660,7 +2684,7 @@ export interface paths {
                                 reconnectMaxDelayMs?: number;
                                 /** @description after a resync probe could not confirm: how long the firmware must stay silent before commands go out again; default 500 */
                                 resyncQuietMs?: number;
-                                /** @description file transfers to GRBL: no ok and no busy status for this long with lines outstanding asks for a status and raises device.stalled; a second such wait interrupts the job; default 10000 */
+                                /** @description file transfers (GRBL, Marlin): no ok and no busy status (GRBL) or no ok, busy: or temperature report (Marlin) for this long with lines outstanding asks for a status (? or M105) and raises device.stalled; a second such wait interrupts the job; default 10000 (GRBL), 20000 (Marlin) */
                                 stallTimeoutMs?: number;
                                 /** @description GRBL real-time ? rate: 0 (off) or 20-60000; default 250 */
                                 statusPollMs?: number;
@@ -2823,6 +2847,10 @@ export interface paths {
                                 baudRate?: number;
                                 /** @description for a command without timeoutMs; default 10000 */
                                 commandTimeoutMs?: number;
+                                /** @description file transfers: how long a streamed line with this command word (G28, M109...) may wait for its ok, in ms (100-86400000); `default` for every other line (60000). Merged over the defaults: 1800000 for G4 G28 G29 G34 G35 G76 M0 M1 M109 M116 M190 M191 M303 M400 M600. A command named here is never a stall */
+                                commandTimeouts?: {
+                                    [key: string]: number;
+                                };
                                 /** @description TCP/MQTT connect; default 5000 */
                                 connectTimeoutMs?: number;
                                 /** @description per handshake attempt; default 2000 */
@@ -2854,7 +2882,7 @@ export interface paths {
                                 reconnectMaxDelayMs?: number;
                                 /** @description after a resync probe could not confirm: how long the firmware must stay silent before commands go out again; default 500 */
                                 resyncQuietMs?: number;
-                                /** @description file transfers to GRBL: no ok and no busy status for this long with lines outstanding asks for a status and raises device.stalled; a second such wait interrupts the job; default 10000 */
+                                /** @description file transfers (GRBL, Marlin): no ok and no busy status (GRBL) or no ok, busy: or temperature report (Marlin) for this long with lines outstanding asks for a status (? or M105) and raises device.stalled; a second such wait interrupts the job; default 10000 (GRBL), 20000 (Marlin) */
                                 stallTimeoutMs?: number;
                                 /** @description GRBL real-time ? rate: 0 (off) or 20-60000; default 250 */
                                 statusPollMs?: number;
@@ -2939,6 +2967,10 @@ export interface paths {
                                 baudRate?: number;
                                 /** @description for a command without timeoutMs; default 10000 */
                                 commandTimeoutMs?: number;
+                                /** @description file transfers: how long a streamed line with this command word (G28, M109...) may wait for its ok, in ms (100-86400000); `default` for every other line (60000). Merged over the defaults: 1800000 for G4 G28 G29 G34 G35 G76 M0 M1 M109 M116 M190 M191 M303 M400 M600. A command named here is never a stall */
+                                commandTimeouts?: {
+                                    [key: string]: number;
+                                };
                                 /** @description TCP/MQTT connect; default 5000 */
                                 connectTimeoutMs?: number;
                                 /** @description per handshake attempt; default 2000 */
@@ -2970,7 +3002,7 @@ export interface paths {
                                 reconnectMaxDelayMs?: number;
                                 /** @description after a resync probe could not confirm: how long the firmware must stay silent before commands go out again; default 500 */
                                 resyncQuietMs?: number;
-                                /** @description file transfers to GRBL: no ok and no busy status for this long with lines outstanding asks for a status and raises device.stalled; a second such wait interrupts the job; default 10000 */
+                                /** @description file transfers (GRBL, Marlin): no ok and no busy status (GRBL) or no ok, busy: or temperature report (Marlin) for this long with lines outstanding asks for a status (? or M105) and raises device.stalled; a second such wait interrupts the job; default 10000 (GRBL), 20000 (Marlin) */
                                 stallTimeoutMs?: number;
                                 /** @description GRBL real-time ? rate: 0 (off) or 20-60000; default 250 */
                                 statusPollMs?: number;
