@@ -130,6 +130,8 @@ export interface JobsTable {
   checkpoint: DbJson
   /** The job this one restarts. */
   restartOf: string | null
+  /** Who started it: user:<id>, api-key:<id>, scheduler, queue; null for system work. */
+  startedBy: string | null
 }
 
 export interface ScheduledTasksTable {

@@ -10,6 +10,7 @@ import type { EventBus } from '../../events/bus.js'
 import type { Logger } from '../../logger.js'
 import { initialModalState } from '../firmware/modal-state.js'
 import type { Job, JobsService } from '../jobs/service.js'
+import { startedByOf } from '../jobs/started-by.js'
 import { CheckpointKeeper } from './checkpoint.js'
 import { assertExtensionAllowed, type ExtensionPolicy, fileKindOf } from './extensions.js'
 import { sanitizeFilename } from './filename.js'
@@ -195,7 +196,7 @@ export class DeviceFilesService {
         new Date(),
       )
     })
-    const job = input.send ? await this.startTransfer(device, file) : null
+    const job = input.send ? await this.startTransfer(device, file, undefined, startedByOf(principal)) : null
     return { file, job }
   }
 
@@ -230,10 +231,12 @@ export class DeviceFilesService {
     return file
   }
 
+  /** `startedBy`: the caller unless a starter of the server's own (the scheduler) says otherwise. */
   async send(
     principal: Principal,
     deviceId: string,
     fileId: string,
+    startedBy: string = startedByOf(principal),
   ): Promise<{ file: DeviceFile; job: Job }> {
     assertRole(principal, 'operator', 'send files to devices')
     const device = await this.options.devices.get(principal, deviceId)
@@ -243,7 +246,7 @@ export class DeviceFilesService {
     if (!(await this.options.store.exists(file.sha256))) {
       throw new UnprocessableError(`the stored content of file ${fileId} is missing; upload it again`)
     }
-    return { file, job: await this.startTransfer(device, file) }
+    return { file, job: await this.startTransfer(device, file, undefined, startedBy) }
   }
 
   // ---- transfers --------------------------------------------------------------
@@ -297,7 +300,13 @@ export class DeviceFilesService {
    * Starts a transfer job for the file; with a restart plan, the job continues
    * `restartOf`: its preamble first, then the file from the plan's line.
    */
-  async startTransfer(device: TransferDevice, file: DeviceFile, restart?: Restart): Promise<Job> {
+  /** `startedBy`: who asked (jobs/started-by.ts); a queue passes `queue`. */
+  async startTransfer(
+    device: TransferDevice,
+    file: DeviceFile,
+    restart?: Restart,
+    startedBy: string | null = null,
+  ): Promise<Job> {
     const link = this.options.devices.connectionOf(device.id)
     this.assertCanSend(device.id, link)
     const protocol = this.options.devices.protocolOf(device)
@@ -323,6 +332,7 @@ export class DeviceFilesService {
         },
         ...(gcode ? { checkpoint: { ...start, at: new Date().toISOString() } } : {}),
         ...(restart ? { restartOf: restart.jobId } : {}),
+        startedBy,
       })
       if (gcode) {
         const id = job.id

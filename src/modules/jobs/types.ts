@@ -26,6 +26,8 @@ export interface Job {
   checkpoint: Record<string, unknown> | null
   /** The job this one restarts. */
   restartOf: string | null
+  /** Who started it (started-by.ts): `user:<id>`, `api-key:<id>`, `scheduler`, `queue`; null: the server itself. */
+  startedBy: string | null
   createdAt: Date
   updatedAt: Date
   startedAt: Date | null
@@ -45,6 +47,8 @@ export interface CreateJobInput {
   /** The first checkpoint, written with the job (a job killed before its next one still has it). */
   checkpoint?: Record<string, unknown>
   restartOf?: string
+  /** Who started it (started-by.ts). */
+  startedBy?: string | null
   /** Stops this job when cancelled; wins over a handler registered for its type. */
   onCancel?: CancelHandler
 }

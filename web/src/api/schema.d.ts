@@ -3463,6 +3463,8 @@ export interface paths {
                             restartOf: string | null;
                             /** Format: date-time */
                             startedAt: string | null;
+                            /** @description who started it: user:<id>, api-key:<id>, scheduler, queue; null for the server itself */
+                            startedBy: string | null;
                             /** @description pending | running | completed | failed | cancelled | interrupted */
                             status: "pending" | "running" | "completed" | "failed" | "cancelled" | "interrupted";
                             /** @description what kind of work, e.g. device.upload, task.run */
@@ -3529,6 +3531,8 @@ export interface paths {
                             restartOf: string | null;
                             /** Format: date-time */
                             startedAt: string | null;
+                            /** @description who started it: user:<id>, api-key:<id>, scheduler, queue; null for the server itself */
+                            startedBy: string | null;
                             /** @description pending | running | completed | failed | cancelled | interrupted */
                             status: "pending" | "running" | "completed" | "failed" | "cancelled" | "interrupted";
                             /** @description what kind of work, e.g. device.upload, task.run */
@@ -3596,6 +3600,8 @@ export interface paths {
                             restartOf: string | null;
                             /** Format: date-time */
                             startedAt: string | null;
+                            /** @description who started it: user:<id>, api-key:<id>, scheduler, queue; null for the server itself */
+                            startedBy: string | null;
                             /** @description pending | running | completed | failed | cancelled | interrupted */
                             status: "pending" | "running" | "completed" | "failed" | "cancelled" | "interrupted";
                             /** @description what kind of work, e.g. device.upload, task.run */
@@ -3837,6 +3843,70 @@ export interface paths {
                 };
             };
         };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/myntrix/jobs/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Counts by outcome and total run time of the jobs created in [from, to), grouped by device, type, user or day */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description ISO-8601: jobs created at or after this time */
+                    from?: string;
+                    /** @description device | type | user (who started the job) | day (UTC, of its creation); default type */
+                    groupBy?: "device" | "type" | "user" | "day";
+                    /** @description ISO-8601: jobs created before this time */
+                    to?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: date-time */
+                            from: string | null;
+                            groupBy: string;
+                            groups: {
+                                byStatus: {
+                                    cancelled: number;
+                                    completed: number;
+                                    failed: number;
+                                    interrupted: number;
+                                    pending: number;
+                                    running: number;
+                                };
+                                /** @description device id, job type, user:<id> | api-key:<id> | scheduler | queue, or YYYY-MM-DD; null: none */
+                                key: string | null;
+                                /** @description sum of finishedAt - startedAt of its finished jobs */
+                                runTimeMs: number;
+                                total: number;
+                            }[];
+                            /** Format: date-time */
+                            to: string | null;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
