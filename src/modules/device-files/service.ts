@@ -374,6 +374,7 @@ export class DeviceFilesService {
         deviceId: device.id,
         deviceName: device.name,
         protocol,
+        ...(restart ? { fixedDetails: { restartOf: restart.jobId, fromLine: restart.plan.fromLine } } : {}),
         hold: (work) => {
           const current = this.options.devices.connectionOf(device.id)
           if (!current) return Promise.reject(new ConflictError(`device ${device.id} is not connected`))
