@@ -130,6 +130,8 @@ export interface JobsTable {
   checkpoint: DbJson
   /** The job this one restarts. */
   restartOf: string | null
+  /** Who keeps this pending job until it is dispatched ('device-queue'); never reaped while pending. */
+  queuedBy: string | null
   /** Who started it: user:<id>, api-key:<id>, scheduler, queue; null for system work. */
   startedBy: string | null
 }
@@ -259,6 +261,8 @@ export interface AlertRulesTable {
   targetMetric: string | null
   delta: number | null
   warmUpExempt: DbBool
+  /** disk.percent rules: the mount point (migration 1000); null: the data directory's filesystem. */
+  mount: string | null
   actions: DbJson
   forSeconds: number
   cooldownSeconds: number
@@ -282,6 +286,8 @@ export interface AlertsTable {
   acknowledgedBy: string | null
   transitions: DbJson
   updatedAt: DbTime
+  /** The node that raised it (MYNTRIX_NODE_NAME; migration 1000); null on older rows. */
+  node: string | null
 }
 
 export interface NotificationDeliveriesTable {

@@ -12,7 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { type TestDatabase, testEngines } from '../helpers/engines.js'
 import { waitFor } from '../helpers/processes.js'
-import { REDIS_URL, redisReachable } from '../helpers/redis.js'
+import { clusterServerEnv, redisReachable } from '../helpers/redis.js'
 import { type RunningServer, root, startServer } from '../helpers/server.js'
 import { fixture } from '../modules/agents/helpers.js'
 
@@ -54,12 +54,7 @@ describe.skipIf(!postgres || !hasRedis)('three server processes on one database'
     const server = await startServer({
       command: [tsx, 'src/main.ts'],
       env: {
-        MYNTRIX_DATABASE_URL: testDb.url,
-        MYNTRIX_REDIS_URL: REDIS_URL,
-        MYNTRIX_NODE_NAME: name,
-        MYNTRIX_JWT_SECRET: jwtSecret,
-        MYNTRIX_LEASE_TTL_MS: '2000',
-        MYNTRIX_LEASE_RENEW_MS: '500',
+        ...clusterServerEnv(testDb.url, name, jwtSecret),
         ...(process.getuid?.() === 0 ? {} : { MYNTRIX_TRUST_OPERATORS: 'true' }),
         ...env,
       },

@@ -58,6 +58,7 @@ export class TransferRestarts {
       device,
       file,
       { jobId, plan: preview, log },
+      undefined,
       startedByOf(principal),
     )
     return { job, preview }

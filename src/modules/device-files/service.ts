@@ -196,7 +196,9 @@ export class DeviceFilesService {
         new Date(),
       )
     })
-    const job = input.send ? await this.startTransfer(device, file, undefined, startedByOf(principal)) : null
+    const job = input.send
+      ? await this.startTransfer(device, file, undefined, undefined, startedByOf(principal))
+      : null
     return { file, job }
   }
 
@@ -246,7 +248,26 @@ export class DeviceFilesService {
     if (!(await this.options.store.exists(file.sha256))) {
       throw new UnprocessableError(`the stored content of file ${fileId} is missing; upload it again`)
     }
-    return { file, job: await this.startTransfer(device, file, undefined, startedBy) }
+    return { file, job: await this.startTransfer(device, file, undefined, undefined, startedBy) }
+  }
+
+  /**
+   * The device's row for this file's content (created, pointing at the same
+   * blob, when the file was uploaded to another device): a group's queue item
+   * runs on whichever member is free.
+   */
+  async shareWith(deviceId: string, file: DeviceFile): Promise<DeviceFile> {
+    if (file.deviceId === deviceId) return file
+    return this.withBlobLock(file.sha256, async () => {
+      if (!(await this.options.store.exists(file.sha256))) {
+        throw new UnprocessableError(`the stored content of file ${file.id} is missing; upload it again`)
+      }
+      const { name, sha256, sizeBytes, kind, lineCount, ownerId } = file
+      return this.repository.upsert(
+        { deviceId, ownerId, name, sha256, sizeBytes, kind, lineCount },
+        new Date(),
+      )
+    })
   }
 
   // ---- transfers --------------------------------------------------------------
@@ -299,12 +320,14 @@ export class DeviceFilesService {
   /**
    * Starts a transfer job for the file; with a restart plan, the job continues
    * `restartOf`: its preamble first, then the file from the plan's line.
+   * `startedBy`: who asked (jobs/started-by.ts); a queue's job says `queue` from its creation.
    */
-  /** `startedBy`: who asked (jobs/started-by.ts); a queue passes `queue`. */
   async startTransfer(
     device: TransferDevice,
     file: DeviceFile,
     restart?: Restart,
+    /** A queue's pending job, which becomes this transfer's job (409 when it is no longer pending). */
+    queued?: { jobId: string },
     startedBy: string | null = null,
   ): Promise<Job> {
     const link = this.options.devices.connectionOf(device.id)
@@ -318,22 +341,26 @@ export class DeviceFilesService {
     let keeper: CheckpointKeeper | null = null
     try {
       const name = `${restart ? 'Restart' : 'Send'} ${file.name} to ${device.name}`
-      job = await this.options.jobs.create({
-        name: restart ? `${name} from line ${restart.plan.fromLine}` : name,
-        type: TRANSFER_JOB_TYPE,
-        ownerId: device.ownerId,
-        running: true,
-        details: {
-          deviceId: device.id,
-          fileId: file.id,
-          fileName: file.name,
-          protocol,
-          ...(restart ? { restartOf: restart.jobId, fromLine: restart.plan.fromLine } : {}),
-        },
-        ...(gcode ? { checkpoint: { ...start, at: new Date().toISOString() } } : {}),
-        ...(restart ? { restartOf: restart.jobId } : {}),
-        startedBy,
-      })
+      const details = {
+        deviceId: device.id,
+        fileId: file.id,
+        fileName: file.name,
+        protocol,
+        ...(restart ? { restartOf: restart.jobId, fromLine: restart.plan.fromLine } : {}),
+      }
+      const checkpoint = gcode ? { checkpoint: { ...start, at: new Date().toISOString() } } : {}
+      job = queued
+        ? await this.options.jobs.start(queued.jobId, { details, ...checkpoint })
+        : await this.options.jobs.create({
+            name: restart ? `${name} from line ${restart.plan.fromLine}` : name,
+            type: TRANSFER_JOB_TYPE,
+            ownerId: device.ownerId,
+            running: true,
+            details,
+            ...checkpoint,
+            ...(restart ? { restartOf: restart.jobId } : {}),
+            startedBy,
+          })
       if (gcode) {
         const id = job.id
         keeper = new CheckpointKeeper(start, this.options.checkpointEveryLines, (checkpoint) =>

@@ -47,7 +47,12 @@ export interface CreateJobInput {
   /** The first checkpoint, written with the job (a job killed before its next one still has it). */
   checkpoint?: Record<string, unknown>
   restartOf?: string
-  /** Who started it (started-by.ts). */
+  /**
+   * Who keeps this `pending` job until it starts (e.g. 'device-queue'): no
+   * process runs it yet, so it survives restarts until `start` takes it.
+   */
+  queuedBy?: string
+  /** Who started it (started-by.ts); a job with queuedBy and no startedBy is the queue's. */
   startedBy?: string | null
   /** Stops this job when cancelled; wins over a handler registered for its type. */
   onCancel?: CancelHandler
