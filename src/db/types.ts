@@ -134,6 +134,8 @@ export interface JobsTable {
   restartOf: string | null
   /** Who keeps this pending job until it is dispatched ('device-queue'); never reaped while pending. */
   queuedBy: string | null
+  /** Who started it: user:<id>, api-key:<id>, scheduler, queue; null for system work. */
+  startedBy: string | null
 }
 
 export interface ScheduledTasksTable {

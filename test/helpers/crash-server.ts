@@ -8,6 +8,7 @@ import { ADMIN_PASSWORD, USER_PASSWORD } from './app.js'
 import type { TestDatabase } from './engines.js'
 import { freePort } from './ports.js'
 import { waitFor } from './processes.js'
+import { jsonRequest } from './server.js'
 
 const ROOT = resolve(import.meta.dirname, '../..')
 
@@ -78,18 +79,7 @@ export async function startServer(
       if (res.status !== 200) throw new Error(`login ${username}: ${res.status} ${await res.text()}`)
       return ((await res.json()) as { access_token: string }).access_token
     },
-    async request(method, path, token, body) {
-      const res = await fetch(`${base}${path}`, {
-        method,
-        headers: {
-          authorization: `Bearer ${token}`,
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      })
-      const text = await res.text()
-      return { status: res.status, body: text ? JSON.parse(text) : undefined }
-    },
+    request: (method, path, token, body) => jsonRequest(base, method, path, token, body),
     async kill9() {
       running.delete(server)
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')

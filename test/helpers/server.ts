@@ -118,6 +118,26 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   }
 }
 
+/** One JSON call with a bearer token: the status and the parsed body (undefined when empty). */
+export async function jsonRequest(
+  baseUrl: string,
+  method: string,
+  path: string,
+  token: string,
+  body?: unknown,
+): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${baseUrl}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  })
+  const text = await res.text()
+  return { status: res.status, body: text ? JSON.parse(text) : undefined }
+}
+
 /** A bearer token for a user of a running server, from its login endpoint. */
 export async function apiToken(baseUrl: string, username: string, password: string): Promise<string> {
   const res = await fetch(`${baseUrl}/api/auth/token`, {

@@ -19,6 +19,7 @@ import { jobCheckpoints } from './0920_job_checkpoints.js'
 import { alerts } from './0940_alerts.js'
 import { deviceAffinity } from './0960_device_affinity.js'
 import { deviceQueues } from './0980_device_queues.js'
+import { jobStartedBy } from './0990_job_started_by.js'
 import { alertNodesAndMounts } from './1000_alert_nodes_and_mounts.js'
 import type { MyntrixMigration } from './types.js'
 
@@ -42,4 +43,5 @@ export const migrations: Record<string, MyntrixMigration> = {
   '0960_device_affinity': deviceAffinity,
   '0980_device_queues': deviceQueues,
   '1000_alert_nodes_and_mounts': alertNodesAndMounts,
+  '0990_job_started_by': jobStartedBy,
 }

@@ -7,6 +7,7 @@
 import { assertRole, type Principal } from '../../auth/principal.js'
 import { ConflictError, NotFoundError, UnprocessableError } from '../../errors.js'
 import type { Job, JobsService } from '../jobs/service.js'
+import { startedByOf } from '../jobs/started-by.js'
 import type { TransferCheckpoint } from './checkpoint.js'
 import type { DeviceFile } from './repository.js'
 import { MACHINE_KINDS, planRestart, type RestartPlan } from './restart.js'
@@ -53,7 +54,13 @@ export class TransferRestarts {
       ...preview.preamble.lines.map((l) => `  ${l}`),
       ...preview.preamble.warnings.map((w) => `warning: ${w}`),
     ].join('\n')
-    const job = await this.deps.files.startTransfer(device, file, { jobId, plan: preview, log })
+    const job = await this.deps.files.startTransfer(
+      device,
+      file,
+      { jobId, plan: preview, log },
+      undefined,
+      startedByOf(principal),
+    )
     return { job, preview }
   }
 

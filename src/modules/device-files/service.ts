@@ -10,6 +10,7 @@ import type { EventBus } from '../../events/bus.js'
 import type { Logger } from '../../logger.js'
 import { initialModalState } from '../firmware/modal-state.js'
 import type { Job, JobsService } from '../jobs/service.js'
+import { startedByOf } from '../jobs/started-by.js'
 import { CheckpointKeeper } from './checkpoint.js'
 import { assertExtensionAllowed, type ExtensionPolicy, fileKindOf } from './extensions.js'
 import { sanitizeFilename } from './filename.js'
@@ -221,7 +222,9 @@ export class DeviceFilesService {
         new Date(),
       )
     })
-    const job = input.send ? await this.startTransfer(device, file) : null
+    const job = input.send
+      ? await this.startTransfer(device, file, undefined, undefined, startedByOf(principal))
+      : null
     return { file, job }
   }
 
@@ -256,10 +259,12 @@ export class DeviceFilesService {
     return file
   }
 
+  /** `startedBy`: the caller unless a starter of the server's own (the scheduler) says otherwise. */
   async send(
     principal: Principal,
     deviceId: string,
     fileId: string,
+    startedBy: string = startedByOf(principal),
   ): Promise<{ file: DeviceFile; job: Job }> {
     assertRole(principal, 'operator', 'send files to devices')
     const device = await this.options.devices.get(principal, deviceId)
@@ -269,7 +274,7 @@ export class DeviceFilesService {
     if (!(await this.options.store.exists(file.sha256))) {
       throw new UnprocessableError(`the stored content of file ${fileId} is missing; upload it again`)
     }
-    return { file, job: await this.startTransfer(device, file) }
+    return { file, job: await this.startTransfer(device, file, undefined, undefined, startedBy) }
   }
 
   /**
@@ -358,6 +363,7 @@ export class DeviceFilesService {
   /**
    * Starts a transfer job for the file; with a restart plan, the job continues
    * `restartOf`: its preamble first, then the file from the plan's line.
+   * `startedBy`: who asked (jobs/started-by.ts); a queue's job says `queue` from its creation.
    */
   async startTransfer(
     device: TransferDevice,
@@ -365,6 +371,7 @@ export class DeviceFilesService {
     restart?: Restart,
     /** A queue's pending job, which becomes this transfer's job (409 when it is no longer pending). */
     queued?: { jobId: string },
+    startedBy: string | null = null,
   ): Promise<Job> {
     const link = this.options.devices.connectionOf(device.id)
     this.assertCanSend(device.id, link)
@@ -395,6 +402,7 @@ export class DeviceFilesService {
             details,
             ...checkpoint,
             ...(restart ? { restartOf: restart.jobId } : {}),
+            startedBy,
           })
       if (gcode) {
         const id = job.id
@@ -408,8 +416,12 @@ export class DeviceFilesService {
       throw err
     }
     const configured = device.configuration.stallTimeoutMs
+    const timeouts = device.configuration.commandTimeouts
     const options: StreamerOptions = {
       ...this.options.streamer,
+      // Validated when stored (devices/configuration.ts): command words to milliseconds.
+      commandTimeouts:
+        typeof timeouts === 'object' && timeouts !== null ? (timeouts as Record<string, number>) : {},
       stallTimeoutMs:
         typeof configured === 'number' ? configured : (DEFAULT_STALL_TIMEOUT_MS[protocol] ?? null),
     }
@@ -432,6 +444,7 @@ export class DeviceFilesService {
         deviceId: device.id,
         deviceName: device.name,
         protocol,
+        ...(restart ? { fixedDetails: { restartOf: restart.jobId, fromLine: restart.plan.fromLine } } : {}),
         hold: (work) => {
           const current = this.options.devices.connectionOf(device.id)
           if (!current) return Promise.reject(new ConflictError(`device ${device.id} is not connected`))

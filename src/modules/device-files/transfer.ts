@@ -20,6 +20,8 @@ export interface TransferTarget {
   deviceId: string
   deviceName: string
   protocol: string
+  /** Details the job was created with that progress does not change (a restart's restartOf, fromLine). */
+  fixedDetails?: Record<string, unknown>
   /** Holds the device's wire for `work`; rejects when the device is not connected. */
   hold<T>(work: (session: StreamSession) => Promise<T>): Promise<T>
   /** The stream stalled (announced on the device's feeds); the job's log gets it too. */
@@ -219,6 +221,7 @@ export class Transfer {
   details(): Record<string, unknown> {
     const p: TransferProgress = this.streamer.progress
     return {
+      ...this.target.fixedDetails,
       deviceId: this.target.deviceId,
       deviceName: this.target.deviceName,
       protocol: this.target.protocol,

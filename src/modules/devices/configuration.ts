@@ -9,6 +9,11 @@
 import { type Static, Type } from '@sinclair/typebox'
 import type { FieldError } from '../../errors.js'
 import { refuseErrors, schemaErrors } from '../../validation.js'
+import {
+  COMMAND_TIMEOUT_KEY_PATTERN,
+  MAX_COMMAND_TIMEOUT_MS,
+  MIN_COMMAND_TIMEOUT_MS,
+} from '../firmware/command-timeouts.js'
 import { type ConnectionTarget, DEFAULT_BAUD_RATE, MAX_BAUD, MIN_BAUD } from './connection-string.js'
 
 export const PROTOCOL_NAMES = ['line', 'jsonl', 'marlin', 'grbl'] as const
@@ -53,8 +58,21 @@ export const DeviceConfigurationSchema = Type.Object(
       integer(
         100,
         3_600_000,
-        'file transfers to GRBL: no ok and no busy status for this long with lines outstanding asks for a status and raises device.stalled; a second such wait interrupts the job; default 10000',
+        'file transfers (GRBL, Marlin): no ok and no busy status (GRBL) or no ok, busy: or temperature report (Marlin) for this long with lines outstanding asks for a status (? or M105) and raises device.stalled; a second such wait interrupts the job; default 10000 (GRBL), 20000 (Marlin)',
       ),
+    ),
+    commandTimeouts: Type.Optional(
+      // propertyNames, not a closed record: a bad key is refused, never silently dropped.
+      Type.Unsafe<Record<string, number>>({
+        type: 'object',
+        propertyNames: {
+          pattern: COMMAND_TIMEOUT_KEY_PATTERN,
+          'x-message': 'must be a G or M command word in capitals (G28, M109) or default, got {got}',
+        },
+        additionalProperties: integer(MIN_COMMAND_TIMEOUT_MS, MAX_COMMAND_TIMEOUT_MS, 'milliseconds'),
+        description:
+          'file transfers: how long a streamed line with this command word (G28, M109...) may wait for its ok, in ms (100-86400000); `default` for every other line (60000). Merged over the defaults: 1800000 for G4 G28 G29 G34 G35 G76 M0 M1 M109 M116 M190 M191 M303 M400 M600. A command named here is never a stall',
+      }),
     ),
     resyncQuietMs: Type.Optional(
       integer(
@@ -112,8 +130,9 @@ type KnownKeys = Static<typeof DeviceConfigurationSchema>
 export type DeviceConfiguration = KnownKeys & { [key: string]: unknown }
 
 /** Every known key with its default filled in; what drivers read. */
-export type ResolvedConfiguration = Required<Omit<KnownKeys, 'username' | 'password' | 'availabilityTopic'>> &
-  Pick<KnownKeys, 'username' | 'password' | 'availabilityTopic'> & { [key: string]: unknown }
+type OptionalKeys = 'username' | 'password' | 'availabilityTopic' | 'commandTimeouts'
+export type ResolvedConfiguration = Required<Omit<KnownKeys, OptionalKeys>> &
+  Pick<KnownKeys, OptionalKeys> & { [key: string]: unknown }
 
 export const CONFIGURATION_DEFAULTS = {
   baudRate: DEFAULT_BAUD_RATE,

@@ -13,8 +13,15 @@
 // - A position the file cannot tell (after G28/G30 homing, a G53 machine move
 //   or a G38 probe) is null: unknown, never guessed.
 // - `S` is the spindle speed only on a line without another M word or G4
-//   (M104 S215 is a temperature, G4 S1 a dwell); `T` selects a tool only
+//   (M104 S215 is a temperature, G4 S1 a dwell, G10 S1 a retract); `T` selects a tool only
 //   outside M104/M109 (where it names the hotend).
+// - `G10 L2 P<n>` sets work offset n (P1-P6: G54-G59, P0: the active one) to
+//   the given axes, absolute, in the current units; `G10 L20 P<n>` sets it so
+//   that the tool's current position reads as the given axes. An L20 offset
+//   is known only when the file stated the offset it changes (an earlier L2)
+//   and the tool's position: otherwise the axis is null, set from where the
+//   tool stood then and known only to the controller. A G10 without L2/L20
+//   (Marlin's G10 retract) is not an offset.
 
 import { stripGcodeLine } from './gcode.js'
 
@@ -26,6 +33,16 @@ export type Plane = 'G17' | 'G18' | 'G19'
 export type MotionMode = 'G0' | 'G1' | 'G2' | 'G3' | 'G80'
 export type SpindleState = 'M3' | 'M4' | 'M5'
 
+/** A work offset as the file set it: the origin from machine zero per axis, in the current units. */
+export interface WorkOffsetSetting {
+  /** An axis the file never set is absent (the controller's stored value stands); null: set by L20 from an unknown base. */
+  x?: number | null
+  y?: number | null
+  z?: number | null
+  /** The file line of the G10 that last changed it. */
+  line: number
+}
+
 export interface ModalState {
   /** The last file line fed (0 before the first). */
   line: number
@@ -33,6 +50,8 @@ export interface ModalState {
   distance: DistanceMode
   extrusion: ExtrusionMode
   workOffset: WorkOffset
+  /** Offsets set in the file by G10 L2/L20, by coordinate system; {} when it sets none. */
+  workOffsets: Partial<Record<WorkOffset, WorkOffsetSetting>>
   plane: Plane
   motion: MotionMode | null
   /** Feed rate in the current units per minute; null until the file sets one. */
@@ -65,6 +84,7 @@ export function initialModalState(): ModalState {
     distance: 'G90',
     extrusion: 'M82',
     workOffset: 'G54',
+    workOffsets: {},
     plane: 'G17',
     motion: null,
     feed: null,
@@ -126,6 +146,12 @@ export class ModalStateTracker {
   get state(): ModalState {
     const s = cloneModalState(this.current)
     const r = (v: number | null) => (v === null ? null : round(v))
+    for (const setting of Object.values(s.workOffsets)) {
+      for (const a of OFFSET_AXES) {
+        const v = setting[a]
+        if (v !== undefined) setting[a] = r(v)
+      }
+    }
     return { ...s, x: r(s.x), y: r(s.y), z: r(s.z), maxZ: r(s.maxZ), feed: r(s.feed), e: round(s.e) }
   }
 
@@ -148,7 +174,8 @@ export class ModalStateTracker {
     const f = value('F')
     if (f !== undefined) s.feed = f
     const speed = value('S')
-    const sIsSpindle = m.every((c) => c >= 3 && c <= 9) && !g.includes(4)
+    // G4 S is a dwell, Marlin's G10 S a swap retract.
+    const sIsSpindle = m.every((c) => c >= 3 && c <= 9) && !g.includes(4) && !g.includes(10)
     if (speed !== undefined && sIsSpindle) s.spindleSpeed = speed
     const t = value('T')
     if (t !== undefined && m.every((c) => c === 6)) s.tool = t
@@ -168,6 +195,12 @@ export class ModalStateTracker {
     s.z = scale(s.z)
     s.maxZ = scale(s.maxZ)
     s.feed = scale(s.feed)
+    for (const setting of Object.values(s.workOffsets)) {
+      for (const a of OFFSET_AXES) {
+        const v = setting[a]
+        if (v !== undefined) setting[a] = scale(v)
+      }
+    }
     s.units = units
   }
 
@@ -176,7 +209,8 @@ export class ModalStateTracker {
     if (code === 0 || code === 1 || code === 2 || code === 3 || code === 80)
       s.motion = `G${code}` as MotionMode
     else if (code === 17 || code === 18 || code === 19) s.plane = `G${code}` as Plane
-    else if (code >= 54 && code <= 59 && Number.isInteger(code)) s.workOffset = `G${code}` as WorkOffset
+    else if (code >= 54 && code <= 59 && Number.isInteger(code))
+      this.selectWorkOffset(`G${code}` as WorkOffset)
     else if (code === 90) {
       s.distance = 'G90'
       s.extrusion = 'M82'
@@ -230,6 +264,57 @@ export class ModalStateTracker {
     }
   }
 
+  /**
+   * G54-G59. Where the file set the offsets of both systems the tool's work
+   * position is carried over (it stays put in machine terms); where it set
+   * only one, the position in the other is unknown; where it set neither, the
+   * numbers carry over as they are (the file says nothing about them).
+   */
+  private selectWorkOffset(next: WorkOffset): void {
+    const s = this.current
+    if (next === s.workOffset) return
+    for (const a of OFFSET_AXES) {
+      const from = s.workOffsets[s.workOffset]?.[a]
+      const to = s.workOffsets[next]?.[a]
+      if ((from === undefined && to === undefined) || s[a] === null) continue
+      const known = typeof from === 'number' && typeof to === 'number'
+      const before = s[a]
+      s[a] = known && before !== null ? before + from - to : null
+      if (a === 'z' && s.maxZ !== null) s.maxZ = known ? s.maxZ + from - to : null
+    }
+    s.workOffset = next
+  }
+
+  /**
+   * G10 L2 / L20 on the system P names. When it is the active one the tool's
+   * work position follows (it stays put in machine terms while the origin
+   * moves), and so does the highest Z.
+   */
+  private setWorkOffset(l: 2 | 20, p: number, words: Word[]): void {
+    const s = this.current
+    const system = offsetSystemOf(p, s.workOffset)
+    if (system === null) return
+    const isActive = system === s.workOffset
+    const setting: WorkOffsetSetting = { ...s.workOffsets[system], line: s.line }
+    for (const a of OFFSET_AXES) {
+      const v = words.find((w) => w.letter === a.toUpperCase())?.value
+      if (v === undefined) continue
+      const old = setting[a]
+      const position = s[a]
+      // The machine position is the active origin plus the work position, when both are known.
+      const activeOrigin = s.workOffsets[s.workOffset]?.[a]
+      const machine = typeof activeOrigin === 'number' && position !== null ? activeOrigin + position : null
+      setting[a] = l === 2 ? v : machine === null ? null : machine - v
+      if (!isActive) continue
+      const moved = l === 20 ? v : position !== null && typeof old === 'number' ? position + old - v : null
+      s[a] = moved
+      if (a === 'z' && s.maxZ !== null) {
+        s.maxZ = moved !== null && position !== null ? s.maxZ + moved - position : null
+      }
+    }
+    s.workOffsets[system] = setting
+  }
+
   private position(g: number[], words: Word[]): void {
     const s = this.current
     const axes = (['X', 'Y', 'Z'] as const).filter((a) => words.some((w) => w.letter === a))
@@ -246,8 +331,14 @@ export class ModalStateTracker {
       for (const a of axes.length > 0 ? axes : (['X', 'Y', 'Z'] as const)) s[key(a)] = null
       return
     }
-    // G10 and G4 take axis-like words that are not moves.
-    if (g.includes(10) || g.includes(4)) return
+    if (g.includes(10)) {
+      const l = value('L')
+      if (l === 2 || l === 20) this.setWorkOffset(l, value('P') ?? 0, words)
+      // Axis-like words of a G10 are never moves.
+      return
+    }
+    // G4 takes axis-like words (P, S) that are not moves.
+    if (g.includes(4)) return
     if (g.includes(53) || g.some((c) => c >= 38 && c < 39)) {
       for (const a of axes) s[key(a)] = null
       return
@@ -265,6 +356,20 @@ export class ModalStateTracker {
   }
 }
 
+const OFFSET_AXES = ['x', 'y', 'z'] as const
+const OFFSET_SYSTEMS: WorkOffset[] = ['G54', 'G55', 'G56', 'G57', 'G58', 'G59']
+
+/** The coordinate system a G10's P names: P0 the active one, P1-P6 G54-G59; null for others (G59.1...). */
+export function offsetSystemOf(p: number, active: WorkOffset): WorkOffset | null {
+  if (p === 0) return active
+  return Number.isInteger(p) ? (OFFSET_SYSTEMS[p - 1] ?? null) : null
+}
+
 export function cloneModalState(state: ModalState): ModalState {
-  return { ...state, coolant: { ...state.coolant }, hotends: { ...state.hotends } }
+  const workOffsets: ModalState['workOffsets'] = {}
+  // A checkpoint written before offsets were tracked has none.
+  for (const [system, setting] of Object.entries(state.workOffsets ?? {})) {
+    workOffsets[system as WorkOffset] = { ...setting }
+  }
+  return { ...state, coolant: { ...state.coolant }, hotends: { ...state.hotends }, workOffsets }
 }

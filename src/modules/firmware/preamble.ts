@@ -7,10 +7,11 @@
 // extruder position, fan, home X and Y only (homing Z would drive the nozzle
 // into the part), lift to the resume height plus a clearance, move over the
 // resume point, lower onto the layer.
-// CNC: modes and work offset, spindle with a dwell to reach speed, coolant,
-// raise to a safe height, move over the resume point, plunge at feed.
+// CNC: modes, the work offsets the file set (G10 L2 with the values it
+// left them at), the active work offset, spindle with a dwell to reach speed,
+// coolant, raise to a safe height, move over the resume point, plunge at feed.
 
-import type { ModalState } from './modal-state.js'
+import type { ModalState, WorkOffset } from './modal-state.js'
 
 export type MachineKind = 'printer' | 'cnc'
 
@@ -81,8 +82,14 @@ function printerPreamble(state: ModalState, options: PreambleOptions): Preamble 
 }
 
 function cncPreamble(state: ModalState, options: PreambleOptions): Preamble {
-  const lines: string[] = [state.units, 'G90', state.workOffset, state.plane]
   const warnings: string[] = []
+  const lines: string[] = [
+    state.units,
+    'G90',
+    ...workOffsetLines(state, warnings),
+    state.workOffset,
+    state.plane,
+  ]
   if (state.tool !== null) {
     warnings.push(`the file uses tool T${state.tool} at this line: make sure it is in the spindle`)
   }
@@ -112,6 +119,34 @@ function cncPreamble(state: ModalState, options: PreambleOptions): Preamble {
   }
   if (state.distance === 'G91') lines.push('G91')
   return { lines, warnings }
+}
+
+const SYSTEMS: WorkOffset[] = ['G54', 'G55', 'G56', 'G57', 'G58', 'G59']
+
+/**
+ * `G10 L2 P<n>` with every axis whose offset the file set and the parser knows
+ * (in the file's units, which the preamble has just selected); an axis set by
+ * `G10 L20` from a position the file never stated is a warning instead.
+ */
+function workOffsetLines(state: ModalState, warnings: string[]): string[] {
+  const lines: string[] = []
+  SYSTEMS.forEach((system, i) => {
+    const setting = state.workOffsets?.[system]
+    if (!setting) return
+    const known = (['x', 'y', 'z'] as const).filter((a) => typeof setting[a] === 'number')
+    const unknown = (['x', 'y', 'z'] as const).filter((a) => setting[a] === null)
+    if (known.length > 0) {
+      lines.push(
+        `G10 L2 P${i + 1}${known.map((a) => ` ${a.toUpperCase()}${num(setting[a] as number)}`).join('')}`,
+      )
+    }
+    if (unknown.length > 0) {
+      warnings.push(
+        `the ${system} offset of ${unknown.map((a) => a.toUpperCase()).join(', ')} was set at line ${setting.line} by G10 L20 from where the tool stood then: the controller keeps it, check it before confirming`,
+      )
+    }
+  })
+  return lines
 }
 
 const axis = (letter: string, v: number | null) => (v === null ? '' : ` ${letter}${num(v)}`)

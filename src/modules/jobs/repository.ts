@@ -5,6 +5,7 @@ import { placeholders, rawQuery, rows, typed } from '../../db/raw.js'
 import { TurnBatch } from '../../db/turn-batch.js'
 import type { Database, DbEngine } from '../../db/types.js'
 import { fromDbInt, fromDbJson, fromDbTime, toDbJson, toDbTime } from '../../db/values.js'
+import { type JobStatsFilter, type JobStatsGroup, jobStats } from './stats.js'
 import { ACTIVE_JOB_STATUSES, FINISHED_JOB_STATUSES, type Job, type JobStatus } from './types.js'
 
 type JobRow = {
@@ -23,6 +24,7 @@ type JobRow = {
   finishedAt: unknown
   checkpoint: unknown
   restartOf: string | null
+  startedBy: string | null
 }
 
 export function toJob(row: JobRow): Job {
@@ -42,6 +44,7 @@ export function toJob(row: JobRow): Job {
     finishedAt: fromDbTime(row.finishedAt),
     checkpoint: fromDbJson(row.checkpoint),
     restartOf: row.restartOf,
+    startedBy: row.startedBy,
   }
 }
 
@@ -98,7 +101,7 @@ export class JobsRepository {
   ): Promise<undefined[]> {
     const time = typed(this.engine, 'timestamptz')
     const json = typed(this.engine, 'jsonb')
-    const row = `(?, ?, ?, ?, ?, ?, ?, ?, ${json}, ?, ${time}, ${time}, ${time}, ${time}, ${json}, ?, ?)`
+    const row = `(?, ?, ?, ?, ?, ?, ?, ?, ${json}, ?, ${time}, ${time}, ${time}, ${time}, ${json}, ?, ?, ?)`
     const params: unknown[] = []
     for (const { job, instanceId, queuedBy } of items) {
       params.push(
@@ -119,13 +122,14 @@ export class JobsRepository {
         toDbJson(job.checkpoint),
         job.restartOf,
         queuedBy,
+        job.startedBy,
       )
     }
     await rawQuery(
       this.db,
       this.engine,
       'insert into jobs (instance_id, id, name, type, status, progress, owner_id, logs, details, error,' +
-        ` created_at, updated_at, started_at, finished_at, checkpoint, restart_of, queued_by) values ${rows(items.length, row)}`,
+        ` created_at, updated_at, started_at, finished_at, checkpoint, restart_of, queued_by, started_by) values ${rows(items.length, row)}`,
       params,
     )
     return items.map(() => undefined)
@@ -350,6 +354,11 @@ export class JobsRepository {
       deleted += Number(res.numDeletedRows)
     }
     return deleted
+  }
+
+  /** Counts by outcome and run time, grouped (stats.ts). */
+  stats(filter: JobStatsFilter): Promise<JobStatsGroup[]> {
+    return jobStats(this.db, this.engine, filter)
   }
 
   async countByStatus(): Promise<Record<string, number>> {

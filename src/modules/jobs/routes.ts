@@ -3,7 +3,15 @@ import { listReply, pageOf } from '../../http/list.js'
 import { ClientQueue } from '../../realtime/client-queue.js'
 import { envelope } from '../../realtime/envelope.js'
 import type { AppInstance } from '../area.js'
-import { JobIdParams, JobListQuery, JobSchema, JobWithLogsSchema, jobView } from './schemas.js'
+import {
+  JobIdParams,
+  JobListQuery,
+  JobSchema,
+  JobStatsQuery,
+  JobStatsSchema,
+  JobWithLogsSchema,
+  jobView,
+} from './schemas.js'
 import type { JobsService } from './service.js'
 
 export function jobRoutes(app: AppInstance, service: JobsService): void {
@@ -31,6 +39,20 @@ export function jobRoutes(app: AppInstance, service: JobsService): void {
         total,
       )
     },
+  )
+
+  app.get(
+    '/api/myntrix/jobs/stats',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary:
+          'Counts by outcome and total run time of the jobs created in [from, to), grouped by device, type, user or day',
+        querystring: JobStatsQuery,
+        response: { 200: JobStatsSchema },
+      },
+    },
+    async (request) => service.statsFor(principalOf(request), request.query),
   )
 
   app.get(

@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox'
 import { ListQuery } from '../../http/list.js'
+import { JOB_STATS_GROUPS, type JobStatsGroupBy } from './stats.js'
 import { JOB_STATUSES, type Job } from './types.js'
 
 export const JobStatusSchema = Type.Union(
@@ -27,6 +28,11 @@ const jobProperties = {
       'where the job stood when last written; a device transfer: {lastAckedLine, fileOffset, modalState, at}',
   }),
   restartOf: Nullable(Type.String({ description: 'the job this one restarts' })),
+  startedBy: Nullable(
+    Type.String({
+      description: 'who started it: user:<id>, api-key:<id>, scheduler, queue; null for the server itself',
+    }),
+  ),
 }
 
 export const JobSchema = Type.Object(jobProperties)
@@ -42,6 +48,41 @@ export const JobListQuery = Type.Object({
   ),
   type: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
   since: Type.Optional(Type.String({ description: 'ISO-8601: only jobs updated at or after this time' })),
+})
+
+export const JobStatsQuery = Type.Object({
+  groupBy: Type.Optional(
+    Type.Unsafe<JobStatsGroupBy>({
+      type: 'string',
+      enum: [...JOB_STATS_GROUPS],
+      description: 'device | type | user (who started the job) | day (UTC, of its creation); default type',
+    }),
+  ),
+  from: Type.Optional(Type.String({ description: 'ISO-8601: jobs created at or after this time' })),
+  to: Type.Optional(Type.String({ description: 'ISO-8601: jobs created before this time' })),
+})
+
+const count = Type.Integer({ minimum: 0 })
+export const JobStatsSchema = Type.Object({
+  groupBy: Type.String(),
+  from: Nullable(Type.String({ format: 'date-time' })),
+  to: Nullable(Type.String({ format: 'date-time' })),
+  groups: Type.Array(
+    Type.Object({
+      key: Nullable(
+        Type.String({
+          description:
+            'device id, job type, user:<id> | api-key:<id> | scheduler | queue, or YYYY-MM-DD; null: none',
+        }),
+      ),
+      total: count,
+      byStatus: Type.Object(Object.fromEntries(JOB_STATUSES.map((s) => [s, count]))),
+      runTimeMs: Type.Integer({
+        minimum: 0,
+        description: 'sum of finishedAt - startedAt of its finished jobs',
+      }),
+    }),
+  ),
 })
 
 export const JobIdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) })
@@ -61,6 +102,7 @@ export interface JobView {
   finishedAt: string | null
   checkpoint: Record<string, unknown> | null
   restartOf: string | null
+  startedBy: string | null
 }
 
 export function jobView(job: Job): JobView {
@@ -79,5 +121,6 @@ export function jobView(job: Job): JobView {
     finishedAt: job.finishedAt?.toISOString() ?? null,
     checkpoint: job.checkpoint,
     restartOf: job.restartOf,
+    startedBy: job.startedBy,
   }
 }

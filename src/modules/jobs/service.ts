@@ -23,6 +23,8 @@ import { jobEventPayload } from './job-event.js'
 import { LogWriter } from './log-writer.js'
 import { ProgressWriter } from './progress-writer.js'
 import { JobsRepository } from './repository.js'
+import { STARTED_BY_QUEUE } from './started-by.js'
+import type { JobStatsGroupBy } from './stats.js'
 import {
   type CancelHandler,
   type CreateJobInput,
@@ -140,6 +142,8 @@ export class JobsService {
       finishedAt: null,
       checkpoint: input.checkpoint ?? null,
       restartOf: input.restartOf ?? null,
+      // A queue's pending job is started by the queue when it is dispatched.
+      startedBy: input.startedBy ?? (input.queuedBy !== undefined ? STARTED_BY_QUEUE : null),
     }
     const queued = input.queuedBy !== undefined && !input.running
     if (this.liveness && !queued) {
@@ -334,6 +338,20 @@ export class JobsService {
   }
 
   /** May this caller see this job (for the live feed)? */
+  /** Counts by outcome and run time, grouped; owner-scoped like the list. 400 for a bad range. */
+  async statsFor(principal: Principal, query: { groupBy?: JobStatsGroupBy; from?: string; to?: string }) {
+    const from = query.from === undefined ? null : parseQueryTime(query.from, 'query.from')
+    const to = query.to === undefined ? null : parseQueryTime(query.to, 'query.to')
+    if (from && to && from.getTime() >= to.getTime()) {
+      throw new ValidationError('from must be before to', [
+        { path: 'query.to', message: 'must be after from' },
+      ])
+    }
+    const groupBy = query.groupBy ?? 'type'
+    const groups = await this.repository.stats({ groupBy, ownerId: ownerScope(principal), from, to })
+    return { groupBy, from: from?.toISOString() ?? null, to: to?.toISOString() ?? null, groups }
+  }
+
   canSee(principal: Principal, job: { ownerId: string | null }): boolean {
     return job.ownerId === null || ownerScope(principal) === null || job.ownerId === principal.id
   }

@@ -26,6 +26,8 @@ export interface Job {
   checkpoint: Record<string, unknown> | null
   /** The job this one restarts. */
   restartOf: string | null
+  /** Who started it (started-by.ts): `user:<id>`, `api-key:<id>`, `scheduler`, `queue`; null: the server itself. */
+  startedBy: string | null
   createdAt: Date
   updatedAt: Date
   startedAt: Date | null
@@ -50,6 +52,8 @@ export interface CreateJobInput {
    * process runs it yet, so it survives restarts until `start` takes it.
    */
   queuedBy?: string
+  /** Who started it (started-by.ts); a job with queuedBy and no startedBy is the queue's. */
+  startedBy?: string | null
   /** Stops this job when cancelled; wins over a handler registered for its type. */
   onCancel?: CancelHandler
 }

@@ -9,6 +9,7 @@ import type { Logger } from '../../logger.js'
 import { OutboundDeniedError, type OutboundPolicy } from '../../net/outbound-policy.js'
 import { childWorkspace } from '../../process/child-user.js'
 import type { Area, AreaContext } from '../area.js'
+import { STARTED_BY_SCHEDULER } from '../jobs/started-by.js'
 import {
   type ActionRegistry,
   type Actor,
@@ -41,7 +42,12 @@ export interface DeviceCommands {
 
 /** The few methods used from the device files service: start a transfer of a stored file. */
 export interface DeviceFileSender {
-  send(principal: Principal, deviceId: string, fileId: string): Promise<{ job: { id: string } }>
+  send(
+    principal: Principal,
+    deviceId: string,
+    fileId: string,
+    startedBy?: string,
+  ): Promise<{ job: { id: string } }>
 }
 
 /** What a task needs of the jobs ledger to follow and stop a transfer it started. */
@@ -88,7 +94,7 @@ function deviceControl(
     async sendFile(deviceId, fileId, opts) {
       if (!files || !jobs)
         throw new UnprocessableError('device file transfers are not available in this server')
-      const { job } = await files.send(as(opts.actor), deviceId, fileId)
+      const { job } = await files.send(as(opts.actor), deviceId, fileId, STARTED_BY_SCHEDULER)
       return followTransfer(job.id, jobs, bus, opts)
     },
   }

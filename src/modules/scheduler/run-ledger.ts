@@ -3,6 +3,7 @@
 // it is logged and the run goes on without one.
 
 import type { Logger } from '../../logger.js'
+import { STARTED_BY_SCHEDULER } from '../jobs/started-by.js'
 import { ActionCanceled } from './actions/index.js'
 import type { SchedulerRepository } from './repository.js'
 import { RUN_JOB_TYPE, type RunStatus, type Task, type TaskRun } from './types.js'
@@ -15,6 +16,7 @@ export interface JobsLedger {
     ownerId?: string | null
     details?: Record<string, unknown>
     running?: boolean
+    startedBy?: string | null
     onCancel?: (job: { id: string }, reason: string) => void | Promise<void>
   }): Promise<{ id: string }>
   /** Ends the job with the run's whole log, in one write. */
@@ -45,6 +47,7 @@ export class RunLedger {
         type: RUN_JOB_TYPE,
         ownerId: task.ownerId,
         running: true,
+        startedBy: STARTED_BY_SCHEDULER,
         details: {
           taskId: task.id,
           runId: run.id,

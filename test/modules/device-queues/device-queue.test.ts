@@ -85,6 +85,9 @@ describe.each(testEngines())('device queue on $name', (engine) => {
       expect((await jobFinished(t, ids[k]!.jobId)).status).toBe('completed')
     off()
     expect(started).toEqual(['d', 'c', 'e', 'b'].map((k) => ids[k]!.jobId))
+    // The queue started them (job attribution), not the operator who queued them.
+    const ran = await t.request('GET', `/api/myntrix/jobs/${ids.d!.jobId}`, { as: t.operator })
+    expect(ran.body.startedBy).toBe('queue')
     expect(ledger.overlaps).toBe(0)
     ledger.stop()
     expect(await queue()).toEqual({ deviceId, hold: null, items: [] })

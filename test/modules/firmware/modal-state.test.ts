@@ -150,14 +150,67 @@ describe('G-code modal state', () => {
     })
   })
 
+  it('follows a CAM file that sets its work offsets with G10 L2 and L20, line by line', () => {
+    // Offsets are origins from machine zero. Hand-checked, in machine terms:
+    // line 16: the tool is at machine Z -50 + 10 = -40; L20 makes it read 12, so G54 Z = -52.
+    // line 17: G54 -> G55: X -200 + 20 = machine -180, in G55 (-100) reads -80; Y stays 5
+    //          (both -150); G55 has no Z from the file, so Z (and the highest Z) are unknown.
+    // line 19: L20 on G55 at X5 Y5: machine X -95, Y -145 become the origin; the tool reads 0, 0.
+    // line 23: L2 P0 sets G55 Z with no known Z before: Z unknown.
+    // line 24: G55 -> G54: X machine -95 + 15 = -80 reads 120 in G54; Y -145 + 0 reads 5.
+    walk(fixture('cam-work-offsets.nc'), {
+      6: { workOffsets: { G54: { x: -200, y: -150, z: -50, line: 6 } } },
+      7: {
+        workOffsets: { G54: { x: -200, y: -150, z: -50, line: 6 }, G55: { x: -100, y: -150, line: 7 } },
+      },
+      8: { tool: 1 },
+      9: { spindle: 'M3', spindleSpeed: 10000 },
+      11: { motion: 'G0', x: 5, y: 5 },
+      12: { z: 10, maxZ: 10 },
+      13: { motion: 'G1', z: -1, feed: 200 },
+      14: { x: 20, feed: 800 },
+      15: { motion: 'G0', z: 10 },
+      16: {
+        z: 12,
+        maxZ: 12,
+        workOffsets: { G54: { x: -200, y: -150, z: -52, line: 16 }, G55: { x: -100, y: -150, line: 7 } },
+      },
+      17: { workOffset: 'G55', x: -80, z: null, maxZ: null },
+      18: { x: 5, y: 5 },
+      19: {
+        x: 0,
+        y: 0,
+        workOffsets: { G54: { x: -200, y: -150, z: -52, line: 16 }, G55: { x: -95, y: -145, line: 19 } },
+      },
+      20: { motion: 'G1', z: -1, maxZ: -1, feed: 200 },
+      21: { x: 15, feed: 800 },
+      22: { motion: 'G0', z: 10, maxZ: 10 },
+      23: {
+        z: null,
+        maxZ: null,
+        workOffsets: {
+          G54: { x: -200, y: -150, z: -52, line: 16 },
+          G55: { x: -95, y: -145, z: -40, line: 23 },
+        },
+      },
+      24: { workOffset: 'G54', x: 120, y: 5 },
+      25: { motion: 'G1', x: 30, y: 30 },
+      26: { spindle: 'M5' },
+    })
+  })
+
   it('keeps settings words out of the position and the tool', () => {
     const t = new ModalStateTracker()
     t.feed('M201 X1000 Y1000 Z200 E5000')
     t.feed('M204 S1250 T1250')
     t.feed('M104 T1 S200')
     t.feed('G4 S1')
-    t.feed('G10 L20 P1 X0 Y0')
+    // An offset of another system than the active G54: no move, no position.
+    t.feed('G10 L2 P2 X0 Y0')
+    // Marlin's G10 is a firmware retract: not an offset either.
+    t.feed('G10 S1')
     expect(t.state).toMatchObject({ x: null, y: null, z: null, e: 0, tool: null, spindleSpeed: null })
+    expect(t.state.workOffsets).toEqual({ G55: { x: 0, y: 0, line: 5 } })
     expect(t.state.hotends).toEqual({ 1: 200 })
   })
 

@@ -90,4 +90,48 @@ describe('restart preamble', () => {
     expect(q.lines.some((l) => l.startsWith('G1 Z'))).toBe(false)
     expect(q.warnings[0]).toMatch(/Z height before line 21 is unknown/)
   })
+
+  it('re-establishes the work offsets the file set with G10 before selecting its own (CNC)', () => {
+    // Restarting at line 23 of the CAM file: both offsets as lines 16 and 19 left them, G55 active.
+    const p = buildPreamble(stateBefore('cam-work-offsets.nc', 23), { kind: 'cnc' })
+    expect(p.lines).toEqual([
+      'G21',
+      'G90',
+      'G10 L2 P1 X-200 Y-150 Z-52',
+      'G10 L2 P2 X-95 Y-145',
+      'G55',
+      'G17',
+      'M3 S10000',
+      'G4 P2',
+      'G0 Z10',
+      'G0 X15 Y0',
+      'G1 Z10 F800',
+      'G0',
+    ])
+    expect(p.warnings).toEqual(['the file uses tool T1 at this line: make sure it is in the spindle'])
+    // At line 25 G55 has its Z from line 23 too; back on G54 with Z unknown, nothing moves.
+    const q = buildPreamble(stateBefore('cam-work-offsets.nc', 25), { kind: 'cnc' })
+    expect(q.lines.slice(0, 6)).toEqual([
+      'G21',
+      'G90',
+      'G10 L2 P1 X-200 Y-150 Z-52',
+      'G10 L2 P2 X-95 Y-145 Z-40',
+      'G54',
+      'G17',
+    ])
+    expect(q.lines.some((l) => /^G[01] [XYZ]/.test(l))).toBe(false)
+  })
+
+  it('warns about an offset set by G10 L20 from a position the file never stated', () => {
+    const t = new ModalStateTracker()
+    for (const line of ['G21', 'G54', 'G0 Z5', 'G10 L20 P1 Z0', 'G0 X1 Y1']) t.feed(line)
+    expect(t.state.workOffsets).toEqual({ G54: { z: null, line: 4 } })
+    // The tool reads Z0 now: that much the file says.
+    expect(t.state.z).toBe(0)
+    const p = buildPreamble(t.state, { kind: 'cnc' })
+    expect(p.lines.some((l) => l.startsWith('G10'))).toBe(false)
+    expect(p.warnings).toContain(
+      'the G54 offset of Z was set at line 4 by G10 L20 from where the tool stood then: the controller keeps it, check it before confirming',
+    )
+  })
 })

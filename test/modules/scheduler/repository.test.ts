@@ -264,6 +264,7 @@ describe.each(testEngines())('scheduler repository on $name', (engine) => {
         finishedAt: status === 'running' ? null : at,
         checkpoint: null,
         restartOf: null,
+        startedBy: null,
       }
       await jobsRepo.insert(job)
       return job.id

@@ -2687,6 +2687,10 @@ export interface paths {
                                 baudRate?: number;
                                 /** @description for a command without timeoutMs; default 10000 */
                                 commandTimeoutMs?: number;
+                                /** @description file transfers: how long a streamed line with this command word (G28, M109...) may wait for its ok, in ms (100-86400000); `default` for every other line (60000). Merged over the defaults: 1800000 for G4 G28 G29 G34 G35 G76 M0 M1 M109 M116 M190 M191 M303 M400 M600. A command named here is never a stall */
+                                commandTimeouts?: {
+                                    [key: string]: number;
+                                };
                                 /** @description TCP/MQTT connect; default 5000 */
                                 connectTimeoutMs?: number;
                                 /** @description per handshake attempt; default 2000 */
@@ -2718,7 +2722,7 @@ export interface paths {
                                 reconnectMaxDelayMs?: number;
                                 /** @description after a resync probe could not confirm: how long the firmware must stay silent before commands go out again; default 500 */
                                 resyncQuietMs?: number;
-                                /** @description file transfers to GRBL: no ok and no busy status for this long with lines outstanding asks for a status and raises device.stalled; a second such wait interrupts the job; default 10000 */
+                                /** @description file transfers (GRBL, Marlin): no ok and no busy status (GRBL) or no ok, busy: or temperature report (Marlin) for this long with lines outstanding asks for a status (? or M105) and raises device.stalled; a second such wait interrupts the job; default 10000 (GRBL), 20000 (Marlin) */
                                 stallTimeoutMs?: number;
                                 /** @description GRBL real-time ? rate: 0 (off) or 20-60000; default 250 */
                                 statusPollMs?: number;
@@ -2783,6 +2787,10 @@ export interface paths {
                             baudRate?: number;
                             /** @description for a command without timeoutMs; default 10000 */
                             commandTimeoutMs?: number;
+                            /** @description file transfers: how long a streamed line with this command word (G28, M109...) may wait for its ok, in ms (100-86400000); `default` for every other line (60000). Merged over the defaults: 1800000 for G4 G28 G29 G34 G35 G76 M0 M1 M109 M116 M190 M191 M303 M400 M600. A command named here is never a stall */
+                            commandTimeouts?: {
+                                [key: string]: number;
+                            };
                             /** @description TCP/MQTT connect; default 5000 */
                             connectTimeoutMs?: number;
                             /** @description per handshake attempt; default 2000 */
@@ -2814,7 +2822,7 @@ export interface paths {
                             reconnectMaxDelayMs?: number;
                             /** @description after a resync probe could not confirm: how long the firmware must stay silent before commands go out again; default 500 */
                             resyncQuietMs?: number;
-                            /** @description file transfers to GRBL: no ok and no busy status for this long with lines outstanding asks for a status and raises device.stalled; a second such wait interrupts the job; default 10000 */
+                            /** @description file transfers (GRBL, Marlin): no ok and no busy status (GRBL) or no ok, busy: or temperature report (Marlin) for this long with lines outstanding asks for a status (? or M105) and raises device.stalled; a second such wait interrupts the job; default 10000 (GRBL), 20000 (Marlin) */
                             stallTimeoutMs?: number;
                             /** @description GRBL real-time ? rate: 0 (off) or 20-60000; default 250 */
                             statusPollMs?: number;
@@ -2860,6 +2868,10 @@ export interface paths {
                                 baudRate?: number;
                                 /** @description for a command without timeoutMs; default 10000 */
                                 commandTimeoutMs?: number;
+                                /** @description file transfers: how long a streamed line with this command word (G28, M109...) may wait for its ok, in ms (100-86400000); `default` for every other line (60000). Merged over the defaults: 1800000 for G4 G28 G29 G34 G35 G76 M0 M1 M109 M116 M190 M191 M303 M400 M600. A command named here is never a stall */
+                                commandTimeouts?: {
+                                    [key: string]: number;
+                                };
                                 /** @description TCP/MQTT connect; default 5000 */
                                 connectTimeoutMs?: number;
                                 /** @description per handshake attempt; default 2000 */
@@ -2891,7 +2903,7 @@ export interface paths {
                                 reconnectMaxDelayMs?: number;
                                 /** @description after a resync probe could not confirm: how long the firmware must stay silent before commands go out again; default 500 */
                                 resyncQuietMs?: number;
-                                /** @description file transfers to GRBL: no ok and no busy status for this long with lines outstanding asks for a status and raises device.stalled; a second such wait interrupts the job; default 10000 */
+                                /** @description file transfers (GRBL, Marlin): no ok and no busy status (GRBL) or no ok, busy: or temperature report (Marlin) for this long with lines outstanding asks for a status (? or M105) and raises device.stalled; a second such wait interrupts the job; default 10000 (GRBL), 20000 (Marlin) */
                                 stallTimeoutMs?: number;
                                 /** @description GRBL real-time ? rate: 0 (off) or 20-60000; default 250 */
                                 statusPollMs?: number;
@@ -2976,6 +2988,10 @@ export interface paths {
                                 baudRate?: number;
                                 /** @description for a command without timeoutMs; default 10000 */
                                 commandTimeoutMs?: number;
+                                /** @description file transfers: how long a streamed line with this command word (G28, M109...) may wait for its ok, in ms (100-86400000); `default` for every other line (60000). Merged over the defaults: 1800000 for G4 G28 G29 G34 G35 G76 M0 M1 M109 M116 M190 M191 M303 M400 M600. A command named here is never a stall */
+                                commandTimeouts?: {
+                                    [key: string]: number;
+                                };
                                 /** @description TCP/MQTT connect; default 5000 */
                                 connectTimeoutMs?: number;
                                 /** @description per handshake attempt; default 2000 */
@@ -3007,7 +3023,7 @@ export interface paths {
                                 reconnectMaxDelayMs?: number;
                                 /** @description after a resync probe could not confirm: how long the firmware must stay silent before commands go out again; default 500 */
                                 resyncQuietMs?: number;
-                                /** @description file transfers to GRBL: no ok and no busy status for this long with lines outstanding asks for a status and raises device.stalled; a second such wait interrupts the job; default 10000 */
+                                /** @description file transfers (GRBL, Marlin): no ok and no busy status (GRBL) or no ok, busy: or temperature report (Marlin) for this long with lines outstanding asks for a status (? or M105) and raises device.stalled; a second such wait interrupts the job; default 10000 (GRBL), 20000 (Marlin) */
                                 stallTimeoutMs?: number;
                                 /** @description GRBL real-time ? rate: 0 (off) or 20-60000; default 250 */
                                 statusPollMs?: number;
@@ -3073,6 +3089,10 @@ export interface paths {
                             baudRate?: number;
                             /** @description for a command without timeoutMs; default 10000 */
                             commandTimeoutMs?: number;
+                            /** @description file transfers: how long a streamed line with this command word (G28, M109...) may wait for its ok, in ms (100-86400000); `default` for every other line (60000). Merged over the defaults: 1800000 for G4 G28 G29 G34 G35 G76 M0 M1 M109 M116 M190 M191 M303 M400 M600. A command named here is never a stall */
+                            commandTimeouts?: {
+                                [key: string]: number;
+                            };
                             /** @description TCP/MQTT connect; default 5000 */
                             connectTimeoutMs?: number;
                             /** @description per handshake attempt; default 2000 */
@@ -3104,7 +3124,7 @@ export interface paths {
                             reconnectMaxDelayMs?: number;
                             /** @description after a resync probe could not confirm: how long the firmware must stay silent before commands go out again; default 500 */
                             resyncQuietMs?: number;
-                            /** @description file transfers to GRBL: no ok and no busy status for this long with lines outstanding asks for a status and raises device.stalled; a second such wait interrupts the job; default 10000 */
+                            /** @description file transfers (GRBL, Marlin): no ok and no busy status (GRBL) or no ok, busy: or temperature report (Marlin) for this long with lines outstanding asks for a status (? or M105) and raises device.stalled; a second such wait interrupts the job; default 10000 (GRBL), 20000 (Marlin) */
                             stallTimeoutMs?: number;
                             /** @description GRBL real-time ? rate: 0 (off) or 20-60000; default 250 */
                             statusPollMs?: number;
@@ -3149,6 +3169,10 @@ export interface paths {
                                 baudRate?: number;
                                 /** @description for a command without timeoutMs; default 10000 */
                                 commandTimeoutMs?: number;
+                                /** @description file transfers: how long a streamed line with this command word (G28, M109...) may wait for its ok, in ms (100-86400000); `default` for every other line (60000). Merged over the defaults: 1800000 for G4 G28 G29 G34 G35 G76 M0 M1 M109 M116 M190 M191 M303 M400 M600. A command named here is never a stall */
+                                commandTimeouts?: {
+                                    [key: string]: number;
+                                };
                                 /** @description TCP/MQTT connect; default 5000 */
                                 connectTimeoutMs?: number;
                                 /** @description per handshake attempt; default 2000 */
@@ -3180,7 +3204,7 @@ export interface paths {
                                 reconnectMaxDelayMs?: number;
                                 /** @description after a resync probe could not confirm: how long the firmware must stay silent before commands go out again; default 500 */
                                 resyncQuietMs?: number;
-                                /** @description file transfers to GRBL: no ok and no busy status for this long with lines outstanding asks for a status and raises device.stalled; a second such wait interrupts the job; default 10000 */
+                                /** @description file transfers (GRBL, Marlin): no ok and no busy status (GRBL) or no ok, busy: or temperature report (Marlin) for this long with lines outstanding asks for a status (? or M105) and raises device.stalled; a second such wait interrupts the job; default 10000 (GRBL), 20000 (Marlin) */
                                 stallTimeoutMs?: number;
                                 /** @description GRBL real-time ? rate: 0 (off) or 20-60000; default 250 */
                                 statusPollMs?: number;
@@ -3345,6 +3369,10 @@ export interface paths {
                                 baudRate?: number;
                                 /** @description for a command without timeoutMs; default 10000 */
                                 commandTimeoutMs?: number;
+                                /** @description file transfers: how long a streamed line with this command word (G28, M109...) may wait for its ok, in ms (100-86400000); `default` for every other line (60000). Merged over the defaults: 1800000 for G4 G28 G29 G34 G35 G76 M0 M1 M109 M116 M190 M191 M303 M400 M600. A command named here is never a stall */
+                                commandTimeouts?: {
+                                    [key: string]: number;
+                                };
                                 /** @description TCP/MQTT connect; default 5000 */
                                 connectTimeoutMs?: number;
                                 /** @description per handshake attempt; default 2000 */
@@ -3376,7 +3404,7 @@ export interface paths {
                                 reconnectMaxDelayMs?: number;
                                 /** @description after a resync probe could not confirm: how long the firmware must stay silent before commands go out again; default 500 */
                                 resyncQuietMs?: number;
-                                /** @description file transfers to GRBL: no ok and no busy status for this long with lines outstanding asks for a status and raises device.stalled; a second such wait interrupts the job; default 10000 */
+                                /** @description file transfers (GRBL, Marlin): no ok and no busy status (GRBL) or no ok, busy: or temperature report (Marlin) for this long with lines outstanding asks for a status (? or M105) and raises device.stalled; a second such wait interrupts the job; default 10000 (GRBL), 20000 (Marlin) */
                                 stallTimeoutMs?: number;
                                 /** @description GRBL real-time ? rate: 0 (off) or 20-60000; default 250 */
                                 statusPollMs?: number;
@@ -3463,6 +3491,10 @@ export interface paths {
                                 baudRate?: number;
                                 /** @description for a command without timeoutMs; default 10000 */
                                 commandTimeoutMs?: number;
+                                /** @description file transfers: how long a streamed line with this command word (G28, M109...) may wait for its ok, in ms (100-86400000); `default` for every other line (60000). Merged over the defaults: 1800000 for G4 G28 G29 G34 G35 G76 M0 M1 M109 M116 M190 M191 M303 M400 M600. A command named here is never a stall */
+                                commandTimeouts?: {
+                                    [key: string]: number;
+                                };
                                 /** @description TCP/MQTT connect; default 5000 */
                                 connectTimeoutMs?: number;
                                 /** @description per handshake attempt; default 2000 */
@@ -3494,7 +3526,7 @@ export interface paths {
                                 reconnectMaxDelayMs?: number;
                                 /** @description after a resync probe could not confirm: how long the firmware must stay silent before commands go out again; default 500 */
                                 resyncQuietMs?: number;
-                                /** @description file transfers to GRBL: no ok and no busy status for this long with lines outstanding asks for a status and raises device.stalled; a second such wait interrupts the job; default 10000 */
+                                /** @description file transfers (GRBL, Marlin): no ok and no busy status (GRBL) or no ok, busy: or temperature report (Marlin) for this long with lines outstanding asks for a status (? or M105) and raises device.stalled; a second such wait interrupts the job; default 10000 (GRBL), 20000 (Marlin) */
                                 stallTimeoutMs?: number;
                                 /** @description GRBL real-time ? rate: 0 (off) or 20-60000; default 250 */
                                 statusPollMs?: number;
@@ -4244,6 +4276,8 @@ export interface paths {
                             restartOf: string | null;
                             /** Format: date-time */
                             startedAt: string | null;
+                            /** @description who started it: user:<id>, api-key:<id>, scheduler, queue; null for the server itself */
+                            startedBy: string | null;
                             /** @description pending | running | completed | failed | cancelled | interrupted */
                             status: "pending" | "running" | "completed" | "failed" | "cancelled" | "interrupted";
                             /** @description what kind of work, e.g. device.upload, task.run */
@@ -4310,6 +4344,8 @@ export interface paths {
                             restartOf: string | null;
                             /** Format: date-time */
                             startedAt: string | null;
+                            /** @description who started it: user:<id>, api-key:<id>, scheduler, queue; null for the server itself */
+                            startedBy: string | null;
                             /** @description pending | running | completed | failed | cancelled | interrupted */
                             status: "pending" | "running" | "completed" | "failed" | "cancelled" | "interrupted";
                             /** @description what kind of work, e.g. device.upload, task.run */
@@ -4377,6 +4413,8 @@ export interface paths {
                             restartOf: string | null;
                             /** Format: date-time */
                             startedAt: string | null;
+                            /** @description who started it: user:<id>, api-key:<id>, scheduler, queue; null for the server itself */
+                            startedBy: string | null;
                             /** @description pending | running | completed | failed | cancelled | interrupted */
                             status: "pending" | "running" | "completed" | "failed" | "cancelled" | "interrupted";
                             /** @description what kind of work, e.g. device.upload, task.run */
@@ -4618,6 +4656,70 @@ export interface paths {
                 };
             };
         };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/myntrix/jobs/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Counts by outcome and total run time of the jobs created in [from, to), grouped by device, type, user or day */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description ISO-8601: jobs created at or after this time */
+                    from?: string;
+                    /** @description device | type | user (who started the job) | day (UTC, of its creation); default type */
+                    groupBy?: "device" | "type" | "user" | "day";
+                    /** @description ISO-8601: jobs created before this time */
+                    to?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: date-time */
+                            from: string | null;
+                            groupBy: string;
+                            groups: {
+                                byStatus: {
+                                    cancelled: number;
+                                    completed: number;
+                                    failed: number;
+                                    interrupted: number;
+                                    pending: number;
+                                    running: number;
+                                };
+                                /** @description device id, job type, user:<id> | api-key:<id> | scheduler | queue, or YYYY-MM-DD; null: none */
+                                key: string | null;
+                                /** @description sum of finishedAt - startedAt of its finished jobs */
+                                runTimeMs: number;
+                                total: number;
+                            }[];
+                            /** Format: date-time */
+                            to: string | null;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;

@@ -85,20 +85,23 @@ export interface Streamer {
 export interface StreamerOptions {
   /** How long one line may wait for its acknowledgement (busy/status lines extend it). */
   lineTimeoutMs: number
-  /** Long-running commands (heating, homing, dwell) get this instead. */
-  longCommandTimeoutMs: number
+  /**
+   * The device's `configuration.commandTimeouts`: per command word, merged over
+   * the long-running defaults (firmware/command-timeouts.ts); `default` replaces lineTimeoutMs for G-code lines.
+   */
+  commandTimeouts: Readonly<Record<string, number>>
   /** Keep streamed lines out of the device's log feed. */
   quiet: boolean
-  /** GRBL: no acknowledgement and no busy status for this long with lines outstanding is a stall; null: off. */
+  /** No acknowledgement and no busy status for this long with lines outstanding is a stall; null: off. */
   stallTimeoutMs: number | null
 }
 
 export const DEFAULT_STREAMER_OPTIONS: StreamerOptions = {
   lineTimeoutMs: 60_000,
-  longCommandTimeoutMs: 30 * 60_000,
+  commandTimeouts: {},
   quiet: false,
   stallTimeoutMs: null,
 }
 
 /** Stall timeouts by protocol, when the device's configuration sets none. */
-export const DEFAULT_STALL_TIMEOUT_MS: Record<string, number> = { grbl: 10_000 }
+export const DEFAULT_STALL_TIMEOUT_MS: Record<string, number> = { grbl: 10_000, marlin: 20_000 }

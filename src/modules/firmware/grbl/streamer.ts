@@ -5,12 +5,15 @@
 // line in flight cannot. An `error:N` stops the stream; the lines already in
 // the buffer still answer and are waited for, so the job ends settled.
 // Real-time bytes (`?` `!` `~` Ctrl-X) bypass the buffer and need no space.
+// While the oldest line in the buffer is a command of the device's timeouts
+// table (a dwell, homing), the wait is that command's and no stall is watched.
 
 import { TransferError } from '../../device-files/errors.js'
 import { FileStreamer } from '../../device-files/streamers/file-streamer.js'
 import type { LineSource } from '../../device-files/streamers/source.js'
 import { StallWatch } from '../../device-files/streamers/stall.js'
 import type { StreamControl, StreamOutcome, StreamSession } from '../../device-files/streamers/types.js'
+import { CommandTimeouts } from '../command-timeouts.js'
 import type { PreparedLine } from '../gcode.js'
 import { GRBL_DEFAULT_RX_BUFFER, GRBL_REALTIME } from './wire.js'
 
@@ -26,6 +29,9 @@ export class GrblStreamer extends FileStreamer<LineSource> {
   async run(session: StreamSession, control: StreamControl): Promise<StreamOutcome> {
     const rxBytes = session.protocol.rxBufferSize ?? GRBL_DEFAULT_RX_BUFFER
     const inFlight: PreparedLine[] = []
+    const timeouts = new CommandTimeouts(this.options.commandTimeouts, this.options.lineTimeoutMs)
+    /** GRBL is working on a command of the timeouts table: its own timeout governs, it is never a stall. */
+    const isHeadLong = () => inFlight[0] !== undefined && timeouts.isLong(inFlight[0].text)
     let inFlightBytes = 0
     let failure: TransferError | null = null
     let isServingQueue = false
@@ -61,7 +67,7 @@ export class GrblStreamer extends FileStreamer<LineSource> {
       const line = inFlight.shift()
       if (!line) return undefined
       inFlightBytes -= line.text.length + 1
-      if (inFlight.length > 0) watch?.progressed()
+      if (inFlight.length > 0 && !isHeadLong()) watch?.progressed()
       else watch?.idle()
       return line
     }
@@ -72,7 +78,9 @@ export class GrblStreamer extends FileStreamer<LineSource> {
       if (isServingQueue) return
       for (const e of events) {
         // A machine in motion answers no ok until its planner has room: busy, not stalled.
-        if (e.kind === 'telemetry' && BUSY_STATES.test(String(e.readings?.state ?? ''))) watch?.progressed()
+        if (e.kind === 'telemetry' && BUSY_STATES.test(String(e.readings?.state ?? '')) && !isHeadLong()) {
+          watch?.progressed()
+        }
         if (e.kind === 'ok') {
           const line = acknowledge()
           if (!line) continue
@@ -107,15 +115,17 @@ export class GrblStreamer extends FileStreamer<LineSource> {
 
     const waitForInbound = () =>
       new Promise<void>((resolve, reject) => {
+        // Any line in the buffer may be the one GRBL is executing: the longest of their timeouts.
+        const timeoutMs = Math.max(...inFlight.map((l) => timeouts.timeoutFor(l.text)))
         const timer = setTimeout(() => {
           wake = null
           reject(
             new TransferError(
-              `GRBL sent nothing for ${this.options.lineTimeoutMs} ms with ${inFlight.length} line(s) unacknowledged`,
+              `GRBL sent nothing for ${timeoutMs} ms with ${inFlight.length} line(s) unacknowledged`,
               { timedOut: true },
             ),
           )
-        }, this.options.lineTimeoutMs)
+        }, timeoutMs)
         wake = () => {
           clearTimeout(timer)
           resolve()
@@ -145,7 +155,7 @@ export class GrblStreamer extends FileStreamer<LineSource> {
           this.peeked = null
           inFlight.push(line)
           inFlightBytes += bytes
-          watch?.sent()
+          if (!isHeadLong()) watch?.sent()
           this.progress.linesSent++
           this.progress.bytesSent += bytes
           try {

@@ -41,6 +41,10 @@ export class MarlinEmulator extends EmulatorBase implements FirmwareEmulator {
   private muteNext = 0
   private delayNextMs = 0
   private isHalted = false
+  private isHung = false
+  /** Lines still read before the controller freezes (the `hang N` hook); null: no freeze coming. */
+  private linesBeforeHang: number | null = null
+  private isHeatingSilent = false
   private isRelative = false
   private readonly position: Record<Axis, number> = { X: 0, Y: 0, Z: 0, E: 0 }
   private readonly hotend: Heater
@@ -61,6 +65,10 @@ export class MarlinEmulator extends EmulatorBase implements FirmwareEmulator {
     reset: () => this.reset(),
     'heater-fault': () => this.setHeaterFault(true),
     'heater-ok': () => this.setHeaterFault(false),
+    hang: (lines = '0') => this.hang(Number(lines)),
+    'silent-heating': () => {
+      this.isHeatingSilent = true
+    },
   } satisfies Record<string, (...args: string[]) => void>
 
   constructor(options: MarlinEmulatorOptions = {}) {
@@ -101,6 +109,19 @@ export class MarlinEmulator extends EmulatorBase implements FirmwareEmulator {
     this.isHeaterFaulty = faulty
   }
 
+  /** A frozen controller: after `lines` more lines, nothing is read, executed or answered, until a reset. */
+  hang(lines = 0): void {
+    this.linesBeforeHang = lines
+    if (lines <= 0) this.freeze()
+  }
+
+  private freeze(): void {
+    this.isHung = true
+    this.linesBeforeHang = null
+    this.cancel(this.autoReportTimer)
+    this.autoReportTimer = null
+  }
+
   setTemperatures(hotendC: number, bedC: number): void {
     this.hotend.current = hotendC
     this.bed.current = bedC
@@ -117,6 +138,8 @@ export class MarlinEmulator extends EmulatorBase implements FirmwareEmulator {
     this.isBusy = false
     this.lastLine = 0
     this.isHalted = false
+    this.isHung = false
+    this.linesBeforeHang = null
     this.cancel(this.autoReportTimer)
     this.autoReportTimer = null
     this.emit(`start\necho:Marlin ${this.opts.version}\necho: Last Updated: 2023-07-01 | Author: (myntrix)\n`)
@@ -136,7 +159,8 @@ export class MarlinEmulator extends EmulatorBase implements FirmwareEmulator {
 
   /** Line-number and checksum checks happen on arrival, as Marlin's serial reader does. */
   private accept(raw: string): void {
-    if (this.isHalted) return
+    if (this.linesBeforeHang !== null && this.linesBeforeHang-- <= 0) this.freeze()
+    if (this.isHalted || this.isHung) return
     const numbered = /^N(\d+)\s*(.*)$/.exec(raw)
     if (!numbered) {
       this.enqueue(raw)
@@ -175,7 +199,7 @@ export class MarlinEmulator extends EmulatorBase implements FirmwareEmulator {
   }
 
   private drain(): void {
-    while (!this.isBusy && this.queue.length > 0 && !this.stopped) {
+    while (!this.isHung && !this.isBusy && this.queue.length > 0 && !this.stopped) {
       const command = this.queue.shift()!
       this.received.push(command)
       const muted = this.muteNext > 0
@@ -185,7 +209,7 @@ export class MarlinEmulator extends EmulatorBase implements FirmwareEmulator {
       this.isBusy = true
       const reply = (text: string) => {
         this.isBusy = false
-        if (!muted) this.emit(text)
+        if (!muted && !this.isHung) this.emit(text)
         this.drain()
       }
       const finish = (text: string) => (delayMs > 0 ? this.after(delayMs, () => reply(text)) : reply(text))
@@ -327,7 +351,7 @@ export class MarlinEmulator extends EmulatorBase implements FirmwareEmulator {
         done('ok\n')
         return
       }
-      this.emit(` ${this.temperatureText()} W:?\n`)
+      if (!this.isHeatingSilent && !this.isHung) this.emit(` ${this.temperatureText()} W:?\n`)
       this.after(Math.min(1000, this.opts.busyIntervalMs), tick)
     }
     tick()

@@ -7,16 +7,23 @@
 // temperature poll) go out between two lines. A reset banner or a halt stops
 // the stream after the line in flight: a restarted printer has lost its
 // temperatures and position, so nothing more of the file may reach it.
+// Each line waits for its `ok` as long as the device's command timeouts say
+// (firmware/command-timeouts.ts). A stall (stall.ts): a line outstanding and
+// no `ok`, `busy:` or temperature report for stallTimeoutMs asks `M105`, sent
+// unnumbered and raw, whose `ok` also frees a line whose own `ok` was lost (as
+// OctoPrint's timeout M105 does); a second quiet wait interrupts the job. A
+// command named in the timeouts table (heating, homing) is never a stall.
 
 import { TransferError } from '../../device-files/errors.js'
 import { FileStreamer } from '../../device-files/streamers/file-streamer.js'
 import type { LineSource } from '../../device-files/streamers/source.js'
+import { StallWatch } from '../../device-files/streamers/stall.js'
 import type { StreamControl, StreamOutcome, StreamSession } from '../../device-files/streamers/types.js'
+import { CommandTimeouts } from '../command-timeouts.js'
 import type { PreparedLine } from '../gcode.js'
 
-// Commands that may run for minutes before their `ok` (heating, homing,
-// probing, dwell, waiting for moves, filament change).
-const LONG_RUNNING = /^(?:G28|G29|G4|G76|M109|M190|M191|M303|M400|M600|M0|M1|M116|G34|G35)\b/i
+/** Inbound events that show the printer is alive and working on the line. */
+const ALIVE = new Set(['ok', 'busy', 'telemetry', 'resend'])
 
 export class MarlinStreamer extends FileStreamer<LineSource> {
   /** Sent but not yet acknowledged when the last run stopped (never, for a clean stop). */
@@ -24,8 +31,13 @@ export class MarlinStreamer extends FileStreamer<LineSource> {
 
   async run(session: StreamSession, control: StreamControl): Promise<StreamOutcome> {
     let stopped: TransferError | null = null
+    const timeouts = new CommandTimeouts(this.options.commandTimeouts, this.options.lineTimeoutMs)
+    const stall = this.stallWatch(session, control)
+    /** The line in flight may stall (it is not a long command of the table). */
+    let isWatched = false
     const offLine = session.onLine((_line, events) => {
       for (const e of events) {
+        if (isWatched && ALIVE.has(e.kind)) stall?.watch.progressed()
         if (e.kind === 'resend') this.progress.resends++
         else if (e.kind === 'reset' || e.kind === 'alarm') {
           const message = `the printer stopped the job: ${e.message ?? e.kind}`
@@ -45,15 +57,19 @@ export class MarlinStreamer extends FileStreamer<LineSource> {
         this.progress.linesSent++
         this.progress.bytesSent += line.text.length + 1
         let result: Awaited<ReturnType<StreamSession['command']>>
+        isWatched = stall !== null && !timeouts.isLong(line.text)
+        if (isWatched) stall?.watch.progressed()
         try {
-          result = await session.command(line.text, {
-            timeoutMs: LONG_RUNNING.test(line.text)
-              ? this.options.longCommandTimeoutMs
-              : this.options.lineTimeoutMs,
+          const answer = session.command(line.text, {
+            timeoutMs: timeouts.timeoutFor(line.text),
             quiet: this.options.quiet,
           })
+          result = await (stall ? Promise.race([answer, stall.stalled]) : answer)
         } catch (err) {
           throw stopped ?? TransferError.from(err, `line ${line.line} "${line.text}" was not acknowledged`)
+        } finally {
+          isWatched = false
+          stall?.watch.idle()
         }
         // A line answered `ok` across a reset was taken: it counts before the stop.
         if (!result.ok) {
@@ -70,7 +86,34 @@ export class MarlinStreamer extends FileStreamer<LineSource> {
         control.progressed()
       }
     } finally {
+      stall?.watch.idle()
       offLine()
     }
+  }
+
+  /** The stall watch of this run and a promise that rejects when the second wait runs out; null when off. */
+  private stallWatch(session: StreamSession, control: StreamControl) {
+    const stallMs = this.options.stallTimeoutMs
+    if (stallMs === null) return null
+    let fail!: (err: TransferError) => void
+    const stalled = new Promise<never>((_resolve, reject) => {
+      fail = reject
+    })
+    // Only ever awaited in a race with a line's answer; a run that never stalls leaves it pending.
+    stalled.catch(() => {})
+    const watch = new StallWatch(
+      stallMs,
+      () => {
+        const message = `the printer answered nothing for ${stallMs} ms with a line in flight; sent M105`
+        void session.write(Buffer.from('M105\n', 'latin1'), 'M105').catch(() => {})
+        control.stalled(message)
+      },
+      () => {
+        const message = `the stream stalled: nothing answered for two waits of ${stallMs} ms with a line in flight`
+        this.progress.errors.push(message)
+        fail(new TransferError(message, { timedOut: true }))
+      },
+    )
+    return { watch, stalled }
   }
 }

@@ -15,6 +15,7 @@ import { useHistory, WINDOWS, type Window } from './hooks'
 import { JobsTable } from './JobsTable'
 import { useJob, useJobsFeed } from './jobs'
 import { Progress } from './Progress'
+import { canRestart, RestartJob } from './RestartJob'
 
 export default function ResourcesPage() {
   const feed = useJobsFeed()
@@ -167,6 +168,7 @@ function Resources({ feed }: { feed: string }) {
 function JobPage() {
   const { id = '' } = useParams()
   const job = useJob(id)
+  const { me } = useSession()
   if (!job.data) {
     return (
       <section aria-labelledby="page-title">
@@ -187,6 +189,7 @@ function JobPage() {
       <div className="page-head">
         <h1 id="page-title">{j.name}</h1>
         <StatusDot status={j.status} />
+        {allows(me?.role, 'operator') && canRestart(j) && <RestartJob job={j} />}
       </div>
       <section className="card" aria-labelledby="job-facts">
         <h2 id="job-facts">Job</h2>
@@ -199,6 +202,16 @@ function JobPage() {
           </dd>
           <dt>Created</dt>
           <dd>{formatTime(j.createdAt)}</dd>
+          <dt>Started by</dt>
+          <dd>{j.startedBy ?? '—'}</dd>
+          {j.restartOf && (
+            <>
+              <dt>Restart of</dt>
+              <dd>
+                <Link to={`/resources/jobs/${j.restartOf}`}>{j.restartOf}</Link>
+              </dd>
+            </>
+          )}
           <dt>Started</dt>
           <dd>{formatTime(j.startedAt, '—')}</dd>
           <dt>Finished</dt>
