@@ -176,7 +176,8 @@ for (const [mode, rows] of Object.entries(results)) {
     console.log(`| ${mode} | ${sender} | ${median(rates).toFixed(0)} | ${median(ratios).toFixed(3)} |`)
   }
 }
-if (!isGrbl && !hasPrintcore) console.log('\nprintcore not found (apt-get install printrun): its rows are missing')
+if (!isGrbl && !hasPrintcore)
+  console.log('\nprintcore not found (apt-get install printrun): its rows are missing')
 writeFileSync(
   join(here, `results-${isGrbl ? 'grbl-' : ''}${new Date().toISOString().replace(/[:.]/g, '-')}.json`),
   JSON.stringify(results, null, 2),
