@@ -19,6 +19,7 @@ import { dirname, join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { makePtyDir, removePtyDir, startPtyPair } from '../../test/helpers/pty.js'
+import { spawnWireEmulator } from './emulator-process.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const root = resolve(here, '../..')
@@ -141,19 +142,7 @@ async function once(text: string): Promise<Result> {
   const dataDir = mkdtempSync(join(tmpdir(), 'myntrix-bench-kill-'))
   const ptyDir = makePtyDir()
   const pty = await startPtyPair(ptyDir)
-  const emulator = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      join(here, 'wire-emulator.ts'),
-      pty.emulatorPath,
-      String(lineCount),
-      '--wire',
-      '--echo',
-    ],
-    { stdio: ['pipe', 'pipe', 'inherit'] },
-  )
+  const emulator = spawnWireEmulator(pty.emulatorPath, lineCount, ['--wire', '--echo'])
   // Every move the emulator executed, with when it arrived.
   const executed: { at: number; line: string }[] = []
   const isReady = new Promise<void>((ok) => {

@@ -17,6 +17,7 @@ import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { makePtyDir, removePtyDir, startPtyPair } from '../../test/helpers/pty.js'
+import { spawnWireEmulator } from './emulator-process.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const arg = (name: string, def: number) => {
@@ -104,19 +105,10 @@ async function stopChild(child: ChildProcess): Promise<void> {
 async function once(sender: Sender, file: string, wire: boolean): Promise<number> {
   const dir = makePtyDir()
   const pty = await startPtyPair(dir)
-  const emulator = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      join(here, 'wire-emulator.ts'),
-      pty.emulatorPath,
-      String(lineCount),
-      ...(wire ? ['--wire'] : []),
-      ...(isGrbl ? ['--grbl'] : []),
-    ],
-    { stdio: ['pipe', 'pipe', 'inherit'] },
-  )
+  const emulator = spawnWireEmulator(pty.emulatorPath, lineCount, [
+    ...(wire ? ['--wire'] : []),
+    ...(isGrbl ? ['--grbl'] : []),
+  ])
   let child: ChildProcess | null = null
   try {
     await lineFrom(emulator, /^ready$/, 'emulator', 20_000)
