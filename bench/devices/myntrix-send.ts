@@ -1,6 +1,9 @@
 // Myntrix end to end: the real app on a temporary SQLite database, a device
 // on the pty, the file uploaded through POST /upload and streamed as a job.
-//   node --import tsx myntrix-send.ts <port> <file> [baud]
+// GRBL (`--grbl`) keeps its default configuration, the 250 ms status poll
+// included; Marlin's temperature reports are off (the emulator's would count
+// against Myntrix alone).
+//   node --import tsx myntrix-send.ts <port> <file> [baud] [--grbl]
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -8,13 +11,16 @@ import { buildApp } from '../../src/app.js'
 import { loadConfig } from '../../src/config/index.js'
 import { openDatabase } from '../../src/db/index.js'
 
-const [path, file, baudRaw] = process.argv.slice(2)
+const [path, file, baudRaw, firmware] = process.argv.slice(2)
 if (path === undefined || file === undefined) {
-  console.error('usage: myntrix-send.ts <port> <file> [baud]')
+  console.error('usage: myntrix-send.ts <port> <file> [baud] [--grbl]')
   process.exit(2)
 }
 const dataDir = mkdtempSync(join(tmpdir(), 'myntrix-bench-'))
+// MYNTRIX_* settings of the environment apply (a profiling run may change one).
+const fromEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('MYNTRIX_')))
 const config = loadConfig({
+  ...fromEnv,
   MYNTRIX_DATA_DIR: dataDir,
   MYNTRIX_ADMIN_PASSWORD: 'bench-password-1',
   MYNTRIX_LOG_LEVEL: 'silent',
@@ -35,7 +41,8 @@ try {
     payload: {
       name: 'bench',
       connectionString: `serial://${path}?baudRate=${baudRaw ?? 115200}`,
-      configuration: { protocol: 'marlin', temperatureReport: 'off' },
+      configuration:
+        firmware === '--grbl' ? { protocol: 'grbl' } : { protocol: 'marlin', temperatureReport: 'off' },
     },
   })
   const id = created.json().id

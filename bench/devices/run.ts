@@ -1,10 +1,14 @@
 // Streams the same 2,000-line G-code file over a socat pty to the same
-// emulator with three senders, in one run: a minimal send-and-wait-for-ok
-// loop (the limit), Myntrix (upload + device-transfer job), and Debian's
-// printcore. Each repetition runs all three, without and with the 115200-baud
-// wire modelled at the emulator, and reports each as a ratio to the limit of
-// the same repetition (docs/PERFORMANCE.md, Devices).
-//   npx tsx bench/devices/run.ts [--reps 3] [--lines 2000]
+// emulator with several senders, in one run, and reports each as a ratio to
+// the floor of the same repetition (docs/PERFORMANCE.md, Devices). Each
+// repetition runs every sender without and with the 115200-baud wire modelled
+// at the emulator, in a rotating order.
+//   Marlin (default): the limit (a minimal send-and-wait-for-ok loop, the
+//     floor), Myntrix (upload + device-transfer job) and Debian's printcore.
+//   GRBL (--grbl): a bare character-counting loop (the floor), a bare
+//     send-and-wait loop, and Myntrix (its character-counting transfer job),
+//     to the GRBL emulator in check mode, `G1 X.. Y.. F500` lines.
+//   npx tsx bench/devices/run.ts [--grbl] [--reps 3] [--lines 2000]
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -13,6 +17,7 @@ import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { makePtyDir, removePtyDir, startPtyPair } from '../../test/helpers/pty.js'
+import { spawnWireEmulator } from './emulator-process.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const arg = (name: string, def: number) => {
@@ -22,11 +27,21 @@ const arg = (name: string, def: number) => {
 const reps = arg('--reps', 3)
 const lineCount = arg('--lines', 2000)
 const baud = 115200
+const isGrbl = process.argv.includes('--grbl')
 
 const hasPrintcore =
   spawnSync('/usr/bin/python3', ['-c', 'import printrun.printcore'], { stdio: 'ignore' }).status === 0
 
 function gcodeFile(n: number): string {
+  if (isGrbl) {
+    let text = '; bench file\nG21\nG90\n'
+    for (let i = 0; i < n; i++) {
+      const x = 100 + 40 * Math.cos(i / 20)
+      const y = 100 + 40 * Math.sin(i / 20)
+      text += `G1 X${x.toFixed(3)} Y${y.toFixed(3)} F500\n`
+    }
+    return text
+  }
   let text = '; bench file\nG21\nG90\nM82\n'
   let e = 0
   for (let i = 0; i < n; i++) {
@@ -38,15 +53,23 @@ function gcodeFile(n: number): string {
   return text
 }
 
-type Sender = 'limit' | 'myntrix' | 'printcore'
-const senders: Sender[] = ['limit', 'myntrix', ...(hasPrintcore ? (['printcore'] as Sender[]) : [])]
+type Sender = 'limit' | 'myntrix' | 'printcore' | 'count' | 'wait'
+// The first sender is the floor the others are divided by.
+const senders: Sender[] = isGrbl
+  ? ['count', 'wait', 'myntrix']
+  : ['limit', 'myntrix', ...(hasPrintcore ? (['printcore'] as Sender[]) : [])]
+const floor = senders[0]!
 
 function command(sender: Sender, port: string, file: string): [string, string[]] {
   const tsx = ['--import', 'tsx']
   if (sender === 'limit')
     return [process.execPath, [...tsx, join(here, 'minimal-loop.ts'), port, file, String(baud)]]
-  if (sender === 'myntrix')
-    return [process.execPath, [...tsx, join(here, 'myntrix-send.ts'), port, file, String(baud)]]
+  if (sender === 'count' || sender === 'wait')
+    return [process.execPath, [...tsx, join(here, 'grbl-loop.ts'), sender, port, file, String(baud)]]
+  if (sender === 'myntrix') {
+    const args = [...tsx, join(here, 'myntrix-send.ts'), port, file, String(baud)]
+    return [process.execPath, isGrbl ? [...args, '--grbl'] : args]
+  }
   return ['/usr/bin/python3', [join(here, 'printcore_send.py'), port, file, String(baud)]]
 }
 
@@ -82,18 +105,10 @@ async function stopChild(child: ChildProcess): Promise<void> {
 async function once(sender: Sender, file: string, wire: boolean): Promise<number> {
   const dir = makePtyDir()
   const pty = await startPtyPair(dir)
-  const emulator = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      join(here, 'wire-emulator.ts'),
-      pty.emulatorPath,
-      String(lineCount),
-      ...(wire ? ['--wire'] : []),
-    ],
-    { stdio: ['pipe', 'pipe', 'inherit'] },
-  )
+  const emulator = spawnWireEmulator(pty.emulatorPath, lineCount, [
+    ...(wire ? ['--wire'] : []),
+    ...(isGrbl ? ['--grbl'] : []),
+  ])
   let child: ChildProcess | null = null
   try {
     await lineFrom(emulator, /^ready$/, 'emulator', 20_000)
@@ -114,7 +129,7 @@ async function once(sender: Sender, file: string, wire: boolean): Promise<number
 const work = mkdtempSync(join(tmpdir(), 'myntrix-bench-devices-'))
 const file = join(work, 'bench.gcode')
 writeFileSync(file, gcodeFile(lineCount))
-const results: Record<'no wire' | 'wire modelled', Record<Sender, number>[]> = {
+const results: Record<'no wire' | 'wire modelled', Partial<Record<Sender, number>>[]> = {
   'no wire': [],
   'wire modelled': [],
 }
@@ -124,13 +139,14 @@ try {
       ['no wire', false],
       ['wire modelled', true],
     ] as const) {
-      const row = {} as Record<Sender, number>
+      const row: Partial<Record<Sender, number>> = {}
       // Rotate the order so no sender always runs first.
       const shift = rep % senders.length
       const order = [...senders.slice(shift), ...senders.slice(0, shift)]
       for (const sender of order) {
-        row[sender] = await once(sender, file, wire)
-        console.error(`rep ${rep + 1} ${mode} ${sender}: ${row[sender].toFixed(0)} lines/s`)
+        const rate = await once(sender, file, wire)
+        row[sender] = rate
+        console.error(`rep ${rep + 1} ${mode} ${sender}: ${rate.toFixed(0)} lines/s`)
       }
       results[mode].push(row)
     }
@@ -141,19 +157,20 @@ try {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN
 console.log(
-  `\n${lineCount} lines, ${baud} baud, ${reps} repetitions (median; ratio to the limit of the same repetition)\n`,
+  `\n${isGrbl ? 'GRBL' : 'Marlin'}, ${lineCount} lines, ${baud} baud, ${reps} repetitions (median; ratio to ${floor} of the same repetition)\n`,
 )
-console.log('| mode | sender | lines/s | ratio to limit |')
+console.log(`| mode | sender | lines/s | ratio to ${floor} |`)
 console.log('| --- | --- | ---: | ---: |')
 for (const [mode, rows] of Object.entries(results)) {
   for (const sender of senders) {
-    const rates = rows.map((r) => r[sender])
-    const ratios = rows.map((r) => r[sender] / r.limit)
+    const rates = rows.map((r) => r[sender] ?? Number.NaN)
+    const ratios = rows.map((r) => (r[sender] ?? Number.NaN) / (r[floor] ?? Number.NaN))
     console.log(`| ${mode} | ${sender} | ${median(rates).toFixed(0)} | ${median(ratios).toFixed(3)} |`)
   }
 }
-if (!hasPrintcore) console.log('\nprintcore not found (apt-get install printrun): its rows are missing')
+if (!isGrbl && !hasPrintcore)
+  console.log('\nprintcore not found (apt-get install printrun): its rows are missing')
 writeFileSync(
-  join(here, `results-${new Date().toISOString().replace(/[:.]/g, '-')}.json`),
+  join(here, `results-${isGrbl ? 'grbl-' : ''}${new Date().toISOString().replace(/[:.]/g, '-')}.json`),
   JSON.stringify(results, null, 2),
 )

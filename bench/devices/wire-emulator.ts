@@ -1,27 +1,36 @@
-// The bench's far end: Myntrix's Marlin emulator on one end of a pty, with
-// the serial wire optionally modelled. A pty ignores the baud rate (it moves
+// The bench's far end: Myntrix's Marlin or GRBL emulator on one end of a pty,
+// with the serial wire optionally modelled. GRBL starts in check mode (`$C`):
+// it parses and answers every line at once and moves nothing, as the real
+// firmware did in the issue's measurement. A pty ignores the baud rate (it moves
 // bytes as fast as both ends read), so with --wire every byte in each direction occupies the line for
 // 10 bits at the baud rate (8N1) before the other side sees it.
-//   node --import tsx wire-emulator.ts <pty> <expectedMoves> [--wire] [--baud 115200]
+//   node --import tsx wire-emulator.ts <pty> <expectedMoves> [--wire] [--baud 115200] [--grbl] [--echo]
+// With --echo every line executed is also printed as `rx <line>` (kill-restart.ts counts them).
 // Prints `ready`, then `done <ms> <moves>` when the last expected G1 line has
 // been acknowledged: timed from the first G1 received to that ok (so each
 // sender's start-up and shutdown sleeps do not count).
 
 import { SerialPort } from 'serialport'
+import { GrblEmulator } from '../../src/modules/firmware/grbl/emulator.js'
 import { MarlinEmulator } from '../../src/modules/firmware/marlin/emulator.js'
 
 const [path, expectedRaw, ...flags] = process.argv.slice(2)
 if (path === undefined) {
-  console.error('usage: wire-emulator.ts <pty> <expectedMoves> [--wire] [--baud 115200]')
+  console.error('usage: wire-emulator.ts <pty> <expectedMoves> [--wire] [--baud 115200] [--grbl] [--echo]')
   process.exit(2)
 }
 const expected = Number(expectedRaw)
 const isWire = flags.includes('--wire')
+const isEcho = flags.includes('--echo')
 const baudIndex = flags.indexOf('--baud')
 const baud = baudIndex >= 0 ? Number(flags[baudIndex + 1]) : 115200
 const bytesPerMs = baud / 10 / 1000
 
-const emulator = new MarlinEmulator({ autoReportTemperature: false })
+const emulator = flags.includes('--grbl')
+  ? new GrblEmulator()
+  : new MarlinEmulator({ autoReportTemperature: false })
+// Before any listener: check mode's `[MSG:Enabled]` and `ok` go nowhere.
+if (emulator instanceof GrblEmulator) emulator.write('$C\n')
 const port = new SerialPort({ path, baudRate: baud }, (err) => {
   if (err) {
     console.error(`cannot open ${path}: ${err.message}`)
@@ -40,6 +49,7 @@ const received = emulator.received
 const push = received.push.bind(received)
 received.push = (...lines: string[]) => {
   for (const line of lines) {
+    if (isEcho) console.log(`rx ${line}`)
     if (!line.startsWith('G1')) continue
     if (moves === 0) firstMoveAt = now()
     moves++

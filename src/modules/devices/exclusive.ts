@@ -14,8 +14,12 @@ export interface ExclusiveSession {
   readonly protocol: Protocol
   command(text: string, options?: CommandOptions): Promise<CommandResult>
   writeRealtime(data: Buffer): Promise<void>
-  /** Raw bytes for a streamer with several lines in flight (GRBL character counting); `logLine` goes to the log feed. */
-  write(data: Buffer, logLine?: string): Promise<void>
+  /**
+   * Raw bytes for a streamer with several lines in flight (GRBL character
+   * counting); `logLines` go to the log feed, one entry each (several lines
+   * may go out in one write).
+   */
+  write(data: Buffer, logLines?: string | readonly string[]): Promise<void>
   /** Every inbound line with the protocol's reading of it, while the session lasts. Returns the unsubscribe. */
   onLine(listener: LineTap): () => void
   /** Called if the link drops or is disconnected while the session lasts. Returns the unsubscribe. */
@@ -56,8 +60,9 @@ export async function exclusiveSession<T>(
       protocol: parts.protocol,
       command: (text, options) => parts.command(text, options),
       writeRealtime: (data) => parts.writeRaw(data, false),
-      write: async (data, logLine) => {
-        if (logLine !== undefined) parts.log(logLine)
+      write: async (data, logLines) => {
+        if (typeof logLines === 'string') parts.log(logLines)
+        else if (logLines) for (const line of logLines) parts.log(line)
         await parts.writeRaw(data, true)
       },
       onLine: (listener) => tap(parts.lineTaps, listener),

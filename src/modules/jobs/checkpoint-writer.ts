@@ -21,6 +21,10 @@ export class CheckpointWriter {
   }
 
   private async drain(id: string): Promise<void> {
+    // Written after the I/O callbacks of this turn: a streamer that saves on
+    // an acknowledgement sends its next line first, so the (synchronous, on
+    // SQLite) write overlaps the line's trip instead of delaying it.
+    await new Promise<void>((resolve) => setImmediate(resolve))
     try {
       for (let next = this.waiting.get(id); next; next = this.waiting.get(id)) {
         this.waiting.delete(id)

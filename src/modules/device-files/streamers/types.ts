@@ -22,7 +22,8 @@ export interface StreamCommandResult {
 export interface StreamSession {
   readonly protocol: { readonly name: string; readonly rxBufferSize?: number }
   command(text: string, options?: { timeoutMs?: number; quiet?: boolean }): Promise<StreamCommandResult>
-  write(data: Buffer, logLine?: string): Promise<void>
+  /** `logLines` go to the device's log feed, one entry each. */
+  write(data: Buffer, logLines?: string | readonly string[]): Promise<void>
   onLine(listener: (line: string, events: StreamEvent[]) => void): () => void
   onClose(listener: (reason: Error) => void): () => void
   readonly queuedCount: number

@@ -34,6 +34,7 @@ export class GrblStreamer extends FileStreamer<LineSource> {
     const isHeadLong = () => inFlight[0] !== undefined && timeouts.isLong(inFlight[0].text)
     let inFlightBytes = 0
     let failure: TransferError | null = null
+    let writeFailure: TransferError | null = null
     let isServingQueue = false
     let wake: (() => void) | null = null
     const signal = () => {
@@ -113,6 +114,21 @@ export class GrblStreamer extends FileStreamer<LineSource> {
       signal()
     })
 
+    // Not awaited: the transport keeps writes in order, and waiting for one to
+    // reach the OS before queueing more held the buffer short of full. A
+    // failed write ends the stream at the next check.
+    const writeBatch = (lines: readonly PreparedLine[]) => {
+      const first = lines[0]
+      if (first === undefined) return
+      let text = ''
+      for (const line of lines) text += `${line.text}\n`
+      const logLines = this.options.quiet ? undefined : lines.map((line) => line.text)
+      session.write(Buffer.from(text, 'latin1'), logLines).catch((err: unknown) => {
+        writeFailure ??= failure ?? TransferError.from(err, `line ${first.line} could not be written`)
+        signal()
+      })
+    }
+
     const waitForInbound = () =>
       new Promise<void>((resolve, reject) => {
         // Any line in the buffer may be the one GRBL is executing: the longest of their timeouts.
@@ -135,7 +151,10 @@ export class GrblStreamer extends FileStreamer<LineSource> {
     try {
       for (;;) {
         // Fill the receive buffer, unless someone is waiting to send a command.
-        while (!failure && !control.shouldStop() && session.queuedCount === 0) {
+        // What fits goes out in one write: a write per line cost a system
+        // call and a trip through the transport each.
+        const batch: PreparedLine[] = []
+        while (!failure && !writeFailure && !control.shouldStop() && session.queuedCount === 0) {
           const line = this.peeked ?? (this.isSourceDone ? null : await this.source.next())
           if (line === null) {
             this.isSourceDone = true
@@ -143,6 +162,7 @@ export class GrblStreamer extends FileStreamer<LineSource> {
           }
           const bytes = line.text.length + 1
           if (bytes > rxBytes) {
+            writeBatch(batch)
             throw new TransferError(
               `line ${line.line} is ${bytes} bytes with its newline; GRBL's receive buffer holds ${rxBytes}`,
               { firmware: true },
@@ -158,15 +178,10 @@ export class GrblStreamer extends FileStreamer<LineSource> {
           if (!isHeadLong()) watch?.sent()
           this.progress.linesSent++
           this.progress.bytesSent += bytes
-          try {
-            await session.write(
-              Buffer.from(`${line.text}\n`, 'latin1'),
-              this.options.quiet ? undefined : line.text,
-            )
-          } catch (err) {
-            throw failure ?? TransferError.from(err, `line ${line.line} could not be written`)
-          }
+          batch.push(line)
         }
+        writeBatch(batch)
+        if (writeFailure) throw writeFailure
         if (inFlight.length === 0) {
           if (failure) throw failure
           if (session.queuedCount > 0) {
@@ -187,6 +202,7 @@ export class GrblStreamer extends FileStreamer<LineSource> {
         await waitForInbound().catch((err) => {
           throw failure ?? err
         })
+        if (writeFailure) throw writeFailure
         if (stall) throw stall
       }
     } finally {
