@@ -1,4 +1,5 @@
 import { sql } from 'kysely'
+import { countOf } from '../db/page.js'
 import type { Database } from '../db/types.js'
 import { fromDbBool, fromDbInt, fromDbTime, toDbBool, toDbTime } from '../db/values.js'
 import type { Role } from './principal.js'
@@ -319,11 +320,11 @@ export class AuthRepository {
   ): Promise<{ items: ApiKey[]; total: number }> {
     let q = this.db.selectFrom('apiKeys')
     if (userId) q = q.where('userId', '=', userId)
-    const [rows, count] = await Promise.all([
+    const [rows, total] = await Promise.all([
       q.selectAll().orderBy('createdAt').orderBy('id').limit(limit).offset(offset).execute(),
-      q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst(),
+      countOf(q),
     ])
-    return { items: rows.map(toApiKey), total: Number(count?.n ?? 0) }
+    return { items: rows.map(toApiKey), total }
   }
 
   async touchApiKey(id: string, at: Date): Promise<void> {
