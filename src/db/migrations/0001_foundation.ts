@@ -4,25 +4,29 @@
 // 04xx scheduler, 05xx device files, 06xx visualization).
 
 import { sql } from 'kysely'
-import { createIndex, dropTables, idColumn, optional, ownerColumn, required, timestamps } from './columns.js'
+import {
+  createIndex,
+  dropTables,
+  keyedTable,
+  optional,
+  ownerColumn,
+  required,
+  timestamps,
+} from './columns.js'
 import type { MigrationDb, MyntrixMigration } from './types.js'
 
 export const foundation: MyntrixMigration = (t) => ({
   async up(db: MigrationDb) {
     const falseValue = t.engine === 'postgres' ? sql`false` : sql`0`
 
-    await db.schema
-      .createTable('users')
-      .$call(idColumn)
+    await keyedTable(db, 'users')
       .addColumn('username', 'text', (c) => c.notNull().unique())
       .$call(required('text', 'password_hash', 'role'))
       .addColumn('disabled', t.bool, (c) => c.notNull().defaultTo(falseValue))
       .$call(timestamps(t))
       .execute()
 
-    await db.schema
-      .createTable('api_keys')
-      .$call(idColumn)
+    await keyedTable(db, 'api_keys')
       .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
       .addColumn('name', 'text', (c) => c.notNull())
       .addColumn('prefix', 'text', (c) => c.notNull().unique())
@@ -32,9 +36,7 @@ export const foundation: MyntrixMigration = (t) => ({
       .execute()
     await createIndex(db, 'api_keys_user_id_idx', 'api_keys', ['user_id'])
 
-    await db.schema
-      .createTable('audit_log')
-      .$call(idColumn)
+    await keyedTable(db, 'audit_log')
       .addColumn('at', t.time, (c) => c.notNull())
       .$call(optional('text', 'user_id', 'username'))
       .addColumn('action', 'text', (c) => c.notNull())
@@ -45,9 +47,7 @@ export const foundation: MyntrixMigration = (t) => ({
       .execute()
     await createIndex(db, 'audit_log_at_idx', 'audit_log', ['at'])
 
-    await db.schema
-      .createTable('agents')
-      .$call(idColumn)
+    await keyedTable(db, 'agents')
       .$call(required('text', 'name', 'type', 'status'))
       .addColumn('desired_state', 'text', (c) => c.notNull().defaultTo('stopped'))
       .addColumn('health', 'integer', (c) => c.notNull().defaultTo(0))
@@ -65,9 +65,7 @@ export const foundation: MyntrixMigration = (t) => ({
       .execute()
     await createIndex(db, 'agents_owner_id_idx', 'agents', ['owner_id'])
 
-    await db.schema
-      .createTable('devices')
-      .$call(idColumn)
+    await keyedTable(db, 'devices')
       .$call(required('text', 'name', 'type', 'connection_string', 'status'))
       .addColumn('last_seen', t.time)
       .addColumn('firmware_version', 'text')
@@ -79,9 +77,7 @@ export const foundation: MyntrixMigration = (t) => ({
       .execute()
     await createIndex(db, 'devices_owner_id_idx', 'devices', ['owner_id'])
 
-    await db.schema
-      .createTable('jobs')
-      .$call(idColumn)
+    await keyedTable(db, 'jobs')
       .$call(required('text', 'name', 'type', 'status'))
       .addColumn('progress', 'integer', (c) => c.notNull().defaultTo(0))
       .$call(timestamps(t))
@@ -93,9 +89,7 @@ export const foundation: MyntrixMigration = (t) => ({
       .execute()
     await createIndex(db, 'jobs_status_idx', 'jobs', ['status', 'updated_at'])
 
-    await db.schema
-      .createTable('scheduled_tasks')
-      .$call(idColumn)
+    await keyedTable(db, 'scheduled_tasks')
       .addColumn('name', 'text', (c) => c.notNull())
       .addColumn('description', 'text')
       .$call(required('text', 'schedule', 'action'))
@@ -113,9 +107,7 @@ export const foundation: MyntrixMigration = (t) => ({
       .execute()
     await createIndex(db, 'scheduled_tasks_next_run_idx', 'scheduled_tasks', ['enabled', 'next_run_at'])
 
-    await db.schema
-      .createTable('task_runs')
-      .$call(idColumn)
+    await keyedTable(db, 'task_runs')
       .addColumn('task_id', 'text', (c) => c.notNull().references('scheduled_tasks.id').onDelete('cascade'))
       .$call(optional(t.time, 'scheduled_for', 'start_time', 'end_time'))
       .addColumn('status', 'text', (c) => c.notNull())

@@ -3,15 +3,13 @@
 // on every heartbeat) a process fails only the runs of processes that stopped
 // beating, never those of a live peer.
 
-import { createIndex, idColumn, required } from './columns.js'
+import { createIndex, keyedTable, required } from './columns.js'
 import type { MigrationDb, MyntrixMigration } from './types.js'
 
 export const schedulerInstances: MyntrixMigration = (t) => ({
   async up(db: MigrationDb) {
     await db.schema.alterTable('task_runs').addColumn('claimed_by', 'text').execute()
-    await db.schema
-      .createTable('scheduler_instances')
-      .$call(idColumn)
+    await keyedTable(db, 'scheduler_instances')
       .addColumn('hostname', 'text')
       .addColumn('pid', 'integer')
       .$call(required(t.time, 'started_at', 'heartbeat_at'))

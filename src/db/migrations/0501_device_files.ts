@@ -2,14 +2,12 @@
 // under the data dir; a row is one device's name for one content hash, so the
 // same file uploaded twice to a device is one row and one blob.
 
-import { createIndex, idColumn, ownerColumn, required, timestamps } from './columns.js'
+import { createIndex, keyedTable, ownerColumn, required, timestamps } from './columns.js'
 import type { MigrationDb, MyntrixMigration } from './types.js'
 
 export const deviceFiles: MyntrixMigration = (t) => ({
   async up(db: MigrationDb) {
-    await db.schema
-      .createTable('device_files')
-      .$call(idColumn)
+    await keyedTable(db, 'device_files')
       .addColumn('device_id', 'text', (c) => c.notNull().references('devices.id').onDelete('cascade'))
       .$call(ownerColumn())
       .$call(required('text', 'name', 'sha256'))

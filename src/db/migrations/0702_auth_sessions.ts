@@ -4,7 +4,7 @@
 // the cookie value is stored), `revoked_tokens` the JWTs logged out before
 // they expire (kept until then, then pruned).
 
-import { createIndex, dropTables, idColumn, required } from './columns.js'
+import { createIndex, dropTables, keyedTable, required } from './columns.js'
 import type { MigrationDb, MyntrixMigration } from './types.js'
 
 export const authSessions: MyntrixMigration = (t) => ({
@@ -14,9 +14,7 @@ export const authSessions: MyntrixMigration = (t) => ({
       .addColumn('token_version', 'integer', (c) => c.notNull().defaultTo(0))
       .execute()
 
-    await db.schema
-      .createTable('auth_sessions')
-      .$call(idColumn)
+    await keyedTable(db, 'auth_sessions')
       .addColumn('token_hash', 'text', (c) => c.notNull().unique())
       .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
       .addColumn('token_version', 'integer', (c) => c.notNull())

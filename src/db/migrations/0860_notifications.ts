@@ -10,7 +10,7 @@
 import {
   createIndex,
   dropTables,
-  idColumn,
+  keyedTable,
   optional,
   ownedRuleColumns,
   required,
@@ -34,9 +34,7 @@ export const notifications: MyntrixMigration = (t) => ({
       .execute()
     await createIndex(db, 'notification_rules_owner_id_idx', 'notification_rules', ['owner_id'])
 
-    await db.schema
-      .createTable('notification_deliveries')
-      .$call(idColumn)
+    await keyedTable(db, 'notification_deliveries')
       .addColumn('rule_id', 'text', (c) =>
         c.notNull().references('notification_rules.id').onDelete('cascade'),
       )
@@ -62,9 +60,7 @@ export const notifications: MyntrixMigration = (t) => ({
       'created_at',
     ])
 
-    await db.schema
-      .createTable('notification_attempts')
-      .$call(idColumn)
+    await keyedTable(db, 'notification_attempts')
       .addColumn('delivery_id', 'text', (c) =>
         c.notNull().references('notification_deliveries.id').onDelete('cascade'),
       )

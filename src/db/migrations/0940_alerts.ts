@@ -9,7 +9,7 @@
 // rules compare a reading with a target reading of the same device (a hotend
 // with its set temperature) instead of a fixed threshold.
 
-import { createIndex, idColumn, optional, ownedRuleColumns, required, timestamps } from './columns.js'
+import { createIndex, keyedTable, optional, ownedRuleColumns, required, timestamps } from './columns.js'
 import type { MigrationDb, MyntrixMigration } from './types.js'
 
 export const alerts: MyntrixMigration = (t) => ({
@@ -39,9 +39,7 @@ export const alerts: MyntrixMigration = (t) => ({
     await createIndex(db, 'alert_rules_owner_id_idx', 'alert_rules', ['owner_id'])
     await createIndex(db, 'alert_rules_device_id_idx', 'alert_rules', ['device_id'])
 
-    await db.schema
-      .createTable('alerts')
-      .$call(idColumn)
+    await keyedTable(db, 'alerts')
       .addColumn('rule_id', 'text', (c) => c.notNull().references('alert_rules.id').onDelete('cascade'))
       // The rule's owner, so listing a user's alerts needs no join.
       .$call(required('text', 'owner_id', 'resource_type', 'resource_id'))

@@ -23,6 +23,11 @@ const notNull = (c: ColumnDefinitionBuilder) => c.notNull()
 /** `id text primary key`. */
 export const idColumn: ColumnStep = (table) => table.addColumn('id', 'text', (c) => c.primaryKey())
 
+/** `create table name (id text primary key, ...)`: the start of every table keyed by a generated id. */
+export function keyedTable(db: MigrationDb, name: string): TableBuilder {
+  return db.schema.createTable(name).$call(idColumn)
+}
+
 /** Columns of one type, each `not null`, in the order given. */
 export function required(type: DataTypeExpression, ...names: string[]): ColumnStep {
   return (table) => names.reduce((built, name) => built.addColumn(name, type, notNull), table)
