@@ -37,6 +37,32 @@ function statusError<S extends number, T extends string>(status: S, type: T) {
   }
 }
 
+/**
+ * The base of an error that carries boolean flags beside its status and type
+ * (a driver's `disconnected`, `timedOut`, ...), so that callers branch on
+ * flags, never on message text. Every flag is false unless given:
+ * `class TransferError extends flaggedError(502, 'transfer-failed', ['timedOut']) {}`.
+ */
+export function flaggedError<S extends number, T extends string, const F extends string>(
+  status: S,
+  type: T,
+  flagNames: readonly F[],
+) {
+  class Flagged extends MyntrixError {
+    readonly status = status
+    readonly type = type
+    constructor(message: string, flags: Partial<Record<F, boolean>> = {}, cause?: unknown) {
+      super(message, { cause })
+      for (const name of flagNames) (this as Record<string, unknown>)[name] = flags[name] ?? false
+    }
+  }
+  return Flagged as unknown as new (
+    message: string,
+    flags?: Partial<Record<F, boolean>>,
+    cause?: unknown,
+  ) => Flagged & { readonly [K in F]: boolean }
+}
+
 /** 400: the request is malformed or fails validation. */
 export class ValidationError extends MyntrixError {
   readonly status = 400

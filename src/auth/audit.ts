@@ -18,6 +18,7 @@
 // keeps its own row; those rows grow no faster than the resources they made.
 
 import { newId } from '../db/ids.js'
+import { countOf } from '../db/page.js'
 import type { AuditLogTable, Database } from '../db/types.js'
 import { fromDbJson, fromDbTime, toDbJson, toDbTime } from '../db/values.js'
 
@@ -183,7 +184,7 @@ export class AuditLog {
     if (query.action !== undefined) q = q.where('action', '=', query.action)
     if (query.from) q = q.where('at', '>=', toDbTime(query.from))
     if (query.to) q = q.where('at', '<', toDbTime(query.to))
-    const [rows, count] = await Promise.all([
+    const [rows, total] = await Promise.all([
       q
         .selectAll()
         .orderBy('at', 'desc')
@@ -191,7 +192,7 @@ export class AuditLog {
         .limit(query.limit)
         .offset(query.offset)
         .execute(),
-      q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst(),
+      countOf(q),
     ])
     return {
       items: rows.map((r) => ({
@@ -207,7 +208,7 @@ export class AuditLog {
         ip: r.ip,
         details: fromDbJson(r.details),
       })),
-      total: Number(count?.n ?? 0),
+      total,
     }
   }
 

@@ -1,4 +1,5 @@
 import { sql } from 'kysely'
+import { countOf } from '../db/page.js'
 import type { Database } from '../db/types.js'
 import { fromDbBool, fromDbInt, fromDbTime, toDbBool, toDbTime } from '../db/values.js'
 import type { Role } from './principal.js'
@@ -60,6 +61,9 @@ function toUser(row: UserRow): User {
     updatedAt: fromDbTime(row.updatedAt)!,
   }
 }
+
+/** The tables whose rows expire, each with its key. */
+const EXPIRING_KEY = { authSessions: 'id', revokedTokens: 'jti' } as const
 
 export class AuthRepository {
   constructor(private readonly db: Database) {}
@@ -233,34 +237,27 @@ export class AuthRepository {
   }
 
   /** Deletes up to `limit` sessions that expired before `before`; returns how many. */
-  async pruneExpiredSessions(before: Date, limit: number): Promise<number> {
-    const result = await this.db
-      .deleteFrom('authSessions')
-      .where(
-        'id',
-        'in',
-        this.db
-          .selectFrom('authSessions')
-          .select('id')
-          .where('expiresAt', '<', toDbTime(before))
-          .limit(limit),
-      )
-      .executeTakeFirst()
-    return Number(result.numDeletedRows)
+  pruneExpiredSessions(before: Date, limit: number): Promise<number> {
+    return this.pruneExpired('authSessions', before, limit)
   }
 
   /** Deletes up to `limit` logged-out tokens whose own expiry passed (they are refused anyway). */
-  async pruneRevokedTokens(before: Date, limit: number): Promise<number> {
+  pruneRevokedTokens(before: Date, limit: number): Promise<number> {
+    return this.pruneExpired('revokedTokens', before, limit)
+  }
+
+  /**
+   * Deletes up to `limit` rows of `table` whose expires_at is before `before`
+   * (a bounded batch, so one pass never holds the table long); returns how many.
+   */
+  private async pruneExpired(table: keyof typeof EXPIRING_KEY, before: Date, limit: number): Promise<number> {
+    const key = EXPIRING_KEY[table]
     const result = await this.db
-      .deleteFrom('revokedTokens')
+      .deleteFrom(table)
       .where(
-        'jti',
+        key,
         'in',
-        this.db
-          .selectFrom('revokedTokens')
-          .select('jti')
-          .where('expiresAt', '<', toDbTime(before))
-          .limit(limit),
+        this.db.selectFrom(table).select(key).where('expiresAt', '<', toDbTime(before)).limit(limit),
       )
       .executeTakeFirst()
     return Number(result.numDeletedRows)
@@ -323,11 +320,11 @@ export class AuthRepository {
   ): Promise<{ items: ApiKey[]; total: number }> {
     let q = this.db.selectFrom('apiKeys')
     if (userId) q = q.where('userId', '=', userId)
-    const [rows, count] = await Promise.all([
+    const [rows, total] = await Promise.all([
       q.selectAll().orderBy('createdAt').orderBy('id').limit(limit).offset(offset).execute(),
-      q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst(),
+      countOf(q),
     ])
-    return { items: rows.map(toApiKey), total: Number(count?.n ?? 0) }
+    return { items: rows.map(toApiKey), total }
   }
 
   async touchApiKey(id: string, at: Date): Promise<void> {

@@ -36,3 +36,16 @@ export async function oldestFirstPage<DB, TB extends keyof DB, O>(
   const count = await q.select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()
   return { rows, total: fromDbInt(count.n) }
 }
+
+/**
+ * How many rows `query` matches: the total of a list, for X-Total-Count.
+ * `query` is the list's filtered base, before any selection, order or page.
+ */
+export async function countOf<DB, TB extends keyof DB, O>(
+  query: SelectQueryBuilder<DB, TB, O>,
+): Promise<number> {
+  // biome-ignore lint/suspicious/noExplicitAny: counting needs no column of the generic table
+  const q = query as unknown as SelectQueryBuilder<any, any, any>
+  const count = await q.select((eb) => eb.fn.countAll().as('n')).executeTakeFirst()
+  return fromDbInt(count?.n ?? 0)
+}

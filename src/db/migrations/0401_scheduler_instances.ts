@@ -3,24 +3,18 @@
 // on every heartbeat) a process fails only the runs of processes that stopped
 // beating, never those of a live peer.
 
+import { createIndex, keyedTable, required } from './columns.js'
 import type { MigrationDb, MyntrixMigration } from './types.js'
 
 export const schedulerInstances: MyntrixMigration = (t) => ({
   async up(db: MigrationDb) {
     await db.schema.alterTable('task_runs').addColumn('claimed_by', 'text').execute()
-    await db.schema
-      .createTable('scheduler_instances')
-      .addColumn('id', 'text', (c) => c.primaryKey())
+    await keyedTable(db, 'scheduler_instances')
       .addColumn('hostname', 'text')
       .addColumn('pid', 'integer')
-      .addColumn('started_at', t.time, (c) => c.notNull())
-      .addColumn('heartbeat_at', t.time, (c) => c.notNull())
+      .$call(required(t.time, 'started_at', 'heartbeat_at'))
       .execute()
-    await db.schema
-      .createIndex('task_runs_task_status_idx')
-      .on('task_runs')
-      .columns(['task_id', 'status'])
-      .execute()
+    await createIndex(db, 'task_runs_task_status_idx', 'task_runs', ['task_id', 'status'])
   },
   async down(db: MigrationDb) {
     await db.schema.dropIndex('task_runs_task_status_idx').ifExists().execute()

@@ -6,6 +6,7 @@
 // just the active runs answer them and stay a few entries small.
 
 import { sql } from 'kysely'
+import { createIndex } from './columns.js'
 import type { MigrationDb, MyntrixMigration } from './types.js'
 
 export const taskRunActiveIndexes: MyntrixMigration = () => ({
@@ -17,10 +18,6 @@ export const taskRunActiveIndexes: MyntrixMigration = () => ({
   async down(db: MigrationDb) {
     await db.schema.dropIndex('task_runs_pending_idx').ifExists().execute()
     await db.schema.dropIndex('task_runs_running_idx').ifExists().execute()
-    await db.schema
-      .createIndex('task_runs_task_status_idx')
-      .on('task_runs')
-      .columns(['task_id', 'status'])
-      .execute()
+    await createIndex(db, 'task_runs_task_status_idx', 'task_runs', ['task_id', 'status'])
   },
 })

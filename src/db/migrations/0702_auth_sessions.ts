@@ -4,6 +4,7 @@
 // the cookie value is stored), `revoked_tokens` the JWTs logged out before
 // they expire (kept until then, then pruned).
 
+import { createIndex, dropTables, keyedTable, required } from './columns.js'
 import type { MigrationDb, MyntrixMigration } from './types.js'
 
 export const authSessions: MyntrixMigration = (t) => ({
@@ -13,21 +14,14 @@ export const authSessions: MyntrixMigration = (t) => ({
       .addColumn('token_version', 'integer', (c) => c.notNull().defaultTo(0))
       .execute()
 
-    await db.schema
-      .createTable('auth_sessions')
-      .addColumn('id', 'text', (c) => c.primaryKey())
+    await keyedTable(db, 'auth_sessions')
       .addColumn('token_hash', 'text', (c) => c.notNull().unique())
       .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
       .addColumn('token_version', 'integer', (c) => c.notNull())
-      .addColumn('created_at', t.time, (c) => c.notNull())
-      .addColumn('expires_at', t.time, (c) => c.notNull())
+      .$call(required(t.time, 'created_at', 'expires_at'))
       .execute()
-    await db.schema.createIndex('auth_sessions_user_id_idx').on('auth_sessions').column('user_id').execute()
-    await db.schema
-      .createIndex('auth_sessions_expires_at_idx')
-      .on('auth_sessions')
-      .column('expires_at')
-      .execute()
+    await createIndex(db, 'auth_sessions_user_id_idx', 'auth_sessions', ['user_id'])
+    await createIndex(db, 'auth_sessions_expires_at_idx', 'auth_sessions', ['expires_at'])
 
     await db.schema
       .createTable('revoked_tokens')
@@ -35,15 +29,10 @@ export const authSessions: MyntrixMigration = (t) => ({
       .addColumn('user_id', 'text', (c) => c.references('users.id').onDelete('cascade'))
       .addColumn('expires_at', t.time, (c) => c.notNull())
       .execute()
-    await db.schema
-      .createIndex('revoked_tokens_expires_at_idx')
-      .on('revoked_tokens')
-      .column('expires_at')
-      .execute()
+    await createIndex(db, 'revoked_tokens_expires_at_idx', 'revoked_tokens', ['expires_at'])
   },
   async down(db: MigrationDb) {
-    await db.schema.dropTable('revoked_tokens').ifExists().execute()
-    await db.schema.dropTable('auth_sessions').ifExists().execute()
+    await dropTables(db, ['revoked_tokens', 'auth_sessions'])
     await db.schema.alterTable('users').dropColumn('token_version').execute()
   },
 })

@@ -2,12 +2,13 @@
 // (user_id, at) and (action, at) serve those without a scan. The (at) index
 // from the foundation serves the unfiltered list and retention's deletes.
 
+import { createIndex } from './columns.js'
 import type { MigrationDb, MyntrixMigration } from './types.js'
 
 export const auditLogIndexes: MyntrixMigration = () => ({
   async up(db: MigrationDb) {
-    await db.schema.createIndex('audit_log_user_at_idx').on('audit_log').columns(['user_id', 'at']).execute()
-    await db.schema.createIndex('audit_log_action_at_idx').on('audit_log').columns(['action', 'at']).execute()
+    await createIndex(db, 'audit_log_user_at_idx', 'audit_log', ['user_id', 'at'])
+    await createIndex(db, 'audit_log_action_at_idx', 'audit_log', ['action', 'at'])
   },
   async down(db: MigrationDb) {
     await db.schema.dropIndex('audit_log_action_at_idx').ifExists().execute()

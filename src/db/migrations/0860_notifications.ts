@@ -7,16 +7,22 @@
 // A user's rules go with the user (cascade): unlike agents or devices, nothing
 // else refers to them.
 
+import {
+  createIndex,
+  dropTables,
+  keyedTable,
+  optional,
+  ownedRuleColumns,
+  required,
+  timestamps,
+} from './columns.js'
 import type { MigrationDb, MyntrixMigration } from './types.js'
 
 export const notifications: MyntrixMigration = (t) => ({
   async up(db: MigrationDb) {
     await db.schema
       .createTable('notification_rules')
-      .addColumn('id', 'text', (c) => c.primaryKey())
-      .addColumn('name', 'text', (c) => c.notNull())
-      .addColumn('owner_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
-      .addColumn('enabled', t.bool, (c) => c.notNull())
+      .$call(ownedRuleColumns(t))
       .addColumn('filter', t.json, (c) => c.notNull())
       .addColumn('cooldown_seconds', 'integer', (c) => c.notNull())
       .addColumn('sink_type', 'text', (c) => c.notNull())
@@ -24,53 +30,37 @@ export const notifications: MyntrixMigration = (t) => ({
       .addColumn('sink', t.json, (c) => c.notNull())
       // The webhook's signing secret or the broker password: used to send, never returned.
       .addColumn('sink_secret', 'text')
-      .addColumn('created_at', t.time, (c) => c.notNull())
-      .addColumn('updated_at', t.time, (c) => c.notNull())
+      .$call(timestamps(t))
       .execute()
-    await db.schema
-      .createIndex('notification_rules_owner_id_idx')
-      .on('notification_rules')
-      .column('owner_id')
-      .execute()
+    await createIndex(db, 'notification_rules_owner_id_idx', 'notification_rules', ['owner_id'])
 
-    await db.schema
-      .createTable('notification_deliveries')
-      .addColumn('id', 'text', (c) => c.primaryKey())
+    await keyedTable(db, 'notification_deliveries')
       .addColumn('rule_id', 'text', (c) =>
         c.notNull().references('notification_rules.id').onDelete('cascade'),
       )
-      .addColumn('event_id', 'text', (c) => c.notNull())
-      .addColumn('event_kind', 'text', (c) => c.notNull())
-      .addColumn('resource_type', 'text')
-      .addColumn('resource_id', 'text')
-      // The exact JSON sent (and signed) at every attempt.
-      .addColumn('body', 'text', (c) => c.notNull())
-      .addColumn('status', 'text', (c) => c.notNull())
-      .addColumn('attempts', 'integer', (c) => c.notNull())
-      .addColumn('max_attempts', 'integer', (c) => c.notNull())
+      .$call(required('text', 'event_id', 'event_kind'))
+      .$call(optional('text', 'resource_type', 'resource_id'))
+      // body: the exact JSON sent (and signed) at every attempt.
+      .$call(required('text', 'body', 'status'))
+      .$call(required('integer', 'attempts', 'max_attempts'))
       .addColumn('next_attempt_at', t.time)
       .addColumn('claimed_by', 'text')
       .addColumn('claimed_until', t.time)
       .addColumn('last_status_code', 'integer')
       .addColumn('last_error', 'text')
-      .addColumn('created_at', t.time, (c) => c.notNull())
-      .addColumn('updated_at', t.time, (c) => c.notNull())
+      .$call(timestamps(t))
       .addColumn('delivered_at', t.time)
       .execute()
-    await db.schema
-      .createIndex('notification_deliveries_due_idx')
-      .on('notification_deliveries')
-      .columns(['status', 'next_attempt_at'])
-      .execute()
-    await db.schema
-      .createIndex('notification_deliveries_rule_idx')
-      .on('notification_deliveries')
-      .columns(['rule_id', 'created_at'])
-      .execute()
+    await createIndex(db, 'notification_deliveries_due_idx', 'notification_deliveries', [
+      'status',
+      'next_attempt_at',
+    ])
+    await createIndex(db, 'notification_deliveries_rule_idx', 'notification_deliveries', [
+      'rule_id',
+      'created_at',
+    ])
 
-    await db.schema
-      .createTable('notification_attempts')
-      .addColumn('id', 'text', (c) => c.primaryKey())
+    await keyedTable(db, 'notification_attempts')
       .addColumn('delivery_id', 'text', (c) =>
         c.notNull().references('notification_deliveries.id').onDelete('cascade'),
       )
@@ -82,11 +72,10 @@ export const notifications: MyntrixMigration = (t) => ({
       .addColumn('outcome', 'text', (c) => c.notNull())
       .addColumn('next_attempt_at', t.time)
       .execute()
-    await db.schema
-      .createIndex('notification_attempts_delivery_idx')
-      .on('notification_attempts')
-      .columns(['delivery_id', 'attempt'])
-      .execute()
+    await createIndex(db, 'notification_attempts_delivery_idx', 'notification_attempts', [
+      'delivery_id',
+      'attempt',
+    ])
 
     await db.schema
       .createTable('notification_cooldowns')
@@ -100,9 +89,11 @@ export const notifications: MyntrixMigration = (t) => ({
       .execute()
   },
   async down(db: MigrationDb) {
-    await db.schema.dropTable('notification_cooldowns').ifExists().execute()
-    await db.schema.dropTable('notification_attempts').ifExists().execute()
-    await db.schema.dropTable('notification_deliveries').ifExists().execute()
-    await db.schema.dropTable('notification_rules').ifExists().execute()
+    await dropTables(db, [
+      'notification_cooldowns',
+      'notification_attempts',
+      'notification_deliveries',
+      'notification_rules',
+    ])
   },
 })

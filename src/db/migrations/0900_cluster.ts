@@ -7,6 +7,7 @@
 // node recorded their process (process_node), so a starting node ends only its
 // own orphans, never a peer's live agents.
 
+import { createIndex, optional, required } from './columns.js'
 import type { MigrationDb, MyntrixMigration } from './types.js'
 
 export const cluster: MyntrixMigration = (t) => ({
@@ -15,10 +16,8 @@ export const cluster: MyntrixMigration = (t) => ({
     await db.schema.alterTable('nodes').addColumn('expires_at', t.time).execute()
     await db.schema
       .createTable('resource_leases')
-      .addColumn('kind', 'text', (c) => c.notNull())
-      .addColumn('id', 'text', (c) => c.notNull())
-      .addColumn('holder_node_id', 'text')
-      .addColumn('holder_name', 'text')
+      .$call(required('text', 'kind', 'id'))
+      .$call(optional('text', 'holder_node_id', 'holder_name'))
       .addColumn('epoch', t.bigint, (c) => c.notNull().defaultTo(0))
       .addColumn('expires_at', t.time)
       .addColumn('affinity', 'text')
@@ -26,11 +25,7 @@ export const cluster: MyntrixMigration = (t) => ({
       .addPrimaryKeyConstraint('resource_leases_pkey', ['kind', 'id'])
       .execute()
     // Renewal finds a node's leases by holder in one statement.
-    await db.schema
-      .createIndex('resource_leases_holder_idx')
-      .on('resource_leases')
-      .column('holder_node_id')
-      .execute()
+    await createIndex(db, 'resource_leases_holder_idx', 'resource_leases', ['holder_node_id'])
     await db.schema.alterTable('agents').addColumn('node_affinity', 'text').execute()
     await db.schema.alterTable('agents').addColumn('process_node', 'text').execute()
   },

@@ -9,16 +9,14 @@
 // rules compare a reading with a target reading of the same device (a hotend
 // with its set temperature) instead of a fixed threshold.
 
+import { createIndex, keyedTable, optional, ownedRuleColumns, required, timestamps } from './columns.js'
 import type { MigrationDb, MyntrixMigration } from './types.js'
 
 export const alerts: MyntrixMigration = (t) => ({
   async up(db: MigrationDb) {
     await db.schema
       .createTable('alert_rules')
-      .addColumn('id', 'text', (c) => c.primaryKey())
-      .addColumn('name', 'text', (c) => c.notNull())
-      .addColumn('owner_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
-      .addColumn('enabled', t.bool, (c) => c.notNull())
+      .$call(ownedRuleColumns(t))
       // host | device
       .addColumn('source', 'text', (c) => c.notNull())
       // A host metric (cpu.percent) or a device's reading name (temperature).
@@ -28,36 +26,28 @@ export const alerts: MyntrixMigration = (t) => ({
       .addColumn('kind', 'text', (c) => c.notNull())
       // A threshold rule's comparison; null for the relative kinds.
       .addColumn('operator', 'text')
-      .addColumn('threshold', t.double)
-      .addColumn('clear_threshold', t.double)
+      .$call(optional(t.double, 'threshold', 'clear_threshold'))
       // The relative kinds: the reading holding the target (targetTemperature) and the margin.
       .addColumn('target_metric', 'text')
       .addColumn('delta', t.double)
       .addColumn('warm_up_exempt', t.bool, (c) => c.notNull())
       // Device rules: what to do on the machine when an alert fires ([{type, command?}]).
       .addColumn('actions', t.json, (c) => c.notNull())
-      .addColumn('for_seconds', 'integer', (c) => c.notNull())
-      .addColumn('cooldown_seconds', 'integer', (c) => c.notNull())
-      .addColumn('created_at', t.time, (c) => c.notNull())
-      .addColumn('updated_at', t.time, (c) => c.notNull())
+      .$call(required('integer', 'for_seconds', 'cooldown_seconds'))
+      .$call(timestamps(t))
       .execute()
-    await db.schema.createIndex('alert_rules_owner_id_idx').on('alert_rules').column('owner_id').execute()
-    await db.schema.createIndex('alert_rules_device_id_idx').on('alert_rules').column('device_id').execute()
+    await createIndex(db, 'alert_rules_owner_id_idx', 'alert_rules', ['owner_id'])
+    await createIndex(db, 'alert_rules_device_id_idx', 'alert_rules', ['device_id'])
 
-    await db.schema
-      .createTable('alerts')
-      .addColumn('id', 'text', (c) => c.primaryKey())
+    await keyedTable(db, 'alerts')
       .addColumn('rule_id', 'text', (c) => c.notNull().references('alert_rules.id').onDelete('cascade'))
       // The rule's owner, so listing a user's alerts needs no join.
-      .addColumn('owner_id', 'text', (c) => c.notNull())
-      .addColumn('resource_type', 'text', (c) => c.notNull())
-      .addColumn('resource_id', 'text', (c) => c.notNull())
+      .$call(required('text', 'owner_id', 'resource_type', 'resource_id'))
       // pending | firing | resolved | ok
       .addColumn('state', 'text', (c) => c.notNull())
       .addColumn('value', t.double)
       .addColumn('started_at', t.time, (c) => c.notNull())
-      .addColumn('fired_at', t.time)
-      .addColumn('ended_at', t.time)
+      .$call(optional(t.time, 'fired_at', 'ended_at'))
       // Whether alert.firing was sent (false when the rule's cooldown held it back): alert.resolved follows it.
       .addColumn('notified', t.bool, (c) => c.notNull())
       .addColumn('acknowledged_at', t.time)
@@ -65,9 +55,9 @@ export const alerts: MyntrixMigration = (t) => ({
       .addColumn('transitions', t.json, (c) => c.notNull())
       .addColumn('updated_at', t.time, (c) => c.notNull())
       .execute()
-    await db.schema.createIndex('alerts_rule_id_idx').on('alerts').columns(['rule_id', 'state']).execute()
-    await db.schema.createIndex('alerts_owner_id_idx').on('alerts').columns(['owner_id', 'id']).execute()
-    await db.schema.createIndex('alerts_state_idx').on('alerts').column('state').execute()
+    await createIndex(db, 'alerts_rule_id_idx', 'alerts', ['rule_id', 'state'])
+    await createIndex(db, 'alerts_owner_id_idx', 'alerts', ['owner_id', 'id'])
+    await createIndex(db, 'alerts_state_idx', 'alerts', ['state'])
   },
   async down(db: MigrationDb) {
     await db.schema.dropTable('alerts').execute()

@@ -3,8 +3,8 @@
 import type { FieldError } from '../../errors.js'
 import type { EventBus } from '../../events/bus.js'
 import { principalOf, requireRole } from '../../http/auth-hook.js'
-import { listReply, pageOf } from '../../http/list.js'
 import { openLiveFeed } from '../../http/live-feed.js'
+import { ownedListHandler } from '../../http/owned-list.js'
 import { refuseInvalid } from '../../http/problem.js'
 import { envelope } from '../../realtime/envelope.js'
 import type { AppInstance } from '../area.js'
@@ -43,10 +43,7 @@ export function agentRoutes(app: AppInstance, service: AgentsService, bus: Event
         response: { 200: { type: 'array', items: AgentSchema } },
       },
     },
-    async (request, reply) => {
-      const { items, total } = await service.list(principalOf(request), pageOf(request.query))
-      return listReply(reply, items.map(view), total)
-    },
+    ownedListHandler((principal, page) => service.list(principal, page), view),
   )
 
   app.post(

@@ -362,12 +362,18 @@ export class AgentsService {
 
   // ---- internals -------------------------------------------------------------
 
-  protected async startAs(caller: Caller, id: string): Promise<AgentDetails> {
+  /** Start and restart, before the process: the caller may start it, it can run, the intent is recorded. */
+  private async intendToRun(caller: Caller, id: string) {
     const record = await this.visible(caller, id)
     const config = this.startable(record)
     await this.rules.assertMayStart(caller, record)
     await this.repository.setDesiredState(id, 'running')
     record.desiredState = 'running'
+    return { record, config }
+  }
+
+  protected async startAs(caller: Caller, id: string): Promise<AgentDetails> {
+    const { record, config } = await this.intendToRun(caller, id)
     try {
       await this.supervisor.start(id, config, { restarts: record.restarts })
     } catch (err) {
@@ -390,11 +396,7 @@ export class AgentsService {
   }
 
   protected async restartAs(caller: Caller, id: string): Promise<AgentDetails> {
-    const record = await this.visible(caller, id)
-    const config = this.startable(record)
-    await this.rules.assertMayStart(caller, record)
-    await this.repository.setDesiredState(id, 'running')
-    record.desiredState = 'running'
+    const { record, config } = await this.intendToRun(caller, id)
     await this.supervisor.restart(id, config, { restarts: record.restarts })
     await this.reports.written(id)
     return this.details(record)

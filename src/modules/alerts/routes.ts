@@ -2,17 +2,13 @@
 
 import { principalOf, requireRole } from '../../http/auth-hook.js'
 import { listReply, pageOf } from '../../http/list.js'
-import { ownedDeleteHandler } from '../../http/owned-delete.js'
-import { ownedListHandler } from '../../http/owned-list.js'
+import { RuleIdParams as IdParams, ownedRuleRoutes } from '../../http/owned-rule-routes.js'
 import type { AppInstance } from '../area.js'
 import {
   AlertListQuery,
   AlertRuleSchema,
   AlertSchema,
   CreateAlertRuleBody,
-  DeletedSchema,
-  IdParams,
-  RuleListQuery,
   UpdateAlertRuleBody,
 } from './schemas.js'
 import type { AlertsService } from './service.js'
@@ -23,18 +19,15 @@ const ALERTS = '/api/myntrix/alerts'
 const operator = requireRole('operator')
 
 export function alertRoutes(app: AppInstance, service: AlertsService): void {
-  app.get(
-    RULES,
-    {
-      schema: {
-        tags,
-        summary: 'The alert rules the caller may see (their own; every rule for admins)',
-        querystring: RuleListQuery,
-        response: { 200: { type: 'array', items: AlertRuleSchema } },
-      },
-    },
-    ownedListHandler((principal, page) => service.list(principal, page)),
-  )
+  ownedRuleRoutes(app, {
+    base: RULES,
+    tags,
+    what: 'alert rule',
+    schema: AlertRuleSchema,
+    deleteSummary: 'Delete a rule with its alerts',
+    deleteGuard: operator,
+    service,
+  })
 
   app.post(
     RULES,
@@ -51,12 +44,6 @@ export function alertRoutes(app: AppInstance, service: AlertsService): void {
     async (request, reply) => reply.code(201).send(await service.create(principalOf(request), request.body)),
   )
 
-  app.get(
-    `${RULES}/:id`,
-    { schema: { tags, summary: 'One alert rule', params: IdParams, response: { 200: AlertRuleSchema } } },
-    async (request) => service.get(principalOf(request), request.params.id),
-  )
-
   app.put(
     `${RULES}/:id`,
     {
@@ -71,20 +58,6 @@ export function alertRoutes(app: AppInstance, service: AlertsService): void {
       preHandler: operator,
     },
     async (request) => service.update(principalOf(request), request.params.id, request.body),
-  )
-
-  app.delete(
-    `${RULES}/:id`,
-    {
-      schema: {
-        tags,
-        summary: 'Delete a rule with its alerts',
-        params: IdParams,
-        response: { 200: DeletedSchema },
-      },
-      preHandler: operator,
-    },
-    ownedDeleteHandler('alert rule', (principal, id) => service.remove(principal, id)),
   )
 
   app.get(

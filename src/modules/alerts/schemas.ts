@@ -215,7 +215,3 @@ export const AlertListQuery = Type.Object({
   ),
 })
 export type AlertListQuery = Static<typeof AlertListQuery>
-
-export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) })
-export const RuleListQuery = Type.Object({ ...ListQuery.properties })
-export const DeletedSchema = Type.Object({ message: Type.String(), id: Type.String() })

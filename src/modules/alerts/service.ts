@@ -9,6 +9,7 @@ import { newId } from '../../db/ids.js'
 import { ConflictError, type FieldError } from '../../errors.js'
 import { refuseErrors } from '../../validation.js'
 import { normalizeMountPoint } from '../monitoring/mounts.js'
+import { OwnedRuleService } from '../owned-rule-service.js'
 import type { AlertRepository } from './alert-repository.js'
 import { clearThresholdProblem } from './condition.js'
 import type { Evaluator } from './evaluator.js'
@@ -117,20 +118,9 @@ function sameWatch(a: AlertRule, b: AlertRule): boolean {
   )
 }
 
-export class AlertsService {
-  private readonly now: () => Date
-
+export class AlertsService extends OwnedRuleService<AlertRule, AlertRuleView> {
   constructor(private readonly options: AlertsServiceOptions) {
-    this.now = options.now ?? (() => new Date())
-  }
-
-  async list(principal: Principal, page: { limit: number; offset: number }) {
-    const { items, total } = await this.options.rules.list(ownerScope(principal), page)
-    return { items: items.map(alertRuleView), total }
-  }
-
-  async get(principal: Principal, id: string): Promise<AlertRuleView> {
-    return alertRuleView(await this.visible(principal, id))
+    super(options.rules, 'alert rule', alertRuleView, options.now)
   }
 
   async create(principal: Principal, input: CreateAlertRuleBody): Promise<AlertRuleView> {
@@ -365,7 +355,4 @@ export class AlertsService {
     return mount
   }
 
-  private async visible(principal: Principal, id: string): Promise<AlertRule> {
-    return visibleOr404(principal, await this.options.rules.get(id), 'alert rule', id)
-  }
 }

@@ -1,7 +1,7 @@
 // Why a transfer stopped. Flags follow the driver convention (canceled,
 // disconnected, timedOut); the service branches on them, never on text.
 
-import { MyntrixError } from '../../errors.js'
+import { flaggedError } from '../../errors.js'
 
 export interface TransferErrorFlags {
   disconnected?: boolean
@@ -13,24 +13,13 @@ export interface TransferErrorFlags {
   canceled?: boolean
 }
 
-export class TransferError extends MyntrixError {
-  readonly status = 502
-  readonly type = 'transfer-failed'
-  readonly disconnected: boolean
-  readonly timedOut: boolean
-  readonly firmware: boolean
-  readonly machineStopped: boolean
-  readonly canceled: boolean
-
-  constructor(message: string, flags: TransferErrorFlags = {}, cause?: unknown) {
-    super(message, { cause })
-    this.disconnected = flags.disconnected ?? false
-    this.timedOut = flags.timedOut ?? false
-    this.firmware = flags.firmware ?? false
-    this.machineStopped = flags.machineStopped ?? false
-    this.canceled = flags.canceled ?? false
-  }
-
+export class TransferError extends flaggedError(502, 'transfer-failed', [
+  'disconnected',
+  'timedOut',
+  'firmware',
+  'machineStopped',
+  'canceled',
+] satisfies (keyof TransferErrorFlags)[]) {
   /** Wraps a connection's error, keeping its flags. */
   static from(err: unknown, context: string): TransferError {
     if (err instanceof TransferError) return err

@@ -1,7 +1,7 @@
 // Device-area errors. Driver errors carry flags (canceled, disconnected,
 // timedOut, reset) so the service branches on flags, never on message text.
 
-import { ConflictError, MyntrixError, TimeoutError } from '../../errors.js'
+import { ConflictError, flaggedError, MyntrixError, TimeoutError } from '../../errors.js'
 
 /** A port or socket could not be opened; `code` is the OS code (ENOENT, EACCES, ECONNREFUSED, ...). */
 export class DeviceOpenError extends MyntrixError {
@@ -17,23 +17,11 @@ export class DeviceOpenError extends MyntrixError {
 }
 
 /** The command did not complete because the link dropped, was closed, or the firmware reset. */
-export class DeviceCommandError extends MyntrixError {
-  readonly status = 502
-  readonly type = 'device-command-failed'
-  readonly canceled: boolean
-  readonly disconnected: boolean
-  readonly reset: boolean
-  constructor(
-    message: string,
-    flags: { canceled?: boolean; disconnected?: boolean; reset?: boolean },
-    cause?: unknown,
-  ) {
-    super(message, { cause })
-    this.canceled = flags.canceled ?? false
-    this.disconnected = flags.disconnected ?? false
-    this.reset = flags.reset ?? false
-  }
-}
+export class DeviceCommandError extends flaggedError(502, 'device-command-failed', [
+  'canceled',
+  'disconnected',
+  'reset',
+]) {}
 
 /** No completion within the time allowed; the connection stays usable. */
 export class DeviceTimeoutError extends TimeoutError {

@@ -5,6 +5,7 @@
 import { Gauge, Histogram, Registry } from 'prom-client'
 import type { MonitoringRepository, StatusCountTable } from './repository.js'
 import type { HostSampler } from './sampler.js'
+import type { HostSample } from './types.js'
 
 // Known statuses are always exported (as 0 when absent) so a dashboard's
 // series do not vanish; unknown ones that appear in the tables are added.
@@ -57,98 +58,77 @@ export function createMetricsRegistry(deps: {
   const registers = [registry]
   const host = () => sampler.current()
 
-  new Gauge({
-    name: 'myntrix_host_cpu_percent',
-    help: 'Busy share of all CPU cores over the last sample interval, 0-100',
-    registers,
-    collect() {
-      const s = host()
-      if (s) this.set(s.cpu.percent)
-    },
-  })
-  new Gauge({
-    name: 'myntrix_host_cpu_core_percent',
-    help: 'Busy share of one CPU core over the last sample interval, 0-100',
-    labelNames: ['core'],
-    registers,
-    collect() {
-      const s = host()
-      if (!s) return
-      for (const [i, v] of s.cpu.perCore.entries()) this.set({ core: String(i) }, v)
-    },
-  })
-  new Gauge({
-    name: 'myntrix_host_load_average',
-    help: 'System load average',
-    labelNames: ['period'],
-    registers,
-    collect() {
-      const s = host()
-      if (!s) return
-      this.set({ period: '1m' }, s.load.one)
-      this.set({ period: '5m' }, s.load.five)
-      this.set({ period: '15m' }, s.load.fifteen)
-    },
-  })
-  new Gauge({
-    name: 'myntrix_host_memory_bytes',
-    help: 'Host memory (used = total - available)',
-    labelNames: ['state'],
-    registers,
-    collect() {
-      const s = host()
-      if (!s) return
-      this.set({ state: 'total' }, s.memory.totalBytes)
-      this.set({ state: 'used' }, s.memory.usedBytes)
-      this.set({ state: 'available' }, s.memory.availableBytes)
-    },
-  })
-  new Gauge({
-    name: 'myntrix_host_memory_percent',
-    help: 'Host memory in use, 0-100',
-    registers,
-    collect() {
-      const s = host()
-      if (s) this.set(s.memory.percent)
-    },
-  })
-  new Gauge({
-    name: 'myntrix_host_swap_bytes',
-    help: 'Host swap space',
-    labelNames: ['state'],
-    registers,
-    collect() {
-      const s = host()
-      if (!s) return
-      this.set({ state: 'total' }, s.memory.swapTotalBytes)
-      this.set({ state: 'used' }, s.memory.swapUsedBytes)
-    },
-  })
-  new Gauge({
-    name: 'myntrix_host_disk_bytes',
-    help: 'The filesystem holding the data directory',
-    labelNames: ['state'],
-    registers,
-    collect() {
-      const d = host()?.disk
-      if (!d) return
-      this.set({ state: 'total' }, d.totalBytes)
-      this.set({ state: 'used' }, d.usedBytes)
-      this.set({ state: 'available' }, d.availableBytes)
-    },
-  })
-  new Gauge({
-    name: 'myntrix_host_network_bytes_per_second',
-    help: 'Network throughput over all interfaces but loopback',
-    labelNames: ['direction'],
-    registers,
-    collect() {
-      const s = host()
-      if (!s) return
-      this.set({ direction: 'receive' }, s.network.rxBytesPerSec)
-      this.set({ direction: 'transmit' }, s.network.txBytesPerSec)
-    },
-  })
+  // A host gauge reads the sampler's latest sample at scrape time and says
+  // nothing until there is one (or, for the disk, until the disk was read).
+  const hostGauge = (name: string, help: string, read: (s: HostSample) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers,
+      collect() {
+        const s = host()
+        if (s) this.set(read(s))
+      },
+    })
+  // A labelled host gauge: one value per label value, in the order `read` gives them.
+  const hostGauges = (
+    name: string,
+    help: string,
+    label: string,
+    read: (s: HostSample) => Record<string, number> | null,
+  ) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: [label],
+      registers,
+      collect() {
+        const s = host()
+        const values = s && read(s)
+        if (!values) return
+        for (const [value, v] of Object.entries(values)) this.set({ [label]: value }, v)
+      },
+    })
+
+  hostGauge(
+    'myntrix_host_cpu_percent',
+    'Busy share of all CPU cores over the last sample interval, 0-100',
+    (s) => s.cpu.percent,
+  )
+  hostGauges(
+    'myntrix_host_cpu_core_percent',
+    'Busy share of one CPU core over the last sample interval, 0-100',
+    'core',
+    // Integer-like keys keep ascending order, which is the cores' order.
+    (s) => Object.fromEntries(s.cpu.perCore.map((v, i) => [String(i), v])),
+  )
+  hostGauges('myntrix_host_load_average', 'System load average', 'period', (s) => ({
+    '1m': s.load.one,
+    '5m': s.load.five,
+    '15m': s.load.fifteen,
+  }))
+  hostGauges('myntrix_host_memory_bytes', 'Host memory (used = total - available)', 'state', (s) => ({
+    total: s.memory.totalBytes,
+    used: s.memory.usedBytes,
+    available: s.memory.availableBytes,
+  }))
+  hostGauge('myntrix_host_memory_percent', 'Host memory in use, 0-100', (s) => s.memory.percent)
+  hostGauges('myntrix_host_swap_bytes', 'Host swap space', 'state', (s) => ({
+    total: s.memory.swapTotalBytes,
+    used: s.memory.swapUsedBytes,
+  }))
+  hostGauges(
+    'myntrix_host_disk_bytes',
+    'The filesystem holding the data directory',
+    'state',
+    ({ disk }) => disk && { total: disk.totalBytes, used: disk.usedBytes, available: disk.availableBytes },
+  )
+  hostGauges(
+    'myntrix_host_network_bytes_per_second',
+    'Network throughput over all interfaces but loopback',
+    'direction',
+    (s) => ({ receive: s.network.rxBytesPerSec, transmit: s.network.txBytesPerSec }),
+  )
   new Gauge({
     name: 'myntrix_process_resident_memory_bytes',
     help: 'Resident memory of the Myntrix server process',

@@ -2,15 +2,11 @@
 
 import { principalOf, requireRole } from '../../http/auth-hook.js'
 import { listReply, pageOf } from '../../http/list.js'
-import { ownedDeleteHandler } from '../../http/owned-delete.js'
-import { ownedListHandler } from '../../http/owned-list.js'
+import { ownedRuleRoutes, RuleIdParams, RuleListQuery } from '../../http/owned-rule-routes.js'
 import type { AppInstance } from '../area.js'
 import {
   CreateRuleBody,
-  DeletedSchema,
   DeliverySchema,
-  RuleIdParams,
-  RuleListQuery,
   RuleSchema,
   RuleWithSecretSchema,
   UpdateRuleBody,
@@ -23,18 +19,15 @@ const operator = requireRole('operator')
 const answer = (a: RuleAnswer) => (a.secret ? { ...a.rule, secret: a.secret } : a.rule)
 
 export function notificationRoutes(app: AppInstance, service: NotificationsService): void {
-  app.get(
-    BASE,
-    {
-      schema: {
-        tags,
-        summary: 'The notification rules the caller may see (their own; every rule for admins)',
-        querystring: RuleListQuery,
-        response: { 200: { type: 'array', items: RuleSchema } },
-      },
-    },
-    ownedListHandler((principal, page) => service.list(principal, page)),
-  )
+  ownedRuleRoutes(app, {
+    base: BASE,
+    tags,
+    what: 'notification rule',
+    schema: RuleSchema,
+    deleteSummary: 'Delete a rule with its deliveries (pending ones are not sent)',
+    deleteGuard: operator,
+    service,
+  })
 
   app.post(
     BASE,
@@ -52,14 +45,6 @@ export function notificationRoutes(app: AppInstance, service: NotificationsServi
       reply.code(201).send(answer(await service.create(principalOf(request), request.body))),
   )
 
-  app.get(
-    `${BASE}/:id`,
-    {
-      schema: { tags, summary: 'One notification rule', params: RuleIdParams, response: { 200: RuleSchema } },
-    },
-    async (request) => service.get(principalOf(request), request.params.id),
-  )
-
   app.put(
     `${BASE}/:id`,
     {
@@ -74,20 +59,6 @@ export function notificationRoutes(app: AppInstance, service: NotificationsServi
       preHandler: operator,
     },
     async (request) => answer(await service.update(principalOf(request), request.params.id, request.body)),
-  )
-
-  app.delete(
-    `${BASE}/:id`,
-    {
-      schema: {
-        tags,
-        summary: 'Delete a rule with its deliveries (pending ones are not sent)',
-        params: RuleIdParams,
-        response: { 200: DeletedSchema },
-      },
-      preHandler: operator,
-    },
-    ownedDeleteHandler('notification rule', (principal, id) => service.remove(principal, id)),
   )
 
   app.get(

@@ -4,7 +4,6 @@
 // type takes (an MQTT topic) is checked by the service (sink-settings.ts).
 
 import { type Static, Type } from '@sinclair/typebox'
-import { ListQuery } from '../../http/list.js'
 import { NameString } from '../../names.js'
 import { DELIVERY_STATUSES } from './delivery-record.js'
 import { EVENT_KINDS } from './events.js'
@@ -163,7 +162,3 @@ export const DeliverySchema = Type.Object({
   attemptLog: Type.Array(AttemptSchema, { description: 'every attempt, oldest first' }),
 })
 export type DeliveryView = Static<typeof DeliverySchema>
-
-export const RuleIdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) })
-export const RuleListQuery = Type.Object({ ...ListQuery.properties })
-export const DeletedSchema = Type.Object({ message: Type.String(), id: Type.String() })

@@ -3,10 +3,11 @@
 // rule, and a test notification sent at once. A webhook's signing secret is
 // made here and answered once; the MQTT password is stored and never answered.
 
-import { assertRole, ownerScope, type Principal, visibleOr404 } from '../../auth/principal.js'
+import { assertRole, type Principal } from '../../auth/principal.js'
 import { newId } from '../../db/ids.js'
 import { actingRole, type OutboundPolicy } from '../../net/outbound-policy.js'
 import { refuseErrors } from '../../validation.js'
+import { OwnedRuleService } from '../owned-rule-service.js'
 import type { AttemptRecord, DeliveryRecord } from './delivery-record.js'
 import type { DeliveryWorker } from './delivery-worker.js'
 import { newDelivery, notificationBody } from './dispatcher.js'
@@ -93,20 +94,9 @@ export function deliveryView(d: DeliveryRecord, attempts: AttemptRecord[]): Deli
   }
 }
 
-export class NotificationsService {
-  private readonly now: () => Date
-
+export class NotificationsService extends OwnedRuleService<NotificationRule, RuleView> {
   constructor(private readonly options: NotificationsServiceOptions) {
-    this.now = options.now ?? (() => new Date())
-  }
-
-  async list(principal: Principal, page: { limit: number; offset: number }) {
-    const { items, total } = await this.options.rules.list(ownerScope(principal), page)
-    return { items: items.map(ruleView), total }
-  }
-
-  async get(principal: Principal, id: string): Promise<RuleView> {
-    return ruleView(await this.visible(principal, id))
+    super(options.rules, 'notification rule', ruleView, options.now)
   }
 
   async create(principal: Principal, input: CreateRuleBody): Promise<RuleAnswer> {
@@ -205,9 +195,5 @@ export class NotificationsService {
     const { host, port } = sinkDestination(input)
     const purpose = input.type === 'webhook' ? 'notification webhook' : 'notification mqtt'
     this.options.policy.checkLiteral({ role, host, port, purpose }, 'sink.url')
-  }
-
-  private async visible(principal: Principal, id: string): Promise<NotificationRule> {
-    return visibleOr404(principal, await this.options.rules.get(id), 'notification rule', id)
   }
 }

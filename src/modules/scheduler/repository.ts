@@ -7,9 +7,10 @@
 
 import type { Kysely } from 'kysely'
 import { announceChange } from '../../db/change-feed.js'
+import { countOf } from '../../db/page.js'
 import { rawQuery } from '../../db/raw.js'
 import type { DB, DbEngine } from '../../db/types.js'
-import { fromDbInt, fromDbTime, toDbBool, toDbTime } from '../../db/values.js'
+import { fromDbTime, toDbBool, toDbTime } from '../../db/values.js'
 import type { ProcessIdentity } from '../../process/identity.js'
 import { InstanceRegistry } from '../../process/liveness.js'
 import type { ClaimPlan } from './planner.js'
@@ -57,7 +58,7 @@ export class SchedulerRepository {
   }): Promise<{ items: Task[]; total: number }> {
     let base = this.db.selectFrom('scheduledTasks')
     if (q.ownerId !== null) base = base.where('ownerId', '=', q.ownerId)
-    const [found, count] = await Promise.all([
+    const [found, total] = await Promise.all([
       base
         .selectAll()
         .orderBy('createdAt', 'asc')
@@ -65,9 +66,9 @@ export class SchedulerRepository {
         .limit(q.limit)
         .offset(q.offset)
         .execute(),
-      base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst(),
+      countOf(base),
     ])
-    return { items: found.map(toTask), total: fromDbInt(count?.n ?? 0) }
+    return { items: found.map(toTask), total }
   }
 
   /** Replaces a task's fields; returns false when it no longer exists. */
@@ -144,7 +145,7 @@ export class SchedulerRepository {
     if (q.ownerId !== null) base = base.where('scheduledTasks.ownerId', '=', q.ownerId)
     if (q.taskId) base = base.where('taskRuns.taskId', '=', q.taskId)
     if (q.statuses && q.statuses.length > 0) base = base.where('taskRuns.status', 'in', q.statuses)
-    const [found, count] = await Promise.all([
+    const [found, total] = await Promise.all([
       base
         .selectAll('taskRuns')
         .select(['scheduledTasks.name as taskName', 'scheduledTasks.ownerId as ownerId'])
@@ -153,12 +154,9 @@ export class SchedulerRepository {
         .limit(q.limit)
         .offset(q.offset)
         .execute(),
-      base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst(),
+      countOf(base),
     ])
-    return {
-      items: found.map((r) => ({ ...toRun(r), taskName: r.taskName, ownerId: r.ownerId })),
-      total: fromDbInt(count?.n ?? 0),
-    }
+    return { items: found.map((r) => ({ ...toRun(r), taskName: r.taskName, ownerId: r.ownerId })), total }
   }
 
   /** The latest run of each task (for `lastRun`). */

@@ -1,9 +1,11 @@
 // HTTP for tasks: schema in, service call, status code out.
 
 import { Type } from '@sinclair/typebox'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import { principalOf } from '../../http/auth-hook.js'
 import { bodyCheckedByService } from '../../http/body-checked-by-service.js'
 import { ListQuery, listReply, pageOf } from '../../http/list.js'
+import { ownedListHandler } from '../../http/owned-list.js'
 import type { AppInstance } from '../area.js'
 import {
   CreateTaskBody,
@@ -25,6 +27,23 @@ import type { SchedulerService } from './service.js'
 const tags = ['tasks']
 const BASE = '/api/myntrix/tasks'
 
+/**
+ * Both history routes page runs the same way: the all-tasks one may filter by
+ * `taskId` in the query, the one-task one takes the task from its path.
+ */
+function historyHandler(service: SchedulerService, taskFrom: 'query' | 'path') {
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    // The route's schema has validated the query as HistoryQuery (and the path as IdParams).
+    const query = request.query as HistoryQuery
+    const { items, total } = await service.history(principalOf(request), {
+      taskId: taskFrom === 'path' ? (request.params as { id: string }).id : query.taskId,
+      status: query.status,
+      ...pageOf(query),
+    })
+    return listReply(reply, items.map(historyView), total)
+  }
+}
+
 export function schedulerRoutes(app: AppInstance, service: SchedulerService): void {
   app.get(
     BASE,
@@ -36,10 +55,7 @@ export function schedulerRoutes(app: AppInstance, service: SchedulerService): vo
         response: { 200: Type.Array(TaskSchema) },
       },
     },
-    async (request, reply) => {
-      const { items, total } = await service.list(principalOf(request), pageOf(request.query))
-      return listReply(reply, items.map(taskView), total)
-    },
+    ownedListHandler((principal, page) => service.list(principal, page), taskView),
   )
 
   app.get(
@@ -53,14 +69,7 @@ export function schedulerRoutes(app: AppInstance, service: SchedulerService): vo
         response: { 200: Type.Array(RunSchema) },
       },
     },
-    async (request, reply) => {
-      const { items, total } = await service.history(principalOf(request), {
-        taskId: request.query.taskId,
-        status: request.query.status,
-        ...pageOf(request.query),
-      })
-      return listReply(reply, items.map(historyView), total)
-    },
+    historyHandler(service, 'query'),
   )
 
   app.get(
@@ -156,14 +165,7 @@ export function schedulerRoutes(app: AppInstance, service: SchedulerService): vo
         response: { 200: Type.Array(RunSchema) },
       },
     },
-    async (request, reply) => {
-      const { items, total } = await service.history(principalOf(request), {
-        taskId: request.params.id,
-        status: request.query.status,
-        ...pageOf(request.query),
-      })
-      return listReply(reply, items.map(historyView), total)
-    },
+    historyHandler(service, 'path'),
   )
 
   app.get(

@@ -195,26 +195,12 @@ function buildLinks(data: SceneData, agents: SceneAgent[], devices: SceneDevice[
 
   for (const t of data.tasks) {
     const running = data.runningTaskIds.has(t.id)
-    for (const id of referencedIds(t.payload, agentById)) {
-      links.push({
-        id: `${t.id}>${id}`,
-        kind: 'task-agent',
-        source: t.id,
-        target: id,
-        label: t.name,
-        active: running,
-      })
-    }
-    for (const id of referencedIds(t.payload, deviceById)) {
-      links.push({
-        id: `${t.id}>${id}`,
-        kind: 'task-device',
-        source: t.id,
-        target: id,
-        label: t.name,
-        active: running || transferring.has(id),
-      })
-    }
+    // A task links to every agent and device its payload names.
+    const linkTo = (id: string, kind: LinkKind, active: boolean) =>
+      links.push({ id: `${t.id}>${id}`, kind, source: t.id, target: id, label: t.name, active })
+    for (const id of referencedIds(t.payload, agentById)) linkTo(id, 'task-agent', running)
+    for (const id of referencedIds(t.payload, deviceById))
+      linkTo(id, 'task-device', running || transferring.has(id))
   }
   return links
 }

@@ -42,7 +42,6 @@ export interface MqttTransportOptions {
 
 export class MqttTransport extends TransportListeners implements Transport {
   private client: ClientLike | null = null
-  private closedByUs = false
 
   constructor(private readonly options: MqttTransportOptions) {
     super()
@@ -115,14 +114,9 @@ export class MqttTransport extends TransportListeners implements Transport {
     for (const line of data.toString('utf8').split('\n')) {
       const message = line.replace(/\r$/, '')
       if (message === '') continue
-      await new Promise<void>((resolve, reject) => {
-        client.publish(topic, message, { qos: this.options.qos }, (err) => {
-          if (!err) resolve()
-          else if (this.closedByUs)
-            reject(new TransportError('mqtt client closed', 'ECANCELED', { canceled: true }))
-          else reject(toTransportError(err, 'EIO', { disconnected: true }))
-        })
-      })
+      await this.written('mqtt client closed', (done) =>
+        client.publish(topic, message, { qos: this.options.qos }, done),
+      )
     }
   }
 

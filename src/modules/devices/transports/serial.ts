@@ -21,7 +21,6 @@ interface PortLike {
 
 export class SerialTransport extends TransportListeners implements Transport {
   private port: PortLike | null = null
-  private closedByUs = false
 
   constructor(
     private readonly path: string,
@@ -75,14 +74,7 @@ export class SerialTransport extends TransportListeners implements Transport {
     if (!port?.isOpen) {
       return Promise.reject(new TransportError('serial port is not open', 'ENOTCONN', { disconnected: true }))
     }
-    return new Promise((resolve, reject) => {
-      port.write(data, (err) => {
-        if (!err) resolve()
-        else if (this.closedByUs)
-          reject(new TransportError('serial port closed', 'ECANCELED', { canceled: true }))
-        else reject(toTransportError(err, 'EIO', { disconnected: true }))
-      })
-    })
+    return this.written('serial port closed', (done) => port.write(data, done))
   }
 
   async close(): Promise<void> {

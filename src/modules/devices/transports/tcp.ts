@@ -12,7 +12,6 @@ import {
 
 export class TcpTransport extends TransportListeners implements Transport {
   private socket: Socket | null = null
-  private closedByUs = false
 
   constructor(
     private readonly host: string,
@@ -98,13 +97,7 @@ export class TcpTransport extends TransportListeners implements Transport {
     if (!socket || socket.destroyed) {
       return Promise.reject(new TransportError('socket is not connected', 'ENOTCONN', { disconnected: true }))
     }
-    return new Promise((resolve, reject) => {
-      socket.write(data, (err) => {
-        if (!err) resolve()
-        else if (this.closedByUs) reject(new TransportError('socket closed', 'ECANCELED', { canceled: true }))
-        else reject(toTransportError(err, 'EIO', { disconnected: true }))
-      })
-    })
+    return this.written('socket closed', (done) => socket.write(data, done))
   }
 
   async close(): Promise<void> {

@@ -3,7 +3,14 @@
 
 import { Type } from '@sinclair/typebox'
 import { checked, nonEmpty, payloadErrors } from './check.js'
-import { type Action, type ActionContext, type ActionOutcome, abortFlags, type RoleContext } from './types.js'
+import {
+  type Action,
+  type ActionContext,
+  type ActionOutcome,
+  abortFlags,
+  failureOf,
+  type RoleContext,
+} from './types.js'
 
 export const AGENT_OPERATIONS = ['start', 'stop', 'restart', 'run'] as const
 export type AgentOperation = (typeof AGENT_OPERATIONS)[number]
@@ -43,10 +50,7 @@ function requiredRole(payload: AgentPayload, ctx: RoleContext) {
 }
 
 async function run(payload: AgentPayload, ctx: ActionContext): Promise<ActionOutcome> {
-  const fail = (error: string, flags: { timedOut?: boolean; canceled?: boolean } = {}): ActionOutcome => {
-    ctx.log.line(error)
-    return { ok: false, error, ...flags }
-  }
+  const fail = failureOf(ctx)
   const agents = ctx.services.agents
   if (!agents) return fail('agent control is not available in this server')
   const opts = { actor: ctx.actor, signal: ctx.signal }

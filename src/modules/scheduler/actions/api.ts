@@ -13,7 +13,14 @@ import { OutboundDeniedError, OutboundPolicy } from '../../../net/outbound-polic
 import { abortable, errorText, portOf, sendPinned as send } from '../../../net/pinned-request.js'
 import { describeValue } from '../../../validation.js'
 import { checked, isObject, nonEmpty, payloadErrors, wholeNumber } from './check.js'
-import { type Action, type ActionContext, type ActionOutcome, ActionTimeout, abortFlags } from './types.js'
+import {
+  type Action,
+  type ActionContext,
+  type ActionOutcome,
+  ActionTimeout,
+  abortFlags,
+  failureOf,
+} from './types.js'
 
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
 export type HttpMethod = (typeof HTTP_METHODS)[number]
@@ -185,10 +192,7 @@ async function run(payload: ApiPayload, ctx: ActionContext): Promise<ActionOutco
   const own = new AbortController()
   const timer = setTimeout(() => own.abort(new ActionTimeout(timeoutMs)), timeoutMs)
   const signal = AbortSignal.any([ctx.signal, own.signal])
-  const fail = (error: string, flags: { timedOut?: boolean; canceled?: boolean } = {}): ActionOutcome => {
-    ctx.log.line(error)
-    return { ok: false, error, ...flags }
-  }
+  const fail = failureOf(ctx)
   try {
     let url = new URL(payload.url)
     let method: string = payload.method ?? 'GET'

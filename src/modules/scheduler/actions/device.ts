@@ -3,7 +3,7 @@
 
 import { Type } from '@sinclair/typebox'
 import { checked, isObject, nonEmpty, payloadErrors } from './check.js'
-import { type Action, type ActionContext, type ActionOutcome, abortFlags } from './types.js'
+import { type Action, type ActionContext, type ActionOutcome, abortFlags, failureOf } from './types.js'
 
 export type DevicePayload = { deviceId: string; command: string } | { deviceId: string; fileId: string }
 
@@ -40,10 +40,7 @@ function validate(payload: unknown) {
 }
 
 async function run(payload: DevicePayload, ctx: ActionContext): Promise<ActionOutcome> {
-  const fail = (error: string, flags: { timedOut?: boolean; canceled?: boolean } = {}): ActionOutcome => {
-    ctx.log.line(error)
-    return { ok: false, error, ...flags }
-  }
+  const fail = failureOf(ctx)
   const devices = ctx.services.devices
   if (!devices) return fail('device control is not available in this server')
   const opts = { actor: ctx.actor, signal: ctx.signal }

@@ -155,6 +155,17 @@ export function abortFlags(signal: AbortSignal): { timedOut?: true; canceled?: t
   return reason?.timedOut || reason?.name === 'TimeoutError' ? { timedOut: true } : { canceled: true }
 }
 
+/**
+ * The failure an action returns, written to the run's log as its last line
+ * first, so the log says why the run failed as the run's error does.
+ */
+export function failureOf(ctx: ActionContext) {
+  return (error: string, flags: { timedOut?: boolean; canceled?: boolean } = {}): ActionOutcome => {
+    ctx.log.line(error)
+    return { ok: false, error, ...flags }
+  }
+}
+
 /** The abort reason's message, for the log. */
 export function abortMessage(signal: AbortSignal): string {
   const reason = signal.reason as { message?: string } | undefined
