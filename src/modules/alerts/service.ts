@@ -354,5 +354,4 @@ export class AlertsService extends OwnedRuleService<AlertRule, AlertRuleView> {
     }
     return mount
   }
-
 }
