@@ -17,6 +17,7 @@ import { notifications } from './0860_notifications.js'
 import { cluster } from './0900_cluster.js'
 import { jobCheckpoints } from './0920_job_checkpoints.js'
 import { alerts } from './0940_alerts.js'
+import { deviceFileBlobs } from './0970_device_file_blobs.js'
 import type { MyntrixMigration } from './types.js'
 
 export const migrations: Record<string, MyntrixMigration> = {
@@ -36,4 +37,5 @@ export const migrations: Record<string, MyntrixMigration> = {
   '0900_cluster': cluster,
   '0920_job_checkpoints': jobCheckpoints,
   '0940_alerts': alerts,
+  '0970_device_file_blobs': deviceFileBlobs,
 }

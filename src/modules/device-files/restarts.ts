@@ -11,7 +11,7 @@ import type { TransferCheckpoint } from './checkpoint.js'
 import type { DeviceFile } from './repository.js'
 import { MACHINE_KINDS, planRestart, type RestartPlan } from './restart.js'
 import type { DeviceFilesService, DevicesPort, TransferDevice } from './service.js'
-import type { FileStore } from './storage.js'
+import type { BlobStore } from './blob-store.js'
 import { TRANSFER_JOB_TYPE } from './transfer.js'
 
 const RESTARTABLE: readonly Job['status'][] = ['interrupted', 'failed', 'cancelled']
@@ -30,7 +30,7 @@ export class TransferRestarts {
       jobs: JobsService
       devices: DevicesPort
       files: DeviceFilesService
-      store: FileStore
+      store: BlobStore
     },
   ) {}
 

@@ -29,7 +29,7 @@ import {
   UploadReply,
 } from './schemas.js'
 import type { DeviceFilesService } from './service.js'
-import { tooLarge } from './storage.js'
+import { tooLarge } from './blob-store.js'
 
 const tags = ['device files']
 

@@ -15,7 +15,7 @@ import { assertExtensionAllowed, type ExtensionPolicy, fileKindOf } from './exte
 import { sanitizeFilename } from './filename.js'
 import { type DeviceFile, DeviceFilesRepository } from './repository.js'
 import type { RestartPlan } from './restart.js'
-import type { FileStore } from './storage.js'
+import type { BlobStore } from './blob-store.js'
 import { gcodeStreamerFor, rawStreamer } from './streamers/index.js'
 import { GcodeFileSource, LineCounter, type LineSource, ResumeSource } from './streamers/source.js'
 import {
@@ -56,7 +56,7 @@ export interface DeviceFilesServiceOptions {
   logger: Logger
   jobs: JobsService
   devices: DevicesPort
-  store: FileStore
+  store: BlobStore
   maxUploadBytes: number
   extensions: ExtensionPolicy
   streamer: StreamerOptions
@@ -178,11 +178,7 @@ export class DeviceFilesService {
         throw err
       })
     const file = await this.withBlobLock(blob.sha256, async () => {
-      // A delete of the same content may have removed the blob meanwhile.
-      if (!(await this.options.store.exists(blob.sha256))) {
-        throw new ConflictError('the file was removed while it was being uploaded; upload it again')
-      }
-      return this.repository.upsert(
+      const recorded = await this.repository.upsert(
         {
           deviceId,
           ownerId: device.ownerId,
@@ -194,6 +190,13 @@ export class DeviceFilesService {
         },
         new Date(),
       )
+      // A delete of the same content (here, or on another node) may have removed the blob
+      // meanwhile. Checked after the row exists: a removal from now on sees the row and keeps it.
+      if (!(await this.options.store.exists(blob.sha256))) {
+        await this.repository.delete(deviceId, recorded.id)
+        throw new ConflictError('the file was removed while it was being uploaded; upload it again')
+      }
+      return recorded
     })
     const job = input.send ? await this.startTransfer(device, file) : null
     return { file, job }
