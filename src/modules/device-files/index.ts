@@ -3,12 +3,12 @@
 
 import type { DeviceFilesSettings } from '../../config/index.js'
 import type { Area, AreaContext } from '../area.js'
-import type { BlobStore } from './blob-store.js'
 import type { JobsService } from '../jobs/service.js'
+import type { BlobStore } from './blob-store.js'
+import { PgBlobStore } from './pg-blob-store.js'
 import { TransferRestarts } from './restarts.js'
 import { deviceFileRoutes } from './routes.js'
 import { DeviceFilesService, type DevicesPort } from './service.js'
-import { PgBlobStore } from './pg-blob-store.js'
 import { FileStore } from './storage.js'
 import { DEFAULT_STREAMER_OPTIONS } from './streamers/types.js'
 

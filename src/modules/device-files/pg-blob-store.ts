@@ -121,9 +121,10 @@ export class PgBlobStore implements BlobStore {
 
   /** The stored pieces from byte `start` on, fetched PIECES_PER_READ at a time. */
   private async *pieces(sha256: string, start: number): AsyncGenerator<Buffer> {
-    const [content] = await this.query<{ id: string }>('select id from device_file_contents where sha256 = ?', [
-      sha256,
-    ])
+    const [content] = await this.query<{ id: string }>(
+      'select id from device_file_contents where sha256 = ?',
+      [sha256],
+    )
     if (!content) {
       throw Object.assign(new Error(`stored content ${sha256} is missing`), { code: 'ENOENT' })
     }

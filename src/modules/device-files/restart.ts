@@ -8,8 +8,8 @@ import { ValidationError } from '../../errors.js'
 import type { PreparedLine } from '../firmware/gcode.js'
 import { type ModalState, ModalStateTracker } from '../firmware/modal-state.js'
 import { buildPreamble, type MachineKind, type Preamble } from '../firmware/preamble.js'
-import type { DeviceFile } from './repository.js'
 import type { BlobStore } from './blob-store.js'
+import type { DeviceFile } from './repository.js'
 import { GcodeFileSource } from './streamers/source.js'
 
 /** Which machine a firmware drives: how its preamble moves back to the work. */

@@ -79,7 +79,10 @@ describe.each(testEngines())('a stalled upload on $name', (engine) => {
       head + 'G1 X1\n'.repeat(2000),
       () => {
         // The partial file exists while the upload is in flight.
-        void waitFor(async () => (await storedFiles(t)).length > 0, { what: 'the partial file', timeoutMs: 5000 })
+        void waitFor(async () => (await storedFiles(t)).length > 0, {
+          what: 'the partial file',
+          timeoutMs: 5000,
+        })
           .then(() => {
             partSeen = true
           })
