@@ -186,6 +186,13 @@ export class LeaseManager {
       and fence_l.holder_node_id = ${this.nodeId} and fence_l.expires_at > ${now})`
   }
 
+  /** A guard for a write that must only land while nobody holds the resource (an unexpired lease). */
+  unheldExpression(kind: string, id: string): RawBuilder<boolean> {
+    const now = sql.raw(dbNow(this.opts.engine))
+    return sql<boolean>`not exists (select 1 from resource_leases held_l where held_l.kind = ${kind}
+      and held_l.id = ${id} and held_l.holder_node_id is not null and held_l.expires_at > ${now})`
+  }
+
   /** Whether `lease` is still this node's on the database (the fence as a question). */
   async stillHolds(lease: Lease): Promise<boolean> {
     const f = this.fence(lease)

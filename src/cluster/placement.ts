@@ -24,6 +24,8 @@ export interface RouteRequest<T> {
   params: unknown
   /** The request was forwarded once already: act here or refuse, never forward again. */
   forwarded?: boolean
+  /** How long a forwarded request may take (default: the cluster's rpc timeout); a long action sets more. */
+  timeoutMs?: number
   /** The action itself, on this node (lease: this node's, or null for an unheld resource). */
   local: (lease: Lease | null) => Promise<T>
 }
@@ -71,7 +73,7 @@ export class ResourceRouter {
       throw new UnavailableError(`${r.what} moved to node "${to.nodeName}" meanwhile; try again`)
     const node = { id: to.nodeId, name: to.nodeName }
     // route() only forwards when the cluster has rpc.
-    const value = await this.cluster.rpc!.call(node, r.method, r.params, r.what)
+    const value = await this.cluster.rpc!.call(node, r.method, r.params, r.what, r.timeoutMs)
     return { where: 'remote', node: node.name, value }
   }
 }
