@@ -17,6 +17,7 @@ import type { Lease, LeaseManager } from '../../cluster/leases.js'
 import { ResourceRouter, type Routed } from '../../cluster/placement.js'
 import type { NodeRpc } from '../../cluster/rpc.js'
 import { endLostProcess, recordedByLostNode, reportNodeLost } from './lost-node.js'
+import type { AgentRecord } from './repository.js'
 import type { LogEntryView } from './schemas.js'
 import { type AgentDetails, AgentsService, type AgentsServiceOptions } from './service.js'
 import type { AgentActor, Caller } from './start-rules.js'
@@ -183,6 +184,16 @@ export class ClusteredAgentsService extends AgentsService {
     } finally {
       opts.signal.removeEventListener('abort', onAbort)
     }
+  }
+
+  /**
+   * This node's supervisor speaks for the agent only while this node holds it; a
+   * copy it stopped (a lost lease, a paused node that woke) must not hide the
+   * holder's state in the database.
+   */
+  protected override details(record: AgentRecord): AgentDetails {
+    const details = super.details(record)
+    return this.leases.holding(AGENT_LEASE, record.id) ? details : { ...details, facts: null }
   }
 
   /** One action, here under the lease or at the holder; a forwarded one never travels again. */
