@@ -16,6 +16,7 @@ import type { ClusterNode } from '../../cluster/index.js'
 import type { Lease, LeaseManager } from '../../cluster/leases.js'
 import { ResourceRouter, type Routed } from '../../cluster/placement.js'
 import type { NodeRpc } from '../../cluster/rpc.js'
+import { adoptLeftovers } from './adoption.js'
 import { endLostProcess, recordedByLostNode, reportNodeLost } from './lost-node.js'
 import type { AgentRecord } from './repository.js'
 import type { LogEntryView } from './schemas.js'
@@ -76,9 +77,11 @@ export class ClusteredAgentsService extends AgentsService {
 
   override async resume(): Promise<void> {
     const records = await this.repository.all()
+    const adopted = await this.adoptContainers(records)
     const liveNames = new Set((await this.cluster.membership.live()).map((n) => n.name))
     liveNames.delete(this.cluster.node.name)
     for (const r of records) {
+      if (adopted.has(r.id)) continue
       // A process a live peer recorded is that peer's, wherever it runs: never an orphan of ours.
       if (r.processNode && liveNames.has(r.processNode)) continue
       // Held by another node: its agent. Held under this node's name: a killed predecessor's lease
@@ -91,6 +94,29 @@ export class ClusteredAgentsService extends AgentsService {
     }
     await this.reconcile()
     this.scheduleReconcile()
+  }
+
+  /**
+   * Containers this node's name left running (a killed predecessor): adopted when
+   * this node takes the agent's lease now, else stopped and removed (a peer holds
+   * the agent, or the predecessor's lease has not lapsed yet: it starts afresh).
+   */
+  private adoptContainers(records: AgentRecord[]): Promise<Set<string>> {
+    return adoptLeftovers(
+      {
+        supervisor: this.supervisor,
+        logger: this.logger,
+        find: this.findLeftovers,
+        refusal: (r) => this.rules.startRefusal({ actor: { ownerId: null } }, r),
+        claim: async (r) => {
+          if (!this.router.eligible(r.nodeAffinity)) return false
+          const lease = await this.leases.acquire(AGENT_LEASE, r.id, r.nodeAffinity)
+          if (lease) this.lastLease.set(r.id, lease)
+          return lease !== null
+        },
+      },
+      records,
+    )
   }
 
   override async stop(): Promise<void> {

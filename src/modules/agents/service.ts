@@ -67,9 +67,9 @@ export class AgentsService {
   protected readonly logger: Logger
   private readonly logDir: string
   private readonly now: () => Date
-  private readonly rules: StartRules
+  protected readonly rules: StartRules
   private readonly reports: AgentReports
-  private readonly findLeftovers: () => Promise<AdoptedProcess[]>
+  protected readonly findLeftovers: () => Promise<AdoptedProcess[]>
   private readonly protectedPaths: string[]
   private offSupervisor: (() => void) | null = null
 
