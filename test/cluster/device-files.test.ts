@@ -3,13 +3,13 @@
 // node-b and streamed from node-b to a device node-b connected, and deleting it
 // through node-b removes its content for both.
 
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { rawQuery } from '../../src/db/raw.js'
 import { testEngines } from '../helpers/engines.js'
 import { waitFor } from '../helpers/processes.js'
 import { redisReachable } from '../helpers/redis.js'
 import { gcode, multipart } from '../modules/device-files/support.js'
-import { TestCluster } from './support.js'
+import { clusterPerTest } from './support.js'
 
 const postgres = testEngines().find((e) => e.name === 'postgres')
 const hasRedis = await redisReachable()
@@ -17,30 +17,11 @@ if (!postgres || !hasRedis)
   console.warn('skipping the cluster device-files test: it needs PostgreSQL and Redis')
 
 describe.skipIf(!postgres || !hasRedis)('device files across nodes', () => {
-  let cluster: TestCluster | undefined
-
-  afterEach(async () => {
-    await cluster?.stopAll()
-    await cluster?.testDb.drop()
-    cluster = undefined
-  })
+  const clusters = clusterPerTest(postgres, { MYNTRIX_LEASE_TTL_MS: '4000', MYNTRIX_LEASE_RENEW_MS: '1000' })
 
   it('an upload through node-a is sent by node-b, read from the database', async () => {
-    cluster = new TestCluster(await postgres!.createDatabase(), {
-      MYNTRIX_LEASE_TTL_MS: '4000',
-      MYNTRIX_LEASE_RENEW_MS: '1000',
-    })
-    const c = cluster
-    await c.boot('node-a')
-    await c.boot('node-b')
-    const token = await c.adminToken('node-a')
-    const device = await c.call('node-a', token, 'POST', '/api/myntrix/devices', {
-      name: 'sim printer',
-      connectionString: 'sim://marlin',
-      configuration: { protocol: 'marlin', temperatureReport: 'off', statusPollMs: 0 },
-    })
-    expect(device.status).toBe(201)
-    const id = device.body.id as string
+    const { c, token } = await clusters.start(['node-a', 'node-b'])
+    const id = await c.simPrinter('node-a', token)
 
     // ~600 KiB: several stored pieces (256 KiB each).
     const { text } = gcode(20_000)

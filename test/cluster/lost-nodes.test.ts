@@ -8,12 +8,12 @@
 //   overwrite the new holder's status or pid, and no second copy runs.
 
 import { randomUUID } from 'node:crypto'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { testEngines } from '../helpers/engines.js'
 import { waitFor } from '../helpers/processes.js'
 import { redisReachable } from '../helpers/redis.js'
 import { fixture } from '../modules/agents/helpers.js'
-import { processesWith, TestCluster } from './support.js'
+import { clusterPerTest, processesWith, type TestCluster } from './support.js'
 
 const postgres = testEngines().find((e) => e.name === 'postgres')
 const hasRedis = await redisReachable()
@@ -29,19 +29,8 @@ const ENV = { MYNTRIX_LEASE_TTL_MS: String(TTL_MS), MYNTRIX_LEASE_RENEW_MS: Stri
 const SLACK_MS = 8000
 
 describe.skipIf(!postgres || !hasRedis)('lost nodes', () => {
-  let cluster: TestCluster | undefined
-
-  afterEach(async () => {
-    await cluster?.stopAll()
-    await cluster?.testDb.drop()
-    cluster = undefined
-  })
-
-  async function threeNodes() {
-    cluster = new TestCluster(await postgres!.createDatabase(), ENV)
-    for (const name of ['node-a', 'node-b', 'node-c']) await cluster.boot(name)
-    return { c: cluster, token: await cluster.adminToken('node-b') }
-  }
+  const clusters = clusterPerTest(postgres, ENV)
+  const threeNodes = () => clusters.start(['node-a', 'node-b', 'node-c'])
 
   /** An agent created and started through node-a (so node-a holds it), printing then quiet. */
   async function agentOnA(c: TestCluster, token: string, nodeAffinity: string | null) {

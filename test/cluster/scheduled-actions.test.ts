@@ -6,13 +6,13 @@
 // start a second copy). Which node claimed each run is printed.
 
 import { randomUUID } from 'node:crypto'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { rawQuery } from '../../src/db/raw.js'
 import { testEngines } from '../helpers/engines.js'
 import { waitFor } from '../helpers/processes.js'
 import { redisReachable } from '../helpers/redis.js'
 import { fixture } from '../modules/agents/helpers.js'
-import { processesWith, TestCluster } from './support.js'
+import { clusterPerTest, processesWith, type TestCluster } from './support.js'
 
 const postgres = testEngines().find((e) => e.name === 'postgres')
 const hasRedis = await redisReachable()
@@ -23,19 +23,8 @@ const OCCURRENCES = 20
 const ENV = { MYNTRIX_LEASE_TTL_MS: '4000', MYNTRIX_LEASE_RENEW_MS: '1000' }
 
 describe.skipIf(!postgres || !hasRedis)('scheduled actions in a cluster', () => {
-  let cluster: TestCluster | undefined
-
-  afterEach(async () => {
-    await cluster?.stopAll()
-    await cluster?.testDb.drop()
-    cluster = undefined
-  })
-
-  async function threeNodes() {
-    cluster = new TestCluster(await postgres!.createDatabase(), ENV)
-    for (const name of ['node-a', 'node-b', 'node-c']) await cluster.boot(name)
-    return { c: cluster, token: await cluster.adminToken('node-b') }
-  }
+  const clusters = clusterPerTest(postgres, ENV)
+  const threeNodes = () => clusters.start(['node-a', 'node-b', 'node-c'])
 
   /** Creates an every-second task through node-c, waits for OCCURRENCES finished runs, disables it. */
   async function everySecond(c: TestCluster, token: string, action: string, payload: unknown) {
@@ -114,13 +103,7 @@ describe.skipIf(!postgres || !hasRedis)('scheduled actions in a cluster', () => 
 
   it(`a device action reaches the node holding the device: ${OCCURRENCES} commands all succeed`, async (ctx) => {
     const { c, token } = await threeNodes()
-    const created = await c.call('node-a', token, 'POST', '/api/myntrix/devices', {
-      name: 'sim printer',
-      connectionString: 'sim://marlin',
-      configuration: { protocol: 'marlin', temperatureReport: 'off', statusPollMs: 0 },
-    })
-    expect(created.status).toBe(201)
-    const id = created.body.id as string
+    const id = await c.simPrinter('node-a', token)
     expect((await c.call('node-a', token, 'POST', `/api/myntrix/devices/${id}/connect`)).status).toBe(200)
     // The devices service routes by lease on branch cluster-devices; until it does, a command
     // through another node cannot reach the connection, and this test has nothing to test.

@@ -6,7 +6,8 @@
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
-import type { TestDatabase } from '../helpers/engines.js'
+import { afterEach } from 'vitest'
+import type { TestDatabase, TestEngine } from '../helpers/engines.js'
 import { REDIS_URL } from '../helpers/redis.js'
 import { type RunningServer, root, startServer } from '../helpers/server.js'
 
@@ -98,8 +99,18 @@ export class TestCluster {
       headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
       body: body ? JSON.stringify(body) : undefined,
     })
-    // biome-ignore lint/suspicious/noExplicitAny: test responses are read field by field
     return { status: res.status, body: (await res.json()) as any }
+  }
+
+  /** A `sim://marlin` device created through `node` (quiet: no reports, no polls); its id. */
+  async simPrinter(node: string, token: string): Promise<string> {
+    const created = await this.call(node, token, 'POST', '/api/myntrix/devices', {
+      name: 'sim printer',
+      connectionString: 'sim://marlin',
+      configuration: { protocol: 'marlin', temperatureReport: 'off', statusPollMs: 0 },
+    })
+    if (created.status !== 201) throw new Error(`device not created: ${created.status}`)
+    return created.body.id as string
   }
 
   /** The server process of `name` (tsx's child). */
@@ -132,5 +143,36 @@ export class TestCluster {
     for (const name of [...this.paused]) this.resume(name)
     for (const s of this.servers.values()) await s.stop()
     this.servers.clear()
+  }
+}
+
+/**
+ * One cluster per test, on a fresh database of `engine` (call inside a describe):
+ * `create` makes it (servers booted by the test), `start` also boots `names` one
+ * after another (the first runs the migrations) and logs the admin in on the last.
+ * After each test its servers stop and its database is dropped.
+ */
+export function clusterPerTest(engine: TestEngine | undefined, baseEnv: Record<string, string> = {}) {
+  let current: TestCluster | undefined
+  afterEach(async () => {
+    await current?.stopAll()
+    await current?.testDb.drop()
+    current = undefined
+  })
+  const create = async () => {
+    current = new TestCluster(await engine!.createDatabase(), baseEnv)
+    return current
+  }
+  return {
+    create,
+    get current(): TestCluster {
+      if (!current) throw new Error('no cluster in this test yet')
+      return current
+    },
+    async start(names: string[]): Promise<{ c: TestCluster; token: string }> {
+      const c = await create()
+      for (const name of names) await c.boot(name)
+      return { c, token: await c.adminToken(names[names.length - 1]!) }
+    },
   }
 }

@@ -6,13 +6,13 @@
 // rolling restart of A, B and C leaves exactly one process per running agent.
 
 import { randomUUID } from 'node:crypto'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { testEngines } from '../helpers/engines.js'
 import { waitFor } from '../helpers/processes.js'
 import { redisReachable } from '../helpers/redis.js'
 import { fixture } from '../modules/agents/helpers.js'
-import { processesWith, TestCluster } from './support.js'
+import { clusterPerTest, processesWith } from './support.js'
 
 const postgres = testEngines().find((e) => e.name === 'postgres')
 const hasRedis = await redisReachable()
@@ -22,23 +22,16 @@ if (!postgres || !hasRedis)
 const AGENTS = '/api/myntrix/agents'
 
 describe.skipIf(!postgres || !hasRedis)('three server processes on one database', () => {
-  let cluster: TestCluster | undefined
-
-  afterEach(async () => {
-    await cluster?.stopAll()
-    await cluster?.testDb.drop()
-    cluster = undefined
-  })
-
-  const boot = (name: string, env: Record<string, string> = {}) => cluster!.boot(name, env)
-  const restart = (name: string) => cluster!.restart(name)
-  const url = (name: string) => cluster!.url(name)
-  const adminToken = (name: string) => cluster!.adminToken(name)
+  const clusters = clusterPerTest(postgres)
+  const boot = (name: string, env: Record<string, string> = {}) => clusters.current.boot(name, env)
+  const restart = (name: string) => clusters.current.restart(name)
+  const url = (name: string) => clusters.current.url(name)
+  const adminToken = (name: string) => clusters.current.adminToken(name)
   const call = (name: string, token: string, method: string, route: string, body?: unknown) =>
-    cluster!.call(name, token, method, route, body)
+    clusters.current.call(name, token, method, route, body)
 
   it('runs each agent once, whichever node is asked, through a rolling restart', async () => {
-    cluster = new TestCluster(await postgres!.createDatabase())
+    await clusters.create()
     // One at a time: the first runs the migrations.
     await boot('node-a')
     await boot('node-b')
@@ -125,7 +118,7 @@ describe.skipIf(!postgres || !hasRedis)('three server processes on one database'
   }, 240_000)
 
   it('a node killed with SIGKILL and started again ends its old process and runs the agent once', async () => {
-    cluster = new TestCluster(await postgres!.createDatabase())
+    await clusters.create()
     // A TTL longer than a restart takes: the new node-a starts while its predecessor's lease still holds.
     const slow = { MYNTRIX_LEASE_TTL_MS: '20000', MYNTRIX_LEASE_RENEW_MS: '2000' }
     await boot('node-a', slow)
@@ -142,7 +135,7 @@ describe.skipIf(!postgres || !hasRedis)('three server processes on one database'
     expect(processesWith(marker)).toEqual([oldPid])
 
     // The server itself is tsx's child: SIGKILL reaches only the process it names.
-    await cluster!.kill('node-a')
+    await clusters.current.kill('node-a')
     // The agent outlived its server (its own process group).
     expect(processesWith(marker)).toEqual([oldPid])
 
