@@ -170,8 +170,11 @@ export class ClusteredAgentsService extends AgentsService {
   ): Promise<RunExit> {
     const record = await this.visible({ actor: opts.actor }, agentId)
     let onAbort = () => {}
+    // Run here, the base itself stops the process on abort and answers with its exit.
+    let ranHere = false
     const aborted = new Promise<never>((_, reject) => {
       onAbort = () => {
+        if (ranHere) return
         void this.control.stop(agentId, { actor: opts.actor }).catch(() => {})
         reject(opts.signal.reason)
       }
@@ -190,6 +193,7 @@ export class ClusteredAgentsService extends AgentsService {
       forwarded,
       timeoutMs: RUN_FORWARD_TIMEOUT_MS,
       local: async (lease) => {
+        ranHere = true
         if (lease) this.lastLease.set(agentId, lease)
         try {
           return await super.runToCompletion(agentId, opts)
