@@ -34,9 +34,11 @@ import { createAgentsArea } from './modules/agents/index.js'
 import { createAlertsArea } from './modules/alerts/index.js'
 import type { AppInstance, Area, AreaContext } from './modules/area.js'
 import { createDeviceFilesArea } from './modules/device-files/index.js'
+import { createDeviceQueuesArea } from './modules/device-queues/index.js'
 import { createDevicesArea } from './modules/devices/index.js'
 import { createJobsArea } from './modules/jobs/index.js'
 import { createMonitoringArea } from './modules/monitoring/index.js'
+import { listMountPoints } from './modules/monitoring/mounts.js'
 import { createNotificationsArea } from './modules/notifications/index.js'
 import { createSchedulerArea } from './modules/scheduler/index.js'
 import { createVisualizationArea } from './modules/visualization/index.js'
@@ -178,6 +180,8 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
     createAlertsArea(context, {
       devices: devices.service,
       hostSamples: (listener) => monitoring.service.sampler.onSample(listener),
+      measureMounts: (wanted) => monitoring.service.sampler.measureMounts(wanted),
+      mountPoints: () => listMountPoints(),
       // Asked only when an alert fires, after start, when the areas below exist.
       safety: {
         pauseTransfer: async (deviceId) => {
@@ -205,6 +209,13 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
     devices: devices.service,
   })
   areas.push(deviceFiles)
+  areas.push(
+    createDeviceQueuesArea(context, {
+      jobs: jobs.service,
+      devices: devices.service,
+      deviceFiles: deviceFiles.service,
+    }),
+  )
   const scheduler = createSchedulerArea(context, config.scheduler, config.children, {
     jobs: jobs.service,
     agents: agents.service,

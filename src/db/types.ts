@@ -130,6 +130,8 @@ export interface JobsTable {
   checkpoint: DbJson
   /** The job this one restarts. */
   restartOf: string | null
+  /** Who keeps this pending job until it is dispatched ('device-queue'); never reaped while pending. */
+  queuedBy: string | null
 }
 
 export interface ScheduledTasksTable {
@@ -257,6 +259,8 @@ export interface AlertRulesTable {
   targetMetric: string | null
   delta: number | null
   warmUpExempt: DbBool
+  /** disk.percent rules: the mount point (migration 1000); null: the data directory's filesystem. */
+  mount: string | null
   actions: DbJson
   forSeconds: number
   cooldownSeconds: number
@@ -280,6 +284,8 @@ export interface AlertsTable {
   acknowledgedBy: string | null
   transitions: DbJson
   updatedAt: DbTime
+  /** The node that raised it (MYNTRIX_NODE_NAME; migration 1000); null on older rows. */
+  node: string | null
 }
 
 export interface NotificationDeliveriesTable {

@@ -61,6 +61,8 @@ export interface EventMap {
    * inside the rule's cooldown and for pending or ok.
    */
   'alert.changed': { alert: AlertEventPayload; notify: boolean }
+  /** An alert rule was created, changed or deleted: every node (onAnyNode) re-reads it and watches it anew. */
+  'alert-rule.changed': { ruleId: string }
   'task.run': { runId: string; taskId: string; status: string }
   'task.changed': { taskId: string }
 }
@@ -89,11 +91,15 @@ export interface AlertEventPayload {
   ruleId: string
   ruleName: string
   ownerId: string
+  /** The node that raised the alert (MYNTRIX_NODE_NAME). */
+  node: string | null
   state: 'pending' | 'firing' | 'resolved' | 'ok'
   value: number | null
   source: 'host' | 'device'
   metric: string
   deviceId: string | null
+  /** A disk.percent rule's mount point; null: the data directory's filesystem. */
+  mount: string | null
   kind: string
   operator: string | null
   threshold: number | null

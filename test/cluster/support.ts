@@ -8,7 +8,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { afterEach } from 'vitest'
 import type { TestDatabase, TestEngine } from '../helpers/engines.js'
-import { REDIS_URL } from '../helpers/redis.js'
+import { clusterServerEnv } from '../helpers/redis.js'
 import { type RunningServer, root, startServer } from '../helpers/server.js'
 
 const tsx = path.join(root, 'node_modules/.bin/tsx')
@@ -58,12 +58,7 @@ export class TestCluster {
     const server = await startServer({
       command: [tsx, 'src/main.ts'],
       env: {
-        MYNTRIX_DATABASE_URL: this.testDb.url,
-        MYNTRIX_REDIS_URL: REDIS_URL,
-        MYNTRIX_NODE_NAME: name,
-        MYNTRIX_JWT_SECRET: this.jwtSecret,
-        MYNTRIX_LEASE_TTL_MS: '2000',
-        MYNTRIX_LEASE_RENEW_MS: '500',
+        ...clusterServerEnv(this.testDb.url, name, this.jwtSecret),
         ...(process.getuid?.() === 0 ? {} : { MYNTRIX_TRUST_OPERATORS: 'true' }),
         ...this.baseEnv,
         ...env,

@@ -16,3 +16,22 @@ export function redisReachable(): Promise<boolean> {
     socket.once('error', () => resolve(false))
   })
 }
+
+/**
+ * The environment of one server process of a test cluster: the shared database and Redis, its
+ * node name, the shared JWT secret (a token from one node works on all), short leases.
+ */
+export function clusterServerEnv(
+  databaseUrl: string,
+  name: string,
+  jwtSecret: string,
+): Record<string, string> {
+  return {
+    MYNTRIX_DATABASE_URL: databaseUrl,
+    MYNTRIX_REDIS_URL: REDIS_URL,
+    MYNTRIX_NODE_NAME: name,
+    MYNTRIX_JWT_SECRET: jwtSecret,
+    MYNTRIX_LEASE_TTL_MS: '2000',
+    MYNTRIX_LEASE_RENEW_MS: '500',
+  }
+}

@@ -402,6 +402,8 @@ const DEFINITION_TABLES = [
   'scheduled_tasks',
   'device_files',
   'notification_rules',
+  'device_groups',
+  'device_queue_items',
 ] as const
 
 async function definitions(t: TestApp): Promise<string> {
@@ -498,7 +500,16 @@ describe.each(testEngines())('the OpenAPI walk with malformed input on $name', (
       sink: { type: 'webhook', url: 'http://127.0.0.1:9/walk' },
     }
     const rule = await t.request('POST', '/api/myntrix/notification-rules', { as: t.admin, body: ruleBase })
-    for (const r of [agent, device, task, user, key, rule]) expect(r.status, r.text).toBe(201)
+    const group = await t.request('POST', '/api/myntrix/device-groups', {
+      as: t.admin,
+      body: { name: 'walk-group', members: [device.body.id] },
+    })
+    for (const r of [agent, device, task, user, key, rule, group]) expect(r.status, r.text).toBe(201)
+    for (const suffix of ['', '/queue', '/queue/continue', '/queue/{itemId}'])
+      realIds[`/api/myntrix/device-groups/{id}${suffix}`] = group.body.id
+    bases['POST /api/myntrix/device-groups'] = { name: 'walk', members: [] }
+    bases['POST /api/myntrix/devices/{id}/queue'] = { fileId: 'walk', copies: 1 }
+    bases['POST /api/myntrix/device-groups/{id}/queue'] = { fileId: 'walk', copies: 1 }
     for (const suffix of ['', '/start', '/stop', '/restart', '/logs'])
       realIds[`/api/myntrix/agents/{id}${suffix}`] = agent.body.id
     for (const suffix of [
@@ -511,6 +522,9 @@ describe.each(testEngines())('the OpenAPI walk with malformed input on $name', (
       '/files',
       '/files/{fileId}',
       '/files/{fileId}/send',
+      '/queue',
+      '/queue/continue',
+      '/queue/{itemId}',
     ])
       realIds[`/api/myntrix/devices/{id}${suffix}`] = device.body.id
     for (const suffix of ['', '/run', '/history']) realIds[`/api/myntrix/tasks/{id}${suffix}`] = task.body.id

@@ -18,6 +18,8 @@ import { cluster } from './0900_cluster.js'
 import { jobCheckpoints } from './0920_job_checkpoints.js'
 import { alerts } from './0940_alerts.js'
 import { deviceFileBlobs } from './0970_device_file_blobs.js'
+import { deviceQueues } from './0980_device_queues.js'
+import { alertNodesAndMounts } from './1000_alert_nodes_and_mounts.js'
 import type { MyntrixMigration } from './types.js'
 
 export const migrations: Record<string, MyntrixMigration> = {
@@ -37,5 +39,7 @@ export const migrations: Record<string, MyntrixMigration> = {
   '0900_cluster': cluster,
   '0920_job_checkpoints': jobCheckpoints,
   '0940_alerts': alerts,
+  '0980_device_queues': deviceQueues,
+  '1000_alert_nodes_and_mounts': alertNodesAndMounts,
   '0970_device_file_blobs': deviceFileBlobs,
 }

@@ -21,6 +21,7 @@ function toAlert(row: Row): Alert {
     ownerId: row.ownerId,
     resourceType: row.resourceType as AlertSource,
     resourceId: row.resourceId,
+    node: row.node ?? null,
     state: row.state as AlertState,
     value: row.value === null ? null : Number(row.value),
     startedAt: fromDbTime(row.startedAt)!,
@@ -59,6 +60,7 @@ export interface AlertListFilter {
   /** Only these states; omitted: all. */
   states?: readonly AlertState[]
   ruleId?: string
+  node?: string
 }
 
 export class AlertRepository {
@@ -73,6 +75,7 @@ export class AlertRepository {
         ownerId: alert.ownerId,
         resourceType: alert.resourceType,
         resourceId: alert.resourceId,
+        node: alert.node,
         startedAt: toDbTime(alert.startedAt),
         ...columns(alert),
       })
@@ -100,31 +103,36 @@ export class AlertRepository {
     if (filter.ownerId !== null) query = query.where('ownerId', '=', filter.ownerId)
     if (filter.states) query = query.where('state', 'in', [...filter.states])
     if (filter.ruleId) query = query.where('ruleId', '=', filter.ruleId)
+    if (filter.node) query = query.where('node', '=', filter.node)
     const rows = await query.selectAll().orderBy('id', 'desc').limit(page.limit).offset(page.offset).execute()
     const count = await query.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst()
     return { items: rows.map(toAlert), total: Number(count?.n ?? 0) }
   }
 
-  /** Pending and firing alerts (resumed at start). */
-  async active(): Promise<Alert[]> {
-    const rows = await this.db
+  /**
+   * Pending and firing alerts (resumed at start). `node`: only those this node raised (and rows
+   * older than nodes); omitted on one instance, where every alert is this server's.
+   */
+  async active(node?: string): Promise<Alert[]> {
+    let query = this.db
       .selectFrom('alerts')
       .selectAll()
       .where('state', 'in', [...ACTIVE_STATES])
-      .execute()
-    return rows.map(toAlert)
+    if (node !== undefined)
+      query = query.where((eb) => eb.or([eb('node', '=', node), eb('node', 'is', null)]))
+    return (await query.execute()).map(toAlert)
   }
 
-  /** When the rule's newest alert.firing went out (the cooldown survives a restart). */
-  async lastNotifiedAt(ruleId: string): Promise<Date | null> {
-    const row = await this.db
+  /** When the rule's newest alert.firing went out (the cooldown survives a restart); `node` as in active(). */
+  async lastNotifiedAt(ruleId: string, node?: string): Promise<Date | null> {
+    let query = this.db
       .selectFrom('alerts')
       .select('firedAt')
       .where('ruleId', '=', ruleId)
       .where('notified', '=', toDbBool(true))
-      .orderBy('firedAt', 'desc')
-      .limit(1)
-      .executeTakeFirst()
+    if (node !== undefined)
+      query = query.where((eb) => eb.or([eb('node', '=', node), eb('node', 'is', null)]))
+    const row = await query.orderBy('firedAt', 'desc').limit(1).executeTakeFirst()
     return fromDbTime(row?.firedAt ?? null)
   }
 }

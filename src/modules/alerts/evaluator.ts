@@ -12,7 +12,7 @@
 
 import { newId } from '../../db/ids.js'
 import { judge, newTargetTrack, type TargetTrack } from './condition.js'
-import type { AlertRule, AlertState } from './records.js'
+import { type AlertRule, type AlertState, hostKey } from './records.js'
 
 export interface StateChange {
   rule: AlertRule
@@ -49,7 +49,7 @@ export class Evaluator {
   private readonly rules = new Map<string, RuleState>()
   /** deviceId -> reading -> the rules watching it. */
   private readonly byDevice = new Map<string, Map<string, RuleState[]>>()
-  /** metric -> the host rules watching it. */
+  /** metric (disk.percent@<mount> for a named mount) -> the host rules watching it. */
   private readonly byMetric = new Map<string, RuleState[]>()
 
   constructor(
@@ -99,6 +99,19 @@ export class Evaluator {
     }
   }
 
+  /** The version of a rule being watched, if it is. */
+  watched(ruleId: string): AlertRule | undefined {
+    return this.rules.get(ruleId)?.rule
+  }
+
+  /** The mount points host rules name: what the sampler must measure besides the data directory. */
+  hostMounts(): string[] {
+    const mounts = new Set<string>()
+    for (const states of this.byMetric.values())
+      for (const s of states) if (s.rule.mount) mounts.add(s.rule.mount)
+    return [...mounts]
+  }
+
   /** The ids of the rules watching a device (its deletion took them). */
   rulesOfDevice(deviceId: string): string[] {
     const byReading = this.byDevice.get(deviceId)
@@ -120,7 +133,7 @@ export class Evaluator {
     }
   }
 
-  /** Host metrics of one sample, by metric name. */
+  /** Host metrics of one sample, by metric name (disk.percent@<mount> for each measured mount). */
   hostValues(values: ReadonlyMap<string, number>): void {
     for (const [metric, states] of this.byMetric) {
       const value = values.get(metric)
@@ -185,14 +198,15 @@ export class Evaluator {
 
   private index(state: RuleState): RuleState[] {
     const { rule } = state
-    if (rule.source === 'host') return entry(this.byMetric, rule.metric, () => [])
+    if (rule.source === 'host') return entry(this.byMetric, hostKey(rule), () => [])
     const byReading = entry(this.byDevice, rule.deviceId as string, () => new Map<string, RuleState[]>())
     return entry(byReading, rule.metric, () => [])
   }
 
   private pruneIndex(rule: AlertRule): void {
     if (rule.source === 'host') {
-      if (this.byMetric.get(rule.metric)?.length === 0) this.byMetric.delete(rule.metric)
+      const key = hostKey(rule)
+      if (this.byMetric.get(key)?.length === 0) this.byMetric.delete(key)
       return
     }
     const byReading = this.byDevice.get(rule.deviceId as string)

@@ -1,10 +1,9 @@
 // The host metrics an alert rule may watch, read from one monitoring sample.
 
 import type { HostSample } from '../monitoring/types.js'
-import type { HostMetric } from './records.js'
 
-export function hostValues(sample: HostSample): Map<HostMetric, number> {
-  const values = new Map<HostMetric, number>([
+export function hostValues(sample: HostSample): Map<string, number> {
+  const values = new Map<string, number>([
     ['cpu.percent', sample.cpu.percent],
     ['memory.percent', sample.memory.percent],
     ['swap.percent', sample.memory.swapPercent],
@@ -14,5 +13,7 @@ export function hostValues(sample: HostSample): Map<HostMetric, number> {
   ])
   // The sampler measures the filesystem of the data directory; null when statfs failed.
   if (sample.disk) values.set('disk.percent', sample.disk.percent)
+  // The mounts host rules name (measured only while a rule names them), keyed as hostKey() does.
+  for (const mount of sample.mounts ?? []) values.set(`disk.percent@${mount.path}`, mount.percent)
   return values
 }

@@ -8,12 +8,19 @@ import type { AlertEventPayload, EventBus } from '../../events/bus.js'
 import type { Logger } from '../../logger.js'
 import type { AlertRepository } from './alert-repository.js'
 import type { StateChange } from './evaluator.js'
-import { type Alert, type AlertRule, conditionOf } from './records.js'
+import { type Alert, type AlertRule, conditionOf, hostKey } from './records.js'
 
 export interface AlertRecorderOptions {
   repo: AlertRepository
   bus: EventBus
   logger: Logger
+  /** This node's name, written on each alert it raises (MYNTRIX_NODE_NAME). */
+  node: string
+  /**
+   * In a cluster: the rule's cooldown is per rule and node, as its alerts are (two hosts filling up
+   * are two problems). Off on one instance, which counts every earlier alert as its own.
+   */
+  perNode: boolean
 }
 
 export function alertPayload(alert: Alert, rule: AlertRule): AlertEventPayload {
@@ -22,6 +29,7 @@ export function alertPayload(alert: Alert, rule: AlertRule): AlertEventPayload {
     ruleId: rule.id,
     ruleName: rule.name,
     ownerId: alert.ownerId,
+    node: alert.node,
     state: alert.state,
     value: alert.value,
     ...conditionOf(rule),
@@ -36,7 +44,7 @@ export function alertPayload(alert: Alert, rule: AlertRule): AlertEventPayload {
 export function resourceOf(rule: AlertRule): { type: Alert['resourceType']; id: string } {
   return rule.source === 'device'
     ? { type: 'device', id: rule.deviceId as string }
-    : { type: 'host', id: rule.metric }
+    : { type: 'host', id: hostKey(rule) }
 }
 
 export class AlertRecorder {
@@ -47,6 +55,11 @@ export class AlertRecorder {
   private readonly lastNotified = new Map<string, number | null>()
 
   constructor(private readonly options: AlertRecorderOptions) {}
+
+  /** Which node's alerts are this recorder's when read back: undefined on one instance (all of them). */
+  get nodeFilter(): string | undefined {
+    return this.options.perNode ? this.options.node : undefined
+  }
 
   /** Alerts that were active when the server stopped, resumed by the evaluator. */
   resume(alerts: Alert[]): void {
@@ -110,6 +123,7 @@ export class AlertRecorder {
         ownerId: rule.ownerId,
         resourceType: resource.type,
         resourceId: resource.id,
+        node: this.options.node,
         state: to,
         value,
         startedAt: at,
@@ -144,7 +158,10 @@ export class AlertRecorder {
 
   private async mayNotify(rule: AlertRule, at: Date): Promise<boolean> {
     if (!this.lastNotified.has(rule.id)) {
-      this.lastNotified.set(rule.id, (await this.options.repo.lastNotifiedAt(rule.id))?.getTime() ?? null)
+      this.lastNotified.set(
+        rule.id,
+        (await this.options.repo.lastNotifiedAt(rule.id, this.nodeFilter))?.getTime() ?? null,
+      )
     }
     const last = this.lastNotified.get(rule.id) ?? null
     if (last !== null && at.getTime() - last < rule.cooldownSeconds * 1000) return false

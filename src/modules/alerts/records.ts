@@ -58,6 +58,8 @@ export interface AlertRule {
   metric: string
   /** The device of a device rule; null for a host rule. */
   deviceId: string | null
+  /** A disk.percent rule's mount point; null: the filesystem of the data directory. */
+  mount: string | null
   kind: RuleKind
   /** A threshold rule's comparison; null for the relative kinds. */
   operator: Operator | null
@@ -83,6 +85,7 @@ const CONDITION_KEYS = [
   'source',
   'metric',
   'deviceId',
+  'mount',
   'kind',
   'operator',
   'threshold',
@@ -92,6 +95,11 @@ const CONDITION_KEYS = [
   'warmUpExempt',
 ] as const
 export type RuleCondition = Pick<AlertRule, (typeof CONDITION_KEYS)[number]>
+
+/** What a host rule reads from a sample: the metric, or `disk.percent@<mount>` for a named mount. */
+export function hostKey(rule: Pick<AlertRule, 'metric' | 'mount'>): string {
+  return rule.mount === null ? rule.metric : `${rule.metric}@${rule.mount}`
+}
 
 export function conditionOf(rule: RuleCondition): RuleCondition {
   return Object.fromEntries(CONDITION_KEYS.map((key) => [key, rule[key]])) as unknown as RuleCondition
@@ -107,9 +115,11 @@ export interface Alert {
   id: string
   ruleId: string
   ownerId: string
-  /** `device` (resourceId the device id) or `host` (resourceId the metric, with the mount for disk). */
+  /** `device` (resourceId the device id) or `host` (resourceId the metric, `disk.percent@/mount` for a mount). */
   resourceType: AlertSource
   resourceId: string
+  /** The node that evaluated the rule and raised the alert (MYNTRIX_NODE_NAME); null on rows older than nodes. */
+  node: string | null
   state: AlertState
   /** The value at the last change of state. */
   value: number | null

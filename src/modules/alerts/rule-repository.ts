@@ -32,6 +32,7 @@ function toRule(row: Row): AlertRule {
     source: row.source as AlertSource,
     metric: row.metric,
     deviceId: row.deviceId,
+    mount: row.mount ?? null,
     kind: row.kind as RuleKind,
     operator: row.operator as Operator | null,
     threshold: numberOrNull(row.threshold),

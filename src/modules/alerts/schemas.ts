@@ -31,10 +31,20 @@ export const ConditionSchema = Type.Object(
     metric: Type.String({
       minLength: 1,
       maxLength: 100,
-      description: `host: ${HOST_METRICS.join(' | ')} (disk.percent: the filesystem of the data directory); device: the reading's name (temperature, hotendTemperature, ...)`,
+      description: `host: ${HOST_METRICS.join(' | ')} (disk.percent: the filesystem of the data directory, or of condition.mount); device: the reading's name (temperature, hotendTemperature, ...)`,
     }),
     deviceId: Type.Optional(
       Type.String({ minLength: 1, maxLength: 100, description: 'device rules: the device' }),
+    ),
+    mount: Type.Optional(
+      Nullable(
+        Type.String({
+          minLength: 1,
+          maxLength: 4096,
+          description:
+            'host disk.percent rules: a mount point of this host (/, /dev/shm, /var/lib/docker); omitted or null: the filesystem of the data directory',
+        }),
+      ),
     ),
     kind: Type.Optional(
       literals(
@@ -142,6 +152,7 @@ export const AlertRuleSchema = Type.Object({
     source: literals(ALERT_SOURCES),
     metric: Type.String(),
     deviceId: Nullable(Type.String()),
+    mount: Nullable(Type.String()),
     kind: literals(RULE_KINDS),
     operator: Nullable(literals(OPERATORS)),
     threshold: Nullable(Type.Number()),
@@ -164,7 +175,14 @@ export const AlertSchema = Type.Object({
   ruleId: Type.String(),
   ownerId: Type.String(),
   resourceType: literals(ALERT_SOURCES),
-  resourceId: Type.String({ description: 'the device id, or the host metric' }),
+  resourceId: Type.String({
+    description: 'the device id, or the host metric (disk.percent@<mount> for a rule naming a mount)',
+  }),
+  node: Nullable(
+    Type.String({
+      description: 'the server (MYNTRIX_NODE_NAME) that evaluated the rule and raised the alert',
+    }),
+  ),
   state: literals(ALERT_STATES),
   value: Nullable(Type.Number({ description: 'the value at the last change of state' })),
   startedAt: Time,
@@ -188,6 +206,13 @@ export const AlertListQuery = Type.Object({
     }),
   ),
   ruleId: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+  node: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 128,
+      description: 'only alerts this node (MYNTRIX_NODE_NAME) raised',
+    }),
+  ),
 })
 export type AlertListQuery = Static<typeof AlertListQuery>
 

@@ -8,6 +8,7 @@ import { assertRole, ownerScope, type Principal, visibleOr404 } from '../../auth
 import { newId } from '../../db/ids.js'
 import { ConflictError, type FieldError } from '../../errors.js'
 import { refuseErrors } from '../../validation.js'
+import { normalizeMountPoint } from '../monitoring/mounts.js'
 import type { AlertRepository } from './alert-repository.js'
 import { clearThresholdProblem } from './condition.js'
 import type { Evaluator } from './evaluator.js'
@@ -48,6 +49,10 @@ export interface AlertsServiceOptions {
   evaluator: Evaluator
   recorder: AlertRecorder
   devices: DeviceAccess
+  /** The mount points of this host (disk.percent rules may name only those). */
+  mountPoints: () => Promise<string[]>
+  /** Tells every node (this one too) that a rule changed, so each watches what the database now holds. */
+  announce: (ruleId: string) => void
   now?: () => Date
 }
 
@@ -73,6 +78,7 @@ export function alertView(alert: Alert): AlertView {
     ownerId: alert.ownerId,
     resourceType: alert.resourceType,
     resourceId: alert.resourceId,
+    node: alert.node,
     state: alert.state,
     value: alert.value,
     startedAt: alert.startedAt.toISOString(),
@@ -147,6 +153,7 @@ export class AlertsService {
     }
     await this.options.rules.insert(rule)
     if (rule.enabled) this.options.evaluator.watch(rule)
+    this.options.announce(rule.id)
     return alertRuleView(rule)
   }
 
@@ -173,11 +180,8 @@ export class AlertsService {
     }
     rule.actions = checkActions(input.actions ?? before.actions, rule.source)
     await this.options.rules.update(rule)
-    if (sameWatch(before, rule)) this.options.evaluator.refresh(rule)
-    else {
-      this.closeActive(before)
-      if (rule.enabled) this.options.evaluator.watch(rule)
-    }
+    this.adopt(before, rule)
+    this.options.announce(rule.id)
     return alertRuleView(rule)
   }
 
@@ -189,6 +193,35 @@ export class AlertsService {
     await this.options.recorder.settled()
     await this.options.rules.delete(id)
     this.options.recorder.forgetRule(id)
+    this.options.announce(id)
+  }
+
+  /**
+   * A rule changed, here or on another node: watch what the database holds now. The rule as this
+   * node watched it is compared, so a change this node made itself changes nothing more; a rule
+   * gone (deleted, or its device deleted) is forgotten.
+   */
+  async follow(ruleId: string): Promise<void> {
+    const { rules, evaluator, recorder } = this.options
+    const rule = await rules.get(ruleId)
+    const watched = evaluator.watched(ruleId)
+    if (rule) {
+      if (watched) this.adopt(watched, rule)
+      else if (rule.enabled) evaluator.watch(rule)
+      return
+    }
+    if (watched) evaluator.unwatch(ruleId)
+    await recorder.settled()
+    recorder.forgetRule(ruleId)
+  }
+
+  /** From one version of a rule to the next: the same watch keeps its alert; another closes it and starts over. */
+  private adopt(before: AlertRule, rule: AlertRule): void {
+    if (sameWatch(before, rule)) this.options.evaluator.refresh(rule)
+    else {
+      this.closeActive(before)
+      if (rule.enabled) this.options.evaluator.watch(rule)
+    }
   }
 
   async alerts(principal: Principal, query: AlertListQuery, page: { limit: number; offset: number }) {
@@ -196,7 +229,7 @@ export class AlertsService {
     const states: readonly AlertState[] | undefined =
       query.state === 'active' ? ACTIVE_STATES : query.state ? [query.state] : undefined
     const { items, total } = await this.options.alerts.list(
-      { ownerId: ownerScope(principal), states, ruleId: query.ruleId },
+      { ownerId: ownerScope(principal), states, ruleId: query.ruleId, node: query.node },
       page,
     )
     return { items: items.map(alertView), total }
@@ -249,15 +282,20 @@ export class AlertsService {
     const at = (field: string, message: string) => errors.push({ path: `condition.${field}`, message })
     const kind = input.kind ?? 'threshold'
     const device = input.source === 'device'
+    let mount: string | null = null
     if (!device) {
       if (!(HOST_METRICS as readonly string[]).includes(input.metric)) {
         at('metric', `must be one of ${HOST_METRICS.join(', ')}`)
+      }
+      if (input.mount !== undefined && input.mount !== null) {
+        mount = await this.checkMount(input.metric, input.mount, at)
       }
       if (input.deviceId !== undefined) at('deviceId', 'is for device rules only')
       if (kind !== 'threshold') at('kind', 'host rules are threshold rules')
     } else {
       if (!READING_NAME.test(input.metric)) at('metric', 'must be a reading name (letters, digits, _ . : -)')
       if (input.deviceId === undefined) at('deviceId', 'is required')
+      if (input.mount !== undefined && input.mount !== null) at('mount', 'is for host rules only')
     }
     if (kind === 'threshold') {
       if (input.operator === undefined) at('operator', 'is required')
@@ -288,6 +326,7 @@ export class AlertsService {
       source: input.source,
       metric: input.metric,
       deviceId: found?.id ?? null,
+      mount,
       kind,
       operator: threshold ? (input.operator as Operator) : null,
       threshold: threshold ? (input.threshold as number) : null,
@@ -296,6 +335,34 @@ export class AlertsService {
       delta: threshold ? null : (input.delta as number),
       warmUpExempt: input.warmUpExempt ?? true,
     }
+  }
+
+  /** The mount point as stored, or null after recording why it is refused. */
+  private async checkMount(
+    metric: string,
+    input: string,
+    at: (field: string, message: string) => void,
+  ): Promise<string | null> {
+    if (metric !== 'disk.percent') {
+      at('mount', 'is for disk.percent only')
+      return null
+    }
+    const mount = normalizeMountPoint(input)
+    if (mount === null) {
+      at('mount', 'must be an absolute path')
+      return null
+    }
+    // Checked on the node that answers; a node without it mounted reports nothing for it (docs/ALERTS.md).
+    const known = await this.options.mountPoints()
+    if (!known.includes(mount)) {
+      const some = known.filter((m) => !m.startsWith('/proc') && !m.startsWith('/sys')).slice(0, 10)
+      at(
+        'mount',
+        `is not a mount point of this host (${some.join(', ')}${known.length > some.length ? ', …' : ''})`,
+      )
+      return null
+    }
+    return mount
   }
 
   private async visible(principal: Principal, id: string): Promise<AlertRule> {

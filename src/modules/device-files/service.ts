@@ -249,6 +249,25 @@ export class DeviceFilesService {
     return { file, job: await this.startTransfer(device, file) }
   }
 
+  /**
+   * The device's row for this file's content (created, pointing at the same
+   * blob, when the file was uploaded to another device): a group's queue item
+   * runs on whichever member is free.
+   */
+  async shareWith(deviceId: string, file: DeviceFile): Promise<DeviceFile> {
+    if (file.deviceId === deviceId) return file
+    return this.withBlobLock(file.sha256, async () => {
+      if (!(await this.options.store.exists(file.sha256))) {
+        throw new UnprocessableError(`the stored content of file ${file.id} is missing; upload it again`)
+      }
+      const { name, sha256, sizeBytes, kind, lineCount, ownerId } = file
+      return this.repository.upsert(
+        { deviceId, ownerId, name, sha256, sizeBytes, kind, lineCount },
+        new Date(),
+      )
+    })
+  }
+
   // ---- transfers --------------------------------------------------------------
 
   /** The transfer running on a device, if any. */
@@ -300,7 +319,13 @@ export class DeviceFilesService {
    * Starts a transfer job for the file; with a restart plan, the job continues
    * `restartOf`: its preamble first, then the file from the plan's line.
    */
-  async startTransfer(device: TransferDevice, file: DeviceFile, restart?: Restart): Promise<Job> {
+  async startTransfer(
+    device: TransferDevice,
+    file: DeviceFile,
+    restart?: Restart,
+    /** A queue's pending job, which becomes this transfer's job (409 when it is no longer pending). */
+    queued?: { jobId: string },
+  ): Promise<Job> {
     const link = this.options.devices.connectionOf(device.id)
     this.assertCanSend(device.id, link)
     const protocol = this.options.devices.protocolOf(device)
@@ -312,21 +337,25 @@ export class DeviceFilesService {
     let keeper: CheckpointKeeper | null = null
     try {
       const name = `${restart ? 'Restart' : 'Send'} ${file.name} to ${device.name}`
-      job = await this.options.jobs.create({
-        name: restart ? `${name} from line ${restart.plan.fromLine}` : name,
-        type: TRANSFER_JOB_TYPE,
-        ownerId: device.ownerId,
-        running: true,
-        details: {
-          deviceId: device.id,
-          fileId: file.id,
-          fileName: file.name,
-          protocol,
-          ...(restart ? { restartOf: restart.jobId, fromLine: restart.plan.fromLine } : {}),
-        },
-        ...(gcode ? { checkpoint: { ...start, at: new Date().toISOString() } } : {}),
-        ...(restart ? { restartOf: restart.jobId } : {}),
-      })
+      const details = {
+        deviceId: device.id,
+        fileId: file.id,
+        fileName: file.name,
+        protocol,
+        ...(restart ? { restartOf: restart.jobId, fromLine: restart.plan.fromLine } : {}),
+      }
+      const checkpoint = gcode ? { checkpoint: { ...start, at: new Date().toISOString() } } : {}
+      job = queued
+        ? await this.options.jobs.start(queued.jobId, { details, ...checkpoint })
+        : await this.options.jobs.create({
+            name: restart ? `${name} from line ${restart.plan.fromLine}` : name,
+            type: TRANSFER_JOB_TYPE,
+            ownerId: device.ownerId,
+            running: true,
+            details,
+            ...checkpoint,
+            ...(restart ? { restartOf: restart.jobId } : {}),
+          })
       if (gcode) {
         const id = job.id
         keeper = new CheckpointKeeper(start, this.options.checkpointEveryLines, (checkpoint) =>

@@ -75,9 +75,10 @@ export interface JobFinish {
 export class JobsRepository {
   // Jobs created or finished in one turn of the event loop are written in one
   // statement each (a busy scheduler second creates and ends a hundred).
-  private readonly inserts = new TurnBatch<{ job: Job; instanceId: string | null }, undefined>((items) =>
-    this.insertMany(items),
-  )
+  private readonly inserts = new TurnBatch<
+    { job: Job; instanceId: string | null; queuedBy: string | null },
+    undefined
+  >((items) => this.insertMany(items))
   private readonly finishes = new TurnBatch<{ id: string; change: JobFinish }, Job | undefined>((items) =>
     this.finishMany(items),
   )
@@ -87,16 +88,19 @@ export class JobsRepository {
     private readonly engine: DbEngine,
   ) {}
 
-  insert(job: Job, instanceId: string | null = null): Promise<void> {
-    return this.inserts.add({ job, instanceId })
+  /** `queuedBy`: who keeps the pending job until it is dispatched (no process runs it yet). */
+  insert(job: Job, instanceId: string | null = null, queuedBy: string | null = null): Promise<void> {
+    return this.inserts.add({ job, instanceId, queuedBy })
   }
 
-  private async insertMany(items: Array<{ job: Job; instanceId: string | null }>): Promise<undefined[]> {
+  private async insertMany(
+    items: Array<{ job: Job; instanceId: string | null; queuedBy: string | null }>,
+  ): Promise<undefined[]> {
     const time = typed(this.engine, 'timestamptz')
     const json = typed(this.engine, 'jsonb')
-    const row = `(?, ?, ?, ?, ?, ?, ?, ?, ${json}, ?, ${time}, ${time}, ${time}, ${time}, ${json}, ?)`
+    const row = `(?, ?, ?, ?, ?, ?, ?, ?, ${json}, ?, ${time}, ${time}, ${time}, ${time}, ${json}, ?, ?)`
     const params: unknown[] = []
-    for (const { job, instanceId } of items) {
+    for (const { job, instanceId, queuedBy } of items) {
       params.push(
         instanceId,
         job.id,
@@ -114,13 +118,14 @@ export class JobsRepository {
         toDbTime(job.finishedAt),
         toDbJson(job.checkpoint),
         job.restartOf,
+        queuedBy,
       )
     }
     await rawQuery(
       this.db,
       this.engine,
       'insert into jobs (instance_id, id, name, type, status, progress, owner_id, logs, details, error,' +
-        ` created_at, updated_at, started_at, finished_at, checkpoint, restart_of) values ${rows(items.length, row)}`,
+        ` created_at, updated_at, started_at, finished_at, checkpoint, restart_of, queued_by) values ${rows(items.length, row)}`,
       params,
     )
     return items.map(() => undefined)
@@ -131,11 +136,29 @@ export class JobsRepository {
     return row ? toJob(row) : undefined
   }
 
-  /** pending -> running; false when the job was not pending. */
-  async markRunning(id: string, at: Date): Promise<boolean> {
+  /**
+   * pending -> running, now run by `instanceId` (when given), with the details
+   * and first checkpoint it starts with; false when the job was not pending.
+   */
+  async markRunning(
+    id: string,
+    at: Date,
+    start: {
+      instanceId?: string | null
+      details?: Record<string, unknown>
+      checkpoint?: Record<string, unknown>
+    } = {},
+  ): Promise<boolean> {
     const r = await this.db
       .updateTable('jobs')
-      .set({ status: 'running', startedAt: toDbTime(at), updatedAt: toDbTime(at) })
+      .set({
+        status: 'running',
+        startedAt: toDbTime(at),
+        updatedAt: toDbTime(at),
+        ...(start.instanceId ? { instanceId: start.instanceId } : {}),
+        ...(start.details ? { details: toDbJson(start.details) } : {}),
+        ...(start.checkpoint ? { checkpoint: toDbJson(start.checkpoint) } : {}),
+      })
       .where('id', '=', id)
       .where('status', '=', 'pending')
       .executeTakeFirst()
@@ -280,6 +303,8 @@ export class JobsRepository {
         updatedAt: toDbTime(at),
       })
       .where('status', 'in', ACTIVE)
+      // A queue's pending job waits for a device, not for a process: it outlives them.
+      .where((eb) => eb.or([eb('status', '!=', 'pending'), eb('queuedBy', 'is', null)]))
       .where((eb) =>
         eb.or([
           eb('instanceId', 'is', null),

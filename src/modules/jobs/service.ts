@@ -141,12 +141,13 @@ export class JobsService {
       checkpoint: input.checkpoint ?? null,
       restartOf: input.restartOf ?? null,
     }
-    if (this.liveness) {
+    const queued = input.queuedBy !== undefined && !input.running
+    if (this.liveness && !queued) {
       await this.liveness.ensureFresh()
       this.held.set(job.id, this.liveness.hold())
     }
     try {
-      await this.repository.insert(job, this.instanceId)
+      await this.repository.insert(job, queued ? null : this.instanceId, queued ? input.queuedBy : null)
     } catch (err) {
       this.release(job.id)
       throw err
@@ -160,9 +161,23 @@ export class JobsService {
     return this.repository.get(id)
   }
 
-  /** pending -> running. 404 for an unknown id, 409 when it is not pending. */
-  async start(id: string): Promise<Job> {
-    if (!(await this.repository.markRunning(id, this.now()))) {
+  /**
+   * pending -> running, run by this process from now on (with the details and
+   * first checkpoint given). 404 for an unknown id, 409 when it is not pending.
+   */
+  async start(id: string, start: Pick<CreateJobInput, 'details' | 'checkpoint'> = {}): Promise<Job> {
+    const tookHold = this.liveness !== null && !this.held.has(id)
+    if (tookHold) {
+      await this.liveness!.ensureFresh()
+      this.held.set(id, this.liveness!.hold())
+    }
+    let started = false
+    try {
+      started = await this.repository.markRunning(id, this.now(), { instanceId: this.instanceId, ...start })
+    } finally {
+      if (!started && tookHold) this.release(id)
+    }
+    if (!started) {
       const job = await this.repository.get(id)
       if (!job) throw new NotFoundError('job', id)
       if (job.status !== 'running') throw new ConflictError(`job ${id} is ${job.status}, not pending`)

@@ -45,6 +45,11 @@ export interface CreateJobInput {
   /** The first checkpoint, written with the job (a job killed before its next one still has it). */
   checkpoint?: Record<string, unknown>
   restartOf?: string
+  /**
+   * Who keeps this `pending` job until it starts (e.g. 'device-queue'): no
+   * process runs it yet, so it survives restarts until `start` takes it.
+   */
+  queuedBy?: string
   /** Stops this job when cancelled; wins over a handler registered for its type. */
   onCancel?: CancelHandler
 }

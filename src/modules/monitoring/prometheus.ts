@@ -179,6 +179,25 @@ export function createMetricsRegistry(deps: {
     })
   }
 
+  new Gauge({
+    name: 'myntrix_alerts',
+    help: 'Active alerts by state (pending: the condition holds, not yet forSeconds; firing) and source (host, device)',
+    labelNames: ['state', 'source'],
+    registers,
+    async collect() {
+      try {
+        const rows = await repository.countActiveAlerts()
+        this.reset()
+        for (const state of ['pending', 'firing']) {
+          for (const source of ['host', 'device']) this.set({ state, source }, 0)
+        }
+        for (const r of rows) this.set({ state: r.state, source: r.source }, r.n)
+      } catch (error) {
+        deps.onError?.(error as Error, 'counting active alerts')
+      }
+    },
+  })
+
   const httpDuration = new Histogram({
     name: 'myntrix_http_request_duration_seconds',
     help: 'HTTP request duration by route template',

@@ -129,6 +129,17 @@ export class MonitoringRepository {
       .execute()
     return Object.fromEntries(rows.map((r) => [String(r.status), fromDbInt(r.n)]))
   }
+
+  /** Pending and firing alerts by state and source (host, device); ended ones are history, not counted. */
+  async countActiveAlerts(): Promise<Array<{ state: string; source: string; n: number }>> {
+    const rows = await this.db
+      .selectFrom('alerts')
+      .select(['state', 'resourceType', (eb) => eb.fn.countAll().as('n')])
+      .where('state', 'in', ['pending', 'firing'])
+      .groupBy(['state', 'resourceType'])
+      .execute()
+    return rows.map((r) => ({ state: String(r.state), source: String(r.resourceType), n: fromDbInt(r.n) }))
+  }
 }
 
 function toStoredMinute(row: {

@@ -3,6 +3,7 @@
 
 import { ValidationError } from '../../errors.js'
 import { MinuteAggregator, SampleRing, type SeriesBuilder } from './history.js'
+import { parseMountPoints } from './mounts.js'
 import { ProcReader, parseLoadavg, parseMeminfo, parseNetDev, parseProcStat, readDiskUsage } from './proc.js'
 import {
   type Clock,
@@ -74,6 +75,7 @@ export class HostSampler {
   private running = false
   private startedAtMs = 0
   private inFlight: Promise<HostSample | null> | null = null
+  private mountsWanted: () => Iterable<string> = () => []
 
   constructor(options: HostSamplerOptions = {}) {
     const intervalMs = options.intervalMs ?? 1000
@@ -189,12 +191,13 @@ export class HostSampler {
   }
 
   private async read(): Promise<HostSample | null> {
-    const [statText, memText, loadText, netText, disk] = await Promise.all([
+    const [statText, memText, loadText, netText, disk, mounts] = await Promise.all([
       this.reader.read('stat'),
       this.reader.read('meminfo'),
       this.reader.read('loadavg'),
       this.reader.read('net/dev'),
       this.readDisk(),
+      this.readMounts(),
     ])
     const timestampMs = this.clock.now()
     const counters: Counters = { timestampMs, cpu: parseProcStat(statText), net: parseNetDev(netText) }
@@ -228,6 +231,7 @@ export class HostSampler {
         swapPercent: mem.swapTotalBytes > 0 ? round2((swapUsedBytes / mem.swapTotalBytes) * 100) : 0,
       },
       disk,
+      ...(mounts ? { mounts } : {}),
       network: {
         rxBytesPerSec: ratePerSec(previous.net.rxBytes, counters.net.rxBytes, elapsedMs),
         txBytesPerSec: ratePerSec(previous.net.txBytes, counters.net.txBytes, elapsedMs),
@@ -236,6 +240,30 @@ export class HostSampler {
     }
     this.record(sample)
     return sample
+  }
+
+  /**
+   * From the next sample on, also measures these mount points (asked again at each sample, so
+   * the set may change): those mounted are in `sample.mounts`, the others are left out.
+   */
+  measureMounts(wanted: () => Iterable<string>): void {
+    this.mountsWanted = wanted
+  }
+
+  /** Usage of the wanted mount points mounted now; null when none is wanted (nothing read). */
+  private async readMounts(): Promise<DiskUsage[] | null> {
+    const wanted = [...this.mountsWanted()]
+    if (wanted.length === 0) return null
+    let mounted: Set<string>
+    try {
+      mounted = new Set(parseMountPoints(await this.reader.read('self/mounts')))
+    } catch {
+      return []
+    }
+    const usage = await Promise.all(
+      wanted.filter((m) => mounted.has(m)).map((m) => readDiskUsage(m).catch(() => null)),
+    )
+    return usage.filter((u): u is DiskUsage => u !== null)
   }
 
   private async readDisk(): Promise<DiskUsage | null> {

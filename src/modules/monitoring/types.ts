@@ -72,6 +72,11 @@ export interface HostSample {
   }
   /** Filesystem holding the data directory; null when statfs failed (path missing). */
   disk: DiskUsage | null
+  /**
+   * The mount points asked for (HostSampler.measureMounts: those alert rules name) that are
+   * mounted now, each with its usage (`path` the mount point); absent when none was asked for.
+   */
+  mounts?: DiskUsage[]
   network: {
     rxBytesPerSec: number
     txBytesPerSec: number

@@ -22,6 +22,16 @@ export interface DispatcherOptions {
   now?: () => Date
 }
 
+/**
+ * What a rule's cooldown counts per: the resource, and for an alert also the node that raised it
+ * (each node of a cluster watches its own host: two disks filling up are two problems to hear of).
+ */
+function cooldownKey(event: NotificationEvent): string {
+  const key = `${event.resource.type}:${event.resource.id}`
+  const node = event.resource.type === 'alert' ? event.details.node : undefined
+  return typeof node === 'string' ? `${key}@${node}` : key
+}
+
 /** Whether the rule's filter takes the event (kinds, then the id list of the resource's type). */
 export function filterMatches(rule: NotificationRule, event: NotificationEvent): boolean {
   const { filter } = rule
@@ -91,7 +101,7 @@ export class Dispatcher {
       if (role === undefined) continue
       if (role !== 'admin' && event.resource.ownerId !== rule.ownerId) continue
       const now = this.now()
-      const resourceKey = `${event.resource.type}:${event.resource.id}`
+      const resourceKey = cooldownKey(event)
       let suppressed = 0
       if (rule.cooldownSeconds > 0) {
         const cooldown = await outbox.cooldown(rule.id, resourceKey)

@@ -302,9 +302,10 @@ export class EventSource {
   private async alertChanged(alert: AlertEventPayload): Promise<NotificationEvent> {
     const firing = alert.state === 'firing'
     const device = alert.deviceId ? await this.options.lookup.device(alert.deviceId) : undefined
+    // A host alert names the host it is about (each node of a cluster watches its own).
     const subject = alert.deviceId
       ? `${alert.metric} of device "${device?.name ?? alert.deviceId}"`
-      : alert.metric
+      : `${alert.metric}${alert.mount ? ` of ${alert.mount}` : ''}${alert.node ? ` on "${alert.node}"` : ''}`
     const condition = firing ? ` (${alertCondition(alert)})` : ''
     const value = alert.value === null ? 'no longer watched' : `is ${alert.value}${condition}`
     return this.event(
@@ -319,6 +320,8 @@ export class EventSource {
         metric: alert.metric,
         deviceId: alert.deviceId,
         deviceName: device?.name ?? null,
+        mount: alert.mount,
+        node: alert.node,
         kind: alert.kind,
         operator: alert.operator,
         threshold: alert.threshold,

@@ -23,6 +23,7 @@ function rule(kind: RuleKind, extra: Partial<AlertRule> = {}): AlertRule {
     source: 'device',
     metric: 'temperature',
     deviceId: 'printer',
+    mount: null,
     kind,
     operator: null,
     threshold: null,

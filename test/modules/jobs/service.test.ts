@@ -242,6 +242,31 @@ describe.each(testEngines())('JobsService on $name', (engine) => {
     await expect(jobs.appendLog('nope', 'x')).rejects.toBeInstanceOf(NotFoundError)
   })
 
+  it("leaves a queue's pending job to the next process, and reaps it once started by a process now gone", async () => {
+    const before = makeService()
+    const queued = await before.create({ name: 'q', type: 't', queuedBy: 'device-queue' })
+    const plain = await before.create({ name: 'p', type: 't' })
+    await before.stop()
+    const after = makeService()
+    expect(await after.failInterrupted()).toBe(1)
+    expect((await after.get(plain.id))?.status).toBe('failed')
+    expect((await after.get(queued.id))?.status).toBe('pending')
+    const started = await after.start(queued.id, {
+      details: { deviceId: 'd1' },
+      checkpoint: { lastAckedLine: 0 },
+    })
+    expect(started).toMatchObject({
+      status: 'running',
+      details: { deviceId: 'd1' },
+      checkpoint: { lastAckedLine: 0 },
+    })
+    await expect(after.start(queued.id)).resolves.toMatchObject({ status: 'running' })
+    await after.stop()
+    // Running, it is a process's job like any other: the next one ends it, with its checkpoint.
+    expect(await makeService().failInterrupted()).toBe(1)
+    expect((await after.get(queued.id))?.status).toBe('interrupted')
+  })
+
   it('marks jobs left active by a previous process as failed at start-up', async () => {
     const before = makeService()
     const running = await before.create({ name: 'r', type: 't', running: true })

@@ -146,16 +146,19 @@ describe.each(testEngines())('notification delivery on $name', (engine) => {
     ])
   })
 
-  it('gives up after the last attempt and does not retry a refusal (4xx)', async () => {
+  it('gives up after the last attempt and does not retry a refusal (4xx) or follow a redirect (3xx)', async () => {
     const t = await start({ MYNTRIX_NOTIFY_RETRY_BASE_MS: '20', MYNTRIX_NOTIFY_MAX_ATTEMPTS: '2' })
     receiver.script('/down', [502, 502, 502])
     receiver.script('/gone', [410])
+    receiver.script('/moved', [302])
     const down = await hook(t, '/down')
     const gone = await hook(t, '/gone')
+    const moved = await hook(t, '/moved')
     await connectDevice(t)
     for (const [rule, attempts, status] of [
       [down, 2, 502],
       [gone, 1, 410],
+      [moved, 1, 302],
     ] as const) {
       const [d] = await waitFor(
         async () => {
@@ -168,6 +171,8 @@ describe.each(testEngines())('notification delivery on $name', (engine) => {
       expect(d.attemptLog.at(-1).outcome).toBe('failed')
     }
     expect(receiver.to('/gone')).toHaveLength(1)
+    expect(receiver.to('/moved')).toHaveLength(1)
+    expect((await deliveries(t, moved.id))[0].lastError).toMatch(/redirect.* not followed/)
   })
 
   it('ends an attempt the receiver does not answer at the timeout and retries it', async () => {

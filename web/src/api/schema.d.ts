@@ -1626,6 +1626,7 @@ export interface paths {
                                 deviceId: string | null;
                                 kind: "threshold" | "below-target" | "above-target" | "no-rise";
                                 metric: string;
+                                mount: string | null;
                                 operator: (">" | ">=" | "<" | "<=") | (never | null);
                                 source: "host" | "device";
                                 targetMetric: string | null;
@@ -1675,8 +1676,10 @@ export interface paths {
                             deviceId?: string;
                             /** @description threshold (default): value <operator> threshold. Device rules relative to the target reading: below-target (below target - delta after it reached the target), above-target (above target + delta), no-rise (no rise of delta within forSeconds after a new target) */
                             kind?: "threshold" | "below-target" | "above-target" | "no-rise";
-                            /** @description host: cpu.percent | memory.percent | swap.percent | disk.percent | load.1 | load.5 | load.15 (disk.percent: the filesystem of the data directory); device: the reading's name (temperature, hotendTemperature, ...) */
+                            /** @description host: cpu.percent | memory.percent | swap.percent | disk.percent | load.1 | load.5 | load.15 (disk.percent: the filesystem of the data directory, or of condition.mount); device: the reading's name (temperature, hotendTemperature, ...) */
                             metric: string;
+                            /** @description host disk.percent rules: a mount point of this host (/, /dev/shm, /var/lib/docker); omitted or null: the filesystem of the data directory */
+                            mount?: string | null;
                             /** @description threshold rules */
                             operator?: ">" | ">=" | "<" | "<=";
                             /** @description host: a host metric; device: a reading of one device */
@@ -1718,6 +1721,7 @@ export interface paths {
                                 deviceId: string | null;
                                 kind: "threshold" | "below-target" | "above-target" | "no-rise";
                                 metric: string;
+                                mount: string | null;
                                 operator: (">" | ">=" | "<" | "<=") | (never | null);
                                 source: "host" | "device";
                                 targetMetric: string | null;
@@ -1783,6 +1787,7 @@ export interface paths {
                                 deviceId: string | null;
                                 kind: "threshold" | "below-target" | "above-target" | "no-rise";
                                 metric: string;
+                                mount: string | null;
                                 operator: (">" | ">=" | "<" | "<=") | (never | null);
                                 source: "host" | "device";
                                 targetMetric: string | null;
@@ -1833,8 +1838,10 @@ export interface paths {
                             deviceId?: string;
                             /** @description threshold (default): value <operator> threshold. Device rules relative to the target reading: below-target (below target - delta after it reached the target), above-target (above target + delta), no-rise (no rise of delta within forSeconds after a new target) */
                             kind?: "threshold" | "below-target" | "above-target" | "no-rise";
-                            /** @description host: cpu.percent | memory.percent | swap.percent | disk.percent | load.1 | load.5 | load.15 (disk.percent: the filesystem of the data directory); device: the reading's name (temperature, hotendTemperature, ...) */
+                            /** @description host: cpu.percent | memory.percent | swap.percent | disk.percent | load.1 | load.5 | load.15 (disk.percent: the filesystem of the data directory, or of condition.mount); device: the reading's name (temperature, hotendTemperature, ...) */
                             metric: string;
+                            /** @description host disk.percent rules: a mount point of this host (/, /dev/shm, /var/lib/docker); omitted or null: the filesystem of the data directory */
+                            mount?: string | null;
                             /** @description threshold rules */
                             operator?: ">" | ">=" | "<" | "<=";
                             /** @description host: a host metric; device: a reading of one device */
@@ -1875,6 +1882,7 @@ export interface paths {
                                 deviceId: string | null;
                                 kind: "threshold" | "below-target" | "above-target" | "no-rise";
                                 metric: string;
+                                mount: string | null;
                                 operator: (">" | ">=" | "<" | "<=") | (never | null);
                                 source: "host" | "device";
                                 targetMetric: string | null;
@@ -1941,6 +1949,8 @@ export interface paths {
                 query?: {
                     /** @description page size (default 100) */
                     limit?: number;
+                    /** @description only alerts this node (MYNTRIX_NODE_NAME) raised */
+                    node?: string;
                     /** @description items to skip */
                     offset?: number;
                     ruleId?: string;
@@ -1970,10 +1980,12 @@ export interface paths {
                             /** Format: date-time */
                             firedAt: string | null;
                             id: string;
+                            /** @description the server (MYNTRIX_NODE_NAME) that evaluated the rule and raised the alert */
+                            node: string | null;
                             /** @description alert.firing was sent (false: held back by the rule cooldown) */
                             notified: boolean;
                             ownerId: string;
-                            /** @description the device id, or the host metric */
+                            /** @description the device id, or the host metric (disk.percent@<mount> for a rule naming a mount) */
                             resourceId: string;
                             resourceType: "host" | "device";
                             ruleId: string;
@@ -2036,10 +2048,12 @@ export interface paths {
                             /** Format: date-time */
                             firedAt: string | null;
                             id: string;
+                            /** @description the server (MYNTRIX_NODE_NAME) that evaluated the rule and raised the alert */
+                            node: string | null;
                             /** @description alert.firing was sent (false: held back by the rule cooldown) */
                             notified: boolean;
                             ownerId: string;
-                            /** @description the device id, or the host metric */
+                            /** @description the device id, or the host metric (disk.percent@<mount> for a rule naming a mount) */
                             resourceId: string;
                             resourceType: "host" | "device";
                             ruleId: string;
@@ -2104,10 +2118,12 @@ export interface paths {
                             /** Format: date-time */
                             firedAt: string | null;
                             id: string;
+                            /** @description the server (MYNTRIX_NODE_NAME) that evaluated the rule and raised the alert */
+                            node: string | null;
                             /** @description alert.firing was sent (false: held back by the rule cooldown) */
                             notified: boolean;
                             ownerId: string;
-                            /** @description the device id, or the host metric */
+                            /** @description the device id, or the host metric (disk.percent@<mount> for a rule naming a mount) */
                             resourceId: string;
                             resourceType: "host" | "device";
                             ruleId: string;
@@ -2123,6 +2139,500 @@ export interface paths {
                             }[];
                             /** @description the value at the last change of state */
                             value: number | null;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/myntrix/device-groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Device groups, by name */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description page size (default 100) */
+                    limit?: number;
+                    /** @description items to skip */
+                    offset?: number;
+                    /** @description alias of offset */
+                    skip?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: date-time */
+                            createdAt: string;
+                            id: string;
+                            members: string[];
+                            name: string;
+                            ownerId: string;
+                            /** Format: date-time */
+                            updatedAt: string;
+                        }[];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Create a device group */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description device ids of the group owner, in the order dispatch tries them */
+                        members: string[];
+                        name: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: date-time */
+                            createdAt: string;
+                            id: string;
+                            members: string[];
+                            name: string;
+                            ownerId: string;
+                            /** Format: date-time */
+                            updatedAt: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/myntrix/device-groups/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One device group */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: date-time */
+                            createdAt: string;
+                            id: string;
+                            members: string[];
+                            name: string;
+                            ownerId: string;
+                            /** Format: date-time */
+                            updatedAt: string;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        /** Delete a group; its waiting items are cancelled */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        /** Rename a group or replace its members */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        members?: string[];
+                        name?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: date-time */
+                            createdAt: string;
+                            id: string;
+                            members: string[];
+                            name: string;
+                            ownerId: string;
+                            /** Format: date-time */
+                            updatedAt: string;
+                        };
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/api/myntrix/device-groups/{id}/queue": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** the group's queue: the running item, then the waiting ones in order, and what holds it */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            groupId: string;
+                            /** @description held members */
+                            holds: {
+                                deviceId: string;
+                                /** @description the job whose end held the queue */
+                                jobId: string | null;
+                                reason: "confirm" | "interrupted" | "failed";
+                                /** Format: date-time */
+                                since: string;
+                            }[];
+                            items: {
+                                /** @description where it was dispatched */
+                                assignedDeviceId: string | null;
+                                /** Format: date-time */
+                                createdAt: string;
+                                deviceId: string | null;
+                                fileId: string;
+                                groupId: string | null;
+                                id: string;
+                                /** @description the job in /api/myntrix/jobs: pending while it waits */
+                                jobId: string;
+                                name: string;
+                                /** @description 1-based among waiting items; null once running */
+                                position: number | null;
+                                priority: number;
+                                progress: number;
+                                requireConfirm: boolean;
+                                /** @description the job's status: pending or running */
+                                status: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Queue copies of a stored file for the group: each goes to the first idle, connected member */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @default 1 */
+                        copies?: number;
+                        /** @description a file stored for the device (a group's item: for any member) */
+                        fileId: string;
+                        /**
+                         * @description higher first: a new item goes after every waiting item of the same or a higher priority
+                         * @default 0
+                         */
+                        priority?: number;
+                        /**
+                         * @description after this item, hold the device's queue until POST .../queue/continue (clear the bed)
+                         * @default false
+                         */
+                        requireConfirm?: boolean;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                /** @description where it was dispatched */
+                                assignedDeviceId: string | null;
+                                /** Format: date-time */
+                                createdAt: string;
+                                deviceId: string | null;
+                                fileId: string;
+                                groupId: string | null;
+                                id: string;
+                                /** @description the job in /api/myntrix/jobs: pending while it waits */
+                                jobId: string;
+                                name: string;
+                                /** @description 1-based among waiting items; null once running */
+                                position: number | null;
+                                priority: number;
+                                progress: number;
+                                requireConfirm: boolean;
+                                /** @description the job's status: pending or running */
+                                status: string;
+                            }[];
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/myntrix/device-groups/{id}/queue/{itemId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Cancel an item (its job; a running item's transfer stops) */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                    itemId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            item: {
+                                /** @description where it was dispatched */
+                                assignedDeviceId: string | null;
+                                /** Format: date-time */
+                                createdAt: string;
+                                deviceId: string | null;
+                                fileId: string;
+                                groupId: string | null;
+                                id: string;
+                                /** @description the job in /api/myntrix/jobs: pending while it waits */
+                                jobId: string;
+                                name: string;
+                                /** @description 1-based among waiting items; null once running */
+                                position: number | null;
+                                priority: number;
+                                progress: number;
+                                requireConfirm: boolean;
+                                /** @description the job's status: pending or running */
+                                status: string;
+                            };
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        /** Move a waiting item to a 1-based position, or give it a new priority */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                    itemId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description 1-based place among the waiting items */
+                        position?: number;
+                        /** @description placed again by the new priority */
+                        priority?: number;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            item: {
+                                /** @description where it was dispatched */
+                                assignedDeviceId: string | null;
+                                /** Format: date-time */
+                                createdAt: string;
+                                deviceId: string | null;
+                                fileId: string;
+                                groupId: string | null;
+                                id: string;
+                                /** @description the job in /api/myntrix/jobs: pending while it waits */
+                                jobId: string;
+                                name: string;
+                                /** @description 1-based among waiting items; null once running */
+                                position: number | null;
+                                priority: number;
+                                progress: number;
+                                requireConfirm: boolean;
+                                /** @description the job's status: pending or running */
+                                status: string;
+                            };
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/api/myntrix/device-groups/{id}/queue/continue": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Lift the hold on one member (deviceId) of the group */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description the held member to continue */
+                        deviceId: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            deviceId: string;
+                            message: string;
                         };
                     };
                 };
@@ -3196,6 +3706,293 @@ export interface paths {
                             job: {
                                 [key: string]: unknown;
                             };
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/myntrix/devices/{id}/queue": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** the device's queue: the running item, then the waiting ones in order, and what holds it */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            deviceId: string;
+                            hold: {
+                                deviceId: string;
+                                /** @description the job whose end held the queue */
+                                jobId: string | null;
+                                reason: "confirm" | "interrupted" | "failed";
+                                /** Format: date-time */
+                                since: string;
+                            } | null;
+                            items: {
+                                /** @description where it was dispatched */
+                                assignedDeviceId: string | null;
+                                /** Format: date-time */
+                                createdAt: string;
+                                deviceId: string | null;
+                                fileId: string;
+                                groupId: string | null;
+                                id: string;
+                                /** @description the job in /api/myntrix/jobs: pending while it waits */
+                                jobId: string;
+                                name: string;
+                                /** @description 1-based among waiting items; null once running */
+                                position: number | null;
+                                priority: number;
+                                progress: number;
+                                requireConfirm: boolean;
+                                /** @description the job's status: pending or running */
+                                status: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Queue copies of a stored file for the device (each copy a pending job) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @default 1 */
+                        copies?: number;
+                        /** @description a file stored for the device (a group's item: for any member) */
+                        fileId: string;
+                        /**
+                         * @description higher first: a new item goes after every waiting item of the same or a higher priority
+                         * @default 0
+                         */
+                        priority?: number;
+                        /**
+                         * @description after this item, hold the device's queue until POST .../queue/continue (clear the bed)
+                         * @default false
+                         */
+                        requireConfirm?: boolean;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                /** @description where it was dispatched */
+                                assignedDeviceId: string | null;
+                                /** Format: date-time */
+                                createdAt: string;
+                                deviceId: string | null;
+                                fileId: string;
+                                groupId: string | null;
+                                id: string;
+                                /** @description the job in /api/myntrix/jobs: pending while it waits */
+                                jobId: string;
+                                name: string;
+                                /** @description 1-based among waiting items; null once running */
+                                position: number | null;
+                                priority: number;
+                                progress: number;
+                                requireConfirm: boolean;
+                                /** @description the job's status: pending or running */
+                                status: string;
+                            }[];
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/myntrix/devices/{id}/queue/{itemId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Cancel an item (its job; a running item's transfer stops) */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                    itemId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            item: {
+                                /** @description where it was dispatched */
+                                assignedDeviceId: string | null;
+                                /** Format: date-time */
+                                createdAt: string;
+                                deviceId: string | null;
+                                fileId: string;
+                                groupId: string | null;
+                                id: string;
+                                /** @description the job in /api/myntrix/jobs: pending while it waits */
+                                jobId: string;
+                                name: string;
+                                /** @description 1-based among waiting items; null once running */
+                                position: number | null;
+                                priority: number;
+                                progress: number;
+                                requireConfirm: boolean;
+                                /** @description the job's status: pending or running */
+                                status: string;
+                            };
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        /** Move a waiting item to a 1-based position, or give it a new priority */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                    itemId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description 1-based place among the waiting items */
+                        position?: number;
+                        /** @description placed again by the new priority */
+                        priority?: number;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            item: {
+                                /** @description where it was dispatched */
+                                assignedDeviceId: string | null;
+                                /** Format: date-time */
+                                createdAt: string;
+                                deviceId: string | null;
+                                fileId: string;
+                                groupId: string | null;
+                                id: string;
+                                /** @description the job in /api/myntrix/jobs: pending while it waits */
+                                jobId: string;
+                                name: string;
+                                /** @description 1-based among waiting items; null once running */
+                                position: number | null;
+                                priority: number;
+                                progress: number;
+                                requireConfirm: boolean;
+                                /** @description the job's status: pending or running */
+                                status: string;
+                            };
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/api/myntrix/devices/{id}/queue/continue": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Lift the hold on the device's queue (confirmation given, or an interrupted or failed job dealt with) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            deviceId: string;
                             message: string;
                         };
                     };

@@ -14,6 +14,7 @@ import { ConnectButton } from './ConnectButton'
 import { DeviceForm, formFromDevice } from './DeviceForm'
 import { Files } from './Files'
 import { useDeleteDevice, useDevice, useDeviceFeed, useTelemetry, useUpdateDevice } from './hooks'
+import { Queue } from './Queue'
 import { Readings } from './Readings'
 import { Terminal } from './Terminal'
 
@@ -100,6 +101,7 @@ export default function DevicePage() {
         onClear={feed.clearLog}
       />
       <Files deviceId={d.id} canOperate={canOperate} />
+      <Queue deviceId={d.id} canOperate={canOperate} />
       <section className="card" aria-labelledby="config-title">
         <div className="page-head">
           <h2 id="config-title">Configuration</h2>

@@ -17,6 +17,7 @@ import { type Envelope, useLiveFeed } from '../../api/live'
 import { mapPage, PAGE_SIZE, type Paged, toPage } from '../../api/paging'
 import type { Device, Job } from '../../api/types'
 import { laterJob, storeJob } from '../resources/jobs'
+import { isWaitingQueueItem } from './queue-hooks'
 import type { CreateDevice, DeviceFile, TelemetrySample, UpdateDevice, UploadResult } from './types'
 
 export const devicesKey = ['devices'] as const
@@ -134,7 +135,7 @@ export function useActiveTransfer(id: string) {
           params: { query: { type: 'device-transfer', status: ['pending', 'running'], limit: 100 } },
         }),
       )
-      return jobs.find((j) => j.details?.deviceId === id) ?? null
+      return jobs.find((j) => j.details?.deviceId === id && !isWaitingQueueItem(j)) ?? null
     },
   })
 }
@@ -243,7 +244,10 @@ export function useDeviceFeed(id: string) {
     } else if (m.type === 'job') {
       const job = m.payload as Job
       storeJob(client, job)
-      client.setQueryData<Job | null>([...devicesKey, 'transfer', id], (old) => laterJob(old, job))
+      // A queue item that only waits is not the device's transfer (yet).
+      if (!isWaitingQueueItem(job)) {
+        client.setQueryData<Job | null>([...devicesKey, 'transfer', id], (old) => laterJob(old, job))
+      }
     }
   })
   return { state, log, clearLog: () => setLog([]) }
