@@ -242,4 +242,29 @@ describe.skipIf(!postgres || !hasRedis)('agents across three nodes', () => {
     const runningOn = [...apps.values()].filter((t) => supervisorOf(t).knows(agent.id))
     expect(runningOn).toHaveLength(1)
   })
+
+  it("the scheduler's run through B runs an agent pinned to A on A, answers its exit, and frees the lease", async () => {
+    const { a, b } = await threeNodes()
+    const agent = await create(a, node('crashes-after-ms.mjs', 300, 0))
+    const control = (
+      b.app.myntrix.areas.find((x) => x.name === 'agents') as unknown as {
+        service: {
+          control: {
+            runToCompletion(
+              id: string,
+              opts: { actor: { ownerId: string | null }; signal: AbortSignal },
+            ): Promise<{ exitCode: number | null; signal: string | null }>
+          }
+        }
+      }
+    ).service.control
+    const exit = await control.runToCompletion(agent.id, {
+      actor: { ownerId: null },
+      signal: new AbortController().signal,
+    })
+    expect(exit).toEqual({ exitCode: 0, signal: null })
+    expect(supervisorOf(a).knows(agent.id)).toBe(true)
+    expect(supervisorOf(b).knows(agent.id)).toBe(false)
+    expect(await a.app.myntrix.context.cluster.leases!.holder(AGENT_LEASE, agent.id)).toBeNull()
+  })
 })

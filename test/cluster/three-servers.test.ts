@@ -5,16 +5,14 @@
 // on C, stop through C ends it, restart through A leaves one process, and a
 // rolling restart of A, B and C leaves exactly one process per running agent.
 
-import { randomBytes, randomUUID } from 'node:crypto'
-import fs from 'node:fs'
-import path from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { randomUUID } from 'node:crypto'
+import { describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
-import { type TestDatabase, testEngines } from '../helpers/engines.js'
+import { testEngines } from '../helpers/engines.js'
 import { waitFor } from '../helpers/processes.js'
-import { clusterServerEnv, redisReachable } from '../helpers/redis.js'
-import { type RunningServer, root, startServer } from '../helpers/server.js'
+import { redisReachable } from '../helpers/redis.js'
 import { fixture } from '../modules/agents/helpers.js'
+import { clusterPerTest, processesWith } from './support.js'
 
 const postgres = testEngines().find((e) => e.name === 'postgres')
 const hasRedis = await redisReachable()
@@ -22,76 +20,18 @@ if (!postgres || !hasRedis)
   console.warn('skipping the three-server cluster test: it needs PostgreSQL and Redis')
 
 const AGENTS = '/api/myntrix/agents'
-const tsx = path.join(root, 'node_modules/.bin/tsx')
-
-/** Pids of the processes whose command line carries `marker`: the agent's copies. */
-function processesWith(marker: string): number[] {
-  const pids: number[] = []
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue
-    try {
-      const argv = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0')
-      if (argv.includes(marker)) pids.push(Number(entry))
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return pids
-}
 
 describe.skipIf(!postgres || !hasRedis)('three server processes on one database', () => {
-  let testDb: TestDatabase
-  const servers = new Map<string, RunningServer>()
-  const jwtSecret = randomBytes(32).toString('hex')
-
-  afterEach(async () => {
-    for (const s of servers.values()) await s.stop()
-    servers.clear()
-    await testDb?.drop()
-  })
-
-  async function boot(name: string, env: Record<string, string> = {}) {
-    const server = await startServer({
-      command: [tsx, 'src/main.ts'],
-      env: {
-        ...clusterServerEnv(testDb.url, name, jwtSecret),
-        ...(process.getuid?.() === 0 ? {} : { MYNTRIX_TRUST_OPERATORS: 'true' }),
-        ...env,
-      },
-    })
-    servers.set(name, server)
-    return server
-  }
-
-  async function restart(name: string) {
-    await servers.get(name)?.stop()
-    servers.delete(name)
-    return boot(name)
-  }
-
-  const url = (name: string) => servers.get(name)!.baseUrl
-
-  /** The admin's token, from any node (one JWT secret). */
-  async function adminToken(name: string): Promise<string> {
-    const res = await fetch(`${url(name)}/api/auth/token`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username: 'admin', password: servers.get(name)!.adminPassword }),
-    })
-    return ((await res.json()) as { access_token: string }).access_token
-  }
-
-  async function call(name: string, token: string, method: string, route: string, body?: unknown) {
-    const res = await fetch(`${url(name)}${route}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    })
-    return { status: res.status, body: (await res.json()) as Record<string, unknown> }
-  }
+  const clusters = clusterPerTest(postgres)
+  const boot = (name: string, env: Record<string, string> = {}) => clusters.current.boot(name, env)
+  const restart = (name: string) => clusters.current.restart(name)
+  const url = (name: string) => clusters.current.url(name)
+  const adminToken = (name: string) => clusters.current.adminToken(name)
+  const call = (name: string, token: string, method: string, route: string, body?: unknown) =>
+    clusters.current.call(name, token, method, route, body)
 
   it('runs each agent once, whichever node is asked, through a rolling restart', async () => {
-    testDb = await postgres!.createDatabase()
+    await clusters.create()
     // One at a time: the first runs the migrations.
     await boot('node-a')
     await boot('node-b')
@@ -178,7 +118,7 @@ describe.skipIf(!postgres || !hasRedis)('three server processes on one database'
   }, 240_000)
 
   it('a node killed with SIGKILL and started again ends its old process and runs the agent once', async () => {
-    testDb = await postgres!.createDatabase()
+    await clusters.create()
     // A TTL longer than a restart takes: the new node-a starts while its predecessor's lease still holds.
     const slow = { MYNTRIX_LEASE_TTL_MS: '20000', MYNTRIX_LEASE_RENEW_MS: '2000' }
     await boot('node-a', slow)
@@ -195,24 +135,7 @@ describe.skipIf(!postgres || !hasRedis)('three server processes on one database'
     expect(processesWith(marker)).toEqual([oldPid])
 
     // The server itself is tsx's child: SIGKILL reaches only the process it names.
-    const a = servers.get('node-a')!
-    const inner = fs
-      .readdirSync('/proc')
-      .filter((e) => /^\d+$/.test(e))
-      .find((e) => {
-        try {
-          return (
-            fs.readFileSync(`/proc/${e}/stat`, 'utf8').split(') ')[1]?.split(' ')[1] === String(a.child.pid)
-          )
-        } catch {
-          return false
-        }
-      })
-    expect(inner).toBeDefined()
-    process.kill(Number(inner), 'SIGKILL')
-    await a.exited
-    await a.stop()
-    servers.delete('node-a')
+    await clusters.current.kill('node-a')
     // The agent outlived its server (its own process group).
     expect(processesWith(marker)).toEqual([oldPid])
 

@@ -18,6 +18,7 @@ import { cluster } from './0900_cluster.js'
 import { jobCheckpoints } from './0920_job_checkpoints.js'
 import { alerts } from './0940_alerts.js'
 import { deviceAffinity } from './0960_device_affinity.js'
+import { deviceFileBlobs } from './0970_device_file_blobs.js'
 import { deviceQueues } from './0980_device_queues.js'
 import { jobStartedBy } from './0990_job_started_by.js'
 import { alertNodesAndMounts } from './1000_alert_nodes_and_mounts.js'
@@ -43,5 +44,6 @@ export const migrations: Record<string, MyntrixMigration> = {
   '0960_device_affinity': deviceAffinity,
   '0980_device_queues': deviceQueues,
   '1000_alert_nodes_and_mounts': alertNodesAndMounts,
+  '0970_device_file_blobs': deviceFileBlobs,
   '0990_job_started_by': jobStartedBy,
 }

@@ -2,7 +2,10 @@
 // the server). At the next start they are found by label, before any agent starts:
 // a container whose agent should run is adopted as it is (no restart, no second copy);
 // every other one (agent stopped, deleted, changed to a process, or the container
-// already ended) is stopped and removed. Only this node's containers are listed.
+// already ended) is stopped and removed. Only this node's containers are listed
+// (by the node-name label); in a cluster a container is adopted only when this
+// node also takes the agent's lease (`claim`), else it is removed too, so a
+// peer that holds the agent now keeps the only copy.
 
 import type { Logger } from '../../logger.js'
 import { normalizeAgentConfig, validateAgentConfig } from './config.js'
@@ -17,6 +20,8 @@ export interface AdoptionDeps {
   find: () => Promise<AdoptedProcess[]>
   /** null when the agent may start (see StartRules.startRefusal), else why not. */
   refusal: (record: AgentRecord) => Promise<string | null>
+  /** In a cluster: takes the agent's lease for this node; false when it may not hold the agent now. */
+  claim?: (record: AgentRecord) => Promise<boolean>
 }
 
 /** Returns the ids of the agents adopted; their recorded process must not be ended. */
@@ -44,7 +49,8 @@ export async function adoptLeftovers(
       !adopted.has(leftover.agentId) &&
       config !== null &&
       normalizeAgentConfig(config).container !== null &&
-      (await deps.refusal(record)) === null
+      (await deps.refusal(record)) === null &&
+      (deps.claim === undefined || (await deps.claim(record)))
     if (wanted) {
       await deps.supervisor.adopt(record.id, config, leftover.process, { restarts: record.restarts })
       adopted.add(record.id)

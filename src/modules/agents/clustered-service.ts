@@ -6,7 +6,9 @@
 // result; an agent nobody holds is started on a node its nodeAffinity allows.
 // A node that loses a lease stops the process at once. Every renewal interval
 // a node takes the agents meant to run that nobody holds and it may run (a
-// lost peer's unpinned agents, its own after a restart).
+// lost peer's unpinned agents, its own after a restart), ending first what a
+// lost node left running on this host; agents pinned to a lost node are
+// reported `node lost` (lost-node.ts).
 
 import { sql } from 'kysely'
 import type { Principal } from '../../auth/principal.js'
@@ -15,10 +17,12 @@ import type { Lease, LeaseManager } from '../../cluster/leases.js'
 import { ResourceRouter, type Routed } from '../../cluster/placement.js'
 import { Reconciler } from '../../cluster/reconciler.js'
 import type { NodeRpc } from '../../cluster/rpc.js'
+import { adoptLeftovers } from './adoption.js'
+import { endLostProcess, recordedByLostNode, reportNodeLost } from './lost-node.js'
 import type { AgentRecord } from './repository.js'
 import type { LogEntryView } from './schemas.js'
 import { type AgentDetails, AgentsService, type AgentsServiceOptions } from './service.js'
-import type { Caller } from './start-rules.js'
+import type { AgentActor, Caller } from './start-rules.js'
 
 type Op = 'start' | 'stop' | 'restart' | 'delete' | 'logs'
 
@@ -27,6 +31,11 @@ interface Forwarded {
   id: string
   tail?: number
 }
+
+type RunExit = { exitCode: number | null; signal: string | null }
+
+/** A forwarded `run` waits for the process's exit (the task's own timeout aborts it sooner). */
+const RUN_FORWARD_TIMEOUT_MS = 24 * 60 * 60 * 1000
 
 /** The lease kind of a running agent. */
 export const AGENT_LEASE = 'agent'
@@ -63,13 +72,20 @@ export class ClusteredAgentsService extends AgentsService {
     for (const op of ['start', 'stop', 'restart', 'delete', 'logs'] as Op[]) {
       cluster.rpc.handle(`agents.${op}`, (params) => this.act(op, params as Forwarded, true))
     }
+    cluster.rpc.handle('agents.run', (params) => {
+      const p = params as { actor: AgentActor; id: string }
+      // The caller's abort arrives as a routed stop, which ends this run's process.
+      return this.runRouted(p.id, { actor: p.actor, signal: new AbortController().signal }, true)
+    })
   }
 
   override async resume(): Promise<void> {
     const records = await this.repository.all()
+    const adopted = await this.adoptContainers(records)
     const liveNames = new Set((await this.cluster.membership.live()).map((n) => n.name))
     liveNames.delete(this.cluster.node.name)
     for (const r of records) {
+      if (adopted.has(r.id)) continue
       // A process a live peer recorded is that peer's, wherever it runs: never an orphan of ours.
       if (r.processNode && liveNames.has(r.processNode)) continue
       // Held by another node: its agent. Held under this node's name: a killed predecessor's lease
@@ -82,6 +98,29 @@ export class ClusteredAgentsService extends AgentsService {
     }
     await this.reconciler.run()
     this.reconciler.schedule()
+  }
+
+  /**
+   * Containers this node's name left running (a killed predecessor): adopted when
+   * this node takes the agent's lease now, else stopped and removed (a peer holds
+   * the agent, or the predecessor's lease has not lapsed yet: it starts afresh).
+   */
+  private adoptContainers(records: AgentRecord[]): Promise<Set<string>> {
+    return adoptLeftovers(
+      {
+        supervisor: this.supervisor,
+        logger: this.logger,
+        find: this.findLeftovers,
+        refusal: (r) => this.rules.startRefusal({ actor: { ownerId: null } }, r),
+        claim: async (r) => {
+          if (!this.router.eligible(r.nodeAffinity)) return false
+          const lease = await this.leases.acquire(AGENT_LEASE, r.id, r.nodeAffinity)
+          if (lease) this.lastLease.set(r.id, lease)
+          return lease !== null
+        },
+      },
+      records,
+    )
   }
 
   override async stop(): Promise<void> {
@@ -110,6 +149,82 @@ export class ClusteredAgentsService extends AgentsService {
 
   override async logs(principal: Principal, id: string, tail = 100): Promise<LogEntryView[]> {
     return (await this.act('logs', { caller: { principal }, id, tail }, false)) as LogEntryView[]
+  }
+
+  protected override runToCompletion(
+    agentId: string,
+    opts: { actor: AgentActor; signal: AbortSignal; onLog?: (line: string) => void },
+  ): Promise<RunExit> {
+    return this.runRouted(agentId, opts, false)
+  }
+
+  /**
+   * The scheduler's `run`: on the node that may take the agent (under its lease,
+   * released when the run ends), else forwarded to the node of its affinity and
+   * awaited there for as long as the process runs. Aborting stops the agent
+   * through the holder, which ends the run there.
+   */
+  private async runRouted(
+    agentId: string,
+    opts: { actor: AgentActor; signal: AbortSignal; onLog?: (line: string) => void },
+    forwarded: boolean,
+  ): Promise<RunExit> {
+    const record = await this.visible({ actor: opts.actor }, agentId)
+    let onAbort = () => {}
+    // Run here, the base itself stops the process on abort and answers with its exit.
+    let ranHere = false
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => {
+        if (ranHere) return
+        void this.control.stop(agentId, { actor: opts.actor }).catch(() => {})
+        reject(opts.signal.reason)
+      }
+    })
+    aborted.catch(() => {})
+    // Running here already (a start's lease): the base refuses the run, and the lease stays.
+    const heldBefore = this.leases.holding(AGENT_LEASE, agentId) !== undefined
+    const routed = this.router.route<RunExit>({
+      kind: AGENT_LEASE,
+      id: agentId,
+      what: `agent ${agentId}`,
+      affinity: record.nodeAffinity,
+      takes: true,
+      method: 'agents.run',
+      params: { actor: opts.actor, id: agentId },
+      forwarded,
+      timeoutMs: RUN_FORWARD_TIMEOUT_MS,
+      local: async (lease) => {
+        ranHere = true
+        if (lease) this.lastLease.set(agentId, lease)
+        try {
+          return await super.runToCompletion(agentId, opts)
+        } finally {
+          if (!heldBefore) {
+            await this.flushWrites()
+            await this.leases.release(AGENT_LEASE, agentId)
+          }
+        }
+      },
+    })
+    if (!forwarded) opts.signal.addEventListener('abort', onAbort, { once: true })
+    try {
+      const result = await Promise.race([routed, aborted])
+      if (result.where === 'remote')
+        opts.onLog?.(`(ran on node "${result.node}"; its output is in the agent's log there)`)
+      return result.value as RunExit
+    } finally {
+      opts.signal.removeEventListener('abort', onAbort)
+    }
+  }
+
+  /**
+   * This node's supervisor speaks for the agent only while this node holds it; a
+   * copy it stopped (a lost lease, a paused node that woke) must not hide the
+   * holder's state in the database.
+   */
+  protected override details(record: AgentRecord): AgentDetails {
+    const details = super.details(record)
+    return this.leases.holding(AGENT_LEASE, record.id) ? details : { ...details, facts: null }
   }
 
   /** One action, here under the lease or at the holder; a forwarded one never travels again. */
@@ -172,10 +287,29 @@ export class ClusteredAgentsService extends AgentsService {
 
   private async takeUnheld(): Promise<void> {
     const records = await this.repository.all()
+    const self = this.cluster.node.name
+    let liveNames: Set<string> | null = null
     for (const r of records) {
       if (this.reconciler.stopping) return
-      if (!this.wanted(r) || this.leases.holding(AGENT_LEASE, r.id)) continue
+      if (r.desiredState !== 'running' || this.leases.holding(AGENT_LEASE, r.id)) continue
       if (await this.leases.holder(AGENT_LEASE, r.id)) continue
+      liveNames ??= new Set((await this.cluster.membership.live()).map((n) => n.name))
+      const lostProcess = recordedByLostNode(r, liveNames, self)
+      if (!this.router.eligible(r.nodeAffinity)) {
+        // Pinned to another node: reported when that node is lost, never taken over.
+        if (r.nodeAffinity !== null && !liveNames.has(r.nodeAffinity)) {
+          const ended = lostProcess && (await endLostProcess(r, this.logger))
+          await reportNodeLost(r, ended, {
+            repository: this.repository,
+            bus: this.events,
+            logger: this.logger,
+            unheld: this.leases.unheldExpression(AGENT_LEASE, r.id),
+          }).catch((err) => this.logger.warn({ agentId: r.id, err }, 'could not report a lost node'))
+        }
+        continue
+      }
+      // The lost node's copy goes before this node starts one: exactly one runs afterwards.
+      if (lostProcess) await endLostProcess(r, this.logger)
       try {
         await this.act('start', { caller: { actor: { ownerId: null } }, id: r.id }, true)
         this.logger.info({ agentId: r.id, node: this.cluster.node.name }, 'took over an agent nobody held')
@@ -183,9 +317,5 @@ export class ClusteredAgentsService extends AgentsService {
         this.logger.warn({ agentId: r.id, err }, 'could not take over agent')
       }
     }
-  }
-
-  private wanted(r: AgentRecord): boolean {
-    return r.desiredState === 'running' && this.router.eligible(r.nodeAffinity)
   }
 }

@@ -215,6 +215,26 @@ export class AgentsRepository {
     await q.execute()
   }
 
+  /**
+   * An agent whose node was lost (lost-node.ts): `error` with the reason. The
+   * recorded process stays unless a live node ended it (its node ends it when it
+   * comes back). False when the guard refused (a node holds the agent now).
+   */
+  async markNodeLost(id: string, reason: string, processEnded: boolean, guard: WriteFence): Promise<boolean> {
+    let q = this.db
+      .updateTable('agents')
+      .set({
+        status: 'error',
+        statusReason: reason,
+        health: 0,
+        ...(processEnded ? { pid: null, pidStartTime: null, processNode: null, startedAt: null } : {}),
+      })
+      .where('id', '=', id)
+    if (guard) q = q.where(guard)
+    const result = await q.executeTakeFirst()
+    return Number(result.numUpdatedRows) > 0
+  }
+
   async updateHealth(
     id: string,
     health: number,

@@ -62,20 +62,21 @@ export const SHUTDOWN_STOP_TIMEOUT_MS = 7000
 export class AgentsService {
   readonly repository: AgentsRepository
   protected readonly supervisor: Supervisor
-  private readonly bus: EventBus
+  /** Protected: the cluster's subclass reports lost nodes on it. */
+  protected readonly events: EventBus
   protected readonly logger: Logger
   private readonly logDir: string
   private readonly now: () => Date
-  private readonly rules: StartRules
+  protected readonly rules: StartRules
   private readonly reports: AgentReports
-  private readonly findLeftovers: () => Promise<AdoptedProcess[]>
+  protected readonly findLeftovers: () => Promise<AdoptedProcess[]>
   private readonly protectedPaths: string[]
   private offSupervisor: (() => void) | null = null
 
   constructor(options: AgentsServiceOptions) {
     this.repository = new AgentsRepository(options.db, options.nodeName ?? null)
     this.supervisor = options.supervisor
-    this.bus = options.bus
+    this.events = options.bus
     this.logger = options.logger
     this.logDir = options.logDir
     this.now = options.now ?? (() => new Date())
@@ -298,7 +299,7 @@ export class AgentsService {
     await this.reports.written(id)
     await this.repository.delete(id)
     this.reports.owners.delete(id)
-    this.bus.emit('agent.deleted', { agentId: id, ownerId: record.ownerId })
+    this.events.emit('agent.deleted', { agentId: id, ownerId: record.ownerId })
   }
 
   // ---- for other areas (scheduler `agent` action) -------------------------
@@ -321,7 +322,7 @@ export class AgentsService {
     ): Promise<{ exitCode: number | null; signal: string | null }> => this.runToCompletion(agentId, opts),
   }
 
-  private async runToCompletion(
+  protected async runToCompletion(
     agentId: string,
     opts: { actor: AgentActor; signal: AbortSignal; onLog?: (line: string) => void },
   ): Promise<{ exitCode: number | null; signal: string | null }> {

@@ -1,9 +1,11 @@
-// Wires the device-files area: storage under the data dir, the service with
+// Wires the device-files area: storage (the database on PostgreSQL, else the data dir), the service with
 // the jobs and devices services it drives, routes, lifecycle.
 
 import type { DeviceFilesSettings } from '../../config/index.js'
 import type { Area, AreaContext } from '../area.js'
 import type { JobsService } from '../jobs/service.js'
+import type { BlobStore } from './blob-store.js'
+import { PgBlobStore } from './pg-blob-store.js'
 import { TransferRestarts } from './restarts.js'
 import { deviceFileRoutes } from './routes.js'
 import { DeviceFilesService, type DevicesPort } from './service.js'
@@ -20,7 +22,15 @@ export function createDeviceFilesArea(
   deps: { jobs: JobsService; devices: DevicesPort },
 ): DeviceFilesArea {
   const maxUploadBytes = settings.uploadMaxMb * 1024 * 1024
-  const store = new FileStore(settings.dir)
+  // On PostgreSQL every node reads what any node stored; SQLite serves one process from its data dir.
+  const store: BlobStore =
+    ctx.dbEngine === 'postgres'
+      ? new PgBlobStore({
+          db: ctx.db,
+          nodeId: ctx.instanceId,
+          liveNodeIds: async () => (await ctx.cluster.membership.live()).map((n) => n.id),
+        })
+      : new FileStore(settings.dir)
   const service = new DeviceFilesService({
     db: ctx.db,
     bus: ctx.bus,

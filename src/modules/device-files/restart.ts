@@ -8,8 +8,8 @@ import { ValidationError } from '../../errors.js'
 import type { PreparedLine } from '../firmware/gcode.js'
 import { type ModalState, ModalStateTracker } from '../firmware/modal-state.js'
 import { buildPreamble, type MachineKind, type Preamble } from '../firmware/preamble.js'
+import type { BlobStore } from './blob-store.js'
 import type { DeviceFile } from './repository.js'
-import type { FileStore } from './storage.js'
 import { GcodeFileSource } from './streamers/source.js'
 
 /** Which machine a firmware drives: how its preamble moves back to the work. */
@@ -34,7 +34,7 @@ export interface RestartPlan {
 }
 
 export async function planRestart(
-  store: FileStore,
+  store: BlobStore,
   file: DeviceFile,
   machine: MachineKind,
   fromLine: number,

@@ -8,11 +8,11 @@ import { assertRole, type Principal } from '../../auth/principal.js'
 import { ConflictError, NotFoundError, UnprocessableError } from '../../errors.js'
 import type { Job, JobsService } from '../jobs/service.js'
 import { startedByOf } from '../jobs/started-by.js'
+import type { BlobStore } from './blob-store.js'
 import type { TransferCheckpoint } from './checkpoint.js'
 import type { DeviceFile } from './repository.js'
 import { MACHINE_KINDS, planRestart, type RestartPlan } from './restart.js'
 import type { DeviceFilesService, DevicesPort, TransferDevice } from './service.js'
-import type { FileStore } from './storage.js'
 import { TRANSFER_JOB_TYPE } from './transfer.js'
 
 const RESTARTABLE: readonly Job['status'][] = ['interrupted', 'failed', 'cancelled']
@@ -31,7 +31,7 @@ export class TransferRestarts {
       jobs: JobsService
       devices: DevicesPort
       files: DeviceFilesService
-      store: FileStore
+      store: BlobStore
     },
   ) {}
 

@@ -10,6 +10,7 @@ import { principalOf, requireRole } from '../../http/auth-hook.js'
 import { listReply, pageOf } from '../../http/list.js'
 import type { AppInstance } from '../area.js'
 import { jobEventPayload } from '../jobs/service.js'
+import { tooLarge } from './blob-store.js'
 import type { TransferRestarts } from './restarts.js'
 import {
   DeleteReply,
@@ -29,7 +30,6 @@ import {
   UploadReply,
 } from './schemas.js'
 import type { DeviceFilesService } from './service.js'
-import { tooLarge } from './storage.js'
 
 const tags = ['device files']
 

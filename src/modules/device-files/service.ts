@@ -11,12 +11,12 @@ import type { Logger } from '../../logger.js'
 import { initialModalState } from '../firmware/modal-state.js'
 import type { Job, JobsService } from '../jobs/service.js'
 import { startedByOf } from '../jobs/started-by.js'
+import type { BlobStore } from './blob-store.js'
 import { CheckpointKeeper } from './checkpoint.js'
 import { assertExtensionAllowed, type ExtensionPolicy, fileKindOf } from './extensions.js'
 import { sanitizeFilename } from './filename.js'
 import { type DeviceFile, DeviceFilesRepository } from './repository.js'
 import type { RestartPlan } from './restart.js'
-import type { FileStore } from './storage.js'
 import { gcodeStreamerFor, rawStreamer } from './streamers/index.js'
 import { GcodeFileSource, LineCounter, type LineSource, ResumeSource } from './streamers/source.js'
 import {
@@ -68,7 +68,7 @@ export interface DeviceFilesServiceOptions {
   logger: Logger
   jobs: JobsService
   devices: DevicesPort
-  store: FileStore
+  store: BlobStore
   maxUploadBytes: number
   extensions: ExtensionPolicy
   streamer: StreamerOptions
@@ -205,11 +205,7 @@ export class DeviceFilesService {
         throw err
       })
     const file = await this.withBlobLock(blob.sha256, async () => {
-      // A delete of the same content may have removed the blob meanwhile.
-      if (!(await this.options.store.exists(blob.sha256))) {
-        throw new ConflictError('the file was removed while it was being uploaded; upload it again')
-      }
-      return this.repository.upsert(
+      const recorded = await this.repository.upsert(
         {
           deviceId,
           ownerId: device.ownerId,
@@ -221,6 +217,13 @@ export class DeviceFilesService {
         },
         new Date(),
       )
+      // A delete of the same content (here, or on another node) may have removed the blob
+      // meanwhile. Checked after the row exists: a removal from now on sees the row and keeps it.
+      if (!(await this.options.store.exists(blob.sha256))) {
+        await this.repository.delete(deviceId, recorded.id)
+        throw new ConflictError('the file was removed while it was being uploaded; upload it again')
+      }
+      return recorded
     })
     const job = input.send
       ? await this.startTransfer(device, file, undefined, undefined, startedByOf(principal))

@@ -4,49 +4,22 @@
 // is never held whole in memory; only a complete, in-limit upload is moved
 // into place, and anything else leaves nothing behind.
 
-import { createHash, randomUUID } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import { createReadStream, createWriteStream, type ReadStream } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { Transform, type TransformCallback } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { PayloadTooLargeError } from '../../errors.js'
+import {
+  assertSha256,
+  type BlobStore,
+  type IngestOptions,
+  Meter,
+  SHA256,
+  type StoredBlob,
+} from './blob-store.js'
 
-export interface StoredBlob {
-  sha256: string
-  sizeBytes: number
-}
-
-const SHA256 = /^[0-9a-f]{64}$/
-
-/** Hashes and counts bytes as they pass; fails once more than maxBytes went by. */
-class Meter extends Transform {
-  readonly hash = createHash('sha256')
-  sizeBytes = 0
-
-  constructor(private readonly maxBytes: number) {
-    super()
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.sizeBytes += chunk.length
-    if (this.sizeBytes > this.maxBytes) {
-      callback(tooLarge(this.maxBytes))
-      return
-    }
-    this.hash.update(chunk)
-    callback(null, chunk)
-  }
-}
-
-export function tooLarge(maxBytes: number): PayloadTooLargeError {
-  const mb = maxBytes / (1024 * 1024)
-  return new PayloadTooLargeError(
-    `the file is larger than the upload limit of ${Number.isInteger(mb) ? `${mb} MB` : `${maxBytes} bytes`} (MYNTRIX_UPLOAD_MAX_MB)`,
-  )
-}
-
-export class FileStore {
+/** The data-directory driver of BlobStore (blob-store.ts). */
+export class FileStore implements BlobStore {
   readonly root: string
   private readonly blobDir: string
   private readonly tmpDir: string
@@ -58,34 +31,19 @@ export class FileStore {
   }
 
   pathOf(sha256: string): string {
-    if (!SHA256.test(sha256)) throw new RangeError(`not a sha256: ${sha256}`)
+    assertSha256(sha256)
     return path.join(this.blobDir, sha256.slice(0, 2), sha256)
   }
 
-  /**
-   * Streams `source` into the store. Rejects with PayloadTooLargeError past
-   * maxBytes (and with whatever the source fails with), removing the partial
-   * file in every failure.
-   */
-  async ingest(
-    source: NodeJS.ReadableStream,
-    options: { maxBytes: number; inspect?: (chunk: Buffer) => void },
-  ): Promise<StoredBlob> {
+  async ingest(source: NodeJS.ReadableStream, options: IngestOptions): Promise<StoredBlob> {
     await fs.mkdir(this.tmpDir, { recursive: true })
     const tmp = path.join(this.tmpDir, `${randomUUID()}.part`)
-    const meter = new Meter(options.maxBytes)
-    const inspect = options.inspect
-    const tap = new Transform({
-      transform(chunk: Buffer, _enc, callback) {
-        inspect?.(chunk)
-        callback(null, chunk)
-      },
-    })
+    const meter = new Meter(options.maxBytes, options.inspect)
     // Open the file before piping: if the source fails at once, the write stream
     // would otherwise create the file after our cleanup already ran.
     const handle = await fs.open(tmp, 'wx')
     try {
-      await pipeline(source, meter, tap, createWriteStream('', { fd: handle.fd, autoClose: false }))
+      await pipeline(source, meter, createWriteStream('', { fd: handle.fd, autoClose: false }))
       await handle.close()
       const sha256 = meter.hash.digest('hex')
       const target = this.pathOf(sha256)

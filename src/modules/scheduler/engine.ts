@@ -310,9 +310,25 @@ export class SchedulerEngine {
     this.wake(nextDelay)
   }
 
-  private reap(): Promise<{ failed: number; skipped: number }> {
+  private async reap(): Promise<{ failed: number; skipped: number }> {
     this.reapDue = false
-    return this.reaper.reap()
+    const reaped = await this.reaper.reap()
+    // A run failed because its process died gets its task's retries, as any failed run does.
+    for (const run of reaped.failedRuns) {
+      if (this.stopped) break
+      const task = await this.opts.repo.getTask(run.taskId)
+      if (task && run.attempt <= task.maxRetries) {
+        await this.runner
+          .retry(run, task)
+          .catch((err) =>
+            this.opts.logger.warn(
+              { err, runId: run.id },
+              'scheduler: could not retry a run of a stopped process',
+            ),
+          )
+      }
+    }
+    return reaped
   }
 
   /**

@@ -1,14 +1,15 @@
 // Ends what dead processes left: their runs (failed if running, skipped if
 // never started) and the process groups their `script` runs started on this
-// machine. A process is dead when its pid is gone on this host, or its
+// machine. A process is dead when its pid is gone on this host, its
 // heartbeat in `nodes` is older than 4 heartbeat intervals
-// (src/process/liveness.ts). Also counts the live peers: while there are
+// (src/process/liveness.ts), or it is a cluster node declared lost. Also counts the live peers: while there are
 // any, one of them may die, so the engine keeps looking every heartbeat.
 
 import type { Logger } from '../../logger.js'
 import { endOrphan } from '../../process/orphans.js'
 import { readBootId } from '../../process/proc.js'
 import type { SchedulerRepository } from './repository.js'
+import type { ReapedRuns } from './sql/reap-orphans.js'
 
 /** SIGTERM to SIGKILL for a script's group left behind by a dead process (a script's default grace). */
 const ORPHAN_STOP_TIMEOUT_MS = 2000
@@ -26,8 +27,8 @@ export class RunReaper {
     private readonly logger: Logger,
   ) {}
 
-  /** Ends the runs of dead processes and counts the live ones (peers). */
-  async reap(): Promise<{ failed: number; skipped: number }> {
+  /** Ends the runs of dead processes and counts the live ones (peers); the failed runs come back to be retried. */
+  async reap(): Promise<ReapedRuns> {
     this.lastReapMs = Date.now()
     for (const id of await this.repo.instances.deadOnThisHost()) await this.repo.instances.remove(id)
     const now = Date.now()

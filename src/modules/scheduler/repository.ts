@@ -19,7 +19,7 @@ import { claimDue, dueQuery, type PlanDue, tasksRunning } from './sql/claim.js'
 import { type RunEnd, RunFinisher } from './sql/finish-batch.js'
 import { jobLinker } from './sql/job-links.js'
 import { pruneRuns } from './sql/prune-runs.js'
-import { reapOrphans } from './sql/reap-orphans.js'
+import { type ReapedRuns, reapOrphans } from './sql/reap-orphans.js'
 import { clearRunProcesses, orphanedRunProcesses, setRunProcess } from './sql/run-processes.js'
 import type { RunStatus, Task, TaskRun, TaskRunWithName } from './types.js'
 
@@ -194,7 +194,7 @@ export class SchedulerRepository {
 
   /** Which of these tasks have a run in progress (any process). */
   tasksRunning(taskIds: string[]): Promise<Set<string>> {
-    return tasksRunning(this.db, taskIds)
+    return tasksRunning(this.db, this.engine, taskIds)
   }
 
   /** Links a run to its jobs-ledger entry; the links made in one turn are one statement. */
@@ -278,7 +278,7 @@ export class SchedulerRepository {
     selfId: string,
     staleBefore: Date,
   ): Promise<{ runId: string; process: ProcessIdentity }[]> {
-    return orphanedRunProcesses(this.db, selfId, staleBefore)
+    return orphanedRunProcesses(this.db, selfId, { engine: this.engine, staleBefore })
   }
 
   // ---- other processes ----
@@ -289,11 +289,7 @@ export class SchedulerRepository {
   }
 
   /** See sql/reap-orphans.ts. */
-  reapOrphans(
-    selfId: string,
-    staleBefore: Date,
-    at: Date,
-  ): Promise<{ failed: number; skipped: number; peers: number }> {
-    return reapOrphans(this.db, selfId, staleBefore, at)
+  reapOrphans(selfId: string, staleBefore: Date, at: Date): Promise<ReapedRuns> {
+    return reapOrphans(this.db, selfId, { engine: this.engine, staleBefore }, at)
   }
 }

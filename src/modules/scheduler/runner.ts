@@ -277,7 +277,12 @@ export class RunRunner {
     }
   }
 
-  private async scheduleRetry(run: TaskRun, task: Task): Promise<void> {
+  /** Retries a run that failed elsewhere (its process died): the next attempt, after the task's retry delay. */
+  retry(run: Pick<TaskRun, 'scheduledFor' | 'attempt'>, task: Task): Promise<void> {
+    return this.scheduleRetry(run, task)
+  }
+
+  private async scheduleRetry(run: Pick<TaskRun, 'scheduledFor' | 'attempt'>, task: Task): Promise<void> {
     const retry = this.newRun(task, {
       scheduledFor: run.scheduledFor,
       trigger: 'retry',

@@ -40,12 +40,12 @@ describe.each(testEngines())('an interrupted upload on $name', (engine) => {
     )
     socket.write(head + 'G1 X1\n'.repeat(2000))
     // Let the server start writing the file, then vanish mid-body.
-    await waitFor(() => storedFiles(t).length > 0, {
+    await waitFor(async () => (await storedFiles(t)).length > 0, {
       what: 'the upload to reach the disk',
       timeoutMs: 5000,
     }).catch(() => {})
     socket.destroy()
-    await waitFor(() => storedFiles(t).length === 0, {
+    await waitFor(async () => (await storedFiles(t)).length === 0, {
       what: 'the partial file to be removed',
       timeoutMs: 5000,
     })

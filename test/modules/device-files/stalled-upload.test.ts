@@ -79,7 +79,10 @@ describe.each(testEngines())('a stalled upload on $name', (engine) => {
       head + 'G1 X1\n'.repeat(2000),
       () => {
         // The partial file exists while the upload is in flight.
-        void waitFor(() => storedFiles(t).length > 0, { what: 'the partial file', timeoutMs: 5000 })
+        void waitFor(async () => (await storedFiles(t)).length > 0, {
+          what: 'the partial file',
+          timeoutMs: 5000,
+        })
           .then(() => {
             partSeen = true
           })
@@ -92,7 +95,7 @@ describe.each(testEngines())('a stalled upload on $name', (engine) => {
     expect(problem).toMatchObject({ status: 408, type: expect.stringContaining('request-timeout') })
     expect(problem.detail).toContain('MYNTRIX_UPLOAD_IDLE_TIMEOUT_MS')
     expect(partSeen).toBe(true)
-    await waitFor(() => storedFiles(t).length === 0, {
+    await waitFor(async () => (await storedFiles(t)).length === 0, {
       what: 'the partial file to be removed',
       timeoutMs: 5000,
     })
@@ -110,7 +113,7 @@ describe.each(testEngines())('a stalled upload on $name', (engine) => {
     )
     expect(answer.status).toBe(408)
     expect(answer.headers['content-type']).toMatch(/^application\/problem\+json/)
-    expect(storedFiles(t)).toEqual([])
+    expect(await storedFiles(t)).toEqual([])
     expect((await t.request('GET', '/healthz')).status).toBe(200)
   })
 })

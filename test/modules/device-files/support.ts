@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
+import { rawQuery } from '../../../src/db/raw.js'
 import type { JobEventPayload } from '../../../src/events/bus.js'
 import type { TestApp, TestUser } from '../../helpers/app.js'
 
@@ -112,8 +113,21 @@ export async function jobWhere(
 export const jobFinished = (t: TestApp, jobId: string, timeoutMs?: number) =>
   jobWhere(t, jobId, (j) => FINISHED.includes(j.status), timeoutMs)
 
-/** Every regular file under the area's storage directory. */
-export function storedFiles(t: TestApp): string[] {
+/**
+ * Everything the area's storage holds, partial uploads included: on SQLite the
+ * regular files under its data directory (paths), on PostgreSQL the content
+ * rows (`pg:<sha256>`, or `pg-partial:<id>` while an upload streams in).
+ */
+export async function storedFiles(t: TestApp): Promise<string[]> {
+  if (t.config.databaseUrl.startsWith('postgres')) {
+    const rows = await rawQuery<{ id: string; sha256: string | null }>(
+      t.app.myntrix.context.db,
+      'postgres',
+      'select id, sha256 from device_file_contents order by created_at',
+      [],
+    )
+    return rows.map((r) => (r.sha256 ? `pg:${r.sha256}` : `pg-partial:${r.id}`))
+  }
   const root = path.join(t.config.dataDir, 'device-files')
   if (!fs.existsSync(root)) return []
   return fs

@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { AuthRepository } from '../../../src/auth/repository.js'
 import { newId } from '../../../src/db/ids.js'
 import { type DatabaseHandle, migrate } from '../../../src/db/index.js'
+import { toDbTime } from '../../../src/db/values.js'
 import { silentLogger } from '../../../src/logger.js'
 import { JobsRepository } from '../../../src/modules/jobs/repository.js'
 import type { Job } from '../../../src/modules/jobs/types.js'
@@ -167,7 +168,7 @@ describe.each(testEngines())('scheduler repository on $name', (engine) => {
       const task = await dueTask(new Date(Date.now() + 60_000))
       const running = await runOf(task, 'running', 'peer')
       const result = await repo.reapOrphans('self', new Date(now.getTime() - 20_000), now)
-      expect(result).toEqual({ failed: 0, skipped: 0, peers: 1 })
+      expect(result).toEqual({ failed: 0, skipped: 0, peers: 1, failedRuns: [] })
       expect((await repo.runStatuses([running])).get(running)).toBe('running')
       expect(await instances()).toEqual(['peer', 'self'])
     })
@@ -182,7 +183,8 @@ describe.each(testEngines())('scheduler repository on $name', (engine) => {
       const unclaimed = await runOf(task, 'running', null)
       const mine = await runOf(task, 'running', 'self')
       const result = await repo.reapOrphans('self', new Date(now.getTime() - 20_000), now)
-      expect(result).toEqual({ failed: 2, skipped: 1, peers: 0 })
+      expect(result).toMatchObject({ failed: 2, skipped: 1, peers: 0 })
+      expect(result.failedRuns.map((r) => r.id).sort()).toEqual([running, unclaimed].sort())
       const statuses = await repo.runStatuses([running, pending, unclaimed, mine])
       expect([running, pending, unclaimed, mine].map((id) => statuses.get(id))).toEqual([
         'failed',
@@ -200,7 +202,7 @@ describe.each(testEngines())('scheduler repository on $name', (engine) => {
       const task = await dueTask(new Date(Date.now() + 60_000))
       const ghost = await runOf(task, 'running', 'removed-peer')
       const unclaimed = await runOf(task, 'pending', null)
-      expect(await repo.reapOrphans('self', new Date(now.getTime() - 20_000), now)).toEqual({
+      expect(await repo.reapOrphans('self', new Date(now.getTime() - 20_000), now)).toMatchObject({
         failed: 1,
         skipped: 1,
         peers: 0,
@@ -208,6 +210,35 @@ describe.each(testEngines())('scheduler repository on $name', (engine) => {
       const statuses = await repo.runStatuses([ghost, unclaimed])
       expect([statuses.get(ghost), statuses.get(unclaimed)]).toEqual(['failed', 'skipped'])
       expect(await instances()).toEqual(['self'])
+    })
+
+    it('ends the runs of a cluster node as soon as its membership lapsed, though it beat recently', async () => {
+      const now = new Date()
+      await beat('self', now)
+      await beat('lost', now)
+      await beat('alive', now)
+      // Cluster rows carry expires_at (src/cluster/membership.ts): one lapsed a moment ago, one is fresh.
+      await sql`update nodes set expires_at = ${toDbTime(new Date(now.getTime() - 1000))} where id = 'lost'`.execute(
+        handle.db,
+      )
+      await sql`update nodes set expires_at = ${toDbTime(new Date(now.getTime() + 60_000))} where id = 'alive'`.execute(
+        handle.db,
+      )
+      const task = await dueTask(new Date(Date.now() + 60_000))
+      const lost = await runOf(task, 'running', 'lost')
+      const alive = await runOf(task, 'running', 'alive')
+      // A run of the lost node no longer makes the task busy for the overlap check.
+      expect(await repo.tasksRunning([task.id])).toEqual(new Set([task.id]))
+      await sql`update task_runs set status = 'success' where id = ${alive}`.execute(handle.db)
+      expect(await repo.tasksRunning([task.id])).toEqual(new Set())
+      await sql`update task_runs set status = 'running' where id = ${alive}`.execute(handle.db)
+      const result = await repo.reapOrphans('self', new Date(now.getTime() - 20_000), now)
+      expect(result).toMatchObject({ failed: 1, skipped: 0 })
+      expect(result.failedRuns).toEqual([
+        { id: lost, taskId: task.id, attempt: expect.any(Number), scheduledFor: expect.any(Date) },
+      ])
+      const statuses = await repo.runStatuses([lost, alive])
+      expect([statuses.get(lost), statuses.get(alive)]).toEqual(['failed', 'running'])
     })
 
     it('drops the row of a silent process that left no runs', async () => {
@@ -218,6 +249,7 @@ describe.each(testEngines())('scheduler repository on $name', (engine) => {
         failed: 0,
         skipped: 0,
         peers: 0,
+        failedRuns: [],
       })
       expect(await instances()).toEqual(['self'])
     })

@@ -5,8 +5,8 @@
 import { randomUUID } from 'node:crypto'
 import { GrblStreamer } from '../../firmware/grbl/streamer.js'
 import { MarlinStreamer } from '../../firmware/marlin/streamer.js'
+import type { BlobStore } from '../blob-store.js'
 import type { DeviceFile } from '../repository.js'
-import type { FileStore } from '../storage.js'
 import { RawStreamer } from './raw.js'
 import type { LineSource } from './source.js'
 import { RawFileSource } from './source.js'
@@ -29,7 +29,7 @@ export function gcodeStreamerFor(protocol: string): GcodeStreamerFactory | null 
   return gcodeStreamers[protocol] ?? null
 }
 
-export function rawStreamer(file: DeviceFile, store: FileStore, protocol: string, options: StreamerOptions) {
+export function rawStreamer(file: DeviceFile, store: BlobStore, protocol: string, options: StreamerOptions) {
   return new RawStreamer(
     new RawFileSource(store.open(file.sha256, { highWaterMark: 64 * 1024 })),
     { transferId: randomUUID(), name: file.name, sizeBytes: file.sizeBytes, sha256: file.sha256 },

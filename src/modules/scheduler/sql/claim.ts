@@ -12,6 +12,7 @@ import { fromDbTime, toDbBool, toDbTime } from '../../../db/values.js'
 import type { ClaimPlan } from '../planner.js'
 import { toTask } from '../rows.js'
 import type { Task, TaskRun } from '../types.js'
+import { lostClusterNodes } from './reap-orphans.js'
 
 /** SQLite's default WAL auto-checkpoint threshold (pages), which src/db leaves as it is. */
 const SQLITE_WAL_AUTOCHECKPOINT = 1000
@@ -47,8 +48,16 @@ async function anyDue(db: Kysely<DB>, engine: DbEngine): Promise<boolean> {
   return found.length > 0
 }
 
-/** Which of these tasks have a run in progress (any process). */
-export async function tasksRunning(db: Kysely<DB>, taskIds: string[]): Promise<Set<string>> {
+/**
+ * Which of these tasks have a run in progress (any process). A run of a cluster
+ * node already declared lost does not count: it is failed at the next reap, and
+ * an occurrence due meanwhile fires instead of being skipped for a dead run.
+ */
+export async function tasksRunning(
+  db: Kysely<DB>,
+  engine: DbEngine,
+  taskIds: string[],
+): Promise<Set<string>> {
   const out = new Set<string>()
   for (let i = 0; i < taskIds.length; i += 500) {
     const found = await db
@@ -57,6 +66,9 @@ export async function tasksRunning(db: Kysely<DB>, taskIds: string[]): Promise<S
       .distinct()
       .where('taskId', 'in', taskIds.slice(i, i + 500))
       .where('status', '=', 'running')
+      .where((eb) =>
+        eb.or([eb('claimedBy', 'is', null), eb('claimedBy', 'not in', lostClusterNodes(db, engine))]),
+      )
       .execute()
     for (const r of found) out.add(r.taskId)
   }
@@ -97,7 +109,7 @@ export async function claimDue(
     }
     if (due.length === 0) return []
     const guarded = due.filter((t) => t.overlapPolicy !== 'allow').map((t) => t.id)
-    const busy = guarded.length > 0 ? await tasksRunning(trx, guarded) : new Set<string>()
+    const busy = guarded.length > 0 ? await tasksRunning(trx, engine, guarded) : new Set<string>()
     const plans = due.map((task, i) => ({
       task,
       p: plan(task, now, busy.has(task.id), prepared?.[i]?.plan),

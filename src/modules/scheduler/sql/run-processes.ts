@@ -5,7 +5,7 @@
 import type { Kysely } from 'kysely'
 import type { DB } from '../../../db/types.js'
 import { decodeProcess, encodeStartTime, type ProcessIdentity } from '../../../process/identity.js'
-import { orphanRun } from './reap-orphans.js'
+import { orphanRun, type Staleness } from './reap-orphans.js'
 
 export async function setRunProcess(db: Kysely<DB>, id: string, identity: ProcessIdentity): Promise<void> {
   await db
@@ -28,9 +28,9 @@ export async function clearRunProcesses(db: Kysely<DB>, ids: string[]): Promise<
 export async function orphanedRunProcesses(
   db: Kysely<DB>,
   selfId: string,
-  staleBefore: Date,
+  staleness: Staleness,
 ): Promise<{ runId: string; process: ProcessIdentity }[]> {
-  const orphan = orphanRun(db, selfId, staleBefore)
+  const orphan = orphanRun(db, selfId, staleness)
   const found = await db
     .selectFrom('taskRuns')
     .select(['id', 'pid', 'pidStartTime'])
