@@ -159,6 +159,49 @@ describe.skipIf(!postgres || !hasRedis)('devices across three server processes',
     // A pause of a finished transfer is 409 from any node, as on one.
     expect((await cluster.call('node-c', 'POST', `/api/myntrix/jobs/${jobId}/pause`)).status).toBe(409)
 
+    // Upload through A, send through B: the transfer starts on A (the holder), its progress
+    // live on a jobs WebSocket on C.
+    const progressOnC: number[] = []
+    const jobsOnC = new WebSocket(
+      `${cluster.url('node-c').replace('http', 'ws')}/ws/myntrix/jobs?token=${await cluster.token()}`,
+    )
+    cleanups.push(() => jobsOnC.close())
+    let sentJobId = ''
+    jobsOnC.on('message', (data) => {
+      const m = JSON.parse(String(data))
+      if (m.type === 'job' && m.payload?.id === sentJobId) progressOnC.push(m.payload.progress as number)
+    })
+    await new Promise((resolve) => jobsOnC.once('open', resolve))
+    const stored = multipart([{ name: 'file', filename: 'moves.gcode', content: 'G4 P20\n'.repeat(60) }])
+    const upload = await cluster.send(
+      'node-a',
+      'POST',
+      `${DEVICES}/${id}/upload?send=false`,
+      stored.body,
+      stored.headers,
+    )
+    expect(upload.status).toBe(200)
+    const viaB = await cluster.call('node-b', 'POST', `${DEVICES}/${id}/files/${upload.body.file.id}/send`)
+    expect(viaB.status, JSON.stringify(viaB.body)).toBe(202)
+    sentJobId = viaB.body.job.id as string
+    const done = await waitFor(
+      async () => {
+        const j = await cluster.call('node-c', 'GET', `/api/myntrix/jobs/${sentJobId}`)
+        return j.body.status === 'completed' ? j.body : null
+      },
+      { what: 'the transfer sent through B to complete', timeoutMs: 60_000 },
+    )
+    expect(done.details).toMatchObject({ deviceId: id, linesAcknowledged: 60, totalLines: 60 })
+    await waitFor(() => progressOnC.includes(100), { what: 'the progress of the transfer on C' })
+    expect(progressOnC.some((p) => p > 0 && p < 100)).toBe(true)
+    // A second send through C while A streams is the holder's answer: one transfer per device.
+    const busy = await cluster.call('node-c', 'POST', `${DEVICES}/${id}/files/${upload.body.file.id}/send`)
+    expect(busy.status).toBe(202)
+    const twice = await cluster.call('node-b', 'POST', `${DEVICES}/${id}/files/${upload.body.file.id}/send`)
+    expect(twice.status).toBe(409)
+    expect(String(twice.body.detail)).toContain('already receiving a file')
+    await cluster.call('node-b', 'POST', `/api/myntrix/jobs/${busy.body.job.id}/cancel`)
+
     // Disconnect through B closes A's connection and frees the lease; a command then is 409 anywhere.
     const off = await cluster.call('node-b', 'POST', `${DEVICES}/${id}/disconnect`)
     expect(off.body.status).toBe('disconnected')

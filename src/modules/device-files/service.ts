@@ -55,6 +55,27 @@ export interface DevicesPort {
   atHolder(deviceId: string, method: string, params: unknown): Promise<unknown>
 }
 
+/** What starts a transfer on the device's holder (JSON: it may cross nodes). */
+interface TransferStart {
+  device: TransferDevice
+  fileId: string
+  restart?: Restart
+  queued?: { jobId: string }
+  startedBy: string | null
+}
+
+/** A job as it came back, here or from another node (JSON there: its times as strings). */
+function jobFromWire(job: Job): Job {
+  const at = (v: Date | string | null) => (typeof v === 'string' ? new Date(v) : v)
+  return {
+    ...job,
+    createdAt: at(job.createdAt) ?? new Date(),
+    updatedAt: at(job.updatedAt) ?? new Date(),
+    startedAt: at(job.startedAt),
+    finishedAt: at(job.finishedAt),
+  }
+}
+
 /** A pause, resume or cancel sent to the node that runs the transfer. */
 interface TransferAction {
   principal?: Principal
@@ -124,6 +145,7 @@ export class DeviceFilesService {
         return null
       })
     }
+    options.devices.onHolder('transfer.start', (p) => this.startTransferHere(p as TransferStart))
     options.devices.onHolder('transfer.cancel', async (p) => {
       const { jobId, reason } = p as TransferAction
       await this.unfinishedTransfer(jobId)?.cancel(reason ?? 'cancelled')
@@ -367,6 +389,9 @@ export class DeviceFilesService {
    * Starts a transfer job for the file; with a restart plan, the job continues
    * `restartOf`: its preamble first, then the file from the plan's line.
    * `startedBy`: who asked (jobs/started-by.ts); a queue's job says `queue` from its creation.
+   * The transfer runs where the device's connection is: in a cluster a send, upload-and-send
+   * or restart arriving at another node starts it on the holder (the file is read from the
+   * shared store there); on one instance, here.
    */
   async startTransfer(
     device: TransferDevice,
@@ -376,6 +401,16 @@ export class DeviceFilesService {
     queued?: { jobId: string },
     startedBy: string | null = null,
   ): Promise<Job> {
+    const start: TransferStart = { device, fileId: file.id, restart, queued, startedBy }
+    const job = await this.options.devices.atHolder(device.id, 'transfer.start', start)
+    return jobFromWire(job as Job)
+  }
+
+  /** startTransfer on the node that has the device's connection. */
+  private async startTransferHere(asked: TransferStart): Promise<Job> {
+    const { device, restart, queued, startedBy } = asked
+    const file = await this.repository.get(device.id, asked.fileId)
+    if (!file) throw new NotFoundError('file', asked.fileId)
     const link = this.options.devices.connectionOf(device.id)
     this.assertCanSend(device.id, link)
     const protocol = this.options.devices.protocolOf(device)
