@@ -114,7 +114,9 @@ describe.each(testEngines())('device queue on $name', (engine) => {
   })
 
   it('an item interrupted by a server stop holds the queue after the restart until continue', async () => {
-    const big = await storedFile(t, deviceId, 3000)
+    // Dwells (10 ms each, about 30 s in all): still streaming when the server stops, however fast
+    // the machine (3,000 plain moves can finish before the first throttled progress report).
+    const big = await storedFile(t, deviceId, 0, t.operator, 'G4 P10\n'.repeat(3000))
     const first = (await add({ fileId: big })).body.items[0]
     const second = (await add({ fileId })).body.items[0]
     await jobWhere(t, first.jobId, (j) => j.status === 'running' && j.progress > 0)

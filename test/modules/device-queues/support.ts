@@ -18,9 +18,18 @@ export async function simPrinter(t: TestApp, name: string, as: TestUser = t.oper
   return id
 }
 
-/** Stores a G-code file of `lines` moves on the device without sending it; answers its id. */
-export async function storedFile(t: TestApp, deviceId: string, lines = 40, as: TestUser = t.operator) {
-  const res = await upload(t, deviceId, 'part.gcode', gcode(lines).text, { as, query: '?send=false' })
+/**
+ * Stores a G-code file of `lines` moves on the device without sending it; answers its id.
+ * `content`: the file's text instead (a slow file of dwells, say).
+ */
+export async function storedFile(
+  t: TestApp,
+  deviceId: string,
+  lines = 40,
+  as: TestUser = t.operator,
+  content = gcode(lines).text,
+) {
+  const res = await upload(t, deviceId, 'part.gcode', content, { as, query: '?send=false' })
   if (res.status !== 200) throw new Error(`upload failed: ${res.status} ${res.text}`)
   return res.body.file.id as string
 }
