@@ -122,12 +122,12 @@ async function simDevice(c: ClusterServers, through: string, name: string): Prom
 }
 
 /** The readings a device's holder took (its own in-memory record, GET /telemetry on the holder). */
-async function readingsTaken(c: ClusterServers, id: string, solo: string | null): Promise<string[]> {
+async function readingsTaken(c: ClusterServers, id: string, solo: string | null) {
   const holder = solo ?? (await c.holder('device', id))?.name
   if (!holder) throw new Error(`no holder for ${id}`)
   const res = await c.call(holder, 'GET', `${API}/${id}/telemetry?limit=1000`)
   if (res.status !== 200) throw new Error(`telemetry: ${JSON.stringify(res.body)}`)
-  return (res.body as unknown as { ts: string }[]).map((s) => s.ts)
+  return { holder, readings: (res.body as unknown as { ts: string }[]).map((s) => s.ts) }
 }
 
 async function fanout(names: string[], redis: boolean) {
@@ -178,11 +178,13 @@ async function fanout(names: string[], redis: boolean) {
     // Expected: every reading a holder took from the window's start to a second before its end
     // (a second for the last ones to arrive), once per client watching that device.
     const taken = new Map<string, string[]>()
+    const held: Record<string, number> = {} // node -> devices it holds
     for (const id of ids) {
-      const all = await readingsTaken(c, id, redis ? null : names[0]!)
+      const { holder, readings } = await readingsTaken(c, id, redis ? null : names[0]!)
+      held[holder] = (held[holder] ?? 0) + 1
       taken.set(
         id,
-        all.filter((ts) => Date.parse(ts) >= windowStart && Date.parse(ts) < windowEnd - 1000),
+        readings.filter((ts) => Date.parse(ts) >= windowStart && Date.parse(ts) < windowEnd - 1000),
       )
     }
     let expected = 0
@@ -199,6 +201,7 @@ async function fanout(names: string[], redis: boolean) {
     const readings = [...taken.values()].reduce((n, s) => n + s.length, 0)
     return {
       instances: names.length,
+      held,
       readingsPerSecond: Math.round(readings / (seconds - 1)),
       framesPerSecond: Math.round(latencies.length / seconds),
       expected,
