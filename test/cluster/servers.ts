@@ -22,11 +22,13 @@ export class ClusterServers {
     /** Null: instances without Redis (one instance alone, for comparison). */
     private readonly redisUrl: string | null,
     private readonly defaults: Record<string, string> = {},
+    /** How a server is started: tsx on the sources, or `['node', 'dist/main.js']` (the build). */
+    private readonly command: string[] = [tsx, 'src/main.ts'],
   ) {}
 
   async boot(name: string, env: Record<string, string> = {}): Promise<RunningServer> {
     const server = await startServer({
-      command: [tsx, 'src/main.ts'],
+      command: this.command,
       env: {
         MYNTRIX_DATABASE_URL: this.db.url,
         ...(this.redisUrl === null ? {} : { MYNTRIX_REDIS_URL: this.redisUrl }),
@@ -83,6 +85,7 @@ export class ClusterServers {
   /** The server process itself: tsx's child, which a signal sent to tsx would not reach. */
   serverPid(name: string): number {
     const parent = String(this.servers.get(name)!.child.pid)
+    if (this.command[0] !== tsx) return Number(parent)
     const inner = fs
       .readdirSync('/proc')
       .filter((e) => /^\d+$/.test(e))

@@ -12,7 +12,7 @@ import { freePort } from './ports.js'
 
 export const root = path.resolve(import.meta.dirname, '../..')
 
-function newestMtimeMs(dir: string): number {
+export function newestMtimeMs(dir: string): number {
   let newest = 0
   for (const entry of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
     if (!entry.isFile()) continue
