@@ -101,21 +101,15 @@ describe.skipIf(!postgres || !hasRedis)('scheduled actions in a cluster', () => 
     expect(processesWith(marker)).toEqual([])
   }, 240_000)
 
-  it(`a device action reaches the node holding the device: ${OCCURRENCES} commands all succeed`, async (ctx) => {
+  it(`a device action reaches the node holding the device: ${OCCURRENCES} commands all succeed`, async () => {
     const { c, token } = await threeNodes()
     const id = await c.simPrinter('node-a', token)
     expect((await c.call('node-a', token, 'POST', `/api/myntrix/devices/${id}/connect`)).status).toBe(200)
-    // The devices service routes by lease on branch cluster-devices; until it does, a command
-    // through another node cannot reach the connection, and this test has nothing to test.
+    // A command through a node that does not hold the device reaches the holder.
     const probe = await c.call('node-b', token, 'POST', `/api/myntrix/devices/${id}/command`, {
       command: 'M105',
     })
-    if (probe.status !== 200) {
-      console.warn(
-        `[scheduled-actions] SKIPPED the device variant: a command through a non-holding node answers ${probe.status} (devices are not routed by lease in this build)`,
-      )
-      ctx.skip()
-    }
+    expect(probe.status).toBe(200)
     const runs = await everySecond(c, token, 'device', { deviceId: id, command: 'M105' })
     expect(runs.map((r) => r.error).filter(Boolean)).toEqual([])
     expect(runs.every((r) => r.status === 'success')).toBe(true)
