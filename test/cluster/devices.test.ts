@@ -117,6 +117,12 @@ describe.skipIf(!postgres || !hasRedis)('devices across three server processes',
     expect(firstFrames[0]?.type).toBe('status')
     expect(firstFrames[1]?.type).toBe('telemetry')
     expect(firstFrames[1]?.payload).toHaveProperty('temperature')
+    // The readings history is the holder's, from any node.
+    const history = await cluster.call('node-c', 'GET', `${DEVICES}/${id}/telemetry?limit=5`)
+    expect(history.status).toBe(200)
+    expect(history.body.length).toBeGreaterThan(0)
+    expect(history.body[0].readings).toHaveProperty('temperature')
+    expect(Number.isNaN(Date.parse(history.body[0].ts))).toBe(false)
 
     // Connect through C: answered by the holder, nothing opened on C (same holder, same epoch).
     const again = await cluster.call('node-c', 'POST', `${DEVICES}/${id}/connect`)

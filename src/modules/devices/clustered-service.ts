@@ -25,7 +25,7 @@ import { emitStatus } from './live-devices.js'
 import type { CommandResult } from './protocols/types.js'
 import { DevicesService, type DevicesServiceOptions, type HolderHandler } from './service.js'
 import { SharedTelemetrySnapshots } from './telemetry-snapshots.js'
-import type { Device } from './types.js'
+import type { Device, TelemetrySample } from './types.js'
 
 type Op = 'connect' | 'disconnect' | 'command' | 'delete'
 
@@ -41,6 +41,8 @@ export const DEVICE_LEASE = 'device'
 
 /** How long a device's last telemetry stays readable after its last reading. */
 const SNAPSHOT_TTL_MS = 60 * 60 * 1000
+/** The holder's method answering a device's recent readings. */
+const RECENT_TELEMETRY = 'telemetry.recent'
 
 const ROLE_NEED: Record<Op, string> = {
   connect: 'connect devices',
@@ -90,6 +92,23 @@ export class ClusteredDevicesService extends DevicesService {
     for (const op of Object.keys(ROLE_NEED) as Op[]) {
       cluster.rpc.handle(`devices.${op}`, (params) => this.act(op, params as Forwarded, true))
     }
+    // The readings history lives in the holder's memory: any node answers with the holder's.
+    this.onHolder(RECENT_TELEMETRY, async (p) => {
+      const { id, limit } = p as { id: string; limit: number }
+      return this.live.recentTelemetry(id, limit)
+    })
+  }
+
+  override async telemetry(principal: Principal, id: string, limit: number): Promise<TelemetrySample[]> {
+    await this.get(principal, id)
+    const samples = (await this.routeToHolder(
+      id,
+      RECENT_TELEMETRY,
+      { id, limit },
+      false,
+    )) as TelemetrySample[]
+    // From another node the times arrive as JSON strings.
+    return samples.map((s) => ({ ...s, ts: new Date(s.ts) }))
   }
 
   override async connect(principal: Principal, id: string): Promise<Device> {
