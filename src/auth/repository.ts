@@ -1,6 +1,6 @@
-import { sql } from 'kysely'
+import { type Selectable, sql } from 'kysely'
 import { countOf } from '../db/page.js'
-import type { Database } from '../db/types.js'
+import type { Database, UsersTable } from '../db/types.js'
 import { fromDbBool, fromDbInt, fromDbTime, toDbBool, toDbTime } from '../db/values.js'
 import type { Role } from './principal.js'
 
@@ -38,16 +38,7 @@ export interface ApiKey {
   revokedAt: Date | null
 }
 
-type UserRow = {
-  id: string
-  username: string
-  role: string
-  disabled: boolean | number
-  passwordHash: string
-  tokenVersion: number | string
-  createdAt: Date | string
-  updatedAt: Date | string
-}
+type UserRow = Selectable<UsersTable>
 
 function toUser(row: UserRow): User {
   return {

@@ -299,6 +299,7 @@ export interface NotificationDeliveriesTable {
   eventKind: string
   resourceType: string | null
   resourceId: string | null
+  /** The exact JSON text sent (and signed) at every attempt. */
   body: string
   status: string
   attempts: number

@@ -131,15 +131,9 @@ export const CreateAlertRuleBody = Type.Object(
 )
 export type CreateAlertRuleBody = Static<typeof CreateAlertRuleBody>
 
-export const UpdateAlertRuleBody = Type.Object(
-  {
-    name: Type.Optional(NameString({ maxLength: 200 })),
-    enabled: Type.Optional(Type.Boolean()),
-    condition: Type.Optional(ConditionSchema),
-    forSeconds: Type.Optional(ForSeconds),
-    cooldownSeconds: Type.Optional(CooldownSeconds),
-    actions: Type.Optional(Actions),
-  },
+/** A change: any of the fields a rule is created with (at least one), under the same limits. */
+export const UpdateAlertRuleBody = Type.Partial(
+  Type.Object({ ...CreateAlertRuleBody.properties, enabled: Type.Boolean() }),
   { additionalProperties: false, minProperties: 1 },
 )
 export type UpdateAlertRuleBody = Static<typeof UpdateAlertRuleBody>

@@ -1,7 +1,7 @@
 // SQL for device_files. snake_case stays in here (CamelCasePlugin maps it);
 // the table type is declared locally so the shared DB type need not change.
 
-import type { ColumnType, Kysely } from 'kysely'
+import type { ColumnType, Kysely, Selectable } from 'kysely'
 import { newId } from '../../db/ids.js'
 import type { Database, DB, DbInt, DbTime } from '../../db/types.js'
 import { fromDbInt, fromDbIntOrNull, fromDbTime, toDbTime } from '../../db/values.js'
@@ -22,12 +22,8 @@ export interface DeviceFilesTable {
 
 type FilesDb = Kysely<DB & { deviceFiles: DeviceFilesTable }>
 
-export interface DeviceFile {
-  id: string
-  deviceId: string
-  ownerId: string
-  name: string
-  sha256: string
+export interface DeviceFile
+  extends Omit<DeviceFilesTable, 'sizeBytes' | 'kind' | 'lineCount' | 'createdAt' | 'updatedAt'> {
   sizeBytes: number
   kind: FileKind
   /** Lines that go on the wire (G-code after comments and blanks are stripped); null for raw files. */
@@ -39,26 +35,11 @@ export interface DeviceFile {
 /** A stored file before it has a row: the id and times are the repository's. */
 export type NewDeviceFile = Omit<DeviceFile, 'id' | 'createdAt' | 'updatedAt'>
 
-type Row = {
-  id: string
-  deviceId: string
-  ownerId: string
-  name: string
-  sha256: string
-  sizeBytes: number | string
-  kind: string
-  lineCount: number | string | null
-  createdAt: Date | string
-  updatedAt: Date | string
-}
+type Row = Selectable<DeviceFilesTable>
 
 function toFile(row: Row): DeviceFile {
   return {
-    id: row.id,
-    deviceId: row.deviceId,
-    ownerId: row.ownerId,
-    name: row.name,
-    sha256: row.sha256,
+    ...row,
     sizeBytes: fromDbInt(row.sizeBytes),
     kind: row.kind as FileKind,
     lineCount: fromDbIntOrNull(row.lineCount),

@@ -10,9 +10,10 @@ import type { Job, JobsService } from '../jobs/service.js'
 import { startedByOf } from '../jobs/started-by.js'
 import type { BlobStore } from './blob-store.js'
 import type { TransferCheckpoint } from './checkpoint.js'
+import type { DevicesPort, TransferDevice } from './ports.js'
 import type { DeviceFile } from './repository.js'
 import { MACHINE_KINDS, planRestart, type RestartPlan } from './restart.js'
-import type { DeviceFilesService, DevicesPort, TransferDevice } from './service.js'
+import type { DeviceFilesService } from './service.js'
 import { TRANSFER_JOB_TYPE } from './transfer.js'
 
 const RESTARTABLE: readonly Job['status'][] = ['interrupted', 'failed', 'cancelled']

@@ -15,45 +15,14 @@ import type { BlobStore } from './blob-store.js'
 import { CheckpointKeeper } from './checkpoint.js'
 import { assertExtensionAllowed, type ExtensionPolicy, fileKindOf } from './extensions.js'
 import { sanitizeFilename } from './filename.js'
+import { KeyedLock } from './keyed-lock.js'
+import type { DeviceLink, DevicesPort, Restart, TransferDevice } from './ports.js'
 import { type DeviceFile, DeviceFilesRepository } from './repository.js'
-import type { RestartPlan } from './restart.js'
-import { gcodeStreamerFor, rawStreamer } from './streamers/index.js'
-import { GcodeFileSource, LineCounter, type LineSource, ResumeSource } from './streamers/source.js'
-import {
-  DEFAULT_STALL_TIMEOUT_MS,
-  type Streamer,
-  type StreamerOptions,
-  type StreamSession,
-} from './streamers/types.js'
+import { gcodeStreamerFor } from './streamers/index.js'
+import { LineCounter } from './streamers/source.js'
+import type { StreamerOptions } from './streamers/types.js'
 import { TRANSFER_JOB_TYPE, Transfer } from './transfer.js'
-
-/** The few parts of a device's open connection this area drives. */
-export interface DeviceLink {
-  readonly status: string
-  readonly activeProtocol: { readonly name: string } | null
-  exclusive<T>(work: (session: StreamSession) => Promise<T>): Promise<T>
-}
-
-/** What this area needs from the devices service. */
-export interface DevicesPort {
-  get(
-    principal: Principal,
-    id: string,
-  ): Promise<{
-    id: string
-    name: string
-    ownerId: string
-    connectionString: string
-    configuration: Record<string, unknown>
-  }>
-  connectionOf(id: string): DeviceLink | null
-  /** The protocol the device speaks (its open connection's, else what its settings give). */
-  protocolOf(device: { id: string; connectionString: string; configuration: Record<string, unknown> }): string
-  /** What this node does on a device whose connection it has (a transfer's pause). */
-  onHolder(method: string, handler: (params: unknown) => Promise<unknown>): void
-  /** Runs onHolder's `method` on the node that has the device's connection (in a cluster, its holder). */
-  atHolder(deviceId: string, method: string, params: unknown): Promise<unknown>
-}
+import { transferStreamer } from './transfer-streamer.js'
 
 /** What starts a transfer on the device's holder (JSON: it may cross nodes). */
 interface TransferStart {
@@ -104,23 +73,6 @@ export interface UploadInput {
   send: boolean
 }
 
-/** The device a transfer goes to, as the devices service answers it. */
-export interface TransferDevice {
-  id: string
-  name: string
-  ownerId: string
-  connectionString: string
-  configuration: Record<string, unknown>
-}
-
-/** A transfer that restarts an earlier job. */
-export interface Restart {
-  jobId: string
-  plan: RestartPlan
-  /** Written to the new job's log before anything is sent. */
-  log: string
-}
-
 export class DeviceFilesService {
   readonly repository: DeviceFilesRepository
   /** The transfer using each device, until it lets the device go (before its job's final status). */
@@ -130,7 +82,7 @@ export class DeviceFilesService {
   /** Devices whose transfer is being set up (its job not yet created). */
   private readonly starting = new Set<string>()
   /** Per content hash: uploads and deletes of one blob run one after another. */
-  private readonly blobLocks = new Map<string, Promise<unknown>>()
+  private readonly blobLocks = new KeyedLock()
   private readonly offBus: (() => void)[] = []
   private isStopped = false
 
@@ -175,7 +127,7 @@ export class DeviceFilesService {
     let removed = 0
     for (const sha of await store.list()) {
       if (referenced.has(sha)) continue
-      await this.withBlobLock(sha, async () => {
+      await this.blobLocks.run(sha, async () => {
         if (!(await this.repository.isReferenced(sha))) {
           await store.remove(sha)
           removed++
@@ -226,7 +178,7 @@ export class DeviceFilesService {
         }
         throw err
       })
-    const file = await this.withBlobLock(blob.sha256, async () => {
+    const file = await this.blobLocks.run(blob.sha256, async () => {
       const recorded = await this.repository.upsert(
         {
           deviceId,
@@ -277,7 +229,7 @@ export class DeviceFilesService {
     if (transfer && transfer.file.id === fileId) {
       throw new ConflictError(`file ${fileId} is being sent (job ${transfer.jobId}); cancel the job first`)
     }
-    await this.withBlobLock(file.sha256, async () => {
+    await this.blobLocks.run(file.sha256, async () => {
       await this.repository.delete(deviceId, fileId)
       if (!(await this.repository.isReferenced(file.sha256))) await this.options.store.remove(file.sha256)
     })
@@ -309,7 +261,7 @@ export class DeviceFilesService {
    */
   async shareWith(deviceId: string, file: DeviceFile): Promise<DeviceFile> {
     if (file.deviceId === deviceId) return file
-    return this.withBlobLock(file.sha256, async () => {
+    return this.blobLocks.run(file.sha256, async () => {
       if (!(await this.options.store.exists(file.sha256))) {
         throw new UnprocessableError(`the stored content of file ${file.id} is missing; upload it again`)
       }
@@ -453,28 +405,7 @@ export class DeviceFilesService {
       this.starting.delete(device.id)
       throw err
     }
-    const configured = device.configuration.stallTimeoutMs
-    const timeouts = device.configuration.commandTimeouts
-    const options: StreamerOptions = {
-      ...this.options.streamer,
-      // Validated when stored (devices/configuration.ts): command words to milliseconds.
-      commandTimeouts:
-        typeof timeouts === 'object' && timeouts !== null ? (timeouts as Record<string, number>) : {},
-      stallTimeoutMs:
-        typeof configured === 'number' ? configured : (DEFAULT_STALL_TIMEOUT_MS[protocol] ?? null),
-    }
-    let streamer: Streamer
-    if (gcode) {
-      let source: LineSource = new GcodeFileSource(this.options.store.open(file.sha256))
-      let lines = file.lineCount ?? 0
-      if (restart) {
-        source = new ResumeSource(restart.plan.preamble.lines, source, restart.plan.fromLine)
-        lines = restart.plan.preamble.lines.length + restart.plan.remainingLines
-      }
-      streamer = gcode(source, lines, file.sizeBytes, options)
-    } else {
-      streamer = rawStreamer(file, this.options.store, protocol, options)
-    }
+    const streamer = transferStreamer(device, file, protocol, gcode, restart, this.options)
     const transfer = new Transfer(
       job.id,
       file,
@@ -507,16 +438,5 @@ export class DeviceFilesService {
     this.starting.delete(device.id)
     void transfer.run().finally(() => this.unfinished.delete(transfer))
     return job
-  }
-
-  private withBlobLock<T>(sha256: string, work: () => Promise<T>): Promise<T> {
-    const previous = this.blobLocks.get(sha256) ?? Promise.resolve()
-    const next = previous.catch(() => {}).then(work)
-    const settled = next.catch(() => {})
-    this.blobLocks.set(sha256, settled)
-    void settled.then(() => {
-      if (this.blobLocks.get(sha256) === settled) this.blobLocks.delete(sha256)
-    })
-    return next
   }
 }

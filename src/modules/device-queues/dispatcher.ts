@@ -12,8 +12,8 @@
 
 import { ConflictError } from '../../errors.js'
 import type { Logger } from '../../logger.js'
+import type { TransferDevice } from '../device-files/ports.js'
 import type { DeviceFile } from '../device-files/repository.js'
-import type { TransferDevice } from '../device-files/service.js'
 import type { JobsService } from '../jobs/service.js'
 import type { GroupRepository } from './group-repository.js'
 import type { EndedClaim, QueueRepository } from './repository.js'

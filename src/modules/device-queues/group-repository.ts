@@ -1,8 +1,9 @@
 // SQL for device groups and their members; snake_case stays in here.
 
+import type { Selectable } from 'kysely'
 import type { Database } from '../../db/types.js'
 import { fromDbInt, fromDbTime, toDbTime } from '../../db/values.js'
-import type { DeviceGroup, QueueDb, QueueTables } from './tables.js'
+import type { DeviceGroup, DeviceGroupsTable, QueueDb, QueueTables } from './tables.js'
 
 export class GroupRepository {
   private readonly db: QueueDb
@@ -94,14 +95,9 @@ async function writeMembers(db: QueueDb, groupId: string, members: string[]): Pr
     .execute()
 }
 
-function toGroup(
-  row: { id: string; ownerId: string; name: string; createdAt: unknown; updatedAt: unknown },
-  members: string[],
-): DeviceGroup {
+function toGroup(row: Selectable<DeviceGroupsTable>, members: string[]): DeviceGroup {
   return {
-    id: row.id,
-    ownerId: row.ownerId,
-    name: row.name,
+    ...row,
     members,
     createdAt: fromDbTime(row.createdAt)!,
     updatedAt: fromDbTime(row.updatedAt)!,

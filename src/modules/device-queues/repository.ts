@@ -2,12 +2,15 @@
 // status is its job's: `pending` items wait, a `running` one holds its device.
 // Group SQL lives in group-repository.ts.
 
+import type { Selectable } from 'kysely'
 import type { Database } from '../../db/types.js'
 import { fromDbInt, fromDbTime, toDbTime } from '../../db/values.js'
 import { FINISHED_JOB_STATUSES } from '../jobs/types.js'
 import { moveTo, placeByPriority } from './queue-order.js'
 import type {
   DeviceHead,
+  DeviceQueueHeadsTable,
+  DeviceQueueItemsTable,
   QueueDb,
   QueueEntry,
   QueueHold,
@@ -16,36 +19,36 @@ import type {
   QueueTables,
 } from './tables.js'
 
-type ItemRow = {
-  id: string
-  ownerId: string
-  deviceId: string | null
-  groupId: string | null
-  fileDeviceId: string
-  fileId: string
-  jobId: string
-  position: number | string
-  priority: number | string
-  requireConfirm: number | string
-  assignedDeviceId: string | null
-  createdAt: unknown
-}
-
-function toItem(row: ItemRow): QueueItem {
+/** Columns come back as the driver reads them (PostgreSQL counts as strings, SQLite times as text). */
+function toItem(row: Selectable<DeviceQueueItemsTable>): QueueItem {
   return {
-    id: row.id,
-    ownerId: row.ownerId,
-    deviceId: row.deviceId,
-    groupId: row.groupId,
-    fileDeviceId: row.fileDeviceId,
-    fileId: row.fileId,
-    jobId: row.jobId,
+    ...row,
     position: fromDbInt(row.position),
     priority: fromDbInt(row.priority),
     requireConfirm: fromDbInt(row.requireConfirm) === 1,
-    assignedDeviceId: row.assignedDeviceId,
     createdAt: fromDbTime(row.createdAt)!,
   }
+}
+
+function toEntry(
+  row: Selectable<DeviceQueueItemsTable> & {
+    name: string
+    status: string
+    progress: unknown
+    error: string | null
+  },
+): QueueEntry {
+  return {
+    ...toItem(row),
+    name: row.name,
+    status: row.status,
+    progress: fromDbInt(row.progress),
+    error: row.error,
+  }
+}
+
+function toHead(row: Selectable<DeviceQueueHeadsTable>): DeviceHead {
+  return { ...row, hold: row.hold as QueueHold | null, updatedAt: fromDbTime(row.updatedAt)! }
 }
 
 /** A claim whose job has ended: the device is to be released (and maybe held). */
@@ -68,11 +71,13 @@ export class QueueRepository {
 
   // ---- items ------------------------------------------------------------------
 
+  /** Items joined to their jobs, whose status is the items'. */
+  private withJobs() {
+    return this.db.selectFrom('deviceQueueItems as i').innerJoin('jobs as j', 'j.id', 'i.jobId')
+  }
+
   private scoped(ref: QueueRef) {
-    return this.db
-      .selectFrom('deviceQueueItems as i')
-      .innerJoin('jobs as j', 'j.id', 'i.jobId')
-      .where(ref.kind === 'device' ? 'i.deviceId' : 'i.groupId', '=', ref.id)
+    return this.withJobs().where(ref.kind === 'device' ? 'i.deviceId' : 'i.groupId', '=', ref.id)
   }
 
   /** The queue's waiting and running items, running first, then by position. */
@@ -85,31 +90,16 @@ export class QueueRepository {
       .orderBy('i.position')
       .orderBy('i.id')
       .execute()
-    return rows.map((r) => ({
-      ...toItem(r),
-      name: r.name,
-      status: r.status,
-      progress: fromDbInt(r.progress),
-      error: r.error,
-    }))
+    return rows.map(toEntry)
   }
 
   async get(id: string): Promise<QueueEntry | undefined> {
-    const row = await this.db
-      .selectFrom('deviceQueueItems as i')
-      .innerJoin('jobs as j', 'j.id', 'i.jobId')
+    const row = await this.withJobs()
       .selectAll('i')
       .select(['j.name', 'j.status', 'j.progress', 'j.error'])
       .where('i.id', '=', id)
       .executeTakeFirst()
-    if (!row) return undefined
-    return {
-      ...toItem(row),
-      name: row.name,
-      status: row.status,
-      progress: fromDbInt(row.progress),
-      error: row.error,
-    }
+    return row ? toEntry(row) : undefined
   }
 
   /** How many items wait in the queue. */
@@ -196,9 +186,7 @@ export class QueueRepository {
 
   /** Every waiting item (device queues' and groups'), in queue order. */
   async allWaiting(): Promise<QueueItem[]> {
-    const rows = await this.db
-      .selectFrom('deviceQueueItems as i')
-      .innerJoin('jobs as j', 'j.id', 'i.jobId')
+    const rows = await this.withJobs()
       .selectAll('i')
       .where('j.status', '=', 'pending')
       .orderBy('i.position')
@@ -236,9 +224,7 @@ export class QueueRepository {
       .selectAll()
       .where('deviceId', '=', deviceId)
       .executeTakeFirst()
-    return row
-      ? { ...row, hold: row.hold as QueueHold | null, updatedAt: fromDbTime(row.updatedAt)! }
-      : undefined
+    return row ? toHead(row) : undefined
   }
 
   /** The heads that hold a device (a claim or a hold), keyed by device. */
@@ -249,12 +235,7 @@ export class QueueRepository {
       .selectAll()
       .where('deviceId', 'in', deviceIds)
       .execute()
-    return new Map(
-      rows.map((r) => [
-        r.deviceId,
-        { ...r, hold: r.hold as QueueHold | null, updatedAt: fromDbTime(r.updatedAt)! },
-      ]),
-    )
+    return new Map(rows.map((r) => [r.deviceId, toHead(r)]))
   }
 
   /**

@@ -64,28 +64,15 @@ export type QueueHold = 'confirm' | 'interrupted' | 'failed'
 /** A device's queue, or a group's. */
 export type QueueRef = { kind: 'device'; id: string } | { kind: 'group'; id: string }
 
-export interface DeviceGroup {
-  id: string
-  ownerId: string
-  name: string
+export interface DeviceGroup extends Omit<DeviceGroupsTable, 'createdAt' | 'updatedAt'> {
   /** Device ids, in the order dispatch tries them. */
   members: string[]
   createdAt: Date
   updatedAt: Date
 }
 
-export interface QueueItem {
-  id: string
-  ownerId: string
-  deviceId: string | null
-  groupId: string | null
-  fileDeviceId: string
-  fileId: string
-  jobId: string
-  position: number
-  priority: number
+export interface QueueItem extends Omit<DeviceQueueItemsTable, 'requireConfirm' | 'createdAt'> {
   requireConfirm: boolean
-  assignedDeviceId: string | null
   createdAt: Date
 }
 
@@ -97,11 +84,7 @@ export interface QueueEntry extends QueueItem {
   error: string | null
 }
 
-export interface DeviceHead {
-  deviceId: string
-  itemId: string | null
-  jobId: string | null
+export interface DeviceHead extends Omit<DeviceQueueHeadsTable, 'hold' | 'updatedAt'> {
   hold: QueueHold | null
-  holdJobId: string | null
   updatedAt: Date
 }

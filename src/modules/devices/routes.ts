@@ -114,33 +114,20 @@ export function deviceRoutes(app: AppInstance, service: DevicesService, bus: Eve
     },
   )
 
-  app.post(
-    '/api/myntrix/devices/:id/connect',
-    {
-      preHandler: requireRole('operator'),
-      schema: {
-        tags,
-        summary: 'Open the port or socket; answers once open and greeted. Failures answer the OS reason',
-        params: DeviceIdParams,
-        response: { 200: DeviceSchema },
+  // Connect and disconnect: the same route but for the verb, each answering the device after.
+  for (const [action, summary] of [
+    ['connect', 'Open the port or socket; answers once open and greeted. Failures answer the OS reason'],
+    ['disconnect', 'Close the connection'],
+  ] as const) {
+    app.post(
+      `/api/myntrix/devices/:id/${action}`,
+      {
+        preHandler: requireRole('operator'),
+        schema: { tags, summary, params: DeviceIdParams, response: { 200: DeviceSchema } },
       },
-    },
-    async (request) => deviceView(await service.connect(principalOf(request), request.params.id)),
-  )
-
-  app.post(
-    '/api/myntrix/devices/:id/disconnect',
-    {
-      preHandler: requireRole('operator'),
-      schema: {
-        tags,
-        summary: 'Close the connection',
-        params: DeviceIdParams,
-        response: { 200: DeviceSchema },
-      },
-    },
-    async (request) => deviceView(await service.disconnect(principalOf(request), request.params.id)),
-  )
+      async (request) => deviceView(await service[action](principalOf(request), request.params.id)),
+    )
+  }
 
   app.post(
     '/api/myntrix/devices/:id/command',

@@ -16,7 +16,7 @@ import {
 } from '../../errors.js'
 import type { EventBus, JobEventPayload } from '../../events/bus.js'
 import { InstanceRegistry, type ProcessLiveness } from '../../process/liveness.js'
-import { parseQueryTime } from '../../time.js'
+import { type JobListQuery, listFilterOf, statsFilterOf } from './caller-query.js'
 import { CheckpointWriter } from './checkpoint-writer.js'
 import { InterruptedJobs } from './interrupted.js'
 import { jobEventPayload } from './job-event.js'
@@ -29,11 +29,11 @@ import {
   type CancelHandler,
   type CreateJobInput,
   FINISHED_JOB_STATUSES,
-  JOB_STATUSES,
   type Job,
   type JobStatus,
 } from './types.js'
 
+export type { JobListQuery } from './caller-query.js'
 export { INSTANCE_STALE_MS } from './interrupted.js'
 export { jobEventPayload } from './job-event.js'
 export * from './types.js'
@@ -58,14 +58,6 @@ export interface JobsServiceOptions {
   liveness?: ProcessLiveness
   /** The database engine (PostgreSQL needs typed parameters in batched writes). */
   engine: DbEngine
-}
-
-export interface JobListQuery {
-  status?: string[]
-  type?: string
-  since?: string
-  limit: number
-  offset: number
 }
 
 const isFinished = (status: JobStatus) => FINISHED_JOB_STATUSES.includes(status)
@@ -297,20 +289,9 @@ export class JobsService {
   // ---- what the HTTP routes call: the same rules, scoped to the caller ----
 
   async listFor(principal: Principal, query: JobListQuery): Promise<{ items: Job[]; total: number }> {
-    const statuses = parseStatuses(query.status)
-    let since: Date | undefined
-    if (query.since !== undefined) {
-      since = parseQueryTime(query.since, 'query.since')
-    }
-    return this.repository.list({
-      ownerId: ownerScope(principal),
-      statuses,
-      type: query.type,
-      since,
-      recentSince: new Date(this.now().getTime() - this.recentMs),
-      limit: query.limit,
-      offset: query.offset,
-    })
+    return this.repository.list(
+      listFilterOf(principal, query, new Date(this.now().getTime() - this.recentMs)),
+    )
   }
 
   async getFor(principal: Principal, id: string): Promise<Job> {
@@ -337,21 +318,15 @@ export class JobsService {
     return this.bus.onAnyNode('job.updated', ({ job }) => listener(job))
   }
 
-  /** May this caller see this job (for the live feed)? */
   /** Counts by outcome and run time, grouped; owner-scoped like the list. 400 for a bad range. */
   async statsFor(principal: Principal, query: { groupBy?: JobStatsGroupBy; from?: string; to?: string }) {
-    const from = query.from === undefined ? null : parseQueryTime(query.from, 'query.from')
-    const to = query.to === undefined ? null : parseQueryTime(query.to, 'query.to')
-    if (from && to && from.getTime() >= to.getTime()) {
-      throw new ValidationError('from must be before to', [
-        { path: 'query.to', message: 'must be after from' },
-      ])
-    }
-    const groupBy = query.groupBy ?? 'type'
-    const groups = await this.repository.stats({ groupBy, ownerId: ownerScope(principal), from, to })
+    const filter = statsFilterOf(principal, query)
+    const groups = await this.repository.stats(filter)
+    const { groupBy, from, to } = filter
     return { groupBy, from: from?.toISOString() ?? null, to: to?.toISOString() ?? null, groups }
   }
 
+  /** May this caller see this job (for the live feed)? */
   canSee(principal: Principal, job: { ownerId: string | null }): boolean {
     return job.ownerId === null || ownerScope(principal) === null || job.ownerId === principal.id
   }
@@ -443,20 +418,4 @@ export class JobsService {
   private emit(job: Job): void {
     this.bus.emit('job.updated', { job: jobEventPayload(job) })
   }
-}
-
-/** `?status=running&status=pending` or `?status=running,pending`. */
-function parseStatuses(values: string[] | undefined): JobStatus[] | undefined {
-  if (!values?.length) return undefined
-  const statuses = values
-    .flatMap((v) => v.split(','))
-    .map((s) => s.trim())
-    .filter(Boolean)
-  const bad = statuses.filter((s) => !(JOB_STATUSES as readonly string[]).includes(s))
-  if (bad.length) {
-    throw new ValidationError(`status must be one of ${JOB_STATUSES.join(', ')}, got "${bad[0]}"`, [
-      { path: 'query.status', message: `must be one of ${JOB_STATUSES.join(', ')}` },
-    ])
-  }
-  return statuses as JobStatus[]
 }

@@ -12,7 +12,7 @@ import type { LineSource } from './source.js'
 import { RawFileSource } from './source.js'
 import type { Streamer, StreamerOptions } from './types.js'
 
-type GcodeStreamerFactory = (
+export type GcodeStreamerFactory = (
   source: LineSource,
   totalLines: number,
   totalBytes: number,
