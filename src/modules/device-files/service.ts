@@ -5,6 +5,7 @@
 
 import type { Readable } from 'node:stream'
 import { assertRole, type Principal } from '../../auth/principal.js'
+import { withDates } from '../../cluster/wire-dates.js'
 import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from '../../errors.js'
 import type { EventBus } from '../../events/bus.js'
 import type { Logger } from '../../logger.js'
@@ -31,18 +32,6 @@ interface TransferStart {
   restart?: Restart
   queued?: { jobId: string }
   startedBy: string | null
-}
-
-/** A job as it came back, here or from another node (JSON there: its times as strings). */
-function jobFromWire(job: Job): Job {
-  const at = (v: Date | string | null) => (typeof v === 'string' ? new Date(v) : v)
-  return {
-    ...job,
-    createdAt: at(job.createdAt) ?? new Date(),
-    updatedAt: at(job.updatedAt) ?? new Date(),
-    startedAt: at(job.startedAt),
-    finishedAt: at(job.finishedAt),
-  }
 }
 
 /** A pause, resume or cancel sent to the node that runs the transfer. */
@@ -355,7 +344,7 @@ export class DeviceFilesService {
   ): Promise<Job> {
     const start: TransferStart = { device, fileId: file.id, restart, queued, startedBy }
     const job = await this.options.devices.atHolder(device.id, 'transfer.start', start)
-    return jobFromWire(job as Job)
+    return withDates(job as Job, ['createdAt', 'updatedAt', 'startedAt', 'finishedAt'])
   }
 
   /** startTransfer on the node that has the device's connection. */

@@ -19,6 +19,7 @@ import type { Lease, LeaseManager } from '../../cluster/leases.js'
 import { ResourceRouter } from '../../cluster/placement.js'
 import { Reconciler } from '../../cluster/reconciler.js'
 import type { NodeRpc } from '../../cluster/rpc.js'
+import { withDates } from '../../cluster/wire-dates.js'
 import { resolveConfiguration } from './configuration.js'
 import type { DeviceSnapshot } from './live-devices.js'
 import { emitStatus } from './live-devices.js'
@@ -107,8 +108,7 @@ export class ClusteredDevicesService extends DevicesService {
       { id, limit },
       false,
     )) as TelemetrySample[]
-    // From another node the times arrive as JSON strings.
-    return samples.map((s) => ({ ...s, ts: new Date(s.ts) }))
+    return samples.map((s) => withDates(s, ['ts']))
   }
 
   override async connect(principal: Principal, id: string): Promise<Device> {
@@ -193,7 +193,9 @@ export class ClusteredDevicesService extends DevicesService {
       local: (lease) => this.here(op, p, lease),
     })
     if (routed.where === 'here') return routed.value
-    return op === 'connect' || op === 'disconnect' ? reviveDevice(routed.value) : routed.value
+    return op === 'connect' || op === 'disconnect'
+      ? withDates(routed.value as Device, ['lastSeen', 'createdAt', 'updatedAt'])
+      : routed.value
   }
 
   private async here(op: Op, p: Forwarded, lease: Lease | null): Promise<unknown> {
@@ -314,16 +316,5 @@ export class ClusteredDevicesService extends DevicesService {
     if (!written) return
     this.options.logger.warn({ deviceId: device.id, node: device.nodeAffinity }, lastError)
     emitStatus(this.options.bus, { ...device, status: 'error', lastError })
-  }
-}
-
-/** A device as the holder answered it (JSON): its times as Dates again. */
-function reviveDevice(value: unknown): Device {
-  const d = value as Device & { lastSeen: string | null; createdAt: string; updatedAt: string }
-  return {
-    ...d,
-    lastSeen: d.lastSeen === null ? null : new Date(d.lastSeen),
-    createdAt: new Date(d.createdAt),
-    updatedAt: new Date(d.updatedAt),
   }
 }
