@@ -3,10 +3,13 @@
 //          many lines in flight as fit in the 128-byte receive buffer, each
 //          `ok`/`error` freeing the bytes of the oldest line.
 //   wait:  send-and-wait, one line in flight, the next written on its `ok`.
-//   node --import tsx grbl-loop.ts <count|wait> <port> <file> [baud]
+// Serialport's default I/O (thread pool); --event-loop: Myntrix's binding.
+//   node --import tsx grbl-loop.ts <count|wait> <port> <file> [baud] [--event-loop]
 import { readFileSync } from 'node:fs'
 import { ReadlineParser } from '@serialport/parser-readline'
+import { SerialPortStream } from '@serialport/stream'
 import { SerialPort } from 'serialport'
+import { eventLoopBinding } from '../../src/modules/devices/transports/event-loop-binding.js'
 import { prepareGcode } from '../../src/modules/firmware/gcode.js'
 import { GRBL_DEFAULT_RX_BUFFER } from '../../src/modules/firmware/grbl/wire.js'
 
@@ -17,7 +20,9 @@ if ((mode !== 'count' && mode !== 'wait') || path === undefined || file === unde
 }
 const lines = prepareGcode(readFileSync(file, 'latin1'))
 const capacity = mode === 'count' ? GRBL_DEFAULT_RX_BUFFER : Number.POSITIVE_INFINITY
-const port = new SerialPort({ path, baudRate: Number(baudRaw ?? 115200) })
+const port = process.argv.includes('--event-loop')
+  ? new SerialPortStream({ binding: eventLoopBinding, path, baudRate: Number(baudRaw ?? 115200) })
+  : new SerialPort({ path, baudRate: Number(baudRaw ?? 115200) })
 const parser = port.pipe(new ReadlineParser({ delimiter: '\n' }))
 let next = 0
 const inFlight: number[] = []

@@ -1,10 +1,15 @@
 // The physical limit: the least a sender can do. Same bytes as Myntrix and
 // printcore send (N-numbered lines with checksums), one line in flight, the
-// next written the moment its `ok` arrives.
-//   node --import tsx minimal-loop.ts <port> <file> [baud]
+// next written the moment its `ok` arrives. It reads and writes the port as
+// serialport does by default (libuv thread pool); with --event-loop it uses
+// the binding Myntrix uses (devices/transports/event-loop-binding.ts), which
+// separates what Myntrix's I/O path gains from what its own work costs.
+//   node --import tsx minimal-loop.ts <port> <file> [baud] [--event-loop]
 import { readFileSync } from 'node:fs'
 import { ReadlineParser } from '@serialport/parser-readline'
+import { SerialPortStream } from '@serialport/stream'
 import { SerialPort } from 'serialport'
+import { eventLoopBinding } from '../../src/modules/devices/transports/event-loop-binding.js'
 import { prepareGcode } from '../../src/modules/firmware/gcode.js'
 import { marlinFrame } from '../../src/modules/firmware/marlin/wire.js'
 
@@ -14,7 +19,9 @@ if (path === undefined || file === undefined) {
   process.exit(2)
 }
 const lines = ['M110 N0', ...prepareGcode(readFileSync(file, 'latin1'))]
-const port = new SerialPort({ path, baudRate: Number(baudRaw ?? 115200) })
+const port = process.argv.includes('--event-loop')
+  ? new SerialPortStream({ binding: eventLoopBinding, path, baudRate: Number(baudRaw ?? 115200) })
+  : new SerialPort({ path, baudRate: Number(baudRaw ?? 115200) })
 const parser = port.pipe(new ReadlineParser({ delimiter: '\n' }))
 let next = 0
 const send = () => {

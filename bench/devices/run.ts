@@ -4,10 +4,14 @@
 // repetition runs every sender without and with the 115200-baud wire modelled
 // at the emulator, in a rotating order.
 //   Marlin (default): the limit (a minimal send-and-wait-for-ok loop, the
-//     floor), Myntrix (upload + device-transfer job) and Debian's printcore.
+//     floor), Myntrix (upload + device-transfer job), Debian's printcore, and
+//     the limit loop again on Myntrix's serial binding (limit-el).
 //   GRBL (--grbl): a bare character-counting loop (the floor), a bare
-//     send-and-wait loop, and Myntrix (its character-counting transfer job),
-//     to the GRBL emulator in check mode, `G1 X.. Y.. F500` lines.
+//     send-and-wait loop, Myntrix (its character-counting transfer job), and
+//     the counting loop on Myntrix's serial binding (count-el), to the GRBL
+//     emulator in check mode, `G1 X.. Y.. F500` lines.
+//   The bare loops use serialport's default I/O, as a sender written against
+//   serialport does.
 //   npx tsx bench/devices/run.ts [--grbl] [--reps 3] [--lines 2000]
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
@@ -53,19 +57,26 @@ function gcodeFile(n: number): string {
   return text
 }
 
-type Sender = 'limit' | 'myntrix' | 'printcore' | 'count' | 'wait'
-// The first sender is the floor the others are divided by.
+type Sender = 'limit' | 'myntrix' | 'printcore' | 'count' | 'wait' | 'limit-el' | 'count-el'
+// The first sender is the floor the others are divided by. The `-el` floors
+// are the same loops on Myntrix's event-loop serial binding: the ratio to them
+// is Myntrix's own cost, without what its I/O path gains over serialport's.
 const senders: Sender[] = isGrbl
-  ? ['count', 'wait', 'myntrix']
-  : ['limit', 'myntrix', ...(hasPrintcore ? (['printcore'] as Sender[]) : [])]
+  ? ['count', 'wait', 'myntrix', 'count-el']
+  : ['limit', 'myntrix', ...(hasPrintcore ? (['printcore'] as Sender[]) : []), 'limit-el']
 const floor = senders[0]!
 
 function command(sender: Sender, port: string, file: string): [string, string[]] {
   const tsx = ['--import', 'tsx']
-  if (sender === 'limit')
-    return [process.execPath, [...tsx, join(here, 'minimal-loop.ts'), port, file, String(baud)]]
-  if (sender === 'count' || sender === 'wait')
-    return [process.execPath, [...tsx, join(here, 'grbl-loop.ts'), sender, port, file, String(baud)]]
+  if (sender === 'limit' || sender === 'limit-el') {
+    const args = [...tsx, join(here, 'minimal-loop.ts'), port, file, String(baud)]
+    return [process.execPath, sender === 'limit-el' ? [...args, '--event-loop'] : args]
+  }
+  if (sender === 'count' || sender === 'wait' || sender === 'count-el') {
+    const mode = sender === 'count-el' ? 'count' : sender
+    const args = [...tsx, join(here, 'grbl-loop.ts'), mode, port, file, String(baud)]
+    return [process.execPath, sender === 'count-el' ? [...args, '--event-loop'] : args]
+  }
   if (sender === 'myntrix') {
     const args = [...tsx, join(here, 'myntrix-send.ts'), port, file, String(baud)]
     return [process.execPath, isGrbl ? [...args, '--grbl'] : args]

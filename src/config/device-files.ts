@@ -17,8 +17,11 @@ export interface DeviceFilesSettings {
   uploadIdleTimeoutMs: number
   /** Extensions each protocol accepts (MYNTRIX_UPLOAD_EXTENSIONS over the defaults). */
   extensions: ExtensionPolicy
-  /** MYNTRIX_TRANSFER_CHECKPOINT_LINES: a G-code transfer's checkpoint is written every this many lines. */
-  checkpointEveryLines: number
+  /**
+   * MYNTRIX_TRANSFER_CHECKPOINT_LINES and _MS: a G-code transfer's checkpoint
+   * is written every this many lines, no sooner than this long after the last.
+   */
+  checkpoint: { everyLines: number; minIntervalMs: number }
 }
 
 export function deviceFilesSettings(
@@ -32,6 +35,9 @@ export function deviceFilesSettings(
     uploadMaxMb: int(env, 'MYNTRIX_UPLOAD_MAX_MB', 50, 1, 10_000),
     uploadIdleTimeoutMs,
     extensions: parseExtensionPolicy(str(env, EXTENSIONS_ENV)),
-    checkpointEveryLines: int(env, 'MYNTRIX_TRANSFER_CHECKPOINT_LINES', 10, 1, 100_000),
+    checkpoint: {
+      everyLines: int(env, 'MYNTRIX_TRANSFER_CHECKPOINT_LINES', 10, 1, 100_000),
+      minIntervalMs: int(env, 'MYNTRIX_TRANSFER_CHECKPOINT_MS', 100, 0, 60_000),
+    },
   }
 }

@@ -1,15 +1,20 @@
 // Where a G-code transfer stands, kept as the firmware acknowledges lines: the
 // last acknowledged line, the byte offset just past it, and the machine's
 // modal state after it (firmware/modal-state.ts). Written to the job every N
-// lines and whenever the transfer changes state, so a killed server leaves a
-// checkpoint at most N lines behind, and a restart can rebuild the machine's
-// state from it.
+// lines, but no sooner than minIntervalMs after the previous write, and
+// whenever the transfer changes state: a killed server leaves a checkpoint at
+// most N lines or minIntervalMs of streaming behind, whichever is more, and a
+// restart can rebuild the machine's state from it. The interval bounds the
+// database writes of a fast stream (a CNC file of short segments runs at
+// thousands of lines a second, each write a commit) to a few a second per
+// transfer; at a printer's pace N lines take longer than the interval anyway.
 //
 // Reading the modal state and writing the checkpoint wait for the end of the
 // event-loop turn the acknowledgement arrived in: by then the streamer has
 // sent its next line, so the work overlaps that line's trip to the firmware
 // instead of delaying it. Anything that reads the checkpoint catches up first.
 
+import { performance } from 'node:perf_hooks'
 import type { PreparedLine } from '../firmware/gcode.js'
 import { type ModalState, ModalStateTracker } from '../firmware/modal-state.js'
 
@@ -24,6 +29,13 @@ export interface TransferCheckpoint {
   at: string
 }
 
+export interface CheckpointPolicy {
+  /** Lines acknowledged between two writes. */
+  everyLines: number
+  /** The least time between two writes while streaming (state changes write at once). */
+  minIntervalMs: number
+}
+
 export class CheckpointKeeper {
   private readonly tracker: ModalStateTracker
   private lastAckedLine: number
@@ -32,11 +44,15 @@ export class CheckpointKeeper {
   /** Acknowledged, not yet fed to the modal state. */
   private unread: PreparedLine[] = []
   private catchUpQueued: NodeJS.Immediate | null = null
+  private savedAt = Number.NEGATIVE_INFINITY
+  /** A save due by lines that waits for the interval. */
+  private deferred: NodeJS.Timeout | null = null
 
   constructor(
     start: { lastAckedLine: number; fileOffset: number; modalState: ModalState },
-    private readonly everyLines: number,
+    private readonly policy: CheckpointPolicy,
     private readonly save: (checkpoint: TransferCheckpoint) => void,
+    private readonly now: () => number = () => performance.now(),
   ) {
     this.tracker = new ModalStateTracker(start.modalState)
     this.lastAckedLine = start.lastAckedLine
@@ -53,7 +69,7 @@ export class CheckpointKeeper {
     this.catchUpQueued ??= setImmediate(() => {
       this.catchUpQueued = null
       this.readUnread()
-      if (this.sinceSave >= this.everyLines) this.saveNow()
+      this.saveIfDue()
     })
   }
 
@@ -68,10 +84,39 @@ export class CheckpointKeeper {
   }
 
   saveNow(): TransferCheckpoint {
+    this.cancelDeferred()
     this.sinceSave = 0
+    this.savedAt = this.now()
     const checkpoint = this.current()
     this.save(checkpoint)
     return checkpoint
+  }
+
+  /** The transfer ended (its final write carries the checkpoint): no save is left waiting. */
+  stop(): void {
+    this.cancelDeferred()
+    if (this.catchUpQueued) clearImmediate(this.catchUpQueued)
+    this.catchUpQueued = null
+  }
+
+  private saveIfDue(): void {
+    if (this.sinceSave < this.policy.everyLines || this.deferred) return
+    const waitMs = this.savedAt + this.policy.minIntervalMs - this.now()
+    if (waitMs <= 0) {
+      this.saveNow()
+      return
+    }
+    // Saved even if no further line is acknowledged (a long homing or heating command next).
+    this.deferred = setTimeout(() => {
+      this.deferred = null
+      this.saveNow()
+    }, waitMs)
+    this.deferred.unref()
+  }
+
+  private cancelDeferred(): void {
+    if (this.deferred) clearTimeout(this.deferred)
+    this.deferred = null
   }
 
   private readUnread(): void {

@@ -42,7 +42,7 @@ export function createDeviceFilesArea(
     maxUploadBytes,
     extensions: settings.extensions,
     streamer: DEFAULT_STREAMER_OPTIONS,
-    checkpointEveryLines: settings.checkpointEveryLines,
+    checkpoint: settings.checkpoint,
   })
   const restarts = new TransferRestarts({ jobs: deps.jobs, devices: deps.devices, files: service, store })
   return {

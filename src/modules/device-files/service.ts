@@ -13,7 +13,7 @@ import { initialModalState } from '../firmware/modal-state.js'
 import type { Job, JobsService } from '../jobs/service.js'
 import { startedByOf } from '../jobs/started-by.js'
 import type { BlobStore } from './blob-store.js'
-import { CheckpointKeeper } from './checkpoint.js'
+import { CheckpointKeeper, type CheckpointPolicy } from './checkpoint.js'
 import { assertExtensionAllowed, type ExtensionPolicy, fileKindOf } from './extensions.js'
 import { sanitizeFilename } from './filename.js'
 import { KeyedLock } from './keyed-lock.js'
@@ -51,8 +51,8 @@ export interface DeviceFilesServiceOptions {
   maxUploadBytes: number
   extensions: ExtensionPolicy
   streamer: StreamerOptions
-  /** A G-code transfer writes its checkpoint every this many acknowledged lines (and on every state change). */
-  checkpointEveryLines: number
+  /** When a G-code transfer writes its checkpoint while streaming (and on every state change). */
+  checkpoint: CheckpointPolicy
 }
 
 export interface UploadInput {
@@ -385,7 +385,7 @@ export class DeviceFilesService {
           })
       if (gcode) {
         const id = job.id
-        keeper = new CheckpointKeeper(start, this.options.checkpointEveryLines, (checkpoint) =>
+        keeper = new CheckpointKeeper(start, this.options.checkpoint, (checkpoint) =>
           this.options.jobs.saveCheckpoint(id, { ...checkpoint }),
         )
       }

@@ -133,6 +133,7 @@ export class Transfer {
       await ended.catch(() => {})
     } finally {
       this.letGo()
+      this.checkpoints?.stop()
       this.streamer.close()
       this.isPausedNow = false
       this.resolveDone()

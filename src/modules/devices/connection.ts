@@ -11,7 +11,6 @@
 // This file opens and closes the link and hands each line to them.
 
 import { performance } from 'node:perf_hooks'
-import { ReadlineParser } from '@serialport/parser-readline'
 import { ValidationError } from '../../errors.js'
 import { AvailabilityWatch } from './availability.js'
 import { CommandQueue } from './command-queue.js'
@@ -20,6 +19,7 @@ import { type ConnectionTarget, describeTarget } from './connection-string.js'
 import { DeviceState } from './device-state.js'
 import { DeviceCommandError, DeviceNotConnectedError, DeviceOpenError } from './errors.js'
 import { type ExclusiveSession, exclusiveSession, type LineTap } from './exclusive.js'
+import { LineSplitter } from './line-splitter.js'
 import { protocols as protocolRegistry } from './protocols/index.js'
 import type {
   CommandResult,
@@ -57,7 +57,7 @@ export class DeviceConnection {
 
   private transport: Transport | null = null
   private protocol: Protocol | null = null
-  private parser: ReadlineParser | null = null
+  private parser: LineSplitter | null = null
   /** Bumped on every open and close; events from an older link are ignored. */
   private generation = 0
   private isOpen = false
@@ -219,15 +219,14 @@ export class DeviceConnection {
     const generation = ++this.generation
     const transport = this.transportFactory.create(this.target, this.config)
     const protocol = this.protocolFactory(this.config)
-    const parser = new ReadlineParser({ delimiter: '\n', encoding: 'latin1' })
-    parser.on('data', (line: string) => {
+    const parser = new LineSplitter((line) => {
       if (generation === this.generation) this.onLine(line.replace(/\r$/, ''))
     })
     transport.onData((chunk) => {
       if (generation !== this.generation) return
       this.availability.heard()
       this.state.traffic()
-      parser.write(chunk)
+      parser.push(chunk)
     })
     transport.onClose((err) => this.onDrop(generation, err))
     try {
@@ -270,7 +269,7 @@ export class DeviceConnection {
     const transport = this.transport
     this.transport = null
     this.protocol = null
-    this.parser?.removeAllListeners()
+    this.parser?.stop()
     this.parser = null
     this.isOpen = false
     for (const tap of [...this.closeTaps]) tap(reason)

@@ -1,26 +1,25 @@
-// Serial ports through `serialport` 13 (the real kernel tty, a USB adapter
-// or a pseudo-terminal in tests).
+// Serial ports (the real kernel tty, a USB adapter or a pseudo-terminal in
+// tests) through serialport 13's binding, used directly: the port is opened
+// and configured (baud rate, 8N1, exclusive lock) by the binding, and bytes
+// are read and written on the event loop (event-loop-binding.ts says why).
+// serialport's stream layer is left out: a line answered by the device would
+// pass through its Readable and Writable machinery on every round trip, and
+// the transport needs none of it (the connection splits lines itself).
 
 import { constants } from 'node:fs'
 import { access } from 'node:fs/promises'
-import { SerialPort } from 'serialport'
+import type { BindingPortInterface } from '@serialport/bindings-cpp'
+import { eventLoopBinding } from './event-loop-binding.js'
 import { TransportListeners } from './listeners.js'
 import { type Transport, TransportError, type TransportFactory, toTransportError } from './types.js'
 
-/** The few methods of serialport's stream that we call. */
-interface PortLike {
-  readonly isOpen: boolean
-  open(cb: (err: Error | null) => void): void
-  write(data: Buffer, cb: (err: Error | null | undefined) => void): boolean
-  close(cb: (err: Error | null) => void): void
-  on(event: 'data', listener: (chunk: Buffer) => void): unknown
-  on(event: 'close', listener: (err?: Error & { disconnected?: boolean }) => void): unknown
-  on(event: 'error', listener: (err: Error) => void): unknown
-  removeAllListeners(): unknown
-}
+/** Bytes asked for per read; a device's answer is far smaller. */
+const READ_SIZE = 64 * 1024
 
 export class SerialTransport extends TransportListeners implements Transport {
-  private port: PortLike | null = null
+  private port: BindingPortInterface | null = null
+  /** The write in progress: a binding takes one write at a time, or two could interleave. */
+  private writing: Promise<void> | null = null
 
   constructor(
     private readonly path: string,
@@ -37,36 +36,18 @@ export class SerialTransport extends TransportListeners implements Transport {
     } catch (err) {
       throw toTransportError(err, 'EIO')
     }
-    let port: PortLike
-    try {
-      port = new SerialPort({
-        path: this.path,
-        baudRate: this.baudRate,
-        autoOpen: false,
-      }) as unknown as PortLike
-    } catch (err) {
-      // The constructor throws synchronously on an invalid baud rate or path.
-      throw toTransportError(err, 'EINVAL')
+    if (!Number.isInteger(this.baudRate) || this.baudRate <= 0) {
+      throw new TransportError(`baud rate must be a positive integer, got ${this.baudRate}`, 'EINVAL')
     }
-    await new Promise<void>((resolve, reject) => {
-      port.open((err) => (err ? reject(toTransportError(err, 'EIO')) : resolve()))
-    })
+    let port: BindingPortInterface
+    try {
+      port = await eventLoopBinding.open({ path: this.path, baudRate: this.baudRate })
+    } catch (err) {
+      throw toTransportError(err, 'EIO')
+    }
     this.port = port
     this.closedByUs = false
-    port.on('data', (chunk) => {
-      this.emitData(chunk)
-    })
-    // Errors after open surface again as 'close' with `disconnected`; the
-    // listener only keeps an 'error' event from becoming an uncaught exception.
-    port.on('error', () => {})
-    port.on('close', (err) => {
-      if (this.closedByUs) return
-      this.port = null
-      const reason = err
-        ? toTransportError(err, 'EIO', { disconnected: true })
-        : new TransportError('serial port closed', 'EIO', { disconnected: true })
-      this.emitClose(reason)
-    })
+    void this.readLoop(port)
   }
 
   write(data: Buffer): Promise<void> {
@@ -74,20 +55,48 @@ export class SerialTransport extends TransportListeners implements Transport {
     if (!port?.isOpen) {
       return Promise.reject(new TransportError('serial port is not open', 'ENOTCONN', { disconnected: true }))
     }
-    return this.written('serial port closed', (done) => port.write(data, done))
+    const previous = this.writing
+    const operation = this.written('serial port closed', (done) => {
+      // Nothing waiting (the usual case): the bytes go out in this tick.
+      const write = previous ? previous.then(() => port.write(data)) : port.write(data)
+      write.then(() => done(), done)
+    })
+    this.writing = operation
+    const settled = () => {
+      if (this.writing === operation) this.writing = null
+    }
+    operation.then(settled, settled)
+    return operation
   }
 
   async close(): Promise<void> {
     this.closedByUs = true
     const port = this.port
     this.port = null
-    if (!port) return
-    await new Promise<void>((resolve) => {
-      if (!port.isOpen) return resolve()
-      port.close(() => resolve())
-    })
-    port.removeAllListeners()
-    port.on('error', () => {})
+    if (!port?.isOpen) return
+    // The read waiting on the port ends, canceled.
+    await port.close().catch(() => {})
+  }
+
+  /** Reads until the port closes; a read that fails by itself is the link dropping. */
+  private async readLoop(port: BindingPortInterface): Promise<void> {
+    const buffer = Buffer.allocUnsafe(READ_SIZE)
+    for (;;) {
+      let bytesRead: number
+      try {
+        ;({ bytesRead } = await port.read(buffer, 0, READ_SIZE))
+      } catch (err) {
+        if (this.port !== port || this.closedByUs) return
+        this.port = null
+        // The port is unusable now; free its descriptor and poller.
+        if (port.isOpen) await port.close().catch(() => {})
+        this.emitClose(toTransportError(err, 'EIO', { disconnected: true }))
+        return
+      }
+      if (this.port !== port) return
+      // A copy: the buffer is read into again while listeners may keep the chunk.
+      this.emitData(Buffer.from(buffer.subarray(0, bytesRead)))
+    }
   }
 }
 
