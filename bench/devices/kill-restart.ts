@@ -8,8 +8,9 @@
 // at the emulator; and, from the emulator's record of every move executed
 // (each move of the file has its own E), the file's moves never executed
 // (lost) and executed more than once (repeated).
-// --checkpoint-lines sets MYNTRIX_TRANSFER_CHECKPOINT_LINES (default: the server's, 10).
-//   npx tsx bench/devices/kill-restart.ts [--reps 3] [--lines 2000] [--checkpoint-lines N]
+// --checkpoint-lines and --checkpoint-ms set MYNTRIX_TRANSFER_CHECKPOINT_LINES
+// and _MS (default: the server's, every line, at most every 20 ms).
+//   npx tsx bench/devices/kill-restart.ts [--reps 3] [--lines 2000] [--checkpoint-lines N] [--checkpoint-ms N]
 
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -30,6 +31,7 @@ const arg = (name: string, def: number) => {
 const reps = arg('--reps', 3)
 const lineCount = arg('--lines', 2000)
 const checkpointLines = arg('--checkpoint-lines', 0)
+const checkpointMs = arg('--checkpoint-ms', -1)
 const password = 'bench-password-1'
 const E_STEP = 0.03125
 
@@ -90,6 +92,7 @@ class Server {
         MYNTRIX_HOST: '127.0.0.1',
         MYNTRIX_LOG_LEVEL: 'silent',
         ...(checkpointLines > 0 ? { MYNTRIX_TRANSFER_CHECKPOINT_LINES: String(checkpointLines) } : {}),
+        ...(checkpointMs >= 0 ? { MYNTRIX_TRANSFER_CHECKPOINT_MS: String(checkpointMs) } : {}),
       },
       stdio: 'ignore',
     })
@@ -255,7 +258,7 @@ for (let rep = 0; rep < reps; rep++) {
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN
 console.log(
-  `\n${lineCount} lines, wire modelled at 115200 baud, checkpoint every ${checkpointLines || 'default'} lines, SIGKILL a third of the way in, ${reps} repetitions\n`,
+  `\n${lineCount} lines, wire modelled at 115200 baud, checkpoint every ${checkpointLines || 'default'} lines and at most every ${checkpointMs >= 0 ? checkpointMs : 'default'} ms, SIGKILL a third of the way in, ${reps} repetitions\n`,
 )
 console.log('| from the kill to | median ms | each run |')
 console.log('| --- | ---: | --- |')

@@ -2,8 +2,9 @@
 // on the pty, the file uploaded through POST /upload and streamed as a job.
 // GRBL (`--grbl`) keeps its default configuration, the 250 ms status poll
 // included; Marlin's temperature reports are off (the emulator's would count
-// against Myntrix alone).
-//   node --import tsx myntrix-send.ts <port> <file> [baud] [--grbl]
+// against Myntrix alone). --status-poll-ms N sets GRBL's status poll (0: off),
+// to show what the poll's reports cost on a modelled wire.
+//   node --import tsx myntrix-send.ts <port> <file> [baud] [--grbl] [--status-poll-ms N]
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -12,6 +13,8 @@ import { loadConfig } from '../../src/config/index.js'
 import { openDatabase } from '../../src/db/index.js'
 
 const [path, file, baudRaw, firmware] = process.argv.slice(2)
+const pollAt = process.argv.indexOf('--status-poll-ms')
+const statusPoll = pollAt >= 0 ? { statusPollMs: Number(process.argv[pollAt + 1]) } : {}
 if (path === undefined || file === undefined) {
   console.error('usage: myntrix-send.ts <port> <file> [baud] [--grbl]')
   process.exit(2)
@@ -42,7 +45,9 @@ try {
       name: 'bench',
       connectionString: `serial://${path}?baudRate=${baudRaw ?? 115200}`,
       configuration:
-        firmware === '--grbl' ? { protocol: 'grbl' } : { protocol: 'marlin', temperatureReport: 'off' },
+        firmware === '--grbl'
+          ? { protocol: 'grbl', ...statusPoll }
+          : { protocol: 'marlin', temperatureReport: 'off' },
     },
   })
   const id = created.json().id

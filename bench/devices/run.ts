@@ -12,7 +12,7 @@
 //     emulator in check mode, `G1 X.. Y.. F500` lines.
 //   The bare loops use serialport's default I/O, as a sender written against
 //   serialport does.
-//   npx tsx bench/devices/run.ts [--grbl] [--reps 3] [--lines 2000]
+//   npx tsx bench/devices/run.ts [--grbl [--status-poll-ms N]] [--reps 3] [--lines 2000]
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -32,6 +32,9 @@ const reps = arg('--reps', 3)
 const lineCount = arg('--lines', 2000)
 const baud = 115200
 const isGrbl = process.argv.includes('--grbl')
+// GRBL only: Myntrix's status poll period (default: the device default, 250 ms; 0 turns it off).
+const statusPollMs = arg('--status-poll-ms', -1)
+const statusPollArgs = statusPollMs >= 0 ? ['--status-poll-ms', String(statusPollMs)] : []
 
 const hasPrintcore =
   spawnSync('/usr/bin/python3', ['-c', 'import printrun.printcore'], { stdio: 'ignore' }).status === 0
@@ -79,7 +82,7 @@ function command(sender: Sender, port: string, file: string): [string, string[]]
   }
   if (sender === 'myntrix') {
     const args = [...tsx, join(here, 'myntrix-send.ts'), port, file, String(baud)]
-    return [process.execPath, isGrbl ? [...args, '--grbl'] : args]
+    return [process.execPath, isGrbl ? [...args, '--grbl', ...statusPollArgs] : args]
   }
   return ['/usr/bin/python3', [join(here, 'printcore_send.py'), port, file, String(baud)]]
 }

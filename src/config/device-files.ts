@@ -36,8 +36,8 @@ export function deviceFilesSettings(
     uploadIdleTimeoutMs,
     extensions: parseExtensionPolicy(str(env, EXTENSIONS_ENV)),
     checkpoint: {
-      everyLines: int(env, 'MYNTRIX_TRANSFER_CHECKPOINT_LINES', 10, 1, 100_000),
-      minIntervalMs: int(env, 'MYNTRIX_TRANSFER_CHECKPOINT_MS', 100, 0, 60_000),
+      everyLines: int(env, 'MYNTRIX_TRANSFER_CHECKPOINT_LINES', 1, 1, 100_000),
+      minIntervalMs: int(env, 'MYNTRIX_TRANSFER_CHECKPOINT_MS', 20, 0, 60_000),
     },
   }
 }

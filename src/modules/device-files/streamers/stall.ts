@@ -35,16 +35,23 @@ export class StallWatch {
   }
 
   private arm(): void {
-    if (this.timer) clearTimeout(this.timer)
-    this.timer = setTimeout(() => {
-      this.timer = null
-      if (this.hasAsked) {
-        this.onStalled()
-        return
-      }
-      this.hasAsked = true
-      this.onQuiet()
-      this.arm()
-    }, this.timeoutMs)
+    // Progress comes with every acknowledged line: restarting the running
+    // timer is cheaper than a new one each time.
+    if (this.timer) {
+      this.timer.refresh()
+      return
+    }
+    this.timer = setTimeout(() => this.ranOut(), this.timeoutMs)
+  }
+
+  private ranOut(): void {
+    this.timer = null
+    if (this.hasAsked) {
+      this.onStalled()
+      return
+    }
+    this.hasAsked = true
+    this.onQuiet()
+    this.arm()
   }
 }

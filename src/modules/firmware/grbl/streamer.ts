@@ -21,6 +21,13 @@ const GRBL_STATUS_QUERY = String.fromCharCode(GRBL_REALTIME.statusQuery)
 /** Status report states in which GRBL is executing what it acknowledged. */
 const BUSY_STATES = /^(?:Run|Jog|Home|Hold|Door)/
 
+interface InFlightLine {
+  line: PreparedLine
+  timeoutMs: number
+  /** A command of the timeouts table (a dwell, homing): its wait is never a stall. */
+  isLong: boolean
+}
+
 export class GrblStreamer extends FileStreamer<LineSource> {
   /** Read from the file but not yet sent (it did not fit). */
   private peeked: PreparedLine | null = null
@@ -28,10 +35,22 @@ export class GrblStreamer extends FileStreamer<LineSource> {
 
   async run(session: StreamSession, control: StreamControl): Promise<StreamOutcome> {
     const rxBytes = session.protocol.rxBufferSize ?? GRBL_DEFAULT_RX_BUFFER
-    const inFlight: PreparedLine[] = []
+    /** In the controller's buffer, oldest first, with what its command word says (parsed once, read on every answer). */
+    const inFlight: InFlightLine[] = []
+    /**
+     * Acknowledged since the loop last ran: their checkpoint and progress are
+     * recorded after the next lines are written, so that work never delays them.
+     */
+    const acked: PreparedLine[] = []
+    const recordAcked = () => {
+      if (acked.length === 0) return
+      for (const line of acked) control.acknowledged(line)
+      acked.length = 0
+      control.progressed()
+    }
     const timeouts = new CommandTimeouts(this.options.commandTimeouts, this.options.lineTimeoutMs)
     /** GRBL is working on a command of the timeouts table: its own timeout governs, it is never a stall. */
-    const isHeadLong = () => inFlight[0] !== undefined && timeouts.isLong(inFlight[0].text)
+    const isHeadLong = () => inFlight[0]?.isLong === true
     let inFlightBytes = 0
     let failure: TransferError | null = null
     let writeFailure: TransferError | null = null
@@ -65,7 +84,7 @@ export class GrblStreamer extends FileStreamer<LineSource> {
           )
 
     const acknowledge = (): PreparedLine | undefined => {
-      const line = inFlight.shift()
+      const line = inFlight.shift()?.line
       if (!line) return undefined
       inFlightBytes -= line.text.length + 1
       if (inFlight.length > 0 && !isHeadLong()) watch?.progressed()
@@ -88,15 +107,14 @@ export class GrblStreamer extends FileStreamer<LineSource> {
           this.progress.linesAcknowledged++
           this.progress.bytesAcknowledged += line.text.length + 1
           this.progress.lastAcknowledged = { line: line.line, text: line.text }
-          control.acknowledged(line)
-          control.progressed()
+          acked.push(line)
         } else if (e.kind === 'fail') {
           const line = acknowledge()
           const where = line ? `line ${line.line} "${line.text}"` : 'a line'
           const message = `${where} failed: ${e.message ?? 'error'}`
           this.progress.errors.push(message)
           failure ??= new TransferError(message, { firmware: true })
-          control.progressed()
+          recordAcked()
         } else if (e.kind === 'alarm' || e.kind === 'reset') {
           const message = `the controller stopped the job: ${e.message ?? e.kind}`
           this.progress.errors.push(message)
@@ -132,7 +150,8 @@ export class GrblStreamer extends FileStreamer<LineSource> {
     const waitForInbound = () =>
       new Promise<void>((resolve, reject) => {
         // Any line in the buffer may be the one GRBL is executing: the longest of their timeouts.
-        const timeoutMs = Math.max(...inFlight.map((l) => timeouts.timeoutFor(l.text)))
+        let timeoutMs = 0
+        for (const entry of inFlight) timeoutMs = Math.max(timeoutMs, entry.timeoutMs)
         const timer = setTimeout(() => {
           wake = null
           reject(
@@ -173,7 +192,11 @@ export class GrblStreamer extends FileStreamer<LineSource> {
             break
           }
           this.peeked = null
-          inFlight.push(line)
+          inFlight.push({
+            line,
+            timeoutMs: timeouts.timeoutFor(line.text),
+            isLong: timeouts.isLong(line.text),
+          })
           inFlightBytes += bytes
           if (!isHeadLong()) watch?.sent()
           this.progress.linesSent++
@@ -181,6 +204,7 @@ export class GrblStreamer extends FileStreamer<LineSource> {
           batch.push(line)
         }
         writeBatch(batch)
+        recordAcked()
         if (writeFailure) throw writeFailure
         if (inFlight.length === 0) {
           if (failure) throw failure
@@ -206,6 +230,8 @@ export class GrblStreamer extends FileStreamer<LineSource> {
         if (stall) throw stall
       }
     } finally {
+      // However the stream ends, the checkpoint has every line the controller acknowledged.
+      recordAcked()
       watch?.idle()
       offLine()
       offClose()

@@ -35,6 +35,17 @@ export class MarlinStreamer extends FileStreamer<LineSource> {
     const stall = this.stallWatch(session, control)
     /** The line in flight may stall (it is not a long command of the table). */
     let isWatched = false
+    /**
+     * Acknowledged, its checkpoint and progress not yet recorded: that is done
+     * once the next line is on the wire, so it never delays that line.
+     */
+    let acked: PreparedLine | null = null
+    const recordAcked = () => {
+      if (acked === null) return
+      control.acknowledged(acked)
+      control.progressed()
+      acked = null
+    }
     const offLine = session.onLine((_line, events) => {
       for (const e of events) {
         if (isWatched && ALIVE.has(e.kind)) stall?.watch.progressed()
@@ -64,6 +75,7 @@ export class MarlinStreamer extends FileStreamer<LineSource> {
             timeoutMs: timeouts.timeoutFor(line.text),
             quiet: this.options.quiet,
           })
+          recordAcked()
           result = await (stall ? Promise.race([answer, stall.stalled]) : answer)
         } catch (err) {
           throw stopped ?? TransferError.from(err, `line ${line.line} "${line.text}" was not acknowledged`)
@@ -82,10 +94,11 @@ export class MarlinStreamer extends FileStreamer<LineSource> {
         this.progress.linesAcknowledged++
         this.progress.bytesAcknowledged += line.text.length + 1
         this.progress.lastAcknowledged = { line: line.line, text: line.text }
-        control.acknowledged(line)
-        control.progressed()
+        acked = line
       }
     } finally {
+      // However the stream ends, the checkpoint has every line the printer acknowledged.
+      recordAcked()
       stall?.watch.idle()
       offLine()
     }
