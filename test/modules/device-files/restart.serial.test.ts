@@ -178,6 +178,31 @@ describe.skipIf(!hasSocat).each(testEngines())('interrupted transfers and restar
     expect(sent.length - (full.checkpoint.lastAckedLine - 1)).toBeLessThanOrEqual(1)
   })
 
+  it('marlin M112 through the command endpoint mid-job goes out at once, past the line holding its ok, and interrupts the job', async () => {
+    const id = await machine('marlin')
+    const { file, jobId } = await sendUntil(id, 30)
+    // The next line the printer executes holds its ok for 8 s (a heat-up, a long move).
+    await emulator!.hook('delay-next', '8000')
+    const halt = await t.request('POST', `/api/myntrix/devices/${id}/command`, {
+      as: t.operator,
+      body: { command: 'M112' },
+    })
+    // Sent, not queued behind that line: a queued M112 would answer with the halt, after it.
+    expect(halt.status).toBe(200)
+    expect(halt.body).toMatchObject({ ok: true, response: [] })
+    const job = await jobFinished(t, jobId)
+    expect(job.status).toBe('interrupted')
+    const full = (await t.request('GET', `/api/myntrix/jobs/${jobId}`, { as: t.operator })).body
+    expect(full.details.reason).toBe('firmware')
+    expect(full.error).toMatch(/the printer stopped the job: .*kill\(\) called/)
+    // Nothing after the halt: what the printer executed is a beginning of the file, far from its end.
+    const executed = emulator!.received().filter((l) => l.startsWith('G1'))
+    expect(executed).toEqual(file.moves.slice(0, executed.length))
+    expect(executed.length).toBeLessThan(N / 2)
+    const device = (await t.request('GET', `/api/myntrix/devices/${id}`, { as: t.operator })).body
+    expect(device.status).toBe('error')
+  })
+
   it('grbl alarm mid-job: interrupted; a restart from a line in the middle of a CAM file rebuilds units, work offset and spindle, then sends the rest', async () => {
     const text = readFileSync(join(import.meta.dirname, '../../fixtures/gcode/fusion-pocket.nc'), 'latin1')
     const id = await machine('grbl')

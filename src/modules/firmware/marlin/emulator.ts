@@ -132,6 +132,13 @@ export class MarlinEmulator extends EmulatorBase implements FirmwareEmulator {
     this.emit(` ${this.temperatureText()}\n`)
   }
 
+  /** M112: everything queued is dropped and nothing more is read until a reset. */
+  private halt(): void {
+    this.isHalted = true
+    this.queue.length = 0
+    this.emit('Error:Printer halted. kill() called!\n')
+  }
+
   /** A reboot, as after a watchdog reset: the banner again, state lost. */
   reset(): void {
     this.queue.length = 0
@@ -161,6 +168,11 @@ export class MarlinEmulator extends EmulatorBase implements FirmwareEmulator {
   private accept(raw: string): void {
     if (this.linesBeforeHang !== null && this.linesBeforeHang-- <= 0) this.freeze()
     if (this.isHalted || this.isHung) return
+    // The emergency parser (EMERGENCY_PARSER, on in stock Marlin 2 builds) acts on arrival, ahead of the queue.
+    if (/^(?:N\d+\s*)?M112\b/i.test(raw)) {
+      this.halt()
+      return
+    }
     const numbered = /^N(\d+)\s*(.*)$/.exec(raw)
     if (!numbered) {
       this.enqueue(raw)
@@ -291,9 +303,7 @@ export class MarlinEmulator extends EmulatorBase implements FirmwareEmulator {
         this.lastLine = words.get('N') ?? 0
         return 'ok\n'
       case 'M112':
-        this.isHalted = true
-        this.queue.length = 0
-        this.emit('Error:Printer halted. kill() called!\n')
+        this.halt()
         return undefined
       case 'M999':
         this.isHalted = false

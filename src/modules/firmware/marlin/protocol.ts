@@ -10,9 +10,20 @@ import type {
   ProtocolEvent,
   ProtocolSession,
   Readings,
+  RealtimeCommand,
   SyncProbe,
 } from '../../devices/protocols/types.js'
 import { marlinFrame } from './wire.js'
+
+/**
+ * Commands Marlin's emergency parser acts on the moment their bytes arrive,
+ * ahead of its command buffer: emergency stop (M112), break out of a heating
+ * or user wait (M108) and quick stop (M410). They go out at once, unnumbered,
+ * past the queue and past a file being streamed: an emergency stop that waited
+ * for the line in flight (a heat-up can hold its `ok` for minutes) would not be
+ * one. A firmware built without the parser still reads them, in order.
+ */
+const EMERGENCY_COMMANDS = new Set(['M112', 'M108', 'M410'])
 
 // Enough lines to answer any Resend with one line (or a planner's worth) in flight.
 const HISTORY_LINES = 256
@@ -62,6 +73,13 @@ export class MarlinProtocol implements Protocol {
   readonly capabilities = new Map<string, boolean>()
 
   constructor(private readonly config: ResolvedConfiguration) {}
+
+  realtime(command: string): RealtimeCommand | null {
+    const word = command.trim().toUpperCase()
+    return EMERGENCY_COMMANDS.has(word)
+      ? { bytes: Buffer.from(`${word}\n`, 'latin1'), awaitsReport: false }
+      : null
+  }
 
   encode(command: string): string {
     if (!this.config.lineNumbers) return `${command}\n`
