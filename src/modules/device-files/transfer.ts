@@ -116,15 +116,18 @@ export class Transfer {
       const message = `${error.message}${this.streamer.progress.totalLines !== null ? where : ''}`
       const details = {
         ...this.details(),
-        reason: error.disconnected
-          ? 'disconnected'
-          : error.timedOut
-            ? 'timeout'
-            : error.firmware
-              ? 'firmware'
-              : 'error',
+        // An operator's disconnect (or the device's removal) cancels the link under the transfer: for
+        // the job it is the link going away like any other, and it restarts from its checkpoint.
+        reason:
+          error.disconnected || error.canceled
+            ? 'disconnected'
+            : error.timedOut
+              ? 'timeout'
+              : error.firmware
+                ? 'firmware'
+                : 'error',
       }
-      const isOutsideTheFile = error.disconnected || error.timedOut || error.machineStopped
+      const isOutsideTheFile = error.disconnected || error.canceled || error.timedOut || error.machineStopped
       this.letGo()
       const ended =
         this.checkpoints && isOutsideTheFile

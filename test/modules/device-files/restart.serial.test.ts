@@ -178,6 +178,22 @@ describe.skipIf(!hasSocat).each(testEngines())('interrupted transfers and restar
     expect(sent.length - (full.checkpoint.lastAckedLine - 1)).toBeLessThanOrEqual(1)
   })
 
+  it("an operator's disconnect mid-job: interrupted with its checkpoint, and nothing of the file after a reconnect", async () => {
+    const id = await machine('marlin')
+    const { jobId } = await sendUntil(id, 30)
+    const off = await t.request('POST', `/api/myntrix/devices/${id}/disconnect`, { as: t.operator })
+    expect(off.status).toBe(200)
+    const job = await jobFinished(t, jobId)
+    expect(job.status).toBe('interrupted')
+    const full = (await t.request('GET', `/api/myntrix/jobs/${jobId}`, { as: t.operator })).body
+    expect(full.details.reason).toBe('disconnected')
+    expect(full.checkpoint.lastAckedLine).toBe(full.details.lastAcknowledgedLine)
+    const executed = emulator!.received().filter((l) => l.startsWith('G1')).length
+    await connect(id)
+    await command(id, 'M105')
+    expect(emulator!.received().filter((l) => l.startsWith('G1'))).toHaveLength(executed)
+  })
+
   it('marlin M112 through the command endpoint mid-job goes out at once, past the line holding its ok, and interrupts the job', async () => {
     const id = await machine('marlin')
     const { file, jobId } = await sendUntil(id, 30)
