@@ -18,9 +18,12 @@ export class LineSplitter {
 
   push(chunk: Buffer): void {
     if (this.isStopped) return
+    // The partial line holds no line break: only the new text is searched (a device trickling
+    // bytes without one must not make each chunk rescan up to the maximum length).
+    const scanFrom = this.partial.length
     const text = this.partial + chunk.toString('latin1')
     let start = 0
-    for (let end = text.indexOf('\n'); end !== -1; end = text.indexOf('\n', start)) {
+    for (let end = text.indexOf('\n', scanFrom); end !== -1; end = text.indexOf('\n', start)) {
       this.onLine(text.slice(start, end))
       start = end + 1
       if (this.isStopped) return

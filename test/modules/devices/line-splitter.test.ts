@@ -46,6 +46,12 @@ describe('LineSplitter', () => {
     expect(lines).toEqual(['a'.repeat(10), 'a'.repeat(10), `${'a'.repeat(5)}${'b'.repeat(5)}`, ''])
   })
 
+  it('finds a line break at the start of a chunk after a partial line, and one byte at a time', () => {
+    const bytes = [...Buffer.from('ok T:20\r\nbusy: processing\n\nok\n')].map((b) => Buffer.from([b]))
+    expect(split(bytes).lines).toEqual(['ok T:20\r', 'busy: processing', '', 'ok'])
+    expect(split([Buffer.from('abc'), Buffer.from('\ndef\n')]).lines).toEqual(['abc', 'def'])
+  })
+
   it('hands on nothing after stop(), not even the rest of the chunk it is splitting', () => {
     const lines: string[] = []
     const splitter = new LineSplitter((line) => {

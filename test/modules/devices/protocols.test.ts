@@ -55,6 +55,15 @@ describe('marlin', () => {
     expect(p.resend(1)).toEqual([first, second])
   })
 
+  it('sends M112 at once, unnumbered; M108 and M410 (answered ok) and look-alikes wait their turn', () => {
+    const p = new MarlinProtocol(resolveConfiguration({}, 'marlin'))
+    for (const text of ['M112', ' m112 ', 'M112 ; stop']) {
+      expect(p.realtime(text)).toEqual({ bytes: Buffer.from('M112\n', 'latin1'), awaitsReport: false })
+    }
+    for (const text of ['M108', 'M410', 'M1120', 'G1 X1 ; M112', 'M112.1'])
+      expect(p.realtime(text)).toBeNull()
+  })
+
   it('sends plain lines when lineNumbers is off', () => {
     const p = new MarlinProtocol(resolveConfiguration({ lineNumbers: false }, 'marlin'))
     expect(p.encode('G28')).toBe('G28\n')

@@ -68,6 +68,8 @@ class EventLoopPort implements BindingPortInterface {
       try {
         const bytesRead = readSync(fd, buffer, offset, length, null)
         if (bytesRead > 0) return { buffer, bytesRead }
+        // Readable and nothing to read: the line hung up (Linux says EIO; other kernels end the file).
+        throw Object.assign(new Error('the serial port hung up'), { code: 'EOF', disconnect: true })
       } catch (err) {
         const e = err as SysError
         if (e.code === undefined || !RETRY.has(e.code)) throw markGone(e)
@@ -116,13 +118,16 @@ class EventLoopPort implements BindingPortInterface {
     let offset = 0
     while (offset < buffer.length) {
       const fd = this.openFd()
+      let written = 0
       try {
-        offset += writeSync(fd, buffer, offset, buffer.length - offset)
+        written = writeSync(fd, buffer, offset, buffer.length - offset)
       } catch (err) {
         const e = err as SysError
         if (e.code === undefined || !RETRY.has(e.code)) throw markGone(e)
-        await this.when('writable')
       }
+      offset += written
+      // Nothing taken (EAGAIN, or a driver that answers 0): wait, never spin.
+      if (written === 0) await this.when('writable')
     }
   }
 

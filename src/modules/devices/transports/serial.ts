@@ -88,9 +88,9 @@ export class SerialTransport extends TransportListeners implements Transport {
       } catch (err) {
         if (this.port !== port || this.closedByUs) return
         this.port = null
-        // The port is unusable now; free its descriptor and poller.
-        if (port.isOpen) await port.close().catch(() => {})
         this.emitClose(toTransportError(err, 'EIO', { disconnected: true }))
+        // The port is unusable now; free its descriptor and poller (a tty's close may wait for output to drain).
+        if (port.isOpen) void port.close().catch(() => {})
         return
       }
       if (this.port !== port) return

@@ -16,14 +16,15 @@ import type {
 import { marlinFrame } from './wire.js'
 
 /**
- * Commands Marlin's emergency parser acts on the moment their bytes arrive,
- * ahead of its command buffer: emergency stop (M112), break out of a heating
- * or user wait (M108) and quick stop (M410). They go out at once, unnumbered,
- * past the queue and past a file being streamed: an emergency stop that waited
- * for the line in flight (a heat-up can hold its `ok` for minutes) would not be
- * one. A firmware built without the parser still reads them, in order.
+ * An emergency stop goes out at once, unnumbered, past the queue and past a
+ * file being streamed: one that waited for the line in flight (a heat-up can
+ * hold its `ok` for minutes) would not be one. Marlin's emergency parser acts
+ * on it as its bytes arrive; a firmware built without the parser reads it in
+ * order. It answers no `ok` (the firmware halts), so no reply is owed. The
+ * parser's other commands (M108, M410) do answer `ok`, which would be taken
+ * for the line in flight's: they go through the queue like any command.
  */
-const EMERGENCY_COMMANDS = new Set(['M112', 'M108', 'M410'])
+const EMERGENCY_STOP = /^M112(?![\d.])/i
 
 // Enough lines to answer any Resend with one line (or a planner's worth) in flight.
 const HISTORY_LINES = 256
@@ -75,9 +76,8 @@ export class MarlinProtocol implements Protocol {
   constructor(private readonly config: ResolvedConfiguration) {}
 
   realtime(command: string): RealtimeCommand | null {
-    const word = command.trim().toUpperCase()
-    return EMERGENCY_COMMANDS.has(word)
-      ? { bytes: Buffer.from(`${word}\n`, 'latin1'), awaitsReport: false }
+    return EMERGENCY_STOP.test(command.trim())
+      ? { bytes: Buffer.from('M112\n', 'latin1'), awaitsReport: false }
       : null
   }
 

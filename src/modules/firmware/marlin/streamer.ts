@@ -60,7 +60,11 @@ export class MarlinStreamer extends FileStreamer<LineSource> {
     try {
       for (;;) {
         if (stopped) throw stopped
-        if (session.queuedCount > 0) await session.runQueued()
+        if (session.queuedCount > 0) {
+          // Queued commands may take minutes (M600, M109): the checkpoint must not wait for them.
+          recordAcked()
+          await session.runQueued()
+        }
         if (control.shouldStop()) return 'stopped'
         const line = this.pending ?? (await this.source.next())
         if (line === null) return 'done'
