@@ -224,7 +224,8 @@ function JobPage() {
           )}
           <dt>Details</dt>
           <dd>
-            <code>{JSON.stringify(j.details)}</code>
+            {/* Indented and wrapped: a transfer's details (file hash, errors) are longer than any screen. */}
+            <pre className="mono details-json">{JSON.stringify(j.details, null, 2)}</pre>
           </dd>
         </dl>
       </section>
