@@ -61,7 +61,7 @@ class EventLoopPort implements BindingPortInterface {
 
   async read(buffer: Buffer, offset: number, length: number): Promise<{ buffer: Buffer; bytesRead: number }> {
     for (;;) {
-      // Waiting first: the stream asks again right after each chunk, and the
+      // Waiting first: the reader asks again right after each chunk, and the
       // port is then nearly always empty (a read would only say EAGAIN).
       await this.when('readable')
       const fd = this.openFd()
