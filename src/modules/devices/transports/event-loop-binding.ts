@@ -34,17 +34,14 @@ function isUnixPort(port: BindingPortInterface): port is UnixPort {
   return 'fd' in port && 'poller' in port
 }
 
-/** Try again once the poller says so. */
+/**
+ * Try again once the poller says so. Any other error ends the read or write:
+ * whoever reads the port takes a failed read that it did not cancel for the
+ * link going away (serial.ts, and serialport's stream alike).
+ */
 const RETRY = new Set(['EAGAIN', 'EWOULDBLOCK', 'EINTR'])
-/** The device went away (the same codes serialport's own reads treat as a disconnect). */
-const GONE = new Set(['EBADF', 'ENXIO', 'UNKNOWN'])
 
-type SysError = Error & { code?: string; errno?: number; disconnect?: boolean }
-
-function markGone(err: SysError): SysError {
-  if ((err.code !== undefined && GONE.has(err.code)) || err.errno === -1) err.disconnect = true
-  return err
-}
+const isRetry = (err: unknown) => RETRY.has((err as { code?: string }).code ?? '')
 
 class EventLoopPort implements BindingPortInterface {
   private writing: Promise<void> | null = null
@@ -69,10 +66,9 @@ class EventLoopPort implements BindingPortInterface {
         const bytesRead = readSync(fd, buffer, offset, length, null)
         if (bytesRead > 0) return { buffer, bytesRead }
         // Readable and nothing to read: the line hung up (Linux says EIO; other kernels end the file).
-        throw Object.assign(new Error('the serial port hung up'), { code: 'EOF', disconnect: true })
+        throw Object.assign(new Error('the serial port hung up'), { code: 'EOF' })
       } catch (err) {
-        const e = err as SysError
-        if (e.code === undefined || !RETRY.has(e.code)) throw markGone(e)
+        if (!isRetry(err)) throw err
       }
     }
   }
@@ -122,8 +118,7 @@ class EventLoopPort implements BindingPortInterface {
       try {
         written = writeSync(fd, buffer, offset, buffer.length - offset)
       } catch (err) {
-        const e = err as SysError
-        if (e.code === undefined || !RETRY.has(e.code)) throw markGone(e)
+        if (!isRetry(err)) throw err
       }
       offset += written
       // Nothing taken (EAGAIN, or a driver that answers 0): wait, never spin.

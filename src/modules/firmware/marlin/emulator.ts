@@ -302,9 +302,6 @@ export class MarlinEmulator extends EmulatorBase implements FirmwareEmulator {
       case 'M110':
         this.lastLine = words.get('N') ?? 0
         return 'ok\n'
-      case 'M112':
-        this.halt()
-        return undefined
       case 'M999':
         this.isHalted = false
         return 'ok\n'
