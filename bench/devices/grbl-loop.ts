@@ -7,11 +7,9 @@
 //   node --import tsx grbl-loop.ts <count|wait> <port> <file> [baud] [--event-loop]
 import { readFileSync } from 'node:fs'
 import { ReadlineParser } from '@serialport/parser-readline'
-import { SerialPortStream } from '@serialport/stream'
-import { SerialPort } from 'serialport'
-import { eventLoopBinding } from '../../src/modules/devices/transports/event-loop-binding.js'
 import { prepareGcode } from '../../src/modules/firmware/gcode.js'
 import { GRBL_DEFAULT_RX_BUFFER } from '../../src/modules/firmware/grbl/wire.js'
+import { benchPort } from './bench-port.js'
 
 const [mode, path, file, baudRaw] = process.argv.slice(2)
 if ((mode !== 'count' && mode !== 'wait') || path === undefined || file === undefined) {
@@ -20,9 +18,7 @@ if ((mode !== 'count' && mode !== 'wait') || path === undefined || file === unde
 }
 const lines = prepareGcode(readFileSync(file, 'latin1'))
 const capacity = mode === 'count' ? GRBL_DEFAULT_RX_BUFFER : Number.POSITIVE_INFINITY
-const port = process.argv.includes('--event-loop')
-  ? new SerialPortStream({ binding: eventLoopBinding, path, baudRate: Number(baudRaw ?? 115200) })
-  : new SerialPort({ path, baudRate: Number(baudRaw ?? 115200) })
+const port = benchPort(path, Number(baudRaw ?? 115200))
 const parser = port.pipe(new ReadlineParser({ delimiter: '\n' }))
 let next = 0
 const inFlight: number[] = []

@@ -7,11 +7,9 @@
 //   node --import tsx minimal-loop.ts <port> <file> [baud] [--event-loop]
 import { readFileSync } from 'node:fs'
 import { ReadlineParser } from '@serialport/parser-readline'
-import { SerialPortStream } from '@serialport/stream'
-import { SerialPort } from 'serialport'
-import { eventLoopBinding } from '../../src/modules/devices/transports/event-loop-binding.js'
 import { prepareGcode } from '../../src/modules/firmware/gcode.js'
 import { marlinFrame } from '../../src/modules/firmware/marlin/wire.js'
+import { benchPort } from './bench-port.js'
 
 const [path, file, baudRaw] = process.argv.slice(2)
 if (path === undefined || file === undefined) {
@@ -19,9 +17,7 @@ if (path === undefined || file === undefined) {
   process.exit(2)
 }
 const lines = ['M110 N0', ...prepareGcode(readFileSync(file, 'latin1'))]
-const port = process.argv.includes('--event-loop')
-  ? new SerialPortStream({ binding: eventLoopBinding, path, baudRate: Number(baudRaw ?? 115200) })
-  : new SerialPort({ path, baudRate: Number(baudRaw ?? 115200) })
+const port = benchPort(path, Number(baudRaw ?? 115200))
 const parser = port.pipe(new ReadlineParser({ delimiter: '\n' }))
 let next = 0
 const send = () => {
