@@ -180,13 +180,20 @@ export class Evaluator {
     this.changed({ rule: s.rule, alertId, from, to, value, at: new Date(nowMs) })
   }
 
-  /** A pending alert fires when forSeconds pass, whether or not another reading comes by then. */
+  /**
+   * A pending alert fires when forSeconds pass, whether or not another reading comes by then.
+   * Node's timers run on a monotonic clock and may fire a millisecond before the wall clock the
+   * alert's times are kept in says the time is up; such an early wake re-arms for the rest, so
+   * firedAt - startedAt is never under forSeconds.
+   */
   private armPending(s: RuleState): void {
     const left = Math.max(0, s.since + s.rule.forSeconds * 1000 - this.now())
     s.timer = setTimeout(() => {
       s.timer = null
-      if (s.state !== 'pending' || this.rules.get(s.rule.id) !== s) return
-      if (s.lastHeld) this.move(s, 'firing', s.lastValue, this.now())
+      if (s.state !== 'pending' || this.rules.get(s.rule.id) !== s || !s.lastHeld) return
+      const now = this.now()
+      if (now - s.since >= s.rule.forSeconds * 1000) this.move(s, 'firing', s.lastValue, now)
+      else this.armPending(s)
     }, left)
     s.timer.unref()
   }

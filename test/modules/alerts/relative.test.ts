@@ -8,6 +8,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { Evaluator, type StateChange } from '../../../src/modules/alerts/evaluator.js'
 import type { AlertRule, RuleKind } from '../../../src/modules/alerts/records.js'
+import { deviceRule } from './support.js'
 
 const evaluators: Evaluator[] = []
 afterEach(() => {
@@ -15,30 +16,15 @@ afterEach(() => {
 })
 
 function rule(kind: RuleKind, extra: Partial<AlertRule> = {}): AlertRule {
-  return {
-    id: `rule-${kind}`,
-    name: kind,
-    ownerId: 'owner',
-    enabled: true,
-    source: 'device',
-    metric: 'temperature',
-    deviceId: 'printer',
-    mount: null,
+  return deviceRule({
     kind,
-    operator: null,
-    threshold: null,
-    clearThreshold: null,
     targetMetric: 'targetTemperature',
     delta: 10,
     warmUpExempt: true,
-    actions: [],
     // Long enough that the pending timer never fires during a test: the readings move the clock.
     forSeconds: 60,
-    cooldownSeconds: 0,
-    createdAt: new Date(0),
-    updatedAt: new Date(0),
     ...extra,
-  }
+  })
 }
 
 /** An evaluator watching `r`; `at(s, temperature, target)` feeds a reading at second s. */

@@ -5,7 +5,7 @@
 
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { afterAll, beforeAll } from 'vitest'
+import { afterAll, beforeAll, beforeEach } from 'vitest'
 import { verifySignature } from '../../../src/modules/notifications/signature.js'
 
 /** A scripted status that never answers. */
@@ -91,18 +91,27 @@ export class Receiver {
     }
   }
 
+  /** Forgets what earlier tests (or an earlier try of a retried test) received and scripted. */
+  reset(): void {
+    this.received.length = 0
+    this.statuses.clear()
+    this.secrets.clear()
+    this.waiters.length = 0
+  }
+
   async stop(): Promise<void> {
     this.server.closeAllConnections()
     await new Promise<void>((resolve) => this.server.close(() => resolve()))
   }
 }
 
-/** One receiver for a suite: started before its tests, stopped after them. */
+/** One receiver for a suite: started before its tests, emptied before each, stopped after them. */
 export function useReceiver(): () => Receiver {
   const receiver = new Receiver()
   beforeAll(async () => {
     await receiver.start()
   })
+  beforeEach(() => receiver.reset())
   afterAll(async () => {
     await receiver.stop()
   })
