@@ -20,8 +20,15 @@ import type {
 
 /** While the engine is away (restarting), how often to ask again how the container is. */
 const ENGINE_RETRY_MS = 1000
-/** How long a SIGKILLed container with a memory limit is given for its OOM event to arrive. */
-const OOM_EVENT_GRACE_MS = 250
+/**
+ * How long a SIGKILLed container with a memory limit is given for its OOM event to arrive, and
+ * how often the engine is asked meanwhile. containerd reports the OOM and the exit as two
+ * events in no fixed order; the engine marks OOMKilled when the first arrives, which on a busy
+ * host (CI) was seen more than 250 ms after the exit. A kill Myntrix sent itself (a stop) is
+ * looked at once, after one step.
+ */
+const OOM_EVENT_GRACE_MS = 2000
+const OOM_EVENT_POLL_MS = 250
 /** How long the end waits for the last output lines before the container is removed. */
 const LOG_DRAIN_MS = 2000
 
@@ -196,14 +203,15 @@ export class ContainerProcess implements RuntimeProcess {
     if (!removed) {
       try {
         let info = await this.container.inspect()
-        if (
+        const mayBeOom = () =>
           info.State.ExitCode === 128 + constants.signals.SIGKILL &&
           !info.State.OOMKilled &&
-          info.HostConfig.Memory
-        ) {
-          // The engine learns of an OOM kill by an event of its own, which can come just
-          // after the exit: look once more before calling it a plain SIGKILL.
-          await delay(OOM_EVENT_GRACE_MS)
+          Boolean(info.HostConfig.Memory)
+        // The engine learns of an OOM kill by an event of its own, which can come just
+        // after the exit: look again before calling it a plain SIGKILL.
+        const grace = this.stopping ? OOM_EVENT_POLL_MS : OOM_EVENT_GRACE_MS
+        for (let waited = 0; waited < grace && mayBeOom(); waited += OOM_EVENT_POLL_MS) {
+          await delay(OOM_EVENT_POLL_MS)
           info = await this.container.inspect()
         }
         const at = new Date(info.State.FinishedAt)
