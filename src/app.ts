@@ -106,6 +106,7 @@ export async function buildApp(deps: AppDeps): Promise<AppInstance> {
     engine: database.engine,
     instanceId,
     logger,
+    secret: jwtSecret,
   })
   const loginWindowMs = config.loginWindowSeconds * 1000
   // In a cluster failed logins are counted in Redis, so a guesser gains nothing by

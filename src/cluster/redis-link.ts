@@ -4,16 +4,34 @@
 // it and unsubscribed when the last one goes (reference counted), so a node
 // receives only what its own clients and requests need.
 //
-// Redis here only moves live data and requests; it decides nothing. Every
-// message stays under MAX_MESSAGE_BYTES: pub/sub is for small envelopes, and a
-// large one would hold up every other message on the connection.
+// Redis here only moves live data and requests; it decides nothing, and it is
+// not trusted: every message is sealed by the sender and opened by the receiver
+// (message-seal.ts), and one that does not open is dropped and reported, never
+// handed on. Every message stays under MAX_MESSAGE_BYTES: pub/sub is for small
+// envelopes, and a large one would hold up every other message on the connection.
 
 import { Redis } from 'ioredis'
 import { PayloadTooLargeError } from '../errors.js'
+import type { MessageSeal, OpenResult } from './message-seal.js'
 
 export const MAX_MESSAGE_BYTES = 64 * 1024
 
+/**
+ * A message sent longer ago than this (on the sender's clock against the receiver's, either
+ * way) is dropped: pub/sub delivers in milliseconds, so only a replay or a skewed clock is
+ * that late. Nodes' clocks must agree to well within it (NTP).
+ */
+export const MESSAGE_MAX_AGE_MS = 60_000
+
 export type MessageHandler = (message: string) => void
+
+export interface RedisLinkOptions {
+  /** Connection errors (ioredis reconnects by itself). */
+  onError: (err: unknown) => void
+  seal: MessageSeal
+  /** A message that did not open: dropped; the reason says why. */
+  onRejected: (channel: string, reason: Extract<OpenResult, { ok: false }>['reason']) => void
+}
 
 export class RedisLink {
   private readonly handlers = new Map<string, Set<MessageHandler>>()
@@ -24,9 +42,18 @@ export class RedisLink {
   private constructor(
     readonly pub: Redis,
     private readonly sub: Redis,
+    private readonly options: RedisLinkOptions,
   ) {
-    sub.on('message', (channel: string, message: string) => {
-      for (const handler of this.handlers.get(channel) ?? []) {
+    sub.on('message', (channel: string, sealed: string) => {
+      const handlers = this.handlers.get(channel)
+      if (!handlers?.size) return
+      const opened = options.seal.open(channel, sealed, MESSAGE_MAX_AGE_MS)
+      if (!opened.ok) {
+        options.onRejected(channel, opened.reason)
+        return
+      }
+      const message = opened.text
+      for (const handler of handlers) {
         try {
           handler(message)
         } catch {
@@ -37,7 +64,8 @@ export class RedisLink {
   }
 
   /** Connects both connections; rejects (and closes them) when Redis cannot be reached. */
-  static async connect(url: string, onError: (err: unknown) => void): Promise<RedisLink> {
+  static async connect(url: string, linkOptions: RedisLinkOptions): Promise<RedisLink> {
+    const { onError } = linkOptions
     const options = { lazyConnect: true, maxRetriesPerRequest: 3, enableOfflineQueue: true }
     const pub = new Redis(url, options)
     const sub = new Redis(url, options)
@@ -52,7 +80,7 @@ export class RedisLink {
       // The host only: the URL may carry a password.
       throw new Error(`cannot reach Redis at ${new URL(url).host}: ${(err as Error).message}`, { cause: err })
     }
-    return new RedisLink(pub, sub)
+    return new RedisLink(pub, sub, linkOptions)
   }
 
   /** Adds a handler for `channel`; resolves once Redis confirmed the subscription. Returns the remover. */
@@ -87,7 +115,7 @@ export class RedisLink {
         `a message on ${channel} is ${bytes} bytes; messages between nodes must stay under ${MAX_MESSAGE_BYTES}`,
       )
     }
-    return this.pub.publish(channel, message)
+    return this.pub.publish(channel, this.options.seal.seal(channel, message))
   }
 
   /** Idempotent. */

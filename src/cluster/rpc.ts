@@ -3,13 +3,16 @@
 // the answer on its own reply channel, up to a deadline. The answer is the
 // holder's own result or problem (the holder checks the caller's rights again
 // with the forwarded principal). A holder that is not subscribed, or is silent
-// past the deadline, gives 503 naming it: the caller never guesses.
+// past the deadline, gives 503 naming it: the caller never guesses. Requests
+// and replies are sealed by the link (message-seal.ts); a sealed request seen
+// again (a copy replayed from Redis) is ignored, so each is acted on once.
 
 import { randomUUID } from 'node:crypto'
 import { MyntrixError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import { HolderUnavailableError, type RemoteProblem, RemoteProblemError } from './errors.js'
-import type { RedisLink } from './redis-link.js'
+import { RecentIds } from './recent-ids.js'
+import { MESSAGE_MAX_AGE_MS, type RedisLink } from './redis-link.js'
 
 export type RpcHandler = (params: unknown) => Promise<unknown>
 
@@ -41,6 +44,8 @@ export interface NodeRpcOptions {
 export class NodeRpc {
   private readonly handlers = new Map<string, RpcHandler>()
   private readonly pending = new Map<string, Pending>()
+  /** The link drops a message older than its max age (either way on the clock): twice that covers a replay. */
+  private readonly answered = new RecentIds(2 * MESSAGE_MAX_AGE_MS)
   private offs: (() => Promise<void>)[] = []
   private stopped = false
 
@@ -134,6 +139,13 @@ export class NodeRpc {
       return
     }
     if (typeof request?.id !== 'string' || typeof request.replyTo !== 'string') return
+    if (!this.answered.firstSeen(request.id)) {
+      this.opts.logger.warn(
+        { method: request.method },
+        'cluster: ignored a forwarded request seen before (a replay)',
+      )
+      return
+    }
     const reply = await this.answer(request)
     try {
       await this.opts.link.publish(request.replyTo, JSON.stringify(reply))

@@ -4,11 +4,13 @@
 // or problem, or fails with 503 naming the holder when it is silent.
 
 import { randomUUID } from 'node:crypto'
+import { Redis } from 'ioredis'
 import { afterEach, describe, expect, it } from 'vitest'
 import { HolderUnavailableError, RemoteProblemError } from '../../src/cluster/errors.js'
-import { RedisEventBus } from '../../src/cluster/redis-bus.js'
+import { MessageSeal } from '../../src/cluster/message-seal.js'
+import { eventChannel, RedisEventBus } from '../../src/cluster/redis-bus.js'
 import { RedisLink } from '../../src/cluster/redis-link.js'
-import { NodeRpc } from '../../src/cluster/rpc.js'
+import { NodeRpc, rpcChannel } from '../../src/cluster/rpc.js'
 import { ConflictError, PayloadTooLargeError } from '../../src/errors.js'
 import type { EventMap } from '../../src/events/bus.js'
 import { silentLogger } from '../../src/logger.js'
@@ -35,12 +37,22 @@ describe.skipIf(!hasRedis)('between nodes over Redis', () => {
   const rpcs: NodeRpc[] = []
 
   afterEach(async () => {
+    rejected.length = 0
     for (const r of rpcs.splice(0)) await r.stop()
     for (const l of links.splice(0)) await l.close()
   })
 
-  async function link() {
-    const l = await RedisLink.connect(REDIS_URL, () => {})
+  /** What each link dropped, by channel and reason. */
+  const rejected: string[] = []
+  /** The cluster's key, as every node derives it from the shared JWT secret. */
+  const secret = randomUUID() + randomUUID()
+
+  async function link(seal = new MessageSeal(secret)) {
+    const l = await RedisLink.connect(REDIS_URL, {
+      onError: () => {},
+      seal,
+      onRejected: (channel, reason) => rejected.push(`${channel} ${reason}`),
+    })
     links.push(l)
     return l
   }
@@ -101,9 +113,9 @@ describe.skipIf(!hasRedis)('between nodes over Redis', () => {
     )
   })
 
-  async function rpcNode() {
+  async function rpcNode(log = logger) {
     const nodeId = randomUUID()
-    const rpc = new NodeRpc({ link: await link(), nodeId, timeoutMs: 2000, logger })
+    const rpc = new NodeRpc({ link: await link(), nodeId, timeoutMs: 2000, logger: log })
     rpcs.push(rpc)
     await rpc.start()
     return { rpc, node: { id: nodeId, name: `node-${nodeId.slice(0, 6)}` } }
@@ -156,5 +168,116 @@ describe.skipIf(!hasRedis)('between nodes over Redis', () => {
     holder.rpc.handle('agents.big', async () => 'y'.repeat(70_000))
     const big = await rejection(caller.rpc.call(holder.node, 'agents.big', {}, 'agent x'))
     expect(big).toMatchObject({ status: 413 })
+  })
+  /** A plain Redis connection: what any process that reaches Redis could do. */
+  async function outsider(): Promise<Redis> {
+    const r = new Redis(REDIS_URL, { lazyConnect: true })
+    await r.connect()
+    outsiders.push(r)
+    return r
+  }
+  const outsiders: Redis[] = []
+  afterEach(async () => {
+    for (const r of outsiders.splice(0)) r.disconnect()
+  })
+
+  it('acts on no request that was not sealed with the cluster’s key, and reports it', async () => {
+    const holder = await rpcNode()
+    const calls: unknown[] = []
+    holder.rpc.handle('agents.start', async (params) => calls.push(params))
+    const forged = JSON.stringify({
+      id: randomUUID(),
+      replyTo: 'myx.node.x.reply',
+      method: 'agents.start',
+      params: { caller: { userId: 'u', role: 'admin' }, id: 'someone-elses-agent' },
+    })
+    const other = new MessageSeal(`${secret}-not-it`)
+    const channel = rpcChannel(holder.node.id)
+    const redis = await outsider()
+    // As plain JSON (what nodes sent before sealing), and sealed with another secret.
+    expect(await redis.publish(channel, forged)).toBe(1)
+    expect(await redis.publish(channel, other.seal(channel, forged))).toBe(1)
+    // Sealed with the right key but for another channel (an event's, say): still not a request.
+    expect(await redis.publish(channel, new MessageSeal(secret).seal('myx.event.agent.status', forged))).toBe(
+      1,
+    )
+    await waitFor(() => rejected.length >= 3, { what: 'the three messages to be dropped' })
+    expect(rejected).toEqual([`${channel} malformed`, `${channel} forged`, `${channel} forged`])
+    expect(calls).toEqual([])
+    // The node still answers what a node sends.
+    const caller = await rpcNode()
+    await caller.rpc.call(holder.node, 'agents.start', { id: 'mine' }, 'agent mine')
+    expect(calls).toEqual([{ id: 'mine' }])
+  })
+
+  it('acts once on a sealed request replayed from Redis, and refuses a copy older than a minute', async () => {
+    const warnings: string[] = []
+    const holder = await rpcNode({
+      ...logger,
+      warn: (_obj: unknown, msg?: string) => warnings.push(msg ?? ''),
+    })
+    const calls: unknown[] = []
+    holder.rpc.handle('devices.command', async (params) => calls.push(params))
+    const channel = rpcChannel(holder.node.id)
+    // An eavesdropper on the holder's channel keeps a copy of a real request...
+    const listener = await outsider()
+    const copies: string[] = []
+    listener.on('message', (_c: string, m: string) => copies.push(m))
+    await listener.subscribe(channel)
+    const caller = await rpcNode()
+    await caller.rpc.call(holder.node, 'devices.command', { text: 'G28' }, 'device d')
+    await waitFor(() => copies.length === 1, { what: 'the copy' })
+    // ...which is not the request in the clear...
+    expect(copies[0]).not.toContain('G28')
+    expect(copies[0]).not.toContain('devices.command')
+    // ...and is ignored when published again.
+    const redis = await outsider()
+    expect(await redis.publish(channel, copies[0] as string)).toBe(2)
+    await waitFor(() => warnings.length >= 1, { what: 'the replay to be ignored' })
+    expect(warnings).toEqual(['cluster: ignored a forwarded request seen before (a replay)'])
+    expect(calls).toEqual([{ text: 'G28' }])
+    // A request sealed 61 s ago (or ahead) by a node's clock is dropped before it is read.
+    const skewed = (ms: number) => new MessageSeal(secret, () => Date.now() + ms)
+    const old = JSON.stringify({
+      id: randomUUID(),
+      replyTo: 'r',
+      method: 'devices.command',
+      params: { text: 'M112' },
+    })
+    await redis.publish(channel, skewed(-61_000).seal(channel, old))
+    await redis.publish(channel, skewed(61_000).seal(channel, old))
+    await waitFor(() => rejected.length >= 2, { what: 'the stale copies to be dropped' })
+    expect(rejected).toEqual([`${channel} stale`, `${channel} stale`])
+    expect(calls).toEqual([{ text: 'G28' }])
+  })
+
+  it('publishes events sealed: a plain subscriber reads nothing of them, a node of another key none either', async () => {
+    const [a, b] = await Promise.all([nodeBus(), nodeBus()])
+    const stranger = new RedisEventBus(
+      await link(new MessageSeal('another cluster entirely, 32+ chars')),
+      randomUUID(),
+      logger,
+    )
+    const agentId = randomUUID()
+    const seen: string[] = []
+    const offB = b.onAnyNode('agent.status', (e) => e.agentId === agentId && seen.push('b'))
+    const offStranger = stranger.onAnyNode(
+      'agent.status',
+      (e) => e.agentId === agentId && seen.push('stranger'),
+    )
+    const plain = await outsider()
+    const copies: string[] = []
+    plain.on('message', (_c: string, m: string) => copies.push(m))
+    await plain.subscribe(eventChannel('agent.status'))
+    await Promise.all([offB.ready, offStranger.ready])
+    a.emit('agent.status', status(agentId))
+    await waitFor(() => seen.includes('b') && copies.length >= 1, {
+      what: 'the event on B and on the plain subscriber',
+    })
+    await waitFor(() => rejected.some((r) => r.endsWith('forged')), { what: 'the stranger to drop it' })
+    expect(seen).toEqual(['b'])
+    expect(copies.join('\n')).not.toContain(agentId)
+    offB()
+    offStranger()
   })
 })

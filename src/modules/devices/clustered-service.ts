@@ -16,6 +16,7 @@ import { type Expression, type SqlBool, sql } from 'kysely'
 import { assertRole, type Principal } from '../../auth/principal.js'
 import type { ClusterNode } from '../../cluster/index.js'
 import type { Lease, LeaseManager } from '../../cluster/leases.js'
+import type { MessageSeal } from '../../cluster/message-seal.js'
 import { ResourceRouter } from '../../cluster/placement.js'
 import { Reconciler } from '../../cluster/reconciler.js'
 import type { NodeRpc } from '../../cluster/rpc.js'
@@ -52,7 +53,12 @@ const ROLE_NEED: Record<Op, string> = {
   delete: 'delete devices',
 }
 
-export type ClusterWithLeases = ClusterNode & { leases: LeaseManager; rpc: NodeRpc; redis: Redis }
+export type ClusterWithLeases = ClusterNode & {
+  leases: LeaseManager
+  rpc: NodeRpc
+  redis: Redis
+  seal: MessageSeal
+}
 
 export class ClusteredDevicesService extends DevicesService {
   private readonly leases: LeaseManager
@@ -80,7 +86,7 @@ export class ClusteredDevicesService extends DevicesService {
       cluster.renewIntervalMs,
       (err) => this.options.logger.warn({ err }, 'device reconciliation failed'),
     )
-    this.snapshots = new SharedTelemetrySnapshots(cluster.redis, SNAPSHOT_TTL_MS, (err) =>
+    this.snapshots = new SharedTelemetrySnapshots(cluster.redis, cluster.seal, SNAPSHOT_TTL_MS, (err) =>
       this.options.logger.warn({ err }, 'cluster: device telemetry snapshots unavailable in Redis'),
     )
     this.leases.onLost(DEVICE_LEASE, async (lease, reason) => {

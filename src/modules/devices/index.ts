@@ -24,11 +24,11 @@ export function createDevicesArea(ctx: AreaContext): DevicesArea {
     },
     nodeName: ctx.cluster.node.name,
   }
-  const { leases, rpc, redis } = ctx.cluster
+  const { leases, rpc, redis, seal } = ctx.cluster
   // In a cluster, connected devices are held by lease and actions go to their holder.
   const service =
-    leases && rpc && redis
-      ? new ClusteredDevicesService(options, { ...ctx.cluster, leases, rpc, redis })
+    leases && rpc && redis && seal
+      ? new ClusteredDevicesService(options, { ...ctx.cluster, leases, rpc, redis, seal })
       : new DevicesService(options)
   return {
     name: 'devices',

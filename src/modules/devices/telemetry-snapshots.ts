@@ -8,9 +8,13 @@
 // write is in flight the next reading replaces the waiting one, so a fast
 // device costs at most one write per Redis round trip. The key expires on its
 // own (a deleted device's too); an expired or unreadable snapshot is simply
-// no first telemetry frame, as for a device that never reported.
+// no first telemetry frame, as for a device that never reported. The value is
+// sealed like every message between nodes (src/cluster/message-seal.ts): a
+// process that can reach Redis can neither read a device's readings there nor
+// put readings of its own in their place.
 
 import type { Redis } from 'ioredis'
+import type { MessageSeal } from '../../cluster/message-seal.js'
 
 export interface TelemetrySnapshot {
   ts: string
@@ -26,6 +30,7 @@ export class SharedTelemetrySnapshots {
 
   constructor(
     private readonly redis: Redis,
+    private readonly seal: MessageSeal,
     private readonly ttlMs: number,
     private readonly onError: (err: unknown) => void,
   ) {}
@@ -39,8 +44,12 @@ export class SharedTelemetrySnapshots {
   /** The last readings any node recorded, or null (none, expired, or Redis away). */
   async get(deviceId: string): Promise<TelemetrySnapshot | null> {
     try {
-      const text = await this.redis.get(keyOf(deviceId))
-      return text ? (JSON.parse(text) as TelemetrySnapshot) : null
+      const key = keyOf(deviceId)
+      const sealed = await this.redis.get(key)
+      if (!sealed) return null
+      // Written at most ttlMs ago (the key's own expiry); a value that does not open is none.
+      const opened = this.seal.open(key, sealed, this.ttlMs)
+      return opened.ok ? (JSON.parse(opened.text) as TelemetrySnapshot) : null
     } catch (err) {
       this.warnOnce(err)
       return null
@@ -57,9 +66,12 @@ export class SharedTelemetrySnapshots {
     try {
       for (let next = this.waiting.get(deviceId); next; next = this.waiting.get(deviceId)) {
         this.waiting.delete(deviceId)
-        await this.redis.set(keyOf(deviceId), JSON.stringify(next), 'PX', this.ttlMs).catch((err) => {
-          this.warnOnce(err)
-        })
+        const key = keyOf(deviceId)
+        await this.redis
+          .set(key, this.seal.seal(key, JSON.stringify(next)), 'PX', this.ttlMs)
+          .catch((err) => {
+            this.warnOnce(err)
+          })
       }
     } finally {
       this.writing.delete(deviceId)
