@@ -34,7 +34,7 @@ import { Reconnector } from './reconnect.js'
 import { elapsed, type InFlight, isReplyEvent, ReplyTracker } from './reply-tracker.js'
 import { validateCommand } from './schemas.js'
 import { transports as transportRegistry } from './transports/index.js'
-import type { Transport, TransportError, TransportFactory } from './transports/types.js'
+import { type Transport, TransportError, type TransportFactory } from './transports/types.js'
 import type { ConnectionListener, DeviceStatus } from './types.js'
 
 export interface DeviceConnectionOptions {
@@ -226,7 +226,15 @@ export class DeviceConnection {
       if (generation !== this.generation) return
       this.availability.heard()
       this.state.traffic()
-      parser.push(chunk)
+      try {
+        parser.push(chunk)
+      } catch (err) {
+        // A fault in handling what the device sent (a protocol's parser, a listener) must not end
+        // the server, nor leave the link half read: it drops, with the fault as the reason, as if
+        // the device had gone (a transfer ends interrupted with its checkpoint).
+        const message = `handling the device's output failed: ${(err as Error)?.message ?? String(err)}`
+        this.onDrop(generation, new TransportError(message, 'EPROTO', { disconnected: true }, err))
+      }
     })
     transport.onClose((err) => this.onDrop(generation, err))
     try {

@@ -5,6 +5,7 @@ import { createServer } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { DeviceConnection } from '../../../src/modules/devices/connection.js'
 import { parseConnectionString } from '../../../src/modules/devices/connection-string.js'
+import type { LogDirection } from '../../../src/modules/devices/types.js'
 import { EmulatorProcess, Recorder } from './support.js'
 
 const connections: DeviceConnection[] = []
@@ -99,6 +100,36 @@ describe('tcp transport', () => {
     await serve('grbl', first.port)
     await back
     expect((await connection.command('$I')).ok).toBe(true)
+  })
+
+  it('a fault in handling the device’s output drops the link with the fault as the reason, not the server', async () => {
+    const { port } = await serve('line')
+    // A listener with a bug that trips on one line the device sends.
+    class FaultyRecorder extends Recorder {
+      override log(direction: LogDirection, line: string): void {
+        if (direction === 'in' && line === 'echo trip') throw new Error('a bug in a listener')
+        super.log(direction, line)
+      }
+    }
+    const recorder = new FaultyRecorder()
+    const connection = new DeviceConnection({
+      label: 'tcp-device',
+      target: parseConnectionString(`tcp://127.0.0.1:${port}`),
+      configuration: { protocol: 'line', reconnectDelayMs: 50, reconnectMaxDelayMs: 200 },
+      listener: recorder,
+    })
+    connections.push(connection)
+    await connection.connect()
+    const errored = recorder.nextStatus('error')
+    await expect(connection.command('trip')).rejects.toMatchObject({ disconnected: true })
+    await errored
+    expect(recorder.statuses.at(-1)?.lastError).toBe(
+      "connection lost: handling the device's output failed: a bug in a listener",
+    )
+    // The link is opened again (the device itself is fine) and works.
+    const back = recorder.nextStatus('connected')
+    await back
+    expect(await connection.command('hello')).toMatchObject({ ok: true, response: ['echo hello'] })
   })
 
   it('connection refused answers ECONNREFUSED', async () => {
