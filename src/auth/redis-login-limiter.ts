@@ -65,6 +65,9 @@ export class RedisLoginLimiter implements LoginLimit {
   }
 
   async check(username: string, ip: string): Promise<void> {
+    // This node's own count first, always: Redis is not trusted (anything that can reach it could
+    // delete the counters), so the worst it can do is bring the limit down to one per node.
+    this.options.local.check(username, ip)
     const limits = loginKeys(username, ip, this.options.maxAttempts)
     const keys = limits.map(([key]) => KEY_PREFIX + key)
     let reply: unknown
@@ -74,7 +77,6 @@ export class RedisLoginLimiter implements LoginLimit {
       )
     } catch (err) {
       this.outage(err)
-      this.options.local.check(username, ip)
       return
     }
     const values = (reply as (number | string)[]).map(Number)

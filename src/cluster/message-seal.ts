@@ -33,9 +33,9 @@ export class MessageSeal {
   private readonly key: Buffer
   /**
    * GCM needs an IV never used twice under one key, and every node of a cluster has the key: an
-   * IV is a random 8-byte prefix of this seal's own and a counter after it (NIST SP 800-38D's
-   * deterministic construction), a fresh prefix when the counter wraps. Cheaper than 12 random
-   * bytes per message, which were a third of the cost of sealing a telemetry event.
+   * IV is a random 8-byte prefix of this seal's own and a 4-byte counter after it, a fresh prefix
+   * when the counter wraps (two seals meet on a prefix with odds of about 2^-64 a pair). Cheaper
+   * than 12 random bytes per message, which were a third of the cost of sealing a telemetry event.
    */
   private readonly iv = Buffer.alloc(IV_BYTES)
   private counter = 0

@@ -1,6 +1,7 @@
 // The ids seen within a span of time, for refusing a replayed message: each id
 // is remembered for at least `spanMs` (and at most twice that), in two
 // generations that rotate, so memory follows the rate of messages, not uptime.
+// Timed on the monotonic clock: a step of the wall clock must not forget them.
 
 export class RecentIds {
   private current = new Set<string>()
@@ -9,7 +10,7 @@ export class RecentIds {
 
   constructor(
     private readonly spanMs: number,
-    private readonly now: () => number = Date.now,
+    private readonly now: () => number = () => performance.now(),
   ) {
     this.rotatedAt = now()
   }

@@ -7,14 +7,17 @@
 // Redis here only moves live data and requests; it decides nothing, and it is
 // not trusted: every message is sealed by the sender and opened by the receiver
 // (message-seal.ts), and one that does not open is dropped and reported, never
-// handed on. Every message stays under MAX_MESSAGE_BYTES: pub/sub is for small
-// envelopes, and a large one would hold up every other message on the connection.
+// handed on. Every message's text stays under MAX_MESSAGE_BYTES (sealed, a third
+// more): pub/sub is for small envelopes, and a large one would hold up every
+// other message on the connection.
 
 import { Redis } from 'ioredis'
 import { PayloadTooLargeError } from '../errors.js'
 import type { MessageSeal, OpenResult } from './message-seal.js'
 
 export const MAX_MESSAGE_BYTES = 64 * 1024
+/** The longest sealed form of a message under MAX_MESSAGE_BYTES (base64 of IV, tag and text, and the header). */
+const MAX_SEALED_CHARS = Math.ceil((MAX_MESSAGE_BYTES + 28) / 3) * 4 + 32
 
 /**
  * A message sent longer ago than this (on the sender's clock against the receiver's, either
@@ -47,7 +50,11 @@ export class RedisLink {
     sub.on('message', (channel: string, sealed: string) => {
       const handlers = this.handlers.get(channel)
       if (!handlers?.size) return
-      const opened = options.seal.open(channel, sealed, MESSAGE_MAX_AGE_MS)
+      // No node sends more; a larger one is not decoded at all (it would cost every node its size).
+      const opened =
+        sealed.length > MAX_SEALED_CHARS
+          ? ({ ok: false, reason: 'malformed' } as const)
+          : options.seal.open(channel, sealed, MESSAGE_MAX_AGE_MS)
       if (!opened.ok) {
         options.onRejected(channel, opened.reason)
         return

@@ -5,7 +5,9 @@
 // with the forwarded principal). A holder that is not subscribed, or is silent
 // past the deadline, gives 503 naming it: the caller never guesses. Requests
 // and replies are sealed by the link (message-seal.ts); a sealed request seen
-// again (a copy replayed from Redis) is ignored, so each is acted on once.
+// again (a copy replayed from Redis) is ignored, and so is one that arrives after
+// its caller stopped waiting (held back, then let through): the caller answered
+// 503, so acting on it then would do what the user was told did not happen.
 
 import { randomUUID } from 'node:crypto'
 import { MyntrixError } from '../errors.js'
@@ -19,9 +21,14 @@ export type RpcHandler = (params: unknown) => Promise<unknown>
 interface RpcRequest {
   id: string
   replyTo: string
+  /** When the caller stops waiting, on its clock (ms since the epoch). */
+  deadline: number
   method: string
   params: unknown
 }
+
+/** How far apart two nodes' clocks may be before a request in time is taken for a late one. */
+const CLOCK_MARGIN_MS = 2000
 
 type RpcReply = { id: string; ok: true; result: unknown } | { id: string; ok: false; problem: RemoteProblem }
 
@@ -86,7 +93,13 @@ export class NodeRpc {
     what: string,
     timeoutMs = this.opts.timeoutMs,
   ): Promise<T> {
-    const request: RpcRequest = { id: randomUUID(), replyTo: replyChannel(this.opts.nodeId), method, params }
+    const request: RpcRequest = {
+      id: randomUUID(),
+      replyTo: replyChannel(this.opts.nodeId),
+      deadline: Date.now() + timeoutMs,
+      method,
+      params,
+    }
     const answer = new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(request.id)
@@ -139,6 +152,13 @@ export class NodeRpc {
       return
     }
     if (typeof request?.id !== 'string' || typeof request.replyTo !== 'string') return
+    if (typeof request.deadline !== 'number' || Date.now() > request.deadline + CLOCK_MARGIN_MS) {
+      this.opts.logger.warn(
+        { method: request.method },
+        'cluster: ignored a forwarded request that arrived after its caller stopped waiting',
+      )
+      return
+    }
     if (!this.answered.firstSeen(request.id)) {
       this.opts.logger.warn(
         { method: request.method },

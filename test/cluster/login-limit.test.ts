@@ -166,4 +166,27 @@ describe.skipIf(!hasRedis)('login limit while Redis does not answer', () => {
     }
     await redis.del(...keys)
   })
+
+  it('still limits with its own count when the counters in Redis are deleted between guesses', async () => {
+    const redis = new Redis(REDIS_URL)
+    clients.push(redis)
+    const user = `user-${randomInt(1e9)}`
+    const ip = freshAddress()
+    const keys = [`myx:login:u:${user}|${ip}`, `myx:login:ip:${ip}`]
+    const limiter = new RedisLoginLimiter({
+      redis,
+      maxAttempts: 2,
+      windowMs: 60_000,
+      local: new LoginLimiter(2, 60_000),
+      logger: silentLogger,
+    })
+    // Something with access to Redis wipes the shared count after every failure...
+    for (let i = 0; i < 2; i++) {
+      await limiter.check(user, ip)
+      await limiter.fail(user, ip)
+      await redis.del(...keys)
+    }
+    // ...and the node still refuses the next guess: the shared count is not the only one.
+    await expect(limiter.check(user, ip)).rejects.toBeInstanceOf(TooManyRequestsError)
+  })
 })

@@ -248,6 +248,20 @@ describe.skipIf(!hasRedis)('between nodes over Redis', () => {
     await redis.publish(channel, skewed(61_000).seal(channel, old))
     await waitFor(() => rejected.length >= 2, { what: 'the stale copies to be dropped' })
     expect(rejected).toEqual([`${channel} stale`, `${channel} stale`])
+    // A request held back until its caller stopped waiting (and answered 503) is not acted on
+    // later: here one sealed just now with a deadline 3 s gone, as a held-back copy would carry.
+    const late = {
+      id: randomUUID(),
+      replyTo: 'r',
+      deadline: Date.now() - 3000,
+      method: 'devices.command',
+      params: {},
+    }
+    await redis.publish(channel, new MessageSeal(secret).seal(channel, JSON.stringify(late)))
+    await waitFor(() => warnings.length >= 2, { what: 'the late request to be ignored' })
+    expect(warnings[1]).toBe(
+      'cluster: ignored a forwarded request that arrived after its caller stopped waiting',
+    )
     expect(calls).toEqual([{ text: 'G28' }])
   })
 
