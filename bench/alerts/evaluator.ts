@@ -10,6 +10,7 @@
 
 import { Evaluator } from '../../src/modules/alerts/evaluator.js'
 import type { AlertRule } from '../../src/modules/alerts/records.js'
+import { deviceRule } from '../../test/modules/alerts/support.js'
 
 const i = process.argv.indexOf('--reps')
 const reps = i >= 0 ? Number(process.argv[i + 1]) : 5
@@ -17,29 +18,15 @@ const DEVICES = 100
 const SECONDS = 60
 
 function rule(id: string, extra: Partial<AlertRule>): AlertRule {
-  return {
+  return deviceRule({
+    kind: 'threshold',
     id,
     name: id,
     ownerId: 'bench',
-    enabled: true,
-    source: 'device',
-    metric: 'temperature',
     deviceId: null,
-    mount: null,
-    kind: 'threshold',
-    operator: null,
-    threshold: null,
-    clearThreshold: null,
-    targetMetric: null,
-    delta: null,
     warmUpExempt: true,
-    actions: [],
-    forSeconds: 0,
-    cooldownSeconds: 0,
-    createdAt: new Date(0),
-    updatedAt: new Date(0),
     ...extra,
-  }
+  })
 }
 
 function rules(): AlertRule[] {

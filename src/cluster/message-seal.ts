@@ -55,11 +55,10 @@ export class MessageSeal {
       this.counter = 0
     }
     this.iv.writeUInt32BE(this.counter++, 8)
-    const iv = this.iv
-    const cipher = createCipheriv('aes-256-gcm', this.key, iv)
+    const cipher = createCipheriv('aes-256-gcm', this.key, this.iv)
     cipher.setAAD(aad(context, sentAt))
     const body = Buffer.concat([cipher.update(text, 'utf8'), cipher.final()])
-    const sealed = Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64')
+    const sealed = Buffer.concat([this.iv, cipher.getAuthTag(), body]).toString('base64')
     return `${VERSION}.${sentAt}.${sealed}`
   }
 

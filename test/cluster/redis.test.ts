@@ -35,11 +35,14 @@ async function rejection(call: Promise<unknown>): Promise<Error & { status?: num
 describe.skipIf(!hasRedis)('between nodes over Redis', () => {
   const links: RedisLink[] = []
   const rpcs: NodeRpc[] = []
+  /** Plain connections of the tests' own (see outsider()). */
+  const outsiders: Redis[] = []
 
   afterEach(async () => {
     rejected.length = 0
     for (const r of rpcs.splice(0)) await r.stop()
     for (const l of links.splice(0)) await l.close()
+    for (const r of outsiders.splice(0)) r.disconnect()
   })
 
   /** What each link dropped, by channel and reason. */
@@ -169,6 +172,7 @@ describe.skipIf(!hasRedis)('between nodes over Redis', () => {
     const big = await rejection(caller.rpc.call(holder.node, 'agents.big', {}, 'agent x'))
     expect(big).toMatchObject({ status: 413 })
   })
+
   /** A plain Redis connection: what any process that reaches Redis could do. */
   async function outsider(): Promise<Redis> {
     const r = new Redis(REDIS_URL, { lazyConnect: true })
@@ -176,11 +180,6 @@ describe.skipIf(!hasRedis)('between nodes over Redis', () => {
     outsiders.push(r)
     return r
   }
-  const outsiders: Redis[] = []
-  afterEach(async () => {
-    for (const r of outsiders.splice(0)) r.disconnect()
-  })
-
   it('acts on no request that was not sealed with the cluster’s key, and reports it', async () => {
     const holder = await rpcNode()
     const calls: unknown[] = []
